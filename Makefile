@@ -1,0 +1,34 @@
+# Thin wrapper over CMake: `make run` trains the default model, `make test`
+# runs the test suite, `make bench` the benchmarks.
+BUILD ?= build
+JOBS  ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps run test bench sanitize clean
+
+all: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+run: all
+	scripts/fetch-data.sh fashion-mnist
+	$(BUILD)/scratchnet train examples/fashion-mlp.net --data data/fashion-mnist --out runs/fashion-mlp
+
+test: all
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+bench: all
+	scripts/install-deps.sh --bench
+	cmake -S . -B $(BUILD) && cmake --build $(BUILD) -j$(JOBS)
+	bench/run.sh $(BUILD)
+
+sanitize:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF"
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building scratchnet needs when it is missing (Debian/Ubuntu):
+# a C compiler, make, CMake >= 3.20 and zlib's headers. OpenMP comes with gcc.
+# With --bench also OpenBLAS (the GEMM benchmark's reference) and PyTorch
+# (the training benchmarks' peer).
+set -euo pipefail
+
+need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+if [ "${1:-}" = "--bench" ]; then
+    [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || ls /usr/include/*/cblas.h >/dev/null 2>&1 ||
+        need+=(libopenblas-dev)
+    /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${need[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: not root; please install: ${need[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}"
+}

@@ -1,0 +1,40 @@
+/* The kernel interface: every hot loop of the library lives behind these
+ * functions. Layer files call only these, never SIMD intrinsics, so that a
+ * GPU backend can later provide the same functions. */
+#ifndef SN_KERNELS_H
+#define SN_KERNELS_H
+
+#include <stddef.h>
+
+/* ---- GEMM -------------------------------------------------------------- */
+
+/* Row-major single-precision matrix multiply:
+ *   C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C[M, N]
+ * op(A) = A (A stored [M, K], row stride lda) when transA == 0,
+ *         Aᵀ (A stored [K, M], row stride lda) when transA != 0; likewise B.
+ * beta == 0 means C is overwritten (its old contents may be NaN).
+ * Packed, cache-blocked, SIMD micro-kernel, OpenMP with static partitioning:
+ * results are bitwise identical for the same thread count. Performs no heap
+ * allocation. */
+void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The plain triple loop, for tests and as a readable definition. */
+void sn_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Name of the micro-kernel chosen at build time: "avx512", "avx2" or "generic". */
+const char *sn_sgemm_kernel_name(void);
+
+/* ---- row/column helpers (src/kernels/ops.c) ------------------------------ */
+
+/* y[n, j] += b[j] for a row-major y: [rows, cols]. */
+void sn_add_row_vector(float *y, const float *b, int rows, int cols);
+/* s[j] = Σ_n x[n, j] for x: [rows, cols] (a column sum, e.g. a bias gradient). */
+void sn_sum_rows(const float *x, float *s, int rows, int cols);
+/* y = a * x + y over n values. */
+void sn_axpy(size_t n, float a, const float *x, float *y);
+/* Index of the largest value in x[0..n). */
+int sn_argmax(const float *x, int n);
+
+#endif

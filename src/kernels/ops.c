@@ -1,0 +1,28 @@
+/* Small vectorizable loops shared by layers and optimizers. */
+#include "kernels/kernels.h"
+
+void sn_add_row_vector(float *y, const float *b, int rows, int cols) {
+    for (int n = 0; n < rows; n++) {
+        float *yr = y + (size_t)n * cols;
+        for (int j = 0; j < cols; j++) yr[j] += b[j];
+    }
+}
+
+void sn_sum_rows(const float *x, float *s, int rows, int cols) {
+    for (int j = 0; j < cols; j++) s[j] = 0.0f;
+    for (int n = 0; n < rows; n++) {
+        const float *xr = x + (size_t)n * cols;
+        for (int j = 0; j < cols; j++) s[j] += xr[j];
+    }
+}
+
+void sn_axpy(size_t n, float a, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+int sn_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}

@@ -1,0 +1,80 @@
+/* Dense (fully connected) layer.
+ *
+ *   x: [N, in]   W: [out, in]   b: [out]   y: [N, out]
+ *
+ *   forward:   y = x Wᵀ + b            y[n,o] = Σ_i x[n,i] W[o,i] + b[o]
+ *   backward:  dW = dyᵀ x              dW[o,i] = Σ_n dy[n,o] x[n,i]
+ *              db = Σ_n dy[n, :]
+ *              dx = dy W               dx[n,i] = Σ_o dy[n,o] W[o,i]
+ *
+ * An input with more than one dimension per sample is read as its flattened
+ * vector (in = C·H·W). Spec: `dense UNITS [init=he|xavier|...] [scale=S]
+ * [bias=B]`; the default init is He uniform, PyTorch-style bounds. */
+#include "kernels/kernels.h"
+#include "layers/layer.h"
+
+#include <stdio.h>
+
+typedef struct dense {
+    sn_layer base;
+    int in, out;
+} dense;
+
+static void dense_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
+    (void)train;
+    dense *d = (dense *)l;
+    int N = x->shape[0];
+    const sn_tensor *W = &l->params[0].value, *b = &l->params[1].value;
+    sn_sgemm(0, 1, N, d->out, d->in, 1.0f, x->data, d->in, W->data, d->in, 0.0f, y->data, d->out);
+    sn_add_row_vector(y->data, b->data, N, d->out);
+}
+
+static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
+                           const sn_tensor *dy, sn_tensor *dx) {
+    (void)y;
+    dense *d = (dense *)l;
+    int N = x->shape[0];
+    sn_param *W = &l->params[0], *b = &l->params[1];
+    sn_sgemm(1, 0, d->out, d->in, N, 1.0f, dy->data, d->out, x->data, d->in, 0.0f, W->grad.data,
+             d->in);
+    sn_sum_rows(dy->data, b->grad.data, N, d->out);
+    if (dx)
+        sn_sgemm(0, 0, N, d->in, d->out, 1.0f, dy->data, d->out, W->value.data, d->in, 0.0f,
+                 dx->data, d->in);
+}
+
+static const sn_layer_ops dense_ops = {"dense", dense_forward, dense_backward, NULL};
+
+sn_status sn_dense_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
+    int units;
+    float scale = 0.01f, bias = 0.0f;
+    sn_init init = SN_INIT_HE_UNIFORM;
+    sn_status s = sn_args_pos_int(a, 0, "number of units", &units, err);
+    if (s == SN_OK) s = sn_init_parse(sn_args_opt_str(a, "init", "he"), &init, err);
+    if (s == SN_OK) s = sn_args_opt_float(a, "scale", &scale, err);
+    if (s == SN_OK) s = sn_args_opt_float(a, "bias", &bias, err);
+    if (s == SN_OK) s = sn_args_done(a, 1, err);
+    if (s != SN_OK) return s;
+    size_t in = sn_shape_size(a->in_ndim, a->in_shape);
+    if (in > (1u << 30)) return sn_fail(err, SN_ERR_SHAPE, "dense: input too large");
+
+    dense *d = sn_layer_alloc(sizeof *d, &dense_ops, a);
+    if (!d) return sn_fail(err, SN_ERR_NOMEM, "dense: out of memory");
+    d->in = (int)in;
+    d->out = units;
+    d->base.out_ndim = 1;
+    d->base.out_shape[0] = units;
+    int wshape[2] = {units, d->in};
+    s = sn_layer_add_param(&d->base, "weight", 2, wshape, 1, err);
+    if (s == SN_OK) s = sn_layer_add_param(&d->base, "bias", 1, &units, 0, err);
+    if (s != SN_OK) {
+        sn_layer_free(&d->base);
+        return s;
+    }
+    sn_init_fill(&d->base.params[0].value, init, d->in, units, scale, a->rng);
+    sn_init_fill(&d->base.params[1].value, SN_INIT_CONSTANT, d->in, units, bias, a->rng);
+    snprintf(d->base.desc, sizeof d->base.desc, "dense %d->%d init=%s", d->in, units,
+             sn_init_name(init));
+    *out = &d->base;
+    return SN_OK;
+}

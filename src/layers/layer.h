@@ -1,0 +1,112 @@
+/* The layer interface.
+ *
+ * A layer maps a batch x: [N, in...] to y: [N, out...]. The model owns x, y
+ * and their gradients (allocated once for the largest batch); a layer owns its
+ * parameters, their gradients and whatever it caches for backward. Shapes
+ * below are per sample (without the batch dimension N).
+ *
+ *   forward:  y = f(x)                          (train != 0: training mode)
+ *   backward: given dy = dL/dy, set dL/dθ for every parameter θ (overwriting)
+ *             and, when dx != NULL, dx = dL/dx.
+ *
+ * Layers are created from one spec line ("dense 128 init=he"): the kind's
+ * constructor reads its arguments through the sn_args helpers below. */
+#ifndef SN_LAYERS_LAYER_H
+#define SN_LAYERS_LAYER_H
+
+#include "core/error.h"
+
+#define SN_MAX_PARAMS 4
+#define SN_MAX_ARGS   12
+
+typedef struct sn_layer sn_layer;
+
+/* A trainable tensor and its gradient. `decay` is 1 for weights (L1/L2 and
+ * weight decay apply) and 0 for biases and norm scales. */
+typedef struct sn_param {
+    char name[24];
+    sn_tensor value, grad;
+    int decay;
+} sn_param;
+
+typedef struct sn_layer_ops {
+    const char *kind;
+    void (*forward)(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train);
+    void (*backward)(sn_layer *l, const sn_tensor *x, const sn_tensor *y, const sn_tensor *dy,
+                     sn_tensor *dx);
+    void (*free)(sn_layer *l); /* frees the layer's own extras; may be NULL */
+} sn_layer_ops;
+
+struct sn_layer {
+    const sn_layer_ops *ops;
+    int in_ndim, in_shape[3];
+    int out_ndim, out_shape[3];
+    int nparams;
+    sn_param params[SN_MAX_PARAMS];
+    char desc[96]; /* e.g. "dense 784->128 init=he_uniform" */
+};
+
+/* ---- spec-line arguments --------------------------------------------------- */
+
+/* One parsed spec line: positional words and key=value options, plus the
+ * input shape and the model's RNG (for initialization). */
+typedef struct sn_layer_args {
+    const char *kind;
+    int npos;
+    const char *pos[SN_MAX_ARGS];
+    int nopt;
+    const char *keys[SN_MAX_ARGS], *vals[SN_MAX_ARGS];
+    int used[SN_MAX_ARGS];
+    int in_ndim, in_shape[3];
+    sn_rng *rng;
+} sn_layer_args;
+
+/* Positional argument i as a number; error if missing (when required) or
+ * malformed. `what` names it in messages ("units"). */
+sn_status sn_args_pos_int(const sn_layer_args *a, int i, const char *what, int *v, sn_error *err);
+sn_status sn_args_pos_float(const sn_layer_args *a, int i, const char *what, float *v,
+                            sn_error *err);
+/* Option key=value; *v keeps its default when the option is absent. */
+sn_status sn_args_opt_float(sn_layer_args *a, const char *key, float *v, sn_error *err);
+sn_status sn_args_opt_int(sn_layer_args *a, const char *key, int *v, sn_error *err);
+const char *sn_args_opt_str(sn_layer_args *a, const char *key, const char *def);
+/* Errors on extra positional words or unknown options. */
+sn_status sn_args_done(const sn_layer_args *a, int max_pos, sn_error *err);
+
+/* Number of values per sample of a shape. */
+size_t sn_shape_size(int ndim, const int *shape);
+
+/* Allocates a layer struct of `size` bytes (a struct starting with sn_layer)
+ * and a parameter's value and gradient tensors. */
+void *sn_layer_alloc(size_t size, const sn_layer_ops *ops, const sn_layer_args *a);
+sn_status sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int *shape,
+                             int decay, sn_error *err);
+void sn_layer_free(sn_layer *l);
+
+/* ---- weight initialization ------------------------------------------------- */
+
+typedef enum sn_init {
+    SN_INIT_HE_UNIFORM,     /* U(-b, b), b = sqrt(6 / fan_in) */
+    SN_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    SN_INIT_XAVIER_UNIFORM, /* U(-b, b), b = sqrt(6 / (fan_in + fan_out)) */
+    SN_INIT_XAVIER_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
+    SN_INIT_NORMAL,         /* N(0, scale²) */
+    SN_INIT_UNIFORM,        /* U(-scale, scale) */
+    SN_INIT_ZEROS,
+    SN_INIT_CONSTANT,       /* every value = scale */
+} sn_init;
+
+/* Parses "he", "he_uniform", "he_normal", "xavier", "glorot", ... */
+sn_status sn_init_parse(const char *s, sn_init *out, sn_error *err);
+const char *sn_init_name(sn_init i);
+void sn_init_fill(sn_tensor *t, sn_init kind, int fan_in, int fan_out, float scale, sn_rng *rng);
+
+/* ---- the registry of layer kinds ------------------------------------------- */
+
+typedef sn_status (*sn_layer_ctor)(sn_layer_args *a, sn_layer **out, sn_error *err);
+/* The constructor for a kind name, or NULL. */
+sn_layer_ctor sn_layer_find(const char *kind);
+/* Comma-separated list of known kinds, for error messages. */
+const char *sn_layer_kinds(void);
+
+#endif

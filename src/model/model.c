@@ -1,0 +1,142 @@
+/* The model: forward through the layers, loss, backward in reverse order.
+ *
+ *   act[0] = x,  act[i+1] = layer_i(act[i])               (forward)
+ *   grad[L] = dLoss/d act[L]                               (loss)
+ *   grad[i] = layer_i.backward(grad[i+1]), params' grads    (backward)
+ */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void sn_model_free(sn_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->nlayers; i++) sn_layer_free(m->layers[i]);
+    for (int i = 0; i <= SN_MAX_LAYERS; i++) {
+        sn_tensor_free(&m->act[i]);
+        sn_tensor_free(&m->grad[i]);
+    }
+    sn_free(m->spec);
+    sn_free(m);
+}
+
+/* Shape of act[i] for one sample. */
+static void act_shape(const sn_model *m, int i, int *ndim, int *shape) {
+    if (i == 0) {
+        *ndim = m->in_ndim;
+        memcpy(shape, m->in_shape, 3 * sizeof(int));
+    } else {
+        *ndim = m->layers[i - 1]->out_ndim;
+        memcpy(shape, m->layers[i - 1]->out_shape, 3 * sizeof(int));
+    }
+}
+
+sn_status sn_model_reserve(sn_model *m, int max_batch, sn_error *err) {
+    if (max_batch < 1) return sn_fail(err, SN_ERR_ARG, "batch size %d < 1", max_batch);
+    if (max_batch <= m->max_batch) return SN_OK;
+    for (int i = 0; i <= m->nlayers; i++) {
+        int ndim, shape[4];
+        act_shape(m, i, &ndim, shape + 1);
+        shape[0] = max_batch;
+        sn_tensor_free(&m->act[i]);
+        sn_tensor_free(&m->grad[i]);
+        sn_status s = sn_tensor_alloc(&m->act[i], ndim + 1, shape, err);
+        if (s == SN_OK) s = sn_tensor_alloc(&m->grad[i], ndim + 1, shape, err);
+        if (s != SN_OK) {
+            m->max_batch = 0;
+            return sn_wrap(err, "workspace for batch %d", max_batch);
+        }
+    }
+    m->max_batch = max_batch;
+    return SN_OK;
+}
+
+/* act[i] or grad[i] seen as a tensor of n samples. */
+static sn_tensor batch_view(const sn_tensor *t, int n) {
+    sn_tensor v = *t;
+    v.owns = 0;
+    v.size = v.size / (size_t)v.shape[0] * (size_t)n;
+    v.shape[0] = n;
+    return v;
+}
+
+const sn_tensor *sn_model_forward(sn_model *m, const float *x, int n, int train) {
+    m->batch = n;
+    sn_tensor in = batch_view(&m->act[0], n);
+    if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
+    for (int i = 0; i < m->nlayers; i++) {
+        sn_tensor a = batch_view(&m->act[i], n), y = batch_view(&m->act[i + 1], n);
+        m->layers[i]->ops->forward(m->layers[i], &a, &y, train);
+    }
+    m->out_view = batch_view(&m->act[m->nlayers], n);
+    return &m->out_view;
+}
+
+double sn_model_loss(sn_model *m, const int *labels, const float *targets) {
+    return sn_loss(m->loss, &m->out_view, labels, targets, NULL);
+}
+
+double sn_model_backward(sn_model *m, const int *labels, const float *targets) {
+    int n = m->batch, L = m->nlayers;
+    sn_tensor dout = batch_view(&m->grad[L], n);
+    double loss = sn_loss(m->loss, &m->out_view, labels, targets, &dout);
+    for (int i = L - 1; i >= 0; i--) {
+        sn_tensor x = batch_view(&m->act[i], n), y = batch_view(&m->act[i + 1], n);
+        sn_tensor dy = batch_view(&m->grad[i + 1], n), dx = batch_view(&m->grad[i], n);
+        m->layers[i]->ops->backward(m->layers[i], &x, &y, &dy, i > 0 || m->input_grad ? &dx : NULL);
+    }
+    return loss;
+}
+
+int sn_model_correct(const sn_model *m, const int *labels) {
+    return sn_loss_correct(m->loss, &m->out_view, labels);
+}
+
+void sn_model_predict(sn_model *m, const float *x, int n, float *out) {
+    const sn_tensor *y = sn_model_forward(m, x, n, 0);
+    sn_tensor o = sn_tensor_view(out, 2, y->shape);
+    sn_loss_output(m->loss, y, &o);
+}
+
+sn_train_config *sn_model_config(sn_model *m) { return &m->cfg; }
+const char *sn_model_spec(const sn_model *m) { return m->spec; }
+int sn_model_num_layers(const sn_model *m) { return m->nlayers; }
+size_t sn_model_input_size(const sn_model *m) { return sn_shape_size(m->in_ndim, m->in_shape); }
+
+int sn_model_output_size(const sn_model *m) {
+    const sn_layer *l = m->layers[m->nlayers - 1];
+    return (int)sn_shape_size(l->out_ndim, l->out_shape);
+}
+
+size_t sn_model_num_params(const sn_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->nparams; i++) n += m->params[i]->value.size;
+    return n;
+}
+
+static void shape_str(char *buf, size_t len, int ndim, const int *shape) {
+    int k = 0;
+    for (int i = 0; i < ndim && k < (int)len; i++)
+        k += snprintf(buf + k, len - (size_t)k, i ? "x%d" : "%d", shape[i]);
+}
+
+void sn_model_summary(const sn_model *m, char *buf, size_t len) {
+    size_t k = 0;
+    char sh[48];
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (k < len) k += (size_t)snprintf(buf + k, len - k, __VA_ARGS__);                         \
+    } while (0)
+    PUT("%-4s %-36s %-14s %12s\n", "#", "layer", "output", "parameters");
+    shape_str(sh, sizeof sh, m->in_ndim, m->in_shape);
+    PUT("%-4s %-36s %-14s %12d\n", "-", "input", sh, 0);
+    for (int i = 0; i < m->nlayers; i++) {
+        const sn_layer *l = m->layers[i];
+        size_t np = 0;
+        for (int p = 0; p < l->nparams; p++) np += l->params[p].value.size;
+        shape_str(sh, sizeof sh, l->out_ndim, l->out_shape);
+        PUT("%-4d %-36s %-14s %12zu\n", i, l->desc, sh, np);
+    }
+    PUT("loss %s; %zu parameters in total\n", sn_loss_name(m->loss), sn_model_num_params(m));
+#undef PUT
+}

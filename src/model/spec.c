@@ -1,0 +1,326 @@
+/* The model spec parser (*.net files).
+ *
+ *   input     1x28x28          # per-sample shape, first
+ *   flatten
+ *   dense     128  init=he     # one layer per line: kind, arguments, key=value
+ *   relu
+ *   dense     10
+ *   loss      softmax_xent     # last line of the network part
+ *   [train]                    # optional: hyper-parameters
+ *   optimizer sgd lr=0.1 momentum=0.9 nesterov=1 decay=1e-4
+ *   batch     128
+ *   epochs    10
+ *
+ * Every error names "file:line:" and what was expected. */
+#include "model/model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORDS 16
+
+static void config_defaults(sn_train_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->optimizer, sizeof c->optimizer, "sgd");
+    c->lr = 0.01f;
+    c->beta1 = 0.9f;
+    c->beta2 = 0.999f;
+    c->eps = 1e-8f;
+    c->batch = 32;
+    c->epochs = 10;
+    c->seed = 42;
+}
+
+/* Splits a line in place into words; '#' starts a comment. */
+static int split_words(char *line, char **words, int max) {
+    int n = 0;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = 0;
+    for (char *p = line; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r') p++;
+        if (!*p) break;
+        if (n == max) return -1;
+        words[n++] = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\r') p++;
+        if (*p) *p++ = 0;
+    }
+    return n;
+}
+
+static int parse_shape(const char *s, int *ndim, int *shape) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || v <= 0 || v > (1 << 24) || errno || n == 3) return 0;
+        shape[n++] = (int)v;
+        if (*end == 'x') {
+            p = end + 1;
+            if (!*p) return 0;
+        } else if (*end == 0) {
+            p = end;
+        } else {
+            return 0;
+        }
+    }
+    *ndim = n;
+    return n > 0;
+}
+
+sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *err) {
+    if (m->nlayers == SN_MAX_LAYERS)
+        return sn_fail(err, SN_ERR_FORMAT, "too many layers (at most %d)", SN_MAX_LAYERS);
+    sn_layer_ctor ctor = sn_layer_find(words[0]);
+    if (!ctor)
+        return sn_fail(err, SN_ERR_FORMAT, "unknown layer '%s' (expected one of: %s)", words[0],
+                       sn_layer_kinds());
+    sn_layer_args a;
+    memset(&a, 0, sizeof a);
+    a.kind = words[0];
+    for (int i = 1; i < nwords; i++) {
+        char *eq = strchr(words[i], '=');
+        if (eq) {
+            if (a.nopt == SN_MAX_ARGS) return sn_fail(err, SN_ERR_FORMAT, "too many options");
+            *eq = 0;
+            a.keys[a.nopt] = words[i];
+            a.vals[a.nopt++] = eq + 1;
+        } else {
+            if (a.npos == SN_MAX_ARGS) return sn_fail(err, SN_ERR_FORMAT, "too many arguments");
+            a.pos[a.npos++] = words[i];
+        }
+    }
+    if (m->nlayers == 0) {
+        a.in_ndim = m->in_ndim;
+        memcpy(a.in_shape, m->in_shape, sizeof a.in_shape);
+    } else {
+        const sn_layer *prev = m->layers[m->nlayers - 1];
+        a.in_ndim = prev->out_ndim;
+        memcpy(a.in_shape, prev->out_shape, sizeof a.in_shape);
+    }
+    a.rng = &m->rng;
+    sn_layer *l = NULL;
+    sn_status s = ctor(&a, &l, err);
+    if (s != SN_OK) return s;
+    m->layers[m->nlayers++] = l;
+    for (int i = 0; i < l->nparams; i++) m->params[m->nparams++] = &l->params[i];
+    return SN_OK;
+}
+
+static int parse_num(const char *s, double *v) {
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return end != s && *end == 0 && errno == 0 && isfinite(*v);
+}
+
+/* One [train] line: "key value" or "key [NAME] k=v ...". */
+static sn_status parse_train_line(sn_train_config *c, int n, char **w, sn_error *err) {
+    const char *key = w[0];
+    double v;
+    char buf[64], *one[2];
+    if (strcmp(key, "optimizer") == 0) {
+        if (n < 2) return sn_fail(err, SN_ERR_FORMAT, "optimizer: expected a name (sgd, adam)");
+        if (strcmp(w[1], "sgd") != 0 && strcmp(w[1], "adam") != 0)
+            return sn_fail(err, SN_ERR_FORMAT, "unknown optimizer '%s' (expected sgd or adam)",
+                           w[1]);
+        snprintf(c->optimizer, sizeof c->optimizer, "%s", w[1]);
+        w++, n--;
+    } else if (strcmp(key, "early_stop") != 0) {
+        /* "lr 0.1", "batch 128", ...: rewrite as the key=value form below. */
+        if (n != 2) return sn_fail(err, SN_ERR_FORMAT, "%s: expected one value", key);
+        if (!parse_num(w[1], &v))
+            return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", key, w[1]);
+        snprintf(buf, sizeof buf, "%s=%s", key, w[1]);
+        one[0] = w[0];
+        one[1] = buf;
+        w = one, n = 2;
+    }
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+        if (!eq) return sn_fail(err, SN_ERR_FORMAT, "expected key=value, got '%s'", w[i]);
+        *eq = 0;
+        const char *k = w[i], *val = eq + 1;
+        if (!parse_num(val, &v))
+            return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", k, val);
+        int is_int = v == floor(v);
+        if (strcmp(k, "lr") == 0 && v > 0) c->lr = (float)v;
+        else if (strcmp(k, "momentum") == 0 && v >= 0 && v < 1) c->momentum = (float)v;
+        else if (strcmp(k, "nesterov") == 0 && (v == 0 || v == 1)) c->nesterov = (int)v;
+        else if (strcmp(k, "decay") == 0 && v >= 0) c->decay = (float)v;
+        else if (strcmp(k, "beta1") == 0 && v >= 0 && v < 1) c->beta1 = (float)v;
+        else if (strcmp(k, "beta2") == 0 && v >= 0 && v < 1) c->beta2 = (float)v;
+        else if ((strcmp(k, "eps") == 0 || strcmp(k, "epsilon") == 0) && v > 0) c->eps = (float)v;
+        else if (strcmp(k, "weight_decay") == 0 && v >= 0) c->weight_decay = (float)v;
+        else if (strcmp(k, "batch") == 0 && is_int && v >= 1 && v <= 1 << 20) c->batch = (int)v;
+        else if (strcmp(k, "epochs") == 0 && is_int && v >= 0 && v <= 1e7) c->epochs = (int)v;
+        else if (strcmp(k, "val_split") == 0 && v >= 0 && v < 1) c->val_split = (float)v;
+        else if (strcmp(k, "seed") == 0 && is_int && v >= 0 && v < 1.8e19) c->seed = (uint64_t)v;
+        else if (strcmp(k, "patience") == 0 && is_int && v >= 0) c->patience = (int)v;
+        else if (strcmp(k, "min_delta") == 0 && v >= 0) c->min_delta = (float)v;
+        else
+            return sn_fail(err, SN_ERR_FORMAT, "'%s=%s' is unknown or out of range", k, val);
+    }
+    return SN_OK;
+}
+
+sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, sn_model **out,
+                             sn_error *err) {
+    *out = NULL;
+    sn_model *m = sn_alloc(1, sizeof *m);
+    size_t len = strlen(text);
+    char *copy = sn_alloc(len + 1, 1);
+    m = m && copy ? m : (sn_free(m), NULL);
+    if (!m) {
+        sn_free(copy);
+        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", name);
+    }
+    memcpy(copy, text, len);
+    config_defaults(&m->cfg);
+    m->spec = sn_alloc(len + 1, 1);
+    if (!m->spec) {
+        sn_free(copy);
+        sn_model_free(m);
+        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", name);
+    }
+    memcpy(m->spec, text, len);
+
+    /* First pass: the [train] section (its seed initializes the weights). */
+    enum { NET, LOSS_SEEN, TRAIN } part = NET;
+    sn_status s = SN_OK;
+    int lineno = 0, have_input = 0, have_loss = 0, pass;
+    for (pass = 0; pass < 2 && s == SN_OK; pass++) {
+        memcpy(copy, text, len + 1);
+        part = NET;
+        lineno = 0;
+        char *save = copy;
+        while (s == SN_OK && save) {
+            char *line = save;
+            char *nl = strchr(line, '\n');
+            save = nl ? nl + 1 : NULL;
+            if (nl) *nl = 0;
+            lineno++;
+            char *w[MAX_WORDS];
+            int n = split_words(line, w, MAX_WORDS);
+            if (n < 0) {
+                s = sn_fail(err, SN_ERR_FORMAT, "too many words on the line");
+                break;
+            }
+            if (n == 0) continue;
+            if (strcmp(w[0], "[train]") == 0) {
+                if (n != 1) s = sn_fail(err, SN_ERR_FORMAT, "unexpected text after [train]");
+                part = TRAIN;
+                continue;
+            }
+            if (w[0][0] == '[') {
+                s = sn_fail(err, SN_ERR_FORMAT, "unknown section '%s' (expected [train])", w[0]);
+                break;
+            }
+            if (part == TRAIN) {
+                if (pass == 0) s = parse_train_line(&m->cfg, n, w, err);
+                continue;
+            }
+            if (pass == 0) continue;
+            if (strcmp(w[0], "input") == 0) {
+                if (have_input)
+                    s = sn_fail(err, SN_ERR_FORMAT, "a second 'input' line");
+                else if (n != 2 || !parse_shape(w[1], &m->in_ndim, m->in_shape))
+                    s = sn_fail(err, SN_ERR_FORMAT,
+                                "input: expected a shape such as 784 or 1x28x28");
+                have_input = 1;
+            } else if (!have_input) {
+                s = sn_fail(err, SN_ERR_FORMAT,
+                            "expected 'input SHAPE' (e.g. 'input 1x28x28') before '%s'", w[0]);
+            } else if (part == LOSS_SEEN) {
+                s = sn_fail(err, SN_ERR_FORMAT,
+                            "'%s' after the loss line (the loss comes last, then [train])", w[0]);
+            } else if (strcmp(w[0], "loss") == 0) {
+                if (n != 2)
+                    s = sn_fail(err, SN_ERR_FORMAT,
+                                "loss: expected one name (mse, bce, bce_logits, softmax_xent)");
+                else
+                    s = sn_loss_parse(w[1], &m->loss, err);
+                have_loss = 1;
+                part = LOSS_SEEN;
+            } else {
+                s = sn_model_add_words(m, n, w, err);
+            }
+        }
+        if (pass == 0 && s == SN_OK) {
+            if (seed) m->cfg.seed = seed;
+            sn_rng_seed(&m->rng, m->cfg.seed, 0x5eed);
+        }
+    }
+    if (s != SN_OK) {
+        sn_wrap(err, "%s:%d", name, lineno);
+    } else if (!have_input) {
+        s = sn_fail(err, SN_ERR_FORMAT, "%s: no 'input SHAPE' line", name);
+    } else if (m->nlayers == 0) {
+        s = sn_fail(err, SN_ERR_FORMAT, "%s: no layers after 'input'", name);
+    } else if (!have_loss) {
+        s = sn_fail(err, SN_ERR_FORMAT,
+                    "%s: no 'loss' line after the layers (expected e.g. 'loss softmax_xent')",
+                    name);
+    } else {
+        const sn_layer *last = m->layers[m->nlayers - 1];
+        if (last->out_ndim != 1)
+            s = sn_fail(err, SN_ERR_SHAPE,
+                        "%s: the last layer's output has %d dimensions; the loss needs a vector "
+                        "(add 'flatten' and 'dense')",
+                        name, last->out_ndim);
+        else if (m->loss == SN_LOSS_SOFTMAX_XENT && last->out_shape[0] < 2)
+            s = sn_fail(err, SN_ERR_SHAPE,
+                        "%s: softmax_xent needs at least 2 outputs, the last layer has %d", name,
+                        last->out_shape[0]);
+    }
+    sn_free(copy);
+    if (s != SN_OK) {
+        sn_model_free(m);
+        return s;
+    }
+    *out = m;
+    return SN_OK;
+}
+
+sn_status sn_model_from_file(const char *path, uint64_t seed, sn_model **out, sn_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    sn_status s = SN_OK;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            if (cap > (1u << 24)) {
+                s = sn_fail(err, SN_ERR_FORMAT, "%s: larger than 16 MiB, not a spec", path);
+                break;
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *t = realloc(text, cap);
+            if (!t) {
+                s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, 4096, f);
+        len += got;
+        if (got < 4096) break;
+    }
+    if (s == SN_OK && ferror(f)) s = sn_fail(err, SN_ERR_IO, "%s: read error", path);
+    fclose(f);
+    if (s == SN_OK) {
+        text[len] = 0;
+        if (strlen(text) != len)
+            s = sn_fail(err, SN_ERR_FORMAT, "%s: byte %zu: NUL byte in a text file", path,
+                        strlen(text));
+        else
+            s = sn_model_from_spec(text, path, seed, out, err);
+    }
+    free(text);
+    return s;
+}

@@ -1,0 +1,232 @@
+/* The training loop: epochs × shuffled mini-batches, evaluation, history,
+ * early stopping. Everything a step needs is allocated before the first
+ * epoch; a step itself allocates nothing. */
+#include "data/dataset.h"
+#include "model/model.h"
+#include "optim/optim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Copies samples idx[0..n) of d into the model's input buffer and their
+ * labels / targets into the given buffers. */
+static void gather(const sn_dataset *d, const int *idx, int n, float *x, int *labels,
+                   float *targets) {
+    for (int i = 0; i < n; i++) {
+        size_t s = (size_t)idx[i];
+        memcpy(x + (size_t)i * d->sample_size, d->x + s * d->sample_size,
+               d->sample_size * sizeof(float));
+        if (d->labels) labels[i] = d->labels[s];
+        if (d->targets)
+            memcpy(targets + (size_t)i * d->num_targets, d->targets + s * d->num_targets,
+                   (size_t)d->num_targets * sizeof(float));
+    }
+}
+
+static sn_status check_fits(const sn_model *m, const sn_dataset *d, const char *what,
+                            sn_error *err) {
+    if (d->sample_size != sn_model_input_size(m))
+        return sn_fail(err, SN_ERR_SHAPE,
+                       "%s set: samples have %zu values, the model's input takes %zu", what,
+                       d->sample_size, sn_model_input_size(m));
+    int K = sn_model_output_size(m);
+    if (d->labels && K > 1 && d->num_classes > K)
+        return sn_fail(err, SN_ERR_SHAPE, "%s set: %d classes, the model has %d outputs", what,
+                       d->num_classes, K);
+    if (d->labels && K == 1 && d->num_classes > 2)
+        return sn_fail(err, SN_ERR_SHAPE, "%s set: %d classes, the model has 1 output", what,
+                       d->num_classes);
+    if (d->targets && d->num_targets != K)
+        return sn_fail(err, SN_ERR_SHAPE, "%s set: %d targets per sample, the model has %d outputs",
+                       what, d->num_targets, K);
+    if (!d->labels && !d->targets)
+        return sn_fail(err, SN_ERR_ARG, "%s set has neither labels nor targets", what);
+    return SN_OK;
+}
+
+/* Buffers for one batch of labels and targets. */
+typedef struct batch_buf {
+    int *labels;
+    float *targets;
+} batch_buf;
+
+static sn_status batch_buf_init(batch_buf *b, const sn_model *m, int batch, sn_error *err) {
+    b->labels = sn_alloc((size_t)batch, sizeof(int));
+    b->targets = sn_alloc((size_t)batch * (size_t)sn_model_output_size(m), sizeof(float));
+    if (!b->labels || !b->targets) return sn_fail(err, SN_ERR_NOMEM, "batch buffers");
+    return SN_OK;
+}
+
+static void batch_buf_free(batch_buf *b) {
+    sn_free(b->labels);
+    sn_free(b->targets);
+}
+
+static void eval_batches(sn_model *m, const sn_dataset *d, int batch, batch_buf *b, int *idx,
+                         double *loss, double *acc) {
+    double sum = 0;
+    long correct = 0;
+    for (int i = 0; i < d->n; i++) idx[i] = i;
+    for (int start = 0; start < d->n; start += batch) {
+        int n = d->n - start < batch ? d->n - start : batch;
+        gather(d, idx + start, n, m->act[0].data, b->labels, b->targets);
+        sn_model_forward(m, m->act[0].data, n, 0);
+        const int *lab = d->labels ? b->labels : NULL;
+        const float *tgt = d->targets ? b->targets : NULL;
+        sum += sn_model_loss(m, lab, tgt) * n;
+        if (lab) correct += sn_model_correct(m, lab);
+    }
+    *loss = sum / d->n;
+    *acc = d->labels ? (double)correct / d->n : NAN;
+}
+
+sn_status sn_evaluate(sn_model *m, const sn_dataset *d, int batch, double *loss, double *acc,
+                      sn_error *err) {
+    batch_buf b = {0};
+    int *idx = NULL;
+    sn_status s = check_fits(m, d, "evaluation", err);
+    if (s == SN_OK) s = sn_model_reserve(m, batch, err);
+    if (s == SN_OK) s = batch_buf_init(&b, m, batch, err);
+    if (s == SN_OK && !(idx = sn_alloc((size_t)d->n, sizeof(int))))
+        s = sn_fail(err, SN_ERR_NOMEM, "evaluation: out of memory");
+    if (s == SN_OK) eval_batches(m, d, batch, &b, idx, loss, acc);
+    sn_free(idx);
+    batch_buf_free(&b);
+    return s;
+}
+
+/* Copies of every parameter, for restoring the best weights. */
+static sn_status snapshot_alloc(const sn_model *m, sn_tensor *snap, sn_error *err) {
+    for (int i = 0; i < m->nparams; i++) {
+        const sn_tensor *w = &m->params[i]->value;
+        sn_status s = sn_tensor_alloc(&snap[i], w->ndim, w->shape, err);
+        if (s != SN_OK) return s;
+    }
+    return SN_OK;
+}
+
+static void snapshot_copy(sn_model *m, sn_tensor *snap, int restore) {
+    for (int i = 0; i < m->nparams; i++) {
+        sn_tensor *w = &m->params[i]->value;
+        if (restore) memcpy(w->data, snap[i].data, w->size * sizeof(float));
+        else memcpy(snap[i].data, w->data, w->size * sizeof(float));
+    }
+}
+
+static FILE *history_open(const char *path, sn_error *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return NULL;
+    }
+    fprintf(f, "epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr,seconds\n");
+    return f;
+}
+
+static void history_row(FILE *f, const sn_epoch_stats *e) {
+    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", e->epoch, e->step,
+            e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc,
+            e->lr, e->seconds);
+    fflush(f);
+}
+
+sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
+                   const sn_dataset *test, const sn_train_hooks *hooks, const char *history_csv,
+                   sn_error *err) {
+    const sn_train_config *c = &m->cfg;
+    int batch = c->batch < train->n ? c->batch : train->n;
+    int largest = train->n;
+    if (val && val->n > largest) largest = val->n;
+    if (test && test->n > largest) largest = test->n;
+    sn_optimizer *opt = NULL;
+    batch_buf b = {0};
+    int *idx = NULL;
+    FILE *hist = NULL;
+    sn_tensor snap[SN_MAX_LAYERS * SN_MAX_PARAMS];
+    memset(snap, 0, sizeof snap);
+    int early = c->patience > 0 && val;
+
+    sn_status s = check_fits(m, train, "training", err);
+    if (s == SN_OK && val) s = check_fits(m, val, "validation", err);
+    if (s == SN_OK && test) s = check_fits(m, test, "test", err);
+    if (s == SN_OK && train->n < 1) s = sn_fail(err, SN_ERR_ARG, "training set is empty");
+    if (s == SN_OK) s = sn_model_reserve(m, batch, err);
+    if (s == SN_OK) s = sn_optimizer_new(m, c, &opt, err);
+    if (s == SN_OK) s = batch_buf_init(&b, m, batch, err);
+    if (s == SN_OK && !(idx = sn_alloc((size_t)largest, sizeof(int))))
+        s = sn_fail(err, SN_ERR_NOMEM, "training: out of memory");
+    if (s == SN_OK && early) s = snapshot_alloc(m, snap, err);
+    if (s == SN_OK && history_csv && !(hist = history_open(history_csv, err))) s = err->code;
+
+    sn_rng shuffle;
+    sn_rng_seed(&shuffle, c->seed, 0x5aff1e);
+    double best = INFINITY;
+    int since_best = 0, nbatches = (train->n + batch - 1) / batch;
+    for (int epoch = 1; s == SN_OK && epoch <= c->epochs; epoch++) {
+        double t0 = now_seconds(), sum = 0;
+        long correct = 0;
+        for (int i = 0; i < train->n; i++) idx[i] = i;
+        sn_rng_shuffle(&shuffle, idx, train->n);
+        for (int bi = 0; bi < nbatches; bi++) {
+            int start = bi * batch, n = train->n - start < batch ? train->n - start : batch;
+            gather(train, idx + start, n, m->act[0].data, b.labels, b.targets);
+            const int *lab = train->labels ? b.labels : NULL;
+            const float *tgt = train->targets ? b.targets : NULL;
+            sn_model_forward(m, m->act[0].data, n, 1);
+            double loss = sn_model_backward(m, lab, tgt);
+            if (!isfinite(loss)) {
+                s = sn_fail(err, SN_ERR_NUMERIC,
+                            "epoch %d, batch %d (step %ld): the loss is %g; lower the learning "
+                            "rate (now %g)",
+                            epoch, bi + 1, opt->step + 1, loss, sn_optimizer_lr(opt));
+                break;
+            }
+            if (lab) correct += sn_model_correct(m, lab);
+            sum += loss * n;
+            sn_optimizer_step(opt);
+            if (hooks && hooks->on_batch) {
+                int seen = start + n;
+                hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, sum / seen,
+                                lab ? (double)correct / seen : NAN,
+                                seen / (now_seconds() - t0 + 1e-9));
+            }
+        }
+        if (s != SN_OK) break;
+        sn_epoch_stats e = {.epoch = epoch, .step = opt->step, .train_loss = sum / train->n,
+                            .train_acc = train->labels ? (double)correct / train->n : NAN,
+                            .val_loss = NAN, .val_acc = NAN, .test_loss = NAN, .test_acc = NAN,
+                            .lr = sn_optimizer_lr(opt)};
+        if (val) eval_batches(m, val, batch, &b, idx, &e.val_loss, &e.val_acc);
+        if (test) eval_batches(m, test, batch, &b, idx, &e.test_loss, &e.test_acc);
+        e.seconds = now_seconds() - t0;
+        if (hist) history_row(hist, &e);
+        int stop = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &e) : 0;
+        if (early) {
+            if (e.val_loss < best - c->min_delta) {
+                best = e.val_loss;
+                since_best = 0;
+                snapshot_copy(m, snap, 0);
+            } else if (++since_best >= c->patience) {
+                stop = 1;
+            }
+        }
+        if (stop) break;
+    }
+    if (s == SN_OK && early && isfinite(best)) snapshot_copy(m, snap, 1);
+    if (hist && fclose(hist) != 0 && s == SN_OK)
+        s = sn_fail(err, SN_ERR_IO, "%s: write error", history_csv);
+    for (int i = 0; i < m->nparams; i++) sn_tensor_free(&snap[i]);
+    sn_free(idx);
+    batch_buf_free(&b);
+    sn_optimizer_free(opt);
+    return s;
+}

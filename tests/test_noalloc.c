@@ -1,0 +1,110 @@
+/* A training step performs no heap allocation. This test replaces the C
+ * library's allocation functions with counting wrappers (the program's own
+ * definitions take precedence over libc's) and trains through sn_train: the
+ * count must not change between the hooks of consecutive batches. */
+#include "check.h"
+#include "data/dataset.h"
+#include "model/model.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SN_NO_INTERPOSE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SN_NO_INTERPOSE 1
+#endif
+#endif
+
+#ifndef SN_NO_INTERPOSE
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static long allocations;
+
+void *malloc(size_t n) {
+    allocations++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t s) {
+    allocations++;
+    return __libc_calloc(n, s);
+}
+void *realloc(void *p, size_t n) {
+    allocations++;
+    return __libc_realloc(p, n);
+}
+void free(void *p) { __libc_free(p); }
+int posix_memalign(void **p, size_t align, size_t n) {
+    allocations++;
+    *p = __libc_memalign(align, n);
+    return *p ? 0 : 12;
+}
+void *aligned_alloc(size_t align, size_t n) {
+    allocations++;
+    return __libc_memalign(align, n);
+}
+
+static long at_batch[64];
+static int batches_seen;
+
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double sps) {
+    (void)ctx, (void)epoch, (void)batch, (void)nbatches, (void)loss, (void)acc, (void)sps;
+    if (batches_seen < 64) at_batch[batches_seen++] = allocations;
+}
+
+int main(void) {
+    const char *spec = "input 1x8x8\nflatten\ndense 32\nrelu\ndense 16\ngelu\ndense 4\n"
+                       "loss softmax_xent\n[train]\noptimizer adam lr=1e-3\nbatch 16\nepochs 2\n";
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(spec, "noalloc", 1, &m, &err) == SN_OK);
+    sn_dataset d;
+    memset(&d, 0, sizeof d);
+    d.n = 16 * 10;
+    d.ndim = 3;
+    d.shape[0] = 1, d.shape[1] = 8, d.shape[2] = 8;
+    d.sample_size = 64;
+    d.num_classes = 4;
+    d.x = sn_alloc((size_t)d.n * 64, sizeof(float));
+    d.labels = sn_alloc((size_t)d.n, sizeof(int));
+    sn_rng r;
+    sn_rng_seed(&r, 3, 3);
+    for (size_t i = 0; i < (size_t)d.n * 64; i++) d.x[i] = sn_rng_uniform(&r);
+    for (int i = 0; i < d.n; i++) d.labels[i] = (int)sn_rng_below(&r, 4);
+
+    /* Once with one thread, once with two (the OpenMP pool starts in the
+     * first epoch's first batch, which is therefore not compared). */
+    for (int threads = 1; threads <= 2; threads++) {
+        sn_set_threads(threads);
+        batches_seen = 0;
+        sn_train_hooks hooks = {NULL, on_batch, NULL};
+        CHECK(sn_train(m, &d, NULL, NULL, &hooks, NULL, &err) == SN_OK);
+        CHECK(batches_seen == 20);
+        for (int i = 2; i < batches_seen; i++) {
+            if (at_batch[i] != at_batch[1])
+                fprintf(stderr, "threads %d: batch %d: %ld allocations since batch 2\n", threads,
+                        i + 1, at_batch[i] - at_batch[1]);
+            CHECK(at_batch[i] == at_batch[1]);
+        }
+    }
+    /* The counting wrappers do count: an allocation outside a step shows. */
+    long before = allocations;
+    void *p = malloc(16);
+    CHECK(allocations == before + 1);
+    free(p);
+    sn_dataset_free(&d);
+    sn_model_free(m);
+    return check_report();
+}
+#else
+int main(void) {
+    printf("skipped under AddressSanitizer (it owns malloc)\n");
+    return check_report();
+}
+#endif

@@ -1,0 +1,197 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int parse_long_opt(const char *name, const char *s, long lo, long hi, long *v) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, "scratchnet: %s: '%s' is not an integer in [%ld, %ld]\n", name, s, lo, hi);
+        return 0;
+    }
+    *v = x;
+    return 1;
+}
+
+static int parse_double_opt(const char *name, const char *s, double lo, double hi, double *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "scratchnet: %s: '%s' is not a number in [%g, %g]\n", name, s, lo, hi);
+        return 0;
+    }
+    *v = x;
+    return 1;
+}
+
+int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos, cli_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->seed = o->epochs = o->batch = -1;
+    o->lr = o->val_split = -1;
+    o->label_col = -1;
+    o->header = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (a[0] != '-' || a[1] == 0) {
+            if (o->npositional == max_pos) {
+                fprintf(stderr, "scratchnet %s: unexpected argument '%s'\n\n%s", argv[0], a,
+                        usage);
+                return EXIT_USAGE;
+            }
+            o->positional[o->npositional++] = a;
+            continue;
+        }
+        int flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--standardize") == 0;
+        if (!flag && i + 1 >= argc) {
+            fprintf(stderr, "scratchnet %s: %s needs a value\n\n%s", argv[0], a, usage);
+            return EXIT_USAGE;
+        }
+        const char *v = flag ? NULL : argv[++i];
+        long l;
+        int ok = 1;
+        if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        else if (strcmp(a, "--standardize") == 0) o->standardize = 1;
+        else if (strcmp(a, "--data") == 0) o->data = v;
+        else if (strcmp(a, "--test") == 0) o->test = v;
+        else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--target-cols") == 0) o->target_cols = v;
+        else if (strcmp(a, "--seed") == 0) ok = parse_long_opt(a, v, 1, 0x7fffffffL, &o->seed);
+        else if (strcmp(a, "--epochs") == 0) ok = parse_long_opt(a, v, 0, 10000000, &o->epochs);
+        else if (strcmp(a, "--batch") == 0) ok = parse_long_opt(a, v, 1, 1 << 20, &o->batch);
+        else if (strcmp(a, "--lr") == 0) ok = parse_double_opt(a, v, 1e-12, 1e6, &o->lr);
+        else if (strcmp(a, "--val-split") == 0) ok = parse_double_opt(a, v, 0, 0.99, &o->val_split);
+        else if (strcmp(a, "--threads") == 0) {
+            ok = parse_long_opt(a, v, 0, 1024, &l);
+            o->threads = (int)l;
+        } else if (strcmp(a, "--label-col") == 0) {
+            ok = parse_long_opt(a, v, 0, 1 << 20, &l);
+            o->label_col = (int)l;
+        } else if (strcmp(a, "--header") == 0) {
+            if (strcmp(v, "yes") == 0) o->header = 1;
+            else if (strcmp(v, "no") == 0) o->header = 0;
+            else if (strcmp(v, "auto") == 0) o->header = -1;
+            else {
+                fprintf(stderr, "scratchnet: --header: expected yes, no or auto\n");
+                ok = 0;
+            }
+        } else {
+            fprintf(stderr, "scratchnet %s: unknown option '%s'\n\n%s", argv[0], a, usage);
+            return EXIT_USAGE;
+        }
+        if (!ok) return EXIT_USAGE;
+    }
+    if (o->npositional < min_pos) {
+        fprintf(stderr, "scratchnet %s: missing argument\n\n%s", argv[0], usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static sn_status load_csv(const cli_opts *o, const char *path, sn_dataset *d, sn_error *err) {
+    sn_csv_options c;
+    memset(&c, 0, sizeof c);
+    c.header = o->header;
+    c.label_col = o->label_col;
+    c.delimiter = ',';
+    if (o->target_cols) {
+        const char *p = o->target_cols;
+        while (*p) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p || v < 0 || c.num_target_cols == 16)
+                return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4 (at most 16)");
+            c.target_cols[c.num_target_cols++] = (int)v;
+            p = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',')
+                return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4");
+        }
+        c.label_col = -1;
+    }
+    return sn_csv_load(path, &c, d, err);
+}
+
+sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
+                        sn_error *err) {
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (!o->data) return sn_fail(err, SN_ERR_ARG, "--data is required");
+    sn_status s;
+    if (is_dir(o->data)) {
+        s = need_train ? sn_idx_load_dir(o->data, "train", train, err) : SN_OK;
+        if (s == SN_OK) s = sn_idx_load_dir(o->data, "t10k", test, err);
+    } else {
+        s = load_csv(o, o->data, need_train ? train : test, err);
+        if (s == SN_OK && o->test && need_train) s = load_csv(o, o->test, test, err);
+    }
+    if (s != SN_OK) {
+        sn_dataset_free(train);
+        sn_dataset_free(test);
+    }
+    return s;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double sps) {
+    cli_progress *p = ctx;
+    if (p->quiet || !p->tty) return;
+    double t = now_seconds();
+    if (batch == 1) p->epoch_start = t;
+    if (batch != nbatches && t - p->last_draw < 0.1) return;
+    p->last_draw = t;
+    char bar[31];
+    int filled = (int)(30.0 * batch / nbatches);
+    for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
+    bar[30] = 0;
+    double eta = (t - p->epoch_start) / batch * (nbatches - batch);
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d loss %.4f", epoch, p->epochs, bar, batch,
+            nbatches, loss);
+    if (!isnan(acc)) fprintf(stderr, " acc %.2f%%", 100 * acc);
+    fprintf(stderr, " %.0f samples/s ETA %.0fs", sps, eta);
+    fflush(stderr);
+}
+
+static int on_epoch(void *ctx, const sn_epoch_stats *e) {
+    cli_progress *p = ctx;
+    if (p->quiet) return 0;
+    if (p->tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, "epoch %d/%d  loss %.4f", e->epoch, p->epochs, e->train_loss);
+    if (!isnan(e->train_acc)) fprintf(stderr, "  acc %.2f%%", 100 * e->train_acc);
+    if (!isnan(e->val_loss)) fprintf(stderr, "  val_loss %.4f", e->val_loss);
+    if (!isnan(e->val_acc)) fprintf(stderr, "  val_acc %.2f%%", 100 * e->val_acc);
+    if (!isnan(e->test_acc)) fprintf(stderr, "  test_acc %.2f%%", 100 * e->test_acc);
+    fprintf(stderr, "  lr %.3g  %.1fs\n", e->lr, e->seconds);
+    return 0;
+}
+
+sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs) {
+    p->quiet = quiet;
+    p->tty = isatty(2);
+    p->epochs = epochs;
+    p->last_draw = 0;
+    sn_train_hooks h = {p, on_batch, on_epoch};
+    return h;
+}

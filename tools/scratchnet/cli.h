@@ -1,0 +1,51 @@
+/* Shared pieces of the command-line tool: option parsing, data loading,
+ * progress display. Exit codes: 0 success, 1 runtime error, 2 usage error. */
+#ifndef SN_CLI_H
+#define SN_CLI_H
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "scratchnet.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+typedef struct cli_opts {
+    const char *positional[4];
+    int npositional;
+    const char *data;      /* --data DIR (IDX) or FILE.csv */
+    const char *test;      /* --test FILE.csv */
+    const char *out;       /* --out RUN_DIR */
+    long seed;             /* --seed (-1: unset) */
+    long epochs, batch;    /* -1: unset */
+    double lr, val_split;  /* < 0: unset */
+    int threads;           /* 0: all cores */
+    int quiet;
+    int standardize;
+    int label_col;         /* CSV: -1 = last column */
+    const char *target_cols;
+    int header;            /* CSV: -1 detect, 0 no, 1 yes */
+} cli_opts;
+
+/* Parses argv[1..] for a verb; prints usage errors to stderr. Returns 0 on
+ * success, EXIT_USAGE on errors, -1 when --help was printed. */
+int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos, cli_opts *o);
+
+/* Loads the training set (and the test set) named by --data / --test. For a
+ * directory: IDX train and t10k files. For a CSV: --test or none. */
+sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
+                        sn_error *err);
+
+/* Progress hooks for sn_train: a bar redrawn in place on a terminal, one
+ * plain line per epoch otherwise, nothing with --quiet. */
+typedef struct cli_progress {
+    int quiet, tty, epochs;
+    double last_draw, epoch_start;
+} cli_progress;
+sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+#endif
