@@ -44,6 +44,7 @@ typedef struct sn_csv_options {
     int target_cols[16]; /* columns holding regression targets */
     int num_target_cols; /* 0 with label_col == -1 means: last column is the label */
     char delimiter;      /* ',' by default (0 means ',') */
+    int features_only;   /* 1: every column is a feature (no labels, no targets) */
 } sn_csv_options;
 
 /* Numeric CSV: every non-label, non-target column is a feature. Errors name
