@@ -1,0 +1,81 @@
+/* safetensors: the weight file format shared with PyTorch / Hugging Face.
+ *
+ * Layout of a file (https://github.com/huggingface/safetensors):
+ *
+ *   bytes 0..7      N, the header length, unsigned 64-bit little-endian
+ *   bytes 8..8+N    the header: UTF-8 JSON, one object
+ *                     { "__metadata__": { "key": "value", ... },        (optional)
+ *                       "name": { "dtype": "F32", "shape": [2, 3],
+ *                                 "data_offsets": [begin, end] }, ... }
+ *                   padded with spaces so that N is a multiple of 8
+ *   bytes 8+N..     the data buffer: each tensor's elements, row-major,
+ *                   little-endian; [begin, end) are byte offsets into this
+ *                   buffer, and the tensors cover it exactly, without gaps or
+ *                   overlaps.
+ *
+ * scratchnet reads and writes F32 tensors of 0 to 4 dimensions. The reader is
+ * strict: a malformed or hostile file yields SN_ERR_FORMAT with a message
+ * naming the file and, where it helps, the byte offset within the header
+ * ("model.safetensors: header byte 57: expected ':'"; header byte K is byte
+ * 8 + K of the file). */
+#ifndef SN_MODEL_SAFETENSORS_H
+#define SN_MODEL_SAFETENSORS_H
+
+#include "scratchnet.h"
+
+/* Limits the reader enforces (the header limit is the reference's). */
+#define SN_ST_MAX_HEADER  100000000 /* bytes of JSON header */
+#define SN_ST_MAX_TENSORS 100000
+#define SN_ST_MAX_META    100000 /* __metadata__ pairs */
+#define SN_ST_MAX_DEPTH   64     /* nesting of JSON objects and arrays */
+
+/* One tensor of a loaded file. */
+typedef struct sn_st_entry {
+    char name[128];
+    int ndim; /* 0..4 (0 = scalar) */
+    int shape[4];
+    size_t size; /* number of floats */
+    float *data; /* points into the file's buffer (64-byte aligned copy) */
+} sn_st_entry;
+
+/* A loaded file: tensors in header order, metadata, and the storage they
+ * point into. Release with sn_st_free. */
+typedef struct sn_st_file {
+    int n; /* number of tensors */
+    sn_st_entry *entries;
+    int nmeta; /* __metadata__ string pairs */
+    char **meta_keys, **meta_values;
+    void *buf; /* owned storage */
+} sn_st_file;
+
+/* Writes tensors (F32, little-endian) and string metadata. Written to
+ * "<path>.tmp.<pid>" in the same folder, fflush + fsync, then renamed over path
+ * (and the folder fsync'ed), so a crash never leaves a half-written file at
+ * path. On any error the temp file is removed.
+ *
+ * Tensors are laid out in the order given. Names must be unique, at most 127
+ * bytes, and not "__metadata__"; metadata keys must be unique; all strings must
+ * be valid UTF-8 (they are JSON-escaped on the way out). Two threads of one
+ * process must not save to the same path at the same time (same temp name). */
+sn_status sn_st_save(const char *path, int n, const char *const *names,
+                     const sn_tensor *const *tensors, int nmeta, const char *const *meta_keys,
+                     const char *const *meta_values, sn_error *err);
+
+/* Reads a whole file into `out` (zeroed first; on error it is left empty). */
+sn_status sn_st_load(const char *path, sn_st_file *out, sn_error *err);
+
+/* Same, from memory (for fuzzing and tests). `bytes` is copied; the caller
+ * keeps it. `name_for_errors` prefixes messages, as the path does for load. */
+sn_status sn_st_parse(const void *bytes, size_t len, const char *name_for_errors, sn_st_file *out,
+                      sn_error *err);
+
+/* The tensor called `name`, or NULL. */
+const sn_st_entry *sn_st_find(const sn_st_file *f, const char *name);
+
+/* The metadata value for `key`, or NULL. */
+const char *sn_st_meta(const sn_st_file *f, const char *key);
+
+/* Releases everything `f` owns and zeroes it; safe on a zeroed struct. */
+void sn_st_free(sn_st_file *f);
+
+#endif
