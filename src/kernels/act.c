@@ -1,0 +1,304 @@
+/* Activation kernels (see act.h for the functions and their equations).
+ *
+ * Every loop body is branch-free straight-line float code so that the
+ * compiler vectorizes it; instead of libm (whose calls do not vectorize), the
+ * transcendental functions are built from two approximations below:
+ *
+ *   exp_parts(x)   e^x = s (1 + q) for x <= 0, s a power of two; it gives
+ *                  exp_neg (e^x), expm1_neg (e^x - 1), and from those σ, tanh
+ *   erfc_pos(u, e) erfc(u) for u >= 0, given e = e^(-u²); it gives Φ for GELU
+ *
+ * Measured against double-precision libm (tests/test_activations.c), every
+ * function is within 3e-7 · max(1, |f(x)|). In the far negative tails of the
+ * GELUs (x < -5, |f(x)| < 1e-5) e^(-x²/2) is taken of an argument rounded to
+ * float, so the relative error there grows like 1.5e-7 · x². */
+#include "kernels/act.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- scalar building blocks (inlined into the loops) ------------------------ */
+
+static inline float bits_to_float(uint32_t b) {
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline uint32_t float_to_bits(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+/* Range reduction for e^x, x in [-87, 0]:
+ *   x = k ln2 + r,  k = round(x / ln2),  |r| <= ln2 / 2
+ *   e^x = 2^k e^r = s (1 + q),  s = 2^k,  q = e^r - 1 = r + r²/2! + ... + r⁷/7!
+ * The Taylor tail r⁸/8! < 6e-9 is below float precision. k is found by adding
+ * 1.5·2²³, which rounds to an integer and leaves k in the low mantissa bits;
+ * 2^k is then built from its exponent field. ln2 is split into a part with few
+ * mantissa bits (k·LN2_HI is exact) and a correction, so r is accurate. */
+static inline float exp_parts(float x, float *s) {
+    const float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    const float ROUND = 12582912.0f; /* 1.5 · 2²³ */
+    x = x < -87.0f ? -87.0f : x;
+    float kr = x * LOG2E + ROUND;
+    float k = kr - ROUND;
+    uint32_t ki = float_to_bits(kr) - float_to_bits(ROUND); /* k mod 2³² */
+    *s = bits_to_float((ki + 127u) << 23);                  /* 2^k, k in [-126, 0] */
+    float r = (x - k * LN2_HI) - k * LN2_LO;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    return r + r * r * p;
+}
+
+/* e^x for x <= 0. */
+static inline float exp_neg(float x) {
+    float s, q = exp_parts(x, &s);
+    return x < -87.0f ? 0.0f : s + s * q;
+}
+
+/* e^x - 1 for x <= 0, without the cancellation of exp(x) - 1 near 0 (there
+ * k = 0, s = 1 and the result is q itself). */
+static inline float expm1_neg(float x) {
+    float s, q = exp_parts(x, &s);
+    return x < -87.0f ? -1.0f : (s - 1.0f) + s * q;
+}
+
+/* σ(x) = 1 / (1 + e^-x), computed from e = e^-|x| <= 1 so nothing overflows:
+ *   x >= 0:  1 / (1 + e)        x < 0:  e / (1 + e)  (= e^x / (1 + e^x)) */
+static inline float sigmoid1(float x) {
+    float e = exp_neg(x < 0 ? x : -x);
+    return (x >= 0 ? 1.0f : e) / (1.0f + e);
+}
+
+/* σ(x) and its complement 1 - σ(x) = σ(-x), each without the cancellation of
+ * computing 1 - σ(x) when σ(x) is near 1 (used by the derivatives). */
+static inline float sigmoid2(float x, float *complement) {
+    float e = exp_neg(x < 0 ? x : -x), inv = 1.0f / (1.0f + e);
+    *complement = (x >= 0 ? e : 1.0f) * inv;
+    return (x >= 0 ? 1.0f : e) * inv;
+}
+
+/* tanh x = sign(x) · (1 - e^-2|x|) / (1 + e^-2|x|) = -sign(x) · m / (2 + m),
+ * m = e^-2|x| - 1, accurate for small |x| too. */
+static inline float tanh1(float x) {
+    float m = expm1_neg(x < 0 ? 2.0f * x : -2.0f * x);
+    float t = -m / (2.0f + m);
+    return x < 0 ? -t : t;
+}
+
+/* erfc(u) for u >= 0 as e^-u² · t · P(t), t = 1 / (1 + u/2): the same form as
+ * Abramowitz & Stegun 7.1.26, with P a degree-8 polynomial fitted for this
+ * library (weighted least squares, iterated towards minimax relative error, on
+ * u in [0, 9.4]; max relative error of the fit about 4e-8). */
+static inline float erfc_pos(float u, float e_minus_u2) {
+    float t = 1.0f / (1.0f + 0.5f * u);
+    float p = -5.884665419e-02f;
+    p = p * t + 2.834864350e-01f;
+    p = p * t - 4.849363797e-01f;
+    p = p * t + 2.754645076e-01f;
+    p = p * t - 2.482196408e-02f;
+    p = p * t + 2.019182344e-01f;
+    p = p * t + 2.432996898e-01f;
+    p = p * t + 2.823481011e-01f;
+    p = p * t + 2.820879881e-01f;
+    return e_minus_u2 * t * p;
+}
+
+#define INV_SQRT2      0.70710678118654752f /* 1/√2 */
+#define INV_SQRT_2PI   0.39894228040143268f /* 1/√(2π) */
+#define SQRT_2_OVER_PI 0.79788456080286536f /* √(2/π) */
+#define GELU_TANH_A    0.044715f
+
+/* ---- forward loops: y = f(x) --------------------------------------------- */
+
+static void sigmoid_fwd(float alpha, const float *x, float *y, size_t n) {
+    (void)alpha;
+    for (size_t i = 0; i < n; i++) y[i] = sigmoid1(x[i]);
+}
+
+static void tanh_fwd(float alpha, const float *x, float *y, size_t n) {
+    (void)alpha;
+    for (size_t i = 0; i < n; i++) y[i] = tanh1(x[i]);
+}
+
+/* x < 0 ? 0 : x rather than x > 0 ? x : 0, so that NaN passes through. */
+static void relu_fwd(float alpha, const float *x, float *y, size_t n) {
+    (void)alpha;
+    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0.0f : x[i];
+}
+
+static void leaky_fwd(float alpha, const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+}
+
+static void silu_fwd(float alpha, const float *x, float *y, size_t n) {
+    (void)alpha;
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * sigmoid1(x[i]);
+}
+
+/* Φ(x) = ½ erfc(-x/√2): for x < 0 that is ½ erfc(|x|/√2), accurate even where
+ * Φ is tiny; for x >= 0 it is 1 - ½ erfc(|x|/√2). */
+static void gelu_fwd(float alpha, const float *x, float *y, size_t n) {
+    (void)alpha;
+    for (size_t i = 0; i < n; i++) {
+        float u = (x[i] < 0 ? -x[i] : x[i]) * INV_SQRT2;
+        float h = 0.5f * erfc_pos(u, exp_neg(-u * u));
+        y[i] = x[i] * (x[i] < 0 ? h : 1.0f - h);
+    }
+}
+
+/* ½(1 + tanh v) = σ(2v): computing σ(2v) avoids the cancellation 1 + tanh v
+ * for very negative x. */
+static void gelu_tanh_fwd(float alpha, const float *x, float *y, size_t n) {
+    (void)alpha;
+    for (size_t i = 0; i < n; i++) {
+        float v = SQRT_2_OVER_PI * (x[i] + GELU_TANH_A * x[i] * x[i] * x[i]);
+        y[i] = x[i] * sigmoid1(2.0f * v);
+    }
+}
+
+/* ---- backward loops: dx = dy ⊙ f'(x) ------------------------------------- */
+
+/* σ'(x) = σ(x)(1 - σ(x)) = y(1 - y) */
+static void sigmoid_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                        size_t n) {
+    (void)alpha, (void)x;
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+}
+
+/* tanh'(x) = 1 - tanh²(x) = 1 - y² */
+static void tanh_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                     size_t n) {
+    (void)alpha, (void)x;
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+static void relu_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                     size_t n) {
+    (void)alpha, (void)y;
+    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;
+}
+
+static void leaky_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                      size_t n) {
+    (void)y;
+    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i];
+}
+
+/* d/dx xσ(x) = σ + xσ(1 - σ) = σ(1 + x(1 - σ)) */
+static void silu_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                     size_t n) {
+    (void)alpha, (void)y;
+    for (size_t i = 0; i < n; i++) {
+        float c, s = sigmoid2(x[i], &c);
+        dx[i] = dy[i] * s * (1.0f + x[i] * c);
+    }
+}
+
+/* d/dx xΦ(x) = Φ(x) + x φ(x),  φ(x) = e^(-x²/2) / √(2π) = e^(-u²) / √(2π) */
+static void gelu_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                     size_t n) {
+    (void)alpha, (void)y;
+    for (size_t i = 0; i < n; i++) {
+        float u = (x[i] < 0 ? -x[i] : x[i]) * INV_SQRT2;
+        float e = exp_neg(-u * u);
+        float h = 0.5f * erfc_pos(u, e);
+        float cdf = x[i] < 0 ? h : 1.0f - h;
+        dx[i] = dy[i] * (cdf + x[i] * INV_SQRT_2PI * e);
+    }
+}
+
+/* y = x s, s = σ(2v), v = c(x + a x³):
+ *   y' = s + x · s(1 - s) · 2c(1 + 3a x²)
+ * s(1 - s) is 0 in float for |x| > ~10; the select then skips the product,
+ * which for huge |x| would be 0 · ∞. */
+static void gelu_tanh_bwd(float alpha, const float *x, const float *y, const float *dy, float *dx,
+                          size_t n) {
+    (void)alpha, (void)y;
+    for (size_t i = 0; i < n; i++) {
+        float x2 = x[i] * x[i];
+        float c, s = sigmoid2(2.0f * SQRT_2_OVER_PI * (x[i] + GELU_TANH_A * x2 * x[i]), &c);
+        float ds = s * c;
+        float dv2 = 2.0f * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_A * x2);
+        dx[i] = dy[i] * (s + (ds > 0 ? x[i] * ds * dv2 : 0.0f));
+    }
+}
+
+/* ---- dispatch, split across threads ----------------------------------------- */
+
+typedef void (*fwd_fn)(float, const float *, float *, size_t);
+typedef void (*bwd_fn)(float, const float *, const float *, const float *, float *, size_t);
+
+static const fwd_fn fwd_fns[] = {sigmoid_fwd, tanh_fwd, relu_fwd,     leaky_fwd,
+                                 silu_fwd,    gelu_fwd, gelu_tanh_fwd};
+static const bwd_fn bwd_fns[] = {sigmoid_bwd, tanh_bwd, relu_bwd,     leaky_bwd,
+                                 silu_bwd,    gelu_bwd, gelu_tanh_bwd};
+
+/* Values per block handed to one thread; arrays up to two blocks stay on the
+ * calling thread (threads cost more than they save there). */
+#define BLOCK ((size_t)16384)
+
+void sn_act_forward(sn_act k, float alpha, const float *x, float *y, size_t n) {
+    fwd_fn f = fwd_fns[k];
+    long nb = (long)((n + BLOCK - 1) / BLOCK);
+#pragma omp parallel for schedule(static) if (nb > 2)
+    for (long b = 0; b < nb; b++) {
+        size_t lo = (size_t)b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
+        f(alpha, x + lo, y + lo, len);
+    }
+}
+
+/* x or y may be NULL when the kind does not read it (see act.h). */
+void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, const float *dy,
+                     float *dx, size_t n) {
+    bwd_fn f = bwd_fns[k];
+    long nb = (long)((n + BLOCK - 1) / BLOCK);
+#pragma omp parallel for schedule(static) if (nb > 2)
+    for (long b = 0; b < nb; b++) {
+        size_t lo = (size_t)b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
+        f(alpha, x ? x + lo : NULL, y ? y + lo : NULL, dy + lo, dx + lo, len);
+    }
+}
+
+/* ---- softmax ------------------------------------------------------------------ */
+
+/* y[j] = e^(x[j] - m) */
+static void exp_shifted(const float *x, float m, float *y, int cols) {
+    for (int j = 0; j < cols; j++) y[j] = exp_neg(x[j] - m);
+}
+
+static void softmax_row(const float *x, float *y, int cols) {
+    float m = x[0];
+    for (int j = 1; j < cols; j++) m = x[j] > m ? x[j] : m;
+    exp_shifted(x, m, y, cols);
+    double sum = 0; /* >= 1: the max's own term is e^0 */
+    for (int j = 0; j < cols; j++) sum += y[j];
+    float inv = (float)(1.0 / sum);
+    for (int j = 0; j < cols; j++) y[j] *= inv;
+}
+
+static void softmax_backward_row(const float *y, const float *dy, float *dx, int cols) {
+    double dot = 0;
+    for (int j = 0; j < cols; j++) dot += (double)dy[j] * y[j];
+    float d = (float)dot;
+    for (int j = 0; j < cols; j++) dx[j] = y[j] * (dy[j] - d);
+}
+
+void sn_softmax_rows(const float *x, float *y, int rows, int cols) {
+    if (cols <= 0) return;
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 2 * BLOCK)
+    for (int r = 0; r < rows; r++) softmax_row(x + (size_t)r * cols, y + (size_t)r * cols, cols);
+}
+
+void sn_softmax_backward_rows(const float *y, const float *dy, float *dx, int rows, int cols) {
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 2 * BLOCK)
+    for (int r = 0; r < rows; r++)
+        softmax_backward_row(y + (size_t)r * cols, dy + (size_t)r * cols, dx + (size_t)r * cols,
+                             cols);
+}
