@@ -93,10 +93,16 @@ int main(void) {
             CHECK(at_batch[i] == at_batch[1]);
         }
     }
-    /* The counting wrappers do count: an allocation outside a step shows. */
+    /* The counting wrappers do count: the library's own allocations and
+     * plain malloc (called through a volatile pointer so that the compiler
+     * cannot elide it) both show. */
     long before = allocations;
-    void *p = malloc(16);
+    void *p = sn_alloc(16, 4);
     CHECK(allocations == before + 1);
+    sn_free(p);
+    void *(*volatile plain_malloc)(size_t) = malloc;
+    p = plain_malloc(16);
+    CHECK(allocations == before + 2);
     free(p);
     sn_dataset_free(&d);
     sn_model_free(m);

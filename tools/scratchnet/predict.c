@@ -34,7 +34,7 @@ int cmd_predict(int argc, char **argv) {
         const char *in = o.positional[1];
         if (has_suffix(in, ".csv")) {
             sn_csv_options c = {.header = o.header, .label_col = o.label_col,
-                                .num_target_cols = o.label_col < 0 ? -1 : 0, .delimiter = ','};
+                                .delimiter = ',', .features_only = o.label_col < 0};
             s = sn_csv_load(in, &c, &d, &err);
         } else {
             s = sn_idx_load_images(in, &d, &err);

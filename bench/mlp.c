@@ -1,0 +1,64 @@
+/* bench/mlp: seconds per training epoch of the 784-256-128-10 ReLU MLP with
+ * softmax cross-entropy on Fashion-MNIST (60,000 images in memory), batch
+ * 128, for Adam and SGD, on the given thread counts. bench/mlp_torch.py does
+ * the same in PyTorch; bench/run.sh prints the ratio.
+ *
+ * usage: bench_mlp DATA_DIR [EPOCHS] */
+#include "data/dataset.h"
+#include "scratchnet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char spec[] = "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\n"
+                           "dense 10\nloss softmax_xent\n";
+
+static double best_epoch;
+static int on_epoch(void *ctx, const sn_epoch_stats *s) {
+    (void)ctx;
+    if (s->seconds < best_epoch) best_epoch = s->seconds;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_mlp DATA_DIR [EPOCHS]\n");
+        return 2;
+    }
+    int epochs = argc > 2 ? atoi(argv[2]) : 2;
+    sn_error err = {0};
+    sn_dataset train;
+    if (sn_idx_load_dir(argv[1], "train", &train, &err) != SN_OK) {
+        fprintf(stderr, "bench_mlp: %s\n", err.msg);
+        return 1;
+    }
+    const char *opts[2] = {"adam", "sgd"};
+    for (int o = 0; o < 2; o++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            sn_model *m = NULL;
+            if (sn_model_from_spec(spec, "bench", 1, &m, &err) != SN_OK) {
+                fprintf(stderr, "bench_mlp: %s\n", err.msg);
+                return 1;
+            }
+            sn_train_config *c = sn_model_config(m);
+            snprintf(c->optimizer, sizeof c->optimizer, "%s", opts[o]);
+            c->lr = o == 0 ? 1e-3f : 0.05f;
+            c->momentum = o == 0 ? 0.0f : 0.9f;
+            c->batch = 128;
+            c->epochs = epochs;
+            best_epoch = 1e30;
+            sn_train_hooks hooks = {NULL, NULL, on_epoch};
+            if (sn_train(m, &train, NULL, NULL, &hooks, NULL, &err) != SN_OK) {
+                fprintf(stderr, "bench_mlp: %s\n", err.msg);
+                return 1;
+            }
+            printf("scratchnet %s threads=%d seconds_per_epoch=%.3f\n", opts[o], threads,
+                   best_epoch);
+            fflush(stdout);
+            sn_model_free(m);
+        }
+    }
+    sn_dataset_free(&train);
+    return 0;
+}

@@ -1,0 +1,67 @@
+"""PyTorch twin of bench/mlp.c: seconds per epoch of the 784-256-128-10 ReLU
+MLP on Fashion-MNIST, batch 128, Adam (lr 1e-3) and SGD (lr 0.05, momentum
+0.9), data already in memory as float32 tensors, on 1 and 2 threads.
+
+usage: python3 bench/mlp_torch.py DATA_DIR [EPOCHS]
+Run with OMP_WAIT_POLICY=passive (bench/run.sh does)."""
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def find(d, base):
+    for name in (base, base + ".gz"):
+        if os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name)
+    raise SystemExit(f"mlp_torch: {base} not found in {d}")
+
+
+def main():
+    d = sys.argv[1]
+    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    x = torch.from_numpy(read_idx(find(d, "train-images-idx3-ubyte")).astype(np.float32) / 255.0)
+    x = x.reshape(-1, 784).contiguous()
+    y = torch.from_numpy(read_idx(find(d, "train-labels-idx1-ubyte")).astype(np.int64))
+    n = x.shape[0]
+    for opt_name in ("adam", "sgd"):
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(1)
+            model = torch.nn.Sequential(
+                torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                torch.nn.Linear(128, 10))
+            if opt_name == "adam":
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            else:
+                opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            best = float("inf")
+            for _ in range(epochs):
+                t0 = time.perf_counter()
+                perm = torch.randperm(n)
+                for s in range(0, n, 128):
+                    idx = perm[s:s + 128]
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(x[idx]), y[idx])
+                    loss.backward()
+                    opt.step()
+                best = min(best, time.perf_counter() - t0)
+            print(f"pytorch {opt_name} threads={threads} seconds_per_epoch={best:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
