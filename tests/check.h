@@ -23,7 +23,7 @@ static int check_pass_count, check_fail_count;
     do {                                                                                           \
         double check_a_ = (a), check_b_ = (b);                                                     \
         double check_s_ = fabs(check_b_) > 1.0 ? fabs(check_b_) : 1.0;                             \
-        if (fabs(check_a_ - check_b_) <= (tol) * check_s_) {                                       \
+        if (fabs(check_a_ - check_b_) <= (tol)*check_s_) {                                         \
             check_pass_count++;                                                                    \
         } else {                                                                                   \
             check_fail_count++;                                                                    \

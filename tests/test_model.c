@@ -33,8 +33,8 @@ static void gradcheck(const char *spec, int n, int regression) {
     for (int i = 0; i < n; i++) labels[i] = (int)sn_rng_below(&r, K > 1 ? K : 2);
     for (int i = 0; i < K * n; i++) t[i] = sn_rng_uniform(&r);
     double worst[SN_MAX_LAYERS], wi;
-    CHECK(sn_gradcheck(m, x, n, regression ? NULL : labels, regression ? t : NULL, 1e-2f, 64,
-                       worst, &wi, &err) == SN_OK);
+    CHECK(sn_gradcheck(m, x, n, regression ? NULL : labels, regression ? t : NULL, 1e-2f, 64, worst,
+                       &wi, &err) == SN_OK);
     for (int l = 0; l < m->nlayers; l++) {
         if (worst[l] > 2e-2) fprintf(stderr, "%s: layer %d worst %g\n", spec, l, worst[l]);
         CHECK(worst[l] < 2e-2);

@@ -38,7 +38,9 @@ void *realloc(void *p, size_t n) {
     allocations++;
     return __libc_realloc(p, n);
 }
-void free(void *p) { __libc_free(p); }
+void free(void *p) {
+    __libc_free(p);
+}
 int posix_memalign(void **p, size_t align, size_t n) {
     allocations++;
     *p = __libc_memalign(align, n);

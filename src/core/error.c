@@ -7,13 +7,20 @@
 
 const char *sn_status_name(sn_status s) {
     switch (s) {
-    case SN_OK: return "ok";
-    case SN_ERR_IO: return "I/O error";
-    case SN_ERR_FORMAT: return "format error";
-    case SN_ERR_NOMEM: return "out of memory";
-    case SN_ERR_ARG: return "invalid argument";
-    case SN_ERR_SHAPE: return "shape mismatch";
-    case SN_ERR_NUMERIC: return "numeric error";
+    case SN_OK:
+        return "ok";
+    case SN_ERR_IO:
+        return "I/O error";
+    case SN_ERR_FORMAT:
+        return "format error";
+    case SN_ERR_NOMEM:
+        return "out of memory";
+    case SN_ERR_ARG:
+        return "invalid argument";
+    case SN_ERR_SHAPE:
+        return "shape mismatch";
+    case SN_ERR_NUMERIC:
+        return "numeric error";
     }
     return "unknown error";
 }
@@ -64,4 +71,6 @@ void *sn_alloc(size_t n, size_t size) {
     return p;
 }
 
-void sn_free(void *p) { free(p); }
+void sn_free(void *p) {
+    free(p);
+}

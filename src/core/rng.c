@@ -24,7 +24,9 @@ void sn_rng_seed(sn_rng *r, uint64_t seed, uint64_t stream) {
     sn_rng_u32(r);
 }
 
-float sn_rng_uniform(sn_rng *r) { return (float)(sn_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+float sn_rng_uniform(sn_rng *r) {
+    return (float)(sn_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
+}
 
 /* Lemire-style rejection: discard the values below 2^32 mod n. */
 uint32_t sn_rng_below(sn_rng *r, uint32_t n) {

@@ -20,8 +20,7 @@ sn_status sn_tensor_alloc(sn_tensor *t, int ndim, const int *shape, sn_error *er
     if (!shape_size(ndim, shape, &size))
         return sn_fail(err, SN_ERR_NOMEM, "tensor: shape overflows or is negative");
     t->data = sn_alloc(size, sizeof(float));
-    if (!t->data)
-        return sn_fail(err, SN_ERR_NOMEM, "tensor: cannot allocate %zu floats", size);
+    if (!t->data) return sn_fail(err, SN_ERR_NOMEM, "tensor: cannot allocate %zu floats", size);
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
     t->size = size;

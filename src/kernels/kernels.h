@@ -20,8 +20,8 @@ void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
               const float *B, int ldb, float beta, float *C, int ldc);
 
 /* The plain triple loop, for tests and as a readable definition. */
-void sn_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A,
-                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void sn_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Name of the micro-kernel chosen at build time: "avx512", "avx2" or "generic". */
 const char *sn_sgemm_kernel_name(void);

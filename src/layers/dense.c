@@ -29,8 +29,8 @@ static void dense_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int tra
     sn_add_row_vector(y->data, b->data, N, d->out);
 }
 
-static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
-                           const sn_tensor *dy, sn_tensor *dx) {
+static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, const sn_tensor *dy,
+                           sn_tensor *dx) {
     (void)y;
     dense *d = (dense *)l;
     int N = x->shape[0];

@@ -100,8 +100,8 @@ void *sn_layer_alloc(size_t size, const sn_layer_ops *ops, const sn_layer_args *
     return l;
 }
 
-sn_status sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int *shape,
-                             int decay, sn_error *err) {
+sn_status sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int *shape, int decay,
+                             sn_error *err) {
     if (l->nparams >= SN_MAX_PARAMS) return sn_fail(err, SN_ERR_ARG, "too many parameters");
     sn_param *p = &l->params[l->nparams];
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -163,14 +163,22 @@ sn_status sn_init_parse(const char *s, sn_init *out, sn_error *err) {
 
 const char *sn_init_name(sn_init i) {
     switch (i) {
-    case SN_INIT_HE_UNIFORM: return "he_uniform";
-    case SN_INIT_HE_NORMAL: return "he_normal";
-    case SN_INIT_XAVIER_UNIFORM: return "xavier_uniform";
-    case SN_INIT_XAVIER_NORMAL: return "xavier_normal";
-    case SN_INIT_NORMAL: return "normal";
-    case SN_INIT_UNIFORM: return "uniform";
-    case SN_INIT_ZEROS: return "zeros";
-    case SN_INIT_CONSTANT: return "constant";
+    case SN_INIT_HE_UNIFORM:
+        return "he_uniform";
+    case SN_INIT_HE_NORMAL:
+        return "he_normal";
+    case SN_INIT_XAVIER_UNIFORM:
+        return "xavier_uniform";
+    case SN_INIT_XAVIER_NORMAL:
+        return "xavier_normal";
+    case SN_INIT_NORMAL:
+        return "normal";
+    case SN_INIT_UNIFORM:
+        return "uniform";
+    case SN_INIT_ZEROS:
+        return "zeros";
+    case SN_INIT_CONSTANT:
+        return "constant";
     }
     return "?";
 }
@@ -178,14 +186,28 @@ const char *sn_init_name(sn_init i) {
 void sn_init_fill(sn_tensor *t, sn_init kind, int fan_in, int fan_out, float scale, sn_rng *rng) {
     double bound = 0, sd = 0;
     switch (kind) {
-    case SN_INIT_HE_UNIFORM: bound = sqrt(6.0 / fan_in); break;
-    case SN_INIT_HE_NORMAL: sd = sqrt(2.0 / fan_in); break;
-    case SN_INIT_XAVIER_UNIFORM: bound = sqrt(6.0 / (fan_in + fan_out)); break;
-    case SN_INIT_XAVIER_NORMAL: sd = sqrt(2.0 / (fan_in + fan_out)); break;
-    case SN_INIT_NORMAL: sd = scale; break;
-    case SN_INIT_UNIFORM: bound = scale; break;
-    case SN_INIT_ZEROS: break;
-    case SN_INIT_CONSTANT: break;
+    case SN_INIT_HE_UNIFORM:
+        bound = sqrt(6.0 / fan_in);
+        break;
+    case SN_INIT_HE_NORMAL:
+        sd = sqrt(2.0 / fan_in);
+        break;
+    case SN_INIT_XAVIER_UNIFORM:
+        bound = sqrt(6.0 / (fan_in + fan_out));
+        break;
+    case SN_INIT_XAVIER_NORMAL:
+        sd = sqrt(2.0 / (fan_in + fan_out));
+        break;
+    case SN_INIT_NORMAL:
+        sd = scale;
+        break;
+    case SN_INIT_UNIFORM:
+        bound = scale;
+        break;
+    case SN_INIT_ZEROS:
+        break;
+    case SN_INIT_CONSTANT:
+        break;
     }
     for (size_t i = 0; i < t->size; i++) {
         if (kind == SN_INIT_CONSTANT)

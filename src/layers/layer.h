@@ -79,8 +79,8 @@ size_t sn_shape_size(int ndim, const int *shape);
 /* Allocates a layer struct of `size` bytes (a struct starting with sn_layer)
  * and a parameter's value and gradient tensors. */
 void *sn_layer_alloc(size_t size, const sn_layer_ops *ops, const sn_layer_args *a);
-sn_status sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int *shape,
-                             int decay, sn_error *err);
+sn_status sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int *shape, int decay,
+                             sn_error *err);
 void sn_layer_free(sn_layer *l);
 
 /* ---- weight initialization ------------------------------------------------- */
@@ -93,7 +93,7 @@ typedef enum sn_init {
     SN_INIT_NORMAL,         /* N(0, scale²) */
     SN_INIT_UNIFORM,        /* U(-scale, scale) */
     SN_INIT_ZEROS,
-    SN_INIT_CONSTANT,       /* every value = scale */
+    SN_INIT_CONSTANT, /* every value = scale */
 } sn_init;
 
 /* Parses "he", "he_uniform", "he_normal", "xavier", "glorot", ... */

@@ -12,16 +12,11 @@ static const struct {
     const char *kind;
     sn_layer_ctor ctor;
 } kinds[] = {
-    {"dense", sn_dense_create},
-    {"flatten", sn_flatten_create},
-    {"sigmoid", sn_activation_create},
-    {"tanh", sn_activation_create},
-    {"relu", sn_activation_create},
-    {"leaky_relu", sn_activation_create},
-    {"silu", sn_activation_create},
-    {"gelu", sn_activation_create},
-    {"gelu_tanh", sn_activation_create},
-    {"softmax", sn_activation_create},
+    {"dense", sn_dense_create},          {"flatten", sn_flatten_create},
+    {"sigmoid", sn_activation_create},   {"tanh", sn_activation_create},
+    {"relu", sn_activation_create},      {"leaky_relu", sn_activation_create},
+    {"silu", sn_activation_create},      {"gelu", sn_activation_create},
+    {"gelu_tanh", sn_activation_create}, {"softmax", sn_activation_create},
 };
 
 sn_layer_ctor sn_layer_find(const char *kind) {

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double loss_at(sn_model *m, const float *x, int n, const int *labels,
-                      const float *targets) {
+static double loss_at(sn_model *m, const float *x, int n, const int *labels, const float *targets) {
     sn_model_forward(m, x, n, 0);
     return sn_model_loss(m, labels, targets);
 }
@@ -35,9 +34,8 @@ static double check_tensor(sn_model *m, float *v, const float *g, size_t size, c
     return worst;
 }
 
-sn_status sn_gradcheck(sn_model *m, const float *x, int n, const int *labels,
-                       const float *targets, float h, int samples, double *worst,
-                       double *worst_input, sn_error *err) {
+sn_status sn_gradcheck(sn_model *m, const float *x, int n, const int *labels, const float *targets,
+                       float h, int samples, double *worst, double *worst_input, sn_error *err) {
     sn_status s = sn_model_reserve(m, n, err);
     if (s != SN_OK) return s;
     size_t in = sn_model_input_size(m) * (size_t)n;
@@ -65,8 +63,8 @@ sn_status sn_gradcheck(sn_model *m, const float *x, int n, const int *labels,
             worst[l] = 0;
             for (int p = 0; p < m->layers[l]->nparams; p++, pi++) {
                 sn_tensor *v = &m->layers[l]->params[p].value;
-                double e = check_tensor(m, v->data, grads[pi].data, v->size, xc, n, labels,
-                                        targets, h, samples);
+                double e = check_tensor(m, v->data, grads[pi].data, v->size, xc, n, labels, targets,
+                                        h, samples);
                 if (e > worst[l]) worst[l] = e;
             }
         }

@@ -98,10 +98,18 @@ void sn_model_predict(sn_model *m, const float *x, int n, float *out) {
     sn_loss_output(m->loss, y, &o);
 }
 
-sn_train_config *sn_model_config(sn_model *m) { return &m->cfg; }
-const char *sn_model_spec(const sn_model *m) { return m->spec; }
-int sn_model_num_layers(const sn_model *m) { return m->nlayers; }
-size_t sn_model_input_size(const sn_model *m) { return sn_shape_size(m->in_ndim, m->in_shape); }
+sn_train_config *sn_model_config(sn_model *m) {
+    return &m->cfg;
+}
+const char *sn_model_spec(const sn_model *m) {
+    return m->spec;
+}
+int sn_model_num_layers(const sn_model *m) {
+    return m->nlayers;
+}
+size_t sn_model_input_size(const sn_model *m) {
+    return sn_shape_size(m->in_ndim, m->in_shape);
+}
 
 int sn_model_output_size(const sn_model *m) {
     const sn_layer *l = m->layers[m->nlayers - 1];

@@ -39,8 +39,7 @@ sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *er
  * (L(θ + h) − L(θ − h)) / 2h against the analytic gradient. worst[i] gets
  * layer i's largest relative error |a − n| / max(|a| + |n|, 1e-3) over its
  * parameters, worst_input that of dL/dx. The forward runs in evaluation mode. */
-sn_status sn_gradcheck(sn_model *m, const float *x, int n, const int *labels,
-                       const float *targets, float h, int samples, double *worst,
-                       double *worst_input, sn_error *err);
+sn_status sn_gradcheck(sn_model *m, const float *x, int n, const int *labels, const float *targets,
+                       float h, int samples, double *worst, double *worst_input, sn_error *err);
 
 #endif

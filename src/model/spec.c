@@ -148,20 +148,34 @@ static sn_status parse_train_line(sn_train_config *c, int n, char **w, sn_error 
         if (!parse_num(val, &v))
             return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", k, val);
         int is_int = v == floor(v);
-        if (strcmp(k, "lr") == 0 && v > 0) c->lr = (float)v;
-        else if (strcmp(k, "momentum") == 0 && v >= 0 && v < 1) c->momentum = (float)v;
-        else if (strcmp(k, "nesterov") == 0 && (v == 0 || v == 1)) c->nesterov = (int)v;
-        else if (strcmp(k, "decay") == 0 && v >= 0) c->decay = (float)v;
-        else if (strcmp(k, "beta1") == 0 && v >= 0 && v < 1) c->beta1 = (float)v;
-        else if (strcmp(k, "beta2") == 0 && v >= 0 && v < 1) c->beta2 = (float)v;
-        else if ((strcmp(k, "eps") == 0 || strcmp(k, "epsilon") == 0) && v > 0) c->eps = (float)v;
-        else if (strcmp(k, "weight_decay") == 0 && v >= 0) c->weight_decay = (float)v;
-        else if (strcmp(k, "batch") == 0 && is_int && v >= 1 && v <= 1 << 20) c->batch = (int)v;
-        else if (strcmp(k, "epochs") == 0 && is_int && v >= 0 && v <= 1e7) c->epochs = (int)v;
-        else if (strcmp(k, "val_split") == 0 && v >= 0 && v < 1) c->val_split = (float)v;
-        else if (strcmp(k, "seed") == 0 && is_int && v >= 0 && v < 1.8e19) c->seed = (uint64_t)v;
-        else if (strcmp(k, "patience") == 0 && is_int && v >= 0) c->patience = (int)v;
-        else if (strcmp(k, "min_delta") == 0 && v >= 0) c->min_delta = (float)v;
+        if (strcmp(k, "lr") == 0 && v > 0)
+            c->lr = (float)v;
+        else if (strcmp(k, "momentum") == 0 && v >= 0 && v < 1)
+            c->momentum = (float)v;
+        else if (strcmp(k, "nesterov") == 0 && (v == 0 || v == 1))
+            c->nesterov = (int)v;
+        else if (strcmp(k, "decay") == 0 && v >= 0)
+            c->decay = (float)v;
+        else if (strcmp(k, "beta1") == 0 && v >= 0 && v < 1)
+            c->beta1 = (float)v;
+        else if (strcmp(k, "beta2") == 0 && v >= 0 && v < 1)
+            c->beta2 = (float)v;
+        else if ((strcmp(k, "eps") == 0 || strcmp(k, "epsilon") == 0) && v > 0)
+            c->eps = (float)v;
+        else if (strcmp(k, "weight_decay") == 0 && v >= 0)
+            c->weight_decay = (float)v;
+        else if (strcmp(k, "batch") == 0 && is_int && v >= 1 && v <= 1 << 20)
+            c->batch = (int)v;
+        else if (strcmp(k, "epochs") == 0 && is_int && v >= 0 && v <= 1e7)
+            c->epochs = (int)v;
+        else if (strcmp(k, "val_split") == 0 && v >= 0 && v < 1)
+            c->val_split = (float)v;
+        else if (strcmp(k, "seed") == 0 && is_int && v >= 0 && v < 1.8e19)
+            c->seed = (uint64_t)v;
+        else if (strcmp(k, "patience") == 0 && is_int && v >= 0)
+            c->patience = (int)v;
+        else if (strcmp(k, "min_delta") == 0 && v >= 0)
+            c->min_delta = (float)v;
         else
             return sn_fail(err, SN_ERR_FORMAT, "'%s=%s' is unknown or out of range", k, val);
     }

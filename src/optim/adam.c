@@ -2,8 +2,8 @@
 
 #include <math.h>
 
-void sn_adam_update(const sn_train_config *c, float lr, long t, float *w, const float *g,
-                    float *m, float *v, size_t n) {
+void sn_adam_update(const sn_train_config *c, float lr, long t, float *w, const float *g, float *m,
+                    float *v, size_t n) {
     const float b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay, eps = c->eps;
     const float bc1 = 1.0f - (float)pow(b1, (double)t);
     const float inv_sqrt_bc2 = 1.0f / sqrtf(1.0f - (float)pow(b2, (double)t));

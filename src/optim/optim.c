@@ -21,9 +21,13 @@ sn_status sn_optimizer_new(sn_model *m, const sn_train_config *c, sn_optimizer *
                            sn_error *err) {
     *out = NULL;
     sn_optim_kind kind;
-    if (strcmp(c->optimizer, "sgd") == 0) kind = SN_OPT_SGD;
-    else if (strcmp(c->optimizer, "adam") == 0) kind = SN_OPT_ADAM;
-    else return sn_fail(err, SN_ERR_ARG, "unknown optimizer '%s' (expected sgd or adam)", c->optimizer);
+    if (strcmp(c->optimizer, "sgd") == 0)
+        kind = SN_OPT_SGD;
+    else if (strcmp(c->optimizer, "adam") == 0)
+        kind = SN_OPT_ADAM;
+    else
+        return sn_fail(err, SN_ERR_ARG, "unknown optimizer '%s' (expected sgd or adam)",
+                       c->optimizer);
     sn_optimizer *o = sn_alloc(1, sizeof *o);
     if (!o) return sn_fail(err, SN_ERR_NOMEM, "optimizer: out of memory");
     o->kind = kind;
@@ -65,8 +69,8 @@ void sn_optimizer_step(sn_optimizer *o) {
                           p->value.size);
             break;
         case SN_OPT_ADAM:
-            sn_adam_update(&o->cfg, lr, o->step + 1, p->value.data, p->grad.data,
-                           o->state1[i].data, o->state2[i].data, p->value.size);
+            sn_adam_update(&o->cfg, lr, o->step + 1, p->value.data, p->grad.data, o->state1[i].data,
+                           o->state2[i].data, p->value.size);
             break;
         }
     }

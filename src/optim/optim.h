@@ -10,11 +10,11 @@ typedef enum sn_optim_kind { SN_OPT_SGD, SN_OPT_ADAM } sn_optim_kind;
 struct sn_optimizer {
     sn_optim_kind kind;
     sn_train_config cfg;
-    long step;          /* updates done so far */
+    long step; /* updates done so far */
     int nparams;
-    sn_param **params;  /* the model's parameters */
-    sn_tensor *state1;  /* per parameter: SGD velocity, Adam first moment m */
-    sn_tensor *state2;  /* per parameter: Adam second moment v */
+    sn_param **params; /* the model's parameters */
+    sn_tensor *state1; /* per parameter: SGD velocity, Adam first moment m */
+    sn_tensor *state2; /* per parameter: Adam second moment v */
 };
 
 /* SGD on n values (PyTorch's torch.optim.SGD, dampening 0):
@@ -28,7 +28,7 @@ void sn_sgd_update(const sn_train_config *c, float lr, long step, float *w, cons
  *   g ← g + λ·w
  *   m ← β1·m + (1 − β1)·g        v ← β2·v + (1 − β2)·g²
  *   w ← w − lr · (m / (1 − β1ᵗ)) / (sqrt(v / (1 − β2ᵗ)) + ε) */
-void sn_adam_update(const sn_train_config *c, float lr, long t, float *w, const float *g,
-                    float *m, float *v, size_t n);
+void sn_adam_update(const sn_train_config *c, float lr, long t, float *w, const float *g, float *m,
+                    float *v, size_t n);
 
 #endif

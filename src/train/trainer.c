@@ -117,8 +117,10 @@ static sn_status snapshot_alloc(const sn_model *m, sn_tensor *snap, sn_error *er
 static void snapshot_copy(sn_model *m, sn_tensor *snap, int restore) {
     for (int i = 0; i < m->nparams; i++) {
         sn_tensor *w = &m->params[i]->value;
-        if (restore) memcpy(w->data, snap[i].data, w->size * sizeof(float));
-        else memcpy(snap[i].data, w->data, w->size * sizeof(float));
+        if (restore)
+            memcpy(w->data, snap[i].data, w->size * sizeof(float));
+        else
+            memcpy(snap[i].data, w->data, w->size * sizeof(float));
     }
 }
 
@@ -133,9 +135,8 @@ static FILE *history_open(const char *path, sn_error *err) {
 }
 
 static void history_row(FILE *f, const sn_epoch_stats *e) {
-    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", e->epoch, e->step,
-            e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc,
-            e->lr, e->seconds);
+    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", e->epoch, e->step, e->train_loss,
+            e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc, e->lr, e->seconds);
     fflush(f);
 }
 
@@ -201,9 +202,14 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
             }
         }
         if (s != SN_OK) break;
-        sn_epoch_stats e = {.epoch = epoch, .step = opt->step, .train_loss = sum / train->n,
+        sn_epoch_stats e = {.epoch = epoch,
+                            .step = opt->step,
+                            .train_loss = sum / train->n,
                             .train_acc = train->labels ? (double)correct / train->n : NAN,
-                            .val_loss = NAN, .val_acc = NAN, .test_loss = NAN, .test_acc = NAN,
+                            .val_loss = NAN,
+                            .val_acc = NAN,
+                            .test_loss = NAN,
+                            .test_acc = NAN,
                             .lr = sn_optimizer_lr(opt)};
         if (val) eval_batches(m, val, batch, &b, idx, &e.val_loss, &e.val_acc);
         if (test) eval_batches(m, test, batch, &b, idx, &e.test_loss, &e.test_acc);

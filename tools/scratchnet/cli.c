@@ -47,8 +47,7 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
         }
         if (a[0] != '-' || a[1] == 0) {
             if (o->npositional == max_pos) {
-                fprintf(stderr, "scratchnet %s: unexpected argument '%s'\n\n%s", argv[0], a,
-                        usage);
+                fprintf(stderr, "scratchnet %s: unexpected argument '%s'\n\n%s", argv[0], a, usage);
                 return EXIT_USAGE;
             }
             o->positional[o->npositional++] = a;
@@ -62,17 +61,28 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
         const char *v = flag ? NULL : argv[++i];
         long l;
         int ok = 1;
-        if (strcmp(a, "--quiet") == 0) o->quiet = 1;
-        else if (strcmp(a, "--standardize") == 0) o->standardize = 1;
-        else if (strcmp(a, "--data") == 0) o->data = v;
-        else if (strcmp(a, "--test") == 0) o->test = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--target-cols") == 0) o->target_cols = v;
-        else if (strcmp(a, "--seed") == 0) ok = parse_long_opt(a, v, 1, 0x7fffffffL, &o->seed);
-        else if (strcmp(a, "--epochs") == 0) ok = parse_long_opt(a, v, 0, 10000000, &o->epochs);
-        else if (strcmp(a, "--batch") == 0) ok = parse_long_opt(a, v, 1, 1 << 20, &o->batch);
-        else if (strcmp(a, "--lr") == 0) ok = parse_double_opt(a, v, 1e-12, 1e6, &o->lr);
-        else if (strcmp(a, "--val-split") == 0) ok = parse_double_opt(a, v, 0, 0.99, &o->val_split);
+        if (strcmp(a, "--quiet") == 0)
+            o->quiet = 1;
+        else if (strcmp(a, "--standardize") == 0)
+            o->standardize = 1;
+        else if (strcmp(a, "--data") == 0)
+            o->data = v;
+        else if (strcmp(a, "--test") == 0)
+            o->test = v;
+        else if (strcmp(a, "--out") == 0)
+            o->out = v;
+        else if (strcmp(a, "--target-cols") == 0)
+            o->target_cols = v;
+        else if (strcmp(a, "--seed") == 0)
+            ok = parse_long_opt(a, v, 1, 0x7fffffffL, &o->seed);
+        else if (strcmp(a, "--epochs") == 0)
+            ok = parse_long_opt(a, v, 0, 10000000, &o->epochs);
+        else if (strcmp(a, "--batch") == 0)
+            ok = parse_long_opt(a, v, 1, 1 << 20, &o->batch);
+        else if (strcmp(a, "--lr") == 0)
+            ok = parse_double_opt(a, v, 1e-12, 1e6, &o->lr);
+        else if (strcmp(a, "--val-split") == 0)
+            ok = parse_double_opt(a, v, 0, 0.99, &o->val_split);
         else if (strcmp(a, "--threads") == 0) {
             ok = parse_long_opt(a, v, 0, 1024, &l);
             o->threads = (int)l;
@@ -80,9 +90,12 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             ok = parse_long_opt(a, v, 0, 1 << 20, &l);
             o->label_col = (int)l;
         } else if (strcmp(a, "--header") == 0) {
-            if (strcmp(v, "yes") == 0) o->header = 1;
-            else if (strcmp(v, "no") == 0) o->header = 0;
-            else if (strcmp(v, "auto") == 0) o->header = -1;
+            if (strcmp(v, "yes") == 0)
+                o->header = 1;
+            else if (strcmp(v, "no") == 0)
+                o->header = 0;
+            else if (strcmp(v, "auto") == 0)
+                o->header = -1;
             else {
                 fprintf(stderr, "scratchnet: --header: expected yes, no or auto\n");
                 ok = 0;

@@ -13,18 +13,18 @@
 typedef struct cli_opts {
     const char *positional[4];
     int npositional;
-    const char *data;      /* --data DIR (IDX) or FILE.csv */
-    const char *test;      /* --test FILE.csv */
-    const char *out;       /* --out RUN_DIR */
-    long seed;             /* --seed (-1: unset) */
-    long epochs, batch;    /* -1: unset */
-    double lr, val_split;  /* < 0: unset */
-    int threads;           /* 0: all cores */
+    const char *data;     /* --data DIR (IDX) or FILE.csv */
+    const char *test;     /* --test FILE.csv */
+    const char *out;      /* --out RUN_DIR */
+    long seed;            /* --seed (-1: unset) */
+    long epochs, batch;   /* -1: unset */
+    double lr, val_split; /* < 0: unset */
+    int threads;          /* 0: all cores */
     int quiet;
     int standardize;
-    int label_col;         /* CSV: -1 = last column */
+    int label_col; /* CSV: -1 = last column */
     const char *target_cols;
-    int header;            /* CSV: -1 detect, 0 no, 1 yes */
+    int header; /* CSV: -1 detect, 0 no, 1 yes */
 } cli_opts;
 
 /* Parses argv[1..] for a verb; prints usage errors to stderr. Returns 0 on

@@ -33,8 +33,10 @@ int cmd_predict(int argc, char **argv) {
     if (s == SN_OK) {
         const char *in = o.positional[1];
         if (has_suffix(in, ".csv")) {
-            sn_csv_options c = {.header = o.header, .label_col = o.label_col,
-                                .delimiter = ',', .features_only = o.label_col < 0};
+            sn_csv_options c = {.header = o.header,
+                                .label_col = o.label_col,
+                                .delimiter = ',',
+                                .features_only = o.label_col < 0};
             s = sn_csv_load(in, &c, &d, &err);
         } else {
             s = sn_idx_load_images(in, &d, &err);
@@ -55,8 +57,10 @@ int cmd_predict(int argc, char **argv) {
             int best = 0;
             for (int k = 1; k < K; k++)
                 if (p[k] > p[best]) best = k;
-            if (K == 1) printf("%d\t%d\t%.4f\n", start + i, p[0] >= 0.5f, p[0] >= 0.5f ? p[0] : 1 - p[0]);
-            else printf("%d\t%d\t%.4f\n", start + i, best, p[best]);
+            if (K == 1)
+                printf("%d\t%d\t%.4f\n", start + i, p[0] >= 0.5f, p[0] >= 0.5f ? p[0] : 1 - p[0]);
+            else
+                printf("%d\t%d\t%.4f\n", start + i, best, p[best]);
         }
     }
     if (s != SN_OK) fprintf(stderr, "scratchnet predict: %s\n", err.msg);

@@ -52,8 +52,8 @@ static void default_run_dir(char *buf, size_t len, const char *spec) {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    snprintf(buf, len, "runs/%s-%04d%02d%02d-%02d%02d%02d", base, tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(buf, len, "runs/%s-%04d%02d%02d-%02d%02d%02d", base, tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int write_text(const char *dir, const char *name, const char *text, sn_error *err) {
@@ -116,8 +116,10 @@ int cmd_train(int argc, char **argv) {
         free(sd);
     }
     if (s == SN_OK) {
-        if (o.out) snprintf(run_dir, sizeof run_dir, "%s", o.out);
-        else default_run_dir(run_dir, sizeof run_dir, o.positional[0]);
+        if (o.out)
+            snprintf(run_dir, sizeof run_dir, "%s", o.out);
+        else
+            default_run_dir(run_dir, sizeof run_dir, o.positional[0]);
         if (make_dirs(run_dir) != 0)
             s = sn_fail(&err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
                         strerror(errno));
@@ -134,8 +136,8 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr,
                     "training on %d samples (%d validation, %d test), %d epochs, batch %d, %s "
                     "lr %g, %d threads\n",
-                    train.n, have_val ? val.n : 0, test.n, c->epochs, c->batch, c->optimizer,
-                    c->lr, sn_get_threads());
+                    train.n, have_val ? val.n : 0, test.n, c->epochs, c->batch, c->optimizer, c->lr,
+                    sn_get_threads());
         cli_progress prog;
         sn_train_hooks hooks = cli_progress_hooks(&prog, o.quiet, c->epochs);
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
