@@ -112,6 +112,9 @@ void sn_model_free(sn_model *m);
  * Written to a temporary file, flushed and renamed. */
 sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err);
 sn_status sn_model_load(const char *path, sn_model **out, sn_error *err);
+/* Loads weights saved by PyTorch (a Sequential's state_dict as safetensors,
+ * or ours) into an existing model; names and shapes must match exactly. */
+sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err);
 
 /* Allocates activations and gradients for batches of up to max_batch
  * samples. Forward, backward and optimizer steps then allocate nothing. */

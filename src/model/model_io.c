@@ -29,6 +29,47 @@ sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err) {
     return sn_st_save(path, n, name_ptrs, tensors, 2, keys, vals, err);
 }
 
+/* Copies every parameter of m from f, checking names and shapes. */
+static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
+    int matched = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        for (int p = 0; p < m->layers[i]->nparams; p++) {
+            sn_tensor *t = &m->layers[i]->params[p].value;
+            char pname[40];
+            param_name(pname, sizeof pname, i, m->layers[i]->params[p].name);
+            const sn_st_entry *e = sn_st_find(f, pname);
+            if (!e)
+                return sn_fail(err, SN_ERR_FORMAT, "%s: tensor '%s' missing (layer %d, %s)", path,
+                               pname, i, m->layers[i]->desc);
+            int same = e->ndim == t->ndim;
+            for (int d = 0; same && d < t->ndim; d++) same = e->shape[d] == t->shape[d];
+            if (!same)
+                return sn_fail(err, SN_ERR_SHAPE,
+                               "%s: tensor '%s' has %d dims [%d,%d,...], layer %d (%s) needs "
+                               "[%d,%d,...] (%d dims)",
+                               path, pname, e->ndim, e->shape[0], e->ndim > 1 ? e->shape[1] : 1, i,
+                               m->layers[i]->desc, t->shape[0], t->ndim > 1 ? t->shape[1] : 1,
+                               t->ndim);
+            memcpy(t->data, e->data, t->size * sizeof(float));
+            matched++;
+        }
+    }
+    if (matched != f->n)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "%s: %d tensors in the file, the model has %d parameters", path, f->n,
+                       matched);
+    return SN_OK;
+}
+
+sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err) {
+    sn_st_file f;
+    sn_status s = sn_st_load(path, &f, err);
+    if (s != SN_OK) return s;
+    s = copy_weights(m, &f, path, err);
+    sn_st_free(&f);
+    return s;
+}
+
 sn_status sn_model_load(const char *path, sn_model **out, sn_error *err) {
     *out = NULL;
     sn_st_file f;
@@ -39,43 +80,14 @@ sn_status sn_model_load(const char *path, sn_model **out, sn_error *err) {
     if (!spec) {
         s = sn_fail(err, SN_ERR_FORMAT,
                     "%s: no __metadata__ \"spec\" (not a scratchnet model; build the model from "
-                    "its spec and load the weights into it)",
+                    "its spec and load the weights with sn_model_load_weights)",
                     path);
     } else {
         char name[512];
         snprintf(name, sizeof name, "%s (embedded spec)", path);
         s = sn_model_from_spec(spec, name, 0, &m, err);
     }
-    int matched = 0;
-    for (int i = 0; s == SN_OK && i < m->nlayers; i++) {
-        for (int p = 0; s == SN_OK && p < m->layers[i]->nparams; p++) {
-            sn_tensor *t = &m->layers[i]->params[p].value;
-            char pname[40];
-            param_name(pname, sizeof pname, i, m->layers[i]->params[p].name);
-            const sn_st_entry *e = sn_st_find(&f, pname);
-            if (!e) {
-                s = sn_fail(err, SN_ERR_FORMAT, "%s: tensor '%s' missing (layer %d, %s)", path,
-                            pname, i, m->layers[i]->desc);
-                break;
-            }
-            int same = e->ndim == t->ndim;
-            for (int d = 0; same && d < t->ndim; d++) same = e->shape[d] == t->shape[d];
-            if (!same) {
-                s = sn_fail(err, SN_ERR_SHAPE,
-                            "%s: tensor '%s' has %d dims [%d,%d,...], layer %d (%s) needs "
-                            "[%d,%d,...] (%d dims)",
-                            path, pname, e->ndim, e->shape[0], e->ndim > 1 ? e->shape[1] : 1, i,
-                            m->layers[i]->desc, t->shape[0], t->ndim > 1 ? t->shape[1] : 1,
-                            t->ndim);
-                break;
-            }
-            memcpy(t->data, e->data, t->size * sizeof(float));
-            matched++;
-        }
-    }
-    if (s == SN_OK && matched != f.n)
-        s = sn_fail(err, SN_ERR_FORMAT, "%s: %d tensors in the file, the spec has %d parameters",
-                    path, f.n, matched);
+    if (s == SN_OK) s = copy_weights(m, &f, path, err);
     sn_st_free(&f);
     if (s != SN_OK) {
         sn_model_free(m);
