@@ -25,11 +25,14 @@ check test -f "$lib/pkgconfig/scratchnet.pc"
 awk '/^```c$/ {on = 1; next} /^```$/ {on = 0} on' "$src/README.md" >"$tmp/app.c"
 check test -s "$tmp/app.c"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
+# The compiler the library was built with (its OpenMP runtime must match).
+cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+omp=$(sed -n 's/^Libs.private: -lz -lm //p' "$lib/pkgconfig/scratchnet.pc")
 if command -v pkg-config >/dev/null 2>&1; then
-    cc -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app_static" \
-        $(pkg-config --cflags scratchnet) "$lib/libscratchnet.a" -lz -lm -fopenmp 2>"$tmp/cc.log"
+    "$cc" -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app_static" \
+        $(pkg-config --cflags scratchnet) "$lib/libscratchnet.a" -lz -lm $omp 2>"$tmp/cc.log"
     check test $? -eq 0
-    cc -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app_shared" \
+    "$cc" -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app_shared" \
         $(pkg-config --cflags --libs scratchnet) -Wl,-rpath,"$lib" 2>>"$tmp/cc.log"
     check test $? -eq 0
     # Without data the example must fail cleanly with the missing file named.
@@ -39,8 +42,8 @@ if command -v pkg-config >/dev/null 2>&1; then
     [ "$fail" -eq 0 ] || cat "$tmp/cc.log" >&2
 else
     echo "pkg-config not installed: compiling with explicit flags" >&2
-    cc -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -I"$tmp/prefix/include" "$lib/libscratchnet.a" \
-        -lz -lm -fopenmp -o "$tmp/app_static"
+    "$cc" -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -I"$tmp/prefix/include" "$lib/libscratchnet.a" \
+        -lz -lm $omp -o "$tmp/app_static"
     check test $? -eq 0
 fi
 echo "$pass passed, $fail failed"
