@@ -28,12 +28,14 @@ export PKG_CONFIG_PATH="$lib/pkgconfig"
 # The compiler the library was built with (its OpenMP runtime must match).
 cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
 omp=$(sed -n 's/^Libs.private: -lz -lm //p' "$lib/pkgconfig/scratchnet.pc")
+# A sanitizer build's library needs the sanitizer runtimes in the program too.
+grep -q '^SN_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && omp="$omp -fsanitize=address,undefined"
 if command -v pkg-config >/dev/null 2>&1; then
     "$cc" -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app_static" \
         $(pkg-config --cflags scratchnet) "$lib/libscratchnet.a" -lz -lm $omp 2>"$tmp/cc.log"
     check test $? -eq 0
     "$cc" -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app_shared" \
-        $(pkg-config --cflags --libs scratchnet) -Wl,-rpath,"$lib" 2>>"$tmp/cc.log"
+        $(pkg-config --cflags --libs scratchnet) $omp -Wl,-rpath,"$lib" 2>>"$tmp/cc.log"
     check test $? -eq 0
     # Without data the example must fail cleanly with the missing file named.
     (cd "$tmp" && ./app_shared >"$tmp/out" 2>&1)
