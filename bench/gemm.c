@@ -1,0 +1,138 @@
+/* GFLOP/s of sn_sgemm and OpenBLAS's cblas_sgemm on square sizes and on the
+ * shapes of a batch-128 MLP 784-256-128-10, on 1 and 2 threads, measured in
+ * the same run. Each measurement is the best batch of calls over >= 0.2 s; the
+ * table is measured `passes` times (argument, default 3) and the best kept.
+ * Run with OMP_WAIT_POLICY=passive on an otherwise idle machine:
+ *   OMP_WAIT_POLICY=passive build/bench/bench_gemm [passes] */
+#include "kernels/kernels.h"
+#include "scratchnet.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void openblas_set_num_threads(int num_threads);
+
+typedef struct {
+    const char *name;
+    int tA, tB, M, N, K;
+} shape;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void pause_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static float *A, *B, *C;
+
+static void call(int ours, const shape *s) {
+    int lda = s->tA ? s->M : s->K, ldb = s->tB ? s->K : s->N;
+    if (ours)
+        sn_sgemm(s->tA, s->tB, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+    else
+        cblas_sgemm(CblasRowMajor, s->tA ? CblasTrans : CblasNoTrans,
+                    s->tB ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f,
+                    C, s->N);
+}
+
+/* Best GFLOP/s over batches of calls, each batch >= ~10 ms (or one call),
+ * for >= 0.2 s and >= 3 batches in all. */
+static double measure(int ours, const shape *s) {
+    call(ours, s);
+    double t = now();
+    call(ours, s);
+    double one = now() - t;
+    int batch = one > 0.01 ? 1 : (int)(0.01 / (one > 1e-7 ? one : 1e-7)) + 1;
+    double best = 1e30, total = 0.0;
+    for (int b = 0; total < 0.2 || b < 3; b++) {
+        t = now();
+        for (int i = 0; i < batch; i++) call(ours, s);
+        double dt = now() - t;
+        total += dt;
+        if (dt / batch < best) best = dt / batch;
+    }
+    return 2.0 * s->M * s->N * s->K / best * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    int passes = argc > 1 ? atoi(argv[1]) : 3;
+    if (passes < 1) passes = 1;
+    const int max = 2048;
+    A = aligned_alloc(64, sizeof(float) * max * max);
+    B = aligned_alloc(64, sizeof(float) * max * max);
+    C = aligned_alloc(64, sizeof(float) * max * max);
+    sn_rng rng;
+    sn_rng_seed(&rng, 1, 1);
+    for (int i = 0; i < max * max; i++) {
+        A[i] = sn_rng_normal(&rng);
+        B[i] = sn_rng_normal(&rng);
+        C[i] = 0.0f;
+    }
+    static const shape shapes[] = {
+        {"square 64", 0, 0, 64, 64, 64},
+        {"square 128", 0, 0, 128, 128, 128},
+        {"square 256", 0, 0, 256, 256, 256},
+        {"square 512", 0, 0, 512, 512, 512},
+        {"square 1024", 0, 0, 1024, 1024, 1024},
+        {"square 2048", 0, 0, 2048, 2048, 2048},
+        /* layer in -> out, batch 128, W: [out, in]:
+         * forward X W^T (NT), dW = dY^T X (TN), dX = dY W (NN) */
+        {"784->256 fwd  X.W^T", 0, 1, 128, 256, 784},
+        {"784->256 dW   dY^T.X", 1, 0, 256, 784, 128},
+        {"784->256 dX   dY.W", 0, 0, 128, 784, 256},
+        {"256->128 fwd  X.W^T", 0, 1, 128, 128, 256},
+        {"256->128 dW   dY^T.X", 1, 0, 128, 256, 128},
+        {"256->128 dX   dY.W", 0, 0, 128, 256, 128},
+        {"128->10  fwd  X.W^T", 0, 1, 128, 10, 128},
+        {"128->10  dW   dY^T.X", 1, 0, 10, 128, 128},
+        {"128->10  dX   dY.W", 0, 0, 128, 128, 10},
+    };
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    /* Several passes over the whole table, keeping each figure's best: a
+     * noisy moment (other work on the machine) spoils one pass, not all. */
+    double ours[3][sizeof shapes / sizeof shapes[0]] = {{0}};
+    double blas[3][sizeof shapes / sizeof shapes[0]] = {{0}};
+    for (int pass = 0; pass < passes; pass++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            openblas_set_num_threads(threads);
+            for (int i = 0; i < nshapes; i++) {
+                double o = measure(1, &shapes[i]);
+                double b = measure(0, &shapes[i]);
+                pause_s(0.2); /* let OpenBLAS's spinning workers go to sleep */
+                if (o > ours[threads][i]) ours[threads][i] = o;
+                if (b > blas[threads][i]) blas[threads][i] = b;
+            }
+        }
+    }
+    printf("kernel: %s; best of %d passes; GFLOP/s = 2*M*N*K / time\n", sn_sgemm_kernel_name(),
+           passes);
+    double min_ratio = 1e30;
+    for (int threads = 1; threads <= 2; threads++) {
+        printf("\nthreads %d\n%-24s %5s %5s %5s %10s %10s %7s\n", threads, "shape", "M", "N", "K",
+               "ours GF/s", "OpenBLAS", "ratio");
+        double min_t = 1e30;
+        for (int i = 0; i < nshapes; i++) {
+            const shape *s = &shapes[i];
+            double r = ours[threads][i] / blas[threads][i];
+            printf("%-24s %5d %5d %5d %10.1f %10.1f %7.2f\n", s->name, s->M, s->N, s->K,
+                   ours[threads][i], blas[threads][i], r);
+            if (!strncmp(s->name, "square", 6) && s->M >= 256 && r < min_t) min_t = r;
+        }
+        printf("min ratio, square sizes >= 256, %d thread%s: %.2f\n", threads,
+               threads > 1 ? "s" : "", min_t);
+        if (min_t < min_ratio) min_ratio = min_t;
+    }
+    printf("\nsummary: min ours/OpenBLAS ratio over square sizes >= 256 (1 and 2 threads): %.2f\n",
+           min_ratio);
+    free(A), free(B), free(C);
+    return 0;
+}

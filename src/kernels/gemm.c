@@ -1,0 +1,539 @@
+/* Single-precision GEMM, row-major: C = alpha * op(A) * op(B) + beta * C.
+ *
+ * Blocking (Goto / BLIS), loops from the outside in:
+ *   jc: C and op(B) in NC-wide column blocks;
+ *   pc: K in KC-deep slices; op(B)[KC, NC] is packed into NR-wide micro-panels,
+ *       each [KC][NR] contiguous (the block stays in L2);
+ *   ic: op(A) in MC-tall row blocks; op(A)[MC, KC] is packed into MR-tall
+ *       micro-panels, each [KC][MR] contiguous;
+ *   ir, jr: one A micro-panel (stays in L1) times every B micro-panel of the
+ *       block, each product an MR x NR tile of C (the micro-kernel).
+ * Packed panels are zero-padded to MR / NR. Blocks are cut to near-equal sizes
+ * (K = 257 is 129 + 128, not 256 + 1).
+ *
+ * Threads: C is split statically into a tm x tn grid of rectangles on tile
+ * boundaries, one per thread, each computed by the serial algorithm above with
+ * a private set of packing buffers. K is never split, so every element of C is
+ * summed in the same order: results are bitwise identical for a given thread
+ * count (in fact for any thread count). Products below SN_GEMM_MT_MIN
+ * multiply-adds run on the calling thread alone. Packing buffers are static,
+ * 64-byte aligned, one set per slot; a call claims free slots atomically, so
+ * concurrent calls from different threads are safe. */
+#include "kernels/kernels.h"
+#include "scratchnet.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+/* Block sizes. AVX-512, for a Xeon with 48 KiB L1d and 2 MiB L2 per core
+ * (Sapphire Rapids): A micro-panel 12 x 256 floats = 12 KiB (L1), packed B
+ * block 256 x 1024 = 1 MiB (L2), packed A block 240 x 256 = 240 KiB. */
+#if defined(__AVX512F__)
+#define SN_GEMM_KERNEL "avx512"
+#define MR             12
+#define NR             32
+#define KC             256
+#define MC             240
+#define NC             1024
+#elif defined(__AVX2__) && defined(__FMA__)
+#define SN_GEMM_KERNEL "avx2"
+#define MR             6
+#define NR             16
+#define KC             256
+#define MC             96
+#define NC             1024
+#else
+#define SN_GEMM_KERNEL "generic"
+#define MR             4
+#define NR             16
+#define KC             256
+#define MC             64
+#define NC             1024
+#endif
+
+/* The AVX-512 kernel can read op(B) = B in place (masked loads, stride ldb)
+ * instead of a packed copy. That pays when B is reused by few row tiles and
+ * fits in L2: M <= DIRECT_B_MAX_M and K * N <= DIRECT_B_MAX_KN floats. */
+#if defined(__AVX512F__)
+#define DIRECT_B 1
+#else
+#define DIRECT_B 0
+#endif
+#define DIRECT_B_MAX_M  128
+#define DIRECT_B_MAX_KN (1 << 18)
+
+/* Sets of packing buffers; a product uses at most this many threads. */
+#define SN_GEMM_MAX_THREADS 64
+/* Below this many multiply-adds (M*N*K) one thread does the whole product:
+ * waking a sleeping OpenMP thread (OMP_WAIT_POLICY=passive) costs 10-50 us on
+ * the 2-core VM this was tuned on, and 2^22 multiply-adds take ~70 us. */
+#ifndef SN_GEMM_MT_MIN
+#define SN_GEMM_MT_MIN (1 << 22)
+#endif
+
+_Static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole micro-panels");
+
+static _Alignas(64) float pack_a[SN_GEMM_MAX_THREADS][MC * KC];
+static _Alignas(64) float pack_b[SN_GEMM_MAX_THREADS][KC * NC];
+static atomic_int slot_busy[SN_GEMM_MAX_THREADS];
+
+/* Claims a free set of packing buffers, trying `first` first. */
+static int slot_claim(int first) {
+    for (;;) {
+        for (int i = 0; i < SN_GEMM_MAX_THREADS; i++) {
+            int s = (first + i) % SN_GEMM_MAX_THREADS;
+            if (!atomic_load_explicit(&slot_busy[s], memory_order_relaxed) &&
+                !atomic_exchange_explicit(&slot_busy[s], 1, memory_order_acquire))
+                return s;
+        }
+        sched_yield();
+    }
+}
+
+static void slot_release(int s) {
+    atomic_store_explicit(&slot_busy[s], 0, memory_order_release);
+}
+
+const char *sn_sgemm_kernel_name(void) {
+    return SN_GEMM_KERNEL;
+}
+
+/* ---- reference --------------------------------------------------------- */
+
+void sn_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) {
+                float a = transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                float b = transB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                s += (double)a * b;
+            }
+            float *c = &C[(size_t)i * ldc + j];
+            *c = beta == 0.0f ? (float)(alpha * s) : (float)(alpha * s + (double)beta * *c);
+        }
+    }
+}
+
+/* ---- packing ----------------------------------------------------------- */
+
+/* dst[k][w] = src[k * ld + w] for w < n, 0 for n <= w < W; k < kc. */
+static void pack_copy(const float *src, size_t ld, int n, int W, int kc, float *dst) {
+    if (n == W) {
+        for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * W, src + k * ld, sizeof(float) * W);
+        return;
+    }
+    for (int k = 0; k < kc; k++) {
+        float *d = dst + (size_t)k * W;
+        const float *s = src + k * ld;
+        for (int w = 0; w < n; w++) d[w] = s[w];
+        for (int w = n; w < W; w++) d[w] = 0.0f;
+    }
+}
+
+/* dst[k][w] = src[w * ld + k] for w < n, 0 for n <= w < W; k < kc.
+ * Groups of 4 source rows go through 4 x 8 in-register transposes, while the
+ * next 4 rows (if w + 8 <= avail) are prefetched. */
+static void pack_transpose(const float *src, size_t ld, int n, int avail, int W, int kc,
+                           float *dst) {
+    int w = 0;
+    (void)avail;
+#if defined(__AVX__)
+    for (; w + 4 <= n; w += 4) {
+        const float *s0 = src + w * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+        const float *p = w + 8 <= avail ? s3 + ld : s0;
+        float *d = dst + w;
+        int k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            if ((k & 15) == 0) {
+                _mm_prefetch((const char *)(p + k), _MM_HINT_T0);
+                _mm_prefetch((const char *)(p + ld + k), _MM_HINT_T0);
+                _mm_prefetch((const char *)(p + 2 * ld + k), _MM_HINT_T0);
+                _mm_prefetch((const char *)(p + 3 * ld + k), _MM_HINT_T0);
+            }
+            __m256 r0 = _mm256_loadu_ps(s0 + k), r1 = _mm256_loadu_ps(s1 + k);
+            __m256 r2 = _mm256_loadu_ps(s2 + k), r3 = _mm256_loadu_ps(s3 + k);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            /* lane 0 holds column k+j, lane 1 column k+4+j */
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            float *dk = d + (size_t)k * W;
+            _mm_storeu_ps(dk + 0 * W, _mm256_castps256_ps128(u0));
+            _mm_storeu_ps(dk + 1 * W, _mm256_castps256_ps128(u1));
+            _mm_storeu_ps(dk + 2 * W, _mm256_castps256_ps128(u2));
+            _mm_storeu_ps(dk + 3 * W, _mm256_castps256_ps128(u3));
+            _mm_storeu_ps(dk + 4 * W, _mm256_extractf128_ps(u0, 1));
+            _mm_storeu_ps(dk + 5 * W, _mm256_extractf128_ps(u1, 1));
+            _mm_storeu_ps(dk + 6 * W, _mm256_extractf128_ps(u2, 1));
+            _mm_storeu_ps(dk + 7 * W, _mm256_extractf128_ps(u3, 1));
+        }
+        for (; k < kc; k++) {
+            d[(size_t)k * W + 0] = s0[k];
+            d[(size_t)k * W + 1] = s1[k];
+            d[(size_t)k * W + 2] = s2[k];
+            d[(size_t)k * W + 3] = s3[k];
+        }
+    }
+#endif
+    for (; w < n; w++) {
+        const float *s = src + w * ld;
+        for (int k = 0; k < kc; k++) dst[(size_t)k * W + w] = s[k];
+    }
+    for (; w < W; w++)
+        for (int k = 0; k < kc; k++) dst[(size_t)k * W + w] = 0.0f;
+}
+
+/* op(A)[i0 : i0+mc, k0 : k0+kc] into MR-tall micro-panels. */
+static void pack_a_block(int transA, const float *A, size_t lda, int i0, int k0, int mc, int kc,
+                         float *dst) {
+    for (int i = 0; i < mc; i += MR) {
+        int m = mc - i < MR ? mc - i : MR;
+        float *d = dst + (size_t)i * kc;
+        if (transA)
+            pack_copy(A + (size_t)k0 * lda + i0 + i, lda, m, MR, kc, d);
+        else
+            pack_transpose(A + (size_t)(i0 + i) * lda + k0, lda, m, mc - i, MR, kc, d);
+    }
+}
+
+/* op(B)[k0 : k0+kc, j0 : j0+nc] into NR-wide micro-panels. */
+static void pack_b_block(int transB, const float *B, size_t ldb, int k0, int j0, int kc, int nc,
+                         float *dst) {
+    for (int j = 0; j < nc; j += NR) {
+        int n = nc - j < NR ? nc - j : NR;
+        float *d = dst + (size_t)j * kc;
+        if (transB)
+            pack_transpose(B + (size_t)(j0 + j) * ldb + k0, ldb, n, nc - j, NR, kc, d);
+        else
+            pack_copy(B + (size_t)k0 * ldb + j0 + j, ldb, n, NR, kc, d);
+    }
+}
+
+/* ---- micro-kernels ------------------------------------------------------
+ * tile[MR, NR] = sum_k a[k][0:MR] (outer product) b[k][0:NR], then
+ * C_tile = alpha * tile + beta * C_tile (beta == 0: C is not read).
+ * a: packed A micro-panel [kc][MR]; b: B micro-panel, kc rows of stride ldb
+ * (NR when packed, B's own ldb when read in place). */
+
+#if defined(__AVX512F__)
+/* An R x 16V tile (R <= 12, V = 1 or 2): R x V zmm accumulators, at most 24;
+ * per k, V loads of b and R broadcasts of a feed R x V FMAs. Columns past n
+ * are masked off, so edge tiles need no buffer. R and V are constants in each
+ * instance, so the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+kernel_rv(const int R, const int V, int kc, const float *restrict a, const float *restrict b,
+          size_t ldb, float *restrict c, size_t ldc, int n, float alpha, float beta) {
+    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    if (kc >= 32) {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
+        }
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            __m512 ar = _mm512_set1_ps(a[r]);
+            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+            if (V == 2) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+        }
+        a += MR;
+        b += ldb;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (alpha != 1.0f) {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            acc[r][0] = _mm512_mul_ps(va, acc[r][0]);
+            acc[r][1] = _mm512_mul_ps(va, acc[r][1]);
+        }
+    }
+    if (beta == 0.0f) {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
+            if (V == 2) _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc[r][1]);
+        }
+    } else {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            float *cr = c + r * ldc;
+            __m512 c0 = _mm512_maskz_loadu_ps(m0, cr);
+            _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, c0, acc[r][0]));
+            if (V == 2) {
+                __m512 c1 = _mm512_maskz_loadu_ps(m1, cr + 16);
+                _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, c1, acc[r][1]));
+            }
+        }
+    }
+}
+
+#define KERNEL_R(R)                                                                                \
+    static void kernel_##R(int kc, const float *a, const float *b, size_t ldb, float *c,           \
+                           size_t ldc, int n, float alpha, float beta) {                           \
+        if (n > 16)                                                                                \
+            kernel_rv(R, 2, kc, a, b, ldb, c, ldc, n, alpha, beta);                                \
+        else                                                                                       \
+            kernel_rv(R, 1, kc, a, b, ldb, c, ldc, n, alpha, beta);                                \
+    }
+KERNEL_R(1)
+KERNEL_R(2)
+KERNEL_R(3)
+KERNEL_R(4)
+KERNEL_R(5)
+KERNEL_R(6)
+KERNEL_R(7)
+KERNEL_R(8)
+KERNEL_R(9)
+KERNEL_R(10)
+KERNEL_R(11)
+KERNEL_R(12)
+
+typedef void (*kernel_fn)(int, const float *, const float *, size_t, float *, size_t, int, float,
+                          float);
+static const kernel_fn kernels_by_rows[MR + 1] = {
+    NULL,     kernel_1, kernel_2, kernel_3,  kernel_4,  kernel_5,  kernel_6,
+    kernel_7, kernel_8, kernel_9, kernel_10, kernel_11, kernel_12,
+};
+
+/* A tile of m <= MR rows and n <= NR columns. */
+static void tile(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m,
+                 int n, float alpha, float beta) {
+    kernels_by_rows[m](kc, a, b, ldb, c, ldc, n, alpha, beta);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+/* 6 x 16 tile: 12 ymm accumulators (6 rows x 2 vectors of 8). */
+static void micro_kernel(int kc, const float *restrict a, const float *restrict b, size_t ldb,
+                         float *restrict c, size_t ldc, float alpha, float beta) {
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            __m256 ar = _mm256_broadcast_ss(a + r);
+            acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+        }
+        a += MR;
+        b += ldb;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    if (beta == 0.0f) {
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            _mm256_storeu_ps(c + r * ldc, _mm256_mul_ps(va, acc[r][0]));
+            _mm256_storeu_ps(c + r * ldc + 8, _mm256_mul_ps(va, acc[r][1]));
+        }
+    } else {
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            float *cr = c + r * ldc;
+            __m256 c0 = _mm256_mul_ps(vb, _mm256_loadu_ps(cr));
+            __m256 c1 = _mm256_mul_ps(vb, _mm256_loadu_ps(cr + 8));
+            _mm256_storeu_ps(cr, _mm256_fmadd_ps(va, acc[r][0], c0));
+            _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(va, acc[r][1], c1));
+        }
+    }
+}
+#else
+/* 4 x 16 tile in plain C; the compiler vectorizes the inner loop. */
+static void micro_kernel(int kc, const float *restrict a, const float *restrict b, size_t ldb,
+                         float *restrict c, size_t ldc, float alpha, float beta) {
+    float acc[MR][NR] = {{0}};
+    for (int k = 0; k < kc; k++) {
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
+        a += MR;
+        b += ldb;
+    }
+    for (int r = 0; r < MR; r++) {
+        float *cr = c + r * ldc;
+        for (int j = 0; j < NR; j++)
+            cr[j] = beta == 0.0f ? alpha * acc[r][j] : alpha * acc[r][j] + beta * cr[j];
+    }
+}
+#endif
+
+#if !defined(__AVX512F__)
+/* A tile of m <= MR rows and n <= NR columns; partial tiles are computed in
+ * full into a buffer holding the valid part of C, then copied back. */
+static void tile(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m,
+                 int n, float alpha, float beta) {
+    if (m == MR && n == NR) {
+        micro_kernel(kc, a, b, ldb, c, ldc, alpha, beta);
+        return;
+    }
+    _Alignas(64) float t[MR * NR];
+    if (beta != 0.0f)
+        for (int r = 0; r < m; r++) memcpy(t + r * NR, c + r * ldc, sizeof(float) * n);
+    micro_kernel(kc, a, b, ldb, t, NR, alpha, beta);
+    for (int r = 0; r < m; r++) memcpy(c + r * ldc, t + r * NR, sizeof(float) * n);
+}
+#endif
+
+/* ---- driver ------------------------------------------------------------ */
+
+/* Block size <= max (a multiple of unit) cutting n into the fewest blocks. */
+static int split(int n, int max, int unit) {
+    int blocks = (n + max - 1) / max;
+    int b = (n + blocks - 1) / blocks;
+    return (b + unit - 1) / unit * unit;
+}
+
+/* One thread's rectangle C[M, N] (A, B, C already offset to it), with a set
+ * of packing buffers claimed for the call; `slot` is the preferred set. */
+static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, float alpha,
+                        const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                        float *C, size_t ldc) {
+    slot = slot_claim(slot);
+    float *pa = pack_a[slot], *pb = pack_b[slot];
+    int direct_b = DIRECT_B && !transB && M <= DIRECT_B_MAX_M && (double)K * N <= DIRECT_B_MAX_KN;
+    /* Blocks of near-equal size: K = 257 is cut 129 + 128, not 256 + 1. */
+    int ncs = split(N, NC, NR), kcs = split(K, KC, 1), mcs = split(M, MC, MR);
+    for (int jc = 0; jc < N; jc += ncs) {
+        int nc = N - jc < ncs ? N - jc : ncs;
+        for (int pc = 0; pc < K; pc += kcs) {
+            int kc = K - pc < kcs ? K - pc : kcs;
+            float beta_k = pc == 0 ? beta : 1.0f;
+            const float *bp = pb;
+            size_t bk = NR, bj = kc;
+            if (direct_b) {
+                bp = B + (size_t)pc * ldb + jc;
+                bk = ldb;
+                bj = 1;
+            } else {
+                pack_b_block(transB, B, ldb, pc, jc, kc, nc, pb);
+            }
+            for (int ic = 0; ic < M; ic += mcs) {
+                int mc = M - ic < mcs ? M - ic : mcs;
+                pack_a_block(transA, A, lda, ic, pc, mc, kc, pa);
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int m = mc - ir < MR ? mc - ir : MR;
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int n = nc - jr < NR ? nc - jr : NR;
+                        tile(kc, pa + (size_t)ir * kc, bp + jr * bj, bk,
+                             C + (size_t)(ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta_k);
+                    }
+                }
+            }
+        }
+    }
+    slot_release(slot);
+}
+
+/* C = beta * C, for K == 0 or alpha == 0. */
+static void scale_c(int M, int N, float beta, float *C, size_t ldc) {
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, sizeof(float) * N);
+        else if (beta != 1.0f)
+            for (int j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* Threads on a tm x tn grid (tm * tn <= nt): the grid that minimizes one
+ * thread's estimated cost, multiply-adds plus packing with a packed float
+ * counted as 16 multiply-adds; on a tie, fewer threads. */
+static void choose_grid(int nt, int M, int N, int K, int *tm, int *tn) {
+    int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
+    double best = -1.0;
+    *tm = 1;
+    *tn = 1;
+    for (int a = 1; a <= nt && a <= tiles_m; a++) {
+        for (int b = 1; a * b <= nt && b <= tiles_n; b++) {
+            double m = (double)((tiles_m + a - 1) / a) * MR;
+            double n = (double)((tiles_n + b - 1) / b) * NR;
+            double passes = (double)(((int)n + NC - 1) / NC);
+            double cost = m * n * K + 16.0 * K * (m * passes + n);
+            if (best < 0 || cost < best) {
+                best = cost;
+                *tm = a;
+                *tn = b;
+            }
+        }
+    }
+}
+
+static int gemm_threads(int M, int N, int K) {
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1;
+    if ((double)M * N * K < SN_GEMM_MT_MIN) return 1;
+    int nt = omp_get_max_threads();
+    if (nt > SN_GEMM_MAX_THREADS) nt = SN_GEMM_MAX_THREADS;
+    int tiles = ((M + MR - 1) / MR) * ((N + NR - 1) / NR);
+    if (nt > tiles) nt = tiles;
+    return nt < 1 ? 1 : nt;
+#else
+    (void)M, (void)N, (void)K;
+    return 1;
+#endif
+}
+
+/* Preferred buffer set of a single-threaded call: inside a parallel region,
+ * the calling thread's number. */
+static int serial_slot(void) {
+#ifdef _OPENMP
+    return omp_in_parallel() ? omp_get_thread_num() % SN_GEMM_MAX_THREADS : 0;
+#else
+    return 0;
+#endif
+}
+
+void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, (size_t)ldc);
+        return;
+    }
+    int nt = gemm_threads(M, N, K);
+    if (nt == 1) {
+        gemm_serial(serial_slot(), transA, transB, M, N, K, alpha, A, (size_t)lda, B, (size_t)ldb,
+                    beta, C, (size_t)ldc);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), got = omp_get_num_threads(), tm, tn;
+        choose_grid(got, M, N, K, &tm, &tn);
+        int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
+        int bi = t / tn, bj = t % tn;
+        if (bi < tm) {
+            int m0 = (int)((long)tiles_m * bi / tm) * MR,
+                m1 = (int)((long)tiles_m * (bi + 1) / tm) * MR;
+            int n0 = (int)((long)tiles_n * bj / tn) * NR,
+                n1 = (int)((long)tiles_n * (bj + 1) / tn) * NR;
+            if (m1 > M) m1 = M;
+            if (n1 > N) n1 = N;
+            const float *a = transA ? A + m0 : A + (size_t)m0 * lda;
+            const float *b = transB ? B + (size_t)n0 * ldb : B + n0;
+            if (m1 > m0 && n1 > n0)
+                gemm_serial(t, transA, transB, m1 - m0, n1 - n0, K, alpha, a, (size_t)lda, b,
+                            (size_t)ldb, beta, C + (size_t)m0 * ldc + n0, (size_t)ldc);
+        }
+    }
+#endif
+}

@@ -1,0 +1,212 @@
+/* sn_sgemm against sn_sgemm_ref (which sums in double) on random shapes, all
+ * transposes, alpha/beta variants, padded leading dimensions, 1 and 2 threads;
+ * plus degenerate cases, determinism and calls from inside a parallel region. */
+#include "check.h"
+#include "kernels/kernels.h"
+#include "scratchnet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static sn_rng rng;
+
+static float *alloc_fill(size_t n) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = sn_rng_normal(&rng);
+    return p;
+}
+
+/* An op(X)[rows, cols] operand stored with leading dimension ld >= its stored
+ * row length; the padding holds NaN so a read of it shows up in C. */
+typedef struct {
+    float *p;
+    int ld;
+} operand;
+
+static operand make_operand(int trans, int rows, int cols, int pad) {
+    int srows = trans ? cols : rows, scols = trans ? rows : cols;
+    operand o = {alloc_fill((size_t)srows * (scols + pad)), scols + pad};
+    for (int i = 0; i < srows; i++)
+        for (int j = scols; j < o.ld; j++) o.p[(size_t)i * o.ld + j] = NAN;
+    return o;
+}
+
+/* na[i] = ||op(A)[i, :]||, op(A): [M, K]. */
+static void row_norms(operand A, int tA, int M, int K, double *na) {
+    for (int i = 0; i < M; i++) {
+        double s = 0.0;
+        for (int k = 0; k < K; k++) {
+            double a = tA ? A.p[(size_t)k * A.ld + i] : A.p[(size_t)i * A.ld + k];
+            s += a * a;
+        }
+        na[i] = sqrt(s);
+    }
+}
+
+/* nb[j] = ||op(B)[:, j]||, op(B): [K, N]. */
+static void col_norms(operand B, int tB, int K, int N, double *nb) {
+    for (int j = 0; j < N; j++) {
+        double s = 0.0;
+        for (int k = 0; k < K; k++) {
+            double b = tB ? B.p[(size_t)j * B.ld + k] : B.p[(size_t)k * B.ld + j];
+            s += b * b;
+        }
+        nb[j] = sqrt(s);
+    }
+}
+
+/* Bound on |sn_sgemm - exact|: gamma (|alpha| sum_k |a_ik b_kj| + |beta c_ij|),
+ * gamma = (K + 2) 2^-23 (twice the worst case of a float dot product), with
+ * sum_k |a_ik b_kj| <= ||a_i|| ||b_j|| (Cauchy-Schwarz). C's padding columns
+ * must be untouched. */
+static int compare(int M, int N, int K, float alpha, const double *na, const double *nb, float beta,
+                   const float *C0, const float *C, const float *R, int ldc) {
+    double gamma = (K + 2) * 0x1p-23, worst = 0.0;
+    int bad = 0;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            size_t at = (size_t)i * ldc + j;
+            double cterm = beta != 0.0f ? fabs(beta * C0[at]) : 0.0;
+            double bound = gamma * (fabs(alpha) * na[i] * nb[j] + cterm);
+            double err = fabs((double)C[at] - R[at]);
+            if (!(err <= bound + 1e-30)) bad++;
+            if (err > worst) worst = err;
+        }
+        for (int j = N; j < ldc; j++) {
+            size_t at = (size_t)i * ldc + j;
+            if (memcmp(&C[at], &C0[at], sizeof(float)) != 0) bad++;
+        }
+    }
+    if (bad) fprintf(stderr, "  %d bad elements, max err %g\n", bad, worst);
+    return bad == 0;
+}
+
+/* One product on 1 and on 2 threads, against one reference. */
+static void run_case(int tA, int tB, int M, int N, int K, float alpha, float beta, int pad) {
+    operand A = make_operand(tA, M, K, pad), B = make_operand(tB, K, N, pad);
+    int ldc = N + pad;
+    size_t csize = (size_t)M * ldc;
+    float *C0 = alloc_fill(csize), *C = malloc(sizeof(float) * csize);
+    float *R = malloc(sizeof(float) * csize);
+    double *na = malloc(sizeof(double) * M), *nb = malloc(sizeof(double) * N);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < csize; i++) C0[i] = NAN; /* must be overwritten */
+    memcpy(R, C0, sizeof(float) * csize);
+    sn_sgemm_ref(tA, tB, M, N, K, alpha, A.p, A.ld, B.p, B.ld, beta, R, ldc);
+    row_norms(A, tA, M, K, na);
+    col_norms(B, tB, K, N, nb);
+    float *C1 = malloc(sizeof(float) * csize);
+    for (int threads = 1; threads <= 2; threads++) {
+        sn_set_threads(threads);
+        memcpy(C, C0, sizeof(float) * csize);
+        sn_sgemm(tA, tB, M, N, K, alpha, A.p, A.ld, B.p, B.ld, beta, C, ldc);
+        int ok = compare(M, N, K, alpha, na, nb, beta, C0, C, R, ldc);
+        if (!ok)
+            fprintf(stderr, "  in tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d threads=%d\n",
+                    tA, tB, M, N, K, alpha, beta, pad, threads);
+        CHECK(ok);
+        if (threads == 1)
+            memcpy(C1, C, sizeof(float) * csize);
+        else /* K is never split, so the thread count does not change a bit */
+            CHECK(memcmp(C1, C, sizeof(float) * csize) == 0);
+    }
+    free(A.p), free(B.p), free(C0), free(C), free(C1), free(R), free(na), free(nb);
+}
+
+/* Small shapes: every combination of the odd sizes, transposes, alpha, beta. */
+static void test_small(void) {
+    static const int sizes[] = {1, 3, 17, 33};
+    static const float alphas[] = {1.0f, -0.5f}, betas[] = {0.0f, 1.0f, 0.75f};
+    for (int t = 0; t < 4; t++)
+        for (int m = 0; m < 4; m++)
+            for (int n = 0; n < 4; n++)
+                for (int k = 0; k < 4; k++)
+                    for (int ab = 0; ab < 6; ab++)
+                        run_case(t >> 1, t & 1, sizes[m], sizes[n], sizes[k], alphas[ab / 3],
+                                 betas[ab % 3], (m + n + k) % 3 == 0 ? 5 : 0);
+}
+
+/* Larger shapes: several cache blocks in some dimension (K = 1000 > KC,
+ * M >= 255 > MC, N = 2100 > NC even per thread for the AVX-512 kernel),
+ * alpha/beta variants. Those of >= 2^22 multiply-adds run on 2 threads. */
+static void test_large(void) {
+    static const int shapes[][3] = {
+        {255, 257, 33},  {257, 255, 255}, {1000, 17, 257}, {33, 1000, 255},
+        {17, 33, 1000},  {257, 1000, 3},  {3, 257, 1000},  {255, 33, 1000},
+        {1000, 1000, 1}, {33, 2100, 70},  {128, 10, 128},  {10, 128, 128},
+    };
+    static const float ab[][2] = {{1.0f, 0.0f}, {2.5f, 1.0f}, {-1.0f, 0.75f}, {1.0f, 1.0f}};
+    int n = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int s = 0; s < n; s++)
+        for (int t = 0; t < 4; t++)
+            run_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], ab[(s + t) % 4][0],
+                     ab[(s + t) % 4][1], (s + t) % 2 ? 3 : 0);
+}
+
+/* alpha == 0 or K == 0: C = beta * C and A, B are not read. */
+static void test_degenerate(void) {
+    float A[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, B[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+    float C[4] = {1, 2, 3, 4};
+    sn_sgemm(0, 0, 2, 2, 3, 0.0f, A, 3, B, 2, 0.5f, C, 2);
+    CHECK(C[0] == 0.5f && C[1] == 1.0f && C[2] == 1.5f && C[3] == 2.0f);
+    float D[4] = {NAN, NAN, NAN, NAN};
+    sn_sgemm(1, 1, 2, 2, 0, 1.0f, A, 2, B, 1, 0.0f, D, 2);
+    CHECK(D[0] == 0.0f && D[1] == 0.0f && D[2] == 0.0f && D[3] == 0.0f);
+    sn_sgemm(0, 0, 0, 2, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2); /* M == 0: nothing */
+    CHECK(D[0] == 0.0f);
+}
+
+/* Same inputs, same thread count: bitwise-identical C. */
+static void test_determinism(int threads) {
+    const int M = 150, N = 301, K = 270; /* >= 2^22 multiply-adds: threaded */
+    sn_set_threads(threads);
+    for (int t = 0; t < 4; t++) {
+        int tA = t >> 1, tB = t & 1;
+        float *A = alloc_fill((size_t)M * K), *B = alloc_fill((size_t)K * N);
+        float *C1 = alloc_fill((size_t)M * N), *C2 = malloc(sizeof(float) * M * N);
+        memcpy(C2, C1, sizeof(float) * M * N);
+        int lda = tA ? M : K, ldb = tB ? K : N;
+        sn_sgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.5f, C1, N);
+        sn_sgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.5f, C2, N);
+        CHECK(memcmp(C1, C2, sizeof(float) * M * N) == 0);
+        free(A), free(B), free(C1), free(C2);
+    }
+}
+
+/* Independent products from the threads of a parallel region. */
+static void test_inside_parallel(void) {
+    enum { P = 4, M = 70, N = 90, K = 110 };
+    float *A = alloc_fill((size_t)P * M * K), *B = alloc_fill((size_t)P * K * N);
+    float *C = malloc(sizeof(float) * P * M * N), *R = malloc(sizeof(float) * P * M * N);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(2) schedule(static)
+#endif
+    for (int p = 0; p < P; p++)
+        sn_sgemm(0, 0, M, N, K, 1.0f, A + (size_t)p * M * K, K, B + (size_t)p * K * N, N, 0.0f,
+                 C + (size_t)p * M * N, N);
+    int ok = 1;
+    for (int p = 0; p < P; p++) {
+        sn_sgemm_ref(0, 0, M, N, K, 1.0f, A + (size_t)p * M * K, K, B + (size_t)p * K * N, N, 0.0f,
+                     R + (size_t)p * M * N, N);
+        for (int i = 0; i < M * N; i++) {
+            size_t at = (size_t)p * M * N + i;
+            if (!(fabs(C[at] - R[at]) <= 1e-4 * (1.0 + fabs(R[at])))) ok = 0;
+        }
+    }
+    CHECK(ok);
+    free(A), free(B), free(C), free(R);
+}
+
+int main(void) {
+    sn_rng_seed(&rng, 42, 7);
+    const char *name = sn_sgemm_kernel_name();
+    printf("kernel: %s\n", name);
+    CHECK(!strcmp(name, "avx512") || !strcmp(name, "avx2") || !strcmp(name, "generic"));
+    test_degenerate();
+    test_small();
+    test_large();
+    test_determinism(1);
+    test_determinism(2);
+    test_inside_parallel();
+    return check_report();
+}
