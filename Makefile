@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test bench sanitize clean
+.PHONY: all deps run test bench sanitize clean parity-fixtures
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -26,6 +26,12 @@ bench: all
 	scripts/install-deps.sh --bench
 	cmake -S . -B $(BUILD) && cmake --build $(BUILD) -j$(JOBS)
 	bench/run.sh $(BUILD)
+
+# Regenerates the PyTorch fixtures of tests/parity/ (needs python3-torch) and
+# the worked examples of docs/by-hand/ (plain python3).
+parity-fixtures:
+	/usr/bin/python3 tests/parity/gen.py
+	/usr/bin/python3 docs/by-hand/compute.py
 
 sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF"
