@@ -2,7 +2,9 @@
 # Installs what building scratchnet needs when it is missing (Debian/Ubuntu):
 # a C compiler, make, CMake >= 3.20 and zlib's headers. OpenMP comes with gcc.
 # With --bench also OpenBLAS (the GEMM benchmark's reference) and PyTorch
-# (the training benchmarks' peer).
+# (the training benchmarks' peer). With --report also what tests/test_report.sh
+# uses to render report.html (optional: without it the test skips the
+# screenshot): Chromium, Python 3 and Pillow.
 set -euo pipefail
 
 need=()
@@ -14,6 +16,11 @@ if [ "${1:-}" = "--bench" ]; then
     [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || ls /usr/include/*/cblas.h >/dev/null 2>&1 ||
         need+=(libopenblas-dev)
     /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+fi
+if [ "${1:-}" = "--report" ]; then
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    [ -x /usr/bin/python3 ] || need+=(python3)
+    /usr/bin/python3 -c 'import PIL' >/dev/null 2>&1 || need+=(python3-pil)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -1,19 +1,128 @@
-/* scratchnet eval MODEL --data DIR|FILE.csv */
+/* scratchnet eval MODEL --data DIR|FILE.csv [--noise 0,0.1,0.2,0.3] */
 #include "cli.h"
+#include "report/report.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "usage: scratchnet eval MODEL --data DIR|FILE.csv [options]\n"
     "\n"
-    "Loads saved weights (model.safetensors) and prints the loss and accuracy\n"
-    "on the test set: the t10k-* IDX files of DIR, or the whole CSV file.\n"
+    "Loads saved weights (model.safetensors) and prints the loss, accuracy,\n"
+    "top-5 accuracy, macro and weighted F1, cross-entropy and per-class\n"
+    "precision, recall and F1 on the test set: the t10k-* IDX files of DIR, or\n"
+    "the whole CSV file.\n"
     "\n"
     "  --data DIR|FILE    IDX folder or a numeric CSV\n"
+    "  --noise S1,S2,...  robustness study: for each standard deviation S, add\n"
+    "                     Gaussian noise S·N(0, 1) to every input value, clip to\n"
+    "                     [0, 1] (pixel intensities) and print accuracy and macro F1.\n"
+    "                     The same noise pattern is scaled for every level. When\n"
+    "                     MODEL is in a run folder, writes robustness.csv there and\n"
+    "                     refreshes its report.html\n"
+    "  --noise-seed N     seed of the noise (default 1)\n"
+    "  --no-clip          do not clip noisy values to [0, 1]\n"
+    "  --classes FILE     class names, one per line (as for train)\n"
     "  --batch N          evaluation batch size (default 256)\n"
     "  --threads N        threads for the kernels (default: all cores)\n"
+    "  --quiet            print only the summary lines\n"
     "  --label-col N, --target-cols A,B, --header yes|no|auto   as for train\n";
+
+#define MAX_LEVELS 64
+
+static int parse_levels(const char *s, double *v) {
+    int n = 0;
+    for (const char *p = s; *p;) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || errno || !(x >= 0 && x <= 100) || n == MAX_LEVELS || (*end && *end != ','))
+            return -1;
+        v[n++] = x;
+        p = *end ? end + 1 : end;
+        if (*end && !*p) return -1;
+    }
+    return n;
+}
+
+/* The folder of a model file when it is a run folder (holds history.csv or
+ * run.txt); 0 otherwise. */
+static int run_folder_of(const char *model, char *dir, size_t len) {
+    const char *slash = strrchr(model, '/');
+    if (slash)
+        snprintf(dir, len, "%.*s", (int)(slash - model), model);
+    else
+        snprintf(dir, len, ".");
+    if (!*dir) snprintf(dir, len, "/");
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    if (stat(path, &st) == 0) return 1;
+    snprintf(path, sizeof path, "%s/run.txt", dir);
+    return stat(path, &st) == 0;
+}
+
+static void print_metrics(const sn_metrics *mt, char **names, int quiet) {
+    if (mt->top_k) printf("test top-%d accuracy: %.2f %%\n", mt->top_k, 100 * mt->top_k_accuracy);
+    printf("test macro F1: %.4f\n", mt->macro_f1);
+    printf("test weighted F1: %.4f\n", mt->weighted_f1);
+    printf("test cross-entropy: %.4f\n", mt->mean_xent);
+    if (quiet) return;
+    printf("\n%-24s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
+    for (int c = 0; c < mt->num_classes; c++)
+        printf("%-24.24s %9.4f %9.4f %9.4f %8ld\n", names[c], mt->precision[c], mt->recall[c],
+               mt->f1[c], mt->support[c]);
+    printf("%-24s %9.4f %9.4f %9.4f %8ld\n", "macro average", mt->macro_precision, mt->macro_recall,
+           mt->macro_f1, mt->n);
+    printf("%-24s %9.4f %9.4f %9.4f %8ld\n", "weighted average", mt->weighted_precision,
+           mt->weighted_recall, mt->weighted_f1, mt->n);
+}
+
+static sn_status noise_study(const cli_opts *o, sn_model *m, const sn_dataset *test,
+                             const double *levels, int nlevels, int batch, sn_error *err) {
+    uint64_t seed = o->noise_seed >= 0 ? (uint64_t)o->noise_seed : 1;
+    int clip = !o->no_clip;
+    sn_dataset noisy = *test;
+    noisy.x = sn_alloc((size_t)test->n * test->sample_size, sizeof(float));
+    if (!noisy.x) return sn_fail(err, SN_ERR_NOMEM, "out of memory");
+    sn_buf csv = {0};
+    sn_buf_puts(&csv, "std,accuracy,macro_f1,cross_entropy,clipped,seed\n");
+    printf("\nrobustness: x + std·N(0, 1) on every input value, %s, noise seed %llu\n",
+           clip ? "clipped to [0, 1]" : "not clipped", (unsigned long long)seed);
+    printf("%8s %10s %9s %14s\n", "std", "accuracy", "macro F1", "cross-entropy");
+    sn_status s = SN_OK;
+    for (int i = 0; s == SN_OK && i < nlevels; i++) {
+        memcpy(noisy.x, test->x, (size_t)test->n * test->sample_size * sizeof(float));
+        if (levels[i] > 0) {
+            sn_rng r;
+            sn_rng_seed(&r, seed, 0x401e);
+            sn_add_gaussian_noise(noisy.x, (size_t)test->n * test->sample_size, (float)levels[i],
+                                  &r, clip);
+        }
+        sn_metrics mt;
+        s = sn_evaluate_metrics(m, &noisy, batch, 0, &mt, NULL, NULL, err);
+        if (s != SN_OK) break;
+        printf("%8g %8.2f %% %9.4f %14.4f\n", levels[i], 100 * mt.accuracy, mt.macro_f1,
+               mt.mean_xent);
+        sn_buf_printf(&csv, "%g,%.17g,%.17g,%.17g,%d,%llu\n", levels[i], mt.accuracy, mt.macro_f1,
+                      mt.mean_xent, clip, (unsigned long long)seed);
+        sn_metrics_free(&mt);
+    }
+    char dir[4096], path[4200];
+    if (s == SN_OK && run_folder_of(o->positional[0], dir, sizeof dir)) {
+        snprintf(path, sizeof path, "%s/robustness.csv", dir);
+        s = sn_buf_write_file(&csv, path, err);
+        if (s == SN_OK) s = sn_report_write(dir, NULL, err);
+        if (s == SN_OK) fprintf(stderr, "wrote %s and %s/report.html\n", path, dir);
+    }
+    sn_buf_free(&csv);
+    sn_free(noisy.x);
+    return s;
+}
 
 int cmd_eval(int argc, char **argv) {
     cli_opts o;
@@ -23,24 +132,50 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "scratchnet eval: --data is required\n\n%s", usage);
         return EXIT_USAGE;
     }
+    double levels[MAX_LEVELS];
+    int nlevels = o.noise ? parse_levels(o.noise, levels) : 0;
+    if (nlevels < 0 || (o.noise && nlevels == 0)) {
+        fprintf(stderr,
+                "scratchnet eval: --noise: expected standard deviations in [0, 100] such as "
+                "0,0.1,0.2 (at most %d), got '%s'\n",
+                MAX_LEVELS, o.noise);
+        return EXIT_USAGE;
+    }
     sn_set_threads(o.threads);
     sn_error err = {0};
     sn_model *m = NULL;
-    sn_dataset none, test;
+    sn_dataset none, test = {0};
     double loss, acc;
+    char **names = NULL;
+    int K = 0, batch = o.batch > 0 ? (int)o.batch : 256;
     sn_status s = sn_model_load(o.positional[0], &m, &err);
     if (s == SN_OK) s = cli_load_data(&o, &none, &test, 0, &err);
-    if (s == SN_OK) {
-        s = sn_evaluate(m, &test, o.batch > 0 ? (int)o.batch : 256, &loss, &acc, &err);
-        sn_dataset_free(&test);
-    }
+    if (s == SN_OK) s = sn_evaluate(m, &test, batch, &loss, &acc, &err);
     if (s == SN_OK) {
         printf("samples: %d\n", test.n);
         if (!isnan(acc)) printf("test accuracy: %.2f %%\n", 100 * acc);
         printf("test loss: %.4f\n", loss);
-    } else {
-        fprintf(stderr, "scratchnet eval: %s\n", err.msg);
     }
+    if (s == SN_OK && test.labels) {
+        K = sn_model_num_classes(m);
+        sn_metrics mt;
+        s = sn_class_names_load(o.data, o.classes, &test, K, &names, &err);
+        if (s == SN_OK)
+            s = sn_evaluate_metrics(m, &test, batch, K > 5 ? 5 : 0, &mt, NULL, NULL, &err);
+        if (s == SN_OK) {
+            print_metrics(&mt, names, o.quiet);
+            sn_metrics_free(&mt);
+        }
+    }
+    if (s == SN_OK && nlevels) {
+        if (!test.labels)
+            s = sn_fail(&err, SN_ERR_ARG, "--noise needs a classification test set");
+        else
+            s = noise_study(&o, m, &test, levels, nlevels, batch, &err);
+    }
+    if (s != SN_OK) fprintf(stderr, "scratchnet eval: %s\n", err.msg);
+    sn_class_names_free(names, K);
+    sn_dataset_free(&test);
     sn_model_free(m);
     return s == SN_OK ? 0 : EXIT_RUNTIME;
 }

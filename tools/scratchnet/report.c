@@ -1,0 +1,115 @@
+/* scratchnet report RUN_DIR [-o FILE] [--data DIR|FILE.csv] */
+#include "cli.h"
+#include "report/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: scratchnet report RUN_DIR [options]\n"
+    "\n"
+    "Writes RUN_DIR/report.html: one self-contained page (no network needed to\n"
+    "view it) with the loss, accuracy and learning-rate curves of history.csv,\n"
+    "the test set's confusion matrix and per-class metrics, the noise-\n"
+    "robustness curve (robustness.csv, from 'scratchnet eval --noise'), the\n"
+    "most confidently misclassified test images, the hyper-parameters and the\n"
+    "model summary. 'scratchnet train' writes it at the end of every run.\n"
+    "\n"
+    "When the run folder has no test metrics yet (or --data is given), they\n"
+    "are computed first from RUN_DIR/model.safetensors on the test set named\n"
+    "by --data or by run.txt.\n"
+    "\n"
+    "  -o, --output FILE  write the page there instead\n"
+    "  --data DIR|FILE    test data: IDX folder (t10k-* files) or a CSV\n"
+    "  --classes FILE     class names, one per line\n"
+    "  --label-col N, --header yes|no|auto   CSV options, as for train\n";
+
+static int file_in(const char *dir, const char *name, char *path, size_t len) {
+    struct stat st;
+    snprintf(path, len, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* Computes metrics.csv and friends from the saved model and the test set. */
+static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
+    char path[4200];
+    sn_keyvals run = {0};
+    if (file_in(dir, "run.txt", path, sizeof path)) sn_keyvals_read(path, &run, NULL);
+    if (!o->data) {
+        const char *test = sn_keyvals_get(&run, "test"), *data = sn_keyvals_get(&run, "data");
+        o->data = test ? test : data;
+    }
+    if (!o->classes) o->classes = sn_keyvals_get(&run, "classes");
+    const char *std = sn_keyvals_get(&run, "standardize"), *v;
+    if (o->label_col < 0 && (v = sn_keyvals_get(&run, "label_col"))) o->label_col = atoi(v);
+    if (o->header < 0 && (v = sn_keyvals_get(&run, "header"))) o->header = strcmp(v, "yes") == 0;
+    sn_status s = SN_OK;
+    if ((v = sn_keyvals_get(&run, "task")) && strcmp(v, "regression") == 0)
+        s = sn_fail(err, SN_ERR_ARG, "%s is a regression run: no class metrics", dir);
+    else if (!o->data || strcmp(o->data, "-") == 0)
+        s = sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data", dir);
+    else if (std && strcmp(std, "yes") == 0)
+        s = sn_fail(err, SN_ERR_ARG,
+                    "%s: the run standardized its inputs with the training set's statistics; "
+                    "its test metrics can only come from 'scratchnet train'",
+                    dir);
+    sn_model *m = NULL;
+    sn_dataset none, test = {0};
+    char **names = NULL;
+    int K = 0;
+    if (s == SN_OK) {
+        file_in(dir, "model.safetensors", path, sizeof path);
+        s = sn_model_load(path, &m, err);
+    }
+    if (s == SN_OK) s = cli_load_data(o, &none, &test, 0, err);
+    if (s == SN_OK && !test.labels)
+        s = sn_fail(err, SN_ERR_ARG, "%s: no class labels (a regression set)", o->data);
+    if (s == SN_OK) {
+        K = sn_model_num_classes(m);
+        s = sn_class_names_load(o->data, o->classes, &test, K, &names, err);
+    }
+    if (s == SN_OK) s = sn_run_write_eval(dir, m, &test, names, 40, err);
+    sn_class_names_free(names, K);
+    sn_dataset_free(&test);
+    sn_model_free(m);
+    sn_keyvals_free(&run);
+    return s;
+}
+
+int cmd_report(int argc, char **argv) {
+    cli_opts o;
+    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    const char *dir = o.positional[0];
+    char path[4200];
+    sn_error err = {0};
+    struct stat st;
+    sn_status s = SN_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        s = sn_fail(&err, SN_ERR_IO, "%s: not a folder", dir);
+    int have_metrics = s == SN_OK && file_in(dir, "metrics.csv", path, sizeof path);
+    int have_model = s == SN_OK && file_in(dir, "model.safetensors", path, sizeof path);
+    int have_hist = s == SN_OK && file_in(dir, "history.csv", path, sizeof path);
+    if (s == SN_OK && !have_model && !have_hist)
+        s = sn_fail(&err, SN_ERR_IO, "%s: not a run folder (no history.csv, no model.safetensors)",
+                    dir);
+    if (s == SN_OK && have_model && (o.data || !have_metrics)) {
+        int asked = o.data != NULL;
+        sn_status e = compute_eval(&o, dir, &err);
+        if (e != SN_OK && (asked || !have_hist)) s = e;
+        if (e != SN_OK && s == SN_OK)
+            fprintf(stderr, "scratchnet report: no test metrics: %s\n", err.msg);
+    }
+    if (s == SN_OK) s = sn_report_write(dir, o.output, &err);
+    if (s != SN_OK) {
+        fprintf(stderr, "scratchnet report: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
+    if (o.output)
+        printf("%s\n", o.output);
+    else
+        printf("%s/report.html\n", dir);
+    return 0;
+}
