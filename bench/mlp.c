@@ -1,7 +1,9 @@
 /* bench/mlp: seconds per training epoch of the 784-256-128-10 ReLU MLP with
  * softmax cross-entropy on Fashion-MNIST (60,000 images in memory), batch
- * 128, for Adam and SGD, on the given thread counts. bench/mlp_torch.py does
- * the same in PyTorch; bench/run.sh prints the ratio.
+ * 128, on 1 and 2 threads, in three variants: Adam, SGD, and Adam with batch
+ * norm and dropout 0.2 after each hidden layer (dense → batchnorm → relu →
+ * dropout; "adam_bn_dropout"). bench/mlp_torch.py does the same in PyTorch;
+ * bench/run.sh prints the ratios.
  *
  * usage: bench_mlp DATA_DIR [EPOCHS] */
 #include "data/dataset.h"
@@ -12,6 +14,9 @@
 
 static const char spec[] = "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\n"
                            "dense 10\nloss softmax_xent\n";
+static const char spec_bn[] = "input 1x28x28\nflatten\ndense 256\nbatchnorm\nrelu\ndropout 0.2\n"
+                              "dense 128\nbatchnorm\nrelu\ndropout 0.2\ndense 10\n"
+                              "loss softmax_xent\n";
 
 static double best_epoch;
 static int on_epoch(void *ctx, const sn_epoch_stats *s) {
@@ -32,19 +37,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_mlp: %s\n", err.msg);
         return 1;
     }
-    const char *opts[2] = {"adam", "sgd"};
-    for (int o = 0; o < 2; o++) {
+    const char *names[3] = {"adam", "sgd", "adam_bn_dropout"};
+    const char *opts[3] = {"adam", "sgd", "adam"};
+    for (int o = 0; o < 3; o++) {
         for (int threads = 1; threads <= 2; threads++) {
             sn_set_threads(threads);
             sn_model *m = NULL;
-            if (sn_model_from_spec(spec, "bench", 1, &m, &err) != SN_OK) {
+            if (sn_model_from_spec(o == 2 ? spec_bn : spec, "bench", 1, &m, &err) != SN_OK) {
                 fprintf(stderr, "bench_mlp: %s\n", err.msg);
                 return 1;
             }
             sn_train_config *c = sn_model_config(m);
             snprintf(c->optimizer, sizeof c->optimizer, "%s", opts[o]);
-            c->lr = o == 0 ? 1e-3f : 0.05f;
-            c->momentum = o == 0 ? 0.0f : 0.9f;
+            c->lr = o == 1 ? 0.05f : 1e-3f;
+            c->momentum = o == 1 ? 0.9f : 0.0f;
             c->batch = 128;
             c->epochs = epochs;
             best_epoch = 1e30;
@@ -53,7 +59,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_mlp: %s\n", err.msg);
                 return 1;
             }
-            printf("scratchnet %s threads=%d seconds_per_epoch=%.3f\n", opts[o], threads,
+            printf("scratchnet %s threads=%d seconds_per_epoch=%.3f\n", names[o], threads,
                    best_epoch);
             fflush(stdout);
             sn_model_free(m);

@@ -1,6 +1,8 @@
 """PyTorch twin of bench/mlp.c: seconds per epoch of the 784-256-128-10 ReLU
-MLP on Fashion-MNIST, batch 128, Adam (lr 1e-3) and SGD (lr 0.05, momentum
-0.9), data already in memory as float32 tensors, on 1 and 2 threads.
+MLP on Fashion-MNIST, batch 128, Adam (lr 1e-3), SGD (lr 0.05, momentum 0.9)
+and Adam with BatchNorm1d and Dropout(0.2) after each hidden layer
+("adam_bn_dropout": Linear, BatchNorm1d, ReLU, Dropout), data already in
+memory as float32 tensors, on 1 and 2 threads.
 
 usage: python3 bench/mlp_torch.py DATA_DIR [EPOCHS]
 Run with OMP_WAIT_POLICY=passive (bench/run.sh does)."""
@@ -36,15 +38,23 @@ def main():
     x = x.reshape(-1, 784).contiguous()
     y = torch.from_numpy(read_idx(find(d, "train-labels-idx1-ubyte")).astype(np.int64))
     n = x.shape[0]
-    for opt_name in ("adam", "sgd"):
+    nn = torch.nn
+    for opt_name in ("adam", "sgd", "adam_bn_dropout"):
         for threads in (1, 2):
             torch.set_num_threads(threads)
             torch.manual_seed(1)
-            model = torch.nn.Sequential(
-                torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                torch.nn.Linear(256, 128), torch.nn.ReLU(),
-                torch.nn.Linear(128, 10))
-            if opt_name == "adam":
+            if opt_name == "adam_bn_dropout":
+                model = nn.Sequential(
+                    nn.Linear(784, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.2),
+                    nn.Linear(256, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.2),
+                    nn.Linear(128, 10))
+            else:
+                model = nn.Sequential(
+                    nn.Linear(784, 256), nn.ReLU(),
+                    nn.Linear(256, 128), nn.ReLU(),
+                    nn.Linear(128, 10))
+            model.train()
+            if opt_name.startswith("adam"):
                 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
             else:
                 opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)

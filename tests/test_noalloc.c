@@ -61,8 +61,12 @@ static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss,
 }
 
 int main(void) {
-    const char *spec = "input 1x8x8\nflatten\ndense 32\nrelu\ndense 16\ngelu\ndense 4\n"
-                       "loss softmax_xent\n[train]\noptimizer adam lr=1e-3\nbatch 16\nepochs 2\n";
+    /* Batch norm over channels and features, dropout, penalties, clipping,
+     * a schedule with warm-up: everything a step may do. */
+    const char *spec = "input 1x8x8\nbatchnorm\nflatten\ndense 32 l1=1e-5 l2=1e-4\nbatchnorm\n"
+                       "relu\ndropout 0.2\ndense 16\ngelu\ndense 4\n"
+                       "loss softmax_xent\n[train]\noptimizer adamw lr=1e-3\nbatch 16\nepochs 2\n"
+                       "schedule cosine\nwarmup steps=5\nclip value=5 norm=1\n";
     sn_model *m = NULL;
     sn_error err = {0};
     CHECK(sn_model_from_spec(spec, "noalloc", 1, &m, &err) == SN_OK);
@@ -95,6 +99,27 @@ int main(void) {
             CHECK(at_batch[i] == at_batch[1]);
         }
     }
+    /* A convolutional network: conv2d (scratch sized by sn_model_reserve),
+     * max, average and global pooling. */
+    sn_model *cnn = NULL;
+    CHECK(sn_model_from_spec("input 1x8x8\nconv2d 4 3 pad=same\nrelu\nmaxpool 2\n"
+                             "conv2d 6 3x2 pad=1\navgpool 2\nglobal_avgpool\nflatten\ndense 4\n"
+                             "loss softmax_xent\n[train]\noptimizer adam\nbatch 16\nepochs 2\n",
+                             "noalloc-cnn", 1, &cnn, &err) == SN_OK);
+    for (int threads = 1; cnn && threads <= 2; threads++) {
+        sn_set_threads(threads);
+        batches_seen = 0;
+        sn_train_hooks hooks = {NULL, on_batch, NULL};
+        CHECK(sn_train(cnn, &d, NULL, NULL, &hooks, NULL, &err) == SN_OK);
+        CHECK(batches_seen == 20);
+        for (int i = 2; i < batches_seen; i++) {
+            if (at_batch[i] != at_batch[1])
+                fprintf(stderr, "cnn, threads %d: batch %d: %ld allocations since batch 2\n",
+                        threads, i + 1, at_batch[i] - at_batch[1]);
+            CHECK(at_batch[i] == at_batch[1]);
+        }
+    }
+    sn_model_free(cnn);
     /* The counting wrappers do count: the library's own allocations and
      * plain malloc (called through a volatile pointer so that the compiler
      * cannot elide it) both show. */

@@ -99,6 +99,56 @@ int main(void) {
                  "t.net:5: lr: 'fast' is not a number");
     expect_error("input 4\ndense 3\nloss mse\n[model]\n", "t.net:4: unknown section '[model]'");
 
+    /* The training toolkit's keys. */
+    const char *toolkit = "input 2x4x4\nbatchnorm momentum=0.2 eps=1e-3\nflatten\n"
+                          "dense 8 l1=0.001 l2_bias=0.5\nbatchnorm\nrelu\ndropout 0.25\ndense 3\n"
+                          "loss softmax_xent\n[train]\noptimizer rmsprop lr=0.02 rho=0.95 "
+                          "centered=1 momentum=0.5\nschedule multistep milestones=3,7,11 "
+                          "gamma=0.5\nwarmup epochs=2 start_factor=0.1\nclip value=5 norm=2\n"
+                          "early_stop patience=4 min_delta=0.01 monitor=val_acc restore=0\n"
+                          "l2 0.03\n";
+    CHECK(sn_model_from_spec(toolkit, "t.net", 0, &m, &err) == SN_OK);
+    if (m) {
+        const sn_train_config *c = &m->cfg;
+        CHECK(m->nlayers == 7 && m->nparams == 4 + 2 + 4 + 2);
+        CHECK(strcmp(m->layers[0]->ops->kind, "batchnorm") == 0);
+        CHECK(strcmp(m->layers[5]->ops->kind, "dropout") == 0);
+        CHECK(m->params[2]->buffer && m->params[3]->buffer && !m->params[0]->buffer);
+        CHECK(sn_model_num_params(m) == 2 * 2 + 32 * 8 + 8 + 2 * 8 + 8 * 3 + 3);
+        CHECK(strcmp(c->optimizer, "rmsprop") == 0 && c->centered == 1);
+        CHECK_NEAR(c->lr, 0.02, 1e-8);
+        CHECK_NEAR(c->alpha, 0.95, 1e-7);
+        CHECK_NEAR(c->momentum, 0.5, 1e-7);
+        CHECK(strcmp(c->schedule.kind, "multistep") == 0 && c->schedule.nmilestones == 3);
+        CHECK(c->schedule.milestones[2] == 11);
+        CHECK_NEAR(c->schedule.gamma, 0.5, 1e-7);
+        CHECK(c->schedule.warmup_epochs == 2);
+        CHECK_NEAR(c->schedule.warmup_start, 0.1, 1e-7);
+        CHECK(c->clip_value == 5.0f && c->clip_norm == 2.0f);
+        CHECK(c->patience == 4 && c->restore_best == 0 && strcmp(c->monitor, "val_acc") == 0);
+        CHECK_NEAR(c->min_delta, 0.01, 1e-8);
+        /* dense 8: its own l1, the [train] l2; its bias only l2_bias. */
+        CHECK(m->params[4]->l1 == 0.001f && m->params[4]->l2 == 0.03f);
+        CHECK(m->params[5]->l1 == 0.0f && m->params[5]->l2 == 0.5f);
+        CHECK(m->params[10]->l2 == 0.03f && m->params[11]->l2 == 0.0f);
+        sn_model_free(m);
+    }
+    expect_error("input 4\ndense 3\nloss mse\n[train]\noptimizer adamax\n",
+                 "t.net:5: unknown optimizer 'adamax' (expected sgd, adagrad, rmsprop, adam or "
+                 "adamw)");
+    expect_error("input 4\ndense 3\nloss mse\n[train]\nschedule cosine t_max=ten\n",
+                 "t.net:5: t_max: 'ten' is not a number");
+    expect_error("input 4\ndense 3\nloss mse\n[train]\nschedule plateau patience=x\n",
+                 "t.net:5: patience: 'x' is not a number");
+    expect_error("input 4\ndense 3\nloss mse\n[train]\nschedule step\n",
+                 "t.net:5: schedule step: give step_size");
+    expect_error("input 4\ndense 3\nloss mse\n[train]\nclip norm\n", "t.net:5: expected key=value");
+    expect_error("input 4\ndense 3\nloss mse\n[train]\nearly_stop patience=2 monitor=f1\n",
+                 "t.net:5: monitor: expected val_loss, val_acc, train_loss or train_acc");
+    expect_error("input 4\ndense 3 l2=-1\nloss mse\n", "t.net:2: dense: l2 must be a number >= 0");
+    expect_error("input 4\nrelu l1=0.1\ndense 3\nloss mse\n",
+                 "t.net:2: relu: no parameters to apply l1/l2 to");
+
     /* File errors name the path. */
     CHECK(sn_model_from_file("/nonexistent/x.net", 0, &m, &err) == SN_ERR_IO);
     CHECK(strstr(err.msg, "/nonexistent/x.net") != NULL);

@@ -2,17 +2,28 @@
  *
  *   input     1x28x28          # per-sample shape, first
  *   flatten
- *   dense     128  init=he     # one layer per line: kind, arguments, key=value
+ *   dense     128  init=he l2=1e-4   # one layer per line: kind, arguments, key=value
+ *   batchnorm                  # (l1= l2= l1_bias= l2_bias= on any layer with parameters)
  *   relu
+ *   dropout   0.2
  *   dense     10
  *   loss      softmax_xent     # last line of the network part
  *   [train]                    # optional: hyper-parameters
  *   optimizer sgd lr=0.1 momentum=0.9 nesterov=1 decay=1e-4
+ *   schedule  cosine t_max=50 eta_min=0
+ *   warmup    epochs=2 start_factor=0.01
+ *   clip      norm=1            # and/or value=5
+ *   early_stop patience=5 min_delta=0 monitor=val_loss restore=1
+ *   l2        1e-4              # default penalty of every weight tensor
  *   batch     128
  *   epochs    10
  *
- * Every error names "file:line:" and what was expected. */
+ * Choosing an optimizer sets PyTorch's defaults for what the spec does not
+ * give (lr 1e-3 for adam/adamw, else 1e-2; eps 1e-10 for adagrad, else 1e-8;
+ * weight_decay 1e-2 for adamw). Every error names "file:line:" and what was
+ * expected. */
 #include "model/model.h"
+#include "optim/optim.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,9 +40,23 @@ static void config_defaults(sn_train_config *c) {
     c->beta1 = 0.9f;
     c->beta2 = 0.999f;
     c->eps = 1e-8f;
+    c->alpha = 0.99f;
     c->batch = 32;
     c->epochs = 10;
     c->seed = 42;
+    snprintf(c->monitor, sizeof c->monitor, "val_loss");
+    c->restore_best = 1;
+    sn_schedule_config *k = &c->schedule;
+    snprintf(k->kind, sizeof k->kind, "none");
+    k->gamma = 0.1f;
+    k->start_factor = 1.0f / 3.0f;
+    k->end_factor = 1.0f;
+    k->total_iters = 5;
+    k->factor = 0.1f;
+    k->patience = 10;
+    k->threshold = 1e-4f;
+    snprintf(k->monitor, sizeof k->monitor, "val_loss");
+    k->warmup_start = 0.01f;
 }
 
 /* Splits a line in place into words; '#' starts a comment. */
@@ -72,6 +97,12 @@ static int parse_shape(const char *s, int *ndim, int *shape) {
     return n > 0;
 }
 
+/* Per-layer penalty options (l1= l2= l1_bias= l2_bias=), read here rather
+ * than by each layer: they apply to any layer with parameters. */
+static const char *const reg_keys[4] = {"l1", "l2", "l1_bias", "l2_bias"};
+
+static int parse_num(const char *s, double *v);
+
 sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *err) {
     if (m->nlayers == SN_MAX_LAYERS)
         return sn_fail(err, SN_ERR_FORMAT, "too many layers (at most %d)", SN_MAX_LAYERS);
@@ -82,9 +113,25 @@ sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *er
     sn_layer_args a;
     memset(&a, 0, sizeof a);
     a.kind = words[0];
+    float reg[4] = {m->cfg.l1, m->cfg.l2, 0, 0};
+    int have_reg = 0;
     for (int i = 1; i < nwords; i++) {
         char *eq = strchr(words[i], '=');
         if (eq) {
+            int r = -1;
+            for (int k = 0; k < 4; k++)
+                if ((size_t)(eq - words[i]) == strlen(reg_keys[k]) &&
+                    strncmp(words[i], reg_keys[k], (size_t)(eq - words[i])) == 0)
+                    r = k;
+            if (r >= 0) {
+                double v;
+                if (!parse_num(eq + 1, &v) || v < 0)
+                    return sn_fail(err, SN_ERR_FORMAT, "%s: %s must be a number >= 0, got '%s'",
+                                   words[0], reg_keys[r], eq + 1);
+                reg[r] = (float)v;
+                have_reg = 1;
+                continue;
+            }
             if (a.nopt == SN_MAX_ARGS) return sn_fail(err, SN_ERR_FORMAT, "too many options");
             *eq = 0;
             a.keys[a.nopt] = words[i];
@@ -106,6 +153,18 @@ sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *er
     sn_layer *l = NULL;
     sn_status s = ctor(&a, &l, err);
     if (s != SN_OK) return s;
+    int trained = 0;
+    for (int i = 0; i < l->nparams; i++) {
+        sn_param *p = &l->params[i];
+        if (p->buffer) continue;
+        trained++;
+        p->l1 = p->decay ? reg[0] : reg[2];
+        p->l2 = p->decay ? reg[1] : reg[3];
+    }
+    if (have_reg && !trained) {
+        sn_layer_free(l);
+        return sn_fail(err, SN_ERR_FORMAT, "%s: no parameters to apply l1/l2 to", words[0]);
+    }
     m->layers[m->nlayers++] = l;
     for (int i = 0; i < l->nparams; i++) m->params[m->nparams++] = &l->params[i];
     return SN_OK;
@@ -118,19 +177,199 @@ static int parse_num(const char *s, double *v) {
     return end != s && *end == 0 && errno == 0 && isfinite(*v);
 }
 
-/* One [train] line: "key value" or "key [NAME] k=v ...". */
-static sn_status parse_train_line(sn_train_config *c, int n, char **w, sn_error *err) {
+enum { SET_LR = 1, SET_EPS = 2, SET_WD = 4 };
+
+static int is_monitor(const char *v) {
+    return strcmp(v, "val_loss") == 0 || strcmp(v, "val_acc") == 0 ||
+           strcmp(v, "train_loss") == 0 || strcmp(v, "train_acc") == 0;
+}
+
+/* The keys of a `schedule KIND ...` line. */
+static sn_status schedule_key(sn_schedule_config *k, const char *key, const char *val,
+                              sn_error *err) {
+    double v;
+    if (strcmp(key, "monitor") == 0) {
+        if (!is_monitor(val))
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "monitor: expected val_loss, val_acc, train_loss or train_acc, got "
+                           "'%s'",
+                           val);
+        snprintf(k->monitor, sizeof k->monitor, "%s", val);
+        return SN_OK;
+    }
+    if (strcmp(key, "threshold_mode") == 0) {
+        if (strcmp(val, "rel") != 0 && strcmp(val, "abs") != 0)
+            return sn_fail(err, SN_ERR_FORMAT, "threshold_mode: expected rel or abs, got '%s'",
+                           val);
+        k->threshold_abs = strcmp(val, "abs") == 0;
+        return SN_OK;
+    }
+    if (strcmp(key, "milestones") == 0) {
+        k->nmilestones = 0;
+        for (const char *p = val; *p;) {
+            char *end;
+            errno = 0;
+            long e = strtol(p, &end, 10);
+            if (end == p || errno || e < 1 || e > (1L << 30) || (*end && *end != ',') ||
+                k->nmilestones == 16)
+                return sn_fail(err, SN_ERR_FORMAT,
+                               "milestones: expected up to 16 positive epochs like 30,80, got "
+                               "'%s'",
+                               val);
+            k->milestones[k->nmilestones++] = (int)e;
+            p = *end ? end + 1 : end;
+        }
+        return SN_OK;
+    }
+    if (!parse_num(val, &v))
+        return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", key, val);
+    int is_int = v == floor(v) && fabs(v) < 1e9;
+    if (strcmp(key, "gamma") == 0 && v > 0)
+        k->gamma = (float)v;
+    else if (strcmp(key, "step_size") == 0 && is_int && v >= 1)
+        k->step_size = (int)v;
+    else if (strcmp(key, "t_max") == 0 && is_int && v >= 1)
+        k->t_max = (int)v;
+    else if (strcmp(key, "eta_min") == 0 && v >= 0)
+        k->eta_min = (float)v;
+    else if (strcmp(key, "start_factor") == 0 && v > 0 && v <= 1)
+        k->start_factor = (float)v;
+    else if (strcmp(key, "end_factor") == 0 && v >= 0 && v <= 1)
+        k->end_factor = (float)v;
+    else if (strcmp(key, "total_iters") == 0 && is_int && v >= 1)
+        k->total_iters = (int)v;
+    else if (strcmp(key, "factor") == 0 && v > 0 && v < 1)
+        k->factor = (float)v;
+    else if (strcmp(key, "patience") == 0 && is_int && v >= 0)
+        k->patience = (int)v;
+    else if (strcmp(key, "threshold") == 0 && v >= 0)
+        k->threshold = (float)v;
+    else if (strcmp(key, "cooldown") == 0 && is_int && v >= 0)
+        k->cooldown = (int)v;
+    else if (strcmp(key, "min_lr") == 0 && v >= 0)
+        k->min_lr = (float)v;
+    else
+        return sn_fail(err, SN_ERR_FORMAT, "schedule %s: '%s=%s' is unknown or out of range",
+                       k->kind, key, val);
+    return SN_OK;
+}
+
+/* The keys of `warmup`, `clip` and `early_stop` lines. */
+static sn_status group_key(sn_train_config *c, const char *line, const char *key, const char *val,
+                           sn_error *err) {
+    double v;
+    if (strcmp(line, "early_stop") == 0 && strcmp(key, "monitor") == 0) {
+        if (!is_monitor(val))
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "monitor: expected val_loss, val_acc, train_loss or train_acc, got "
+                           "'%s'",
+                           val);
+        snprintf(c->monitor, sizeof c->monitor, "%s", val);
+        return SN_OK;
+    }
+    if (!parse_num(val, &v))
+        return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", key, val);
+    int is_int = v == floor(v) && fabs(v) < 1e9;
+    if (strcmp(line, "warmup") == 0) {
+        if (strcmp(key, "epochs") == 0 && is_int && v >= 0)
+            c->schedule.warmup_epochs = (int)v;
+        else if (strcmp(key, "steps") == 0 && is_int && v >= 0)
+            c->schedule.warmup_steps = (int)v;
+        else if (strcmp(key, "start_factor") == 0 && v > 0 && v <= 1)
+            c->schedule.warmup_start = (float)v;
+        else
+            goto bad;
+    } else if (strcmp(line, "clip") == 0) {
+        if (strcmp(key, "value") == 0 && v >= 0)
+            c->clip_value = (float)v;
+        else if (strcmp(key, "norm") == 0 && v >= 0)
+            c->clip_norm = (float)v;
+        else
+            goto bad;
+    } else {
+        if (strcmp(key, "patience") == 0 && is_int && v >= 0)
+            c->patience = (int)v;
+        else if (strcmp(key, "min_delta") == 0 && v >= 0)
+            c->min_delta = (float)v;
+        else if (strcmp(key, "restore") == 0 && (v == 0 || v == 1))
+            c->restore_best = (int)v;
+        else
+            goto bad;
+    }
+    return SN_OK;
+bad:
+    return sn_fail(err, SN_ERR_FORMAT, "%s: '%s=%s' is unknown or out of range", line, key, val);
+}
+
+/* PyTorch's defaults of each optimizer, for what the spec has not set. */
+static void optimizer_defaults(sn_train_config *c, unsigned set) {
+    int adam = strcmp(c->optimizer, "adam") == 0 || strcmp(c->optimizer, "adamw") == 0;
+    if (!(set & SET_LR)) c->lr = adam ? 1e-3f : 1e-2f;
+    if (!(set & SET_EPS)) c->eps = strcmp(c->optimizer, "adagrad") == 0 ? 1e-10f : 1e-8f;
+    if (!(set & SET_WD)) c->weight_decay = strcmp(c->optimizer, "adamw") == 0 ? 1e-2f : 0.0f;
+}
+
+/* One [train] line: "key value", "optimizer NAME k=v ...", "schedule KIND
+ * k=v ...", or "warmup|clip|early_stop k=v ...". */
+static sn_status parse_train_line(sn_train_config *c, unsigned *set, int n, char **w,
+                                  sn_error *err) {
     const char *key = w[0];
     double v;
     char buf[64], *one[2];
+    int group =
+        strcmp(key, "early_stop") == 0 || strcmp(key, "warmup") == 0 || strcmp(key, "clip") == 0;
     if (strcmp(key, "optimizer") == 0) {
-        if (n < 2) return sn_fail(err, SN_ERR_FORMAT, "optimizer: expected a name (sgd, adam)");
-        if (strcmp(w[1], "sgd") != 0 && strcmp(w[1], "adam") != 0)
-            return sn_fail(err, SN_ERR_FORMAT, "unknown optimizer '%s' (expected sgd or adam)",
+        if (n < 2 || strchr(w[1], '='))
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "optimizer: expected a name (sgd, adagrad, rmsprop, adam, adamw)");
+        if (sn_optim_parse(w[1]) < 0)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "unknown optimizer '%s' (expected sgd, adagrad, rmsprop, adam or adamw)",
                            w[1]);
         snprintf(c->optimizer, sizeof c->optimizer, "%s", w[1]);
+        optimizer_defaults(c, *set);
         w++, n--;
-    } else if (strcmp(key, "early_stop") != 0) {
+    } else if (strcmp(key, "schedule") == 0) {
+        sn_schedule_config *k = &c->schedule;
+        if (n < 2 || strchr(w[1], '='))
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "schedule: expected a kind (step, multistep, exponential, cosine, "
+                           "linear, plateau, none)");
+        const char *kinds[] = {"none",   "step",   "multistep", "exponential",
+                               "cosine", "linear", "plateau"};
+        int found = 0;
+        for (int i = 0; i < 7; i++) found |= strcmp(w[1], kinds[i]) == 0;
+        if (!found)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "unknown schedule '%s' (expected step, multistep, exponential, "
+                           "cosine, linear, plateau or none)",
+                           w[1]);
+        snprintf(k->kind, sizeof k->kind, "%s", w[1]);
+        for (int i = 2; i < n; i++) {
+            char *eq = strchr(w[i], '=');
+            if (!eq) return sn_fail(err, SN_ERR_FORMAT, "expected key=value, got '%s'", w[i]);
+            *eq = 0;
+            sn_status s = schedule_key(k, w[i], eq + 1, err);
+            if (s != SN_OK) return s;
+        }
+        if (strcmp(k->kind, "step") == 0 && k->step_size < 1)
+            return sn_fail(err, SN_ERR_FORMAT, "schedule step: give step_size=EPOCHS");
+        if (strcmp(k->kind, "multistep") == 0 && k->nmilestones < 1)
+            return sn_fail(err, SN_ERR_FORMAT, "schedule multistep: give milestones=E1,E2,...");
+        return SN_OK;
+    } else if (group) {
+        if (n < 2) return sn_fail(err, SN_ERR_FORMAT, "%s: expected key=value options", key);
+        for (int i = 1; i < n; i++) {
+            char *eq = strchr(w[i], '=');
+            if (!eq) return sn_fail(err, SN_ERR_FORMAT, "expected key=value, got '%s'", w[i]);
+            *eq = 0;
+            sn_status s = group_key(c, key, w[i], eq + 1, err);
+            if (s != SN_OK) return s;
+        }
+        if (strcmp(key, "early_stop") == 0 && c->patience < 1)
+            return sn_fail(err, SN_ERR_FORMAT, "early_stop: give patience=EPOCHS (>= 1)");
+        return SN_OK;
+    } else {
         /* "lr 0.1", "batch 128", ...: rewrite as the key=value form below. */
         if (n != 2) return sn_fail(err, SN_ERR_FORMAT, "%s: expected one value", key);
         if (!parse_num(w[1], &v))
@@ -149,11 +388,13 @@ static sn_status parse_train_line(sn_train_config *c, int n, char **w, sn_error 
             return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", k, val);
         int is_int = v == floor(v);
         if (strcmp(k, "lr") == 0 && v > 0)
-            c->lr = (float)v;
+            c->lr = (float)v, *set |= SET_LR;
         else if (strcmp(k, "momentum") == 0 && v >= 0 && v < 1)
             c->momentum = (float)v;
         else if (strcmp(k, "nesterov") == 0 && (v == 0 || v == 1))
             c->nesterov = (int)v;
+        else if (strcmp(k, "dampening") == 0 && v >= 0 && v <= 1)
+            c->dampening = (float)v;
         else if (strcmp(k, "decay") == 0 && v >= 0)
             c->decay = (float)v;
         else if (strcmp(k, "beta1") == 0 && v >= 0 && v < 1)
@@ -161,9 +402,21 @@ static sn_status parse_train_line(sn_train_config *c, int n, char **w, sn_error 
         else if (strcmp(k, "beta2") == 0 && v >= 0 && v < 1)
             c->beta2 = (float)v;
         else if ((strcmp(k, "eps") == 0 || strcmp(k, "epsilon") == 0) && v > 0)
-            c->eps = (float)v;
+            c->eps = (float)v, *set |= SET_EPS;
         else if (strcmp(k, "weight_decay") == 0 && v >= 0)
-            c->weight_decay = (float)v;
+            c->weight_decay = (float)v, *set |= SET_WD;
+        else if ((strcmp(k, "alpha") == 0 || strcmp(k, "rho") == 0) && v >= 0 && v <= 1)
+            c->alpha = (float)v;
+        else if (strcmp(k, "centered") == 0 && (v == 0 || v == 1))
+            c->centered = (int)v;
+        else if (strcmp(k, "lr_decay") == 0 && v >= 0)
+            c->lr_decay = (float)v;
+        else if (strcmp(k, "initial_accumulator_value") == 0 && v >= 0)
+            c->initial_accumulator_value = (float)v;
+        else if (strcmp(k, "l1") == 0 && v >= 0)
+            c->l1 = (float)v;
+        else if (strcmp(k, "l2") == 0 && v >= 0)
+            c->l2 = (float)v;
         else if (strcmp(k, "batch") == 0 && is_int && v >= 1 && v <= 1 << 20)
             c->batch = (int)v;
         else if (strcmp(k, "epochs") == 0 && is_int && v >= 0 && v <= 1e7)
@@ -207,6 +460,7 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
     enum { NET, LOSS_SEEN, TRAIN } part = NET;
     sn_status s = SN_OK;
     int lineno = 0, have_input = 0, have_loss = 0, pass;
+    unsigned set = 0; /* [train] values given explicitly */
     for (pass = 0; pass < 2 && s == SN_OK; pass++) {
         memcpy(copy, text, len + 1);
         part = NET;
@@ -235,7 +489,7 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
                 break;
             }
             if (part == TRAIN) {
-                if (pass == 0) s = parse_train_line(&m->cfg, n, w, err);
+                if (pass == 0) s = parse_train_line(&m->cfg, &set, n, w, err);
                 continue;
             }
             if (pass == 0) continue;

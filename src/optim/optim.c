@@ -1,51 +1,108 @@
-/* Optimizer state and the step over all parameters, with the 1/t decay
- * lr_t = lr / (1 + decay·t) of the learning rate. */
+/* Optimizer state and the step over all trained parameters, with the 1/t
+ * decay lr_t = lr / (1 + decay·t) of the learning rate for every rule. The
+ * state lives in plain tensors with PyTorch's names, so that checkpoints can
+ * save and restore it. */
 #include "model/model.h"
 #include "optim/optim.h"
 
+#include <stdio.h>
 #include <string.h>
+
+static const struct {
+    const char *name;
+    sn_optim_kind kind;
+} names[] = {{"sgd", SN_OPT_SGD},
+             {"adagrad", SN_OPT_ADAGRAD},
+             {"rmsprop", SN_OPT_RMSPROP},
+             {"adam", SN_OPT_ADAM},
+             {"adamw", SN_OPT_ADAMW}};
+
+int sn_optim_parse(const char *name) {
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) return (int)names[i].kind;
+    return -1;
+}
 
 void sn_optimizer_free(sn_optimizer *o) {
     if (!o) return;
-    for (int i = 0; i < o->nparams; i++) {
-        if (o->state1) sn_tensor_free(&o->state1[i]);
-        if (o->state2) sn_tensor_free(&o->state2[i]);
+    for (int k = 0; k < SN_OPT_MAX_STATE; k++) {
+        for (int i = 0; o->state[k] && i < o->nparams; i++) sn_tensor_free(&o->state[k][i]);
+        sn_free(o->state[k]);
     }
-    sn_free(o->state1);
-    sn_free(o->state2);
     sn_free(o->params);
     sn_free(o);
+}
+
+/* The state tensors each rule keeps, by PyTorch's names. */
+static int state_kinds(const sn_train_config *c, sn_optim_kind kind, const char **out) {
+    int n = 0;
+    switch (kind) {
+    case SN_OPT_SGD:
+        if (c->momentum != 0.0f) out[n++] = "momentum_buffer";
+        break;
+    case SN_OPT_ADAGRAD:
+        out[n++] = "sum";
+        break;
+    case SN_OPT_RMSPROP:
+        out[n++] = "square_avg";
+        if (c->momentum > 0.0f) out[n++] = "momentum_buffer";
+        if (c->centered) out[n++] = "grad_avg";
+        break;
+    case SN_OPT_ADAM:
+    case SN_OPT_ADAMW:
+        out[n++] = "exp_avg";
+        out[n++] = "exp_avg_sq";
+        break;
+    }
+    return n;
+}
+
+static sn_status check_config(const sn_train_config *c, sn_error *err) {
+    if (!(c->lr >= 0)) return sn_fail(err, SN_ERR_ARG, "optimizer: lr must be >= 0");
+    if (!(c->momentum >= 0 && c->momentum < 1))
+        return sn_fail(err, SN_ERR_ARG, "optimizer: momentum must be in [0, 1)");
+    if (!(c->decay >= 0 && c->lr_decay >= 0 && c->weight_decay >= 0))
+        return sn_fail(err, SN_ERR_ARG, "optimizer: decay rates must be >= 0");
+    if (!(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1))
+        return sn_fail(err, SN_ERR_ARG, "optimizer: betas must be in [0, 1)");
+    if (!(c->eps >= 0) || !(c->alpha >= 0 && c->alpha <= 1) || !(c->dampening >= 0))
+        return sn_fail(err, SN_ERR_ARG, "optimizer: eps, alpha or dampening out of range");
+    if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+        return sn_fail(err, SN_ERR_ARG, "optimizer: Nesterov needs momentum > 0 and dampening 0");
+    return SN_OK;
 }
 
 sn_status sn_optimizer_new(sn_model *m, const sn_train_config *c, sn_optimizer **out,
                            sn_error *err) {
     *out = NULL;
-    sn_optim_kind kind;
-    if (strcmp(c->optimizer, "sgd") == 0)
-        kind = SN_OPT_SGD;
-    else if (strcmp(c->optimizer, "adam") == 0)
-        kind = SN_OPT_ADAM;
-    else
-        return sn_fail(err, SN_ERR_ARG, "unknown optimizer '%s' (expected sgd or adam)",
+    int kind = sn_optim_parse(c->optimizer);
+    if (kind < 0)
+        return sn_fail(err, SN_ERR_ARG,
+                       "unknown optimizer '%s' (expected sgd, adagrad, rmsprop, adam or adamw)",
                        c->optimizer);
+    sn_status s = check_config(c, err);
+    if (s != SN_OK) return s;
     sn_optimizer *o = sn_alloc(1, sizeof *o);
     if (!o) return sn_fail(err, SN_ERR_NOMEM, "optimizer: out of memory");
-    o->kind = kind;
+    o->kind = (sn_optim_kind)kind;
     o->cfg = *c;
-    o->nparams = m->nparams;
+    o->lr = c->lr;
+    o->nstate = state_kinds(c, o->kind, o->state_names);
     int n = m->nparams ? m->nparams : 1;
     o->params = sn_alloc((size_t)n, sizeof *o->params);
-    o->state1 = sn_alloc((size_t)n, sizeof *o->state1);
-    o->state2 = sn_alloc((size_t)n, sizeof *o->state2);
-    sn_status s = o->params && o->state1 && o->state2
-                      ? SN_OK
-                      : sn_fail(err, SN_ERR_NOMEM, "optimizer: out of memory");
-    for (int i = 0; s == SN_OK && i < m->nparams; i++) {
-        sn_tensor *w = &m->params[i]->value;
-        o->params[i] = m->params[i];
-        s = sn_tensor_alloc(&o->state1[i], w->ndim, w->shape, err);
-        if (s == SN_OK && kind == SN_OPT_ADAM)
-            s = sn_tensor_alloc(&o->state2[i], w->ndim, w->shape, err);
+    s = o->params ? SN_OK : sn_fail(err, SN_ERR_NOMEM, "optimizer: out of memory");
+    for (int i = 0; s == SN_OK && i < m->nparams; i++)
+        if (!m->params[i]->buffer) o->params[o->nparams++] = m->params[i];
+    for (int k = 0; s == SN_OK && k < o->nstate; k++) {
+        o->state[k] = sn_alloc((size_t)n, sizeof(sn_tensor));
+        if (!o->state[k]) s = sn_fail(err, SN_ERR_NOMEM, "optimizer: out of memory");
+        for (int i = 0; s == SN_OK && i < o->nparams; i++) {
+            sn_tensor *w = &o->params[i]->value;
+            s = sn_tensor_alloc(&o->state[k][i], w->ndim, w->shape, err);
+            if (s == SN_OK && o->kind == SN_OPT_ADAGRAD)
+                for (size_t j = 0; j < w->size; j++)
+                    o->state[k][i].data[j] = c->initial_accumulator_value;
+        }
     }
     if (s != SN_OK) {
         sn_optimizer_free(o);
@@ -56,21 +113,62 @@ sn_status sn_optimizer_new(sn_model *m, const sn_train_config *c, sn_optimizer *
 }
 
 float sn_optimizer_lr(const sn_optimizer *o) {
-    return o->cfg.lr / (1.0f + o->cfg.decay * (float)o->step);
+    return o->lr / (1.0f + o->cfg.decay * (float)o->step);
+}
+
+void sn_optimizer_set_lr(sn_optimizer *o, float lr) {
+    o->lr = lr;
+}
+
+long sn_optimizer_steps(const sn_optimizer *o) {
+    return o->step;
+}
+
+void sn_optimizer_set_steps(sn_optimizer *o, long steps) {
+    o->step = steps;
+}
+
+int sn_optimizer_num_state(const sn_optimizer *o) {
+    return o->nstate * o->nparams;
+}
+
+sn_tensor *sn_optimizer_state(sn_optimizer *o, int i, char *name, size_t len) {
+    if (i < 0 || i >= o->nstate * o->nparams) return NULL;
+    int p = i / o->nstate, k = i % o->nstate;
+    if (name) snprintf(name, len, "state.%d.%s", p, o->state_names[k]);
+    return &o->state[k][p];
 }
 
 void sn_optimizer_step(sn_optimizer *o) {
-    float lr = sn_optimizer_lr(o);
+    const float lr = sn_optimizer_lr(o);
+    const long t = o->step + 1;
+    sn_train_config nowd = o->cfg; /* for tensors without weight decay (biases, norms) */
+    nowd.weight_decay = 0.0f;
     for (int i = 0; i < o->nparams; i++) {
         sn_param *p = o->params[i];
+        const sn_train_config *c = p->decay ? &o->cfg : &nowd;
+        float *w = p->value.data, *s0 = o->nstate > 0 ? o->state[0][i].data : NULL;
+        float *s1 = o->nstate > 1 ? o->state[1][i].data : NULL;
+        const float *g = p->grad.data;
+        size_t n = p->value.size;
         switch (o->kind) {
         case SN_OPT_SGD:
-            sn_sgd_update(&o->cfg, lr, o->step, p->value.data, p->grad.data, o->state1[i].data,
-                          p->value.size);
+            sn_sgd_update(c, lr, o->step, w, g, s0, n);
             break;
+        case SN_OPT_ADAGRAD:
+            sn_adagrad_update(c, lr, t, w, g, s0, n);
+            break;
+        case SN_OPT_RMSPROP: {
+            float *b = c->momentum > 0 ? s1 : NULL;
+            float *gbar = c->centered ? o->state[o->nstate - 1][i].data : NULL;
+            sn_rmsprop_update(c, lr, w, g, s0, b, gbar, n);
+            break;
+        }
         case SN_OPT_ADAM:
-            sn_adam_update(&o->cfg, lr, o->step + 1, p->value.data, p->grad.data, o->state1[i].data,
-                           o->state2[i].data, p->value.size);
+            sn_adam_update(c, lr, t, w, g, s0, s1, n);
+            break;
+        case SN_OPT_ADAMW:
+            sn_adamw_update(c, lr, t, w, g, s0, s1, n);
             break;
         }
     }

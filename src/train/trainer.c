@@ -1,6 +1,16 @@
 /* The training loop: epochs × shuffled mini-batches, evaluation, history,
- * early stopping. Everything a step needs is allocated before the first
- * epoch; a step itself allocates nothing. */
+ * early stopping. One step:
+ *
+ *   forward, loss and backward          (data loss, gradients)
+ *   g += ∂R/∂θ                          (L1/L2 penalties R, reported apart)
+ *   clip g by value, then by global norm
+ *   lr = schedule(epoch, step)          (then the optimizer's own 1/t decay)
+ *   optimizer update
+ *
+ * After each epoch: validation and test evaluation, the plateau schedule and
+ * early stopping see the monitored value, a history row is written.
+ * Everything a step needs is allocated before the first epoch; a step itself
+ * allocates nothing. */
 #include "data/dataset.h"
 #include "model/model.h"
 #include "optim/optim.h"
@@ -130,14 +140,51 @@ static FILE *history_open(const char *path, sn_error *err) {
         sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         return NULL;
     }
-    fprintf(f, "epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr,seconds\n");
+    fprintf(f, "epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr,seconds,"
+               "reg_loss\n");
     return f;
 }
 
 static void history_row(FILE *f, const sn_epoch_stats *e) {
-    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", e->epoch, e->step, e->train_loss,
-            e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc, e->lr, e->seconds);
+    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%.6g\n", e->epoch, e->step,
+            e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc, e->lr,
+            e->seconds, e->reg_loss);
     fflush(f);
+}
+
+/* The value an epoch reports for "val_loss", "val_acc", "train_loss" or
+ * "train_acc". */
+static double monitored(const sn_epoch_stats *e, const char *name) {
+    if (strcmp(name, "val_acc") == 0) return e->val_acc;
+    if (strcmp(name, "train_loss") == 0) return e->train_loss;
+    if (strcmp(name, "train_acc") == 0) return e->train_acc;
+    return e->val_loss;
+}
+
+/* A monitored value must exist: val_* needs a validation set, *_acc labels. */
+static sn_status check_monitor(const char *what, const char *name, const sn_dataset *train,
+                               const sn_dataset *val, sn_error *err) {
+    if (strcmp(name, "val_loss") && strcmp(name, "val_acc") && strcmp(name, "train_loss") &&
+        strcmp(name, "train_acc"))
+        return sn_fail(err, SN_ERR_ARG,
+                       "%s: unknown monitor '%s' (expected val_loss, val_acc, train_loss or "
+                       "train_acc)",
+                       what, name);
+    if (strncmp(name, "val_", 4) == 0 && !val)
+        return sn_fail(err, SN_ERR_ARG,
+                       "%s monitors %s but there is no validation set (set val_split, or "
+                       "monitor=train_loss)",
+                       what, name);
+    if (strstr(name, "_acc") && !train->labels)
+        return sn_fail(err, SN_ERR_ARG, "%s monitors %s but the data has no class labels", what,
+                       name);
+    return SN_OK;
+}
+
+static int has_penalty(const sn_model *m) {
+    for (int i = 0; i < m->nparams; i++)
+        if (!m->params[i]->buffer && (m->params[i]->l1 != 0 || m->params[i]->l2 != 0)) return 1;
+    return 0;
 }
 
 sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
@@ -145,6 +192,7 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                    sn_error *err) {
     const sn_train_config *c = &m->cfg;
     int batch = c->batch < train->n ? c->batch : train->n;
+    if (batch < 1) batch = 1;
     int largest = train->n;
     if (val && val->n > largest) largest = val->n;
     if (test && test->n > largest) largest = test->n;
@@ -154,26 +202,34 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
     FILE *hist = NULL;
     sn_tensor snap[SN_MAX_LAYERS * SN_MAX_PARAMS];
     memset(snap, 0, sizeof snap);
-    int early = c->patience > 0 && val;
+    const int early = c->patience > 0, restore = early && c->restore_best;
+    const int acc_mode = strstr(c->monitor, "_acc") != NULL, penalty = has_penalty(m);
+    const int nbatches = (train->n + batch - 1) / batch;
+    sn_schedule sched;
 
     sn_status s = check_fits(m, train, "training", err);
     if (s == SN_OK && val) s = check_fits(m, val, "validation", err);
     if (s == SN_OK && test) s = check_fits(m, test, "test", err);
     if (s == SN_OK && train->n < 1) s = sn_fail(err, SN_ERR_ARG, "training set is empty");
+    if (s == SN_OK && early) s = check_monitor("early_stop", c->monitor, train, val, err);
+    if (s == SN_OK) s = sn_schedule_init(&sched, c, nbatches, err);
+    if (s == SN_OK && strcmp(sched.c.kind, "plateau") == 0)
+        s = check_monitor("schedule plateau", sched.c.monitor, train, val, err);
     if (s == SN_OK) s = sn_model_reserve(m, batch, err);
     if (s == SN_OK) s = sn_optimizer_new(m, c, &opt, err);
     if (s == SN_OK) s = batch_buf_init(&b, m, batch, err);
     if (s == SN_OK && !(idx = sn_alloc((size_t)largest, sizeof(int))))
         s = sn_fail(err, SN_ERR_NOMEM, "training: out of memory");
-    if (s == SN_OK && early) s = snapshot_alloc(m, snap, err);
+    if (s == SN_OK && restore) s = snapshot_alloc(m, snap, err);
     if (s == SN_OK && history_csv && !(hist = history_open(history_csv, err))) s = err->code;
 
     sn_rng shuffle;
     sn_rng_seed(&shuffle, c->seed, 0x5aff1e);
-    double best = INFINITY;
-    int since_best = 0, nbatches = (train->n + batch - 1) / batch;
+    double best = acc_mode ? -INFINITY : INFINITY;
+    int since_best = 0, have_best = 0;
     for (int epoch = 1; s == SN_OK && epoch <= c->epochs; epoch++) {
-        double t0 = now_seconds(), sum = 0;
+        double t0 = now_seconds(), sum = 0, reg_sum = 0;
+        float last_lr = sn_optimizer_lr(opt);
         long correct = 0;
         for (int i = 0; i < train->n; i++) idx[i] = i;
         sn_rng_shuffle(&shuffle, idx, train->n);
@@ -182,6 +238,7 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
             gather(train, idx + start, n, m->act[0].data, b.labels, b.targets);
             const int *lab = train->labels ? b.labels : NULL;
             const float *tgt = train->targets ? b.targets : NULL;
+            sn_optimizer_set_lr(opt, sn_schedule_lr(&sched, epoch - 1, opt->step));
             sn_model_forward(m, m->act[0].data, n, 1);
             double loss = sn_model_backward(m, lab, tgt);
             if (!isfinite(loss)) {
@@ -191,8 +248,12 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                             epoch, bi + 1, opt->step + 1, loss, sn_optimizer_lr(opt));
                 break;
             }
+            if (penalty) reg_sum += sn_model_regularize(m) * n;
+            if (c->clip_value > 0) sn_clip_grad_value(m, c->clip_value);
+            if (c->clip_norm > 0) sn_clip_grad_norm(m, c->clip_norm);
             if (lab) correct += sn_model_correct(m, lab);
             sum += loss * n;
+            last_lr = sn_optimizer_lr(opt);
             sn_optimizer_step(opt);
             if (hooks && hooks->on_batch) {
                 int seen = start + n;
@@ -210,24 +271,29 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                             .val_acc = NAN,
                             .test_loss = NAN,
                             .test_acc = NAN,
-                            .lr = sn_optimizer_lr(opt)};
+                            .lr = last_lr,
+                            .reg_loss = reg_sum / train->n};
         if (val) eval_batches(m, val, batch, &b, idx, &e.val_loss, &e.val_acc);
         if (test) eval_batches(m, test, batch, &b, idx, &e.test_loss, &e.test_acc);
         e.seconds = now_seconds() - t0;
+        sn_schedule_observe(&sched, monitored(&e, sched.c.monitor));
         if (hist) history_row(hist, &e);
         int stop = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &e) : 0;
         if (early) {
-            if (e.val_loss < best - c->min_delta) {
-                best = e.val_loss;
+            double v = monitored(&e, c->monitor);
+            int better = acc_mode ? v > best + c->min_delta : v < best - c->min_delta;
+            if (better) {
+                best = v;
                 since_best = 0;
-                snapshot_copy(m, snap, 0);
+                have_best = 1;
+                if (restore) snapshot_copy(m, snap, 0);
             } else if (++since_best >= c->patience) {
                 stop = 1;
             }
         }
         if (stop) break;
     }
-    if (s == SN_OK && early && isfinite(best)) snapshot_copy(m, snap, 1);
+    if (s == SN_OK && restore && have_best) snapshot_copy(m, snap, 1);
     if (hist && fclose(hist) != 0 && s == SN_OK)
         s = sn_fail(err, SN_ERR_IO, "%s: write error", history_csv);
     for (int i = 0; i < m->nparams; i++) sn_tensor_free(&snap[i]);

@@ -1,0 +1,157 @@
+/* Batch normalization (Ioffe & Szegedy 2015), PyTorch's BatchNorm1d/2d.
+ *
+ *   x: [N, C, S]   γ, β, running mean μ_r, running variance σ²_r: [C]   y: x's shape
+ *
+ * A dense layer's output [N, F] is normalized per feature (C = F, S = 1); an
+ * image batch [N, C, H, W] per channel (S = H·W); [N, C, L] per channel too.
+ * Each channel c has M = N·S values.
+ *
+ * training:  μ = (1/M) Σ x        σ² = (1/M) Σ (x − μ)²         (biased)
+ *            x̂ = (x − μ) / sqrt(σ² + ε)       y = γ x̂ + β
+ *            μ_r ← (1 − m) μ_r + m μ          σ²_r ← (1 − m) σ²_r + m σ² M/(M − 1)
+ *            (the running variance is unbiased; with M = 1 it takes σ² = 0)
+ * evaluation: x̂ = (x − μ_r) / sqrt(σ²_r + ε)   y = γ x̂ + β
+ *
+ * backward (training), with s = 1/sqrt(σ² + ε); μ and σ² depend on x:
+ *   dβ = Σ dy      dγ = Σ dy x̂
+ *   dx = (γ s / M) (M dy − dβ − x̂ dγ)
+ *      = γ s dy − (γ s² dγ / M)(x − μ) − γ s dβ / M
+ * backward (evaluation), s = 1/sqrt(σ²_r + ε); y is affine in x:
+ *   dx = γ s dy,  and, for gradient checks, the derivatives of the same
+ *   function with respect to the statistics: dμ_r = −γ s dβ,
+ *   dσ²_r = −½ γ s² dγ (optimizers skip these buffers).
+ *
+ * Parameters (PyTorch's state_dict names): weight γ (init 1), bias β (init 0),
+ * running_mean (0), running_var (1). Spec: `batchnorm [momentum=0.1]
+ * [eps=1e-5]`. The loops are in src/kernels/norm.c. */
+#include "kernels/norm.h"
+#include "layers/layer.h"
+
+#include <math.h>
+#include <stdio.h>
+
+typedef struct batchnorm {
+    sn_layer base;
+    int C, S;
+    float momentum, eps;
+    int train; /* mode of the last forward pass */
+    /* [C] each: the statistics the last forward used (batch or running),
+     * s = 1/sqrt(var + ε), and per-channel coefficients. */
+    float *mean, *var, *invstd, *a, *b, *d, *sum_dy, *sum_dyx;
+    double *acc; /* [2C] */
+} batchnorm;
+
+enum { GAMMA, BETA, RMEAN, RVAR };
+
+static void batchnorm_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
+    batchnorm *bn = (batchnorm *)l;
+    int N = x->shape[0], C = bn->C, S = bn->S;
+    const float *g = l->params[GAMMA].value.data, *be = l->params[BETA].value.data;
+    float *rm = l->params[RMEAN].value.data, *rv = l->params[RVAR].value.data;
+    bn->train = train;
+    if (train) {
+        sn_channel_moments(x->data, N, C, S, bn->mean, bn->var, bn->acc);
+        double M = (double)N * S, unbias = M > 1 ? M / (M - 1) : 0.0;
+        for (int c = 0; c < C; c++) {
+            rm[c] = (1 - bn->momentum) * rm[c] + bn->momentum * bn->mean[c];
+            rv[c] = (float)((1 - bn->momentum) * rv[c] + bn->momentum * bn->var[c] * unbias);
+        }
+    } else {
+        for (int c = 0; c < C; c++) bn->mean[c] = rm[c], bn->var[c] = rv[c];
+    }
+    /* y = a x + b with a = γ s, b = β − γ s μ */
+    for (int c = 0; c < C; c++) {
+        bn->invstd[c] = (float)(1.0 / sqrt((double)bn->var[c] + bn->eps));
+        bn->a[c] = g[c] * bn->invstd[c];
+        bn->b[c] = be[c] - bn->a[c] * bn->mean[c];
+    }
+    sn_channel_affine(x->data, y->data, N, C, S, bn->a, bn->b);
+}
+
+static void batchnorm_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
+                               const sn_tensor *dy, sn_tensor *dx) {
+    (void)y;
+    batchnorm *bn = (batchnorm *)l;
+    int N = x->shape[0], C = bn->C, S = bn->S;
+    const float *g = l->params[GAMMA].value.data;
+    float *dg = l->params[GAMMA].grad.data, *db = l->params[BETA].grad.data;
+    float *drm = l->params[RMEAN].grad.data, *drv = l->params[RVAR].grad.data;
+    /* Σ dy and Σ dy (x − μ), then dγ = s Σ dy (x − μ), dβ = Σ dy. */
+    sn_channel_dot(x->data, dy->data, N, C, S, bn->mean, bn->sum_dy, bn->sum_dyx, bn->acc);
+    const float M = (float)N * (float)S;
+    for (int c = 0; c < C; c++) {
+        float s = bn->invstd[c];
+        db[c] = bn->sum_dy[c];
+        dg[c] = bn->sum_dyx[c] * s;
+        bn->a[c] = g[c] * s;
+        if (bn->train) {
+            bn->b[c] = -g[c] * s * s * dg[c] / M;
+            bn->d[c] = -g[c] * s * db[c] / M;
+            drm[c] = drv[c] = 0;
+        } else {
+            bn->b[c] = bn->d[c] = 0;
+            drm[c] = -g[c] * s * db[c];
+            drv[c] = -0.5f * g[c] * s * s * dg[c];
+        }
+    }
+    if (dx) sn_channel_affine2(dy->data, x->data, dx->data, N, C, S, bn->a, bn->b, bn->mean, bn->d);
+}
+
+static void batchnorm_free(sn_layer *l) {
+    batchnorm *bn = (batchnorm *)l;
+    sn_free(bn->mean);
+    sn_free(bn->acc);
+}
+
+static const sn_layer_ops batchnorm_ops = {.kind = "batchnorm",
+                                           .forward = batchnorm_forward,
+                                           .backward = batchnorm_backward,
+                                           .free = batchnorm_free};
+
+sn_status sn_batchnorm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
+    float momentum = 0.1f, eps = 1e-5f;
+    sn_status s = sn_args_opt_float(a, "momentum", &momentum, err);
+    if (s == SN_OK) s = sn_args_opt_float(a, "eps", &eps, err);
+    if (s == SN_OK) s = sn_args_done(a, 0, err);
+    if (s != SN_OK) return s;
+    if (!(momentum >= 0 && momentum <= 1))
+        return sn_fail(err, SN_ERR_FORMAT, "batchnorm: momentum must be in [0, 1], got %g",
+                       (double)momentum);
+    if (!(eps > 0)) return sn_fail(err, SN_ERR_FORMAT, "batchnorm: eps must be > 0");
+    size_t total = sn_shape_size(a->in_ndim, a->in_shape);
+    if (a->in_ndim < 1 || total == 0 || total > (1u << 30))
+        return sn_fail(err, SN_ERR_SHAPE, "batchnorm: input of %zu values per sample", total);
+
+    batchnorm *bn = sn_layer_alloc(sizeof *bn, &batchnorm_ops, a);
+    if (!bn) return sn_fail(err, SN_ERR_NOMEM, "batchnorm: out of memory");
+    bn->C = a->in_shape[0];
+    bn->S = (int)(total / (size_t)bn->C);
+    bn->momentum = momentum;
+    bn->eps = eps;
+    int C = bn->C;
+    bn->mean = sn_alloc((size_t)C * 8, sizeof(float));
+    bn->acc = sn_alloc((size_t)C * 2, sizeof(double));
+    if (!bn->mean || !bn->acc) s = sn_fail(err, SN_ERR_NOMEM, "batchnorm: out of memory");
+    if (s == SN_OK) {
+        float *p = bn->mean;
+        bn->var = p + C, bn->invstd = p + 2 * C, bn->a = p + 3 * C, bn->b = p + 4 * C;
+        bn->d = p + 5 * C, bn->sum_dy = p + 6 * C, bn->sum_dyx = p + 7 * C;
+    }
+    const char *names[4] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < 4 && s == SN_OK; i++) {
+        s = sn_layer_add_param(&bn->base, names[i], 1, &C, 0, err);
+        if (s == SN_OK) bn->base.params[i].buffer = i >= RMEAN;
+    }
+    if (s != SN_OK) {
+        sn_layer_free(&bn->base);
+        return s;
+    }
+    for (int c = 0; c < C; c++) {
+        bn->base.params[GAMMA].value.data[c] = 1.0f;
+        bn->base.params[RVAR].value.data[c] = 1.0f;
+    }
+    snprintf(bn->base.desc, sizeof bn->base.desc, "batchnorm %d%s momentum=%g eps=%g", C,
+             bn->S > 1 ? " channels" : "", (double)momentum, (double)eps);
+    *out = &bn->base;
+    return SN_OK;
+}
