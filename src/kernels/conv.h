@@ -1,0 +1,86 @@
+/* Convolution and pooling kernels over NCHW batches (src/kernels/im2col.c,
+ * src/kernels/pooling.c).
+ *
+ * A window geometry covers convolution and pooling alike: an input image
+ * [C, H, W], a kh x kw window moved by (sh, sw), ph rows of zeros above and pw
+ * columns of zeros left of the image (rows below / columns right of it follow
+ * from the output size). Output pixel (i, j) reads input pixels
+ *
+ *   (i·sh - ph + a,  j·sw - pw + b),   0 <= a < kh, 0 <= b < kw,
+ *
+ * and positions outside the image read as zero (convolution, average pooling)
+ * or are skipped (max pooling).
+ *
+ * Threads: the batch is cut into equal contiguous ranges of samples (or of
+ * image planes), one per thread, with OpenMP static partitioning; a sample's
+ * results never depend on the thread count. Sums over the batch (the filter
+ * and bias gradients) are formed per thread and then added in thread order,
+ * so they are bitwise reproducible for a given thread count. No function here
+ * allocates memory: scratch space comes from sn_conv_scratch_size. */
+#ifndef SN_KERNELS_CONV_H
+#define SN_KERNELS_CONV_H
+
+#include <stddef.h>
+
+typedef struct sn_conv_geom {
+    int C, H, W; /* input channels, height, width */
+    int kh, kw;  /* window height, width */
+    int sh, sw;  /* strides */
+    int ph, pw;  /* zero rows above, zero columns left of the image */
+    int OH, OW;  /* output height, width */
+} sn_conv_geom;
+
+/* ---- im2col / col2im (one image) ------------------------------------------ */
+
+/* col[(c·kh + a)·kw + b, i·OW + j] = x[c, i·sh - ph + a, j·sw - pw + b]
+ * (0 outside the image).  x: [C, H, W]  col: [C·kh·kw, OH·OW] */
+void sn_im2col(const sn_conv_geom *g, const float *x, float *col);
+
+/* The adjoint of im2col: every column entry is added back to the pixel it
+ * was copied from (entries that came from the padding are dropped).
+ * dx is overwritten:  dx[c, y, x] = Σ over all (a, b, i, j) with
+ * i·sh - ph + a = y and j·sw - pw + b = x of dcol[(c·kh + a)·kw + b, i·OW + j]. */
+void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx);
+
+/* ---- convolution over a batch ---------------------------------------------- */
+
+/* Floats of scratch space the convolution needs for up to `threads` threads
+ * with F filters; pass a buffer of at least this size to the functions below
+ * together with the same `threads`. */
+size_t sn_conv_scratch_size(const sn_conv_geom *g, int F, int threads);
+
+/* The number of threads the convolution would use now for a batch of n with
+ * scratch for `slots` threads: min(sn_get_threads(), n, slots). */
+int sn_conv_threads(int n, int slots);
+
+/* y[n, f] = b[f] + Σ_c W[f, c] ⋆ x[n, c]  (cross-correlation, as PyTorch).
+ * x: [N, C, H, W]  w: [F, C, kh, kw]  b: [F]  y: [N, F, OH, OW]
+ * Per sample: y_n[F, OH·OW] = w[F, C·kh·kw] · im2col(x_n) + b. */
+void sn_conv2d_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                       const float *b, float *y, float *scratch, int slots);
+
+/* Gradients from dy: [N, F, OH, OW]:
+ *   dw[F, C·kh·kw] = Σ_n dy_n · im2col(x_n)ᵀ      db[f] = Σ_n Σ_pixels dy_n[f]
+ *   dx_n = col2im(wᵀ · dy_n)                       (skipped when dx == NULL)
+ * dw, db and dx are overwritten. */
+void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                        const float *dy, float *dw, float *db, float *dx, float *scratch,
+                        int slots);
+
+/* ---- pooling over a batch (src/kernels/pooling.c) -------------------------- */
+
+/* y[n, c, i, j] = max over the window's positions inside the image. With
+ * equal maxima the first in row-major window order wins; NaN beats any
+ * number (as PyTorch). x: [N, C, H, W]  y: [N, C, OH, OW] */
+void sn_maxpool_forward(const sn_conv_geom *g, int N, const float *x, float *y);
+/* dx = 0, then each dy[n, c, i, j] is added to the input position the
+ * forward pass chose: the first one in the window whose value equals y. */
+void sn_maxpool_backward(const sn_conv_geom *g, int N, const float *x, const float *y,
+                         const float *dy, float *dx);
+
+/* y = (sum of the window, padding counted as zeros) / (kh·kw), PyTorch's
+ * count_include_pad=True.  dx[p] = Σ over windows containing p of dy / (kh·kw). */
+void sn_avgpool_forward(const sn_conv_geom *g, int N, const float *x, float *y);
+void sn_avgpool_backward(const sn_conv_geom *g, int N, const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,399 @@
+/* im2col, col2im and the batched convolution built on them (see conv.h).
+ *
+ * A convolution of one image is one matrix product: im2col lays every
+ * receptive field out as a column, so that
+ *
+ *   y_n[F, OH·OW] = w[F, C·kh·kw] · col_n[C·kh·kw, OH·OW]
+ *
+ * and its backward pass is two more products and the adjoint of im2col:
+ *
+ *   dwᵀ += col_n[C·kh·kw, OH·OW] · dy_nᵀ[OH·OW, F]     (dw, transposed)
+ *   dcol = wᵀ[C·kh·kw, F] · dy_n[F, OH·OW],    dx_n = col2im(dcol)
+ *
+ * Each thread takes a contiguous range of samples and runs these products
+ * one sample at a time in its own scratch (one column matrix of a single
+ * image stays in the L2 cache between im2col and the product); sn_sgemm
+ * then runs on the calling thread. A 1x1 kernel with stride 1 and no padding
+ * needs no im2col: col_n is x_n itself.
+ *
+ * With AVX-512 and stride 1 along the width, two faster paths replace the
+ * plain loops: im2col_narrow writes each output row (OW <= 16) as one whole
+ * vector, and col2im_rows sums each piece of a dx row in registers instead
+ * of adding into memory; both rely on COL_MARGIN floats of slack around
+ * the column matrix in the scratch space. sn_im2col and sn_col2im (the
+ * public, plain versions) need none. */
+#include "kernels/conv.h"
+#include "kernels/kernels.h"
+#include "scratchnet.h"
+
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* Rounds a float count up to a whole number of 64-byte lines. */
+static size_t lines(size_t n) {
+    return (n + 15) / 16 * 16;
+}
+
+/* Floats of slack the batched convolution keeps before and after its column
+ * matrix, so that the fast paths below may read (masked) and write (spill)
+ * a little past a row. */
+#if defined(__AVX512F__)
+#define COL_MARGIN 16
+#else
+#define COL_MARGIN 0
+#endif
+
+/* dst[0..n) = src[0..n) for the short rows of im2col (one output row, often
+ * fewer than 32 values): with AVX-512 a row of up to 16 values is one masked
+ * load and store. With spill != 0 the last store is unmasked and may write
+ * up to 15 floats of garbage past dst[n) (faster than a masked store); the
+ * caller writes those positions afterwards or owns them as slack. */
+static inline void copy_row(float *restrict dst, const float *restrict src, int n, int spill) {
+#if defined(__AVX512F__)
+    int j = 0;
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(dst + j, _mm512_loadu_ps(src + j));
+    if (j < n) {
+        __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        if (spill)
+            _mm512_storeu_ps(dst + j, _mm512_maskz_loadu_ps(m, src + j));
+        else
+            _mm512_mask_storeu_ps(dst + j, m, _mm512_maskz_loadu_ps(m, src + j));
+    }
+#else
+    (void)spill;
+    for (int j = 0; j < n; j++) dst[j] = src[j];
+#endif
+}
+
+static inline void add_row(float *restrict dst, const float *restrict src, int n) {
+#if defined(__AVX512F__)
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(dst + j,
+                         _mm512_add_ps(_mm512_loadu_ps(dst + j), _mm512_loadu_ps(src + j)));
+    if (j < n) {
+        __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        __m512 d = _mm512_maskz_loadu_ps(m, dst + j), v = _mm512_maskz_loadu_ps(m, src + j);
+        _mm512_mask_storeu_ps(dst + j, m, _mm512_add_ps(d, v));
+    }
+#else
+    for (int j = 0; j < n; j++) dst[j] += src[j];
+#endif
+}
+
+/* The j range [*j0, *j1) for which input column j·sw - pw + b is inside [0, W). */
+static void valid_cols(const sn_conv_geom *g, int b, int *j0, int *j1) {
+    int lo = g->pw - b; /* need j·sw >= lo */
+    int a0 = lo <= 0 ? 0 : (lo + g->sw - 1) / g->sw;
+    int hi = g->W + g->pw - b; /* need j·sw < hi */
+    int a1 = hi <= 0 ? 0 : (hi + g->sw - 1) / g->sw;
+    if (a1 > g->OW) a1 = g->OW;
+    if (a0 > a1) a0 = a1;
+    *j0 = a0;
+    *j1 = a1;
+}
+
+/* im2col; spill: rows may be written with copy_row's spill (col needs
+ * COL_MARGIN floats of slack after its end). Rows are written in increasing
+ * address order, so a spill is always overwritten by a later row. */
+static void im2col_impl(const sn_conv_geom *g, const float *x, float *col, int spill) {
+    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW, P = OH * OW;
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int a = 0; a < kh; a++) {
+            for (int b = 0; b < kw; b++) {
+                float *out = col + ((size_t)(c * kh + a) * kw + b) * P;
+                const int off = b - pw; /* input column of output column j: j·sw + off */
+                int j0, j1;
+                valid_cols(g, b, &j0, &j1);
+                for (int i = 0; i < OH; i++, out += OW) {
+                    const int y = i * sh - ph + a;
+                    if (y < 0 || y >= H) {
+                        memset(out, 0, sizeof(float) * OW);
+                        continue;
+                    }
+                    const float *in = xc + (size_t)y * W;
+                    for (int j = 0; j < j0; j++) out[j] = 0.0f;
+                    if (sw == 1)
+                        copy_row(out + j0, in + j0 + off, j1 - j0, spill);
+                    else
+                        for (int j = j0; j < j1; j++) out[j] = in[j * sw + off];
+                    for (int j = j1; j < OW; j++) out[j] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+void sn_im2col(const sn_conv_geom *g, const float *x, float *col) {
+    im2col_impl(g, x, col, 0);
+}
+
+#if defined(__AVX512F__)
+/* im2col for sw == 1 and OW <= 16: every output row is one vector, loaded
+ * with the lanes outside the image zeroed and stored whole (16 floats, the
+ * excess overwritten by the next row or landing in the slack). */
+static void im2col_narrow(const sn_conv_geom *g, const float *x, float *col) {
+    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh;
+    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW, P = OH * OW;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int a = 0; a < kh; a++) {
+            for (int b = 0; b < kw; b++) {
+                float *out = col + ((size_t)(c * kh + a) * kw + b) * P;
+                int j0, j1;
+                valid_cols(g, b, &j0, &j1);
+                /* lanes j0 .. j1-1 read input columns j0 + b - pw ... */
+                const __mmask16 m = (__mmask16)(((1u << j1) - 1) & ~((1u << j0) - 1));
+                const __mmask16 n = (__mmask16)((1u << (j1 - j0)) - 1);
+                const int first = j0 + b - pw;
+                for (int i = 0; i < OH; i++, out += OW) {
+                    const int y = i * sh - ph + a;
+                    __m512 v = zero;
+                    if (y >= 0 && y < H && j1 > j0) {
+                        const float *in = xc + (size_t)y * W + first;
+                        v = j0 == 0 ? _mm512_maskz_loadu_ps(n, in)
+                                    : _mm512_maskz_expandloadu_ps(m, in);
+                    }
+                    _mm512_storeu_ps(out, v);
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* im2col into a column matrix with COL_MARGIN floats of slack after it. */
+static void im2col(const sn_conv_geom *g, const float *x, float *col) {
+#if defined(__AVX512F__)
+    if (g->sw == 1 && g->OW <= 16) {
+        im2col_narrow(g, x, col);
+        return;
+    }
+#endif
+    im2col_impl(g, x, col, COL_MARGIN >= 16);
+}
+
+void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
+    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW, P = OH * OW;
+    memset(dx, 0, sizeof(float) * C * H * W);
+    for (int c = 0; c < C; c++) {
+        float *xc = dx + (size_t)c * H * W;
+        for (int a = 0; a < kh; a++) {
+            for (int b = 0; b < kw; b++) {
+                const float *in = dcol + ((size_t)(c * kh + a) * kw + b) * P;
+                const int off = b - pw;
+                int j0, j1;
+                valid_cols(g, b, &j0, &j1);
+                for (int i = 0; i < OH; i++, in += OW) {
+                    const int y = i * sh - ph + a;
+                    if (y < 0 || y >= H) continue;
+                    float *out = xc + (size_t)y * W;
+                    if (sw == 1)
+                        add_row(out + j0 + off, in + j0, j1 - j0);
+                    else
+                        for (int j = j0; j < j1; j++) out[j * sw + off] += in[j];
+                }
+            }
+        }
+    }
+}
+
+#if defined(__AVX512F__)
+/* col2im for sw == 1 and kw <= COL_MARGIN, accumulating each 16-wide piece
+ * of a dx row in a register and storing it once (the scatter-add of
+ * sn_col2im makes overlapping read-modify-writes that stall the CPU's store
+ * forwarding). dx[c, y, x] = Σ over a with y + ph - a = i·sh, 0 <= i < OH,
+ * and b with 0 <= j = x + pw - b < OW of dcol[(c, a, b), i·OW + j]. Reads up
+ * to COL_MARGIN floats before and after dcol under masks (the lanes outside
+ * are never used): the caller's buffer must extend that far. */
+static void col2im_rows(const sn_conv_geom *g, const float *dcol, float *dx) {
+    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, ph = g->ph, pw = g->pw;
+    const int OH = g->OH, OW = g->OW, P = OH * OW;
+    for (int c = 0; c < g->C; c++) {
+        for (int y = 0; y < H; y++) {
+            float *out = dx + ((size_t)c * H + y) * W;
+            for (int x0 = 0; x0 < W; x0 += 16) {
+                const int lanes = W - x0 < 16 ? W - x0 : 16;
+                /* two partial sums (even and odd a), so that consecutive
+                 * additions do not wait for each other */
+                __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
+                for (int a = 0; a < kh; a++) {
+                    const int t = y + ph - a;
+                    if (t < 0 || t % sh != 0 || t / sh >= OH) continue;
+                    const float *row = dcol + (size_t)(c * kh + a) * kw * P + (size_t)(t / sh) * OW;
+                    __m512 part = _mm512_setzero_ps();
+                    for (int b = 0; b < kw; b++, row += P) {
+                        const int base = x0 + pw - b; /* j of lane 0 */
+                        const int lo = base < 0 ? -base : 0;
+                        const int hi = OW - base < lanes ? OW - base : lanes;
+                        if (lo >= hi) continue;
+                        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+                        part = _mm512_add_ps(part, _mm512_maskz_loadu_ps(m, row + base));
+                    }
+                    if (a & 1)
+                        odd = _mm512_add_ps(odd, part);
+                    else
+                        even = _mm512_add_ps(even, part);
+                }
+                __m512 sum = _mm512_add_ps(even, odd);
+                _mm512_mask_storeu_ps(out + x0, (__mmask16)((1u << lanes) - 1), sum);
+            }
+        }
+    }
+}
+#endif
+
+/* col2im into dx from dcol with COL_MARGIN readable floats on both sides. */
+static void col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
+#if defined(__AVX512F__)
+    if (g->sw == 1 && g->kw <= COL_MARGIN) {
+        col2im_rows(g, dcol, dx);
+        return;
+    }
+#endif
+    sn_col2im(g, dcol, dx);
+}
+
+/* ---- batched convolution -------------------------------------------------- */
+
+static int is_identity(const sn_conv_geom *g) {
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* Per-thread scratch: the column matrix between margins of COL_MARGIN
+ * floats, then the partial dw and db. */
+static size_t slot_floats(const sn_conv_geom *g, int F) {
+    size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
+    return lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN) + lines((size_t)F * K) +
+           lines((size_t)F);
+}
+
+size_t sn_conv_scratch_size(const sn_conv_geom *g, int F, int threads) {
+    return slot_floats(g, F) * (size_t)(threads < 1 ? 1 : threads);
+}
+
+int sn_conv_threads(int n, int slots) {
+#ifdef _OPENMP
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    int nt = 1;
+#endif
+    if (nt > n) nt = n;
+    if (nt > slots) nt = slots;
+    return nt < 1 ? 1 : nt;
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static int team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+void sn_conv2d_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                       const float *b, float *y, float *scratch, int slots) {
+    const int K = g->C * g->kh * g->kw, P = g->OH * g->OW;
+    const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
+    int nt = sn_conv_threads(N, slots);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = thread_id(), T = team_size();
+        float *col = scratch + slot_floats(g, F) * (size_t)t + lines(COL_MARGIN);
+        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
+        for (int n = lo; n < hi; n++) {
+            const float *xn = x + in * n;
+            float *yn = y + out * n;
+            if (!is_identity(g)) im2col(g, xn, col);
+            sn_sgemm(0, 0, F, P, K, 1.0f, w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
+            for (int f = 0; f < F; f++) {
+                float *r = yn + (size_t)f * P, bf = b[f];
+                for (int p = 0; p < P; p++) r[p] += bf;
+            }
+        }
+    }
+}
+
+/* Σ_p r[p] over P values, in 16 interleaved partial sums (vectorizable)
+ * added in a fixed order. */
+static float row_sum(const float *r, int P) {
+    float acc[16] = {0};
+    int p = 0;
+    for (; p + 16 <= P; p += 16)
+        for (int k = 0; k < 16; k++) acc[k] += r[p + k];
+    for (int k = 0; p < P; p++, k++) acc[k] += r[p];
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
+void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                        const float *dy, float *dw, float *db, float *dx, float *scratch,
+                        int slots) {
+    const int K = g->C * g->kh * g->kw, P = g->OH * g->OW;
+    const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
+    const size_t slot = slot_floats(g, F), col_off = lines(COL_MARGIN),
+                 dw_off = col_off + lines((size_t)K * P) + lines(COL_MARGIN),
+                 db_off = dw_off + lines((size_t)F * K);
+    int nt = sn_conv_threads(N, slots);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = thread_id(), T = team_size();
+        float *base = scratch + slot * t, *col = base + col_off, *dwt = base + dw_off,
+              *dbt = base + db_off;
+        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
+        memset(dwt, 0, sizeof(float) * F * K);
+        memset(dbt, 0, sizeof(float) * F);
+        for (int n = lo; n < hi; n++) {
+            const float *xn = x + in * n, *dyn = dy + out * n;
+            if (!is_identity(g)) im2col(g, xn, col);
+            /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
+             * has the long side (K) as rows, which suits the GEMM's tiles
+             * when K is small (a first layer: K = kh·kw). */
+            sn_sgemm(0, 1, K, F, P, 1.0f, is_identity(g) ? xn : col, P, dyn, P, 1.0f, dwt, F);
+            for (int f = 0; f < F; f++) dbt[f] += row_sum(dyn + (size_t)f * P, P);
+            if (!dx) continue;
+            float *dxn = dx + in * n;
+            if (is_identity(g)) {
+                sn_sgemm(1, 0, K, P, F, 1.0f, w, K, dyn, P, 0.0f, dxn, P);
+            } else {
+                sn_sgemm(1, 0, K, P, F, 1.0f, w, K, dyn, P, 0.0f, col, P);
+                col2im(g, col, dxn);
+            }
+        }
+#pragma omp barrier
+        /* dw[f, k] = Σ_t dw_tᵀ[k, f], db = Σ_t db_t, each element summed in
+         * thread order; the elements are split among the threads. */
+        size_t total = (size_t)F * K + (size_t)F;
+        size_t e0 = total * (size_t)t / (size_t)T, e1 = total * (size_t)(t + 1) / (size_t)T;
+        for (size_t e = e0; e < e1; e++) {
+            int is_b = e >= (size_t)F * K;
+            size_t off = is_b ? db_off + (e - (size_t)F * K)
+                              : dw_off + (e % (size_t)K) * (size_t)F + e / (size_t)K;
+            float s = scratch[off];
+            for (int u = 1; u < T; u++) s += scratch[slot * u + off];
+            if (is_b)
+                db[e - (size_t)F * K] = s;
+            else
+                dw[e] = s;
+        }
+    }
+}

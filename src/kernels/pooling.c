@@ -1,0 +1,267 @@
+/* Max and average pooling over NCHW batches (see conv.h for the window
+ * geometry). Every image plane [H, W] of every sample is independent: the
+ * N·C planes are split among the threads in equal contiguous ranges, and no
+ * value depends on the thread count. */
+#include "kernels/conv.h"
+
+#include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* Below this many input values one thread does the whole batch. */
+#define POOL_MT_MIN (1 << 15)
+
+/* Window rows [*a0, *a1) of output row i that fall inside the image. */
+static void rows_in(const sn_conv_geom *g, int i, int *y0, int *a0, int *a1) {
+    *y0 = i * g->sh - g->ph;
+    *a0 = *y0 < 0 ? -*y0 : 0;
+    *a1 = g->H - *y0 < g->kh ? g->H - *y0 : g->kh;
+}
+
+static void cols_in(const sn_conv_geom *g, int j, int *x0, int *b0, int *b1) {
+    *x0 = j * g->sw - g->pw;
+    *b0 = *x0 < 0 ? -*x0 : 0;
+    *b1 = g->W - *x0 < g->kw ? g->W - *x0 : g->kw;
+}
+
+/* The larger of a and b; NaN if either is NaN. */
+static inline float fmax_nan(float a, float b) {
+    return b > a || b != b ? b : a;
+}
+
+/* x == m, or both NaN (bitwise operators: no branches). */
+static inline int same(float x, float m) {
+    return (x == m) | ((x != x) & (m != m));
+}
+
+static int is_2x2(const sn_conv_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
+}
+
+#if defined(__AVX512F__)
+/* The 2x2, stride 2 case with AVX-512, 16 outputs of a row at a time: the
+ * two input rows are split into even and odd columns (a = r0[2j],
+ * b = r0[2j+1], c = r1[2j], d = r1[2j+1]), the same comparisons as the
+ * scalar code below are made on whole vectors, and the four gradient
+ * vectors are interleaved back. */
+static const int even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const int odd_idx[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+static const int lo_idx[16] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+static const int hi_idx[16] = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+
+static inline __mmask16 lanes(int n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n < 0 ? 0 : n)) - 1);
+}
+
+/* Even and odd columns of the 2n values at r. */
+static inline void split2(const float *r, int n, __m512 *even, __m512 *odd) {
+    __m512 lo = _mm512_maskz_loadu_ps(lanes(2 * n), r);
+    __m512 hi = _mm512_maskz_loadu_ps(lanes(2 * n - 16), r + 16);
+    *even = _mm512_permutex2var_ps(lo, _mm512_loadu_si512(even_idx), hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_loadu_si512(odd_idx), hi);
+}
+
+/* (v > m) or v is NaN: where v replaces the running maximum m. */
+static inline __mmask16 beats(__m512 v, __m512 m) {
+    return _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+}
+
+/* v == m, or both NaN. */
+static inline __mmask16 same_v(__m512 v, __m512 m) {
+    return _mm512_cmp_ps_mask(v, m, _CMP_EQ_OQ) |
+           (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q));
+}
+
+static void maxpool2_plane(const sn_conv_geom *g, const float *x, float *y) {
+    for (int i = 0; i < g->OH; i++) {
+        const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            int n = g->OW - j < 16 ? g->OW - j : 16;
+            __m512 a, b, c, d;
+            split2(r0 + 2 * j, n, &a, &b);
+            split2(r1 + 2 * j, n, &c, &d);
+            __m512 m = _mm512_mask_mov_ps(a, beats(b, a), b);
+            m = _mm512_mask_mov_ps(m, beats(c, m), c);
+            m = _mm512_mask_mov_ps(m, beats(d, m), d);
+            _mm512_mask_storeu_ps(y + (size_t)i * g->OW + j, lanes(n), m);
+        }
+    }
+}
+
+static void maxpool2_plane_backward(const sn_conv_geom *g, const float *x, const float *y,
+                                    const float *dy, float *dx) {
+    const __m512i lo_i = _mm512_loadu_si512(lo_idx), hi_i = _mm512_loadu_si512(hi_idx);
+    for (int i = 0; i < g->OH; i++) {
+        const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
+        float *d0 = dx + (size_t)(2 * i) * g->W, *d1 = d0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            int n = g->OW - j < 16 ? g->OW - j : 16;
+            __m512 a, b, c, d;
+            split2(r0 + 2 * j, n, &a, &b);
+            split2(r1 + 2 * j, n, &c, &d);
+            __m512 m = _mm512_maskz_loadu_ps(lanes(n), y + (size_t)i * g->OW + j);
+            __m512 gr = _mm512_maskz_loadu_ps(lanes(n), dy + (size_t)i * g->OW + j);
+            __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
+            __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
+            __mmask16 e3 = (__mmask16)(~(e0 | e1 | e2) & same_v(d, m));
+            __m512 ga = _mm512_maskz_mov_ps(e0, gr), gb = _mm512_maskz_mov_ps(e1, gr);
+            __m512 gc = _mm512_maskz_mov_ps(e2, gr), gd = _mm512_maskz_mov_ps(e3, gr);
+            _mm512_mask_storeu_ps(d0 + 2 * j, lanes(2 * n), _mm512_permutex2var_ps(ga, lo_i, gb));
+            _mm512_mask_storeu_ps(d0 + 2 * j + 16, lanes(2 * n - 16),
+                                  _mm512_permutex2var_ps(ga, hi_i, gb));
+            _mm512_mask_storeu_ps(d1 + 2 * j, lanes(2 * n), _mm512_permutex2var_ps(gc, lo_i, gd));
+            _mm512_mask_storeu_ps(d1 + 2 * j + 16, lanes(2 * n - 16),
+                                  _mm512_permutex2var_ps(gc, hi_i, gd));
+        }
+        if (g->W % 2) d0[g->W - 1] = d1[g->W - 1] = 0.0f;
+    }
+    if (g->H % 2) memset(dx + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
+}
+#endif
+
+/* One plane: y[OH, OW] from x[H, W]. */
+static void maxpool_plane(const sn_conv_geom *g, const float *x, float *y) {
+    if (is_2x2(g)) { /* the common case, in a loop the compiler vectorizes */
+#if defined(__AVX512F__)
+        maxpool2_plane(g, x, y);
+        return;
+#endif
+        for (int i = 0; i < g->OH; i++) {
+            const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
+            float *out = y + (size_t)i * g->OW;
+            for (int j = 0; j < g->OW; j++)
+                out[j] = fmax_nan(fmax_nan(r0[2 * j], r1[2 * j]),
+                                  fmax_nan(r0[2 * j + 1], r1[2 * j + 1]));
+        }
+        return;
+    }
+    for (int i = 0; i < g->OH; i++) {
+        int y0, a0, a1;
+        rows_in(g, i, &y0, &a0, &a1);
+        for (int j = 0; j < g->OW; j++) {
+            int x0, b0, b1;
+            cols_in(g, j, &x0, &b0, &b1);
+            float m = x[(size_t)(y0 + a0) * g->W + x0 + b0];
+            for (int a = a0; a < a1; a++) {
+                const float *r = x + (size_t)(y0 + a) * g->W + x0;
+                for (int b = b0; b < b1; b++) m = fmax_nan(m, r[b]);
+            }
+            y[(size_t)i * g->OW + j] = m;
+        }
+    }
+}
+
+static void maxpool_plane_backward(const sn_conv_geom *g, const float *x, const float *y,
+                                   const float *dy, float *dx) {
+    if (is_2x2(g)) { /* every position written once, without branches */
+#if defined(__AVX512F__)
+        maxpool2_plane_backward(g, x, y, dy, dx);
+        return;
+#endif
+        for (int i = 0; i < g->OH; i++) {
+            const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
+            float *d0 = dx + (size_t)(2 * i) * g->W, *d1 = d0 + g->W;
+            const float *yi = y + (size_t)i * g->OW, *gi = dy + (size_t)i * g->OW;
+            for (int j = 0; j < g->OW; j++) {
+                float m = yi[j], d = gi[j];
+                int e0 = same(r0[2 * j], m), e1 = (e0 ^ 1) & same(r0[2 * j + 1], m);
+                int e2 = ((e0 | e1) ^ 1) & same(r1[2 * j], m);
+                int e3 = ((e0 | e1 | e2) ^ 1) & same(r1[2 * j + 1], m);
+                d0[2 * j] = e0 ? d : 0.0f;
+                d0[2 * j + 1] = e1 ? d : 0.0f;
+                d1[2 * j] = e2 ? d : 0.0f;
+                d1[2 * j + 1] = e3 ? d : 0.0f;
+            }
+            if (g->W % 2) d0[g->W - 1] = d1[g->W - 1] = 0.0f;
+        }
+        if (g->H % 2) memset(dx + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
+        return;
+    }
+    memset(dx, 0, sizeof(float) * g->H * g->W);
+    for (int i = 0; i < g->OH; i++) {
+        int y0, a0, a1;
+        rows_in(g, i, &y0, &a0, &a1);
+        for (int j = 0; j < g->OW; j++) {
+            int x0, b0, b1;
+            cols_in(g, j, &x0, &b0, &b1);
+            float m = y[(size_t)i * g->OW + j];
+            int found = 0;
+            for (int a = a0; a < a1 && !found; a++) {
+                const float *r = x + (size_t)(y0 + a) * g->W + x0;
+                for (int b = b0; b < b1; b++) {
+                    if (same(r[b], m)) {
+                        dx[(size_t)(y0 + a) * g->W + x0 + b] += dy[(size_t)i * g->OW + j];
+                        found = 1;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void avgpool_plane(const sn_conv_geom *g, const float *x, float *y) {
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+    for (int i = 0; i < g->OH; i++) {
+        int y0, a0, a1;
+        rows_in(g, i, &y0, &a0, &a1);
+        for (int j = 0; j < g->OW; j++) {
+            int x0, b0, b1;
+            cols_in(g, j, &x0, &b0, &b1);
+            float s = 0.0f;
+            for (int a = a0; a < a1; a++) {
+                const float *r = x + (size_t)(y0 + a) * g->W + x0;
+                for (int b = b0; b < b1; b++) s += r[b];
+            }
+            y[(size_t)i * g->OW + j] = s * inv;
+        }
+    }
+}
+
+static void avgpool_plane_backward(const sn_conv_geom *g, const float *dy, float *dx) {
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+    memset(dx, 0, sizeof(float) * g->H * g->W);
+    for (int i = 0; i < g->OH; i++) {
+        int y0, a0, a1;
+        rows_in(g, i, &y0, &a0, &a1);
+        for (int j = 0; j < g->OW; j++) {
+            int x0, b0, b1;
+            cols_in(g, j, &x0, &b0, &b1);
+            float d = dy[(size_t)i * g->OW + j] * inv;
+            for (int a = a0; a < a1; a++) {
+                float *r = dx + (size_t)(y0 + a) * g->W + x0;
+                for (int b = b0; b < b1; b++) r[b] += d;
+            }
+        }
+    }
+}
+
+#define PLANES(N, g, body)                                                                         \
+    do {                                                                                           \
+        const long planes_ = (long)(N) * (g)->C;                                                   \
+        const size_t in_ = (size_t)(g)->H * (g)->W, out_ = (size_t)(g)->OH * (g)->OW;              \
+        (void)in_, (void)out_;                                                                     \
+        _Pragma("omp parallel for schedule(static) if (planes_ * (long)in_ >= POOL_MT_MIN)") for ( \
+            long p = 0; p < planes_; p++) {                                                        \
+            body;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+void sn_maxpool_forward(const sn_conv_geom *g, int N, const float *x, float *y) {
+    PLANES(N, g, maxpool_plane(g, x + in_ * p, y + out_ * p));
+}
+
+void sn_maxpool_backward(const sn_conv_geom *g, int N, const float *x, const float *y,
+                         const float *dy, float *dx) {
+    PLANES(N, g, maxpool_plane_backward(g, x + in_ * p, y + out_ * p, dy + out_ * p, dx + in_ * p));
+}
+
+void sn_avgpool_forward(const sn_conv_geom *g, int N, const float *x, float *y) {
+    PLANES(N, g, avgpool_plane(g, x + in_ * p, y + out_ * p));
+}
+
+void sn_avgpool_backward(const sn_conv_geom *g, int N, const float *dy, float *dx) {
+    PLANES(N, g, avgpool_plane_backward(g, dy + out_ * p, dx + in_ * p));
+}

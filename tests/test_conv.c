@@ -1,0 +1,261 @@
+/* conv2d: PyTorch fixtures (tests/parity/gen_cnn.py), a direct convolution
+ * computed here in double precision on random geometries, the adjoint
+ * identity of im2col / col2im, finite-difference gradient checks, spec
+ * errors, and a save / load round trip. */
+#include "cnn_cases.h"
+#include "kernels/conv.h"
+
+#include <unistd.h>
+
+/* y[n,f,i,j] = b[f] + Σ W[f,c,a,b'] x[n, c, i·sh - ph + a, j·sw - pw + b'] in double. */
+static void conv_direct(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                        const float *b, double *y) {
+    for (int n = 0; n < N; n++)
+        for (int f = 0; f < F; f++)
+            for (int i = 0; i < g->OH; i++)
+                for (int j = 0; j < g->OW; j++) {
+                    double s = b[f];
+                    for (int c = 0; c < g->C; c++)
+                        for (int a = 0; a < g->kh; a++)
+                            for (int bb = 0; bb < g->kw; bb++) {
+                                int yy = i * g->sh - g->ph + a, xx = j * g->sw - g->pw + bb;
+                                if (yy < 0 || yy >= g->H || xx < 0 || xx >= g->W) continue;
+                                s += (double)w[((f * g->C + c) * g->kh + a) * g->kw + bb] *
+                                     x[((size_t)(n * g->C + c) * g->H + yy) * g->W + xx];
+                            }
+                    y[((size_t)(n * F + f) * g->OH + i) * g->OW + j] = s;
+                }
+}
+
+static int rnd(sn_rng *r, int lo, int hi) {
+    return lo + (int)sn_rng_below(r, (uint32_t)(hi - lo + 1));
+}
+
+/* Random geometries: the kernels against the direct sums, and the gradients
+ * against their definitions (dW = Σ dy·x over the same index map, dx the
+ * transposed map), all in double. */
+static void test_random_geometries(void) {
+    sn_rng r;
+    sn_rng_seed(&r, 99, 1);
+    for (int trial = 0; trial < 40; trial++) {
+        sn_conv_geom g;
+        g.C = rnd(&r, 1, 5), g.H = rnd(&r, 1, 13), g.W = rnd(&r, 1, 13);
+        g.kh = rnd(&r, 1, 5), g.kw = rnd(&r, 1, 5);
+        g.sh = rnd(&r, 1, 3), g.sw = rnd(&r, 1, 3);
+        g.ph = rnd(&r, 0, g.kh - 1), g.pw = rnd(&r, 0, g.kw - 1);
+        int sh = g.H + 2 * g.ph - g.kh, sw = g.W + 2 * g.pw - g.kw;
+        if (sh < 0 || sw < 0) {
+            trial--;
+            continue;
+        }
+        g.OH = sh / g.sh + 1, g.OW = sw / g.sw + 1;
+        int N = rnd(&r, 1, 6), F = rnd(&r, 1, 7), K = g.C * g.kh * g.kw, P = g.OH * g.OW;
+        size_t nx = (size_t)N * g.C * g.H * g.W, ny = (size_t)N * F * P;
+        float *x = malloc(nx * 4), *w = malloc((size_t)F * K * 4), *b = malloc((size_t)F * 4);
+        float *y = malloc(ny * 4), *dy = malloc(ny * 4), *dx = malloc(nx * 4);
+        float *dw = malloc((size_t)F * K * 4), *db = malloc((size_t)F * 4);
+        double *yr = malloc(ny * 8), *dxr = calloc(nx, 8), *dwr = calloc((size_t)F * K, 8);
+        for (size_t i = 0; i < nx; i++) x[i] = sn_rng_normal(&r);
+        for (int i = 0; i < F * K; i++) w[i] = sn_rng_normal(&r);
+        for (int i = 0; i < F; i++) b[i] = sn_rng_normal(&r);
+        for (size_t i = 0; i < ny; i++) dy[i] = sn_rng_normal(&r);
+        int threads = 1 + trial % 2;
+        sn_set_threads(threads);
+        float *scratch = sn_alloc(sn_conv_scratch_size(&g, F, threads), sizeof(float));
+        sn_conv2d_forward(&g, N, F, x, w, b, y, scratch, threads);
+        sn_conv2d_backward(&g, N, F, x, w, dy, dw, db, dx, scratch, threads);
+        conv_direct(&g, N, F, x, w, b, yr);
+        double dbr[8] = {0};
+        for (int n = 0; n < N; n++)
+            for (int f = 0; f < F; f++)
+                for (int i = 0; i < g.OH; i++)
+                    for (int j = 0; j < g.OW; j++) {
+                        double d = dy[((size_t)(n * F + f) * g.OH + i) * g.OW + j];
+                        dbr[f] += d;
+                        for (int c = 0; c < g.C; c++)
+                            for (int a = 0; a < g.kh; a++)
+                                for (int bb = 0; bb < g.kw; bb++) {
+                                    int yy = i * g.sh - g.ph + a, xx = j * g.sw - g.pw + bb;
+                                    if (yy < 0 || yy >= g.H || xx < 0 || xx >= g.W) continue;
+                                    size_t xi = ((size_t)(n * g.C + c) * g.H + yy) * g.W + xx;
+                                    int wi = ((f * g.C + c) * g.kh + a) * g.kw + bb;
+                                    dwr[wi] += d * x[xi];
+                                    dxr[xi] += d * w[wi];
+                                }
+                    }
+        double e = 0;
+        for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y[i] - yr[i]) / (1 + fabs(yr[i])));
+        for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx[i] - dxr[i]) / (1 + fabs(dxr[i])));
+        for (int i = 0; i < F * K; i++) e = fmax(e, fabs(dw[i] - dwr[i]) / (1 + fabs(dwr[i])));
+        for (int i = 0; i < F; i++) e = fmax(e, fabs(db[i] - dbr[i]) / (1 + fabs(dbr[i])));
+        if (!(e < 1e-5))
+            fprintf(stderr,
+                    "trial %d: C%d H%d W%d k%dx%d s%dx%d p%dx%d N%d F%d threads %d: error %g\n",
+                    trial, g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, N, F, threads, e);
+        CHECK(e < 1e-5);
+        sn_free(scratch);
+        free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(db);
+        free(yr), free(dxr), free(dwr);
+    }
+    sn_set_threads(0);
+}
+
+/* <im2col(x), c> = <x, col2im(c)>: col2im is the adjoint of im2col. */
+static void test_adjoint(void) {
+    sn_conv_geom g = {.C = 3, .H = 7, .W = 6, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 1, .pw = 1};
+    g.OH = (g.H + 2 * g.ph - g.kh) / g.sh + 1;
+    g.OW = (g.W + 2 * g.pw - g.kw) / g.sw + 1;
+    size_t nx = (size_t)g.C * g.H * g.W, nc = (size_t)g.C * g.kh * g.kw * g.OH * g.OW;
+    float *x = malloc(nx * 4), *c = malloc(nc * 4), *col = malloc(nc * 4), *back = malloc(nx * 4);
+    sn_rng r;
+    sn_rng_seed(&r, 5, 5);
+    for (size_t i = 0; i < nx; i++) x[i] = sn_rng_normal(&r);
+    for (size_t i = 0; i < nc; i++) c[i] = sn_rng_normal(&r);
+    sn_im2col(&g, x, col);
+    sn_col2im(&g, c, back);
+    double lhs = 0, rhs = 0;
+    for (size_t i = 0; i < nc; i++) lhs += (double)col[i] * c[i];
+    for (size_t i = 0; i < nx; i++) rhs += (double)x[i] * back[i];
+    CHECK_NEAR(lhs, rhs, 1e-5 * (fabs(lhs) + 1));
+    /* The first column of a padded window: row (c=0, a=0, b=0) reads pixel
+     * (-1, -1), which is padding. */
+    CHECK(col[0] == 0.0f);
+    free(x), free(c), free(col), free(back);
+}
+
+/* The worked example of docs/conv.md, number for number. */
+static void test_by_hand(void) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 1x3x3\nconv2d 1 2\nflatten\nloss mse\n", "doc", 1, &m, &err) ==
+          SN_OK);
+    if (!m) return;
+    sn_layer *l = m->layers[0];
+    const float x[9] = {1, 2, 0, 0, 1, 3, 2, 1, 1}, w[4] = {1, -1, 2, 0};
+    float dy[4] = {1, 0, -1, 2}, y[4], dx[9];
+    memcpy(l->params[0].value.data, w, sizeof w);
+    l->params[1].value.data[0] = 0.5f;
+    CHECK(sn_model_reserve(m, 1, &err) == SN_OK);
+    int xs[4] = {1, 1, 3, 3}, ys[4] = {1, 1, 2, 2};
+    sn_tensor tx = sn_tensor_view((float *)x, 4, xs), ty = sn_tensor_view(y, 4, ys);
+    sn_tensor tdy = sn_tensor_view(dy, 4, ys), tdx = sn_tensor_view(dx, 4, xs);
+    l->ops->forward(l, &tx, &ty, 1);
+    l->ops->backward(l, &tx, &ty, &tdy, &tdx);
+    const float y_doc[4] = {-0.5f, 4.5f, 3.5f, 0.5f}, dw_doc[4] = {3, 7, 0, 2};
+    const float dx_doc[9] = {1, -1, 0, 1, 3, -2, -2, 4, 0};
+    CHECK(memcmp(y, y_doc, sizeof y) == 0);
+    CHECK(memcmp(l->params[0].grad.data, dw_doc, sizeof dw_doc) == 0);
+    CHECK(l->params[1].grad.data[0] == 2.0f);
+    CHECK(memcmp(dx, dx_doc, sizeof dx) == 0);
+    sn_model_free(m);
+}
+
+static void test_gradchecks(void) {
+    cnn_gradcheck("input 1x5x5\nconv2d 2 3\nflatten\ndense 3\nloss softmax_xent\n", 2, 1);
+    cnn_gradcheck("input 3x7x6\nconv2d 4 3 stride=2 pad=1\ntanh\nflatten\ndense 4\n"
+                  "loss softmax_xent\n",
+                  3, 2);
+    cnn_gradcheck("input 2x6x7\nconv2d 3 3x5 pad=same\nsigmoid\nflatten\ndense 3\n"
+                  "loss softmax_xent\n",
+                  2, 3);
+    cnn_gradcheck("input 2x9x8\nconv2d 3 2x4 stride=2x3 pad=same\ntanh\nflatten\ndense 3\n"
+                  "loss softmax_xent\n",
+                  2, 4);
+    cnn_gradcheck("input 3x5x5\nconv2d 2 1\ntanh\nconv2d 3 3 stride=2 init=xavier\nflatten\n"
+                  "dense 2\nloss softmax_xent\n",
+                  3, 5);
+    cnn_gradcheck("input 2x11x9\nconv2d 3 4x3 stride=3x2 pad=2x1\ntanh\nflatten\ndense 3\n"
+                  "loss softmax_xent\n",
+                  2, 6);
+}
+
+static void expect_error(const char *spec, const char *needle) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    sn_status s = sn_model_from_spec(spec, "bad.net", 1, &m, &err);
+    CHECK(s != SN_OK && m == NULL);
+    if (!strstr(err.msg, needle)) fprintf(stderr, "'%s' lacks '%s'\n", err.msg, needle);
+    CHECK(strstr(err.msg, needle) != NULL);
+    sn_model_free(m);
+}
+
+static void test_spec_errors(void) {
+    const char *tail = "flatten\ndense 2\nloss softmax_xent\n";
+    char spec[512];
+#define BAD(layers, needle)                                                                        \
+    do {                                                                                           \
+        snprintf(spec, sizeof spec, "%s%s", layers, tail);                                         \
+        expect_error(spec, needle);                                                                \
+    } while (0)
+    BAD("input 784\nconv2d 8 3\n", "bad.net:2: conv2d needs a CxHxW input (e.g. 'input 1x28x28'), "
+                                   "got 784");
+    BAD("input 1x28x28\nflatten\nconv2d 8 3\n", "bad.net:3: conv2d needs a CxHxW input");
+    BAD("input 1x8x8\nconv2d 8\n", "bad.net:2: conv2d: missing kernel size");
+    BAD("input 1x8x8\nconv2d\n", "conv2d: missing number of filters");
+    BAD("input 1x8x8\nconv2d 8 3x\n", "conv2d: kernel size must be N or HxW");
+    BAD("input 1x8x8\nconv2d 8 0\n", "conv2d: kernel size must be N or HxW with integers >= 1");
+    BAD("input 1x8x8\nconv2d 8 3 stride=0\n", "conv2d: stride must be");
+    BAD("input 1x8x8\nconv2d 8 3 pad=x\n", "conv2d: pad (N, HxW or same) must be");
+    BAD("input 1x8x8\nconv2d 8 3 pad=-1\n", "conv2d: pad (N, HxW or same) must be");
+    BAD("input 1x3x3\nconv2d 8 5\n", "conv2d: the 5x5 window does not fit the 1x3x3 input");
+    BAD("input 1x8x8\nconv2d 8 3 3\n", "conv2d: unexpected argument '3'");
+    BAD("input 1x8x8\nconv2d 8 3 dilation=2\n", "conv2d: unknown option 'dilation'");
+    BAD("input 1x8x8\nconv2d 8 3 init=magic\n", "unknown init 'magic'");
+#undef BAD
+}
+
+/* The parameters are named and shaped like a PyTorch Conv2d's, survive a
+ * save / load round trip, and the summary shows the output shape. */
+static void test_save_load(void) {
+    const char *spec = "input 3x8x8\nconv2d 4 3x2 pad=same\nrelu\nflatten\ndense 3\n"
+                       "loss softmax_xent\n";
+    sn_model *m = NULL, *back = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(spec, "s", 2, &m, &err) == SN_OK);
+    if (!m) return;
+    const sn_param *w = &m->layers[0]->params[0];
+    CHECK(strcmp(w->name, "weight") == 0 && w->value.ndim == 4);
+    CHECK(w->value.shape[0] == 4 && w->value.shape[1] == 3 && w->value.shape[2] == 3 &&
+          w->value.shape[3] == 2);
+    CHECK(strcmp(m->layers[0]->params[1].name, "bias") == 0);
+    CHECK(m->layers[0]->out_shape[0] == 4 && m->layers[0]->out_shape[1] == 8 &&
+          m->layers[0]->out_shape[2] == 8);
+    /* He uniform over fan_in = 3·3·2 = 18: |w| <= sqrt(6 / 18). */
+    float mx = 0;
+    for (size_t i = 0; i < w->value.size; i++) mx = fmaxf(mx, fabsf(w->value.data[i]));
+    CHECK(mx <= sqrtf(6.0f / 18) && mx > 0.5f * sqrtf(6.0f / 18));
+    char summary[2048];
+    sn_model_summary(m, summary, sizeof summary);
+    CHECK(strstr(summary, "conv2d 3->4 3x2 pad=same") != NULL);
+    CHECK(strstr(summary, "4x8x8") != NULL);
+    char dir[] = "/tmp/sn-conv-XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    CHECK(sn_model_save(m, path, &err) == SN_OK);
+    CHECK(sn_model_load(path, &back, &err) == SN_OK);
+    if (back) {
+        float x[2 * 192], pa[6], pb[6];
+        sn_rng r;
+        sn_rng_seed(&r, 3, 3);
+        for (int i = 0; i < 2 * 192; i++) x[i] = sn_rng_normal(&r);
+        CHECK(sn_model_reserve(m, 2, &err) == SN_OK && sn_model_reserve(back, 2, &err) == SN_OK);
+        sn_model_predict(m, x, 2, pa);
+        sn_model_predict(back, x, 2, pb);
+        CHECK(memcmp(pa, pb, sizeof pa) == 0);
+    }
+    unlink(path);
+    rmdir(dir);
+    sn_model_free(back);
+    sn_model_free(m);
+}
+
+int main(void) {
+    CHECK(cnn_run_fixture("cnn_conv.safetensors") == 12);
+    test_random_geometries();
+    test_adjoint();
+    test_by_hand();
+    test_gradchecks();
+    test_spec_errors();
+    test_save_load();
+    return check_report();
+}
