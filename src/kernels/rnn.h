@@ -1,0 +1,61 @@
+/* Pointwise kernels of the recurrent cells: one time step of N streams, after
+ * the matrix products (which go through sn_sgemm). Gate blocks are laid out
+ * as in PyTorch, each H wide, one row [G·H] per stream:
+ *   LSTM  [i f g o]      GRU  [r z n]
+ * σ and tanh use the same range-reduced polynomial e^x as src/kernels/act.c
+ * (a few float ulps); everything is branch-free so the loops vectorize. The
+ * equations are in docs/rnn.md. */
+#ifndef SN_KERNELS_RNN_H
+#define SN_KERNELS_RNN_H
+
+#include <stddef.h>
+
+/* at[c, r] = a[r, c] for a: [rows, cols]. */
+void sn_transpose(const float *a, int rows, int cols, float *at);
+
+/* y = f(y) in place over n values, f = tanh (relu == 0) or max(·, 0). */
+void sn_rnn_act(float *y, size_t n, int relu);
+
+/* da = (dy + dh) ⊙ f'(y), from the output y = f(a): 1 − y² (tanh) or
+ * [y > 0] (relu). Over n values. */
+void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float *da, size_t n,
+                         int relu);
+
+/* LSTM step. g: [N, 4H] pre-activations in, activations i f g o out;
+ * c_prev, c, tc, h: [N, H]:
+ *   i = σ(g_i)  f = σ(g_f)  ĝ = tanh(g_g)  o = σ(g_o)
+ *   c = f ⊙ c_prev + i ⊙ ĝ    tc = tanh(c)    h = o ⊙ tc */
+void sn_lstm_step_forward(int N, int H, float *g, const float *c_prev, float *c, float *tc,
+                          float *h);
+
+/* LSTM step backward. g: [N, 4H] the activations of the forward step; dy,
+ * dh_next: [N, H] the gradients reaching h_t from above and from step t+1;
+ * dc: [N, H] in: dL/dc_t from step t+1, out:
+ * dL/dc_(t−1) through c; dg: [N, 4H] out: the gradients of the
+ * pre-activations:
+ *   dh = dy + dh_next          dc_t = dc + dh ⊙ o ⊙ (1 − tc²)
+ *   dg_i = dc_t ⊙ ĝ ⊙ i(1 − i)    dg_f = dc_t ⊙ c_prev ⊙ f(1 − f)
+ *   dg_g = dc_t ⊙ i ⊙ (1 − ĝ²)    dg_o = dh ⊙ tc ⊙ o(1 − o)
+ *   dc ← dc_t ⊙ f */
+void sn_lstm_step_backward(int N, int H, const float *g, const float *c_prev, const float *tc,
+                           const float *dy, const float *dh_next, float *dc, float *dg);
+
+/* GRU step. g: [N, 3H] in: x W_ihᵀ + b_ih, out: activations r z n;
+ * hp: [N, 3H] h_prev W_hhᵀ + b_hh; hn: [N, H] out: its n block (kept for
+ * backward); h_prev, h: [N, H]:
+ *   r = σ(g_r + hp_r)   z = σ(g_z + hp_z)   n = tanh(g_n + r ⊙ hp_n)
+ *   h = (1 − z) ⊙ n + z ⊙ h_prev */
+void sn_gru_step_forward(int N, int H, float *g, const float *hp, float *hn, const float *h_prev,
+                         float *h);
+
+/* GRU step backward. g: [N, 3H] activations r z n; hn, h_prev: as in
+ * forward; dy: [N, H]; dh: [N, H] in: dL/dh_t from step t+1 (added to dy),
+ * out: z ⊙ (dy + dh), the part of dL/dh_(t−1) that bypasses W_hh; dgx,
+ * dgh: [N, 3H] out: gradients of x W_ihᵀ + b_ih and of h W_hhᵀ + b_hh:
+ *   d = dy + dh    dn = d ⊙ (1 − z) ⊙ (1 − n²)    dz = d ⊙ (h_prev − n) ⊙ z(1 − z)
+ *   dr = dn ⊙ hn ⊙ r(1 − r)
+ *   dgx = [dr dz dn]    dgh = [dr dz dn ⊙ r] */
+void sn_gru_step_backward(int N, int H, const float *g, const float *hn, const float *h_prev,
+                          const float *dy, float *dh, float *dgx, float *dgh);
+
+#endif

@@ -1,0 +1,79 @@
+/* Gated recurrent unit (Cho et al. 2014), PyTorch's nn.GRU.
+ *
+ *   x_t: [N, I]   h_t: [N, H]   W_ih: [3H, I]   W_hh: [3H, H]   b_ih, b_hh: [3H]
+ *   gate blocks in rows of W and b: r (reset), z (update), n (candidate)
+ *
+ *   forward, t = 0 .. T−1:
+ *     [x_r x_z x_n] = x_t W_ihᵀ + b_ih        [u_r u_z u_n] = h_(t−1) W_hhᵀ + b_hh
+ *     r = σ(x_r + u_r)   z = σ(x_z + u_z)   n = tanh(x_n + r ⊙ u_n)
+ *     h_t = (1 − z) ⊙ n + z ⊙ h_(t−1)          y_t = h_t
+ *
+ *   backward, t = T−1 .. 0, with dh = 0 after the last step:
+ *     d = dy_t + dh
+ *     dx_n = d ⊙ (1 − z) ⊙ (1 − n²)              du_n = dx_n ⊙ r
+ *     dx_z = du_z = d ⊙ (h_(t−1) − n) ⊙ z(1 − z)
+ *     dx_r = du_r = dx_n ⊙ u_n ⊙ r(1 − r)
+ *     dh = d ⊙ z + du_t W_hh                     (into step t − 1)
+ *   then over all steps at once:
+ *     dW_ih = Σ_t dx_tᵀ x_t   db_ih = Σ dx_t   dW_hh = Σ_t du_tᵀ h_(t−1)   db_hh = Σ du_t
+ *     dx_t = dx_t W_ih   (the gradient of the input; dx_t above is of the projection)
+ *
+ * Unlike the LSTM, b_hh's n block sits inside r ⊙ (·), so the two biases
+ * have different gradients. Cached per row: r, z, n [3H] and u_n [H].
+ *
+ * Spec: `gru H [layers=L] [dropout=P]`; stacking and state: recurrent.h. */
+#include "kernels/kernels.h"
+#include "kernels/rnn.h"
+#include "layers/recurrent.h"
+
+#include <string.h>
+
+static void gru_forward(const sn_rnn_level *v) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
+    size_t NH = (size_t)N * H;
+    float *gates = v->cache, *un = gates + (size_t)R * G, *u = v->scratch;
+    sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
+    sn_add_row_vector(gates, v->b_ih->value.data, R, G);
+    sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
+    for (int t = 0; t < T; t++) {
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        for (int n = 0; n < N; n++)
+            memcpy(u + (size_t)n * G, v->b_hh->value.data, (size_t)G * sizeof(float));
+        sn_sgemm(0, 0, N, G, H, 1.0f, h_prev, H, v->whh_t, G, 1.0f, u, G);
+        sn_gru_step_forward(N, H, gates + (size_t)t * N * G, u, un + t * NH, h_prev, v->y + t * NH);
+    }
+    memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
+}
+
+static void gru_backward(const sn_rnn_level *v, const float *dy, float *dx) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
+    size_t NH = (size_t)N * H;
+    const float *gates = v->cache, *un = gates + (size_t)R * G;
+    float *dgx = v->scratch, *dgh = dgx + (size_t)R * G, *dh = dgh + (size_t)R * G;
+    memset(dh, 0, NH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        float *dgh_t = dgh + (size_t)t * N * G;
+        sn_gru_step_backward(N, H, gates + (size_t)t * N * G, un + t * NH, h_prev, dy + t * NH, dh,
+                             dgx + (size_t)t * N * G, dgh_t);
+        if (t > 0) sn_sgemm(0, 0, N, H, G, 1.0f, dgh_t, G, v->w_hh->value.data, H, 1.0f, dh, H);
+    }
+    sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
+    if (T > 1)
+        sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G, G, v->y, H, 1.0f,
+                 v->w_hh->grad.data, H);
+    sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
+    sn_sum_rows(dgh, v->b_hh->grad.data, R, G);
+    if (dx) sn_sgemm(0, 0, R, I, G, 1.0f, dgx, G, v->w_ih->value.data, I, 0.0f, dx, I);
+}
+
+static const sn_rnn_cell gru_cell = {"gru", 3, 0, 4, 7, gru_forward, gru_backward};
+static const sn_layer_ops gru_ops = SN_RECURRENT_OPS("gru");
+
+sn_status sn_gru_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
+    sn_recurrent *r;
+    sn_status s = sn_recurrent_create(a, &gru_cell, &gru_ops, &r, err);
+    if (s == SN_OK) *out = &r->base;
+    return s;
+}

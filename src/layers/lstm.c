@@ -1,0 +1,110 @@
+/* Long short-term memory (Hochreiter & Schmidhuber 1997, with the forget
+ * gate of Gers et al. 2000), PyTorch's nn.LSTM.
+ *
+ *   x_t: [N, I]   h_t, c_t: [N, H]   W_ih: [4H, I]   W_hh: [4H, H]   b_ih, b_hh: [4H]
+ *   gate blocks in rows of W and b: i (input), f (forget), g (candidate), o (output)
+ *
+ *   forward, t = 0 .. T−1:
+ *     a_t = x_t W_ihᵀ + b_ih + h_(t−1) W_hhᵀ + b_hh           [N, 4H] = [a_i a_f a_g a_o]
+ *     i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
+ *     c_t = f ⊙ c_(t−1) + i ⊙ g        h_t = o ⊙ tanh(c_t)     y_t = h_t
+ *
+ *   backward, t = T−1 .. 0, with dh = dc = 0 after the last step:
+ *     dh_t = dy_t + dh              dc_t = dc + dh_t ⊙ o ⊙ (1 − tanh²c_t)
+ *     da_i = dc_t ⊙ g ⊙ i(1 − i)     da_f = dc_t ⊙ c_(t−1) ⊙ f(1 − f)
+ *     da_g = dc_t ⊙ i ⊙ (1 − g²)     da_o = dh_t ⊙ tanh c_t ⊙ o(1 − o)
+ *     dc = dc_t ⊙ f                  dh = da_t W_hh            (into step t − 1)
+ *   then over all steps at once:
+ *     dW_ih = Σ_t da_tᵀ x_t   dW_hh = Σ_t da_tᵀ h_(t−1)   db_ih = db_hh = Σ_t Σ_n da_t
+ *     dx_t = da_t W_ih
+ *
+ * The input projection x W_ihᵀ of all T·N rows is one matrix product before
+ * the time loop; only h_(t−1) W_hhᵀ is done step by step. Cached per row:
+ * the activated gates [4H], c_t and tanh c_t.
+ *
+ * Spec: `lstm H [layers=L] [dropout=P] [forget_bias=B]`: the forget-gate
+ * bias starts at B (b_ih's f block = B, b_hh's = 0; default 1, which keeps
+ * the memory open early in training, Jozefowicz et al. 2015); forget_bias=none
+ * keeps PyTorch's random bias. Stacking and the carried state: recurrent.h. */
+#include "kernels/kernels.h"
+#include "kernels/rnn.h"
+#include "layers/recurrent.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void lstm_forward(const sn_rnn_level *v) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
+    size_t NH = (size_t)N * H;
+    float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
+    sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
+    float *b = v->scratch; /* b_ih + b_hh, added once */
+    for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
+    sn_add_row_vector(gates, b, R, G);
+    sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
+    for (int t = 0; t < T; t++) {
+        float *g = gates + (size_t)t * N * G;
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        const float *c_prev = t ? c + (t - 1) * NH : v->c0;
+        sn_sgemm(0, 0, N, G, H, 1.0f, h_prev, H, v->whh_t, G, 1.0f, g, G);
+        sn_lstm_step_forward(N, H, g, c_prev, c + t * NH, tc + t * NH, v->y + t * NH);
+    }
+    memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
+    memcpy(v->cT, c + (T - 1) * NH, NH * sizeof(float));
+}
+
+static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
+    size_t NH = (size_t)N * H;
+    const float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
+    float *da = v->scratch, *dh = da + (size_t)R * G, *dc = dh + NH;
+    memset(dh, 0, NH * sizeof(float));
+    memset(dc, 0, NH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const float *c_prev = t ? c + (t - 1) * NH : v->c0;
+        float *da_t = da + (size_t)t * N * G;
+        sn_lstm_step_backward(N, H, gates + (size_t)t * N * G, c_prev, tc + t * NH, dy + t * NH, dh,
+                              dc, da_t);
+        if (t > 0) sn_sgemm(0, 0, N, H, G, 1.0f, da_t, G, v->w_hh->value.data, H, 0.0f, dh, H);
+    }
+    sn_sgemm(1, 0, G, I, R, 1.0f, da, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    sn_sgemm(1, 0, G, H, N, 1.0f, da, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
+    if (T > 1)
+        sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, da + (size_t)N * G, G, v->y, H, 1.0f,
+                 v->w_hh->grad.data, H);
+    sn_sum_rows(da, v->b_ih->grad.data, R, G);
+    memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)G * sizeof(float));
+    if (dx) sn_sgemm(0, 0, R, I, G, 1.0f, da, G, v->w_ih->value.data, I, 0.0f, dx, I);
+}
+
+static const sn_rnn_cell lstm_cell = {"lstm", 4, 1, 6, 6, lstm_forward, lstm_backward};
+static const sn_layer_ops lstm_ops = SN_RECURRENT_OPS("lstm");
+
+sn_status sn_lstm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
+    const char *fb = sn_args_opt_str(a, "forget_bias", "1");
+    float forget_bias = 0.0f;
+    int keep_random = strcmp(fb, "none") == 0;
+    if (!keep_random) {
+        char *end;
+        forget_bias = strtof(fb, &end);
+        if (end == fb || *end || !isfinite(forget_bias))
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "lstm: forget_bias must be a number or none, got '%s'", fb);
+    }
+    sn_recurrent *r;
+    sn_status s = sn_recurrent_create(a, &lstm_cell, &lstm_ops, &r, err);
+    if (s != SN_OK) return s;
+    for (int k = 0; k < r->levels && !keep_random; k++) {
+        float *b_ih = r->base.params[4 * k + 2].value.data,
+              *b_hh = r->base.params[4 * k + 3].value.data;
+        for (int j = r->H; j < 2 * r->H; j++) b_ih[j] = forget_bias, b_hh[j] = 0.0f;
+    }
+    size_t len = strlen(r->base.desc);
+    if (!keep_random && forget_bias != 1.0f)
+        snprintf(r->base.desc + len, sizeof r->base.desc - len, " forget_bias=%g",
+                 (double)forget_bias);
+    *out = &r->base;
+    return SN_OK;
+}

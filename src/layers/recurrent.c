@@ -1,0 +1,249 @@
+/* The recurrent-layer driver shared by rnn.c, lstm.c and gru.c: levels
+ * stacked with dropout between them, the carried state, buffers (see
+ * recurrent.h). The cell files do the math of one level.
+ *
+ *   forward:  in_0 = x;  in_k = m_k ⊙ out_(k−1) (training with dropout, mask
+ *             m_k), else out_(k−1);  out_k = cell(in_k, h0_k, c0_k);  y = out_(L−1)
+ *   backward: d out_(L−1) = dy;  level k gives d in_k;  d out_(k−1) = m_k ⊙ d in_k
+ *
+ * The dropout masks are not stored: each is a hash of a key drawn from the
+ * model's generator and the value's index (sn_dropout_mask_hash, as the
+ * dropout layer does), so backward regenerates it from the key. */
+#include "layers/recurrent.h"
+
+#include "kernels/norm.h"
+#include "kernels/rnn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* level k's piece of a [levels][stride] buffer */
+static float *part(float *buf, int k, size_t stride) {
+    return buf ? buf + (size_t)k * stride : NULL;
+}
+
+/* The view of level k for a pass of T steps of N streams; x and y are
+ * filled in by the caller. */
+static sn_rnn_level level_view(sn_recurrent *r, int k, int T, int N) {
+    size_t H = (size_t)r->H, rows = (size_t)r->max_rows, G = (size_t)r->cell->gates;
+    sn_rnn_level v;
+    memset(&v, 0, sizeof v);
+    v.k = k;
+    v.I = k == 0 ? r->I : r->H;
+    v.H = r->H;
+    v.T = T;
+    v.N = N;
+    v.h0 = part(r->h0, k, rows * H);
+    v.c0 = part(r->c0, k, rows * H);
+    v.hT = part(r->hT, k, rows * H);
+    v.cT = part(r->cT, k, rows * H);
+    v.cache = part(r->cache, k, rows * H * (size_t)r->cell->cache_per_row);
+    v.scratch = r->scratch;
+    v.whh_t = part(r->whh_t, k, G * H * H);
+    v.w_ih = &r->base.params[4 * k + 0];
+    v.w_hh = &r->base.params[4 * k + 1];
+    v.b_ih = &r->base.params[4 * k + 2];
+    v.b_hh = &r->base.params[4 * k + 3];
+    return v;
+}
+
+static int dropping(const sn_recurrent *r) {
+    return r->train && r->dropout > 0 && r->levels > 1;
+}
+
+/* The input of level k > 0 in the last forward pass. */
+static float *level_input(sn_recurrent *r, int k) {
+    size_t stride = (size_t)r->max_rows * r->H;
+    return dropping(r) ? part(r->dropped, k - 1, stride) : part(r->seq, k - 1, stride);
+}
+
+void sn_recurrent_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
+    sn_recurrent *r = (sn_recurrent *)l;
+    int R = x->shape[0], T = l->seq_len > 0 ? l->seq_len : 1;
+    if (R % T != 0) T = 1;
+    int N = R / T;
+    size_t stride = (size_t)r->max_rows * r->H, NH = (size_t)N * r->H;
+    r->T = T, r->N = N, r->train = train;
+    if (r->state_n != N) {
+        for (int k = 0; k < r->levels; k++) {
+            memset(part(r->h0, k, stride), 0, NH * sizeof(float));
+            if (r->c0) memset(part(r->c0, k, stride), 0, NH * sizeof(float));
+        }
+        r->state_n = N;
+    }
+    for (int k = 0; k < r->levels; k++) {
+        sn_rnn_level v = level_view(r, k, T, N);
+        v.x = x->data;
+        if (k > 0 && dropping(r)) {
+            uint64_t hi = sn_rng_u32(r->rng); /* two statements: a fixed draw order */
+            r->drop_key[k] = hi << 32 | sn_rng_u32(r->rng);
+            sn_dropout_mask_hash(r->drop_key[k], r->drop, 1.0f / (1.0f - r->dropout),
+                                 part(r->seq, k - 1, stride), level_input(r, k), (size_t)R * r->H);
+        }
+        if (k > 0) v.x = level_input(r, k);
+        v.y = k == r->levels - 1 ? y->data : part(r->seq, k, stride);
+        r->cell->forward(&v);
+    }
+}
+
+void sn_recurrent_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, const sn_tensor *dy,
+                           sn_tensor *dx) {
+    sn_recurrent *r = (sn_recurrent *)l;
+    size_t stride = (size_t)r->max_rows * r->H, RH = (size_t)r->T * r->N * r->H;
+    const float *dout = dy->data;
+    for (int k = r->levels - 1; k >= 0; k--) {
+        sn_rnn_level v = level_view(r, k, r->T, r->N);
+        v.x = k == 0 ? x->data : level_input(r, k);
+        v.y = k == r->levels - 1 ? y->data : part(r->seq, k, stride);
+        float *din = k == 0 ? (dx ? dx->data : NULL) : r->dseq[k % 2];
+        r->cell->backward(&v, dout, din);
+        if (k > 0 && dropping(r)) {
+            sn_dropout_mask_hash(r->drop_key[k], r->drop, 1.0f / (1.0f - r->dropout), din, din, RH);
+        }
+        dout = din;
+    }
+}
+
+void sn_recurrent_reset_state(sn_layer *l) {
+    ((sn_recurrent *)l)->state_n = 0;
+}
+
+void sn_recurrent_carry_state(sn_layer *l) {
+    sn_recurrent *r = (sn_recurrent *)l;
+    size_t stride = (size_t)r->max_rows * r->H, NH = (size_t)r->N * r->H;
+    for (int k = 0; k < r->levels && r->N > 0; k++) {
+        memcpy(part(r->h0, k, stride), part(r->hT, k, stride), NH * sizeof(float));
+        if (r->c0) memcpy(part(r->c0, k, stride), part(r->cT, k, stride), NH * sizeof(float));
+    }
+    r->state_n = r->N;
+}
+
+static void free_buffers(sn_recurrent *r) {
+    float **bufs[] = {&r->h0,      &r->c0,      &r->hT,      &r->cT,    &r->seq,
+                      &r->dropped, &r->dseq[0], &r->dseq[1], &r->cache, &r->scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        sn_free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+}
+
+void sn_recurrent_free(sn_layer *l) {
+    sn_recurrent *r = (sn_recurrent *)l;
+    free_buffers(r);
+    sn_free(r->whh_t);
+}
+
+/* a · b · c · d floats, or 0 on overflow */
+static size_t count4(size_t a, size_t b, size_t c, size_t d) {
+    size_t ab, abc, abcd;
+    if (!sn_mul_ok(a, b, &ab) || !sn_mul_ok(ab, c, &abc) || !sn_mul_ok(abc, d, &abcd)) return 0;
+    return abcd;
+}
+
+static sn_status recurrent_reserve(sn_layer *l, int max_rows, sn_error *err) {
+    sn_recurrent *r = (sn_recurrent *)l;
+    if (max_rows <= r->max_rows) return SN_OK;
+    free_buffers(r);
+    r->max_rows = 0;
+    r->state_n = 0;
+    size_t L = (size_t)r->levels, rows = (size_t)max_rows, H = (size_t)r->H;
+    size_t state = count4(L, rows, H, 1), between = count4(L - 1, rows, H, 1);
+    size_t cache =
+        count4(L, rows, H, (size_t)(r->cell->cache_per_row ? r->cell->cache_per_row : 1));
+    size_t scratch = count4(rows, H, (size_t)r->cell->scratch_per_row, 1);
+    int ok = state && cache && scratch;
+    if (ok) {
+        r->h0 = sn_alloc(state, sizeof(float));
+        r->hT = sn_alloc(state, sizeof(float));
+        r->cache = sn_alloc(cache, sizeof(float));
+        r->scratch = sn_alloc(scratch, sizeof(float));
+        ok = r->h0 && r->hT && r->cache && r->scratch;
+    }
+    if (ok && r->cell->has_cell) {
+        r->c0 = sn_alloc(state, sizeof(float));
+        r->cT = sn_alloc(state, sizeof(float));
+        ok = r->c0 && r->cT;
+    }
+    if (ok && L > 1) {
+        r->seq = sn_alloc(between, sizeof(float));
+        r->dseq[0] = sn_alloc(rows * H, sizeof(float));
+        r->dseq[1] = sn_alloc(rows * H, sizeof(float));
+        ok = r->seq && r->dseq[0] && r->dseq[1];
+        if (ok && r->dropout > 0) ok = (r->dropped = sn_alloc(between, sizeof(float))) != NULL;
+    }
+    if (!ok) {
+        free_buffers(r);
+        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory for %d rows of %d units",
+                       r->cell->kind, max_rows, r->H);
+    }
+    r->max_rows = max_rows;
+    return SN_OK;
+}
+
+sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const sn_layer_ops *ops,
+                              sn_recurrent **out, sn_error *err) {
+    int H, levels = 1;
+    float p = 0.0f;
+    sn_status s = sn_args_pos_int(a, 0, "number of hidden units", &H, err);
+    if (s == SN_OK) s = sn_args_opt_int(a, "layers", &levels, err);
+    if (s == SN_OK) s = sn_args_opt_float(a, "dropout", &p, err);
+    if (s == SN_OK) s = sn_args_done(a, 1, err);
+    if (s != SN_OK) return s;
+    if (levels < 1 || levels > SN_RNN_MAX_LEVELS)
+        return sn_fail(err, SN_ERR_FORMAT, "%s: layers must be 1 to %d, got %d", cell->kind,
+                       SN_RNN_MAX_LEVELS, levels);
+    if (!(p >= 0 && p < 1))
+        return sn_fail(err, SN_ERR_FORMAT, "%s: dropout must be in [0, 1), got %g", cell->kind,
+                       (double)p);
+    size_t in = sn_shape_size(a->in_ndim, a->in_shape);
+    size_t G = (size_t)cell->gates;
+    if (in > (1u << 24) || H > (1 << 16))
+        return sn_fail(err, SN_ERR_SHAPE, "%s: input (%zu) or hidden size (%d) too large",
+                       cell->kind, in, H);
+    if (p > 0 && !a->rng) return sn_fail(err, SN_ERR_ARG, "%s: no random generator", cell->kind);
+
+    sn_recurrent *r = sn_layer_alloc(sizeof *r, ops, a);
+    if (!r) return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
+    r->cell = cell;
+    r->I = (int)in;
+    r->H = H;
+    r->levels = levels;
+    r->dropout = p;
+    r->drop = (uint32_t)fmin(round(ldexp((double)p, 32)), 4294967295.0);
+    r->rng = a->rng;
+    r->base.out_ndim = 1;
+    r->base.out_shape[0] = H;
+    r->base.reserve = recurrent_reserve;
+    r->base.reset_state = sn_recurrent_reset_state;
+    r->base.carry_state = sn_recurrent_carry_state;
+    r->whh_t = sn_alloc(count4((size_t)levels, G, (size_t)H, (size_t)H), sizeof(float));
+    if (!r->whh_t) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
+    /* PyTorch's initialization: every weight and bias U(−1/√H, 1/√H). */
+    float bound = 1.0f / sqrtf((float)H);
+    for (int k = 0; s == SN_OK && k < levels; k++) {
+        const char *names[4] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_l%d", "bias_hh_l%d"};
+        int shapes[4][2] = {
+            {(int)G * H, k == 0 ? (int)in : H}, {(int)G * H, H}, {(int)G * H, 0}, {(int)G * H, 0}};
+        for (int j = 0; s == SN_OK && j < 4; j++) {
+            char name[24];
+            snprintf(name, sizeof name, names[j], k);
+            s = sn_layer_add_param(&r->base, name, j < 2 ? 2 : 1, shapes[j], j < 2, err);
+            if (s == SN_OK)
+                sn_init_fill(&r->base.params[r->base.nparams - 1].value, SN_INIT_UNIFORM, 0, 0,
+                             bound, a->rng);
+        }
+    }
+    if (s != SN_OK) {
+        sn_layer_free(&r->base);
+        return s;
+    }
+    int len = snprintf(r->base.desc, sizeof r->base.desc, "%s %zu->%d", cell->kind, in, H);
+    if (levels > 1 && len < (int)sizeof r->base.desc)
+        len +=
+            snprintf(r->base.desc + len, sizeof r->base.desc - (size_t)len, " layers=%d", levels);
+    if (p > 0 && len < (int)sizeof r->base.desc)
+        snprintf(r->base.desc + len, sizeof r->base.desc - (size_t)len, " dropout=%g", (double)p);
+    *out = r;
+    return SN_OK;
+}

@@ -1,0 +1,94 @@
+/* What the recurrent layers (rnn.c, lstm.c, gru.c) share: stacking, dropout
+ * between levels, the state carried across batches, caches. The math of one
+ * level over a whole sequence is the cell's (one file per cell); the full
+ * equations and BPTT derivations are in docs/rnn.md.
+ *
+ * A batch is R = T·N rows, time-major: row t·N + s is step t of stream s.
+ *
+ *   x: [T·N, I]   level k: [T·N, I_k] -> [T·N, H]   (I_0 = I, I_k = H)   y: [T·N, H]
+ *   input of level k > 0 = dropout(output of level k − 1) when training
+ *   state per level: h (and c for the LSTM): [N, H]
+ *
+ * Parameters, per level k (PyTorch's nn.RNN / nn.LSTM / nn.GRU names and
+ * layouts, G gate blocks stacked in rows: RNN 1, GRU 3 (r z n), LSTM 4
+ * (i f g o)):
+ *   weight_ih_l{k} [G·H, I_k]   weight_hh_l{k} [G·H, H]
+ *   bias_ih_l{k}   [G·H]        bias_hh_l{k}   [G·H]
+ * initialized U(−1/√H, 1/√H) as PyTorch does.
+ *
+ * Spec options shared by the three: `KIND H [layers=L] [dropout=P]`. */
+#ifndef SN_LAYERS_RECURRENT_H
+#define SN_LAYERS_RECURRENT_H
+
+#include "layers/layer.h"
+
+#define SN_RNN_MAX_LEVELS 4
+
+/* One level's view of a forward or backward pass. */
+typedef struct sn_rnn_level {
+    int k;                /* level index */
+    int I, H;             /* input and hidden sizes */
+    int T, N;             /* time steps, streams */
+    const float *x;       /* [T·N, I] */
+    float *y;             /* [T·N, H]: h_t for every step */
+    const float *h0, *c0; /* [N, H] initial state (c0: LSTM only) */
+    float *hT, *cT;       /* [N, H] final state, written by forward */
+    float *cache;         /* cache_per_row · H floats per row, kept for backward */
+    float *scratch;       /* scratch_per_row · H floats per row, shared by all levels */
+    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward */
+    sn_param *w_ih, *w_hh, *b_ih, *b_hh;
+} sn_rnn_level;
+
+/* A cell type. forward: y, hT, cT and the cache from x and the initial state.
+ * backward: given dy = dL/dy ([T·N, H], the gradient reaching the outputs
+ * from above; none flows in through hT), the level's parameter gradients
+ * (overwritten) and, when dx != NULL, dx = dL/dx. */
+typedef struct sn_rnn_cell {
+    const char *kind;
+    int gates;           /* G */
+    int has_cell;        /* the LSTM's c */
+    int cache_per_row;   /* in units of H floats */
+    int scratch_per_row; /* in units of H floats */
+    void (*forward)(const sn_rnn_level *v);
+    void (*backward)(const sn_rnn_level *v, const float *dy, float *dx);
+} sn_rnn_cell;
+
+typedef struct sn_recurrent {
+    sn_layer base;
+    const sn_rnn_cell *cell;
+    int I, H, levels;
+    float dropout;
+    uint32_t drop;                        /* dropout threshold round(p·2³²) */
+    sn_rng *rng;                          /* the model's generator */
+    uint64_t drop_key[SN_RNN_MAX_LEVELS]; /* dropout mask keys of the last forward */
+    int train;                            /* mode of the last forward pass */
+    int T, N;                             /* shape of the last forward pass */
+    int max_rows;                         /* buffers below sized for this many rows */
+    int state_n;                          /* streams the initial state is for (0: zero state) */
+    /* [levels][max_rows·H] each; only the first N rows of a level are used */
+    float *h0, *c0, *hT, *cT;
+    float *seq;     /* outputs of levels 0 .. L−2 */
+    float *dropped; /* their dropout, the inputs of levels 1 .. L−1 */
+    float *dseq[2]; /* [max_rows·H] each: gradients between levels */
+    float *cache;   /* [levels][max_rows · cache_per_row · H] */
+    float *scratch; /* [max_rows · scratch_per_row · H] */
+    float *whh_t;   /* [levels][G·H·H] */
+} sn_recurrent;
+
+/* Reads `H [layers=L] [dropout=P]` (after the cell has taken its own
+ * options), allocates the layer and its parameters, initializes them. */
+sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const sn_layer_ops *ops,
+                              sn_recurrent **out, sn_error *err);
+
+/* The sn_layer_ops of every recurrent kind. */
+void sn_recurrent_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train);
+void sn_recurrent_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, const sn_tensor *dy,
+                           sn_tensor *dx);
+void sn_recurrent_free(sn_layer *l);
+void sn_recurrent_reset_state(sn_layer *l);
+void sn_recurrent_carry_state(sn_layer *l);
+
+#define SN_RECURRENT_OPS(kind)                                                                     \
+    { kind, sn_recurrent_forward, sn_recurrent_backward, sn_recurrent_free }
+
+#endif

@@ -1,0 +1,93 @@
+/* Vanilla (Elman) recurrent layer, PyTorch's nn.RNN.
+ *
+ *   x_t: [N, I]   h_t: [N, H]   W_ih: [H, I]   W_hh: [H, H]   b_ih, b_hh: [H]
+ *
+ *   forward, t = 0 .. T−1:
+ *     a_t = x_t W_ihᵀ + b_ih + h_(t−1) W_hhᵀ + b_hh      h_t = f(a_t)      y_t = h_t
+ *     f = tanh (default) or relu
+ *
+ *   backward, t = T−1 .. 0, with dh = 0 after the last step:
+ *     da_t = (dy_t + dh) ⊙ f'(a_t)       f' = 1 − h_t² (tanh), [h_t > 0] (relu)
+ *     dh = da_t W_hh                     (into step t − 1)
+ *   then over all steps at once:
+ *     dW_ih = Σ_t da_tᵀ x_t   dW_hh = Σ_t da_tᵀ h_(t−1)   db_ih = db_hh = Σ_t Σ_n da_t
+ *     dx_t = da_t W_ih
+ *
+ * (The original's h_t = tanh(U x_t + W h_(t−1) + b) is this with U = W_ih,
+ * W = W_hh, b = b_ih + b_hh.) Nothing is cached but the outputs h_t.
+ *
+ * Spec: `rnn H [layers=L] [dropout=P] [act=tanh|relu]`; stacking and the
+ * carried state: recurrent.h. */
+#include "kernels/kernels.h"
+#include "kernels/rnn.h"
+#include "layers/recurrent.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void rnn_forward(const sn_rnn_level *v, int relu) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
+    size_t NH = (size_t)N * H;
+    sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
+    float *b = v->scratch; /* b_ih + b_hh, added once */
+    for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
+    sn_add_row_vector(v->y, b, R, H);
+    sn_transpose(v->w_hh->value.data, H, H, v->whh_t);
+    for (int t = 0; t < T; t++) {
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        float *a = v->y + t * NH;
+        sn_sgemm(0, 0, N, H, H, 1.0f, h_prev, H, v->whh_t, H, 1.0f, a, H);
+        sn_rnn_act(a, NH, relu);
+    }
+    memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
+}
+
+static void rnn_backward(const sn_rnn_level *v, const float *dy, float *dx, int relu) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
+    size_t NH = (size_t)N * H;
+    float *da = v->scratch, *dh = da + (size_t)R * H;
+    memset(dh, 0, NH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        float *da_t = da + t * NH;
+        sn_rnn_act_backward(v->y + t * NH, dy + t * NH, dh, da_t, NH, relu);
+        if (t > 0) sn_sgemm(0, 0, N, H, H, 1.0f, da_t, H, v->w_hh->value.data, H, 0.0f, dh, H);
+    }
+    sn_sgemm(1, 0, H, I, R, 1.0f, da, H, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    sn_sgemm(1, 0, H, H, N, 1.0f, da, H, v->h0, H, 0.0f, v->w_hh->grad.data, H);
+    if (T > 1)
+        sn_sgemm(1, 0, H, H, (T - 1) * N, 1.0f, da + NH, H, v->y, H, 1.0f, v->w_hh->grad.data, H);
+    sn_sum_rows(da, v->b_ih->grad.data, R, H);
+    memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)H * sizeof(float));
+    if (dx) sn_sgemm(0, 0, R, I, H, 1.0f, da, H, v->w_ih->value.data, I, 0.0f, dx, I);
+}
+
+static void tanh_forward(const sn_rnn_level *v) {
+    rnn_forward(v, 0);
+}
+static void tanh_backward(const sn_rnn_level *v, const float *dy, float *dx) {
+    rnn_backward(v, dy, dx, 0);
+}
+static void relu_forward(const sn_rnn_level *v) {
+    rnn_forward(v, 1);
+}
+static void relu_backward(const sn_rnn_level *v, const float *dy, float *dx) {
+    rnn_backward(v, dy, dx, 1);
+}
+
+static const sn_rnn_cell tanh_cell = {"rnn", 1, 0, 0, 2, tanh_forward, tanh_backward};
+static const sn_rnn_cell relu_cell = {"rnn", 1, 0, 0, 2, relu_forward, relu_backward};
+static const sn_layer_ops rnn_ops = SN_RECURRENT_OPS("rnn");
+
+sn_status sn_rnn_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
+    const char *act = sn_args_opt_str(a, "act", "tanh");
+    int relu = strcmp(act, "relu") == 0;
+    if (!relu && strcmp(act, "tanh") != 0)
+        return sn_fail(err, SN_ERR_FORMAT, "rnn: act must be tanh or relu, got '%s'", act);
+    sn_recurrent *r;
+    sn_status s = sn_recurrent_create(a, relu ? &relu_cell : &tanh_cell, &rnn_ops, &r, err);
+    if (s != SN_OK) return s;
+    size_t len = strlen(r->base.desc);
+    if (relu) snprintf(r->base.desc + len, sizeof r->base.desc - len, " act=relu");
+    *out = &r->base;
+    return SN_OK;
+}

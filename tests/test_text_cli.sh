@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Text models on the command line: `train SPEC --text FILE` (char and word
+# level, the [text] section, `vocab` in the spec, the run folder) and
+# `generate` (deterministic for a seed, temperature 0, unknown characters),
+# with their exit codes and error messages.
+# usage: test_text_cli.sh SCRATCHNET SOURCE_DIR
+set -u
+sn=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect CODE PATTERN -- command...: exit status and a stderr pattern
+expect() {
+    local code=$1 pattern=$2
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" -ne "$code" ]; then
+        bad "$* exited $got, expected $code; stderr: $(head -c 300 "$tmp/err")"
+    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
+        bad "$*: stderr lacks '$pattern': $(head -c 300 "$tmp/err")"
+    else
+        ok
+    fi
+}
+
+for i in $(seq 1 40); do
+    echo "The white whale swam in the deep sea. Ahab saw the whale, and the crew cried: \"There she blows!\""
+    echo
+done >"$tmp/corpus.txt"
+cat >"$tmp/char.net" <<'EOF'
+input     1
+embedding vocab 8
+lstm      24
+dense     vocab
+loss      softmax_xent
+[text]
+level     char
+seq       20
+val       0.1
+sample_length 30
+prime     The
+[train]
+optimizer adam lr=0.01
+batch     4
+epochs    2
+clip      value=5
+EOF
+
+# Usage errors: exit 2.
+expect 2 "missing SPEC" -- "$sn" train --text "$tmp/corpus.txt"
+expect 2 "unknown option '--colour'" -- "$sn" train "$tmp/char.net" --text x --colour red
+expect 2 "not a number" -- "$sn" train "$tmp/char.net" --text x --val lots
+expect 2 "missing MODEL" -- "$sn" generate
+expect 2 "not an integer" -- "$sn" generate m --length 1.5
+expect 0 "" -- "$sn" train --text x --help
+grep -q -- "--sample-every" "$tmp/out" && ok || bad "train --text --help lacks --sample-every"
+expect 0 "" -- "$sn" generate --help
+grep -q -- "--top-k" "$tmp/out" && ok || bad "generate --help lacks --top-k"
+
+# Runtime errors: exit 1 with a message that says what is wrong.
+expect 1 "cannot open" -- "$sn" train "$tmp/char.net" --text "$tmp/missing.txt" --out "$tmp/r0"
+: >"$tmp/empty.txt"
+expect 1 "the text is empty" -- "$sn" train "$tmp/char.net" --text "$tmp/empty.txt" --out "$tmp/r0"
+printf 'abab' >"$tmp/tiny.txt"
+expect 1 "too few for 4 streams" -- "$sn" train "$tmp/char.net" --text "$tmp/tiny.txt" --out "$tmp/r0"
+printf 'ok\xff\xfe' >"$tmp/binary.txt"
+expect 1 "byte 2: invalid UTF-8" -- "$sn" train "$tmp/char.net" --text "$tmp/binary.txt" --out "$tmp/r0"
+sed 's/^seq .*/seq many/' "$tmp/char.net" >"$tmp/bad.net"
+expect 1 "bad.net:8: \[text\]: seq: expected a number" -- "$sn" train "$tmp/bad.net" --text "$tmp/corpus.txt" --out "$tmp/r0"
+sed 's/^level .*/level letters/' "$tmp/char.net" >"$tmp/bad.net"
+expect 1 "unknown text level 'letters'" -- "$sn" train "$tmp/bad.net" --text "$tmp/corpus.txt" --out "$tmp/r0"
+sed 's/^lstm .*/lstm vocab2/' "$tmp/char.net" >"$tmp/bad.net"
+expect 1 "bad.net:3: lstm: number of hidden units must be a positive integer, got 'vocab2'" -- "$sn" train "$tmp/bad.net" --text "$tmp/corpus.txt" --out "$tmp/r0"
+
+# A char-level training run and its folder.
+expect 0 "epoch 2/2" -- "$sn" train "$tmp/char.net" --text "$tmp/corpus.txt" --out "$tmp/run" --seed 3
+grep -q "^validation loss [0-9.]* nats/token" "$tmp/out" && ok || bad "no validation loss line: $(cat "$tmp/out")"
+grep -q "sample after epoch 2" "$tmp/out" && ok || bad "no sample printed"
+for f in model.safetensors history.csv samples.txt summary.txt spec.net; do
+    [ -s "$tmp/run/$f" ] && ok || bad "run folder lacks $f"
+done
+[ "$(wc -l <"$tmp/run/history.csv")" -eq 3 ] && ok || bad "history.csv: $(cat "$tmp/run/history.csv")"
+head -1 "$tmp/run/history.csv" | grep -q "val_perplexity" && ok || bad "history header"
+cmp -s "$tmp/char.net" "$tmp/run/spec.net" && ok || bad "spec.net is not the spec given"
+grep -q "vocabulary" "$tmp/err" && ok || bad "no corpus summary"
+# The loss went down from the first epoch to the second.
+awk -F, 'NR==2 {a=$3} NR==3 {b=$3} END {exit !(b < a)}' "$tmp/run/history.csv" && ok || bad "training loss did not fall"
+
+# generate: the same seed gives the same text, temperature 0 ignores the seed.
+model=$tmp/run/model.safetensors
+expect 0 "" -- "$sn" generate "$model" --prime "The whale" --length 60 --seed 5
+cp "$tmp/out" "$tmp/g1"
+expect 0 "" -- "$sn" generate "$model" --prime "The whale" --length 60 --seed 5
+cmp -s "$tmp/out" "$tmp/g1" && ok || bad "generate is not deterministic"
+head -c 9 "$tmp/g1" | grep -q "^The whale" && ok || bad "output does not start with the prime"
+[ "$(head -1 "$tmp/g1" | wc -m)" -ge 60 ] && ok || bad "output shorter than asked: $(cat "$tmp/g1")"
+expect 0 "" -- "$sn" generate "$model" --prime "The whale" --length 60 --seed 6
+cmp -s "$tmp/out" "$tmp/g1" && bad "different seeds gave the same text" || ok
+expect 0 "" -- "$sn" generate "$model" --length 40 --temperature 0 --seed 1
+cp "$tmp/out" "$tmp/g0"
+expect 0 "" -- "$sn" generate "$model" --length 40 --temperature 0 --seed 2 --top-k 3
+cmp -s "$tmp/out" "$tmp/g0" && ok || bad "temperature 0 depends on the seed"
+expect 1 "'Z' (U+005A) is not in the model's vocabulary" -- "$sn" generate "$model" --prime "Zebra"
+expect 1 "history.csv" -- "$sn" generate "$tmp/run/history.csv"
+expect 0 "" -- "$sn" train "$2/examples/xor/xor.net" --data "$2/examples/xor/xor.csv" --out "$tmp/xor" --quiet
+expect 1 "not a text model" -- "$sn" generate "$tmp/xor/model.safetensors"
+
+# Word level, options from the command line.
+expect 0 "" -- "$sn" train "$tmp/char.net" --text "$tmp/corpus.txt" --level word \
+    --words 10 --seq 5 --epochs 1 --sample-every 0 --prime "the" --out "$tmp/wrun" --quiet
+grep -q "sample" "$tmp/out" && bad "--sample-every 0 still printed samples" || ok
+grep -q "vocabulary 11" "$tmp/wrun/summary.txt" && ok || bad "word vocabulary: $(cat "$tmp/wrun/summary.txt")"
+expect 0 "" -- "$sn" generate "$tmp/wrun/model.safetensors" --prime "the whale" --length 12
+grep -q "<unk>" "$tmp/out" && bad "sampled <unk>: $(cat "$tmp/out")" || ok
+expect 0 "" -- "$sn" generate "$tmp/wrun/model.safetensors" --prime "Moby the" --length 3
+head -c 11 "$tmp/out" | grep -q "^<unk> the" && ok || bad "unknown prime word: $(cat "$tmp/out")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

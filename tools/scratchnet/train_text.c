@@ -1,0 +1,527 @@
+/* scratchnet train SPEC --text FILE [options]: text models.
+ *
+ * The spec is an ordinary model spec whose layers may write `vocab` for the
+ * vocabulary size (known once the corpus is read), plus an optional [text]
+ * section for the data settings; flags override both:
+ *
+ *   input     1
+ *   embedding vocab 64
+ *   lstm      256
+ *   dense     vocab
+ *   loss      softmax_xent
+ *   [text]
+ *   level     char          # char | byte | word
+ *   words     5000          # word level: the K most frequent words
+ *   seq       50            # steps per batch (truncated BPTT length)
+ *   val       0.1           # hold out the last fraction of the text
+ *   minutes   30            # training time budget
+ *   sample_every 1          # epochs between printed samples
+ *   sample_length 200
+ *   temperature 0.8
+ *   prime     The whale     # the rest of the line
+ *   [train]
+ *   optimizer adam lr=2e-3
+ *   batch     32            # parallel streams
+ *   clip      value=5
+ *
+ * The [text] lines are blanked (line numbers stay right) and `vocab`
+ * replaced before the spec goes to the spec parser; the resulting spec is
+ * what the model file stores. */
+#include "cli.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: scratchnet train SPEC --text FILE [options]\n"
+    "\n"
+    "Trains a text model: the spec's network reads token ids ('input 1', then\n"
+    "embedding or onehot) and may write 'vocab' for the vocabulary size. Its\n"
+    "[text] section and these options set the data; [train] the optimizer,\n"
+    "batch (= parallel streams), clip, epochs. Losses are mean nats per token.\n"
+    "Writes model.safetensors (weights, spec and vocabulary), history.csv,\n"
+    "samples.txt, summary.txt and spec.net to the run folder.\n"
+    "\n"
+    "  --text FILE           the corpus (UTF-8; any file with --level byte)\n"
+    "  --level char|byte|word  tokens (default char)\n"
+    "  --words K             word level: the K most frequent words (default 5000)\n"
+    "  --seq T               steps per batch, the truncated BPTT length (default 50)\n"
+    "  --val F               hold out the last fraction F of the text (default 0.1)\n"
+    "  --minutes M           stop training after M minutes\n"
+    "  --sample-every N      print a sample every N epochs (default 1; 0: never)\n"
+    "  --sample-length N     tokens per sample (default 200)\n"
+    "  --temperature X       of the samples (default 0.8)\n"
+    "  --prime TEXT          text the samples start from\n"
+    "  --out RUN_DIR         run folder (default runs/<spec name>-<date>-<time>)\n"
+    "  --seed N  --epochs N  --batch N  --lr X  --threads N  --quiet\n";
+
+typedef struct text_cfg {
+    sn_text_options o;
+    sn_text_level level;
+    int words;
+    double val;
+    char prime[512];
+} text_cfg;
+
+/* Command-line values; negative or NULL: not given. */
+typedef struct text_args {
+    const char *spec, *text, *level, *out, *prime;
+    long words, seq, sample_every, sample_length, seed, epochs, batch;
+    double val, minutes, temperature, lr;
+    int threads, quiet;
+} text_args;
+
+int cli_wants_text(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--text") == 0) return 1;
+    return 0;
+}
+
+static int num(const char *flag, const char *s, double lo, double hi, double *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "scratchnet train: %s: '%s' is not a number in [%g, %g]\n", flag, s, lo,
+                hi);
+        return 0;
+    }
+    *v = x;
+    return 1;
+}
+
+static int whole(const char *flag, const char *s, long lo, long hi, long *v) {
+    double x;
+    if (!num(flag, s, (double)lo, (double)hi, &x)) return 0;
+    if (x != floor(x)) {
+        fprintf(stderr, "scratchnet train: %s: '%s' is not an integer\n", flag, s);
+        return 0;
+    }
+    *v = (long)x;
+    return 1;
+}
+
+/* Returns 0, EXIT_USAGE, or −1 after --help. */
+static int parse_args(int argc, char **argv, text_args *a) {
+    memset(a, 0, sizeof *a);
+    a->words = a->seq = a->sample_every = a->sample_length = a->seed = a->epochs = a->batch = -1;
+    a->val = a->minutes = a->temperature = a->lr = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (f[0] != '-') {
+            if (a->spec) {
+                fprintf(stderr, "scratchnet train: unexpected argument '%s'\n\n%s", f, usage);
+                return EXIT_USAGE;
+            }
+            a->spec = f;
+            continue;
+        }
+        if (strcmp(f, "--quiet") == 0) {
+            a->quiet = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "scratchnet train: %s needs a value\n\n%s", f, usage);
+            return EXIT_USAGE;
+        }
+        const char *v = argv[++i];
+        long l;
+        int ok = 1;
+        if (strcmp(f, "--text") == 0)
+            a->text = v;
+        else if (strcmp(f, "--level") == 0)
+            a->level = v;
+        else if (strcmp(f, "--out") == 0)
+            a->out = v;
+        else if (strcmp(f, "--prime") == 0)
+            a->prime = v;
+        else if (strcmp(f, "--words") == 0)
+            ok = whole(f, v, 1, 1 << 24, &a->words);
+        else if (strcmp(f, "--seq") == 0)
+            ok = whole(f, v, 1, 1 << 16, &a->seq);
+        else if (strcmp(f, "--sample-every") == 0)
+            ok = whole(f, v, 0, 1 << 30, &a->sample_every);
+        else if (strcmp(f, "--sample-length") == 0)
+            ok = whole(f, v, 0, 1 << 24, &a->sample_length);
+        else if (strcmp(f, "--seed") == 0)
+            ok = whole(f, v, 1, 0x7fffffffL, &a->seed);
+        else if (strcmp(f, "--epochs") == 0)
+            ok = whole(f, v, 0, 10000000, &a->epochs);
+        else if (strcmp(f, "--batch") == 0)
+            ok = whole(f, v, 1, 1 << 20, &a->batch);
+        else if (strcmp(f, "--threads") == 0) {
+            ok = whole(f, v, 0, 1024, &l);
+            a->threads = (int)l;
+        } else if (strcmp(f, "--val") == 0)
+            ok = num(f, v, 0, 0.9, &a->val);
+        else if (strcmp(f, "--minutes") == 0)
+            ok = num(f, v, 1e-6, 1e7, &a->minutes);
+        else if (strcmp(f, "--temperature") == 0)
+            ok = num(f, v, 0, 100, &a->temperature);
+        else if (strcmp(f, "--lr") == 0)
+            ok = num(f, v, 1e-12, 1e6, &a->lr);
+        else {
+            fprintf(stderr, "scratchnet train: unknown option '%s'\n\n%s", f, usage);
+            return EXIT_USAGE;
+        }
+        if (!ok) return EXIT_USAGE;
+    }
+    if (!a->spec || !a->text) {
+        fprintf(stderr, "scratchnet train: %s\n\n%s",
+                a->spec ? "--text is required" : "missing SPEC", usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- the spec's [text] section --------------------------------------------- */
+
+static sn_status text_line(text_cfg *t, char *line, sn_error *err) {
+    char *key = line + strspn(line, " \t");
+    char *val = key + strcspn(key, " \t");
+    if (*val) *val++ = 0;
+    val += strspn(val, " \t");
+    size_t n = strlen(val);
+    while (n && (val[n - 1] == ' ' || val[n - 1] == '\t' || val[n - 1] == '\r')) val[--n] = 0;
+    if (strcmp(key, "prime") == 0) {
+        snprintf(t->prime, sizeof t->prime, "%s", val);
+        return SN_OK;
+    }
+    char *hash = strchr(val, '#');
+    if (hash) *hash = 0;
+    n = strlen(val);
+    while (n && (val[n - 1] == ' ' || val[n - 1] == '\t')) val[--n] = 0;
+    if (strcmp(key, "level") == 0) return sn_text_level_parse(val, &t->level, err);
+    char *end;
+    errno = 0;
+    double x = strtod(val, &end);
+    if (end == val || *end || errno || !isfinite(x))
+        return sn_fail(err, SN_ERR_FORMAT, "%s: expected a number, got '%s'", key, val);
+    int integral = x == floor(x);
+    if (strcmp(key, "words") == 0 && integral && x >= 1 && x <= 1 << 24)
+        t->words = (int)x;
+    else if (strcmp(key, "seq") == 0 && integral && x >= 1 && x <= 1 << 16)
+        t->o.seq_len = (int)x;
+    else if (strcmp(key, "val") == 0 && x >= 0 && x <= 0.9)
+        t->val = x;
+    else if (strcmp(key, "minutes") == 0 && x > 0)
+        t->o.max_seconds = 60 * x;
+    else if (strcmp(key, "sample_every") == 0 && integral && x >= 0)
+        t->o.sample_every = (int)fmin(x, 1 << 30);
+    else if (strcmp(key, "sample_length") == 0 && integral && x >= 0 && x <= 1 << 24)
+        t->o.sample_length = (int)x;
+    else if (strcmp(key, "temperature") == 0 && x >= 0 && x <= 100)
+        t->o.temperature = (float)x;
+    else
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "'%s %s' is unknown or out of range (keys: level, words, seq, val, "
+                       "minutes, sample_every, sample_length, temperature, prime)",
+                       key, val);
+    return SN_OK;
+}
+
+/* Parses and blanks the [text] section of spec (in place). */
+static sn_status take_text_section(char *spec, const char *name, text_cfg *t, sn_error *err) {
+    int in_text = 0, lineno = 0;
+    for (char *line = spec; line && *line; lineno++) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        char *w = buf + strspn(buf, " \t");
+        if (w[0] == '[') {
+            in_text = strncmp(w, "[text]", 6) == 0;
+            if (in_text) memset(line, ' ', len);
+        } else if (in_text) {
+            char *hash = strchr(w, '#');
+            int blank = w[0] == 0 || w[0] == '#' || w[0] == '\r';
+            if (!blank && hash && strncmp(w, "prime", 5) != 0) *hash = 0;
+            if (!blank && text_line(t, w, err) != SN_OK)
+                return sn_wrap(err, "%s:%d: [text]", name, lineno + 1);
+            memset(line, ' ', len);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return SN_OK;
+}
+
+/* spec with every whole word `vocab` replaced by V, into a new string. */
+static char *replace_vocab(const char *spec, int V) {
+    size_t n = strlen(spec), cap = n + 1, count = 0;
+    for (const char *p = strstr(spec, "vocab"); p; p = strstr(p + 5, "vocab")) count++;
+    cap += count * 16;
+    char *out = malloc(cap), num_s[16];
+    if (!out) return NULL;
+    snprintf(num_s, sizeof num_s, "%d", V);
+    size_t k = 0;
+    for (const char *p = spec; *p;) {
+        int word = strncmp(p, "vocab", 5) == 0 && (p == spec || strchr(" \t\n", p[-1])) &&
+                   (p[5] == 0 || strchr(" \t\r\n#", p[5]));
+        if (word) {
+            k += (size_t)snprintf(out + k, cap - k, "%s", num_s);
+            p += 5;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+/* ---- progress, samples, run folder ----------------------------------------- */
+
+typedef struct progress {
+    int quiet, tty, epochs;
+    double last_draw;
+    FILE *samples;
+    /* the epoch whose weights training ends with: the best validation
+     * loss, or the last epoch without validation */
+    int kept_epoch;
+    double kept_train, kept_val;
+    /* the model file, rewritten (atomically) whenever the kept epoch changes,
+     * so that an interrupted run leaves its best model behind */
+    const sn_model *m;
+    const sn_vocab *v;
+    const char *model_path;
+    int nmeta;
+    const char *const *meta_keys, *const *meta_vals;
+    sn_status save_status;
+    sn_error save_err;
+} progress;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A progress line redrawn in place on a terminal; in a log, one line a
+ * minute. */
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double tps) {
+    progress *p = ctx;
+    if (p->quiet) return;
+    double t = now_s();
+    if (p->last_draw == 0) p->last_draw = t;
+    if (batch != nbatches && t - p->last_draw < (p->tty ? 0.2 : 60)) return;
+    if (!p->tty && batch == nbatches) return;
+    p->last_draw = t;
+    fprintf(stderr, "%sepoch %d/%d  batch %d/%d  loss %.4f  %.0f tokens/s%s",
+            p->tty ? "\r\033[K" : "", epoch, p->epochs, batch, nbatches, loss, tps,
+            p->tty ? "" : "\n");
+    fflush(stderr);
+}
+
+static int on_epoch(void *ctx, const sn_text_epoch_stats *e) {
+    progress *p = ctx;
+    if (isnan(e->val_loss) || !(e->val_loss >= p->kept_val)) {
+        p->kept_epoch = e->epoch;
+        p->kept_train = e->train_loss;
+        p->kept_val = e->val_loss;
+        if (p->model_path && p->save_status == SN_OK)
+            p->save_status = sn_text_model_save(p->m, p->v, p->model_path, p->nmeta, p->meta_keys,
+                                                p->meta_vals, &p->save_err);
+    }
+    if (p->quiet) return 0;
+    if (p->tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, "epoch %d/%d%s  loss %.4f (%.3f bits)", e->epoch, p->epochs,
+            e->partial ? " (time budget reached)" : "", e->train_loss, e->train_loss / log(2.0));
+    if (!isnan(e->val_loss))
+        fprintf(stderr, "  val %.4f (%.3f bits, perplexity %.2f)", e->val_loss,
+                e->val_loss / log(2.0), exp(e->val_loss));
+    fprintf(stderr, "  lr %.3g  %.0f tokens/s  %.1fs\n", e->lr, e->tokens_per_s, e->seconds);
+    return 0;
+}
+
+static void on_sample(void *ctx, int epoch, const char *text) {
+    progress *p = ctx;
+    if (!p->quiet) printf("---- sample after epoch %d ----\n%s\n----\n", epoch, text);
+    fflush(stdout);
+    if (p->samples) {
+        fprintf(p->samples, "---- epoch %d ----\n%s\n\n", epoch, text);
+        fflush(p->samples);
+    }
+}
+
+static int make_dirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *q = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static sn_status write_file(const char *dir, const char *name, const char *text, sn_error *err) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    fputs(text, f);
+    if (fclose(f) != 0) return sn_fail(err, SN_ERR_IO, "%s: write error", path);
+    return SN_OK;
+}
+
+/* ---- the verb ------------------------------------------------------------- */
+
+static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
+    if (a->words > 0) t->words = (int)a->words;
+    if (a->seq > 0) t->o.seq_len = (int)a->seq;
+    if (a->val >= 0) t->val = a->val;
+    if (a->minutes > 0) t->o.max_seconds = 60 * a->minutes;
+    if (a->sample_every >= 0) t->o.sample_every = (int)a->sample_every;
+    if (a->sample_length >= 0) t->o.sample_length = (int)a->sample_length;
+    if (a->temperature >= 0) t->o.temperature = (float)a->temperature;
+    if (a->prime) snprintf(t->prime, sizeof t->prime, "%s", a->prime);
+    if (c) {
+        if (a->seed > 0) c->seed = (uint64_t)a->seed;
+        if (a->epochs >= 0) c->epochs = (int)a->epochs;
+        if (a->batch > 0) c->batch = (int)a->batch;
+        if (a->lr > 0) c->lr = (float)a->lr;
+    }
+}
+
+int cmd_train_text(int argc, char **argv) {
+    text_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    sn_set_threads(a.threads);
+    text_cfg t;
+    memset(&t, 0, sizeof t);
+    sn_text_options_default(&t.o);
+    t.o.sample_every = 1;
+    t.level = SN_TEXT_CHAR;
+    t.words = 5000;
+    t.val = 0.1;
+
+    sn_error err = {0};
+    char *orig = NULL, *spec_text = NULL, *corpus = NULL, *spec = NULL;
+    size_t spec_len = 0, corpus_len = 0, nids = 0;
+    int *ids = NULL;
+    sn_vocab *v = NULL;
+    sn_model *m = NULL;
+    progress p;
+    memset(&p, 0, sizeof p);
+    p.quiet = a.quiet;
+    p.tty = isatty(2);
+    p.kept_train = p.kept_val = NAN;
+    char opts[160], model_path[1200];
+    const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
+    char run_dir[1024], path[1200];
+    sn_status s = sn_text_read_file(a.spec, &orig, &spec_len, &err);
+    if (s == SN_OK && !(spec_text = strdup(orig))) s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
+    if (s == SN_OK) s = take_text_section(spec_text, a.spec, &t, &err);
+    if (s == SN_OK && a.level) s = sn_text_level_parse(a.level, &t.level, &err);
+    apply_args(&a, &t, NULL);
+    if (s == SN_OK) s = sn_text_read_file(a.text, &corpus, &corpus_len, &err);
+    if (s == SN_OK && (s = sn_vocab_build(corpus, corpus_len, t.level, t.words, &v, &err)))
+        sn_wrap(&err, "%s", a.text);
+    if (s == SN_OK && (s = sn_vocab_encode(v, corpus, corpus_len, &ids, &nids, &err)))
+        sn_wrap(&err, "%s", a.text);
+    if (s == SN_OK && !(spec = replace_vocab(spec_text, sn_vocab_size(v))))
+        s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
+    if (s == SN_OK)
+        s = sn_model_from_spec(spec, a.spec, a.seed > 0 ? (uint64_t)a.seed : 0, &m, &err);
+    if (s == SN_OK) {
+        apply_args(&a, &t, sn_model_config(m));
+        t.o.prime = t.prime[0] ? t.prime : NULL;
+        p.epochs = sn_model_config(m)->epochs;
+    }
+    size_t nval = s == SN_OK ? (size_t)llround(t.val * (double)nids) : 0;
+    if (s == SN_OK) {
+        if (a.out)
+            snprintf(run_dir, sizeof run_dir, "%s", a.out);
+        else {
+            char copy[512];
+            snprintf(copy, sizeof copy, "%s", a.spec);
+            char *base = basename(copy), *dot = strrchr(base, '.');
+            if (dot) *dot = 0;
+            time_t now = time(NULL);
+            struct tm tm;
+            localtime_r(&now, &tm);
+            snprintf(run_dir, sizeof run_dir, "runs/%s-%04d%02d%02d-%02d%02d%02d", base,
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec);
+        }
+        if (make_dirs(run_dir) != 0)
+            s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", run_dir, strerror(errno));
+    }
+    if (s == SN_OK) {
+        snprintf(path, sizeof path, "%s/samples.txt", run_dir);
+        p.samples = fopen(path, "w");
+        char summary[8192];
+        sn_model_summary(m, summary, sizeof summary);
+        if (!a.quiet)
+            fprintf(stderr,
+                    "%s: %zu %s tokens, vocabulary %d; training %zu, validation %zu (last %.0f "
+                    "%%)\n%s",
+                    a.text, nids, sn_text_level_name(t.level), sn_vocab_size(v), nids - nval, nval,
+                    100 * t.val, summary);
+        snprintf(opts, sizeof opts, "seq=%d val=%g words=%d", t.o.seq_len, t.val, t.words);
+        vals[0] = sn_text_level_name(t.level);
+        snprintf(model_path, sizeof model_path, "%s/model.safetensors", run_dir);
+        p.m = m, p.v = v, p.model_path = model_path;
+        p.nmeta = 2, p.meta_keys = keys, p.meta_vals = vals;
+        snprintf(path, sizeof path, "%s/history.csv", run_dir);
+        sn_text_hooks hooks = {&p, on_batch, on_epoch, on_sample};
+        double t0 = now_s();
+        s = sn_text_train(m, v, ids, nids - nval, nval ? ids + nids - nval : NULL, nval, &t.o,
+                          &hooks, path, &err);
+        double minutes = (now_s() - t0) / 60;
+        if (s == SN_OK && p.save_status != SN_OK) {
+            s = p.save_status;
+            err = p.save_err;
+        }
+        if (s == SN_OK) {
+            double val_loss = p.kept_val, train_loss = p.kept_train;
+            s = sn_text_model_save(m, v, model_path, 2, keys, vals, &err);
+            char text[8192 + 512];
+            int k = snprintf(text, sizeof text, "%s", summary);
+            k += snprintf(text + k, sizeof text - (size_t)k,
+                          "corpus %s: %zu %s tokens, vocabulary %d; training %zu, validation %zu\n"
+                          "training time %.1f minutes; weights of epoch %d\n"
+                          "training loss %.4f nats/token (%.4f bits)\n",
+                          a.text, nids, sn_text_level_name(t.level), sn_vocab_size(v), nids - nval,
+                          nval, minutes, p.kept_epoch, train_loss, train_loss / log(2.0));
+            if (nval)
+                snprintf(text + k, sizeof text - (size_t)k,
+                         "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
+                         val_loss / log(2.0), exp(val_loss));
+            if (s == SN_OK) s = write_file(run_dir, "summary.txt", text, &err);
+            if (s == SN_OK) s = write_file(run_dir, "spec.net", orig, &err);
+            if (s == SN_OK) {
+                if (nval)
+                    printf("validation loss %.4f nats/token (%.4f bits), perplexity %.3f (epoch "
+                           "%d)\n",
+                           val_loss, val_loss / log(2.0), exp(val_loss), p.kept_epoch);
+                else
+                    printf("training loss %.4f nats/token (%.4f bits) (epoch %d)\n", train_loss,
+                           train_loss / log(2.0), p.kept_epoch);
+                printf("model: %s/model.safetensors\n", run_dir);
+            }
+        }
+    }
+    if (p.samples) fclose(p.samples);
+    if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
+    sn_model_free(m);
+    sn_vocab_free(v);
+    sn_free(ids);
+    sn_free(corpus);
+    sn_free(orig);
+    free(spec_text);
+    free(spec);
+    return s == SN_OK ? 0 : EXIT_RUNTIME;
+}
