@@ -80,23 +80,78 @@ void sn_rng_shuffle(sn_rng *r, int *idx, int n);
 
 typedef struct sn_model sn_model;
 
+/* A learning-rate schedule (spec: `schedule KIND key=value ...` and
+ * `warmup ...` in [train]). Epoch e counts the epochs completed (0 for the
+ * first), as PyTorch's scheduler.step() after each epoch; lr0 is the base
+ * learning rate. Formulas are PyTorch's (torch.optim.lr_scheduler):
+ *   step         lr0 · γ^⌊e / step_size⌋                          StepLR
+ *   multistep    lr0 · γ^(number of milestones <= e)              MultiStepLR
+ *   exponential  lr0 · γ^e                                        ExponentialLR
+ *   cosine       η_min + (lr0 − η_min)(1 + cos(π e / T_max)) / 2  CosineAnnealingLR
+ *   linear       lr0 · (f0 + (f1 − f0) · min(e, T) / T)           LinearLR
+ *   plateau      ×factor when the monitored value has not improved for more
+ *                than `patience` epochs                           ReduceLROnPlateau
+ * A warm-up multiplies any of them by f_w + (1 − f_w) · min(k, W) / W at
+ * optimizer step k (0-based), W = warm-up steps (LinearLR stepped per batch).
+ * The optimizer's 1/t `decay` applies on top: lr / (1 + decay · k). */
+typedef struct sn_schedule_config {
+    char kind[16];      /* "none", "step", "multistep", "exponential", "cosine",
+                           "linear" or "plateau" */
+    float gamma;        /* step, multistep, exponential: factor (default 0.1) */
+    int step_size;      /* step: epochs between decays */
+    int milestones[16]; /* multistep: epochs (increasing) */
+    int nmilestones;
+    int t_max;          /* cosine: half period in epochs (default: epochs) */
+    float eta_min;      /* cosine: lowest LR (default 0) */
+    float start_factor; /* linear: f0 (default 1/3) */
+    float end_factor;   /* linear: f1 (default 1) */
+    int total_iters;    /* linear: T (default 5) */
+    float factor;       /* plateau: LR multiplier (default 0.1) */
+    int patience;       /* plateau: epochs without improvement tolerated (10) */
+    float threshold;    /* plateau: improvement needed (1e-4) */
+    int threshold_abs;  /* plateau: 1 = absolute threshold, 0 = relative */
+    int cooldown;       /* plateau: epochs to wait after a reduction (0) */
+    float min_lr;       /* plateau: lower bound (0) */
+    char monitor[16];   /* plateau: val_loss (default), val_acc, train_loss, train_acc */
+    int warmup_steps;   /* linear warm-up length in optimizer steps (0 = none) */
+    int warmup_epochs;  /* ... or in epochs (used when warmup_steps is 0) */
+    float warmup_start; /* warm-up start factor f_w (default 0.01) */
+} sn_schedule_config;
+
 /* Training hyper-parameters: the spec's [train] section, overridable by the
- * caller (the CLI's flags) before training. */
+ * caller (the CLI's flags) before training. Optimizers follow PyTorch's
+ * torch.optim formulas and defaults (see src/optim/optim.h). */
 typedef struct sn_train_config {
-    char optimizer[16]; /* "sgd" or "adam" */
+    char optimizer[16]; /* "sgd", "adagrad", "rmsprop", "adam" or "adamw" */
     float lr;           /* base learning rate */
-    float momentum;     /* SGD momentum μ (0 = none) */
+    float momentum;     /* SGD and RMSprop momentum μ (0 = none) */
     int nesterov;       /* SGD Nesterov momentum */
-    float decay;        /* 1/t decay: lr_t = lr / (1 + decay·t), t = step */
-    float beta1, beta2; /* Adam */
-    float eps;          /* Adam ε (added to sqrt(v̂), as PyTorch) */
-    float weight_decay; /* L2 penalty added to the gradient (as PyTorch's) */
+    float decay;        /* 1/t decay, every optimizer: lr_t = lr / (1 + decay·t), t = step */
+    float beta1, beta2; /* Adam, AdamW */
+    float eps;          /* ε of Adam/AdamW/RMSprop/Adagrad, added to the square root */
+    float weight_decay; /* λ: L2 added to the gradient (g += λw), or decoupled for
+                           AdamW (w −= lr·λ·w); weights only, not biases or norms */
     int batch;          /* mini-batch size */
     int epochs;
     float val_split; /* fraction of the training set held out (0 = none) */
     int patience;    /* early stopping: epochs without improvement (0 = off) */
     float min_delta; /* early stopping: smallest improvement that counts */
     uint64_t seed;   /* initialization, shuffling and split */
+
+    float dampening; /* SGD dampening (0) */
+    float alpha;     /* RMSprop smoothing constant α (ρ), default 0.99 */
+    int centered;    /* RMSprop: divide by the centered second moment */
+    float lr_decay;  /* Adagrad: lr / (1 + (t − 1)·lr_decay) */
+    /* Adagrad: the starting value of Σg² (0) */
+    float initial_accumulator_value;
+    float l1, l2;     /* default L1/L2 penalty of every weight tensor (spec lines
+                         may set their own with l1= l2= l1_bias= l2_bias=) */
+    float clip_value; /* clip every gradient to [−c, c] (0 = off) */
+    float clip_norm;  /* rescale gradients to a global L2 norm <= c (0 = off) */
+    char monitor[16]; /* early stopping: val_loss (default), val_acc, train_loss,
+                         train_acc */
+    int restore_best; /* early stopping: restore the best epoch's weights (1) */
+    sn_schedule_config schedule;
 } sn_train_config;
 
 /* Builds a model from spec text; `name` (a file path) prefixes error
@@ -143,6 +198,20 @@ int sn_model_output_size(const sn_model *m);
 void sn_model_summary(const sn_model *m, char *buf, size_t len);
 size_t sn_model_num_params(const sn_model *m);
 
+/* Sequence models (layers rnn, lstm, gru; see docs/rnn.md). A batch of N
+ * streams of T time steps is n = T·N rows, time-major: row t·N + s is step t
+ * of stream s; per-step layers (embedding, dense, activations, the loss) see
+ * T·N independent rows. Recurrent layers keep a state per stream: each
+ * forward pass starts from it (zero after a reset) and carry_state makes the
+ * last pass's final state the next one's start (truncated BPTT: gradients
+ * stop at the batch boundary). A batch whose N differs from the state's
+ * starts from zero. */
+int sn_model_is_recurrent(const sn_model *m);
+/* Time steps T of the next forward passes (n must be a multiple of T). */
+void sn_model_set_seq_len(sn_model *m, int T);
+void sn_model_reset_state(sn_model *m);
+void sn_model_carry_state(sn_model *m);
+
 /* ---- optimizers -------------------------------------------------------- */
 
 typedef struct sn_optimizer sn_optimizer;
@@ -155,7 +224,57 @@ sn_status sn_optimizer_new(sn_model *m, const sn_train_config *c, sn_optimizer *
 void sn_optimizer_step(sn_optimizer *o);
 /* The learning rate the next step will use. */
 float sn_optimizer_lr(const sn_optimizer *o);
+/* Sets the base learning rate (before the 1/t decay); schedules call it. */
+void sn_optimizer_set_lr(sn_optimizer *o, float lr);
+/* Number of steps taken (PyTorch's per-parameter "step"); settable so that
+ * a restored checkpoint continues its bias corrections and decay. */
+long sn_optimizer_steps(const sn_optimizer *o);
+void sn_optimizer_set_steps(sn_optimizer *o, long steps);
+/* The optimizer's state as named tensors, for checkpoints: i in
+ * [0, sn_optimizer_num_state(o)); the name is "state.<p>.<kind>" with p the
+ * index of the trained parameter (buffers such as batch-norm running
+ * statistics are not counted) and kind PyTorch's name: momentum_buffer
+ * (SGD, RMSprop), sum (Adagrad), square_avg and grad_avg (RMSprop),
+ * exp_avg and exp_avg_sq (Adam, AdamW). Returns NULL when i is out of range. */
+int sn_optimizer_num_state(const sn_optimizer *o);
+sn_tensor *sn_optimizer_state(sn_optimizer *o, int i, char *name, size_t len);
 void sn_optimizer_free(sn_optimizer *o);
+
+/* ---- gradient clipping and regularization ------------------------------ */
+
+/* Adds every parameter's L1/L2 penalty (sn_param l1, l2) to its gradient,
+ * g += l1·sign(θ) + 2·l2·θ, and returns the penalty Σ l1|θ| + l2 θ². */
+double sn_model_regularize(sn_model *m);
+/* Clamps every gradient value to [−c, c]. */
+void sn_clip_grad_value(sn_model *m, float c);
+/* PyTorch's clip_grad_norm_: with the global norm n = sqrt(Σ g²) over all
+ * gradients, multiplies them by min(1, c / (n + 1e-6)). Returns n. */
+double sn_clip_grad_norm(sn_model *m, float c);
+
+/* ---- learning-rate schedules ------------------------------------------- */
+
+/* A schedule's configuration and state (plateau bookkeeping). */
+typedef struct sn_schedule {
+    sn_schedule_config c;
+    float lr0;         /* base learning rate */
+    int warmup;        /* warm-up length in steps (0 = none) */
+    int mode_max;      /* plateau: 1 when a larger monitored value is better */
+    float plateau_lr;  /* plateau: the current LR */
+    double best;       /* plateau: best monitored value */
+    int bad_epochs;    /* plateau: epochs since it improved */
+    int cooldown_left; /* plateau */
+} sn_schedule;
+
+/* Checks and fills in defaults of c->schedule (t_max defaults to c->epochs)
+ * for training with `steps_per_epoch` batches per epoch. */
+sn_status sn_schedule_init(sn_schedule *s, const sn_train_config *c, int steps_per_epoch,
+                           sn_error *err);
+/* The learning rate of the optimizer step `step` (0-based, counted over the
+ * whole training) taken during epoch index `epoch` (0-based), before the
+ * optimizer's own 1/t decay. */
+float sn_schedule_lr(const sn_schedule *s, int epoch, long step);
+/* Reports an epoch's monitored value (plateau; the others ignore it). */
+void sn_schedule_observe(sn_schedule *s, double value);
 
 /* ---- training ---------------------------------------------------------- */
 
@@ -169,8 +288,10 @@ typedef struct sn_epoch_stats {
     double train_loss, train_acc;
     double val_loss, val_acc;
     double test_loss, test_acc;
-    double lr;      /* learning rate at the end of the epoch */
+    double lr;      /* learning rate of the epoch's last step */
     double seconds; /* wall time of the epoch (training and evaluation) */
+    /* mean L1/L2 penalty over the epoch's steps (not in train_loss) */
+    double reg_loss;
 } sn_epoch_stats;
 
 /* Hooks the training loop calls; any may be NULL. The CLI's progress bar
@@ -185,10 +306,14 @@ typedef struct sn_train_hooks {
 
 /* Trains m on `train` for cfg.epochs epochs of shuffled mini-batches (seeded
  * by cfg.seed), evaluating `val` and `test` (either may be NULL) after each
- * epoch. With cfg.patience > 0 and a validation set, stops when the
- * validation loss has not improved by cfg.min_delta for that many epochs
- * and restores the best weights. `history_csv` (or NULL) receives one row
- * per epoch. A non-finite loss stops training with SN_ERR_NUMERIC. */
+ * epoch. Each step: forward, backward, L1/L2 penalties, gradient clipping,
+ * the scheduled learning rate, the optimizer update. With cfg.patience > 0,
+ * stops when cfg.monitor (a loss: lower by more than cfg.min_delta; an
+ * accuracy: higher by more than min_delta) has not improved for that many
+ * epochs, and (cfg.restore_best) puts back the weights, running statistics
+ * included, of the best epoch. Monitoring a val_* value needs `val`.
+ * `history_csv` (or NULL) receives one row per epoch. A non-finite loss
+ * stops training with SN_ERR_NUMERIC. */
 sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                    const sn_dataset *test, const sn_train_hooks *hooks, const char *history_csv,
                    sn_error *err);
@@ -231,6 +356,29 @@ sn_status sn_idx_load_labels(const char *path, int **labels, int *n, int *num_cl
  * with `.gz`); checks image and label counts agree. */
 sn_status sn_idx_load_dir(const char *dir, const char *split, sn_dataset *out, sn_error *err);
 
+/* ---- CIFAR-10 (binary version) ------------------------------------------ */
+
+/* Reads one file of the CIFAR-10 binary version: 3073-byte records, each a
+ * label byte (0-9) and a 32x32 image as three 1024-byte planes R, G, B, rows
+ * top to bottom. Takes the first `limit` records (limit <= 0: all). Pixels
+ * are scaled to [0, 1]; samples are 3x32x32, or with grey != 0 1x32x32 of
+ * luma Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601). The file must be a
+ * whole, non-zero number of records; errors name the file, the record and
+ * its byte offset. */
+sn_status sn_cifar_load_file(const char *path, int limit, int grey, sn_dataset *out,
+                             sn_error *err);
+
+/* Loads `split` from the folder of the binary version (cifar-10-batches-bin,
+ * or a folder holding it): "train" is data_batch_1.bin ... data_batch_5.bin
+ * in order, "test" is test_batch.bin; per_file_limit (<= 0: all) applies to
+ * each file, grey as above. num_classes is 10. */
+sn_status sn_cifar_load_dir(const char *dir, const char *split, int per_file_limit, int grey,
+                            sn_dataset *out, sn_error *err);
+
+/* The 10 class names of batches.meta.txt in that folder (one per line,
+ * blank lines ignored, at most 31 bytes each), in label order. */
+sn_status sn_cifar_class_names(const char *dir, char names[10][32], sn_error *err);
+
 /* ---- CSV ---------------------------------------------------------------- */
 
 typedef struct sn_csv_options {
@@ -261,6 +409,243 @@ void sn_dataset_standardize(sn_dataset *d, const float *mean, const float *std);
  * the samples in their original order. */
 sn_status sn_dataset_split(const sn_dataset *all, double frac, int stratified, uint64_t seed,
                            sn_dataset *train, sn_dataset *val, sn_error *err);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* Classification metrics with scikit-learn's definitions (sklearn.metrics
+ * with labels = 0..K-1 and zero_division = 0): a class never predicted has
+ * precision 0, a class without samples recall 0, F1 is 0 when precision +
+ * recall is 0. Macro averages weigh the K classes equally (classes absent
+ * from the data included); weighted averages weigh them by support. */
+typedef struct sn_metrics {
+    int num_classes;                 /* K */
+    long n;                          /* samples */
+    long *confusion;                 /* [K, K]: row = true class, column = predicted class */
+    long *support;                   /* [K]: samples per true class (row sums) */
+    double *precision, *recall, *f1; /* [K] */
+    double accuracy;
+    double macro_precision, macro_recall, macro_f1;
+    double weighted_precision, weighted_recall, weighted_f1;
+    int top_k;             /* k of top_k_accuracy (0: not computed) */
+    double top_k_accuracy; /* NaN when not computed */
+    double mean_xent;      /* mean cross-entropy (log loss); NaN when not computed */
+} sn_metrics;
+
+/* Allocates m for K classes, all counts zero, NaN scores. */
+sn_status sn_metrics_init(sn_metrics *m, int K, sn_error *err);
+void sn_metrics_free(sn_metrics *m);
+/* Counts n (true, predicted) pairs into m->confusion (adding to what is
+ * there) and recomputes every score; labels outside [0, K) are an error. */
+sn_status sn_metrics_add(sn_metrics *m, const int *y_true, const int *y_pred, int n, sn_error *err);
+/* Recomputes support, accuracy, precision, recall, F1 and their averages
+ * from m->confusion. */
+void sn_metrics_update(sn_metrics *m);
+
+/* Fraction of samples whose true class is among the k highest of their K
+ * scores (sklearn.metrics.top_k_accuracy_score: among equal scores the
+ * higher class index ranks first). scores: [n, K]. */
+double sn_top_k_accuracy(const float *scores, const int *labels, int n, int K, int k);
+/* Mean cross-entropy −(1/n) Σ log p[i, label_i] of probabilities [n, K]
+ * (sklearn.metrics.log_loss for float32 input: each p clipped to
+ * [ε, 1 − ε], ε = FLT_EPSILON, each row renormalized to sum 1). */
+double sn_mean_cross_entropy(const float *probs, const int *labels, int n, int K);
+
+/* Runs m over d in evaluation mode (batches of `batch`) and fills `out`
+ * (sn_metrics_init'ed here, K = the model's classes; a single sigmoid
+ * output counts as 2 classes): confusion matrix, scores, cross-entropy and,
+ * when 0 < top_k < K, top-k accuracy. probs ([n, K]) and pred ([n]) receive
+ * the class probabilities and predicted classes when not NULL. */
+sn_status sn_evaluate_metrics(sn_model *m, const sn_dataset *d, int batch, int top_k,
+                              sn_metrics *out, float *probs, int *pred, sn_error *err);
+/* Number of classes sn_evaluate_metrics uses for m (K, or 2 for one output). */
+int sn_model_num_classes(const sn_model *m);
+
+/* x += std · z, z ~ N(0, 1) drawn from r, for x[0..n); then clipped to
+ * [0, 1] when clip != 0 (pixel intensities). */
+void sn_add_gaussian_noise(float *x, size_t n, float std, sn_rng *r, int clip);
+
+/* ---- class names --------------------------------------------------------- */
+
+/* Fashion-MNIST's ten classes, in label order. */
+extern const char *const sn_fashion_mnist_classes[10];
+
+/* Names for K classes of the data at data_path (a folder or a file), first
+ * found of:
+ *   1. `file` (not NULL): one name per line, exactly K lines;
+ *   2. data_path/classes.txt, when data_path is a folder (same format);
+ *   3. data_path/batches.meta.txt or data_path/cifar-10-batches-bin/
+ *      batches.meta.txt (CIFAR-10's binary distribution);
+ *   4. Fashion-MNIST's names, when K == 10, d's samples have 784 values
+ *      (1x28x28) and the last component of data_path contains "fashion" (any
+ *      case): MNIST has the same shapes, so the shape alone cannot tell them
+ *      apart;
+ *   5. the label numbers "0", "1", ...
+ * d may be NULL (rule 4 then checks only K). *out gets K strings; release
+ * them with sn_class_names_free. */
+sn_status sn_class_names_load(const char *data_path, const char *file, const sn_dataset *d, int K,
+                              char ***out, sn_error *err);
+void sn_class_names_free(char **names, int K);
+
+/* ---- reports ------------------------------------------------------------- */
+
+/* Writes into run_dir what a report shows about m on the test set d:
+ * metrics.csv (metric,value), per_class.csv (class,name,precision,recall,
+ * f1,support), confusion.csv (rows: true class, columns: predicted),
+ * classes.txt and misclassified.safetensors (up to `max_images` of the most
+ * confidently misclassified samples: "x", "index", "true", "pred", "prob").
+ * names: K class names or NULL. Every file is written whole or not at all. */
+sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *d,
+                            char *const *names, int max_images, sn_error *err);
+
+/* Writes run_dir/report.html (or out_path when not NULL): one
+ * self-contained page with inline SVG charts, from what run_dir holds:
+ * history.csv, summary.txt, spec.net, run.txt, the files of
+ * sn_run_write_eval and robustness.csv. Missing files leave their section
+ * out. */
+sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *err);
+
+/* Writes an SVG line chart of the numeric columns `columns` (comma-separated;
+ * NULL: every *_loss column) of a CSV with a header (such as history.csv)
+ * against its first column. title may be NULL. */
+sn_status sn_plot_csv(const char *csv_path, const char *columns, const char *title,
+                      const char *svg_path, sn_error *err);
+
+/* ---- text: vocabularies, sequence training, generation (docs/rnn.md) ---- */
+
+typedef enum sn_text_level {
+    SN_TEXT_CHAR, /* UTF-8 code points */
+    SN_TEXT_BYTE, /* bytes (any file) */
+    SN_TEXT_WORD, /* lower-cased words and punctuation marks, the K most frequent */
+} sn_text_level;
+
+/* A token vocabulary: ids 0 .. size−1. Char and byte level: every code point
+ * (byte) of the corpus, in increasing order. Word level: id 0 is "<unk>",
+ * then the max_words most frequent tokens (ties: first occurrence first). A
+ * word token is a run of letters and digits (ASCII, and any non-ASCII code
+ * point but the quotes, dashes and ellipsis of U+2013..U+2026 and « »),
+ * apostrophes inside it included ("don't", "whale's"); ASCII and Latin-1
+ * capitals are lower-cased. Every other mark is a token of its own, a run
+ * of the same mark one token ("--", "..."); a blank line is the paragraph
+ * token "\n\n"; other white space only separates. */
+typedef struct sn_vocab sn_vocab;
+
+/* Releases the buffers the functions below hand out (texts, token ids). */
+void sn_free(void *p);
+
+/* Parses "char", "byte" or "word". */
+sn_status sn_text_level_parse(const char *s, sn_text_level *out, sn_error *err);
+const char *sn_text_level_name(sn_text_level l);
+
+/* Reads a whole text file (at most 1 GiB) into *text (NUL-terminated,
+ * sn_free it); *len excludes the NUL. */
+sn_status sn_text_read_file(const char *path, char **text, size_t *len, sn_error *err);
+
+/* The vocabulary of a corpus of len bytes. Errors: an empty corpus, invalid
+ * UTF-8 at char level (with its byte offset), fewer than 2 distinct tokens. */
+sn_status sn_vocab_build(const char *text, size_t len, sn_text_level level, int max_words,
+                         sn_vocab **out, sn_error *err);
+void sn_vocab_free(sn_vocab *v);
+int sn_vocab_size(const sn_vocab *v);
+sn_text_level sn_vocab_level(const sn_vocab *v);
+/* Token id's text (byte level: one byte, *len 1); NULL when out of range. */
+const char *sn_vocab_token(const sn_vocab *v, int id, size_t *len);
+/* The id of the token whose text is token[0..len), or −1. */
+int sn_vocab_find(const sn_vocab *v, const char *token, size_t len);
+/* Token ids of a text into *ids (sn_free it), *n of them. Word level:
+ * words outside the vocabulary become <unk> (id 0). Char and byte level: a
+ * code point (byte) outside the vocabulary is an error that names it and
+ * its byte offset; so is invalid UTF-8 at char level. */
+sn_status sn_vocab_encode(const sn_vocab *v, const char *text, size_t len, int **ids, size_t *n,
+                          sn_error *err);
+/* The text of n token ids into *out (NUL-terminated, sn_free it). Word
+ * level joins tokens with spaces, none before closing or after opening
+ * marks, none around hyphens, and capitalizes sentence starts and "i". */
+sn_status sn_vocab_decode(const sn_vocab *v, const int *ids, size_t n, char **out, sn_error *err);
+/* A one-string form (valid UTF-8, for safetensors __metadata__) and back. */
+sn_status sn_vocab_serialize(const sn_vocab *v, char **out, sn_error *err);
+sn_status sn_vocab_parse(const char *s, sn_vocab **out, sn_error *err);
+
+/* How sn_text_train cuts the token stream: N = cfg.batch parallel streams
+ * (contiguous slices of the text), batches of T = seq_len steps of all
+ * streams, the state carried from batch to batch of an epoch (truncated
+ * BPTT) and reset at each epoch's start; each step's target is the next
+ * token. One epoch is a full pass over the training tokens. Losses are the
+ * mean cross-entropy per token, in nats (bits = nats / ln 2). */
+typedef struct sn_text_options {
+    int seq_len;        /* T (default 50) */
+    int sample_every;   /* epochs between samples passed to on_sample (0: none) */
+    int sample_length;  /* tokens per sample (default 200) */
+    float temperature;  /* of the samples (default 0.8) */
+    const char *prime;  /* text the samples start from (NULL: none) */
+    double max_seconds; /* stop training after this much wall time (0: no limit) */
+    int keep_best;      /* with validation: end with the best epoch's weights (default 1) */
+} sn_text_options;
+
+/* Defaults of the above. */
+void sn_text_options_default(sn_text_options *o);
+
+typedef struct sn_text_epoch_stats {
+    int epoch; /* 1-based */
+    long step;
+    double train_loss, val_loss; /* nats per token; NaN without validation */
+    double lr;                   /* of the epoch's last step */
+    double seconds;              /* wall time of the epoch, evaluation included */
+    double tokens_per_s;         /* training tokens per second */
+    double cpu_seconds;          /* CPU time of the process so far (all threads) */
+    int partial;                 /* 1: the time budget ended the epoch early */
+} sn_text_epoch_stats;
+
+typedef struct sn_text_hooks {
+    void *ctx;
+    void (*on_batch)(void *ctx, int epoch, int batch, int nbatches, double loss,
+                     double tokens_per_s);
+    /* Returns non-zero to stop after this epoch. */
+    int (*on_epoch)(void *ctx, const sn_text_epoch_stats *s);
+    void (*on_sample)(void *ctx, int epoch, const char *text);
+} sn_text_hooks;
+
+/* Trains a sequence model (token-id input: `input 1`, then `embedding` or
+ * `onehot`, recurrent layers, a dense output of size(v), softmax_xent) on
+ * train[0..ntrain) and evaluates val[0..nval) (val may be NULL) after every
+ * epoch, with the model's [train] configuration: optimizer, schedule,
+ * clipping (clip value= / norm=), epochs, batch = streams, seed. `v` (may be
+ * NULL) decodes the samples. history_csv (or NULL) gets one row per epoch:
+ * epoch, step, train_loss, train_bits, val_loss, val_bits, val_perplexity,
+ * lr, seconds, tokens_per_s, elapsed (wall seconds since the start),
+ * cpu_seconds. A training step allocates nothing. */
+sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t ntrain,
+                        const int *val, size_t nval, const sn_text_options *o,
+                        const sn_text_hooks *hooks, const char *history_csv, sn_error *err);
+
+/* Mean loss per token (nats) of m on ids[0..n): `streams` streams of
+ * seq_len steps, state carried, starting from zero. */
+sn_status sn_text_evaluate(sn_model *m, const int *ids, size_t n, int seq_len, int streams,
+                           double *loss, sn_error *err);
+
+/* Sampling options of sn_text_generate. */
+typedef struct sn_sample_options {
+    int length;        /* tokens to generate */
+    float temperature; /* softmax(z / temperature); 0 = always the most likely token */
+    int top_k;         /* sample among the k most likely tokens only (0: all) */
+    int allow_unk;     /* word level: 0 never samples <unk> */
+    uint64_t seed;
+} sn_sample_options;
+
+/* Feeds the prime's tokens (none: a start token, the paragraph mark or
+ * newline when the vocabulary has one) through m from a zero state, then
+ * samples o->length tokens, each fed back in. *out (sn_free it) is the
+ * decoded prime followed by the sample. Deterministic for a fixed seed and
+ * model. */
+sn_status sn_text_generate(sn_model *m, const sn_vocab *v, const char *prime,
+                           const sn_sample_options *o, char **out, sn_error *err);
+
+/* A text model file: the weights and spec as sn_model_save writes them,
+ * plus the vocabulary in __metadata__["vocab"] (and `extra` key/value
+ * metadata pairs, may be 0). sn_text_model_load gives both back. */
+sn_status sn_text_model_save(const sn_model *m, const sn_vocab *v, const char *path, int nextra,
+                             const char *const *extra_keys, const char *const *extra_values,
+                             sn_error *err);
+sn_status sn_text_model_load(const char *path, sn_model **m, sn_vocab **v, sn_error *err);
 
 /* ---- threads ----------------------------------------------------------- */
 

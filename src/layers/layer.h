@@ -16,17 +16,23 @@
 
 #include "core/error.h"
 
-#define SN_MAX_PARAMS 4
+#define SN_MAX_PARAMS 16 /* a stacked recurrent layer: 4 per level, up to 4 levels */
 #define SN_MAX_ARGS   12
 
 typedef struct sn_layer sn_layer;
 
 /* A trainable tensor and its gradient. `decay` is 1 for weights (L1/L2 and
- * weight decay apply) and 0 for biases and norm scales. */
+ * weight decay apply) and 0 for biases and norm scales. A `buffer` (batch
+ * norm's running statistics) is state saved with the weights but not
+ * trained: optimizers, regularizers and clipping skip it. l1, l2: the
+ * penalty l1·Σ|θ| + l2·Σθ² this tensor adds to the loss (spec keys l1=, l2=,
+ * l1_bias=, l2_bias=). */
 typedef struct sn_param {
     char name[24];
     sn_tensor value, grad;
     int decay;
+    int buffer;
+    float l1, l2;
 } sn_param;
 
 typedef struct sn_layer_ops {
@@ -39,11 +45,23 @@ typedef struct sn_layer_ops {
 
 struct sn_layer {
     const sn_layer_ops *ops;
+    /* Optional (NULL: none needed): sizes the layer's scratch space for
+     * batches of up to max_batch samples; sn_model_reserve calls it, so that
+     * forward and backward allocate nothing. Set by the constructor. */
+    sn_status (*reserve)(sn_layer *l, int max_batch, sn_error *err);
     int in_ndim, in_shape[3];
     int out_ndim, out_shape[3];
     int nparams;
     sn_param params[SN_MAX_PARAMS];
     char desc[96]; /* e.g. "dense 784->128 init=he_uniform" */
+    /* Recurrent layers only (NULL for the others; set by the constructor).
+     * They see a batch of rows = T·N, time-major (row t·N + s is step t of
+     * stream s, T = seq_len, 0 meaning 1) and keep a state per stream:
+     * reset_state zeroes it, carry_state makes the final state of the last
+     * forward pass the initial state of the next (truncated BPTT). */
+    void (*reset_state)(sn_layer *l);
+    void (*carry_state)(sn_layer *l);
+    int seq_len;
 };
 
 /* ---- spec-line arguments --------------------------------------------------- */

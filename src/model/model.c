@@ -47,6 +47,13 @@ sn_status sn_model_reserve(sn_model *m, int max_batch, sn_error *err) {
             return sn_wrap(err, "workspace for batch %d", max_batch);
         }
     }
+    for (int i = 0; i < m->nlayers; i++) {
+        sn_layer *l = m->layers[i];
+        if (l->reserve && l->reserve(l, max_batch, err) != SN_OK) {
+            m->max_batch = 0;
+            return sn_wrap(err, "layer %d (%s)", i, l->desc);
+        }
+    }
     m->max_batch = max_batch;
     return SN_OK;
 }
@@ -80,10 +87,16 @@ double sn_model_backward(sn_model *m, const int *labels, const float *targets) {
     int n = m->batch, L = m->nlayers;
     sn_tensor dout = batch_view(&m->grad[L], n);
     double loss = sn_loss(m->loss, &m->out_view, labels, targets, &dout);
-    for (int i = L - 1; i >= 0; i--) {
+    /* Below the lowest layer with parameters no gradient is needed (e.g.
+     * onehot before a recurrent layer), unless dL/dx itself is wanted. */
+    int lowest = 0;
+    if (!m->input_grad)
+        while (lowest < L - 1 && m->layers[lowest]->nparams == 0) lowest++;
+    for (int i = L - 1; i >= lowest; i--) {
         sn_tensor x = batch_view(&m->act[i], n), y = batch_view(&m->act[i + 1], n);
         sn_tensor dy = batch_view(&m->grad[i + 1], n), dx = batch_view(&m->grad[i], n);
-        m->layers[i]->ops->backward(m->layers[i], &x, &y, &dy, i > 0 || m->input_grad ? &dx : NULL);
+        m->layers[i]->ops->backward(m->layers[i], &x, &y, &dy,
+                                    i > lowest || m->input_grad ? &dx : NULL);
     }
     return loss;
 }
@@ -96,6 +109,26 @@ void sn_model_predict(sn_model *m, const float *x, int n, float *out) {
     const sn_tensor *y = sn_model_forward(m, x, n, 0);
     sn_tensor o = sn_tensor_view(out, 2, y->shape);
     sn_loss_output(m->loss, y, &o);
+}
+
+int sn_model_is_recurrent(const sn_model *m) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i]->reset_state) return 1;
+    return 0;
+}
+
+void sn_model_set_seq_len(sn_model *m, int T) {
+    for (int i = 0; i < m->nlayers; i++) m->layers[i]->seq_len = T;
+}
+
+void sn_model_reset_state(sn_model *m) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i]->reset_state) m->layers[i]->reset_state(m->layers[i]);
+}
+
+void sn_model_carry_state(sn_model *m) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i]->carry_state) m->layers[i]->carry_state(m->layers[i]);
 }
 
 sn_train_config *sn_model_config(sn_model *m) {
@@ -118,7 +151,8 @@ int sn_model_output_size(const sn_model *m) {
 
 size_t sn_model_num_params(const sn_model *m) {
     size_t n = 0;
-    for (int i = 0; i < m->nparams; i++) n += m->params[i]->value.size;
+    for (int i = 0; i < m->nparams; i++)
+        if (!m->params[i]->buffer) n += m->params[i]->value.size; /* trained ones, as PyTorch */
     return n;
 }
 
@@ -141,7 +175,8 @@ void sn_model_summary(const sn_model *m, char *buf, size_t len) {
     for (int i = 0; i < m->nlayers; i++) {
         const sn_layer *l = m->layers[i];
         size_t np = 0;
-        for (int p = 0; p < l->nparams; p++) np += l->params[p].value.size;
+        for (int p = 0; p < l->nparams; p++)
+            if (!l->params[p].buffer) np += l->params[p].value.size;
         shape_str(sh, sizeof sh, l->out_ndim, l->out_shape);
         PUT("%-4d %-36s %-14s %12zu\n", i, l->desc, sh, np);
     }

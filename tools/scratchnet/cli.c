@@ -39,6 +39,7 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
     o->lr = o->val_split = -1;
     o->label_col = -1;
     o->header = -1;
+    o->noise_seed = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -53,7 +54,8 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             o->positional[o->npositional++] = a;
             continue;
         }
-        int flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--standardize") == 0;
+        int flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--standardize") == 0 ||
+                   strcmp(a, "--no-clip") == 0 || strcmp(a, "--grey") == 0;
         if (!flag && i + 1 >= argc) {
             fprintf(stderr, "scratchnet %s: %s needs a value\n\n%s", argv[0], a, usage);
             return EXIT_USAGE;
@@ -65,6 +67,25 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             o->quiet = 1;
         else if (strcmp(a, "--standardize") == 0)
             o->standardize = 1;
+        else if (strcmp(a, "--no-clip") == 0)
+            o->no_clip = 1;
+        else if (strcmp(a, "--grey") == 0)
+            o->grey = 1;
+        else if (strcmp(a, "--cifar-per-file") == 0) {
+            ok = parse_long_opt(a, v, 1, 1 << 30, &l);
+            if (ok) o->cifar_per_file = (int)l;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
+            o->output = v;
+        else if (strcmp(a, "--columns") == 0)
+            o->columns = v;
+        else if (strcmp(a, "--title") == 0)
+            o->title = v;
+        else if (strcmp(a, "--classes") == 0)
+            o->classes = v;
+        else if (strcmp(a, "--noise") == 0)
+            o->noise = v;
+        else if (strcmp(a, "--noise-seed") == 0)
+            ok = parse_long_opt(a, v, 0, 0x7fffffffL, &o->noise_seed);
         else if (strcmp(a, "--data") == 0)
             o->data = v;
         else if (strcmp(a, "--test") == 0)
@@ -141,13 +162,36 @@ static sn_status load_csv(const cli_opts *o, const char *path, sn_dataset *d, sn
     return sn_csv_load(path, &c, d, err);
 }
 
+/* A folder of the CIFAR-10 binary version, or one holding cifar-10-batches-bin/. */
+static int is_cifar_dir(const char *dir) {
+    static const char *probes[] = {"data_batch_1.bin", "test_batch.bin",
+                                   "cifar-10-batches-bin/test_batch.bin"};
+    char path[4200];
+    struct stat st;
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, probes[i]);
+        if (stat(path, &st) == 0) return is_dir(dir);
+    }
+    return 0;
+}
+
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
                         sn_error *err) {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!o->data) return sn_fail(err, SN_ERR_ARG, "--data is required");
     sn_status s;
-    if (is_dir(o->data)) {
+    if (is_cifar_dir(o->data)) { /* CIFAR-10 binary: data_batch_*.bin, test_batch.bin */
+        s = need_train ? sn_cifar_load_dir(o->data, "train", o->cifar_per_file, o->grey, train, err)
+                       : SN_OK;
+        if (s == SN_OK)
+            s = sn_cifar_load_dir(o->data, "test", o->cifar_per_file, o->grey, test, err);
+    } else if (o->grey || o->cifar_per_file) {
+        s = sn_fail(err, SN_ERR_ARG,
+                    "--grey and --cifar-per-file apply to CIFAR-10 folders (data_batch_1.bin ... "
+                    "test_batch.bin); %s is not one",
+                    o->data);
+    } else if (is_dir(o->data)) {
         s = need_train ? sn_idx_load_dir(o->data, "train", train, err) : SN_OK;
         if (s == SN_OK) s = sn_idx_load_dir(o->data, "t10k", test, err);
     } else {

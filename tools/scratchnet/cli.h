@@ -25,6 +25,17 @@ typedef struct cli_opts {
     int label_col; /* CSV: -1 = last column */
     const char *target_cols;
     int header; /* CSV: -1 detect, 0 no, 1 yes */
+    /* evaluation and reports */
+    const char *output;  /* -o FILE */
+    const char *columns; /* --columns a,b (plot) */
+    const char *title;   /* --title TEXT (plot) */
+    const char *classes; /* --classes FILE: class names, one per line */
+    const char *noise;   /* --noise 0,0.1,...: noise standard deviations (eval) */
+    long noise_seed;     /* --noise-seed (-1: unset) */
+    int no_clip;         /* --no-clip: noisy pixels are not clipped to [0, 1] */
+    /* CIFAR-10 folders */
+    int cifar_per_file; /* --cifar-per-file N: images read from each batch file (0: all) */
+    int grey;           /* --grey: 1x32x32 grey-scale images instead of 3x32x32 */
 } cli_opts;
 
 /* Parses argv[1..] for a verb; prints usage errors to stderr. Returns 0 on
@@ -47,5 +58,23 @@ sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
+/* Text models (train_text.c, generate.c); `train` goes to cmd_train_text
+ * when its arguments include --text. */
+int cli_wants_text(int argc, char **argv);
+int cmd_train_text(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+
+/* Trains m on `all` (split by the model's val_split) and evaluates on
+ * `test` (may be empty), writing the run folder run_dir: model, history,
+ * summary, spec, run.txt, test metrics and report.html (train.c). spec_path
+ * and o name what run.txt records. Prints progress unless o->quiet. */
+sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
+                        const sn_dataset *all, const sn_dataset *test, const char *run_dir,
+                        sn_error *err);
 
 #endif

@@ -9,8 +9,15 @@ static const char usage[] =
     "\n"
     "verbs:\n"
     "  train SPEC --data DIR|FILE.csv   train a model described by a spec file\n"
+    "  train SPEC --text FILE.txt       train a text model (char, byte or word level)\n"
+    "  generate MODEL [--prime TEXT]    sample text from a trained text model\n"
     "  eval MODEL --data DIR|FILE.csv   loss and accuracy of saved weights on the test set\n"
     "  predict MODEL IMAGES             class and probability per image (IDX or CSV)\n"
+    "  report RUN_DIR                   write RUN_DIR/report.html (charts, metrics, mistakes)\n"
+    "  plot FILE.csv -o FILE.svg        one chart of history.csv columns\n"
+    "  summary SPEC|MODEL               layers, output shapes and parameter counts\n"
+    "  sweep SWEEP_FILE                 train a grid of configurations and compare them\n"
+    "  gradcheck SPEC                   check every layer's gradients by finite differences\n"
     "\n"
     "'scratchnet VERB --help' describes each verb's options.\n";
 
@@ -19,9 +26,17 @@ int main(int argc, char **argv) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
-    if (strcmp(argv[1], "train") == 0) return cmd_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0)
+        return cli_wants_text(argc, argv) ? cmd_train_text(argc - 1, argv + 1)
+                                          : cmd_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(argv[1], "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(argv[1], "predict") == 0) return cmd_predict(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
+    if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(argv[1], "summary") == 0) return cmd_summary(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gradcheck") == 0) return cmd_gradcheck(argc - 1, argv + 1);
     fprintf(stderr, "scratchnet: unknown verb '%s'\n\n%s", argv[1], usage);
     return EXIT_USAGE;
 }

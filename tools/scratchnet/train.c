@@ -1,5 +1,6 @@
 /* scratchnet train SPEC --data DIR|FILE.csv [options] */
 #include "cli.h"
+#include "report/report.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -14,10 +15,13 @@ static const char usage[] =
     "usage: scratchnet train SPEC --data DIR|FILE.csv [options]\n"
     "\n"
     "Trains the model a spec file describes, evaluates it on the test set and\n"
-    "writes model.safetensors, history.csv, summary.txt and spec.net to a run\n"
-    "folder. Options given here override the spec's [train] section.\n"
+    "writes model.safetensors, history.csv, summary.txt, spec.net, run.txt, the\n"
+    "test set's metrics (metrics.csv, per_class.csv, confusion.csv,\n"
+    "misclassified.safetensors) and report.html to a run folder. Options given\n"
+    "here override the spec's [train] section.\n"
     "\n"
-    "  --data DIR|FILE    IDX folder (train-*/t10k-* files) or a numeric CSV\n"
+    "  --data DIR|FILE    IDX folder (train-*/t10k-* files), CIFAR-10 binary folder or a\n"
+    "                     numeric CSV\n"
     "  --test FILE.csv    test set for CSV data\n"
     "  --out RUN_DIR      run folder (default runs/<spec name>-<date>-<time>)\n"
     "  --seed N           seed for initialization, shuffling and the split\n"
@@ -30,6 +34,12 @@ static const char usage[] =
     "  --label-col N      CSV: column of the class label (default: the last)\n"
     "  --target-cols A,B  CSV: regression target columns instead of a label\n"
     "  --header yes|no|auto  CSV: whether the first row is a header (default auto)\n"
+    "  --cifar-per-file N CIFAR-10 folder (data_batch_1.bin ... test_batch.bin): read only\n"
+    "                     the first N images of each batch file\n"
+    "  --grey             CIFAR-10: 1x32x32 grey-scale images, Y = 0.299 R + 0.587 G + 0.114 B\n"
+    "                     (ITU-R BT.601), instead of 3x32x32 colour\n"
+    "  --classes FILE     class names, one per line (default: DIR/classes.txt, Fashion-MNIST's\n"
+    "                     names for a folder called *fashion*, else the label numbers)\n"
     "  --quiet            print only the final result\n";
 
 static int make_dirs(const char *path) {
@@ -56,7 +66,7 @@ static void default_run_dir(char *buf, size_t len, const char *spec) {
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static int write_text(const char *dir, const char *name, const char *text, sn_error *err) {
+static sn_status write_text(const char *dir, const char *name, const char *text, sn_error *err) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
@@ -66,12 +76,171 @@ static int write_text(const char *dir, const char *name, const char *text, sn_er
     return SN_OK;
 }
 
+static void now_text(char *buf, size_t len) {
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* run.txt: what the run was, "key value" per line, for reports and sweeps. */
+static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_model *m,
+                               const char *spec_path, const char *started, const char *finished,
+                               int ntrain, int nval, int ntest, sn_error *err) {
+    const sn_train_config *c = sn_model_config((sn_model *)m);
+    char text[4096];
+    int k = snprintf(text, sizeof text,
+                     "# what this run trained, on what, and how (scratchnet train)\n"
+                     "spec %s\ndata %s\n",
+                     spec_path, o->data ? o->data : "-");
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (k < (int)sizeof text) k += snprintf(text + k, sizeof text - (size_t)k, __VA_ARGS__);   \
+    } while (0)
+    if (o->test) ADD("test %s\n", o->test);
+    if (o->classes) ADD("classes %s\n", o->classes);
+    ADD("task %s\n", o->target_cols ? "regression" : "classification");
+    if (o->label_col >= 0) ADD("label_col %d\n", o->label_col);
+    if (o->target_cols) ADD("target_cols %s\n", o->target_cols);
+    if (o->header >= 0) ADD("header %s\n", o->header ? "yes" : "no");
+    ADD("optimizer %s\nlr %g\n", c->optimizer, (double)c->lr);
+    if (strcmp(c->optimizer, "sgd") == 0)
+        ADD("momentum %g\nnesterov %d\ndecay %g\n", (double)c->momentum, c->nesterov,
+            (double)c->decay);
+    else
+        ADD("beta1 %g\nbeta2 %g\neps %g\n", (double)c->beta1, (double)c->beta2, (double)c->eps);
+    ADD("weight_decay %g\nbatch %d\nepochs %d\nval_split %g\n", (double)c->weight_decay, c->batch,
+        c->epochs, (double)c->val_split);
+    if (c->patience > 0)
+        ADD("early_stop patience=%d min_delta=%g\n", c->patience, (double)c->min_delta);
+    ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,
+        o->standardize ? "yes" : "no", sn_get_threads());
+    ADD("samples %d train, %d validation, %d test\nparameters %zu\nstarted %s\n", ntrain, nval,
+        ntest, sn_model_num_params(m), started);
+    if (finished) ADD("finished %s\n", finished);
+#undef ADD
+    return write_text(dir, "run.txt", text, err);
+}
+
 static void apply_overrides(const cli_opts *o, sn_train_config *c) {
     if (o->seed >= 0) c->seed = (uint64_t)o->seed;
     if (o->epochs >= 0) c->epochs = (int)o->epochs;
     if (o->batch > 0) c->batch = (int)o->batch;
     if (o->lr > 0) c->lr = (float)o->lr;
     if (o->val_split >= 0) c->val_split = (float)o->val_split;
+}
+
+/* train, val and test as training uses them: `all` split by the model's
+ * val_split and `test`, standardized with the training part's statistics
+ * when asked. The caller's sets stay untouched: what changes is a copy, what
+ * does not is borrowed (own_train, own_test: which ones must be freed). */
+static sn_status prepare_data(const cli_opts *o, const sn_train_config *c, const sn_dataset *all,
+                              const sn_dataset *test, sn_dataset *train, sn_dataset *val,
+                              sn_dataset *tst, int *own_train, int *own_test, sn_error *err) {
+    sn_dataset none = {0};
+    sn_status s = SN_OK;
+    *own_train = c->val_split > 0 || o->standardize;
+    *own_test = test->n && o->standardize;
+    if (*own_train)
+        s = sn_dataset_split(all, c->val_split, all->labels != NULL, c->seed, train, val, err);
+    else
+        *train = *all;
+    if (*own_test && s == SN_OK)
+        s = sn_dataset_split(test, 0, 0, 0, tst, &none, err);
+    else if (!*own_test)
+        *tst = *test;
+    sn_dataset_free(&none);
+    if (s == SN_OK && o->standardize) {
+        float *mean = malloc(train->sample_size * sizeof(float));
+        float *sd = malloc(train->sample_size * sizeof(float));
+        if (!mean || !sd) s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
+        if (s == SN_OK) s = sn_dataset_feature_stats(train, mean, sd, err);
+        if (s == SN_OK) {
+            sn_dataset_standardize(train, mean, sd);
+            if (val->n) sn_dataset_standardize(val, mean, sd);
+            if (tst->n) sn_dataset_standardize(tst, mean, sd);
+        }
+        free(mean);
+        free(sd);
+    }
+    return s;
+}
+
+sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
+                        const sn_dataset *all, const sn_dataset *test, const char *run_dir,
+                        sn_error *err) {
+    sn_dataset train = {0}, val = {0}, tst = {0};
+    char path[1200], started[32], finished[32];
+    char **names = NULL;
+    int K = sn_model_num_classes(m);
+    apply_overrides(o, sn_model_config(m));
+    const sn_train_config *c = sn_model_config(m);
+    now_text(started, sizeof started);
+    int own_train = 0, own_test = 0;
+    sn_status s = prepare_data(o, c, all, test, &train, &val, &tst, &own_train, &own_test, err);
+    int have_val = s == SN_OK && val.n > 0;
+    /* Class names first: a bad classes file should not cost a training. */
+    if (s == SN_OK && all->labels)
+        s = sn_class_names_load(o->data, o->classes, all, K, &names, err);
+    if (s == SN_OK && make_dirs(run_dir) != 0)
+        s = sn_fail(err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
+                    strerror(errno));
+    if (s == SN_OK) {
+        char summary[8192];
+        sn_model_summary(m, summary, sizeof summary);
+        if (!o->quiet) fprintf(stderr, "%s", summary);
+        s = write_text(run_dir, "summary.txt", summary, err);
+        if (s == SN_OK) s = write_text(run_dir, "spec.net", sn_model_spec(m), err);
+        if (s == SN_OK)
+            s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n, err);
+    }
+    if (s == SN_OK) {
+        if (!o->quiet)
+            fprintf(stderr,
+                    "training on %d samples (%d validation, %d test), %d epochs, batch %d, %s "
+                    "lr %g, %d threads\n",
+                    train.n, val.n, tst.n, c->epochs, c->batch, c->optimizer, c->lr,
+                    sn_get_threads());
+        cli_progress prog;
+        sn_train_hooks hooks = cli_progress_hooks(&prog, o->quiet, c->epochs);
+        snprintf(path, sizeof path, "%s/history.csv", run_dir);
+        s = sn_train(m, &train, have_val ? &val : NULL, tst.n ? &tst : NULL, &hooks, path, err);
+    }
+    if (s == SN_OK) {
+        snprintf(path, sizeof path, "%s/model.safetensors", run_dir);
+        s = sn_model_save(m, path, err);
+    }
+    if (s == SN_OK && tst.n) {
+        double loss, acc;
+        s = sn_evaluate(m, &tst, c->batch, &loss, &acc, err);
+        if (s == SN_OK && !isnan(acc)) printf("test accuracy: %.2f %%\n", 100 * acc);
+        if (s == SN_OK) printf("test loss: %.4f\n", loss);
+    }
+    if (s == SN_OK && tst.n && tst.labels) {
+        s = sn_run_write_eval(run_dir, m, &tst, names, 40, err);
+        sn_table t;
+        snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+        if (s == SN_OK && sn_table_read(path, &t, NULL) == SN_OK) {
+            for (int r = 0; r < t.nrows; r++)
+                if (strcmp(sn_table_str(&t, r, 0), "macro_f1") == 0)
+                    printf("test macro F1: %.4f\n", sn_table_num(&t, r, 1));
+            sn_table_free(&t);
+        }
+    }
+    if (s == SN_OK) {
+        now_text(finished, sizeof finished);
+        s = write_run_txt(run_dir, o, m, spec_path, started, finished, train.n, val.n, tst.n, err);
+    }
+    if (s == SN_OK) {
+        s = sn_report_write(run_dir, NULL, err);
+        if (s == SN_OK && !o->quiet) fprintf(stderr, "report: %s/report.html\n", run_dir);
+    }
+    if (s == SN_OK && !o->quiet) fprintf(stderr, "run folder: %s\n", run_dir);
+    sn_class_names_free(names, K);
+    if (own_train) sn_dataset_free(&train);
+    if (own_test) sn_dataset_free(&tst);
+    sn_dataset_free(&val);
+    return s;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -86,78 +255,19 @@ int cmd_train(int argc, char **argv) {
 
     sn_error err = {0};
     sn_model *m = NULL;
-    sn_dataset all = {0}, train = {0}, val = {0}, test = {0};
-    int have_val = 0;
-    char run_dir[1024], path[1200];
+    sn_dataset all = {0}, test = {0};
+    char run_dir[1024];
     sn_status s = sn_model_from_file(o.positional[0], o.seed > 0 ? (uint64_t)o.seed : 0, &m, &err);
-    if (s == SN_OK) {
-        apply_overrides(&o, sn_model_config(m));
-        s = cli_load_data(&o, &all, &test, 1, &err);
-    }
-    const sn_train_config *c = s == SN_OK ? sn_model_config(m) : NULL;
-    if (s == SN_OK && c->val_split > 0) {
-        s = sn_dataset_split(&all, c->val_split, all.labels != NULL, c->seed, &train, &val, &err);
-        have_val = 1;
-    } else if (s == SN_OK) {
-        train = all;
-        memset(&all, 0, sizeof all);
-    }
-    if (s == SN_OK && o.standardize) {
-        float *mean = malloc(train.sample_size * sizeof(float));
-        float *sd = malloc(train.sample_size * sizeof(float));
-        if (!mean || !sd) s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
-        if (s == SN_OK) s = sn_dataset_feature_stats(&train, mean, sd, &err);
-        if (s == SN_OK) {
-            sn_dataset_standardize(&train, mean, sd);
-            if (have_val) sn_dataset_standardize(&val, mean, sd);
-            if (test.n) sn_dataset_standardize(&test, mean, sd);
-        }
-        free(mean);
-        free(sd);
-    }
+    if (s == SN_OK) s = cli_load_data(&o, &all, &test, 1, &err);
     if (s == SN_OK) {
         if (o.out)
             snprintf(run_dir, sizeof run_dir, "%s", o.out);
         else
             default_run_dir(run_dir, sizeof run_dir, o.positional[0]);
-        if (make_dirs(run_dir) != 0)
-            s = sn_fail(&err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
-                        strerror(errno));
+        s = cli_train_run(&o, m, o.positional[0], &all, &test, run_dir, &err);
     }
-    if (s == SN_OK) {
-        char summary[8192];
-        sn_model_summary(m, summary, sizeof summary);
-        if (!o.quiet) fprintf(stderr, "%s", summary);
-        s = write_text(run_dir, "summary.txt", summary, &err);
-        if (s == SN_OK) s = write_text(run_dir, "spec.net", sn_model_spec(m), &err);
-    }
-    if (s == SN_OK) {
-        if (!o.quiet)
-            fprintf(stderr,
-                    "training on %d samples (%d validation, %d test), %d epochs, batch %d, %s "
-                    "lr %g, %d threads\n",
-                    train.n, have_val ? val.n : 0, test.n, c->epochs, c->batch, c->optimizer, c->lr,
-                    sn_get_threads());
-        cli_progress prog;
-        sn_train_hooks hooks = cli_progress_hooks(&prog, o.quiet, c->epochs);
-        snprintf(path, sizeof path, "%s/history.csv", run_dir);
-        s = sn_train(m, &train, have_val ? &val : NULL, test.n ? &test : NULL, &hooks, path, &err);
-    }
-    if (s == SN_OK) {
-        snprintf(path, sizeof path, "%s/model.safetensors", run_dir);
-        s = sn_model_save(m, path, &err);
-    }
-    if (s == SN_OK && test.n) {
-        double loss, acc;
-        s = sn_evaluate(m, &test, c->batch, &loss, &acc, &err);
-        if (s == SN_OK && !isnan(acc)) printf("test accuracy: %.2f %%\n", 100 * acc);
-        if (s == SN_OK) printf("test loss: %.4f\n", loss);
-    }
-    if (s == SN_OK && !o.quiet) fprintf(stderr, "run folder: %s\n", run_dir);
     if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
     sn_dataset_free(&all);
-    sn_dataset_free(&train);
-    sn_dataset_free(&val);
     sn_dataset_free(&test);
     sn_model_free(m);
     return s == SN_OK ? 0 : EXIT_RUNTIME;
