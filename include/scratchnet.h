@@ -365,8 +365,7 @@ sn_status sn_idx_load_dir(const char *dir, const char *split, sn_dataset *out, s
  * luma Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601). The file must be a
  * whole, non-zero number of records; errors name the file, the record and
  * its byte offset. */
-sn_status sn_cifar_load_file(const char *path, int limit, int grey, sn_dataset *out,
-                             sn_error *err);
+sn_status sn_cifar_load_file(const char *path, int limit, int grey, sn_dataset *out, sn_error *err);
 
 /* Loads `split` from the folder of the binary version (cifar-10-batches-bin,
  * or a folder holding it): "train" is data_batch_1.bin ... data_batch_5.bin
