@@ -24,6 +24,8 @@ typedef enum sn_status {
     SN_ERR_ARG,     /* a caller passed an invalid argument */
     SN_ERR_SHAPE,   /* tensor shapes do not fit together */
     SN_ERR_NUMERIC, /* a non-finite loss or gradient */
+    /* training stopped on request (sn_checkpoint_options.stop_requested) */
+    SN_ERR_INTERRUPTED,
 } sn_status;
 
 typedef struct sn_error {
@@ -148,6 +150,15 @@ typedef struct sn_train_config {
                          may set their own with l1= l2= l1_bias= l2_bias=) */
     float clip_value; /* clip every gradient to [−c, c] (0 = off) */
     float clip_norm;  /* rescale gradients to a global L2 norm <= c (0 = off) */
+    /* The guard, before penalties and clipping (src/train/guard.h): a NaN or
+     * inf loss or gradient, a gradient norm above max_grad_norm (default 1e6)
+     * or a loss above max_loss_ratio (default 1e4) times the largest of the
+     * first 10 steps' stops training with SN_ERR_NUMERIC, or with
+     * skip_nonfinite skips the batch (no update; counted in the epoch's
+     * `skipped`). 0: rule off. */
+    int skip_nonfinite;
+    float max_grad_norm;
+    float max_loss_ratio;
     char monitor[16]; /* early stopping: val_loss (default), val_acc, train_loss,
                          train_acc */
     int restore_best; /* early stopping: restore the best epoch's weights (1) */
@@ -276,6 +287,58 @@ float sn_schedule_lr(const sn_schedule *s, int epoch, long step);
 /* Reports an epoch's monitored value (plateau; the others ignore it). */
 void sn_schedule_observe(sn_schedule *s, double value);
 
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* A checkpoint is one safetensors file holding everything a training needs
+ * to go on exactly as if it had never stopped: parameters and buffers
+ * ("<layer>.<name>", as in weight files), the optimizer's state
+ * ("optimizer.state.<p>.<kind>"), the best epoch's weights ("best.*", when
+ * they are kept), recurrent layers' carried state ("rnn.<layer>.h" / ".c",
+ * [levels, streams, H]) and, in __metadata__, the spec, the configuration,
+ * the position (epoch, batch), the generators' states, the schedule's and
+ * early stopping's bookkeeping, the epoch's sums so far and the history
+ * rows. Integers are written in decimal, floating-point values in C's
+ * hexadecimal notation (%a): everything round-trips exactly, so that a
+ * resumed training ends with bitwise the same weights as an uninterrupted
+ * one (same seed, same thread count). The file is written to
+ * "<path>.tmp", synced, renamed over `path` and the folder synced: the
+ * previous checkpoint stays whole until the new one is. */
+typedef struct sn_checkpoint_options {
+    const char *path;   /* the checkpoint written during training (NULL: none) */
+    int every_epochs;   /* write one after every this many epochs (0: not by epochs) */
+    long every_steps;   /* ... and every this many optimizer steps, mid-epoch (0: no) */
+    const char *resume; /* continue the training saved in this checkpoint (NULL:
+                           start afresh); the model, data and configuration
+                           must be those it was made with (checked: shapes,
+                           configuration but epochs, batches per epoch) */
+    /* Extra __metadata__ pairs stored with every checkpoint (the caller's
+     * own settings); the values are read at each write, so they may change. */
+    int nmeta;
+    const char *const *meta_keys;
+    const char *const *meta_values;
+    int delay_ms; /* testing: pause between writing "<path>.tmp" and renaming it */
+    /* Polled after every step (a signal handler's flag fits); may be NULL.
+     * Non-zero stops training there: the checkpoint is written (when path is
+     * set) and training returns SN_ERR_INTERRUPTED saying where it stopped. */
+    int (*stop_requested)(void *ctx);
+    void *stop_ctx;
+} sn_checkpoint_options;
+
+/* What a checkpoint says about where its training stands. */
+typedef struct sn_checkpoint_info {
+    char trainer[8]; /* "table" (sn_train) or "text" (sn_text_train) */
+    int epoch;       /* the epoch in progress (1-based) */
+    int batch;       /* its batches done, of nbatches */
+    int nbatches;
+    long step;    /* optimizer steps done */
+    int finished; /* 1: early stopping had ended the training */
+} sn_checkpoint_info;
+
+/* Reads the checkpoint at `path` and checks it whole: its format, every
+ * metadata value, and every tensor's name and shape against the model its
+ * spec builds. Errors name the file and the tensor or key at fault. */
+sn_status sn_checkpoint_verify(const char *path, sn_checkpoint_info *info, sn_error *err);
+
 /* ---- training ---------------------------------------------------------- */
 
 typedef struct sn_dataset sn_dataset; /* see "data sets" below */
@@ -292,6 +355,8 @@ typedef struct sn_epoch_stats {
     double seconds; /* wall time of the epoch (training and evaluation) */
     /* mean L1/L2 penalty over the epoch's steps (not in train_loss) */
     double reg_loss;
+    int skipped; /* batches the guard skipped (cfg.skip_nonfinite); train_loss
+                    and train_acc are over the others */
 } sn_epoch_stats;
 
 /* Hooks the training loop calls; any may be NULL. The CLI's progress bar
@@ -312,11 +377,18 @@ typedef struct sn_train_hooks {
  * accuracy: higher by more than min_delta) has not improved for that many
  * epochs, and (cfg.restore_best) puts back the weights, running statistics
  * included, of the best epoch. Monitoring a val_* value needs `val`.
- * `history_csv` (or NULL) receives one row per epoch. A non-finite loss
- * stops training with SN_ERR_NUMERIC. */
+ * `history_csv` (or NULL) receives one row per epoch. A non-finite or
+ * exploding step (see cfg.skip_nonfinite) stops training with
+ * SN_ERR_NUMERIC before it reaches the weights. */
 sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                    const sn_dataset *test, const sn_train_hooks *hooks, const char *history_csv,
                    sn_error *err);
+/* sn_train with checkpoints, resuming and stop requests (ck may be NULL).
+ * A resumed training rewrites history_csv with the checkpoint's rows first. */
+sn_status sn_train_checkpointed(sn_model *m, const sn_dataset *train, const sn_dataset *val,
+                                const sn_dataset *test, const sn_train_hooks *hooks,
+                                const char *history_csv, const sn_checkpoint_options *ck,
+                                sn_error *err);
 
 /* Mean loss and accuracy of m over d, in eval mode, batches of `batch`. */
 sn_status sn_evaluate(sn_model *m, const sn_dataset *d, int batch, double *loss, double *acc,
@@ -592,6 +664,7 @@ typedef struct sn_text_epoch_stats {
     double tokens_per_s;         /* training tokens per second */
     double cpu_seconds;          /* CPU time of the process so far (all threads) */
     int partial;                 /* 1: the time budget ended the epoch early */
+    int skipped;                 /* batches the guard skipped (cfg.skip_nonfinite) */
 } sn_text_epoch_stats;
 
 typedef struct sn_text_hooks {
@@ -611,10 +684,19 @@ typedef struct sn_text_hooks {
  * NULL) decodes the samples. history_csv (or NULL) gets one row per epoch:
  * epoch, step, train_loss, train_bits, val_loss, val_bits, val_perplexity,
  * lr, seconds, tokens_per_s, elapsed (wall seconds since the start),
- * cpu_seconds. A training step allocates nothing. */
+ * cpu_seconds, skipped (batches the guard skipped, see skip_nonfinite). A
+ * training step allocates nothing. */
 sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t ntrain,
                         const int *val, size_t nval, const sn_text_options *o,
                         const sn_text_hooks *hooks, const char *history_csv, sn_error *err);
+/* The same with checkpoints (ck may be NULL; see sn_train_checkpointed). A
+ * checkpoint taken mid-epoch holds the recurrent state carried into the
+ * next batch. The time budget (o->max_seconds) counts from each start. */
+sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *train,
+                                     size_t ntrain, const int *val, size_t nval,
+                                     const sn_text_options *o, const sn_text_hooks *hooks,
+                                     const char *history_csv, const sn_checkpoint_options *ck,
+                                     sn_error *err);
 
 /* Mean loss per token (nats) of m on ids[0..n): `streams` streams of
  * seq_len steps, state carried, starting from zero. */

@@ -21,6 +21,8 @@ const char *sn_status_name(sn_status s) {
         return "shape mismatch";
     case SN_ERR_NUMERIC:
         return "numeric error";
+    case SN_ERR_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown error";
 }

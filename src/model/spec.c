@@ -15,6 +15,7 @@
  *   clip      norm=1            # and/or value=5
  *   early_stop patience=5 min_delta=0 monitor=val_loss restore=1
  *   l2        1e-4              # default penalty of every weight tensor
+ *   skip_nonfinite yes          # guard: skip bad batches (max_grad_norm, max_loss_ratio)
  *   batch     128
  *   epochs    10
  *
@@ -26,6 +27,7 @@
 #include "optim/optim.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,8 @@ static void config_defaults(sn_train_config *c) {
     c->seed = 42;
     snprintf(c->monitor, sizeof c->monitor, "val_loss");
     c->restore_best = 1;
+    c->max_grad_norm = 1e6f;
+    c->max_loss_ratio = 1e4f;
     sn_schedule_config *k = &c->schedule;
     snprintf(k->kind, sizeof k->kind, "none");
     k->gamma = 0.1f;
@@ -95,6 +99,20 @@ static int parse_shape(const char *s, int *ndim, int *shape) {
     }
     *ndim = n;
     return n > 0;
+}
+
+/* A sample of at most SN_SPEC_MAX_INPUT values, so that the layers' sizes
+ * (ints) cannot overflow. */
+#define SN_SPEC_MAX_INPUT ((size_t)1 << 30)
+static sn_status check_input_size(const char *text, int ndim, const int *shape, sn_error *err) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        if (!sn_mul_ok(n, (size_t)shape[i], &n))
+            return sn_fail(err, SN_ERR_FORMAT, "input: %s overflows the size type", text);
+    if (n > SN_SPEC_MAX_INPUT)
+        return sn_fail(err, SN_ERR_FORMAT, "input: %s has %zu values, more than the %zu allowed",
+                       text, n, SN_SPEC_MAX_INPUT);
+    return SN_OK;
 }
 
 /* Per-layer penalty options (l1= l2= l1_bias= l2_bias=), read here rather
@@ -369,6 +387,10 @@ static sn_status parse_train_line(sn_train_config *c, unsigned *set, int n, char
         if (strcmp(key, "early_stop") == 0 && c->patience < 1)
             return sn_fail(err, SN_ERR_FORMAT, "early_stop: give patience=EPOCHS (>= 1)");
         return SN_OK;
+    } else if (strcmp(key, "skip_nonfinite") == 0 && n == 2 &&
+               (strcmp(w[1], "yes") == 0 || strcmp(w[1], "no") == 0)) {
+        c->skip_nonfinite = w[1][0] == 'y';
+        return SN_OK;
     } else {
         /* "lr 0.1", "batch 128", ...: rewrite as the key=value form below. */
         if (n != 2) return sn_fail(err, SN_ERR_FORMAT, "%s: expected one value", key);
@@ -429,6 +451,12 @@ static sn_status parse_train_line(sn_train_config *c, unsigned *set, int n, char
             c->patience = (int)v;
         else if (strcmp(k, "min_delta") == 0 && v >= 0)
             c->min_delta = (float)v;
+        else if (strcmp(k, "skip_nonfinite") == 0 && (v == 0 || v == 1))
+            c->skip_nonfinite = (int)v;
+        else if (strcmp(k, "max_grad_norm") == 0 && v >= 0 && v <= FLT_MAX)
+            c->max_grad_norm = (float)v;
+        else if (strcmp(k, "max_loss_ratio") == 0 && v >= 0 && v <= FLT_MAX)
+            c->max_loss_ratio = (float)v;
         else
             return sn_fail(err, SN_ERR_FORMAT, "'%s=%s' is unknown or out of range", k, val);
     }
@@ -499,6 +527,8 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
                 else if (n != 2 || !parse_shape(w[1], &m->in_ndim, m->in_shape))
                     s = sn_fail(err, SN_ERR_FORMAT,
                                 "input: expected a shape such as 784 or 1x28x28");
+                else
+                    s = check_input_size(w[1], m->in_ndim, m->in_shape, err);
                 have_input = 1;
             } else if (!have_input) {
                 s = sn_fail(err, SN_ERR_FORMAT,

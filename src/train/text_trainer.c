@@ -10,12 +10,16 @@
  *
  * One step (all buffers allocated before the first epoch):
  *   forward (train), mean cross-entropy over the T_b·N tokens, backward
+ *   guard: loss and g finite, not exploding (else stop, or skip the batch
+ *   and reset the state: guard.h)
  *   g += ∂R/∂θ (L1/L2), clip by value, then by global norm
  *   lr = schedule(epoch, step), optimizer update
  *   carry the recurrent state into the next batch (its gradient stops here)
  * The state is reset at the start of every epoch and of every evaluation. */
 #include "model/model.h"
 #include "optim/optim.h"
+#include "train/checkpoint.h"
+#include "train/guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -150,17 +154,26 @@ static FILE *history_open(const char *path, sn_error *err) {
         return NULL;
     }
     fprintf(f, "epoch,step,train_loss,train_bits,val_loss,val_bits,val_perplexity,lr,seconds,"
-               "tokens_per_s,elapsed,cpu_seconds\n");
+               "tokens_per_s,elapsed,cpu_seconds,skipped\n");
     return f;
 }
 
 #define LN2 0.69314718055994531 /* nats per bit */
 
-static void history_row(FILE *f, const sn_text_epoch_stats *e, double elapsed) {
-    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%.1f,%.1f,%.1f\n", e->epoch, e->step,
-            e->train_loss, e->train_loss / LN2, e->val_loss, e->val_loss / LN2, exp(e->val_loss),
-            e->lr, e->seconds, e->tokens_per_s, elapsed, e->cpu_seconds);
-    fflush(f);
+/* One row into f (may be NULL) and, when checkpointing (k != NULL), into
+ * the rows a checkpoint keeps. */
+static sn_status history_row(FILE *f, const sn_text_epoch_stats *e, double elapsed, sn_ckpt *k,
+                             sn_error *err) {
+    char row[512];
+    snprintf(row, sizeof row, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%.1f,%.1f,%.1f,%d\n",
+             e->epoch, e->step, e->train_loss, e->train_loss / LN2, e->val_loss, e->val_loss / LN2,
+             exp(e->val_loss), e->lr, e->seconds, e->tokens_per_s, elapsed, e->cpu_seconds,
+             e->skipped);
+    if (f) {
+        fputs(row, f);
+        fflush(f);
+    }
+    return k ? sn_ckpt_history_add(k, row, err) : SN_OK;
 }
 
 /* Copies every parameter into (restore = 0) or out of snap. */
@@ -195,10 +208,20 @@ static void sample(sn_model *m, const sn_vocab *v, const sn_text_options *o, int
 sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t ntrain,
                         const int *val, size_t nval, const sn_text_options *o,
                         const sn_text_hooks *hooks, const char *history_csv, sn_error *err) {
+    return sn_text_train_checkpointed(m, v, train, ntrain, val, nval, o, hooks, history_csv, NULL,
+                                      err);
+}
+
+sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *train,
+                                     size_t ntrain, const int *val, size_t nval,
+                                     const sn_text_options *o, const sn_text_hooks *hooks,
+                                     const char *history_csv, const sn_checkpoint_options *ckopt,
+                                     sn_error *err) {
     const sn_train_config *c = &m->cfg;
     int T = o->seq_len, K = sn_model_output_size(m);
     streams tr = {0}, va = {0};
     sn_optimizer *opt = NULL;
+    sn_guard guard = {0};
     sn_schedule sched;
     int *labels = NULL, have_val = val && nval > 0;
     FILE *hist = NULL;
@@ -226,32 +249,50 @@ sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t
                     "must monitor val_loss or train_loss");
     if (s == SN_OK) s = sn_model_reserve(m, T * c->batch, err);
     if (s == SN_OK) s = sn_optimizer_new(m, c, &opt, err);
+    if (s == SN_OK) s = sn_guard_init(&guard, m, c, err);
     if (s == SN_OK && !(labels = sn_alloc((size_t)T * c->batch, sizeof(int))))
         s = sn_fail(err, SN_ERR_NOMEM, "training: out of memory");
     for (int i = 0; s == SN_OK && keep_best && i < m->nparams; i++)
         s = sn_tensor_alloc(&snap[i], m->params[i]->value.ndim, m->params[i]->value.shape, err);
-    if (s == SN_OK && history_csv && !(hist = history_open(history_csv, err))) s = err->code;
 
     const int penalty = has_penalty(m);
     const char *mon = have_val && strcmp(sched.c.monitor, "train_loss") != 0 ? "val" : "train";
     double best = INFINITY, t_start = now_seconds();
     int since_best = 0, out_of_time = 0;
-    for (int epoch = 1; s == SN_OK && epoch <= c->epochs && !out_of_time; epoch++) {
+    /* Checkpoints (checkpoint.c): a resumed training takes up the loop at
+     * ck.epoch, batch ck.batch, with the recurrent state carried there. */
+    const sn_checkpoint_options *cko = ckopt && ckopt->path ? ckopt : NULL;
+    sn_ckpt ck = {.trainer = "text", .epoch = 1, .nbatches = nb, .samples = (long)ntrain};
+    if (s == SN_OK && ckopt && ckopt->resume) {
+        s = sn_ckpt_load(ckopt->resume, m, opt, &sched, &ck, keep_best ? snap : NULL, err);
+        best = ck.best, since_best = ck.since_best;
+    }
+    if (s == SN_OK && history_csv && !(hist = history_open(history_csv, err))) s = err->code;
+    if (hist && ck.history) fputs(ck.history, hist);
+    int resume_batch = ck.batch;
+    for (int epoch = ck.epoch; s == SN_OK && !ck.finished && epoch <= c->epochs && !out_of_time;
+         epoch++) {
         double t0 = now_seconds(), sum = 0;
         size_t tokens = 0;
         float last_lr = sn_optimizer_lr(opt);
-        sn_model_reset_state(m);
-        for (int b = 0; b < nb; b++) {
+        int first = resume_batch;
+        size_t tokens0 = 0;   /* the epoch's tokens before a resume (not timed here) */
+        if (resume_batch > 0) /* the state carried there was restored */
+            sum = ck.sum, tokens = tokens0 = (size_t)ck.count, last_lr = ck.last_lr;
+        else
+            sn_model_reset_state(m);
+        resume_batch = 0;
+        for (int b = first; b < nb; b++) {
             int Tb = fill_batch(&tr, b, T, m->act[0].data, labels), rows = Tb * tr.N;
             sn_optimizer_set_lr(opt, sn_schedule_lr(&sched, epoch - 1, sn_optimizer_steps(opt)));
             sn_model_set_seq_len(m, Tb);
+            sn_guard_begin(&guard);
             sn_model_forward(m, m->act[0].data, rows, 1);
             double loss = sn_model_backward(m, labels, NULL);
-            if (!isfinite(loss)) {
-                s = sn_fail(err, SN_ERR_NUMERIC,
-                            "epoch %d, batch %d (step %ld): the loss is %g; lower the learning "
-                            "rate (now %g) or clip the gradients",
-                            epoch, b + 1, sn_optimizer_steps(opt) + 1, loss, sn_optimizer_lr(opt));
+            if (sn_guard_check(&guard, loss, epoch, b + 1, sn_optimizer_steps(opt) + 1,
+                               sn_optimizer_lr(opt), err) != SN_OK) {
+                if (sn_guard_skip(&guard, rows)) continue;
+                s = SN_ERR_NUMERIC;
                 break;
             }
             if (penalty) sn_model_regularize(m);
@@ -265,12 +306,20 @@ sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t
             double elapsed = now_seconds() - t0;
             if (hooks && hooks->on_batch)
                 hooks->on_batch(hooks->ctx, epoch, b + 1, nb, sum / (double)tokens,
-                                (double)tokens / (elapsed + 1e-9));
+                                (double)(tokens - tokens0) / (elapsed + 1e-9));
+            int halt = sn_ckpt_stop_requested(ckopt);
+            if (halt || (cko && cko->every_steps > 0 && opt->step % cko->every_steps == 0)) {
+                ck.epoch = epoch, ck.batch = b + 1, ck.sum = sum, ck.count = (double)tokens;
+                ck.last_lr = last_lr, ck.best = best, ck.since_best = since_best;
+                s = sn_ckpt_point(cko, m, opt, &sched, &ck, keep_best ? snap : NULL, halt, err);
+                if (s != SN_OK) break;
+            }
             if (o->max_seconds > 0 && now_seconds() - t_start >= o->max_seconds) {
                 out_of_time = b + 1 < nb || epoch < c->epochs;
                 break;
             }
         }
+        if (s == SN_OK) s = sn_guard_epoch_end(&guard, epoch, err);
         if (s != SN_OK) break;
         double train_seconds = now_seconds() - t0;
         sn_text_epoch_stats e = {.epoch = epoch,
@@ -278,8 +327,10 @@ sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t
                                  .train_loss = sum / (double)tokens,
                                  .val_loss = NAN,
                                  .lr = last_lr,
-                                 .tokens_per_s = (double)tokens / (train_seconds + 1e-9),
-                                 .partial = out_of_time};
+                                 .tokens_per_s =
+                                     (double)(tokens - tokens0) / (train_seconds + 1e-9),
+                                 .partial = out_of_time,
+                                 .skipped = sn_guard_skipped(&guard, epoch)};
         if (have_val) e.val_loss = eval_streams(m, &va, T, labels);
         double watched = mon[0] == 'v' ? e.val_loss : e.train_loss;
         sn_schedule_observe(&sched, watched);
@@ -287,7 +338,8 @@ sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t
             sample(m, v, o, epoch, hooks);
         e.seconds = now_seconds() - t0;
         e.cpu_seconds = cpu_seconds();
-        if (hist) history_row(hist, &e, now_seconds() - t_start);
+        s = history_row(hist, &e, now_seconds() - t_start, cko ? &ck : NULL, err);
+        if (s != SN_OK) break;
         int stop = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &e) : 0;
         if (watched < best - c->min_delta) {
             best = watched;
@@ -296,13 +348,22 @@ sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t
         } else if (early && ++since_best >= c->patience) {
             stop = 1;
         }
-        if (stop) break;
+        int halt = !stop && epoch < c->epochs && !out_of_time && sn_ckpt_stop_requested(ckopt);
+        if (halt || sn_ckpt_due(cko, epoch, c->epochs, stop || out_of_time)) {
+            /* out of time mid-epoch: that epoch is over (as the history says) */
+            ck.epoch = epoch + 1, ck.batch = 0, ck.finished = stop, ck.sum = ck.count = 0;
+            ck.last_lr = last_lr, ck.best = best, ck.since_best = since_best;
+            s = sn_ckpt_point(cko, m, opt, &sched, &ck, keep_best ? snap : NULL, halt, err);
+        }
+        if (stop || s != SN_OK) break;
     }
     if (s == SN_OK && keep_best && isfinite(best)) snapshot(m, snap, 1);
     if (hist && fclose(hist) != 0 && s == SN_OK)
         s = sn_fail(err, SN_ERR_IO, "%s: write error", history_csv);
     for (int i = 0; i < m->nparams; i++) sn_tensor_free(&snap[i]);
+    sn_ckpt_free(&ck);
     sn_free(labels);
     sn_optimizer_free(opt);
+    sn_guard_free(&guard);
     return s;
 }

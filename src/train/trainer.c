@@ -2,6 +2,7 @@
  * early stopping. One step:
  *
  *   forward, loss and backward          (data loss, gradients)
+ *   guard: loss and g finite, not exploding (else stop or skip: guard.h)
  *   g += ∂R/∂θ                          (L1/L2 penalties R, reported apart)
  *   clip g by value, then by global norm
  *   lr = schedule(epoch, step)          (then the optimizer's own 1/t decay)
@@ -14,6 +15,8 @@
 #include "data/dataset.h"
 #include "model/model.h"
 #include "optim/optim.h"
+#include "train/checkpoint.h"
+#include "train/guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -141,15 +144,22 @@ static FILE *history_open(const char *path, sn_error *err) {
         return NULL;
     }
     fprintf(f, "epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr,seconds,"
-               "reg_loss\n");
+               "reg_loss,skipped\n");
     return f;
 }
 
-static void history_row(FILE *f, const sn_epoch_stats *e) {
-    fprintf(f, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%.6g\n", e->epoch, e->step,
-            e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc, e->lr,
-            e->seconds, e->reg_loss);
-    fflush(f);
+/* One row into f (may be NULL) and, when checkpointing (k != NULL), into
+ * the rows a checkpoint keeps. */
+static sn_status history_row(FILE *f, const sn_epoch_stats *e, sn_ckpt *k, sn_error *err) {
+    char row[512];
+    snprintf(row, sizeof row, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%.6g,%d\n", e->epoch,
+             e->step, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss,
+             e->test_acc, e->lr, e->seconds, e->reg_loss, e->skipped);
+    if (f) {
+        fputs(row, f);
+        fflush(f);
+    }
+    return k ? sn_ckpt_history_add(k, row, err) : SN_OK;
 }
 
 /* The value an epoch reports for "val_loss", "val_acc", "train_loss" or
@@ -190,6 +200,13 @@ static int has_penalty(const sn_model *m) {
 sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                    const sn_dataset *test, const sn_train_hooks *hooks, const char *history_csv,
                    sn_error *err) {
+    return sn_train_checkpointed(m, train, val, test, hooks, history_csv, NULL, err);
+}
+
+sn_status sn_train_checkpointed(sn_model *m, const sn_dataset *train, const sn_dataset *val,
+                                const sn_dataset *test, const sn_train_hooks *hooks,
+                                const char *history_csv, const sn_checkpoint_options *ckopt,
+                                sn_error *err) {
     const sn_train_config *c = &m->cfg;
     int batch = c->batch < train->n ? c->batch : train->n;
     if (batch < 1) batch = 1;
@@ -197,6 +214,7 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
     if (val && val->n > largest) largest = val->n;
     if (test && test->n > largest) largest = test->n;
     sn_optimizer *opt = NULL;
+    sn_guard guard = {0};
     batch_buf b = {0};
     int *idx = NULL;
     FILE *hist = NULL;
@@ -217,35 +235,52 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
         s = check_monitor("schedule plateau", sched.c.monitor, train, val, err);
     if (s == SN_OK) s = sn_model_reserve(m, batch, err);
     if (s == SN_OK) s = sn_optimizer_new(m, c, &opt, err);
+    if (s == SN_OK) s = sn_guard_init(&guard, m, c, err);
     if (s == SN_OK) s = batch_buf_init(&b, m, batch, err);
     if (s == SN_OK && !(idx = sn_alloc((size_t)largest, sizeof(int))))
         s = sn_fail(err, SN_ERR_NOMEM, "training: out of memory");
     if (s == SN_OK && restore) s = snapshot_alloc(m, snap, err);
-    if (s == SN_OK && history_csv && !(hist = history_open(history_csv, err))) s = err->code;
 
     sn_rng shuffle;
     sn_rng_seed(&shuffle, c->seed, 0x5aff1e);
     double best = acc_mode ? -INFINITY : INFINITY;
     int since_best = 0, have_best = 0;
-    for (int epoch = 1; s == SN_OK && epoch <= c->epochs; epoch++) {
+    /* Checkpoints (checkpoint.c): a resumed training takes up the loop at
+     * ck.epoch, batch ck.batch, with the sums of that epoch so far. */
+    const sn_checkpoint_options *cko = ckopt && ckopt->path ? ckopt : NULL;
+    sn_ckpt ck = {.trainer = "table", .epoch = 1, .nbatches = nbatches, .samples = train->n};
+    if (s == SN_OK && ckopt && ckopt->resume) {
+        s = sn_ckpt_load(ckopt->resume, m, opt, &sched, &ck, restore ? snap : NULL, err);
+        shuffle = ck.shuffle, best = ck.best, since_best = ck.since_best;
+        have_best = ck.have_best;
+    }
+    if (s == SN_OK && history_csv && !(hist = history_open(history_csv, err))) s = err->code;
+    if (hist && ck.history) fputs(ck.history, hist);
+    int resume_batch = ck.batch;
+    for (int epoch = ck.epoch; s == SN_OK && !ck.finished && epoch <= c->epochs; epoch++) {
         double t0 = now_seconds(), sum = 0, reg_sum = 0;
         float last_lr = sn_optimizer_lr(opt);
         long correct = 0;
+        int first = resume_batch;
+        if (resume_batch > 0)
+            sum = ck.sum, reg_sum = ck.reg_sum, correct = ck.correct, last_lr = ck.last_lr;
+        resume_batch = 0;
+        ck.shuffle = shuffle; /* the state this epoch's shuffle starts from */
         for (int i = 0; i < train->n; i++) idx[i] = i;
         sn_rng_shuffle(&shuffle, idx, train->n);
-        for (int bi = 0; bi < nbatches; bi++) {
+        for (int bi = first; bi < nbatches; bi++) {
             int start = bi * batch, n = train->n - start < batch ? train->n - start : batch;
             gather(train, idx + start, n, m->act[0].data, b.labels, b.targets);
             const int *lab = train->labels ? b.labels : NULL;
             const float *tgt = train->targets ? b.targets : NULL;
             sn_optimizer_set_lr(opt, sn_schedule_lr(&sched, epoch - 1, opt->step));
+            sn_guard_begin(&guard);
             sn_model_forward(m, m->act[0].data, n, 1);
             double loss = sn_model_backward(m, lab, tgt);
-            if (!isfinite(loss)) {
-                s = sn_fail(err, SN_ERR_NUMERIC,
-                            "epoch %d, batch %d (step %ld): the loss is %g; lower the learning "
-                            "rate (now %g)",
-                            epoch, bi + 1, opt->step + 1, loss, sn_optimizer_lr(opt));
+            if (sn_guard_check(&guard, loss, epoch, bi + 1, opt->step + 1, sn_optimizer_lr(opt),
+                               err) != SN_OK) {
+                if (sn_guard_skip(&guard, n)) continue;
+                s = SN_ERR_NUMERIC;
                 break;
             }
             if (penalty) reg_sum += sn_model_regularize(m) * n;
@@ -256,28 +291,39 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
             last_lr = sn_optimizer_lr(opt);
             sn_optimizer_step(opt);
             if (hooks && hooks->on_batch) {
-                int seen = start + n;
+                int seen = start + n - (int)sn_guard_skipped_rows(&guard, epoch);
                 hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, sum / seen,
                                 lab ? (double)correct / seen : NAN,
                                 seen / (now_seconds() - t0 + 1e-9));
             }
+            int halt = sn_ckpt_stop_requested(ckopt);
+            if (halt || (cko && cko->every_steps > 0 && opt->step % cko->every_steps == 0)) {
+                ck.epoch = epoch, ck.batch = bi + 1, ck.sum = sum, ck.reg_sum = reg_sum;
+                ck.correct = correct, ck.last_lr = last_lr, ck.best = best;
+                ck.since_best = since_best, ck.have_best = have_best;
+                s = sn_ckpt_point(cko, m, opt, &sched, &ck, restore ? snap : NULL, halt, err);
+                if (s != SN_OK) break;
+            }
         }
+        if (s == SN_OK) s = sn_guard_epoch_end(&guard, epoch, err);
         if (s != SN_OK) break;
+        const long used = train->n - sn_guard_skipped_rows(&guard, epoch);
         sn_epoch_stats e = {.epoch = epoch,
                             .step = opt->step,
-                            .train_loss = sum / train->n,
-                            .train_acc = train->labels ? (double)correct / train->n : NAN,
+                            .train_loss = sum / used,
+                            .train_acc = train->labels ? (double)correct / used : NAN,
+                            .skipped = sn_guard_skipped(&guard, epoch),
                             .val_loss = NAN,
                             .val_acc = NAN,
                             .test_loss = NAN,
                             .test_acc = NAN,
                             .lr = last_lr,
-                            .reg_loss = reg_sum / train->n};
+                            .reg_loss = reg_sum / used};
         if (val) eval_batches(m, val, batch, &b, idx, &e.val_loss, &e.val_acc);
         if (test) eval_batches(m, test, batch, &b, idx, &e.test_loss, &e.test_acc);
         e.seconds = now_seconds() - t0;
         sn_schedule_observe(&sched, monitored(&e, sched.c.monitor));
-        if (hist) history_row(hist, &e);
+        if ((s = history_row(hist, &e, cko ? &ck : NULL, err)) != SN_OK) break;
         int stop = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &e) : 0;
         if (early) {
             double v = monitored(&e, c->monitor);
@@ -291,14 +337,23 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                 stop = 1;
             }
         }
-        if (stop) break;
+        int halt = !stop && epoch < c->epochs && sn_ckpt_stop_requested(ckopt);
+        if (halt || sn_ckpt_due(cko, epoch, c->epochs, stop)) {
+            ck.epoch = epoch + 1, ck.batch = 0, ck.finished = stop, ck.shuffle = shuffle;
+            ck.sum = ck.reg_sum = 0, ck.correct = 0, ck.last_lr = last_lr, ck.best = best;
+            ck.since_best = since_best, ck.have_best = have_best;
+            s = sn_ckpt_point(cko, m, opt, &sched, &ck, restore ? snap : NULL, halt, err);
+        }
+        if (stop || s != SN_OK) break;
     }
     if (s == SN_OK && restore && have_best) snapshot_copy(m, snap, 1);
     if (hist && fclose(hist) != 0 && s == SN_OK)
         s = sn_fail(err, SN_ERR_IO, "%s: write error", history_csv);
     for (int i = 0; i < m->nparams; i++) sn_tensor_free(&snap[i]);
+    sn_ckpt_free(&ck);
     sn_free(idx);
     batch_buf_free(&b);
     sn_optimizer_free(opt);
+    sn_guard_free(&guard);
     return s;
 }

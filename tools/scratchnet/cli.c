@@ -55,7 +55,8 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             continue;
         }
         int flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--standardize") == 0 ||
-                   strcmp(a, "--no-clip") == 0 || strcmp(a, "--grey") == 0;
+                   strcmp(a, "--no-clip") == 0 || strcmp(a, "--grey") == 0 ||
+                   strcmp(a, "--skip-nonfinite") == 0;
         if (!flag && i + 1 >= argc) {
             fprintf(stderr, "scratchnet %s: %s needs a value\n\n%s", argv[0], a, usage);
             return EXIT_USAGE;
@@ -71,6 +72,8 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             o->no_clip = 1;
         else if (strcmp(a, "--grey") == 0)
             o->grey = 1;
+        else if (strcmp(a, "--skip-nonfinite") == 0)
+            o->skip_nonfinite = 1;
         else if (strcmp(a, "--cifar-per-file") == 0) {
             ok = parse_long_opt(a, v, 1, 1 << 30, &l);
             if (ok) o->cifar_per_file = (int)l;
@@ -92,6 +95,12 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             o->test = v;
         else if (strcmp(a, "--out") == 0)
             o->out = v;
+        else if (strcmp(a, "--resume") == 0)
+            o->resume = v;
+        else if (strcmp(a, "--checkpoint-every") == 0)
+            ok = parse_long_opt(a, v, 0, 10000000, &o->checkpoint_every);
+        else if (strcmp(a, "--checkpoint-steps") == 0)
+            ok = parse_long_opt(a, v, 0, 0x7fffffffL, &o->checkpoint_steps);
         else if (strcmp(a, "--target-cols") == 0)
             o->target_cols = v;
         else if (strcmp(a, "--seed") == 0)
@@ -205,6 +214,29 @@ sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, 
     return s;
 }
 
+/* The first label of d outside 0..K-1, named after `file` (and `part` for
+ * a folder holding several sets). */
+static sn_status check_labels(const sn_dataset *d, int K, const char *file, const char *part,
+                              sn_error *err) {
+    for (int i = 0; d->labels && i < d->n; i++)
+        if (d->labels[i] < 0 || d->labels[i] >= K)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "%s%s: sample %d: label %d out of range (the model has %d classes, "
+                           "0..%d)",
+                           file, is_dir(file) ? part : "", i, d->labels[i], K, K - 1);
+    return SN_OK;
+}
+
+sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_dataset *train,
+                           const sn_dataset *test, sn_error *err) {
+    int K = sn_model_num_classes(m);
+    const char *data = o->data ? o->data : "data";
+    sn_status s = check_labels(train, K, data, " (training labels)", err);
+    if (s == SN_OK)
+        s = check_labels(test, K, o->test && train->n ? o->test : data, " (test labels)", err);
+    return s;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -240,6 +272,7 @@ static int on_epoch(void *ctx, const sn_epoch_stats *e) {
     if (!isnan(e->val_loss)) fprintf(stderr, "  val_loss %.4f", e->val_loss);
     if (!isnan(e->val_acc)) fprintf(stderr, "  val_acc %.2f%%", 100 * e->val_acc);
     if (!isnan(e->test_acc)) fprintf(stderr, "  test_acc %.2f%%", 100 * e->test_acc);
+    if (e->skipped) fprintf(stderr, "  skipped %d", e->skipped);
     fprintf(stderr, "  lr %.3g  %.1fs\n", e->lr, e->seconds);
     return 0;
 }

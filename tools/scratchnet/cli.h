@@ -22,6 +22,7 @@ typedef struct cli_opts {
     int threads;          /* 0: all cores */
     int quiet;
     int standardize;
+    int skip_nonfinite;
     int label_col; /* CSV: -1 = last column */
     const char *target_cols;
     int header; /* CSV: -1 detect, 0 no, 1 yes */
@@ -36,6 +37,11 @@ typedef struct cli_opts {
     /* CIFAR-10 folders */
     int cifar_per_file; /* --cifar-per-file N: images read from each batch file (0: all) */
     int grey;           /* --grey: 1x32x32 grey-scale images instead of 3x32x32 */
+    /* checkpoints (checkpoint.c) */
+    long checkpoint_every; /* --checkpoint-every N epochs (0: only on Ctrl-C) */
+    long checkpoint_steps; /* --checkpoint-steps N optimizer steps (0: none) */
+    const char *resume;    /* --resume RUN_DIR */
+    const char *record;    /* the options checkpoints record (NULL: no checkpoints) */
 } cli_opts;
 
 /* Parses argv[1..] for a verb; prints usage errors to stderr. Returns 0 on
@@ -46,6 +52,12 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
  * directory: IDX train and t10k files. For a CSV: --test or none. */
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
                         sn_error *err);
+
+/* Checks that every class label of train and test (either may be empty) is
+ * one of the model's classes; the message names the data (o->data, o->test)
+ * and the sample. */
+sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_dataset *train,
+                           const sn_dataset *test, sn_error *err);
 
 /* Progress hooks for sn_train: a bar redrawn in place on a terminal, one
  * plain line per epoch otherwise, nothing with --quiet. */
@@ -68,6 +80,39 @@ int cmd_gradcheck(int argc, char **argv);
 int cli_wants_text(int argc, char **argv);
 int cmd_train_text(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+
+/* Checkpoints and Ctrl-C (checkpoint.c). The first SIGINT makes
+ * cli_stop_requested return 1 (training stops after the current step and
+ * writes its checkpoint; the verb then exits with EXIT_INTERRUPTED); a
+ * second one exits at once with EXIT_INTERRUPTED. */
+#define EXIT_INTERRUPTED 130
+void cli_interrupt_install(void);
+int cli_stop_requested(void *ctx);
+/* SN_CHECKPOINT_TEST_DELAY_MS: a pause inside each checkpoint write, for
+ * crash tests (0 when unset). */
+int cli_checkpoint_delay_ms(void);
+/* RUN_DIR/checkpoint.safetensors */
+void cli_checkpoint_path(char *buf, size_t len, const char *run_dir);
+/* The options to record (argv[1..] without the spec, --out, --resume and
+ * --quiet; paths made absolute), one per line; bare_flags: the options
+ * without a value (NULL-terminated). malloc'ed; NULL when out of memory. */
+char *cli_record_args(int argc, char **argv, const char *const *bare_flags);
+/* 1 when argv has --resume RUN_DIR (*run_dir set). */
+int cli_has_resume(int argc, char **argv, const char **run_dir);
+/* The command line a --resume stands for: argv[0], RUN_DIR/spec.net, the
+ * recorded options, --out RUN_DIR, then argv's other options. */
+typedef struct cli_resume {
+    int argc;
+    char **argv;
+    char *text;
+    char spec[1100], run_dir[1024];
+    char kept[256]; /* __metadata__ "cli.kept" (text training), "" if none */
+} cli_resume;
+sn_status cli_resume_args(int argc, char **argv, cli_resume *r, sn_error *err);
+void cli_resume_free(cli_resume *r);
+/* 1 when RUN_DIR's checkpoint is one of text training. */
+int cli_resume_is_text(const char *run_dir);
 
 /* Trains m on `all` (split by the model's val_split) and evaluates on
  * `test` (may be empty), writing the run folder run_dir: model, history,

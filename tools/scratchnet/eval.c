@@ -150,6 +150,7 @@ int cmd_eval(int argc, char **argv) {
     int K = 0, batch = o.batch > 0 ? (int)o.batch : 256;
     sn_status s = sn_model_load(o.positional[0], &m, &err);
     if (s == SN_OK) s = cli_load_data(&o, &none, &test, 0, &err);
+    if (s == SN_OK) s = cli_check_labels(&o, m, &none, &test, &err);
     if (s == SN_OK) s = sn_evaluate(m, &test, batch, &loss, &acc, &err);
     if (s == SN_OK) {
         printf("samples: %d\n", test.n);

@@ -18,6 +18,8 @@ static const char usage[] =
     "  summary SPEC|MODEL               layers, output shapes and parameter counts\n"
     "  sweep SWEEP_FILE                 train a grid of configurations and compare them\n"
     "  gradcheck SPEC                   check every layer's gradients by finite differences\n"
+    "  train --resume RUN_DIR           continue a run from its checkpoint\n"
+    "  checkpoint RUN_DIR               check a run's checkpoint and say where it stands\n"
     "\n"
     "'scratchnet VERB --help' describes each verb's options.\n";
 
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "summary") == 0) return cmd_summary(argc - 1, argv + 1);
     if (strcmp(argv[1], "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(argv[1], "gradcheck") == 0) return cmd_gradcheck(argc - 1, argv + 1);
+    if (strcmp(argv[1], "checkpoint") == 0) return cmd_checkpoint(argc - 1, argv + 1);
     fprintf(stderr, "scratchnet: unknown verb '%s'\n\n%s", argv[1], usage);
     return EXIT_USAGE;
 }

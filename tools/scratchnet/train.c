@@ -13,6 +13,7 @@
 
 static const char usage[] =
     "usage: scratchnet train SPEC --data DIR|FILE.csv [options]\n"
+    "       scratchnet train --resume RUN_DIR [--epochs N] [options]\n"
     "\n"
     "Trains the model a spec file describes, evaluates it on the test set and\n"
     "writes model.safetensors, history.csv, summary.txt, spec.net, run.txt, the\n"
@@ -31,6 +32,9 @@ static const char usage[] =
     "  --val-split F      fraction of the training set held out for validation\n"
     "  --threads N        threads for the kernels (default: all cores)\n"
     "  --standardize      scale each feature to mean 0, std 1 (training set statistics)\n"
+    "  --skip-nonfinite   skip a batch whose loss or gradient is NaN/inf or explodes\n"
+    "                     (max_grad_norm, max_loss_ratio in [train]) instead of stopping;\n"
+    "                     history.csv counts them (skipped)\n"
     "  --label-col N      CSV: column of the class label (default: the last)\n"
     "  --target-cols A,B  CSV: regression target columns instead of a label\n"
     "  --header yes|no|auto  CSV: whether the first row is a header (default auto)\n"
@@ -40,7 +44,15 @@ static const char usage[] =
     "                     (ITU-R BT.601), instead of 3x32x32 colour\n"
     "  --classes FILE     class names, one per line (default: DIR/classes.txt, Fashion-MNIST's\n"
     "                     names for a folder called *fashion*, else the label numbers)\n"
-    "  --quiet            print only the final result\n";
+    "  --quiet            print only the final result\n"
+    "  --checkpoint-every N  write RUN_DIR/checkpoint.safetensors every N epochs\n"
+    "  --checkpoint-steps N  ... and every N optimizer steps (mid-epoch)\n"
+    "  --resume RUN_DIR   continue the run saved in RUN_DIR/checkpoint.safetensors with its\n"
+    "                     spec.net and recorded options (--epochs N to train longer); ends\n"
+    "                     with bitwise the weights of an uninterrupted run\n"
+    "\n"
+    "Ctrl-C stops after the current step, writes the checkpoint and exits with status 130;\n"
+    "a second Ctrl-C exits at once.\n";
 
 static int make_dirs(const char *path) {
     char buf[1024];
@@ -128,6 +140,7 @@ static void apply_overrides(const cli_opts *o, sn_train_config *c) {
     if (o->batch > 0) c->batch = (int)o->batch;
     if (o->lr > 0) c->lr = (float)o->lr;
     if (o->val_split >= 0) c->val_split = (float)o->val_split;
+    if (o->skip_nonfinite) c->skip_nonfinite = 1;
 }
 
 /* train, val and test as training uses them: `all` split by the model's
@@ -190,7 +203,8 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         sn_model_summary(m, summary, sizeof summary);
         if (!o->quiet) fprintf(stderr, "%s", summary);
         s = write_text(run_dir, "summary.txt", summary, err);
-        if (s == SN_OK) s = write_text(run_dir, "spec.net", sn_model_spec(m), err);
+        if (s == SN_OK && !o->resume) /* a resume reads it: never half-written then */
+            s = write_text(run_dir, "spec.net", sn_model_spec(m), err);
         if (s == SN_OK)
             s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n, err);
     }
@@ -204,7 +218,22 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         cli_progress prog;
         sn_train_hooks hooks = cli_progress_hooks(&prog, o->quiet, c->epochs);
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
-        s = sn_train(m, &train, have_val ? &val : NULL, tst.n ? &tst : NULL, &hooks, path, err);
+        /* checkpoints: RUN_DIR/checkpoint.safetensors (checkpoint.c) */
+        char ckpt[1200];
+        cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
+        const char *ck_keys[] = {"cli.args"}, *ck_vals[] = {o->record};
+        sn_checkpoint_options ck = {.path = ckpt,
+                                    .every_epochs = (int)o->checkpoint_every,
+                                    .every_steps = o->checkpoint_steps,
+                                    .resume = o->resume ? ckpt : NULL,
+                                    .nmeta = 1,
+                                    .meta_keys = ck_keys,
+                                    .meta_values = ck_vals,
+                                    .delay_ms = cli_checkpoint_delay_ms(),
+                                    .stop_requested = cli_stop_requested};
+        if (o->record) cli_interrupt_install();
+        s = sn_train_checkpointed(m, &train, have_val ? &val : NULL, tst.n ? &tst : NULL, &hooks,
+                                  path, o->record ? &ck : NULL, err);
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/model.safetensors", run_dir);
@@ -245,10 +274,35 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
 
 int cmd_train(int argc, char **argv) {
     cli_opts o;
+    cli_resume res = {0};
+    sn_error rerr = {0};
+    const char *resume_dir = NULL;
+    if (cli_has_resume(argc, argv, &resume_dir)) { /* the recorded options, then ours */
+        if (cli_resume_args(argc, argv, &res, &rerr) != SN_OK) {
+            fprintf(stderr, "scratchnet train: %s\n", rerr.msg);
+            return EXIT_RUNTIME;
+        }
+        argc = res.argc, argv = res.argv;
+    }
+    static const char *const bare[] = {"--quiet", "--standardize",    "--no-clip",
+                                       "--grey",  "--skip-nonfinite", NULL};
+    char *record = cli_record_args(argc, argv, bare);
     int rc = cli_parse(argc, argv, usage, 1, 1, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+    o.resume = resume_dir;
+    o.record = record;
+    if (!rc && !record) {
+        fprintf(stderr, "scratchnet train: out of memory\n");
+        rc = EXIT_RUNTIME;
+    }
+    if (rc) {
+        free(record);
+        cli_resume_free(&res);
+        return rc < 0 ? 0 : rc;
+    }
     if (!o.data) {
         fprintf(stderr, "scratchnet train: --data is required\n\n%s", usage);
+        free(record);
+        cli_resume_free(&res);
         return EXIT_USAGE;
     }
     sn_set_threads(o.threads);
@@ -259,6 +313,7 @@ int cmd_train(int argc, char **argv) {
     char run_dir[1024];
     sn_status s = sn_model_from_file(o.positional[0], o.seed > 0 ? (uint64_t)o.seed : 0, &m, &err);
     if (s == SN_OK) s = cli_load_data(&o, &all, &test, 1, &err);
+    if (s == SN_OK) s = cli_check_labels(&o, m, &all, &test, &err);
     if (s == SN_OK) {
         if (o.out)
             snprintf(run_dir, sizeof run_dir, "%s", o.out);
@@ -267,8 +322,12 @@ int cmd_train(int argc, char **argv) {
         s = cli_train_run(&o, m, o.positional[0], &all, &test, run_dir, &err);
     }
     if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
+    if (s == SN_ERR_INTERRUPTED)
+        fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
     sn_dataset_free(&all);
     sn_dataset_free(&test);
     sn_model_free(m);
-    return s == SN_OK ? 0 : EXIT_RUNTIME;
+    free(record);
+    cli_resume_free(&res);
+    return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_RUNTIME;
 }

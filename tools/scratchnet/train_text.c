@@ -47,7 +47,7 @@ static const char usage[] =
     "[text] section and these options set the data; [train] the optimizer,\n"
     "batch (= parallel streams), clip, epochs. Losses are mean nats per token.\n"
     "Writes model.safetensors (weights, spec and vocabulary), history.csv,\n"
-    "samples.txt, summary.txt and spec.net to the run folder.\n"
+    "samples.txt, summary.txt, spec.net and report.html to the run folder.\n"
     "\n"
     "  --text FILE           the corpus (UTF-8; any file with --level byte)\n"
     "  --level char|byte|word  tokens (default char)\n"
@@ -60,7 +60,11 @@ static const char usage[] =
     "  --temperature X       of the samples (default 0.8)\n"
     "  --prime TEXT          text the samples start from\n"
     "  --out RUN_DIR         run folder (default runs/<spec name>-<date>-<time>)\n"
-    "  --seed N  --epochs N  --batch N  --lr X  --threads N  --quiet\n";
+    "  --skip-nonfinite      skip a batch whose loss or gradient is NaN/inf or explodes\n"
+    "                        instead of stopping (history.csv: skipped)\n"
+    "  --seed N  --epochs N  --batch N  --lr X  --threads N  --quiet\n"
+    "  --checkpoint-every N  --checkpoint-steps N  --resume RUN_DIR   as for\n"
+    "                        'scratchnet train' (Ctrl-C: checkpoint, exit status 130)\n";
 
 typedef struct text_cfg {
     sn_text_options o;
@@ -75,13 +79,15 @@ typedef struct text_args {
     const char *spec, *text, *level, *out, *prime;
     long words, seq, sample_every, sample_length, seed, epochs, batch;
     double val, minutes, temperature, lr;
-    int threads, quiet;
+    int threads, quiet, skip_nonfinite;
+    long checkpoint_every, checkpoint_steps; /* 0: not given */
 } text_args;
 
 int cli_wants_text(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--text") == 0) return 1;
-    return 0;
+    const char *run_dir;
+    return cli_has_resume(argc - 1, argv + 1, &run_dir) && cli_resume_is_text(run_dir);
 }
 
 static int num(const char *flag, const char *s, double lo, double hi, double *v) {
@@ -131,6 +137,10 @@ static int parse_args(int argc, char **argv, text_args *a) {
             a->quiet = 1;
             continue;
         }
+        if (strcmp(f, "--skip-nonfinite") == 0) {
+            a->skip_nonfinite = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "scratchnet train: %s needs a value\n\n%s", f, usage);
             return EXIT_USAGE;
@@ -171,6 +181,10 @@ static int parse_args(int argc, char **argv, text_args *a) {
             ok = num(f, v, 0, 100, &a->temperature);
         else if (strcmp(f, "--lr") == 0)
             ok = num(f, v, 1e-12, 1e6, &a->lr);
+        else if (strcmp(f, "--checkpoint-every") == 0)
+            ok = whole(f, v, 0, 10000000, &a->checkpoint_every);
+        else if (strcmp(f, "--checkpoint-steps") == 0)
+            ok = whole(f, v, 0, 0x7fffffffL, &a->checkpoint_steps);
         else {
             fprintf(stderr, "scratchnet train: unknown option '%s'\n\n%s", f, usage);
             return EXIT_USAGE;
@@ -289,6 +303,7 @@ typedef struct progress {
      * loss, or the last epoch without validation */
     int kept_epoch;
     double kept_train, kept_val;
+    char kept_meta[128]; /* "epoch train val" (%a), as checkpoints record it */
     /* the model file, rewritten (atomically) whenever the kept epoch changes,
      * so that an interrupted run leaves its best model behind */
     const sn_model *m;
@@ -328,6 +343,8 @@ static int on_epoch(void *ctx, const sn_text_epoch_stats *e) {
         p->kept_epoch = e->epoch;
         p->kept_train = e->train_loss;
         p->kept_val = e->val_loss;
+        snprintf(p->kept_meta, sizeof p->kept_meta, "%d %a %a", p->kept_epoch, p->kept_train,
+                 p->kept_val); /* for checkpoints */
         if (p->model_path && p->save_status == SN_OK)
             p->save_status = sn_text_model_save(p->m, p->v, p->model_path, p->nmeta, p->meta_keys,
                                                 p->meta_vals, &p->save_err);
@@ -339,6 +356,7 @@ static int on_epoch(void *ctx, const sn_text_epoch_stats *e) {
     if (!isnan(e->val_loss))
         fprintf(stderr, "  val %.4f (%.3f bits, perplexity %.2f)", e->val_loss,
                 e->val_loss / log(2.0), exp(e->val_loss));
+    if (e->skipped) fprintf(stderr, "  skipped %d", e->skipped);
     fprintf(stderr, "  lr %.3g  %.0f tokens/s  %.1fs\n", e->lr, e->tokens_per_s, e->seconds);
     return 0;
 }
@@ -391,13 +409,34 @@ static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
         if (a->epochs >= 0) c->epochs = (int)a->epochs;
         if (a->batch > 0) c->batch = (int)a->batch;
         if (a->lr > 0) c->lr = (float)a->lr;
+        if (a->skip_nonfinite) c->skip_nonfinite = 1;
     }
 }
 
 int cmd_train_text(int argc, char **argv) {
     text_args a;
+    cli_resume res = {0};
+    sn_error rerr = {0};
+    const char *resume_dir = NULL;
+    if (cli_has_resume(argc, argv, &resume_dir)) { /* the recorded options, then ours */
+        if (cli_resume_args(argc, argv, &res, &rerr) != SN_OK) {
+            fprintf(stderr, "scratchnet train: %s\n", rerr.msg);
+            return EXIT_RUNTIME;
+        }
+        argc = res.argc, argv = res.argv;
+    }
+    static const char *const bare[] = {"--quiet", "--skip-nonfinite", NULL};
+    char *record = cli_record_args(argc, argv, bare);
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
+    if (!rc && !record) {
+        fprintf(stderr, "scratchnet train: out of memory\n");
+        rc = EXIT_RUNTIME;
+    }
+    if (rc) {
+        free(record);
+        cli_resume_free(&res);
+        return rc < 0 ? 0 : rc;
+    }
     sn_set_threads(a.threads);
     text_cfg t;
     memset(&t, 0, sizeof t);
@@ -418,6 +457,9 @@ int cmd_train_text(int argc, char **argv) {
     p.quiet = a.quiet;
     p.tty = isatty(2);
     p.kept_train = p.kept_val = NAN;
+    if (res.kept[0]) /* where the resumed run stood */
+        sscanf(res.kept, "%d %la %la", &p.kept_epoch, &p.kept_train, &p.kept_val);
+    snprintf(p.kept_meta, sizeof p.kept_meta, "%d %a %a", p.kept_epoch, p.kept_train, p.kept_val);
     char opts[160], model_path[1200];
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
     char run_dir[1024], path[1200];
@@ -458,10 +500,12 @@ int cmd_train_text(int argc, char **argv) {
         }
         if (make_dirs(run_dir) != 0)
             s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", run_dir, strerror(errno));
+        if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
+            s = write_file(run_dir, "spec.net", orig, &err);
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
-        p.samples = fopen(path, "w");
+        p.samples = fopen(path, resume_dir ? "a" : "w");
         char summary[8192];
         sn_model_summary(m, summary, sizeof summary);
         if (!a.quiet)
@@ -478,8 +522,21 @@ int cmd_train_text(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
         sn_text_hooks hooks = {&p, on_batch, on_epoch, on_sample};
         double t0 = now_s();
-        s = sn_text_train(m, v, ids, nids - nval, nval ? ids + nids - nval : NULL, nval, &t.o,
-                          &hooks, path, &err);
+        char ckpt[1200]; /* checkpoints (checkpoint.c) */
+        cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
+        const char *ck_keys[] = {"cli.args", "cli.kept"}, *ck_vals[] = {record, p.kept_meta};
+        sn_checkpoint_options ck = {.path = ckpt,
+                                    .every_epochs = (int)a.checkpoint_every,
+                                    .every_steps = a.checkpoint_steps,
+                                    .resume = resume_dir ? ckpt : NULL,
+                                    .nmeta = 2,
+                                    .meta_keys = ck_keys,
+                                    .meta_values = ck_vals,
+                                    .delay_ms = cli_checkpoint_delay_ms(),
+                                    .stop_requested = cli_stop_requested};
+        cli_interrupt_install();
+        s = sn_text_train_checkpointed(m, v, ids, nids - nval, nval ? ids + nids - nval : NULL,
+                                       nval, &t.o, &hooks, path, &ck, &err);
         double minutes = (now_s() - t0) / 60;
         if (s == SN_OK && p.save_status != SN_OK) {
             s = p.save_status;
@@ -501,7 +558,10 @@ int cmd_train_text(int argc, char **argv) {
                          "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
                          val_loss / log(2.0), exp(val_loss));
             if (s == SN_OK) s = write_file(run_dir, "summary.txt", text, &err);
-            if (s == SN_OK) s = write_file(run_dir, "spec.net", orig, &err);
+
+            if (p.samples && fflush(p.samples) != 0)
+                s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error", run_dir);
+            if (s == SN_OK) s = sn_report_write(run_dir, NULL, &err);
             if (s == SN_OK) {
                 if (nval)
                     printf("validation loss %.4f nats/token (%.4f bits), perplexity %.3f (epoch "
@@ -523,5 +583,9 @@ int cmd_train_text(int argc, char **argv) {
     sn_free(orig);
     free(spec_text);
     free(spec);
-    return s == SN_OK ? 0 : EXIT_RUNTIME;
+    if (s == SN_ERR_INTERRUPTED)
+        fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
+    free(record);
+    cli_resume_free(&res);
+    return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_RUNTIME;
 }

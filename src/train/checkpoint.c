@@ -1,0 +1,713 @@
+/* Checkpoints: the whole state of a training loop in one safetensors file,
+ * written through src/model/safetensors.c.
+ *
+ *   tensors (F32)                  what
+ *   <l>.<name>                     parameter or buffer `name` of layer l
+ *   optimizer.state.<p>.<kind>     the optimizer's state of trained parameter p
+ *   best.<l>.<name>                the best epoch's copy (early stopping, keep best)
+ *   rnn.<l>.h, rnn.<l>.c           [levels, N, H]: the state recurrent layer l
+ *                                  carries into the next batch (absent: zero)
+ *
+ *   __metadata__                   value (space-separated fields)
+ *   format                         "scratchnet-checkpoint-1"
+ *   spec, trainer, config          the model's spec, "table" | "text", the
+ *                                  configuration (key=value ..., epochs left out)
+ *   position                       epoch batch nbatches samples finished
+ *   optimizer                      steps base_lr
+ *   rng.model, rng.shuffle         state inc has_spare spare (PCG32)
+ *   schedule                       plateau_lr best bad_epochs cooldown_left
+ *   sums                           sum reg_sum count correct last_lr
+ *   early_stop                     best since_best have_best
+ *   history                        the history rows so far
+ *
+ * Integers are decimal, floating-point values C's %a: all round-trip
+ * exactly. Writing: sn_st_save to "<path>.tmp" (itself synced and renamed),
+ * then rename over <path> and fsync of the folder. */
+#define _POSIX_C_SOURCE 200809L /* fsync, open, nanosleep, dirent */
+#include "train/checkpoint.h"
+
+#include "layers/recurrent.h"
+#include "model/safetensors.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FORMAT "scratchnet-checkpoint-1"
+
+sn_status sn_ckpt_history_add(sn_ckpt *k, const char *row, sn_error *err) {
+    size_t n = strlen(row);
+    if (k->history_len + n + 1 > k->history_cap) {
+        size_t cap = 2 * (k->history_len + n + 1) + 256;
+        char *p = realloc(k->history, cap);
+        if (!p) return sn_fail(err, SN_ERR_NOMEM, "checkpoint: out of memory");
+        k->history = p;
+        k->history_cap = cap;
+    }
+    memcpy(k->history + k->history_len, row, n + 1);
+    k->history_len += n;
+    return SN_OK;
+}
+
+void sn_ckpt_free(sn_ckpt *k) {
+    free(k->history);
+    k->history = NULL;
+    k->history_len = k->history_cap = 0;
+}
+
+/* ---- the configuration as text --------------------------------------------- */
+
+/* Every setting a continuation must share, as "key=value" words. */
+static void config_text(const sn_train_config *c, char *buf, size_t len) {
+    const sn_schedule_config *s = &c->schedule;
+    char ms[160] = "";
+    for (int i = 0, k = 0; i < s->nmilestones && i < 16; i++)
+        k += snprintf(ms + k, sizeof ms - (size_t)k, "%s%d", i ? "," : "", s->milestones[i]);
+#define F(x) ((double)(x))
+    snprintf(buf, len,
+             "optimizer=%s lr=%.9g momentum=%.9g nesterov=%d decay=%.9g beta1=%.9g beta2=%.9g "
+             "eps=%.9g weight_decay=%.9g batch=%d val_split=%.9g patience=%d min_delta=%.9g "
+             "seed=%" PRIu64 " dampening=%.9g alpha=%.9g centered=%d lr_decay=%.9g "
+             "initial_accumulator_value=%.9g l1=%.9g l2=%.9g clip_value=%.9g clip_norm=%.9g "
+             "monitor=%s restore_best=%d schedule=%s gamma=%.9g step_size=%d milestones=%s "
+             "t_max=%d eta_min=%.9g start_factor=%.9g end_factor=%.9g total_iters=%d "
+             "factor=%.9g plateau_patience=%d threshold=%.9g threshold_abs=%d cooldown=%d "
+             "min_lr=%.9g plateau_monitor=%s warmup_steps=%d warmup_epochs=%d "
+             "warmup_start=%.9g",
+             c->optimizer, F(c->lr), F(c->momentum), c->nesterov, F(c->decay), F(c->beta1),
+             F(c->beta2), F(c->eps), F(c->weight_decay), c->batch, F(c->val_split), c->patience,
+             F(c->min_delta), c->seed, F(c->dampening), F(c->alpha), c->centered, F(c->lr_decay),
+             F(c->initial_accumulator_value), F(c->l1), F(c->l2), F(c->clip_value), F(c->clip_norm),
+             c->monitor, c->restore_best, s->kind, F(s->gamma), s->step_size, ms[0] ? ms : "-",
+             s->t_max, F(s->eta_min), F(s->start_factor), F(s->end_factor), s->total_iters,
+             F(s->factor), s->patience, F(s->threshold), s->threshold_abs, s->cooldown,
+             F(s->min_lr), s->monitor, s->warmup_steps, s->warmup_epochs, F(s->warmup_start));
+#undef F
+}
+
+/* The first word where two configurations differ, for the error message. */
+static void config_diff(const char *a, const char *b, char *wa, char *wb, size_t len) {
+    while (*a || *b) {
+        size_t na = strcspn(a, " "), nb = strcspn(b, " ");
+        if (na != nb || memcmp(a, b, na) != 0) {
+            snprintf(wa, len, "%.*s", (int)na, a);
+            snprintf(wb, len, "%.*s", (int)nb, b);
+            return;
+        }
+        a += na + (a[na] == ' ');
+        b += nb + (b[nb] == ' ');
+    }
+    snprintf(wa, len, "?");
+    snprintf(wb, len, "?");
+}
+
+/* ---- metadata fields ------------------------------------------------------- */
+
+/* Reads the space-separated fields of one metadata value; the first error
+ * is kept in s. */
+typedef struct fields {
+    const char *path, *key, *p;
+    sn_status s;
+    sn_error *err;
+} fields;
+
+static void fields_open(fields *r, const sn_st_file *f, const char *path, const char *key,
+                        sn_error *err) {
+    r->path = path, r->key = key, r->err = err, r->s = SN_OK;
+    r->p = sn_st_meta(f, key);
+    if (!r->p)
+        r->s =
+            sn_fail(err, SN_ERR_FORMAT, "%s: not a checkpoint: no __metadata__ \"%s\"", path, key);
+}
+
+static int fields_bad(fields *r, const char *what, const char *at) {
+    if (r->s == SN_OK)
+        r->s = sn_fail(r->err, SN_ERR_FORMAT, "%s: __metadata__ \"%s\": expected %s, got '%.40s'",
+                       r->path, r->key, what, at);
+    return 0;
+}
+
+/* The next field into tok (NUL-terminated); 0 at the end or on error. */
+static int fields_next(fields *r, char *tok, size_t len, const char *what) {
+    if (r->s != SN_OK) return 0;
+    while (*r->p == ' ') r->p++;
+    size_t n = strcspn(r->p, " ");
+    if (n == 0 || n >= len) return fields_bad(r, what, r->p);
+    memcpy(tok, r->p, n);
+    tok[n] = 0;
+    r->p += n;
+    return 1;
+}
+
+static uint64_t field_u64(fields *r) {
+    char tok[64], *end;
+    if (!fields_next(r, tok, sizeof tok, "an unsigned 64-bit integer")) return 0;
+    errno = 0;
+    unsigned long long v = strtoull(tok, &end, 10);
+    if (tok[0] == '-' || *end || errno) return (uint64_t)fields_bad(r, "an unsigned integer", tok);
+    return (uint64_t)v;
+}
+
+static long field_long(fields *r, long lo, long hi) {
+    char tok[64], *end;
+    if (!fields_next(r, tok, sizeof tok, "an integer")) return lo;
+    errno = 0;
+    long v = strtol(tok, &end, 10);
+    if (*end || errno || v < lo || v > hi) {
+        char what[96];
+        snprintf(what, sizeof what, "an integer in [%ld, %ld]", lo, hi);
+        fields_bad(r, what, tok);
+        return lo;
+    }
+    return v;
+}
+
+static double field_double(fields *r) {
+    char tok[64], *end;
+    if (!fields_next(r, tok, sizeof tok, "a number")) return 0;
+    double v = strtod(tok, &end);
+    if (*end) fields_bad(r, "a number", tok);
+    return v;
+}
+
+static void fields_close(fields *r) {
+    while (r->s == SN_OK && *r->p == ' ') r->p++;
+    if (r->s == SN_OK && *r->p) fields_bad(r, "no more fields", r->p);
+}
+
+static void rng_text(const sn_rng *g, char *buf, size_t len) {
+    snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %d %a", g->state, g->inc, g->has_spare,
+             (double)g->spare);
+}
+
+static sn_rng rng_read(const sn_st_file *f, const char *path, const char *key, sn_status *s,
+                       sn_error *err) {
+    sn_rng g = {0};
+    fields r;
+    fields_open(&r, f, path, key, err);
+    g.state = field_u64(&r);
+    g.inc = field_u64(&r);
+    g.has_spare = (int)field_long(&r, 0, 1);
+    g.spare = (float)field_double(&r);
+    fields_close(&r);
+    if (*s == SN_OK) *s = r.s;
+    return g;
+}
+
+/* ---- the tensors ----------------------------------------------------------- */
+
+static int is_recurrent(const sn_layer *l) {
+    return l->ops->forward == sn_recurrent_forward;
+}
+
+/* One tensor of the file and where it goes: an sn_tensor, or (rnn state)
+ * `levels` pieces of N·H floats `stride` apart. */
+typedef struct slot {
+    char name[160];
+    sn_tensor *t;
+    float *rnn;
+    int levels, N, H;
+    size_t stride;
+} slot;
+
+/* Every tensor a checkpoint of this training holds. rnn_n (per layer) is
+ * the number of streams of the state to store (0: none). Returns the
+ * number of slots written to out (NULL: only counted). */
+static int slots(const sn_model *m, sn_optimizer *opt, const sn_tensor *best, const int *rnn_n,
+                 slot *out) {
+    int n = 0, j = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        sn_layer *l = m->layers[i];
+        for (int p = 0; p < l->nparams; p++, j++) {
+            if (out) {
+                snprintf(out[n].name, sizeof out[n].name, "%d.%s", i, l->params[p].name);
+                out[n].t = &l->params[p].value;
+            }
+            n++;
+            if (best) {
+                if (out) {
+                    snprintf(out[n].name, sizeof out[n].name, "best.%d.%s", i, l->params[p].name);
+                    out[n].t = (sn_tensor *)&best[j];
+                }
+                n++;
+            }
+        }
+        if (is_recurrent(l) && rnn_n[i] > 0) {
+            sn_recurrent *r = (sn_recurrent *)l;
+            for (int c = 0; c < (r->cell->has_cell ? 2 : 1); c++) {
+                if (out) {
+                    slot *s = &out[n];
+                    snprintf(s->name, sizeof s->name, "rnn.%d.%s", i, c ? "c" : "h");
+                    s->t = NULL;
+                    s->rnn = c ? r->c0 : r->h0;
+                    s->levels = r->levels, s->N = rnn_n[i], s->H = r->H;
+                    s->stride = (size_t)r->max_rows * (size_t)r->H;
+                }
+                n++;
+            }
+        }
+    }
+    for (int i = 0; i < sn_optimizer_num_state(opt); i++) {
+        if (out) {
+            char name[128];
+            out[n].t = sn_optimizer_state(opt, i, name, sizeof name);
+            snprintf(out[n].name, sizeof out[n].name, "optimizer.%s", name);
+        }
+        n++;
+    }
+    return n;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static sn_status sync_dir_of(const char *path, sn_error *err) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd < 0)
+        return sn_fail(err, SN_ERR_IO, "%s: cannot open its folder: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e != EINVAL) /* some file systems cannot sync folders */
+        return sn_fail(err, SN_ERR_IO, "%s: syncing its folder failed: %s", path, strerror(e));
+    return SN_OK;
+}
+
+/* Removes what writers killed half-way left behind: "<base>.tmp" and
+ * "<base>.tmp.tmp.<pid>" next to path. */
+static void remove_leftovers(const char *path) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (slash == dir) snprintf(dir, sizeof dir, "/");
+    size_t nb = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, nb) != 0 || strncmp(e->d_name + nb, ".tmp", 4) != 0) continue;
+        char full[2200];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        remove(full);
+    }
+    closedir(d);
+}
+
+sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_optimizer *opt,
+                       const sn_schedule *sched, const sn_ckpt *k, const sn_tensor *best,
+                       sn_error *err) {
+    int rnn_n[SN_MAX_LAYERS] = {0};
+    for (int i = 0; i < m->nlayers; i++)
+        if (is_recurrent(m->layers[i])) rnn_n[i] = ((sn_recurrent *)m->layers[i])->state_n;
+    int n = slots(m, opt, best, rnn_n, NULL);
+    slot *sl = sn_alloc((size_t)n, sizeof *sl);
+    const char **names = sn_alloc((size_t)n, sizeof *names);
+    const sn_tensor **ts = sn_alloc((size_t)n, sizeof *ts);
+    sn_tensor *rnn = sn_alloc((size_t)n, sizeof *rnn);
+    int nkeys = 12 + o->nmeta; /* ours, the caller's, then the history */
+    const char **keys = sn_alloc((size_t)nkeys, sizeof *keys);
+    const char **vals = sn_alloc((size_t)nkeys, sizeof *vals);
+    size_t tmp_len = strlen(o->path) + 8;
+    char *tmp = sn_alloc(tmp_len, 1);
+    sn_status s = SN_OK;
+    if (!sl || !names || !ts || !rnn || !keys || !vals || !tmp)
+        s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", o->path);
+    if (s == SN_OK) slots(m, opt, best, rnn_n, sl);
+    for (int i = 0; s == SN_OK && i < n; i++) {
+        names[i] = sl[i].name;
+        ts[i] = sl[i].t;
+        if (sl[i].t) continue;
+        int shape[3] = {sl[i].levels, sl[i].N, sl[i].H};
+        s = sn_tensor_alloc(&rnn[i], 3, shape, err);
+        size_t NH = (size_t)sl[i].N * (size_t)sl[i].H;
+        for (int lv = 0; s == SN_OK && lv < sl[i].levels; lv++)
+            memcpy(rnn[i].data + (size_t)lv * NH, sl[i].rnn + (size_t)lv * sl[i].stride,
+                   NH * sizeof(float));
+        ts[i] = &rnn[i];
+    }
+    char config[2048], position[160], optim[96], rng_m[128], rng_s[128], schedule[160];
+    char sums[224], early[128];
+    if (s == SN_OK) {
+        config_text(&m->cfg, config, sizeof config);
+        snprintf(position, sizeof position, "%d %d %d %ld %d", k->epoch, k->batch, k->nbatches,
+                 k->samples, k->finished);
+        snprintf(optim, sizeof optim, "%ld %a", opt->step, (double)opt->lr);
+        rng_text(&m->rng, rng_m, sizeof rng_m);
+        rng_text(&k->shuffle, rng_s, sizeof rng_s);
+        snprintf(schedule, sizeof schedule, "%a %a %d %d", (double)sched->plateau_lr, sched->best,
+                 sched->bad_epochs, sched->cooldown_left);
+        snprintf(sums, sizeof sums, "%a %a %a %ld %a", k->sum, k->reg_sum, k->count, k->correct,
+                 (double)k->last_lr);
+        snprintf(early, sizeof early, "%a %d %d", k->best, k->since_best, k->have_best);
+        const char *kv[11][2] = {{"format", FORMAT},      {"spec", m->spec ? m->spec : ""},
+                                 {"trainer", k->trainer}, {"config", config},
+                                 {"position", position},  {"optimizer", optim},
+                                 {"rng.model", rng_m},    {"rng.shuffle", rng_s},
+                                 {"schedule", schedule},  {"sums", sums},
+                                 {"early_stop", early}};
+        for (int i = 0; i < 11; i++) keys[i] = kv[i][0], vals[i] = kv[i][1];
+        for (int i = 0; i < o->nmeta; i++)
+            keys[11 + i] = o->meta_keys[i], vals[11 + i] = o->meta_values[i];
+        keys[nkeys - 1] = "history";
+        vals[nkeys - 1] = k->history ? k->history : "";
+        snprintf(tmp, tmp_len, "%s.tmp", o->path);
+        s = sn_st_save(tmp, n, names, ts, nkeys, keys, vals, err);
+    }
+    if (s == SN_OK && o->delay_ms > 0) {
+        struct timespec d = {o->delay_ms / 1000, (long)(o->delay_ms % 1000) * 1000000L};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR) {
+        }
+    }
+    if (s == SN_OK && rename(tmp, o->path) != 0)
+        s = sn_fail(err, SN_ERR_IO, "%s: cannot rename %s to it: %s", o->path, tmp,
+                    strerror(errno));
+    if (s == SN_OK) s = sync_dir_of(o->path, err);
+    if (s == SN_OK)
+        remove_leftovers(o->path);
+    else if (tmp)
+        remove(tmp);
+    for (int i = 0; rnn && i < n; i++) sn_tensor_free(&rnn[i]);
+    sn_free(sl);
+    sn_free(names);
+    sn_free(ts);
+    sn_free(rnn);
+    sn_free(keys);
+    sn_free(vals);
+    sn_free(tmp);
+    return s;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Checks one tensor of f against its slot (copy = 0) or copies it (1). */
+static sn_status take(const sn_st_file *f, const char *path, const slot *sl, int copy,
+                      sn_error *err) {
+    const sn_st_entry *e = sn_st_find(f, sl->name);
+    if (!e) return sn_fail(err, SN_ERR_FORMAT, "%s: tensor '%s' missing", path, sl->name);
+    int ndim = sl->t ? sl->t->ndim : 3, shape[4] = {0};
+    if (sl->t)
+        memcpy(shape, sl->t->shape, sizeof(int) * (size_t)ndim);
+    else
+        shape[0] = sl->levels, shape[1] = sl->N, shape[2] = sl->H;
+    int same = e->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = e->shape[d] == shape[d];
+    if (!same) {
+        char want[64] = "", got[64] = "";
+        for (int d = 0, k = 0; d < ndim; d++)
+            k += snprintf(want + k, sizeof want - (size_t)k, "%s%d", d ? "," : "", shape[d]);
+        for (int d = 0, k = 0; d < e->ndim; d++)
+            k += snprintf(got + k, sizeof got - (size_t)k, "%s%d", d ? "," : "", e->shape[d]);
+        return sn_fail(err, SN_ERR_SHAPE, "%s: tensor '%s' has shape [%s], this model needs [%s]",
+                       path, sl->name, got, want);
+    }
+    if (!copy) return SN_OK;
+    if (sl->t) {
+        memcpy(sl->t->data, e->data, e->size * sizeof(float));
+    } else {
+        size_t NH = (size_t)sl->N * (size_t)sl->H;
+        for (int lv = 0; lv < sl->levels; lv++)
+            memcpy(sl->rnn + (size_t)lv * sl->stride, e->data + (size_t)lv * NH,
+                   NH * sizeof(float));
+    }
+    return SN_OK;
+}
+
+/* rnn_n[i]: the streams of layer i's stored state, from the file. */
+static sn_status rnn_streams(const sn_st_file *f, const char *path, const sn_model *m, int *rnn_n,
+                             sn_error *err) {
+    for (int i = 0; i < m->nlayers; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "rnn.%d.h", i);
+        const sn_st_entry *e = sn_st_find(f, name);
+        rnn_n[i] = 0;
+        if (!e) continue;
+        if (!is_recurrent(m->layers[i]))
+            return sn_fail(err, SN_ERR_FORMAT, "%s: tensor '%s': layer %d (%s) is not recurrent",
+                           path, name, i, m->layers[i]->desc);
+        const sn_recurrent *r = (const sn_recurrent *)m->layers[i];
+        if (e->ndim != 3 || e->shape[1] < 1 || e->shape[1] > r->max_rows)
+            return sn_fail(err, SN_ERR_SHAPE,
+                           "%s: tensor '%s': expected [levels, streams <= %d, H] (layer %d, %s)",
+                           path, name, r->max_rows, i, m->layers[i]->desc);
+        rnn_n[i] = e->shape[1];
+    }
+    return SN_OK;
+}
+
+static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_optimizer *opt,
+                      sn_schedule *sched, sn_ckpt *k, sn_tensor *best, sn_error *err) {
+    const char *fmt = sn_st_meta(f, "format"), *trainer = sn_st_meta(f, "trainer");
+    if (!fmt || strcmp(fmt, FORMAT) != 0)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "%s: not a scratchnet checkpoint (__metadata__ "
+                       "\"format\" is %s%s%s, expected \"" FORMAT "\")",
+                       path, fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "");
+    if (!trainer || (strcmp(trainer, "table") && strcmp(trainer, "text")))
+        return sn_fail(err, SN_ERR_FORMAT, "%s: __metadata__ \"trainer\" must be table or text",
+                       path);
+    if (k->trainer && strcmp(trainer, k->trainer) != 0)
+        return sn_fail(err, SN_ERR_ARG, "%s: a checkpoint of %s training, this is %s training",
+                       path, trainer, k->trainer);
+    const char *config = sn_st_meta(f, "config");
+    if (!config) return sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"config\"", path);
+    if (k->nbatches > 0) {
+        char now[2048], a[256], b[256];
+        config_text(&m->cfg, now, sizeof now);
+        if (strcmp(now, config) != 0) {
+            config_diff(config, now, a, b, sizeof a);
+            return sn_fail(err, SN_ERR_ARG,
+                           "%s: the checkpoint was made with %s, this training has %s (only the "
+                           "number of epochs may change on resume)",
+                           path, a, b);
+        }
+    }
+
+    sn_ckpt c = {0};
+    c.trainer = k->trainer;
+    sn_status s = SN_OK;
+    fields r;
+    fields_open(&r, f, path, "position", err);
+    c.epoch = (int)field_long(&r, 1, 100000000);
+    c.batch = (int)field_long(&r, 0, 0x7fffffff);
+    c.nbatches = (int)field_long(&r, 0, 0x7fffffff);
+    c.samples = field_long(&r, 0, 0x7fffffffffffffffL);
+    c.finished = (int)field_long(&r, 0, 1);
+    fields_close(&r);
+    s = r.s;
+    if (s == SN_OK && c.batch > c.nbatches)
+        s = sn_fail(err, SN_ERR_FORMAT, "%s: __metadata__ \"position\": batch %d of %d", path,
+                    c.batch, c.nbatches);
+    if (s == SN_OK && k->nbatches > 0 && (c.nbatches != k->nbatches || c.samples != k->samples))
+        s = sn_fail(err, SN_ERR_ARG,
+                    "%s: the checkpoint was made with %ld training %s in %d batches per epoch, "
+                    "this training has %ld in %d: not the same data or batch size",
+                    path, c.samples,
+                    k->trainer && !strcmp(k->trainer, "text") ? "tokens" : "samples", c.nbatches,
+                    k->samples, k->nbatches);
+    long steps = 0;
+    double lr = 0;
+    if (s == SN_OK) {
+        fields_open(&r, f, path, "optimizer", err);
+        steps = field_long(&r, 0, 0x7fffffffffffffffL);
+        lr = field_double(&r);
+        fields_close(&r);
+        s = r.s;
+    }
+    sn_rng rm = rng_read(f, path, "rng.model", &s, err);
+    c.shuffle = rng_read(f, path, "rng.shuffle", &s, err);
+    double plateau_lr = 0, sbest = 0;
+    int bad = 0, cool = 0;
+    if (s == SN_OK) {
+        fields_open(&r, f, path, "schedule", err);
+        plateau_lr = field_double(&r);
+        sbest = field_double(&r);
+        bad = (int)field_long(&r, 0, 0x7fffffff);
+        cool = (int)field_long(&r, 0, 0x7fffffff);
+        fields_close(&r);
+        s = r.s;
+    }
+    if (s == SN_OK) {
+        fields_open(&r, f, path, "sums", err);
+        c.sum = field_double(&r);
+        c.reg_sum = field_double(&r);
+        c.count = field_double(&r);
+        c.correct = field_long(&r, 0, 0x7fffffffffffffffL);
+        c.last_lr = (float)field_double(&r);
+        fields_close(&r);
+        s = r.s;
+    }
+    if (s == SN_OK) {
+        fields_open(&r, f, path, "early_stop", err);
+        c.best = field_double(&r);
+        c.since_best = (int)field_long(&r, 0, 0x7fffffff);
+        c.have_best = (int)field_long(&r, 0, 1);
+        fields_close(&r);
+        s = r.s;
+    }
+    const char *history = sn_st_meta(f, "history");
+    if (s == SN_OK && !history)
+        s = sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"history\"", path);
+
+    /* Tensors: all checked first, then copied; nothing else in the file. */
+    int rnn_n[SN_MAX_LAYERS] = {0};
+    if (s == SN_OK) s = rnn_streams(f, path, m, rnn_n, err);
+    int n = s == SN_OK ? slots(m, opt, best, rnn_n, NULL) : 0;
+    slot *sl = s == SN_OK ? sn_alloc((size_t)n + 1, sizeof *sl) : NULL;
+    if (s == SN_OK && !sl) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+    if (s == SN_OK) slots(m, opt, best, rnn_n, sl);
+    for (int i = 0; s == SN_OK && i < n; i++) s = take(f, path, &sl[i], 0, err);
+    for (int i = 0; s == SN_OK && f->n != n && i < f->n; i++) {
+        int known = 0;
+        for (int j = 0; j < n && !known; j++) known = !strcmp(f->entries[i].name, sl[j].name);
+        if (!known)
+            s = sn_fail(err, SN_ERR_FORMAT,
+                        "%s: tensor '%s' belongs to nothing in this model and optimizer", path,
+                        f->entries[i].name);
+    }
+    if (s == SN_OK) {
+        c.history_len = strlen(history);
+        c.history_cap = c.history_len + 1;
+        if (!(c.history = malloc(c.history_cap)))
+            s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+        else
+            memcpy(c.history, history, c.history_cap);
+    }
+    for (int i = 0; s == SN_OK && i < n; i++) take(f, path, &sl[i], 1, err);
+    sn_free(sl);
+    if (s != SN_OK) return s;
+
+    /* Everything checked: the remaining state. */
+    for (int i = 0; i < m->nlayers; i++)
+        if (is_recurrent(m->layers[i])) ((sn_recurrent *)m->layers[i])->state_n = rnn_n[i];
+    m->rng = rm;
+    sn_optimizer_set_steps(opt, steps);
+    sn_optimizer_set_lr(opt, (float)lr);
+    sched->plateau_lr = (float)plateau_lr;
+    sched->best = sbest;
+    sched->bad_epochs = bad;
+    sched->cooldown_left = cool;
+    sn_ckpt_free(k);
+    *k = c;
+    return SN_OK;
+}
+
+sn_status sn_ckpt_load(const char *path, sn_model *m, sn_optimizer *opt, sn_schedule *sched,
+                       sn_ckpt *k, sn_tensor *best, sn_error *err) {
+    sn_st_file f;
+    sn_status s = sn_st_load(path, &f, err);
+    if (s == SN_OK) s = load(path, &f, m, opt, sched, k, best, err);
+    sn_st_free(&f);
+    return s;
+}
+
+sn_status sn_ckpt_interrupted(const sn_checkpoint_options *o, const sn_ckpt *k, long step,
+                              sn_error *err) {
+    if (o && o->path)
+        return sn_fail(err, SN_ERR_INTERRUPTED,
+                       "stopped at epoch %d after batch %d of %d (step %ld); checkpoint: %s",
+                       k->epoch, k->batch, k->nbatches, step, o->path);
+    return sn_fail(err, SN_ERR_INTERRUPTED,
+                   "stopped at epoch %d after batch %d of %d (step %ld); no checkpoint written",
+                   k->epoch, k->batch, k->nbatches, step);
+}
+
+/* ---- verification ----------------------------------------------------------- */
+
+/* The value of `key=` in a configuration text into buf ("" when absent). */
+static void config_value(const char *config, const char *key, char *buf, size_t len) {
+    size_t nk = strlen(key);
+    buf[0] = 0;
+    for (const char *p = config; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > nk && strncmp(p, key, nk) == 0 && p[nk] == '=') {
+            snprintf(buf, len, "%.*s", (int)(n - nk - 1), p + nk + 1);
+            return;
+        }
+        p += n + (p[n] == ' ');
+    }
+}
+
+sn_status sn_checkpoint_verify(const char *path, sn_checkpoint_info *info, sn_error *err) {
+    memset(info, 0, sizeof *info);
+    sn_st_file f;
+    sn_status s = sn_st_load(path, &f, err);
+    if (s != SN_OK) return s;
+    sn_model *m = NULL;
+    sn_optimizer *opt = NULL;
+    sn_tensor *best = NULL;
+    sn_ckpt k = {0};
+    sn_schedule sched;
+    memset(&sched, 0, sizeof sched);
+    const char *spec = sn_st_meta(&f, "spec"), *config = sn_st_meta(&f, "config");
+    if (!spec || !config)
+        s = sn_fail(err, SN_ERR_FORMAT, "%s: not a scratchnet checkpoint (no __metadata__ \"%s\")",
+                    path, spec ? "config" : "spec");
+    if (s == SN_OK) {
+        char name[1100];
+        snprintf(name, sizeof name, "%s (embedded spec)", path);
+        s = sn_model_from_spec(spec, name, 0, &m, err);
+    }
+    if (s == SN_OK) {
+        /* the optimizer the checkpoint's state is for */
+        char v[64];
+        sn_train_config c = m->cfg;
+        config_value(config, "optimizer", v, sizeof v);
+        snprintf(c.optimizer, sizeof c.optimizer, "%.15s", v);
+        config_value(config, "momentum", v, sizeof v);
+        c.momentum = strtof(v, NULL);
+        config_value(config, "centered", v, sizeof v);
+        c.centered = atoi(v);
+        c.nesterov = 0;
+        s = sn_optimizer_new(m, &c, &opt, err);
+        if (s != SN_OK) sn_wrap(err, "%s: __metadata__ \"config\"", path);
+    }
+    /* room for any stored recurrent state */
+    int rows = 1;
+    for (int i = 0; i < f.n; i++)
+        if (strncmp(f.entries[i].name, "rnn.", 4) == 0 && f.entries[i].ndim == 3 &&
+            f.entries[i].shape[1] > rows && f.entries[i].shape[1] <= 1 << 20)
+            rows = f.entries[i].shape[1];
+    if (s == SN_OK) s = sn_model_reserve(m, rows, err);
+    int has_best = 0;
+    for (int i = 0; i < f.n && !has_best; i++)
+        has_best = strncmp(f.entries[i].name, "best.", 5) == 0;
+    if (s == SN_OK && has_best) {
+        best = sn_alloc((size_t)(m->nparams ? m->nparams : 1), sizeof *best);
+        if (!best) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+        for (int i = 0; s == SN_OK && i < m->nparams; i++)
+            s = sn_tensor_alloc(&best[i], m->params[i]->value.ndim, m->params[i]->value.shape, err);
+    }
+    if (s == SN_OK) s = load(path, &f, m, opt, &sched, &k, best, err);
+    if (s == SN_OK) {
+        snprintf(info->trainer, sizeof info->trainer, "%s", sn_st_meta(&f, "trainer"));
+        info->epoch = k.epoch;
+        info->batch = k.batch;
+        info->nbatches = k.nbatches;
+        info->step = sn_optimizer_steps(opt);
+        info->finished = k.finished;
+    }
+    for (int i = 0; best && m && i < m->nparams; i++) sn_tensor_free(&best[i]);
+    sn_free(best);
+    sn_ckpt_free(&k);
+    sn_optimizer_free(opt);
+    sn_model_free(m);
+    sn_st_free(&f);
+    return s;
+}
+
+sn_status sn_ckpt_point(const sn_checkpoint_options *o, const sn_model *m, sn_optimizer *opt,
+                        const sn_schedule *sched, const sn_ckpt *k, const sn_tensor *best, int halt,
+                        sn_error *err) {
+    sn_status s = o ? sn_ckpt_save(o, m, opt, sched, k, best, err) : SN_OK;
+    if (s == SN_OK && halt) s = sn_ckpt_interrupted(o, k, sn_optimizer_steps(opt), err);
+    return s;
+}
+
+int sn_ckpt_due(const sn_checkpoint_options *o, int epoch, int epochs, int stop) {
+    if (!o || (o->every_epochs <= 0 && o->every_steps <= 0)) return 0;
+    return stop || epoch >= epochs || (o->every_epochs > 0 && epoch % o->every_epochs == 0);
+}
+
+int sn_ckpt_stop_requested(const sn_checkpoint_options *o) {
+    return o && o->stop_requested && o->stop_requested(o->stop_ctx);
+}

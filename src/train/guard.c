@@ -1,0 +1,190 @@
+/* The training guard (see guard.h): one pass over the gradients per step,
+ *
+ *   s_p = Σ g_p²  for every trained parameter p   (sn_sumsq, float lanes)
+ *   ‖g‖₂ = sqrt(Σ_p s_p)                           (summed in double)
+ *
+ * A finite s_p proves every g_p finite; a non-finite one sends that
+ * parameter down the slow path (sn_first_nonfinite, then Σ g² in double when
+ * it was only float overflow). Parameters are visited from the last layer to
+ * the first, the order backward computes them in: a non-finite value spreads
+ * downwards, so the first one found is where it started. A non-finite loss
+ * is traced through the forward activations instead: the input batch, then
+ * each layer's output, the first holding a NaN or inf named. */
+#include "train/guard.h"
+
+#include "kernels/finite.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+sn_status sn_guard_init(sn_guard *g, sn_model *m, const sn_train_config *c, sn_error *err) {
+    memset(g, 0, sizeof *g);
+    g->m = m;
+    g->skip = c->skip_nonfinite != 0;
+    g->max_grad_norm = c->max_grad_norm;
+    g->max_loss_ratio = c->max_loss_ratio;
+    g->ref_loss = NAN;
+    if (!(c->max_grad_norm >= 0) || !(c->max_loss_ratio >= 0))
+        return sn_fail(err, SN_ERR_ARG, "max_grad_norm and max_loss_ratio must be >= 0 (0: off)");
+    for (int i = 0; g->skip && i < m->nparams; i++)
+        if (m->params[i]->buffer) g->nsaved += m->params[i]->value.size;
+    if (g->nsaved && !(g->saved = sn_alloc(g->nsaved, sizeof(float))))
+        return sn_fail(err, SN_ERR_NOMEM, "training guard: out of memory");
+    return SN_OK;
+}
+
+void sn_guard_free(sn_guard *g) {
+    sn_free(g->saved);
+    g->saved = NULL;
+}
+
+/* Copies the buffers into g->saved (restore = 0) or back (restore = 1). */
+static void buffers(sn_guard *g, int restore) {
+    float *s = g->saved;
+    for (int i = 0; s && i < g->m->nparams; i++) {
+        sn_tensor *v = &g->m->params[i]->value;
+        if (!g->m->params[i]->buffer) continue;
+        if (restore)
+            memcpy(v->data, s, v->size * sizeof(float));
+        else
+            memcpy(s, v->data, v->size * sizeof(float));
+        s += v->size;
+    }
+}
+
+void sn_guard_begin(sn_guard *g) {
+    buffers(g, 0);
+}
+
+/* "dense 128->10" from "dense 128->10 init=he_uniform": kind and shapes. */
+static void short_desc(const sn_layer *l, char *buf, size_t len) {
+    const char *sp = strchr(l->desc, ' ');
+    if (sp) sp = strchr(sp + 1, ' ');
+    int n = sp ? (int)(sp - l->desc) : (int)strlen(l->desc);
+    snprintf(buf, len, "%.*s", n, l->desc);
+}
+
+/* Where a non-finite loss came from: the first forward buffer (input, then
+ * each layer's output) holding a NaN or inf. */
+static void trace_forward(const sn_model *m, char *buf, size_t len) {
+    int rows = m->batch;
+    size_t per = sn_shape_size(m->in_ndim, m->in_shape);
+    size_t j = sn_first_nonfinite(m->act[0].data, (size_t)rows * per);
+    if (j < (size_t)rows * per) {
+        snprintf(buf, len, "the input holds '%g' (row %zu of the batch); check the data",
+                 (double)m->act[0].data[j], j / per + 1);
+        return;
+    }
+    char d[96];
+    for (int i = 0; i < m->nlayers; i++) {
+        const sn_layer *l = m->layers[i];
+        per = sn_shape_size(l->out_ndim, l->out_shape);
+        j = sn_first_nonfinite(m->act[i + 1].data, (size_t)rows * per);
+        if (j < (size_t)rows * per) {
+            short_desc(l, d, sizeof d);
+            snprintf(buf, len, "the output of layer %d (%s) is the first non-finite activation", i,
+                     d);
+            return;
+        }
+    }
+    snprintf(buf, len, "every activation is finite: the loss itself overflowed");
+}
+
+sn_status sn_guard_check(sn_guard *g, double loss, int epoch, int batch, long step, float lr,
+                         sn_error *err) {
+    const sn_model *m = g->m;
+    if (epoch != g->epoch) {
+        g->epoch = epoch;
+        g->skipped = g->checked = 0;
+        g->skipped_rows = 0;
+    }
+    g->checked++;
+    char where[64], what[320], d[96];
+    snprintf(where, sizeof where, "epoch %d, batch %d (step %ld)", epoch, batch, step);
+    if (!isfinite(loss)) {
+        char trace[200];
+        trace_forward(m, trace, sizeof trace);
+        snprintf(what, sizeof what, "non-finite loss '%g': %s; the learning rate is %g", loss,
+                 trace, (double)lr);
+        goto refuse;
+    }
+    double total = 0, worst = -1;
+    int worst_l = 0, worst_p = 0;
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        const sn_layer *l = m->layers[i];
+        for (int p = 0; p < l->nparams; p++) {
+            const sn_param *q = &l->params[p];
+            if (q->buffer) continue;
+            double s = sn_sumsq(q->grad.data, q->grad.size);
+            if (!isfinite(s)) {
+                size_t j = sn_first_nonfinite(q->grad.data, q->grad.size);
+                if (j < q->grad.size) {
+                    short_desc(l, d, sizeof d);
+                    snprintf(what, sizeof what,
+                             "non-finite gradient in layer %d (%s), %s ('%g' at index %zu); "
+                             "the learning rate is %g",
+                             i, d, q->name, (double)q->grad.data[j], j, (double)lr);
+                    goto refuse;
+                }
+                s = sn_sumsq_double(q->grad.data, q->grad.size);
+            }
+            total += s;
+            if (s > worst) worst = s, worst_l = i, worst_p = p;
+        }
+    }
+    g->grad_norm = sqrt(total);
+    if (g->max_grad_norm > 0 && g->grad_norm > g->max_grad_norm) {
+        short_desc(m->layers[worst_l], d, sizeof d);
+        snprintf(what, sizeof what,
+                 "gradient norm %.3g exceeds max_grad_norm %g (largest: layer %d (%s), %s, "
+                 "norm %.3g); the learning rate is %g",
+                 g->grad_norm, g->max_grad_norm, worst_l, d,
+                 m->layers[worst_l]->params[worst_p].name, sqrt(worst), (double)lr);
+        goto refuse;
+    }
+    if (g->max_loss_ratio > 0 && g->ref_loss > 0 && loss > g->max_loss_ratio * g->ref_loss) {
+        snprintf(what, sizeof what,
+                 "loss %.4g exceeds max_loss_ratio %g times the largest loss of the first steps "
+                 "%.4g; the learning rate is %g",
+                 loss, g->max_loss_ratio, g->ref_loss, (double)lr);
+        goto refuse;
+    }
+    if (g->ref_steps < SN_GUARD_REF_STEPS) {
+        g->ref_steps++;
+        if (!(loss <= g->ref_loss)) g->ref_loss = loss;
+    }
+    return SN_OK;
+refuse:
+    snprintf(g->last, sizeof g->last, "%s: %s", where, what);
+    if (!g->skip) sn_fail(err, SN_ERR_NUMERIC, "%s", g->last);
+    return SN_ERR_NUMERIC;
+}
+
+int sn_guard_skip(sn_guard *g, long rows) {
+    if (!g->skip) return 0;
+    sn_model *m = g->m;
+    for (int i = 0; i < m->nparams; i++)
+        if (!m->params[i]->buffer)
+            memset(m->params[i]->grad.data, 0, m->params[i]->grad.size * sizeof(float));
+    buffers(g, 1);
+    sn_model_reset_state(m);
+    g->skipped++;
+    g->skipped_rows += rows;
+    return 1;
+}
+
+sn_status sn_guard_epoch_end(sn_guard *g, int epoch, sn_error *err) {
+    if (g->epoch != epoch || g->checked == 0 || g->skipped < g->checked) return SN_OK;
+    return sn_fail(err, SN_ERR_NUMERIC,
+                   "epoch %d: all %d batches were skipped, nothing is learning; the last: %s",
+                   epoch, g->checked, g->last);
+}
+
+int sn_guard_skipped(const sn_guard *g, int epoch) {
+    return g->epoch == epoch ? g->skipped : 0;
+}
+
+long sn_guard_skipped_rows(const sn_guard *g, int epoch) {
+    return g->epoch == epoch ? g->skipped_rows : 0;
+}
