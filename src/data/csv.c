@@ -194,6 +194,11 @@ sn_status sn_csv_load(const char *path, const sn_csv_options *opt, sn_dataset *o
             s = assign_roles(path, &o, ncols, role, err);
             if (s) goto fail;
             for (size_t j = 0; j < ncols; j++) nfeat += role[j] == ROLE_FEATURE;
+            if (nfeat > INT_MAX) { /* the sample shape is an int */
+                s = sn_fail(err, SN_ERR_FORMAT, "%s:%d: %zu columns overflow an int", path, line,
+                            ncols);
+                goto fail;
+            }
             split(p, le, o.delimiter, fs, ncols);
             int header = o.header;
             if (header < 0) {

@@ -42,6 +42,15 @@ static sn_status idx_open(idx_file *f, const char *path, sn_error *err) {
     return SN_OK;
 }
 
+/* zlib's error, without the "path: " it starts with. */
+static const char *gz_message(idx_file *f, int *zerr) {
+    const char *msg = gzerror(f->gz, zerr);
+    if (*zerr == Z_ERRNO) return strerror(errno);
+    size_t plen = strlen(f->path);
+    if (strncmp(msg, f->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0) msg += plen + 2;
+    return msg;
+}
+
 /* Reads up to len bytes; *got receives the count (short only at end of file). */
 static sn_status idx_read(idx_file *f, unsigned char *buf, size_t len, size_t *got, sn_error *err) {
     *got = 0;
@@ -51,10 +60,10 @@ static sn_status idx_read(idx_file *f, unsigned char *buf, size_t len, size_t *g
         int r = gzread(f->gz, buf + *got, (unsigned)want);
         if (r < 0) {
             int zerr;
-            const char *msg = gzerror(f->gz, &zerr);
-            if (zerr == Z_ERRNO) msg = strerror(errno);
-            return sn_fail(err, zerr == Z_ERRNO ? SN_ERR_IO : SN_ERR_FORMAT,
-                           "%s: byte %zu: read failed: %s", f->path, f->off + *got, msg);
+            const char *msg = gz_message(f, &zerr);
+            return sn_fail(err, zerr == Z_ERRNO ? SN_ERR_IO : SN_ERR_FORMAT, "%s: byte %zu: %s: %s",
+                           f->path, f->off + *got,
+                           zerr == Z_ERRNO ? "read failed" : "corrupt gzip data", msg);
         }
         *got += (size_t)r;
         if ((size_t)r < want) break;
@@ -63,7 +72,7 @@ static sn_status idx_read(idx_file *f, unsigned char *buf, size_t len, size_t *g
     /* A gzip stream cut short reads as a short count plus a pending error. */
     if (*got < len) {
         int zerr;
-        const char *msg = gzerror(f->gz, &zerr);
+        const char *msg = gz_message(f, &zerr);
         if (zerr != Z_OK)
             return sn_fail(err, SN_ERR_FORMAT, "%s: byte %zu: corrupt or truncated gzip data: %s",
                            f->path, f->off, msg);
@@ -127,10 +136,14 @@ static sn_status idx_header(idx_file *f, int ndim, uint32_t *dims, size_t *bytes
     if (overflow)
         return sn_fail(err, SN_ERR_FORMAT, "%s: byte 4: dimensions %s overflow the size type",
                        f->path, shape);
-    if (total > IDX_MAX_BYTES || dims[0] > INT_MAX)
+    if (total > IDX_MAX_BYTES)
         return sn_fail(err, SN_ERR_FORMAT,
                        "%s: byte 4: dimensions %s make %zu bytes, over the %zu-byte limit", f->path,
                        shape, total, IDX_MAX_BYTES);
+    for (int i = 0; i < ndim; i++) /* sizes are ints from here on */
+        if (dims[i] > INT_MAX)
+            return sn_fail(err, SN_ERR_FORMAT, "%s: byte %d: dimension %d (%u) overflows an int",
+                           f->path, 4 + 4 * i, i, (unsigned)dims[i]);
     *bytes = total;
     return SN_OK;
 }

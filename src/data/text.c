@@ -164,8 +164,9 @@ static int next_word(const char *text, size_t len, size_t *pos, char *tok) {
             *pos = i;
             return -1;
         }
+        /* NUL separates too: word tokens are kept as C strings. */
         int space = cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n' || cp == '\v' ||
-                    cp == '\f' || cp == 0xA0;
+                    cp == '\f' || cp == 0xA0 || cp == 0;
         if (!space) break;
         newlines += cp == '\n';
         i = j;
@@ -389,6 +390,7 @@ static sn_status build_chars(const char *text, size_t len, sn_text_level level, 
     size_t ncodes = level == SN_TEXT_CHAR ? 0x110000 : 256;
     unsigned char *seen = sn_alloc(ncodes, 1);
     if (!seen) return sn_fail(err, SN_ERR_NOMEM, "vocabulary: out of memory");
+    size_t top = 0; /* 1 + the largest code seen: the scans below stop there */
     for (size_t i = 0; i < len;) {
         uint32_t cp = s[i];
         if (level == SN_TEXT_BYTE) {
@@ -398,7 +400,9 @@ static sn_status build_chars(const char *text, size_t len, sn_text_level level, 
             return bad_utf8(text, len, i, err);
         }
         seen[cp] = 1;
+        if (cp >= top) top = (size_t)cp + 1;
     }
+    ncodes = top;
     int n = 0;
     for (size_t c = 0; c < ncodes; c++) n += seen[c];
     sn_vocab *v = n >= 2 ? vocab_new(level, n, (size_t)n * 4) : NULL;
@@ -671,6 +675,11 @@ sn_status sn_vocab_parse(const char *s, sn_vocab **out, sn_error *err) {
     sn_status st = sn_text_level_parse(level_name, &level, err);
     if (st != SN_OK) return st;
     const char *p = s + used_chars + 1;
+    int lines = 0; /* one token per line: the count must be there before it is allocated */
+    for (const char *q = strchr(p, '\n'); q && lines < n; q = strchr(q + 1, '\n')) lines++;
+    if (lines < n)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "vocabulary: %d tokens announced, but only %d lines follow", n, lines);
     sn_vocab *v = vocab_new(level, n, strlen(p));
     if (!v) return sn_fail(err, SN_ERR_NOMEM, "vocabulary: out of memory");
     size_t used = 0;

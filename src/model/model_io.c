@@ -29,6 +29,14 @@ sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err) {
     return sn_st_save(path, n, name_ptrs, tensors, 2, keys, vals, err);
 }
 
+/* "[3, 4]" */
+static void shape_text(char *buf, size_t len, int ndim, const int *shape) {
+    size_t k = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < ndim && k < len; d++)
+        k += (size_t)snprintf(buf + k, len - k, d ? ", %d" : "%d", shape[d]);
+    if (k < len) snprintf(buf + k, len - k, "]");
+}
+
 /* Copies every parameter of m from f, checking names and shapes. */
 static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
     int matched = 0;
@@ -41,18 +49,34 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
             if (!e)
                 return sn_fail(err, SN_ERR_FORMAT, "%s: tensor '%s' missing (layer %d, %s)", path,
                                pname, i, m->layers[i]->desc);
-            int same = e->ndim == t->ndim;
+            int same = e->ndim == t->ndim && e->size == t->size;
             for (int d = 0; same && d < t->ndim; d++) same = e->shape[d] == t->shape[d];
-            if (!same)
+            if (!same) {
+                char found[64], expected[64];
+                shape_text(found, sizeof found, e->ndim, e->shape);
+                shape_text(expected, sizeof expected, t->ndim, t->shape);
                 return sn_fail(err, SN_ERR_SHAPE,
-                               "%s: tensor '%s' has %d dims [%d,%d,...], layer %d (%s) needs "
-                               "[%d,%d,...] (%d dims)",
-                               path, pname, e->ndim, e->shape[0], e->ndim > 1 ? e->shape[1] : 1, i,
-                               m->layers[i]->desc, t->shape[0], t->ndim > 1 ? t->shape[1] : 1,
-                               t->ndim);
+                               "%s: tensor '%s' has shape %s; layer %d (%s) expects %s", path,
+                               pname, found, i, m->layers[i]->desc, expected);
+            }
             memcpy(t->data, e->data, t->size * sizeof(float));
             matched++;
         }
+    }
+    for (int k = 0; matched != f->n && k < f->n; k++) {
+        int known = 0;
+        for (int i = 0; !known && i < m->nlayers; i++) {
+            for (int p = 0; !known && p < m->layers[i]->nparams; p++) {
+                char pname[40];
+                param_name(pname, sizeof pname, i, m->layers[i]->params[p].name);
+                known = strcmp(pname, f->entries[k].name) == 0;
+            }
+        }
+        if (!known)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "%s: tensor '%s' is not a parameter of the model (%d tensors in the "
+                           "file, the model has %d parameters)",
+                           path, f->entries[k].name, f->n, matched);
     }
     if (matched != f->n)
         return sn_fail(err, SN_ERR_FORMAT,

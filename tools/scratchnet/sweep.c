@@ -256,7 +256,7 @@ static const char *base_no_ext(const char *path, char *buf, size_t len) {
 /* Every combination: specs × grid values, the last grid key varying fastest. */
 static int make_configs(const sweep *sw, config **out) {
     long total = sw->nspecs;
-    for (int k = 0; k < sw->nkeys; k++) total *= sw->nvalues[k];
+    for (int k = 0; k < sw->nkeys && total <= MAX_CONFIGS; k++) total *= sw->nvalues[k];
     if (total > MAX_CONFIGS) return -1;
     config *c = calloc((size_t)total, sizeof *c);
     if (!c) return -2;
@@ -627,7 +627,9 @@ int cmd_sweep(int argc, char **argv) {
         else if (n < 0)
             s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
     }
-    /* Every configuration must build before anything is trained. */
+    /* The data, then every configuration must build and fit its labels
+     * before anything is written or trained. */
+    if (s == SN_OK && !dry) s = cli_load_data(&o, &all, &test, 1, &err);
     for (int i = 0; s == SN_OK && i < n; i++) {
         sn_buf text = {0};
         sn_model *m = NULL;
@@ -636,6 +638,7 @@ int cmd_sweep(int argc, char **argv) {
                  cf[i].label);
         s = config_text(&sw, &cf[i], &text, &err);
         if (s == SN_OK) s = sn_model_from_spec(text.p, name, 0, &m, &err);
+        if (s == SN_OK && !dry) s = cli_check_labels(&o, m, &all, &test, &err);
         sn_model_free(m);
         sn_buf_free(&text);
     }
@@ -662,7 +665,6 @@ int cmd_sweep(int argc, char **argv) {
         if (s == SN_OK) s = sn_buf_write_file(&copy, run_dir, &err);
         sn_buf_free(&copy);
     }
-    if (s == SN_OK) s = cli_load_data(&o, &all, &test, 1, &err);
     if (s == SN_OK) fprintf(stderr, "sweep %s: %d configurations into %s\n", sw.name, n, dir);
     for (int i = 0; s == SN_OK && i < n; i++) {
         sn_buf text = {0};
