@@ -26,7 +26,7 @@ static const char css[] =
     "main{max-width:1340px;margin:0 auto;padding:20px 24px 40px}\n"
     "h1{font-size:24px;margin:8px 0 2px}h2{font-size:18px;margin:0 0 12px}"
     "h3{font-size:14px;margin:14px 0 6px;color:#444}\n"
-    ".sub{color:#666;margin:0 0 14px}.note{color:#666;font-size:13px;margin:6px 0 0}\n"
+    ".sub{color:#666;margin:0 0 14px}pre.sample{white-space:pre-wrap}.note{color:#666;font-size:13px;margin:6px 0 0}\n"
     "section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.1);"
     "padding:16px 20px;margin:16px 0}\n"
     ".grid{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}\n"
@@ -173,6 +173,79 @@ static void training_section(sn_buf *b, const sn_table *h) {
     }
     sn_buf_puts(b, "</div></section>\n");
     free(x);
+}
+
+/* Text models (history.csv has val_perplexity): the kept epoch's validation
+ * loss per token and the samples printed during training (samples.txt,
+ * "---- epoch N ----" blocks), newest first. */
+static int best_row(const sn_table *h, int col) {
+    int best = -1;
+    for (int r = 0; r < h->nrows; r++) {
+        double v = sn_table_num(h, r, col);
+        if (isfinite(v) && (best < 0 || v < sn_table_num(h, best, col))) best = r;
+    }
+    return best;
+}
+
+static void text_cards(sn_buf *b, const sn_table *h) {
+    int cv = sn_table_col(h, "val_loss"), ce = sn_table_col(h, "epoch");
+    int r = cv >= 0 ? best_row(h, cv) : -1;
+    if (r < 0) return;
+    char val[64];
+    double loss = sn_table_num(h, r, cv);
+    snprintf(val, sizeof val, "%.4f nats", loss);
+    card(b, "validation loss per token", val);
+    snprintf(val, sizeof val, "%.4f", loss / log(2.0));
+    card(b, "bits per token", val);
+    snprintf(val, sizeof val, "%.2f", exp(loss));
+    card(b, "perplexity", val);
+    snprintf(val, sizeof val, "%.0f", ce >= 0 ? sn_table_num(h, r, ce) : (double)(r + 1));
+    card(b, "kept epoch", val);
+}
+
+static void samples_section(sn_buf *b, const char *dir) {
+    char path[4200];
+    sn_buf txt = {0};
+    if (!exists(dir, "samples.txt", path, sizeof path) ||
+        sn_buf_read_file(&txt, path, NULL) != SN_OK || !txt.p) {
+        sn_buf_free(&txt);
+        return;
+    }
+    sn_buf_puts(b, "<section><h2>Samples during training</h2>\n");
+    /* Blocks from the last to the first. */
+    const char *mark = "---- epoch ";
+    size_t end = txt.len;
+    int shown = 0;
+    while (end > 0 && shown < 50) {
+        size_t start = end;
+        while (start > 0) {
+            start--;
+            if ((start == 0 || txt.p[start - 1] == '\n') &&
+                strncmp(txt.p + start, mark, strlen(mark)) == 0)
+                break;
+        }
+        const char *blk = txt.p + start, *nl = memchr(blk, '\n', end - start);
+        if (!nl || strncmp(blk, mark, strlen(mark)) != 0) break;
+        size_t hn = (size_t)(nl - blk) - 5; /* "epoch N ----" */
+        if (hn >= 5 && strncmp(blk + 5 + hn - 5, " ----", 5) == 0) hn -= 5;
+        sn_buf_puts(b, "<h3>");
+        sn_buf_put(b, blk + 5, hn);
+        sn_buf_puts(b, "</h3><pre class=\"sample\">");
+        size_t n = (size_t)(txt.p + end - (nl + 1));
+        while (n > 0 && nl[n] == '\n') n--;
+        char *body = malloc(n + 1);
+        if (body) {
+            memcpy(body, nl + 1, n);
+            body[n] = 0;
+            sn_buf_escape(b, body);
+            free(body);
+        }
+        sn_buf_puts(b, "</pre>\n");
+        shown++;
+        end = start;
+    }
+    sn_buf_puts(b, "</section>\n");
+    sn_buf_free(&txt);
 }
 
 /* Class names: classes.txt, else per_class.csv's name column, else NULL. */
@@ -527,8 +600,10 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
             card(&b, "training time", val);
         }
     }
+    if (have_hist && sn_table_col(&hist, "val_perplexity") >= 0) text_cards(&b, &hist);
     sn_buf_puts(&b, "</div>\n");
     if (have_hist) training_section(&b, &hist);
+    samples_section(&b, run_dir);
     if (K > 0) test_section(&b, run_dir, &metrics, &pc, &cmt, names, K);
     if (K > 0) robustness_section(&b, have_rob ? &rob : NULL, run_dir);
     mistakes_section(&b, run_dir, names, K);
