@@ -5,28 +5,7 @@
 set -u
 sn=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- command...: exit status and a stderr pattern
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$code" ]; then
-        bad "$* exited $got, expected $code; stderr: $(head -c 300 "$tmp/err")"
-    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-        bad "$*: stderr lacks '$pattern': $(head -c 300 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. "$(dirname "$0")/lib/harness.sh"
 
 # Usage errors: exit 2.
 expect 2 "usage: scratchnet" -- "$sn"
@@ -81,5 +60,4 @@ cmp -s "$tmp/or/model.safetensors" "$tmp/or2/model.safetensors" && ok || bad "sa
 "$sn" train "$src/examples/or/or.net" --data "$src/examples/or/or.csv" --out "$tmp/or3" --quiet --seed 7 >/dev/null
 cmp -s "$tmp/or/model.safetensors" "$tmp/or3/model.safetensors" && bad "--seed ignored" || ok
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

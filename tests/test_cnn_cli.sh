@@ -7,28 +7,7 @@
 set -u
 sn=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- command...: exit status and a stderr pattern
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$code" ]; then
-        bad "$* exited $got, expected $code; stderr: $(head -c 400 "$tmp/err")"
-    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-        bad "$*: stderr lacks '$pattern': $(head -c 400 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. "$(dirname "$0")/lib/harness.sh"
 
 # One CIFAR-10 record: label byte, then 3072 pixel bytes of value 20 + 20·label.
 record() {
@@ -96,5 +75,4 @@ printf 'input 784\nconv2d 8 3\nflatten\ndense 10\nloss softmax_xent\n' >"$tmp/fl
 expect 1 "flat.net:2: conv2d needs a CxHxW input (e.g. 'input 1x28x28'), got 784" -- \
     "$sn" train "$tmp/flat.net" --data "$data" --epochs 1
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

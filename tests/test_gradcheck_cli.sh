@@ -3,15 +3,7 @@
 # usage: test_gradcheck_cli.sh SCRATCHNET SOURCE_DIR
 set -u
 sn=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-}
+. "$(dirname "$0")/lib/harness.sh"
 
 # run CODE ARGS...: the exit status must be CODE; stdout in $tmp/out, stderr in $tmp/err
 run() {
@@ -82,5 +74,4 @@ has "bad.net:2" err
 run 0 --help
 has "usage: scratchnet gradcheck" out
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -8,12 +8,7 @@
 # usage: test_guard_cli.sh SCRATCHNET SOURCE_DIR
 set -u
 sn=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib/harness.sh"
 
 # check CODE REGEX -- command...: exit status; stderr is exactly one line
 # matching REGEX (extended).
@@ -106,5 +101,4 @@ check 1 "^scratchnet train: epoch 2: all 10 batches were skipped, nothing is lea
 [ "$(column skipped "$tmp/t2/history.csv")" = "9 " ] && ok ||
     bad "text history: $(cat "$tmp/t2/history.csv")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -11,15 +11,7 @@
 set -u
 sn=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-}
+. "$(dirname "$0")/lib/harness.sh"
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3 || true)
 if [ -z "$py" ]; then
@@ -237,5 +229,4 @@ assert not missing, missing
 EOF
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,15 +6,7 @@
 set -u
 sn=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-}
+. "$(dirname "$0")/lib/harness.sh"
 ex="$src/examples"
 
 # A grid: 2 learning rates x 2 epoch counts = 4 runs.
@@ -106,5 +98,4 @@ printf 'spec %s\ndata %s\nsort accuracy\n' "$ex/xor/xor.net" "$ex/xor/xor.csv" >
 "$sn" sweep >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "sweep without a file"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

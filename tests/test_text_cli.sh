@@ -6,27 +6,7 @@
 # usage: test_text_cli.sh SCRATCHNET SOURCE_DIR
 set -u
 sn=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- command...: exit status and a stderr pattern
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$code" ]; then
-        bad "$* exited $got, expected $code; stderr: $(head -c 300 "$tmp/err")"
-    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-        bad "$*: stderr lacks '$pattern': $(head -c 300 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. "$(dirname "$0")/lib/harness.sh"
 
 for i in $(seq 1 40); do
     echo "The white whale swam in the deep sea. Ahab saw the whale, and the crew cried: \"There she blows!\""
@@ -120,5 +100,4 @@ grep -q "<unk>" "$tmp/out" && bad "sampled <unk>: $(cat "$tmp/out")" || ok
 expect 0 "" -- "$sn" generate "$tmp/wrun/model.safetensors" --prime "Moby the" --length 3
 head -c 11 "$tmp/out" | grep -q "^<unk> the" && ok || bad "unknown prime word: $(cat "$tmp/out")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
