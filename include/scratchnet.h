@@ -304,20 +304,35 @@ void sn_schedule_observe(sn_schedule *s, double value);
  * "<path>.tmp", synced, renamed over `path` and the folder synced: the
  * previous checkpoint stays whole until the new one is. */
 typedef struct sn_checkpoint_options {
-    const char *path;   /* the checkpoint written during training (NULL: none) */
-    int every_epochs;   /* write one after every this many epochs (0: not by epochs) */
-    long every_steps;   /* ... and every this many optimizer steps, mid-epoch (0: no) */
+    const char *path; /* the checkpoint written during training (NULL: none) */
+    int every_epochs; /* write one after every this many epochs (0: not by epochs) */
+    /* ... and every this many optimizer steps, mid-epoch (0: no). A batch the
+     * guard skips (cfg.skip_nonfinite) is no step: it neither counts nor
+     * writes a checkpoint. */
+    long every_steps;
     const char *resume; /* continue the training saved in this checkpoint (NULL:
                            start afresh); the model, data and configuration
                            must be those it was made with (checked: shapes,
-                           configuration but epochs, batches per epoch) */
+                           configuration but epochs and skip_nonfinite,
+                           batches per epoch). The guard's running state
+                           (the epoch's skipped count, the loss reference of
+                           max_loss_ratio) is restored. skip_nonfinite may
+                           change: it decides only what becomes of a batch
+                           the guard refuses, never how an applied step is
+                           computed, and a training without it refused no
+                           batch before its checkpoint; so a training the
+                           guard stopped, resumed from its last checkpoint
+                           with skip_nonfinite, ends as one that skipped
+                           from the start. max_grad_norm and max_loss_ratio
+                           may not change: they decide which steps apply. */
     /* Extra __metadata__ pairs stored with every checkpoint (the caller's
      * own settings); the values are read at each write, so they may change. */
     int nmeta;
     const char *const *meta_keys;
     const char *const *meta_values;
     int delay_ms; /* testing: pause between writing "<path>.tmp" and renaming it */
-    /* Polled after every step (a signal handler's flag fits); may be NULL.
+    /* Polled after every batch, one the guard skipped too, and at the end of
+     * every epoch (a signal handler's flag fits); may be NULL.
      * Non-zero stops training there: the checkpoint is written (when path is
      * set) and training returns SN_ERR_INTERRUPTED saying where it stopped. */
     int (*stop_requested)(void *ctx);

@@ -12,7 +12,15 @@
  *    levels).
  * 3. Bad files: truncated or corrupted checkpoints, a missing file, a model
  *    of other shapes, another configuration or data all give an error that
- *    says what (the tensor's name), never a crash. */
+ *    says what (the tensor's name), never a crash.
+ * 4. The guard: exact resume (weights, history with its `skipped` column)
+ *    of skip-mode trainings on data with NaN and 1e30 samples, and with a
+ *    tight max_loss_ratio whose reference (the largest loss of the first 10
+ *    steps) is only half built at the first stop; another max_grad_norm or
+ *    max_loss_ratio refused on resume by name; a training the guard stopped,
+ *    resumed with skip_nonfinite, equal to one that skipped from the start;
+ *    stop requests polled after a skipped batch; every_steps counting
+ *    optimizer steps, never a skipped batch. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "check.h"
 #include "model/model.h"
@@ -102,9 +110,12 @@ static int stop_at(void *ctx) {
 /* Trains spec uninterrupted, then again stopped at the polls `stops` and
  * resumed each time into a new model (its weights scrambled: every weight
  * must come from the checkpoint); compares weights and history. */
+static void (*poison)(sn_dataset *d); /* applied to table_case's training set */
+
 static void table_case(const char *name, const char *spec, const int *stops, int nstops,
                        long every_steps) {
     sn_dataset tr = blobs(203, 7), va = blobs(61, 8);
+    if (poison) poison(&tr);
     sn_error err = {0};
     char hist_a[256], hist_b[256], ckpt[256];
     path_in(hist_a, sizeof hist_a, "a.csv");
@@ -432,6 +443,240 @@ static void roundtrip(void) {
     sn_dataset_free(&d);
 }
 
+/* ---- the guard ---------------------------------------------------------------- */
+
+/* Three samples hold a NaN, 1e30 and -1e30: a batch holding one has a
+ * non-finite loss or a gradient norm far above max_grad_norm. */
+static const int bad_samples[3] = {7, 90, 150}; /* none in epoch 1's first batch */
+static void poison_nonfinite(sn_dataset *d) {
+    d->x[bad_samples[0] * 6 + 1] = NAN;
+    d->x[bad_samples[1] * 6 + 2] = 1e30f;
+    d->x[bad_samples[2] * 6 + 4] = -1e30f;
+}
+
+/* Every 23rd sample from the 10th: the features of another class, scaled
+ * up. Untrained, such a batch costs about what any does; once the model has
+ * learnt the classes its loss is several times the first steps'. */
+static void poison_mislabelled(sn_dataset *d) {
+    for (int i = 10; i < d->n; i += 23)
+        for (int j = 0; j < 6; j++) d->x[i * 6 + j] = j % 4 == (d->labels[i] + 1) % 4 ? 10.0f : 0;
+}
+
+/* The `skipped` column (the last) of a history file: per row into per[],
+ * returns the total (-1: unreadable). */
+static int skipped_column(const char *path, int *per, int max) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[1024];
+    int total = 0, row = 0;
+    if (!fgets(line, sizeof line, f) || !strstr(line, ",skipped")) total = -1;
+    while (total >= 0 && fgets(line, sizeof line, f)) {
+        const char *c = strrchr(line, ',');
+        int v = c ? atoi(c + 1) : 0;
+        if (row < max) per[row] = v;
+        row++;
+        total += v;
+    }
+    fclose(f);
+    return total;
+}
+
+/* Polled stops and what the checkpoint said at each poll. */
+typedef struct watcher {
+    const char *path;
+    int polls, stop_at;
+    int n;           /* checkpoints seen (a new step or a new position) */
+    long step[128];  /* their optimizer steps */
+    int pos[128];    /* their (epoch - 1) · nbatches + batch */
+    int verify_fail; /* polls where the file was there but did not verify */
+} watcher;
+
+static int watch(void *ctx) {
+    watcher *w = ctx;
+    w->polls++;
+    sn_checkpoint_info info;
+    sn_error e = {0};
+    if (w->path && access(w->path, F_OK) == 0) {
+        if (sn_checkpoint_verify(w->path, &info, &e) != SN_OK) {
+            w->verify_fail++;
+        } else {
+            int pos = (info.epoch - 1) * info.nbatches + info.batch;
+            if ((w->n == 0 || w->step[w->n - 1] != info.step || w->pos[w->n - 1] != pos) &&
+                w->n < 128)
+                w->step[w->n] = info.step, w->pos[w->n] = pos, w->n++;
+        }
+    }
+    return w->polls == w->stop_at;
+}
+
+/* Records which batches were applied (the hook sees applied steps only). */
+typedef struct applied {
+    int epoch1[64]; /* 1: batch b of epoch 1 was applied */
+} applied;
+
+static void note_batch(void *ctx, int epoch, int batch, int nb, double loss, double acc,
+                       double sps) {
+    (void)nb, (void)loss, (void)acc, (void)sps;
+    applied *a = ctx;
+    if (epoch == 1 && batch < 64) a->epoch1[batch] = 1;
+}
+
+#define GUARD_NET                                                                                  \
+    "input 6\ndense 12\nrelu\ndense 4\nloss softmax_xent\n[train]\n"                               \
+    "optimizer sgd lr=0.05 momentum=0.9\nbatch 16\nepochs 4\nskip_nonfinite yes\n"
+
+static void guard_cases(void) {
+    /* 1. NaN and ±1e30 samples, skip mode, stopped mid-epoch and at an
+     * epoch's end: 203 samples, batch 16: 13 batches, 14 polls an epoch */
+    char hist_a[256], ckpt[256];
+    path_in(hist_a, sizeof hist_a, "a.csv");
+    path_in(ckpt, sizeof ckpt, "table.ckpt");
+    const int stops[] = {5, 14, 20};
+    poison = poison_nonfinite;
+    table_case("guard skip", GUARD_NET, stops, 3, 3);
+    int per[8] = {0};
+    int total = skipped_column(hist_a, per, 8);
+    CHECK(total >= 4 && total <= 12); /* 1 to 3 batches an epoch */
+    for (int e = 0; e < 4; e++) CHECK(per[e] >= 1 && per[e] <= 3);
+
+    /* 2. max_loss_ratio 1.1 over the largest of the first 10 steps' losses:
+     * the first stop (after batch 4) comes before the reference has its 10
+     * steps, the others at epoch 2 batch 7 and the end of epoch 3; resumed
+     * with the reference lost, or its step count (so that steps 11 to 14
+     * raise it), other batches are refused (checked by hand: both give
+     * other weights) */
+    poison = poison_mislabelled;
+    const int early[] = {4, 17, 21};
+    table_case("guard ratio", GUARD_NET "max_loss_ratio 1.1\nmax_grad_norm 0\n", early, 3, 0);
+    total = skipped_column(hist_a, per, 8);
+    if (total < 2) fprintf(stderr, "guard ratio: %d batches skipped\n", total);
+    CHECK(total >= 2);
+    poison = NULL;
+
+    /* 3. resuming with another max_grad_norm or max_loss_ratio is refused by
+     * name; with another skip_nonfinite it is not (the final checkpoint:
+     * nothing left to train) */
+    sn_dataset tr = blobs(203, 7), va = blobs(61, 8);
+    poison_nonfinite(&tr);
+    sn_error err = {0};
+    sn_checkpoint_options o;
+    memset(&o, 0, sizeof o);
+    o.resume = ckpt;
+    const char *other[] = {"max_grad_norm 1e5\n", "max_loss_ratio 3\n", "skip_nonfinite no\n"};
+    const char *named[] = {"max_grad_norm=100000", "max_loss_ratio=3", NULL};
+    for (int i = 0; i < 3; i++) {
+        char spec[512];
+        snprintf(spec, sizeof spec, "%smax_loss_ratio 1.1\nmax_grad_norm 0\n%s", GUARD_NET,
+                 other[i]);
+        sn_model *m = NULL;
+        CHECK(sn_model_from_spec(spec, "other", 5, &m, &err) == SN_OK);
+        sn_status s = m ? sn_train_checkpointed(m, &tr, &va, NULL, NULL, NULL, &o, &err) : SN_OK;
+        if (named[i]) {
+            CHECK(s == SN_ERR_ARG && strstr(err.msg, named[i]) != NULL);
+            if (s != SN_ERR_ARG || !strstr(err.msg, named[i]))
+                fprintf(stderr, "guard config %d: %s\n", i, err.msg);
+        } else {
+            CHECK(s == SN_OK);
+        }
+        sn_model_free(m);
+    }
+
+    /* 4. stop mode stopped by the guard at the first poisoned batch (a
+     * checkpoint every step), resumed in skip mode: the same weights and
+     * history as a training that skipped from the start */
+    sn_model *a = NULL, *b = NULL;
+    CHECK(sn_model_from_spec(GUARD_NET, "skip", 5, &a, &err) == SN_OK);
+    CHECK(a && sn_train(a, &tr, &va, NULL, NULL, hist_a, &err) == SN_OK);
+    char hist_b[256];
+    path_in(hist_b, sizeof hist_b, "b.csv");
+    remove(ckpt);
+    memset(&o, 0, sizeof o);
+    o.path = ckpt;
+    o.every_steps = 1;
+    CHECK(sn_model_from_spec(GUARD_NET "skip_nonfinite no\n", "stop", 5, &b, &err) == SN_OK);
+    sn_status s = b ? sn_train_checkpointed(b, &tr, &va, NULL, NULL, hist_b, &o, &err) : SN_OK;
+    CHECK(s == SN_ERR_NUMERIC);
+    sn_model_free(b);
+    b = NULL;
+    o.resume = ckpt;
+    CHECK(sn_model_from_spec(GUARD_NET, "resumed", 5, &b, &err) == SN_OK);
+    if (b) scramble(b);
+    s = b ? sn_train_checkpointed(b, &tr, &va, NULL, NULL, hist_b, &o, &err) : SN_ERR_ARG;
+    if (s != SN_OK) fprintf(stderr, "stop then skip: %s\n", err.msg);
+    CHECK(s == SN_OK);
+    CHECK(a && b && same_weights(a, b));
+    const int timing[] = {9};
+    char *ha = read_without(hist_a, timing, 1), *hb = read_without(hist_b, timing, 1);
+    CHECK(ha && hb && strcmp(ha, hb) == 0);
+    free(ha);
+    free(hb);
+    sn_model_free(b);
+    b = NULL;
+
+    /* 5. a stop requested at the poll after a skipped batch stops there:
+     * which batches of epoch 1 were applied, from a training's hook */
+    applied ap;
+    memset(&ap, 0, sizeof ap);
+    sn_train_hooks hooks = {&ap, note_batch, NULL};
+    CHECK(sn_model_from_spec(GUARD_NET, "hooked", 5, &b, &err) == SN_OK);
+    CHECK(b && sn_train(b, &tr, &va, NULL, &hooks, NULL, &err) == SN_OK);
+    sn_model_free(b);
+    b = NULL;
+    int skipped_b = 0, before = 0; /* the first skipped batch, steps before it */
+    for (int i = 1; i <= 13 && !skipped_b; i++)
+        if (ap.epoch1[i])
+            before++;
+        else
+            skipped_b = i;
+    CHECK(skipped_b > 0);
+    watcher w = {NULL, 0, skipped_b, 0, {0}, {0}, 0};
+    memset(&o, 0, sizeof o);
+    o.path = ckpt;
+    o.stop_requested = watch;
+    o.stop_ctx = &w;
+    remove(ckpt);
+    CHECK(sn_model_from_spec(GUARD_NET, "stopped", 5, &b, &err) == SN_OK);
+    s = b ? sn_train_checkpointed(b, &tr, &va, NULL, NULL, NULL, &o, &err) : SN_OK;
+    CHECK(s == SN_ERR_INTERRUPTED);
+    sn_checkpoint_info info;
+    CHECK(sn_checkpoint_verify(ckpt, &info, &err) == SN_OK);
+    if (info.batch != skipped_b || info.step != before)
+        fprintf(stderr,
+                "stop after skipped batch %d (%d steps): checkpoint at batch %d, step %ld\n",
+                skipped_b, before, info.batch, info.step);
+    CHECK(info.epoch == 1 && info.batch == skipped_b && info.step == before);
+    sn_model_free(b);
+    b = NULL;
+
+    /* 6. every_steps counts optimizer steps: with N = 1 and 3 the checkpoints
+     * seen at the polls are at steps N, 2N, ..., each at one position only
+     * (a skipped batch writes none) */
+    for (long every = 1; every <= 3; every += 2) {
+        remove(ckpt);
+        memset(&w, 0, sizeof w);
+        w.path = ckpt;
+        memset(&o, 0, sizeof o);
+        o.path = ckpt;
+        o.every_steps = every;
+        o.stop_requested = watch;
+        o.stop_ctx = &w;
+        CHECK(sn_model_from_spec(GUARD_NET, "every", 5, &b, &err) == SN_OK);
+        CHECK(b && sn_train_checkpointed(b, &tr, &va, NULL, NULL, NULL, &o, &err) == SN_OK);
+        sn_model_free(b);
+        b = NULL;
+        int ok = w.n > 10 && w.verify_fail == 0;
+        for (int i = 0; i < w.n; i++) ok &= w.step[i] == (i + 1) * every;
+        if (!ok)
+            for (int i = 0; i < w.n; i++)
+                fprintf(stderr, "every %ld: checkpoint %d: step %ld at %d\n", every, i, w.step[i],
+                        w.pos[i]);
+        CHECK(ok);
+    }
+    sn_model_free(a);
+    sn_dataset_free(&tr);
+    sn_dataset_free(&va);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/sn_ckpt_XXXXXX");
     if (!mkdtemp(dir)) return 1;
@@ -465,6 +710,7 @@ int main(void) {
                "early_stop patience=2 monitor=val_loss\n",
                late, 3, 4);
     text_case();
+    guard_cases();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

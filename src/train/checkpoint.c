@@ -18,6 +18,10 @@
  *   schedule                       plateau_lr best bad_epochs cooldown_left
  *   sums                           sum reg_sum count correct last_lr
  *   early_stop                     best since_best have_best
+ *   guard                          epoch skipped skipped_rows checked ref_loss
+ *                                  ref_steps skip (train/guard.h; skip: the
+ *                                  mode it ran in, for information)
+ *   guard.last                     why the guard last refused a batch
  *   history                        the history rows so far
  *
  * Integers are decimal, floating-point values C's %a: all round-trip
@@ -64,7 +68,10 @@ void sn_ckpt_free(sn_ckpt *k) {
 
 /* ---- the configuration as text --------------------------------------------- */
 
-/* Every setting a continuation must share, as "key=value" words. */
+/* Every setting a continuation must share, as "key=value" words. Left out:
+ * epochs, and the guard's skip_nonfinite, which decides only what becomes
+ * of a batch the guard refuses (stop or skip), never how an applied step is
+ * computed, and whose running state is kept either way (scratchnet.h). */
 static void config_text(const sn_train_config *c, char *buf, size_t len) {
     const sn_schedule_config *s = &c->schedule;
     char ms[160] = "";
@@ -80,7 +87,7 @@ static void config_text(const sn_train_config *c, char *buf, size_t len) {
              "t_max=%d eta_min=%.9g start_factor=%.9g end_factor=%.9g total_iters=%d "
              "factor=%.9g plateau_patience=%d threshold=%.9g threshold_abs=%d cooldown=%d "
              "min_lr=%.9g plateau_monitor=%s warmup_steps=%d warmup_epochs=%d "
-             "warmup_start=%.9g",
+             "warmup_start=%.9g max_grad_norm=%.9g max_loss_ratio=%.9g",
              c->optimizer, F(c->lr), F(c->momentum), c->nesterov, F(c->decay), F(c->beta1),
              F(c->beta2), F(c->eps), F(c->weight_decay), c->batch, F(c->val_split), c->patience,
              F(c->min_delta), c->seed, F(c->dampening), F(c->alpha), c->centered, F(c->lr_decay),
@@ -88,7 +95,8 @@ static void config_text(const sn_train_config *c, char *buf, size_t len) {
              c->monitor, c->restore_best, s->kind, F(s->gamma), s->step_size, ms[0] ? ms : "-",
              s->t_max, F(s->eta_min), F(s->start_factor), F(s->end_factor), s->total_iters,
              F(s->factor), s->patience, F(s->threshold), s->threshold_abs, s->cooldown,
-             F(s->min_lr), s->monitor, s->warmup_steps, s->warmup_epochs, F(s->warmup_start));
+             F(s->min_lr), s->monitor, s->warmup_steps, s->warmup_epochs, F(s->warmup_start),
+             F(c->max_grad_norm), F(c->max_loss_ratio));
 #undef F
 }
 
@@ -324,7 +332,7 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
     const char **names = sn_alloc((size_t)n, sizeof *names);
     const sn_tensor **ts = sn_alloc((size_t)n, sizeof *ts);
     sn_tensor *rnn = sn_alloc((size_t)n, sizeof *rnn);
-    int nkeys = 12 + o->nmeta; /* ours, the caller's, then the history */
+    int nkeys = 14 + o->nmeta; /* ours, the caller's, then the history */
     const char **keys = sn_alloc((size_t)nkeys, sizeof *keys);
     const char **vals = sn_alloc((size_t)nkeys, sizeof *vals);
     size_t tmp_len = strlen(o->path) + 8;
@@ -346,7 +354,8 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
         ts[i] = &rnn[i];
     }
     char config[2048], position[160], optim[96], rng_m[128], rng_s[128], schedule[160];
-    char sums[224], early[128];
+    char sums[224], early[128], guard[256];
+    const sn_guard *g = k->guard;
     if (s == SN_OK) {
         config_text(&m->cfg, config, sizeof config);
         snprintf(position, sizeof position, "%d %d %d %ld %d", k->epoch, k->batch, k->nbatches,
@@ -359,6 +368,11 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
         snprintf(sums, sizeof sums, "%a %a %a %ld %a", k->sum, k->reg_sum, k->count, k->correct,
                  (double)k->last_lr);
         snprintf(early, sizeof early, "%a %d %d", k->best, k->since_best, k->have_best);
+        if (g)
+            snprintf(guard, sizeof guard, "%d %d %ld %d %a %d %d", g->epoch, g->skipped,
+                     g->skipped_rows, g->checked, g->ref_loss, g->ref_steps, g->skip);
+        else
+            snprintf(guard, sizeof guard, "0 0 0 0 %a 0 %d", (double)NAN, m->cfg.skip_nonfinite);
         const char *kv[11][2] = {{"format", FORMAT},      {"spec", m->spec ? m->spec : ""},
                                  {"trainer", k->trainer}, {"config", config},
                                  {"position", position},  {"optimizer", optim},
@@ -366,8 +380,10 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
                                  {"schedule", schedule},  {"sums", sums},
                                  {"early_stop", early}};
         for (int i = 0; i < 11; i++) keys[i] = kv[i][0], vals[i] = kv[i][1];
+        keys[11] = "guard", vals[11] = guard;
+        keys[12] = "guard.last", vals[12] = g ? g->last : "";
         for (int i = 0; i < o->nmeta; i++)
-            keys[11 + i] = o->meta_keys[i], vals[11 + i] = o->meta_values[i];
+            keys[13 + i] = o->meta_keys[i], vals[13 + i] = o->meta_values[i];
         keys[nkeys - 1] = "history";
         vals[nkeys - 1] = k->history ? k->history : "";
         snprintf(tmp, tmp_len, "%s.tmp", o->path);
@@ -477,7 +493,7 @@ static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_opt
             config_diff(config, now, a, b, sizeof a);
             return sn_fail(err, SN_ERR_ARG,
                            "%s: the checkpoint was made with %s, this training has %s (only the "
-                           "number of epochs may change on resume)",
+                           "number of epochs and skip_nonfinite may change on resume)",
                            path, a, b);
         }
     }
@@ -544,6 +560,27 @@ static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_opt
         fields_close(&r);
         s = r.s;
     }
+    sn_guard gs; /* the guard's running state */
+    memset(&gs, 0, sizeof gs);
+    if (s == SN_OK) {
+        fields_open(&r, f, path, "guard", err);
+        gs.epoch = (int)field_long(&r, 0, 100000000);
+        gs.skipped = (int)field_long(&r, 0, 0x7fffffff);
+        gs.skipped_rows = field_long(&r, 0, 0x7fffffffffffffffL);
+        gs.checked = (int)field_long(&r, 0, 0x7fffffff);
+        gs.ref_loss = field_double(&r);
+        gs.ref_steps = (int)field_long(&r, 0, SN_GUARD_REF_STEPS);
+        (void)field_long(&r, 0, 1); /* the mode it ran in: may change (scratchnet.h) */
+        fields_close(&r);
+        s = r.s;
+        if (s == SN_OK && gs.skipped > gs.checked)
+            s = sn_fail(err, SN_ERR_FORMAT,
+                        "%s: __metadata__ \"guard\": %d batches skipped of %d checked", path,
+                        gs.skipped, gs.checked);
+    }
+    const char *glast = sn_st_meta(f, "guard.last");
+    if (s == SN_OK && !glast)
+        s = sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"guard.last\"", path);
     const char *history = sn_st_meta(f, "history");
     if (s == SN_OK && !history)
         s = sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"history\"", path);
@@ -586,8 +623,15 @@ static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_opt
     sched->best = sbest;
     sched->bad_epochs = bad;
     sched->cooldown_left = cool;
+    sn_guard *g = k->guard;
+    if (g) {
+        g->epoch = gs.epoch, g->skipped = gs.skipped, g->skipped_rows = gs.skipped_rows;
+        g->checked = gs.checked, g->ref_loss = gs.ref_loss, g->ref_steps = gs.ref_steps;
+        snprintf(g->last, sizeof g->last, "%s", glast);
+    }
     sn_ckpt_free(k);
     *k = c;
+    k->guard = g;
     return SN_OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include "model/model.h"
 #include "optim/optim.h"
+#include "train/guard.h"
 
 /* Where a training loop stands between two steps and what it has summed so
  * far: everything besides the model, the optimizer and the schedule that an
@@ -25,6 +26,10 @@ typedef struct sn_ckpt {
     int since_best, have_best;
     char *history; /* the history rows so far (CSV lines, no header) */
     size_t history_len, history_cap;
+    /* the training's guard: its running state (the epoch's counters, the
+     * loss reference) is saved, and restored on load; NULL: saved as a
+     * fresh guard's, not restored */
+    sn_guard *guard;
 } sn_ckpt;
 
 /* Appends one history row (allocates: call it only when checkpointing). */

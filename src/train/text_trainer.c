@@ -262,7 +262,8 @@ sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *
     /* Checkpoints (checkpoint.c): a resumed training takes up the loop at
      * ck.epoch, batch ck.batch, with the recurrent state carried there. */
     const sn_checkpoint_options *cko = ckopt && ckopt->path ? ckopt : NULL;
-    sn_ckpt ck = {.trainer = "text", .epoch = 1, .nbatches = nb, .samples = (long)ntrain};
+    sn_ckpt ck = {
+        .trainer = "text", .epoch = 1, .nbatches = nb, .samples = (long)ntrain, .guard = &guard};
     if (s == SN_OK && ckopt && ckopt->resume) {
         s = sn_ckpt_load(ckopt->resume, m, opt, &sched, &ck, keep_best ? snap : NULL, err);
         best = ck.best, since_best = ck.since_best;
@@ -289,26 +290,32 @@ sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *
             sn_guard_begin(&guard);
             sn_model_forward(m, m->act[0].data, rows, 1);
             double loss = sn_model_backward(m, labels, NULL);
-            if (sn_guard_check(&guard, loss, epoch, b + 1, sn_optimizer_steps(opt) + 1,
-                               sn_optimizer_lr(opt), err) != SN_OK) {
-                if (sn_guard_skip(&guard, rows)) continue;
+            const int refused =
+                sn_guard_check(&guard, loss, epoch, b + 1, sn_optimizer_steps(opt) + 1,
+                               sn_optimizer_lr(opt), err) != SN_OK;
+            if (refused && !sn_guard_skip(&guard, rows)) {
                 s = SN_ERR_NUMERIC;
                 break;
             }
-            if (penalty) sn_model_regularize(m);
-            if (c->clip_value > 0) sn_clip_grad_value(m, c->clip_value);
-            if (c->clip_norm > 0) sn_clip_grad_norm(m, c->clip_norm);
-            last_lr = sn_optimizer_lr(opt);
-            sn_optimizer_step(opt);
-            sn_model_carry_state(m);
-            sum += loss * rows;
-            tokens += (size_t)rows;
-            double elapsed = now_seconds() - t0;
-            if (hooks && hooks->on_batch)
-                hooks->on_batch(hooks->ctx, epoch, b + 1, nb, sum / (double)tokens,
-                                (double)(tokens - tokens0) / (elapsed + 1e-9));
+            if (!refused) {
+                if (penalty) sn_model_regularize(m);
+                if (c->clip_value > 0) sn_clip_grad_value(m, c->clip_value);
+                if (c->clip_norm > 0) sn_clip_grad_norm(m, c->clip_norm);
+                last_lr = sn_optimizer_lr(opt);
+                sn_optimizer_step(opt);
+                sn_model_carry_state(m);
+                sum += loss * rows;
+                tokens += (size_t)rows;
+                double elapsed = now_seconds() - t0;
+                if (hooks && hooks->on_batch)
+                    hooks->on_batch(hooks->ctx, epoch, b + 1, nb, sum / (double)tokens,
+                                    (double)(tokens - tokens0) / (elapsed + 1e-9));
+            }
+            /* after every batch, a skipped one too; every_steps counts
+             * optimizer steps (a skipped batch is none) */
             int halt = sn_ckpt_stop_requested(ckopt);
-            if (halt || (cko && cko->every_steps > 0 && opt->step % cko->every_steps == 0)) {
+            if (halt ||
+                (!refused && cko && cko->every_steps > 0 && opt->step % cko->every_steps == 0)) {
                 ck.epoch = epoch, ck.batch = b + 1, ck.sum = sum, ck.count = (double)tokens;
                 ck.last_lr = last_lr, ck.best = best, ck.since_best = since_best;
                 s = sn_ckpt_point(cko, m, opt, &sched, &ck, keep_best ? snap : NULL, halt, err);

@@ -248,7 +248,8 @@ sn_status sn_train_checkpointed(sn_model *m, const sn_dataset *train, const sn_d
     /* Checkpoints (checkpoint.c): a resumed training takes up the loop at
      * ck.epoch, batch ck.batch, with the sums of that epoch so far. */
     const sn_checkpoint_options *cko = ckopt && ckopt->path ? ckopt : NULL;
-    sn_ckpt ck = {.trainer = "table", .epoch = 1, .nbatches = nbatches, .samples = train->n};
+    sn_ckpt ck = {
+        .trainer = "table", .epoch = 1, .nbatches = nbatches, .samples = train->n, .guard = &guard};
     if (s == SN_OK && ckopt && ckopt->resume) {
         s = sn_ckpt_load(ckopt->resume, m, opt, &sched, &ck, restore ? snap : NULL, err);
         shuffle = ck.shuffle, best = ck.best, since_best = ck.since_best;
@@ -277,27 +278,32 @@ sn_status sn_train_checkpointed(sn_model *m, const sn_dataset *train, const sn_d
             sn_guard_begin(&guard);
             sn_model_forward(m, m->act[0].data, n, 1);
             double loss = sn_model_backward(m, lab, tgt);
-            if (sn_guard_check(&guard, loss, epoch, bi + 1, opt->step + 1, sn_optimizer_lr(opt),
-                               err) != SN_OK) {
-                if (sn_guard_skip(&guard, n)) continue;
+            const int refused = sn_guard_check(&guard, loss, epoch, bi + 1, opt->step + 1,
+                                               sn_optimizer_lr(opt), err) != SN_OK;
+            if (refused && !sn_guard_skip(&guard, n)) {
                 s = SN_ERR_NUMERIC;
                 break;
             }
-            if (penalty) reg_sum += sn_model_regularize(m) * n;
-            if (c->clip_value > 0) sn_clip_grad_value(m, c->clip_value);
-            if (c->clip_norm > 0) sn_clip_grad_norm(m, c->clip_norm);
-            if (lab) correct += sn_model_correct(m, lab);
-            sum += loss * n;
-            last_lr = sn_optimizer_lr(opt);
-            sn_optimizer_step(opt);
-            if (hooks && hooks->on_batch) {
+            if (!refused) {
+                if (penalty) reg_sum += sn_model_regularize(m) * n;
+                if (c->clip_value > 0) sn_clip_grad_value(m, c->clip_value);
+                if (c->clip_norm > 0) sn_clip_grad_norm(m, c->clip_norm);
+                if (lab) correct += sn_model_correct(m, lab);
+                sum += loss * n;
+                last_lr = sn_optimizer_lr(opt);
+                sn_optimizer_step(opt);
+            }
+            if (!refused && hooks && hooks->on_batch) {
                 int seen = start + n - (int)sn_guard_skipped_rows(&guard, epoch);
                 hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, sum / seen,
                                 lab ? (double)correct / seen : NAN,
                                 seen / (now_seconds() - t0 + 1e-9));
             }
+            /* after every batch, a skipped one too; every_steps counts
+             * optimizer steps (a skipped batch is none) */
             int halt = sn_ckpt_stop_requested(ckopt);
-            if (halt || (cko && cko->every_steps > 0 && opt->step % cko->every_steps == 0)) {
+            if (halt ||
+                (!refused && cko && cko->every_steps > 0 && opt->step % cko->every_steps == 0)) {
                 ck.epoch = epoch, ck.batch = bi + 1, ck.sum = sum, ck.reg_sum = reg_sum;
                 ck.correct = correct, ck.last_lr = last_lr, ck.best = best;
                 ck.since_best = since_best, ck.have_best = have_best;

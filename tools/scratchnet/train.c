@@ -125,6 +125,8 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
         c->epochs, (double)c->val_split);
     if (c->patience > 0)
         ADD("early_stop patience=%d min_delta=%g\n", c->patience, (double)c->min_delta);
+    ADD("skip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
+        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
     ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,
         o->standardize ? "yes" : "no", sn_get_threads());
     ADD("samples %d train, %d validation, %d test\nparameters %zu\nstarted %s\n", ntrain, nval,

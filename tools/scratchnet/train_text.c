@@ -393,6 +393,21 @@ static sn_status write_file(const char *dir, const char *name, const char *text,
     return SN_OK;
 }
 
+/* run.txt: the settings of the run, "key value" per line (as train.c's). */
+static sn_status write_run_txt(const char *dir, const text_args *a, const text_cfg *t,
+                               const sn_model *m, sn_error *err) {
+    const sn_train_config *c = sn_model_config((sn_model *)m);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "# what this run trained, on what, and how (scratchnet train --text)\n"
+             "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
+             "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
+             a->spec, a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
+             (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
+             c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
+    return write_file(dir, "run.txt", text, err);
+}
+
 /* ---- the verb ------------------------------------------------------------- */
 
 static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
@@ -502,6 +517,7 @@ int cmd_train_text(int argc, char **argv) {
             s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", run_dir, strerror(errno));
         if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
             s = write_file(run_dir, "spec.net", orig, &err);
+        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, &err);
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
