@@ -112,6 +112,26 @@ char *cli_record_args(int argc, char **argv, const char *const *bare_flags) {
     return buf;
 }
 
+char *cli_train_prologue(int *argc, char ***argv, const char *const *bare_flags, cli_resume *r,
+                         const char **run_dir, int *rc) {
+    *run_dir = NULL;
+    if (cli_has_resume(*argc, *argv, run_dir)) { /* the recorded options, then ours */
+        sn_error err = {0};
+        if (cli_resume_args(*argc, *argv, r, &err) != SN_OK) {
+            fprintf(stderr, "scratchnet train: %s\n", err.msg);
+            *rc = EXIT_RUNTIME;
+            return NULL;
+        }
+        *argc = r->argc, *argv = r->argv;
+    }
+    char *record = cli_record_args(*argc, *argv, bare_flags);
+    if (!record) {
+        fprintf(stderr, "scratchnet train: out of memory\n");
+        *rc = EXIT_RUNTIME;
+    }
+    return record;
+}
+
 int cli_has_resume(int argc, char **argv, const char **run_dir) {
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--resume") == 0) {

@@ -111,6 +111,13 @@ typedef struct cli_resume {
 } cli_resume;
 sn_status cli_resume_args(int argc, char **argv, cli_resume *r, sn_error *err);
 void cli_resume_free(cli_resume *r);
+/* The start both train verbs share: with --resume RUN_DIR among the
+ * arguments, replaces *argc and *argv by the command line it stands for (kept in
+ * r; *run_dir set, else NULL), then returns the options to record
+ * (cli_record_args). On failure prints why, sets *rc to the exit status and
+ * returns NULL. */
+char *cli_train_prologue(int *argc, char ***argv, const char *const *bare_flags, cli_resume *r,
+                         const char **run_dir, int *rc);
 /* 1 when RUN_DIR's checkpoint is one of text training. */
 int cli_resume_is_text(const char *run_dir);
 

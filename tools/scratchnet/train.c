@@ -277,25 +277,18 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
 int cmd_train(int argc, char **argv) {
     cli_opts o;
     cli_resume res = {0};
-    sn_error rerr = {0};
     const char *resume_dir = NULL;
-    if (cli_has_resume(argc, argv, &resume_dir)) { /* the recorded options, then ours */
-        if (cli_resume_args(argc, argv, &res, &rerr) != SN_OK) {
-            fprintf(stderr, "scratchnet train: %s\n", rerr.msg);
-            return EXIT_RUNTIME;
-        }
-        argc = res.argc, argv = res.argv;
-    }
     static const char *const bare[] = {"--quiet", "--standardize",    "--no-clip",
                                        "--grey",  "--skip-nonfinite", NULL};
-    char *record = cli_record_args(argc, argv, bare);
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = 0;
+    char *record = cli_train_prologue(&argc, &argv, bare, &res, &resume_dir, &rc);
+    if (!record) {
+        cli_resume_free(&res);
+        return rc;
+    }
+    rc = cli_parse(argc, argv, usage, 1, 1, &o);
     o.resume = resume_dir;
     o.record = record;
-    if (!rc && !record) {
-        fprintf(stderr, "scratchnet train: out of memory\n");
-        rc = EXIT_RUNTIME;
-    }
     if (rc) {
         free(record);
         cli_resume_free(&res);

@@ -431,22 +431,15 @@ static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
 int cmd_train_text(int argc, char **argv) {
     text_args a;
     cli_resume res = {0};
-    sn_error rerr = {0};
     const char *resume_dir = NULL;
-    if (cli_has_resume(argc, argv, &resume_dir)) { /* the recorded options, then ours */
-        if (cli_resume_args(argc, argv, &res, &rerr) != SN_OK) {
-            fprintf(stderr, "scratchnet train: %s\n", rerr.msg);
-            return EXIT_RUNTIME;
-        }
-        argc = res.argc, argv = res.argv;
-    }
     static const char *const bare[] = {"--quiet", "--skip-nonfinite", NULL};
-    char *record = cli_record_args(argc, argv, bare);
-    int rc = parse_args(argc, argv, &a);
-    if (!rc && !record) {
-        fprintf(stderr, "scratchnet train: out of memory\n");
-        rc = EXIT_RUNTIME;
+    int rc = 0;
+    char *record = cli_train_prologue(&argc, &argv, bare, &res, &resume_dir, &rc);
+    if (!record) {
+        cli_resume_free(&res);
+        return rc;
     }
+    rc = parse_args(argc, argv, &a);
     if (rc) {
         free(record);
         cli_resume_free(&res);
