@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test bench sanitize clean parity-fixtures
+.PHONY: all deps run test bench sanitize fuzz memcheck clean parity-fixtures
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -33,8 +33,20 @@ parity-fixtures:
 	/usr/bin/python3 tests/parity/gen.py
 	/usr/bin/python3 docs/by-hand/compute.py
 
+ASAN_BUILD ?= build-asan
 sanitize:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF"
+	$(MAKE) test BUILD=$(ASAN_BUILD) CMAKE_FLAGS="-DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF"
+
+# libFuzzer targets of fuzz/ (clang): each runs FUZZ_SECONDS from its seeds.
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/install-deps.sh --fuzz
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+# A short MLP and text training run under valgrind memcheck.
+memcheck:
+	scripts/install-deps.sh --memcheck
+	scripts/memcheck.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz build-memcheck

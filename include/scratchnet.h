@@ -612,7 +612,7 @@ typedef enum sn_text_level {
  * apostrophes inside it included ("don't", "whale's"); ASCII and Latin-1
  * capitals are lower-cased. Every other mark is a token of its own, a run
  * of the same mark one token ("--", "..."); a blank line is the paragraph
- * token "\n\n"; other white space only separates. */
+ * token "\n\n"; other white space and NUL bytes only separate. */
 typedef struct sn_vocab sn_vocab;
 
 /* Releases the buffers the functions below hand out (texts, token ids). */

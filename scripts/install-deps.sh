@@ -4,7 +4,8 @@
 # With --bench also OpenBLAS (the GEMM benchmark's reference) and PyTorch
 # (the training benchmarks' peer). With --report also what tests/test_report.sh
 # uses to render report.html (optional: without it the test skips the
-# screenshot): Chromium, Python 3 and Pillow.
+# screenshot): Chromium, Python 3 and Pillow. With --fuzz clang and
+# libclang-rt (make fuzz); with --memcheck valgrind (make memcheck).
 set -euo pipefail
 
 need=()
@@ -21,6 +22,14 @@ if [ "${1:-}" = "--report" ]; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     [ -x /usr/bin/python3 ] || need+=(python3)
     /usr/bin/python3 -c 'import PIL' >/dev/null 2>&1 || need+=(python3-pil)
+fi
+if [ "${1:-}" = "--fuzz" ]; then # make fuzz: clang and its libFuzzer/sanitizer runtimes
+    command -v clang >/dev/null 2>&1 || need+=(clang)
+    ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+        need+=(libclang-rt-14-dev)
+fi
+if [ "${1:-}" = "--memcheck" ]; then # make memcheck
+    command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
