@@ -1,57 +1,7 @@
 /* Pointwise kernels of the recurrent cells (see rnn.h for the equations). */
 #include "kernels/rnn.h"
 
-#include <stdint.h>
-#include <string.h>
-
-/* ---- σ and tanh, branch-free ------------------------------------------------
- * e^x for x <= 0 as s(1 + q): x = k ln2 + r, |r| <= ln2/2, s = 2^k,
- * q = e^r − 1 by its Taylor series to r⁷ (the tail is below float precision);
- * k comes from the 1.5·2²³ rounding trick, ln2 is split in two for an exact
- * reduction. Arguments below −87 give 0. */
-static inline float bits_to_float(uint32_t b) {
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
-static inline uint32_t float_to_bits(float f) {
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
-
-/* q = e^r − 1 for the reduced argument; *s = 2^k. */
-static inline float exp_parts(float x, float *s) {
-    const float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-    const float ROUND = 12582912.0f; /* 1.5 · 2²³ */
-    x = x < -87.0f ? -87.0f : x;
-    float kr = x * LOG2E + ROUND, k = kr - ROUND;
-    *s = bits_to_float((float_to_bits(kr) - float_to_bits(ROUND) + 127u) << 23);
-    float r = (x - k * LN2_HI) - k * LN2_LO;
-    float p = 1.0f / 5040;
-    p = p * r + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    return r + r * r * p;
-}
-
-/* σ(x) from e = e^−|x|: 1/(1 + e) for x >= 0, e/(1 + e) below. */
-static inline float sigm(float x) {
-    float s, q = exp_parts(x < 0 ? x : -x, &s);
-    float e = s + s * q;
-    return (x >= 0 ? 1.0f : e) / (1.0f + e);
-}
-
-/* tanh x = −sign(x)·m/(2 + m), m = e^−2|x| − 1 (no cancellation near 0). */
-static inline float tanhf_(float x) {
-    float s, q = exp_parts(x < 0 ? 2.0f * x : -2.0f * x, &s);
-    float m = (s - 1.0f) + s * q;
-    float t = -m / (2.0f + m);
-    return x < 0 ? -t : t;
-}
+#include "kernels/fastmath.h"
 
 void sn_transpose(const float *a, int rows, int cols, float *at) {
     enum { B = 32 };
@@ -66,7 +16,7 @@ void sn_rnn_act(float *y, size_t n, int relu) {
     if (relu)
         for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
     else
-        for (size_t i = 0; i < n; i++) y[i] = tanhf_(y[i]);
+        for (size_t i = 0; i < n; i++) y[i] = tanh1(y[i]);
 }
 
 void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float *da, size_t n,
@@ -83,9 +33,9 @@ static void lstm_row_forward(int H, float *restrict i, float *restrict f, float 
                              float *restrict o, const float *restrict cp, float *restrict c,
                              float *restrict tc, float *restrict h) {
     for (int j = 0; j < H; j++) {
-        i[j] = sigm(i[j]), f[j] = sigm(f[j]), g[j] = tanhf_(g[j]), o[j] = sigm(o[j]);
+        i[j] = sigmoid1(i[j]), f[j] = sigmoid1(f[j]), g[j] = tanh1(g[j]), o[j] = sigmoid1(o[j]);
         c[j] = f[j] * cp[j] + i[j] * g[j];
-        tc[j] = tanhf_(c[j]);
+        tc[j] = tanh1(c[j]);
         h[j] = o[j] * tc[j];
     }
 }
@@ -132,9 +82,9 @@ static void gru_row_forward(int H, float *restrict r, float *restrict z, float *
                             const float *restrict un, float *restrict hn,
                             const float *restrict h_prev, float *restrict h) {
     for (int j = 0; j < H; j++) {
-        r[j] = sigm(r[j] + ur[j]);
-        z[j] = sigm(z[j] + uz[j]);
-        n[j] = tanhf_(n[j] + r[j] * un[j]);
+        r[j] = sigmoid1(r[j] + ur[j]);
+        z[j] = sigmoid1(z[j] + uz[j]);
+        n[j] = tanh1(n[j] + r[j] * un[j]);
         hn[j] = un[j];
         h[j] = (1.0f - z[j]) * n[j] + z[j] * h_prev[j];
     }
