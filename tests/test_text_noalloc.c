@@ -3,54 +3,16 @@
  * test_noalloc.c) and sn_text_train runs an LSTM, a GRU and a stacked RNN
  * with dropout; the count must not change between the hooks of consecutive
  * batches (sampling and evaluation at the end of an epoch may allocate). */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "check.h"
 #include "model/model.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SN_NO_INTERPOSE 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SN_NO_INTERPOSE 1
-#endif
-#endif
+#include "alloc_count.h"
 
 #ifndef SN_NO_INTERPOSE
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void __libc_free(void *);
-
-static long allocations;
-
-void *malloc(size_t n) {
-    allocations++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t s) {
-    allocations++;
-    return __libc_calloc(n, s);
-}
-void *realloc(void *p, size_t n) {
-    allocations++;
-    return __libc_realloc(p, n);
-}
-void free(void *p) {
-    __libc_free(p);
-}
-int posix_memalign(void **p, size_t align, size_t n) {
-    allocations++;
-    *p = __libc_memalign(align, n);
-    return *p ? 0 : 12;
-}
-void *aligned_alloc(size_t align, size_t n) {
-    allocations++;
-    return __libc_memalign(align, n);
-}
-
 static long at_batch[256];
 static int seen[256], nseen;
 
@@ -92,6 +54,7 @@ static void run(const char *spec, int threads) {
 }
 
 int main(void) {
+    alloc_count_init();
     const char *specs[] = {
         "input 1\nembedding 7 5\nlstm 16\ndense 7\nloss softmax_xent\n[train]\noptimizer adam\n"
         "batch 8\nepochs 2\nclip value=5\n",
