@@ -1,6 +1,8 @@
 #include "cli.h"
+#include "report/report.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,17 +239,11 @@ sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_datase
     return s;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
                      double sps) {
     cli_progress *p = ctx;
     if (p->quiet || !p->tty) return;
-    double t = now_seconds();
+    double t = cli_now();
     if (batch == 1) p->epoch_start = t;
     if (batch != nbatches && t - p->last_draw < 0.1) return;
     p->last_draw = t;
@@ -284,4 +280,43 @@ sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs) {
     p->last_draw = 0;
     sn_train_hooks h = {p, on_batch, on_epoch};
     return h;
+}
+
+/* ---- run folders -------------------------------------------------------- */
+
+int cli_make_dirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+void cli_default_run_dir(char *buf, size_t len, const char *spec) {
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", spec);
+    char *base = basename(copy), *dot = strrchr(base, '.');
+    if (dot) *dot = 0;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    snprintf(buf, len, "runs/%s-%04d%02d%02d-%02d%02d%02d", base, tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sn_buf b = {(char *)text, strlen(text), 0, 0};
+    return sn_buf_write_file(&b, path, err);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

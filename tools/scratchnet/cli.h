@@ -129,4 +129,15 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
                         const sn_dataset *all, const sn_dataset *test, const char *run_dir,
                         sn_error *err);
 
+/* ---- run folders -------------------------------------------------------- */
+
+/* mkdir -p: 0, or -1 with errno set. */
+int cli_make_dirs(const char *path);
+/* runs/<spec file name without extension>-<YYYYMMDD>-<HHMMSS> */
+void cli_default_run_dir(char *buf, size_t len, const char *spec);
+/* Writes text to DIR/NAME whole (a temporary file, then a rename). */
+sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err);
+/* Monotonic clock, seconds. */
+double cli_now(void);
+
 #endif

@@ -572,18 +572,6 @@ static sn_status write_html(const sweep *sw, const config *cf, const result *res
     return s;
 }
 
-static int make_dirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int cmd_sweep(int argc, char **argv) {
     /* --dry-run is this verb's own flag. */
     int dry = 0, k = 0;
@@ -655,7 +643,7 @@ int cmd_sweep(int argc, char **argv) {
         for (int i = 0; res && i < n; i++)
             for (int c = 0; c < NCOLS; c++) res[i].v[c] = NAN;
     }
-    if (s == SN_OK && make_dirs(dir) != 0)
+    if (s == SN_OK && cli_make_dirs(dir) != 0)
         s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     if (s == SN_OK) {
         /* A copy of the sweep file, for the record. */

@@ -54,40 +54,6 @@ static const char usage[] =
     "Ctrl-C stops after the current step, writes the checkpoint and exits with status 130;\n"
     "a second Ctrl-C exits at once.\n";
 
-static int make_dirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static void default_run_dir(char *buf, size_t len, const char *spec) {
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec);
-    char *base = basename(copy), *dot = strrchr(base, '.');
-    if (dot) *dot = 0;
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    snprintf(buf, len, "runs/%s-%04d%02d%02d-%02d%02d%02d", base, tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static sn_status write_text(const char *dir, const char *name, const char *text, sn_error *err) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    fputs(text, f);
-    if (fclose(f) != 0) return sn_fail(err, SN_ERR_IO, "%s: write error", path);
-    return SN_OK;
-}
-
 static void now_text(char *buf, size_t len) {
     time_t t = time(NULL);
     struct tm tm;
@@ -133,7 +99,7 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
         ntest, sn_model_num_params(m), started);
     if (finished) ADD("finished %s\n", finished);
 #undef ADD
-    return write_text(dir, "run.txt", text, err);
+    return cli_write_text(dir, "run.txt", text, err);
 }
 
 static void apply_overrides(const cli_opts *o, sn_train_config *c) {
@@ -197,16 +163,16 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     /* Class names first: a bad classes file should not cost a training. */
     if (s == SN_OK && all->labels)
         s = sn_class_names_load(o->data, o->classes, all, K, &names, err);
-    if (s == SN_OK && make_dirs(run_dir) != 0)
+    if (s == SN_OK && cli_make_dirs(run_dir) != 0)
         s = sn_fail(err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
                     strerror(errno));
     if (s == SN_OK) {
         char summary[8192];
         sn_model_summary(m, summary, sizeof summary);
         if (!o->quiet) fprintf(stderr, "%s", summary);
-        s = write_text(run_dir, "summary.txt", summary, err);
+        s = cli_write_text(run_dir, "summary.txt", summary, err);
         if (s == SN_OK && !o->resume) /* a resume reads it: never half-written then */
-            s = write_text(run_dir, "spec.net", sn_model_spec(m), err);
+            s = cli_write_text(run_dir, "spec.net", sn_model_spec(m), err);
         if (s == SN_OK)
             s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n, err);
     }
@@ -313,7 +279,7 @@ int cmd_train(int argc, char **argv) {
         if (o.out)
             snprintf(run_dir, sizeof run_dir, "%s", o.out);
         else
-            default_run_dir(run_dir, sizeof run_dir, o.positional[0]);
+            cli_default_run_dir(run_dir, sizeof run_dir, o.positional[0]);
         s = cli_train_run(&o, m, o.positional[0], &all, &test, run_dir, &err);
     }
     if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);

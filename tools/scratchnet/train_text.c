@@ -315,18 +315,12 @@ typedef struct progress {
     sn_error save_err;
 } progress;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* A progress line redrawn in place on a terminal; in a log, one line a
  * minute. */
 static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double tps) {
     progress *p = ctx;
     if (p->quiet) return;
-    double t = now_s();
+    double t = cli_now();
     if (p->last_draw == 0) p->last_draw = t;
     if (batch != nbatches && t - p->last_draw < (p->tty ? 0.2 : 60)) return;
     if (!p->tty && batch == nbatches) return;
@@ -371,28 +365,6 @@ static void on_sample(void *ctx, int epoch, const char *text) {
     }
 }
 
-static int make_dirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *q = buf + 1; *q; q++) {
-        if (*q != '/') continue;
-        *q = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *q = '/';
-    }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static sn_status write_file(const char *dir, const char *name, const char *text, sn_error *err) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    fputs(text, f);
-    if (fclose(f) != 0) return sn_fail(err, SN_ERR_IO, "%s: write error", path);
-    return SN_OK;
-}
-
 /* run.txt: the settings of the run, "key value" per line (as train.c's). */
 static sn_status write_run_txt(const char *dir, const text_args *a, const text_cfg *t,
                                const sn_model *m, sn_error *err) {
@@ -405,7 +377,7 @@ static sn_status write_run_txt(const char *dir, const text_args *a, const text_c
              a->spec, a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
              (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
              c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
-    return write_file(dir, "run.txt", text, err);
+    return cli_write_text(dir, "run.txt", text, err);
 }
 
 /* ---- the verb ------------------------------------------------------------- */
@@ -494,22 +466,12 @@ int cmd_train_text(int argc, char **argv) {
     if (s == SN_OK) {
         if (a.out)
             snprintf(run_dir, sizeof run_dir, "%s", a.out);
-        else {
-            char copy[512];
-            snprintf(copy, sizeof copy, "%s", a.spec);
-            char *base = basename(copy), *dot = strrchr(base, '.');
-            if (dot) *dot = 0;
-            time_t now = time(NULL);
-            struct tm tm;
-            localtime_r(&now, &tm);
-            snprintf(run_dir, sizeof run_dir, "runs/%s-%04d%02d%02d-%02d%02d%02d", base,
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec);
-        }
-        if (make_dirs(run_dir) != 0)
+        else
+            cli_default_run_dir(run_dir, sizeof run_dir, a.spec);
+        if (cli_make_dirs(run_dir) != 0)
             s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", run_dir, strerror(errno));
         if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
-            s = write_file(run_dir, "spec.net", orig, &err);
+            s = cli_write_text(run_dir, "spec.net", orig, &err);
         if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, &err);
     }
     if (s == SN_OK) {
@@ -530,7 +492,7 @@ int cmd_train_text(int argc, char **argv) {
         p.nmeta = 2, p.meta_keys = keys, p.meta_vals = vals;
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
         sn_text_hooks hooks = {&p, on_batch, on_epoch, on_sample};
-        double t0 = now_s();
+        double t0 = cli_now();
         char ckpt[1200]; /* checkpoints (checkpoint.c) */
         cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
         const char *ck_keys[] = {"cli.args", "cli.kept"}, *ck_vals[] = {record, p.kept_meta};
@@ -546,7 +508,7 @@ int cmd_train_text(int argc, char **argv) {
         cli_interrupt_install();
         s = sn_text_train_checkpointed(m, v, ids, nids - nval, nval ? ids + nids - nval : NULL,
                                        nval, &t.o, &hooks, path, &ck, &err);
-        double minutes = (now_s() - t0) / 60;
+        double minutes = (cli_now() - t0) / 60;
         if (s == SN_OK && p.save_status != SN_OK) {
             s = p.save_status;
             err = p.save_err;
@@ -566,7 +528,7 @@ int cmd_train_text(int argc, char **argv) {
                 snprintf(text + k, sizeof text - (size_t)k,
                          "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
                          val_loss / log(2.0), exp(val_loss));
-            if (s == SN_OK) s = write_file(run_dir, "summary.txt", text, &err);
+            if (s == SN_OK) s = cli_write_text(run_dir, "summary.txt", text, &err);
 
             if (p.samples && fflush(p.samples) != 0)
                 s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error", run_dir);
