@@ -70,6 +70,21 @@ cmp -s "$tmp/char.net" "$tmp/run/spec.net" && ok || bad "spec.net is not the spe
 grep -q "vocabulary" "$tmp/err" && ok || bad "no corpus summary"
 # The loss went down from the first epoch to the second.
 awk -F, 'NR==2 {a=$3} NR==3 {b=$3} END {exit !(b < a)}' "$tmp/run/history.csv" && ok || bad "training loss did not fall"
+# report.html: the best validation loss of history.csv, its bits and
+# perplexity (computed here from the CSV), and both epochs' samples, newest
+# first.
+report=$tmp/run/report.html
+[ -s "$report" ] && ok || bad "run folder lacks report.html"
+want=$(awk -F, 'NR > 1 && (best == "" || $5 < best) {best = $5}
+    END {printf "%.4f nats|%.4f|%.2f", best, best / log(2), exp(best)}' "$tmp/run/history.csv")
+IFS='|' read -r w_nats w_bits w_ppl <<<"$want"
+for v in "$w_nats" "$w_bits" "$w_ppl"; do
+    grep -q ">$v<" "$report" && ok || bad "report.html lacks the value $v"
+done
+grep -q "Samples during training" "$report" && ok || bad "report.html has no samples"
+e2=$(grep -n "<h3>epoch 2</h3>" "$report" | cut -d: -f1)
+e1=$(grep -n "<h3>epoch 1</h3>" "$report" | cut -d: -f1)
+[ -n "$e1" ] && [ -n "$e2" ] && [ "$e2" -lt "$e1" ] && ok || bad "samples not newest first"
 
 # generate: the same seed gives the same text, temperature 0 ignores the seed.
 model=$tmp/run/model.safetensors
