@@ -9,7 +9,7 @@
 set -u
 SN=$(realpath "$1")
 T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill -9 $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cd "$T" || exit 1
 fail=0
 check() { # message, then a command that must succeed
@@ -39,7 +39,7 @@ loss softmax_xent
 [train]
 optimizer adam lr=3e-3
 batch 16
-epochs 10
+epochs 30
 schedule cosine
 warmup steps=50
 val_split 0.2
@@ -83,7 +83,14 @@ while [ "$kills" -lt 12 ] && [ "$round" -lt 40 ]; do
     [ -n "$now" ] && [ "$now" != "$seen" ] && in_write=$((in_write + 1))
     seen=$now
     check "checkpoint after kill $kills loads" "$SN" checkpoint run >/dev/null
-    "$SN" train --resume run >/dev/null 2>>run.log &
+    # The slowed-down checkpoints give the kills something to hit; there is
+    # enough work (3000 steps, a checkpoint every 10) that even a fast machine
+    # cannot finish within 12 rounds. The last resume runs at full speed.
+    if [ "$kills" -lt 12 ]; then
+        "$SN" train --resume run >/dev/null 2>>run.log &
+    else
+        env -u SN_CHECKPOINT_TEST_DELAY_MS "$SN" train --resume run >/dev/null 2>>run.log &
+    fi
     pid=$!
 done
 if kill -0 "$pid" 2>/dev/null || [ "$status" -ne 0 ]; then

@@ -1,5 +1,4 @@
 #include "cli.h"
-#include "report/report.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -309,10 +308,21 @@ void cli_default_run_dir(char *buf, size_t len, const char *spec) {
 }
 
 sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err) {
-    char path[1200];
+    /* One fixed temporary name (not one per process): a run killed in the
+     * middle of this leaves a NAME.tmp that the next write of NAME reuses. */
+    char path[1200], tmp[1210];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    sn_buf b = {(char *)text, strlen(text), 0, 0};
-    return sn_buf_write_file(&b, path, err);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    size_t n = strlen(text);
+    int bad = fwrite(text, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return sn_fail(err, SN_ERR_IO, "%s: write error", path);
+    }
+    return SN_OK;
 }
 
 double cli_now(void) {

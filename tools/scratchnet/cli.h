@@ -135,7 +135,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
 int cli_make_dirs(const char *path);
 /* runs/<spec file name without extension>-<YYYYMMDD>-<HHMMSS> */
 void cli_default_run_dir(char *buf, size_t len, const char *spec);
-/* Writes text to DIR/NAME whole (a temporary file, then a rename). */
+/* Writes text to DIR/NAME whole (DIR/NAME.tmp, then a rename). */
 sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err);
 /* Monotonic clock, seconds. */
 double cli_now(void);
