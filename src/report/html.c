@@ -110,17 +110,8 @@ static int history_chart(sn_buf *b, const sn_table *h, const double *x, const ch
         n++;
     }
     if (n) {
-        sn_chart c = sn_chart_default();
-        c.title = title;
-        c.xlabel = "epoch";
-        c.ylabel = ylabel;
-        c.series = s;
-        c.nseries = n;
-        c.x_integer = 1;
+        sn_chart c = sn_chart_epochs(title, ylabel, s, n);
         c.y_percent = percent;
-        c.log_y = 0;
-        c.width = 640;
-        c.height = 360;
         sn_svg_line_chart(b, &c);
     }
     for (int i = 0; i < n; i++) free(ys[i]);
@@ -143,32 +134,16 @@ static void training_section(sn_buf *b, const sn_table *h) {
     double *lr = column(h, "lr", 1);
     if (lr) {
         sn_series s = {"learning rate", x, lr, h->nrows, sn_palette[4], 0};
-        sn_chart c = sn_chart_default();
-        c.title = "Learning rate";
-        c.xlabel = "epoch";
-        c.ylabel = "learning rate (end of epoch)";
-        c.series = &s;
-        c.nseries = 1;
-        c.x_integer = 1;
-        c.width = 640;
-        c.height = 360;
+        sn_chart c = sn_chart_epochs("Learning rate", "learning rate (end of epoch)", &s, 1);
+        c.log_y = -1; /* decided by the range: schedules span decades */
         sn_svg_line_chart(b, &c);
         free(lr);
     }
     double *sec = column(h, "seconds", 1);
     if (sec) {
         sn_series s = {"seconds per epoch", x, sec, h->nrows, sn_palette[7], 0};
-        sn_chart c = sn_chart_default();
-        c.title = "Time per epoch";
-        c.xlabel = "epoch";
-        c.ylabel = "seconds";
-        c.series = &s;
-        c.nseries = 1;
-        c.x_integer = 1;
-        c.log_y = 0;
+        sn_chart c = sn_chart_epochs("Time per epoch", "seconds", &s, 1);
         c.ymin = 0;
-        c.width = 640;
-        c.height = 360;
         sn_svg_line_chart(b, &c);
         free(sec);
     }

@@ -99,6 +99,9 @@ typedef struct sn_chart {
 
 /* A chart with every field unset (NaN bounds, automatic size). */
 sn_chart sn_chart_default(void);
+/* A per-epoch chart of n series: x axis "epoch" with whole-number ticks, a
+ * linear y axis, 640 x 360 pixels. */
+sn_chart sn_chart_epochs(const char *title, const char *ylabel, const sn_series *s, int n);
 
 /* Appends a standalone <svg> element (xmlns set, so it is also a valid SVG
  * file): title, axes with 1-2-5 ticks, grid lines, axis labels, the lines

@@ -35,6 +35,20 @@ sn_chart sn_chart_default(void) {
     return c;
 }
 
+sn_chart sn_chart_epochs(const char *title, const char *ylabel, const sn_series *s, int n) {
+    sn_chart c = sn_chart_default();
+    c.title = title;
+    c.xlabel = "epoch";
+    c.ylabel = ylabel;
+    c.series = s;
+    c.nseries = n;
+    c.x_integer = 1;
+    c.log_y = 0;
+    c.width = 640;
+    c.height = 360;
+    return c;
+}
+
 int sn_nice_ticks(double lo, double hi, int target, int integer, double *t, int max, double *step) {
     if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
     if (hi < lo) {

@@ -456,16 +456,8 @@ static void overlay(sn_buf *b, const config *cf, const result *res, int n, const
         sn_table_free(&t);
     }
     if (ns) {
-        sn_chart c = sn_chart_default();
-        c.title = title;
-        c.xlabel = "epoch";
-        c.ylabel = ylabel;
-        c.series = s;
-        c.nseries = ns;
-        c.x_integer = 1;
+        sn_chart c = sn_chart_epochs(title, ylabel, s, ns);
         c.y_percent = percent;
-        c.log_y = 0;
-        c.width = 640;
         c.height = 400;
         sn_svg_line_chart(b, &c);
     }
