@@ -48,6 +48,8 @@ static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
     sn_status s = SN_OK;
     if ((v = sn_keyvals_get(&run, "task")) && strcmp(v, "regression") == 0)
         s = sn_fail(err, SN_ERR_ARG, "%s is a regression run: no class metrics", dir);
+    else if (sn_keyvals_get(&run, "text"))
+        s = sn_fail(err, SN_ERR_ARG, "%s is a text run: its measure is the validation loss", dir);
     else if (!o->data || strcmp(o->data, "-") == 0)
         s = sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data", dir);
     else if (std && strcmp(std, "yes") == 0)
