@@ -350,9 +350,11 @@ def gen_losses():
 # ---- optimizers ------------------------------------------------------------
 
 
-def optim_case(c, case, train_line, make_opt, steps=6, decay=0.0):
+def optim_case(c, case, train_line, make_opt, steps=6, decay=0.0, meta=None):
     """A dense 3->4 layer's weight [4, 3] and bias [4] updated `steps` times
-    from random gradients; the values after each step and the final state."""
+    from random gradients; the values after each step and the final state.
+    meta: the case's metadata besides its spec (default: an elementwise
+    bound and the step count; gen_toolkit.py passes {})."""
     w0, b0 = c.randn(4, 3), c.randn(4, scale=0.5)
     w = torch.nn.Parameter(w0.clone())
     b = torch.nn.Parameter(b0.clone())
@@ -375,7 +377,9 @@ def optim_case(c, case, train_line, make_opt, steps=6, decay=0.0):
             if torch.is_tensor(v) and v.numel() > 1:
                 t[f"state.{pi}.{kind}"] = v
     spec = f"input 3\ndense 4\nloss mse\n[train]\n{train_line}\n"
-    c.add(case, {"spec": spec, "bound": "elem", "steps": str(steps)}, **t)
+    if meta is None:
+        meta = {"bound": "elem", "steps": str(steps)}
+    c.add(case, {"spec": spec, **meta}, **t)
 
 
 def decay_groups(params, wd):

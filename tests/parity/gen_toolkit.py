@@ -46,6 +46,7 @@ import os
 import numpy as np
 import torch
 
+import gen_core
 import st
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,27 +100,7 @@ def scalar(v):
 
 
 def optim_case(c, case, line, make_opt, steps=6, decay=0.0):
-    w0, b0 = c.randn(4, 3), c.randn(4, scale=0.5)
-    w, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(b0.clone())
-    opt = make_opt([w, b])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + f32(decay) * t))
-    gw, gb, aw, ab = [], [], [], []
-    for _ in range(steps):
-        gw.append(c.randn(4, 3))
-        gb.append(c.randn(4))
-        w.grad, b.grad = gw[-1].clone(), gb[-1].clone()
-        opt.step()
-        sched.step()
-        aw.append(w.detach().clone())
-        ab.append(b.detach().clone())
-    t = {"0.weight": w0, "0.bias": b0, "0.weight.grad": torch.stack(gw),
-         "0.bias.grad": torch.stack(gb), "0.weight.after": torch.stack(aw),
-         "0.bias.after": torch.stack(ab)}
-    for pi, p in enumerate((w, b)):
-        for kind, v in opt.state[p].items():
-            if torch.is_tensor(v) and v.numel() > 1:
-                t[f"state.{pi}.{kind}"] = v
-    c.add(case, {"spec": f"input 3\ndense 4\nloss mse\n[train]\n{line}\n"}, **t)
+    gen_core.optim_case(c, case, line, make_opt, steps, decay, meta={})
 
 
 def groups(params, wd):
