@@ -10,32 +10,17 @@ images per second of wall time and per second of process CPU time.
 
 usage: python3 bench/cnn_torch.py DATA_DIR [BATCHES] [REPEATS]
 Run with OMP_WAIT_POLICY=passive (bench/run.sh does)."""
-import gzip
-import os
 import sys
 import time
 
-import numpy as np
 import torch
+
+import fashion_idx
 
 BATCH = 128
 WARMUP = 5
 
 
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def find(d, base):
-    for name in (base, base + ".gz"):
-        if os.path.exists(os.path.join(d, name)):
-            return os.path.join(d, name)
-    raise SystemExit(f"cnn_torch: {base} not found in {d}")
 
 
 def model():
@@ -50,9 +35,7 @@ def main():
     d = sys.argv[1]
     batches = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-    x = torch.from_numpy(read_idx(find(d, "train-images-idx3-ubyte")).astype(np.float32) / 255.0)
-    x = x.reshape(-1, 1, 28, 28).contiguous()
-    y = torch.from_numpy(read_idx(find(d, "train-labels-idx1-ubyte")).astype(np.int64))
+    x, y = fashion_idx.load(d, "train", "cnn_torch")
     n = x.shape[0]
     for threads in (1, 2):
         torch.set_num_threads(threads)

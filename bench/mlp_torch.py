@@ -6,37 +6,21 @@ memory as float32 tensors, on 1 and 2 threads.
 
 usage: python3 bench/mlp_torch.py DATA_DIR [EPOCHS]
 Run with OMP_WAIT_POLICY=passive (bench/run.sh does)."""
-import gzip
-import os
 import sys
 import time
 
-import numpy as np
 import torch
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+import fashion_idx
 
 
-def find(d, base):
-    for name in (base, base + ".gz"):
-        if os.path.exists(os.path.join(d, name)):
-            return os.path.join(d, name)
-    raise SystemExit(f"mlp_torch: {base} not found in {d}")
 
 
 def main():
     d = sys.argv[1]
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    x = torch.from_numpy(read_idx(find(d, "train-images-idx3-ubyte")).astype(np.float32) / 255.0)
-    x = x.reshape(-1, 784).contiguous()
-    y = torch.from_numpy(read_idx(find(d, "train-labels-idx1-ubyte")).astype(np.int64))
+    x, y = fashion_idx.load(d, "train", "mlp_torch")
+    x = x.reshape(-1, 784)
     n = x.shape[0]
     nn = torch.nn
     for opt_name in ("adam", "sgd", "adam_bn_dropout"):

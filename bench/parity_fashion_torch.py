@@ -11,38 +11,19 @@ float32) so that scratchnet can train on the same sequence of batches.
 prints one line: "pytorch seed=S test_acc=PP.PP seconds=T"
 Run with OMP_WAIT_POLICY=passive (bench/run.sh does)."""
 import argparse
-import gzip
 import os
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "parity"))
 import st  # noqa: E402
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+import fashion_idx  # noqa: E402
 
 
-def load(d, split):
-    def find(base):
-        for name in (base, base + ".gz"):
-            if os.path.exists(os.path.join(d, name)):
-                return os.path.join(d, name)
-        raise SystemExit(f"parity_fashion_torch: {base} not found in {d}")
-
-    x = read_idx(find(f"{split}-images-idx3-ubyte")).astype(np.float32) / 255.0
-    y = read_idx(find(f"{split}-labels-idx1-ubyte")).astype(np.int64)
-    return torch.from_numpy(x.reshape(-1, 1, 28, 28).copy()), torch.from_numpy(y)
 
 
 def main():
@@ -53,8 +34,8 @@ def main():
     ap.add_argument("--init", required=True)
     ap.add_argument("--order")
     a = ap.parse_args()
-    x, y = load(a.data, "train")
-    xt, yt = load(a.data, "t10k")
+    x, y = fashion_idx.load(a.data, "train", "parity_fashion_torch")
+    xt, yt = fashion_idx.load(a.data, "t10k", "parity_fashion_torch")
     torch.manual_seed(a.seed)
     model = torch.nn.Sequential(
         torch.nn.Flatten(), torch.nn.Linear(784, 400), torch.nn.ReLU(),
