@@ -349,9 +349,10 @@ typedef struct sn_checkpoint_info {
     int finished; /* 1: early stopping had ended the training */
 } sn_checkpoint_info;
 
-/* Reads the checkpoint at `path` and checks it whole: its format, every
- * metadata value, and every tensor's name and shape against the model its
- * spec builds. Errors name the file and the tensor or key at fault. */
+/* Reads the checkpoint at `path` and checks it whole: the checksums of its
+ * tensors and metadata, its format, every metadata value, and every tensor's
+ * name, shape and finiteness against the model its spec builds. Errors name
+ * the file and the tensor or key at fault. */
 sn_status sn_checkpoint_verify(const char *path, sn_checkpoint_info *info, sn_error *err);
 
 /* ---- training ---------------------------------------------------------- */

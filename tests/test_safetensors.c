@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char dir[64]; /* scratch folder for this run */
 
@@ -100,7 +101,7 @@ static void test_round_trip(void) {
     sn_st_file f;
     CHECK(sn_st_load(path, &f, &err) == SN_OK);
     CHECK(f.n == 7);
-    CHECK(f.nmeta == 3);
+    CHECK(f.nmeta == 4); /* ours and the checksums */
     CHECK(((uintptr_t)f.buf % 64) == 0);
     for (int i = 0; i < 7; i++) {
         const sn_st_entry *e = sn_st_find(&f, names[i]);
@@ -139,7 +140,7 @@ static void test_round_trip(void) {
     /* Overwriting an existing file works and leaves no temp file. */
     CHECK(sn_st_save(path, 2, names, tp, 0, NULL, NULL, &err) == SN_OK);
     CHECK(sn_st_load(path, &f, &err) == SN_OK);
-    CHECK(f.n == 2 && f.nmeta == 0);
+    CHECK(f.n == 2 && f.nmeta == 1 && sn_st_meta(&f, "checksums") != NULL);
     sn_st_free(&f);
     CHECK(count_files(".tmp.") == 0);
     remove(path);
@@ -157,8 +158,17 @@ static void test_writer_bytes(void) {
     char path[128];
     path_in_dir(path, sizeof path, "small.safetensors");
     CHECK(sn_st_save(path, 1, names, tp, 1, keys, values, &err) == SN_OK);
-    const char *header = "{\"__metadata__\":{\"k\":\"a\\\"b\\\\\\n\\t\\u0001\"},"
-                         "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    /* the checksums, computed here from their description in safetensors.h:
+     * x's CRC-32 over "2;" and its little-endian bytes, k's over its value */
+    const unsigned char xbytes[10] = {'2', ';', 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0};
+    unsigned long cx = crc32(0L, xbytes, 10),
+                  ck = crc32(0L, (const Bytef *)values[0], (uInt)strlen(values[0]));
+    char header[512];
+    snprintf(header, sizeof header,
+             "{\"__metadata__\":{\"k\":\"a\\\"b\\\\\\n\\t\\u0001\","
+             "\"checksums\":\"crc32\\n%08lx t x\\n%08lx m k\\n\"},"
+             "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+             cx, ck);
     size_t n = strlen(header), padded = (n + 7) / 8 * 8, len = 0;
     unsigned char *b = read_all(path, &len);
     CHECK(b && len == 8 + padded + 8);
@@ -170,6 +180,83 @@ static void test_writer_bytes(void) {
         CHECK(memcmp(b + 8 + padded, data, 8) == 0);
     }
     free(b);
+    remove(path);
+}
+
+/* Checksums: a flipped bit in a tensor, a NaN written over a weight, a changed
+ * metadata value, a tensor renamed: each refused naming what changed; a file
+ * without checksums (as PyTorch writes) still loads. */
+static void test_checksums(void) {
+    sn_error err = {0};
+    float x[4] = {0.5f, -1.25f, 3.0f, 2.0f}, y[2] = {7.0f, 8.0f};
+    int sx[2] = {2, 2}, sy[1] = {2};
+    sn_tensor tx = sn_tensor_view(x, 2, sx), ty = sn_tensor_view(y, 1, sy);
+    const sn_tensor *tp[2] = {&tx, &ty};
+    const char *names[2] = {"w", "b\\odd\nname"}, *keys[2] = {"position", "spec"},
+               *values[2] = {"3 0 10 600 0", "input 4"};
+    char path[128];
+    path_in_dir(path, sizeof path, "sum.safetensors");
+    CHECK(sn_st_save(path, 2, names, tp, 2, keys, values, &err) == SN_OK);
+    sn_st_file f;
+    CHECK(sn_st_load(path, &f, &err) == SN_OK);
+    sn_st_free(&f);
+    size_t len = 0;
+    unsigned char *b = read_all(path, &len);
+    CHECK(b != NULL && len > 24);
+    if (!b || len <= 24) return;
+    size_t data = len - 24; /* w's first float */
+    struct {
+        const char *what, *find, *repl; /* header edit, or a data edit when find is NULL */
+        size_t at;
+        unsigned char bytes[4];
+        const char *named;
+    } cases[] = {
+        {"mantissa bit", NULL, NULL, data + 4, {0x01, 0x00, 0xA0, 0xBF}, "tensor \"w\""},
+        {"NaN weight", NULL, NULL, data + 8, {0x00, 0x00, 0xC0, 0x7F}, "tensor \"w\""},
+        {"last tensor", NULL, NULL, data + 16, {0x00, 0x00, 0xE1, 0x40}, "tensor \"b\\odd\nname\""},
+        {"position 3 to 1", "\"3 0 10", "\"1 0 10", 0, {0}, "__metadata__ \"position\""},
+        {"spec edited", "input 4", "input 5", 0, {0}, "__metadata__ \"spec\""},
+        {"tensor renamed", "\"w\":", "\"v\":", 0, {0}, "\"w\" is missing"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        unsigned char *e = malloc(len);
+        memcpy(e, b, len);
+        if (cases[c].find) {
+            char *hdr = (char *)e + 8, *hit = NULL;
+            size_t nf = strlen(cases[c].find);
+            for (size_t i = 0; i + nf < len - 8 && !hit; i++)
+                if (memcmp(hdr + i, cases[c].find, nf) == 0) hit = hdr + i;
+            CHECK(hit != NULL);
+            if (hit) memcpy(hit, cases[c].repl, strlen(cases[c].repl));
+        } else {
+            memcpy(e + cases[c].at, cases[c].bytes, 4);
+        }
+        CHECK(sn_st_parse(e, len, "edited", &f, &err) == SN_ERR_FORMAT);
+        if (!strstr(err.msg, cases[c].named))
+            fprintf(stderr, "%s: message '%s' does not name %s\n", cases[c].what, err.msg,
+                    cases[c].named);
+        CHECK(strstr(err.msg, cases[c].named) != NULL);
+        CHECK(f.n == 0 && f.buf == NULL);
+        free(e);
+    }
+    free(b);
+    /* a key added by hand is named too */
+    const char *extra_json = "{\"__metadata__\":{\"added\":\"1\",\"checksums\":\"crc32\\n\"}}";
+    size_t elen;
+    unsigned char *e = make_file(extra_json, 0, &elen);
+    CHECK(sn_st_parse(e, elen, "added", &f, &err) == SN_ERR_FORMAT);
+    CHECK(strstr(err.msg, "\"added\" has no checksum") != NULL);
+    free(e);
+    /* without checksums: read as before */
+    const char *plain = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    e = make_file(plain, 4, &elen);
+    CHECK(sn_st_parse(e, elen, "plain", &f, &err) == SN_OK);
+    CHECK(f.n == 1);
+    sn_st_free(&f);
+    free(e);
+    /* the key is ours to write */
+    const char *ck[1] = {"checksums"}, *cv[1] = {"x"};
+    CHECK(sn_st_save(path, 1, names, tp, 1, ck, cv, &err) == SN_ERR_ARG);
     remove(path);
 }
 
@@ -474,6 +561,7 @@ int main(void) {
     }
     test_round_trip();
     test_writer_bytes();
+    test_checksums();
     test_failed_saves();
     test_hand_built();
     test_malformed();

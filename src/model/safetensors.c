@@ -7,8 +7,9 @@
  *      descent, nesting limited to SN_ST_MAX_DEPTH) into a list of tensors with
  *      their byte ranges; the ranges must tile the data buffer exactly;
  *   3. the data buffer is copied into 64-byte aligned storage that the entries
- *      point into. Tensors begin at multiples of 4 bytes (they tile the buffer
- *      from byte 0 and each is 4 * size bytes long), so the floats are aligned.
+ *      point into, and checked against __metadata__ "checksums" if present. Tensors begin at
+ * multiples of 4 bytes (they tile the buffer from byte 0 and each is 4 * size bytes long), so the
+ * floats are aligned.
  *
  * Writing builds the header in memory (one pass to measure, one to fill), then
  * writes header and data to a temporary file that is synced and renamed over
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Returns the status of `expr` from the enclosing function unless it is SN_OK. */
 #define TRY(expr)                                                                                  \
@@ -787,6 +789,172 @@ static sn_status read_header(const char *text, size_t len, uint64_t data_len, co
     return check_layout(h, data_len, file, err);
 }
 
+/* ---- checksums ---------------------------------------------------------- */
+
+/* zlib's CRC-32 of n bytes (any n). */
+static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
+    const unsigned char *b = p;
+    while (n > 0) {
+        uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+        crc = (uint32_t)crc32(crc, b, k);
+        b += k;
+        n -= k;
+    }
+    return crc;
+}
+
+/* A tensor's CRC: its shape as text ("2,3;"), then its n floats as
+ * little-endian bytes (`le`: data already holds them so). */
+static uint32_t tensor_crc(int ndim, const int *shape, const float *data, size_t n, int le) {
+    char dims[64];
+    int k = 0;
+    for (int d = 0; d < ndim && d < 4; d++)
+        k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%d", d ? "," : "", shape[d]);
+    k += snprintf(dims + k, sizeof dims - (size_t)k, ";");
+    uint32_t crc = crc_bytes((uint32_t)crc32(0L, Z_NULL, 0), dims, (size_t)k);
+    if (le) return crc_bytes(crc, data, n * sizeof *data);
+    float chunk[1024];
+    while (n > 0) {
+        size_t c = n < 1024 ? n : 1024;
+        memcpy(chunk, data, c * sizeof *data);
+        swap_floats(chunk, c);
+        crc = crc_bytes(crc, chunk, c * sizeof *data);
+        data += c;
+        n -= c;
+    }
+    return crc;
+}
+
+static uint32_t text_crc(const char *s) {
+    return crc_bytes((uint32_t)crc32(0L, Z_NULL, 0), s, strlen(s));
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
+}
+
+/* The index of `name` among the n sorted name pointers (each points at a
+ * `const char *`), or -1. */
+static long find_sorted(const char *const **sorted, long n, const char *name) {
+    long lo = 0, hi = n;
+    while (lo < hi) {
+        long mid = lo + (hi - lo) / 2;
+        int c = strcmp(*sorted[mid], name);
+        if (c == 0) return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Checks f against its __metadata__ "checksums" (see safetensors.h); a
+ * file without them (written by another program) passes. */
+static sn_status verify_checksums(const sn_st_file *f, const char *file, sn_error *err) {
+    const char *cs = sn_st_meta(f, SN_ST_CHECKSUM_KEY);
+    if (!cs) return SN_OK;
+    if (strncmp(cs, "crc32\n", 6) != 0)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "%s: __metadata__ \"" SN_ST_CHECKSUM_KEY "\" does not start with \"crc32\"",
+                       file);
+    long total = (long)f->n + f->nmeta;
+    const char *const **sorted = sn_alloc((size_t)(total ? total : 1), sizeof *sorted);
+    unsigned char *seen = sn_alloc((size_t)(total ? total : 1), 1);
+    char *name = sn_alloc(strlen(cs) + 1, 1);
+    if (!sorted || !seen || !name) {
+        sn_free(sorted);
+        sn_free(seen);
+        sn_free(name);
+        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", file);
+    }
+    /* tensors at [0, n), metadata at [n, total), each part sorted by name */
+    for (int i = 0; i < f->nmeta; i++) sorted[f->n + i] = (const char *const *)&f->meta_keys[i];
+    sn_status st = SN_OK;
+    /* entries' names are arrays: point at a pointer to each */
+    const char **tnames = sn_alloc((size_t)(f->n ? f->n : 1), sizeof *tnames);
+    if (!tnames) st = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", file);
+    for (int i = 0; st == SN_OK && i < f->n; i++) {
+        tnames[i] = f->entries[i].name;
+        sorted[i] = &tnames[i];
+    }
+    if (st == SN_OK) {
+        qsort(sorted, (size_t)f->n, sizeof *sorted, name_cmp);
+        qsort(sorted + f->n, (size_t)f->nmeta, sizeof *sorted, name_cmp);
+    }
+    for (const char *p = cs + 6; st == SN_OK && *p;) {
+        /* "<8 hex digits> t|m <escaped name>\n" */
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        unsigned long stored = 0;
+        int ok = len >= 11 && p[8] == ' ' && (p[9] == 't' || p[9] == 'm') && p[10] == ' ';
+        for (int d = 0; ok && d < 8; d++) {
+            int h = hex_digit(p[d]);
+            ok = h >= 0;
+            stored = stored << 4 | (unsigned long)(h < 0 ? 0 : h);
+        }
+        size_t k = 0;
+        for (size_t i = 11; ok && i < len; i++) {
+            char c = p[i];
+            if (c == '\\') {
+                ok = i + 1 < len && (p[i + 1] == '\\' || p[i + 1] == 'n');
+                c = ok && p[i + 1] == 'n' ? '\n' : '\\';
+                i++;
+            }
+            name[k++] = c;
+        }
+        name[k] = 0;
+        if (!ok) {
+            st = sn_fail(err, SN_ERR_FORMAT,
+                         "%s: __metadata__ \"" SN_ST_CHECKSUM_KEY "\": malformed line '%.60s'",
+                         file, p);
+            break;
+        }
+        int tensor = p[9] == 't';
+        long at =
+            tensor ? find_sorted(sorted, f->n, name) : find_sorted(sorted + f->n, f->nmeta, name);
+        if (at < 0) {
+            st = sn_fail(err, SN_ERR_FORMAT,
+                         "%s: %s \"%.128s\" is missing: the file was changed after it was "
+                         "written",
+                         file, tensor ? "tensor" : "__metadata__ key", name);
+            break;
+        }
+        long slot = tensor ? at : f->n + at;
+        uint32_t now;
+        if (tensor) {
+            const sn_st_entry *e = &f->entries[(const char *const *)sorted[slot] - tnames];
+            now = tensor_crc(e->ndim, e->shape, e->data, e->size, 1);
+        } else {
+            now = text_crc(f->meta_values[(const char *const *)sorted[slot] -
+                                          (const char *const *)f->meta_keys]);
+        }
+        seen[slot] = 1;
+        if (now != (uint32_t)stored) {
+            st = sn_fail(err, SN_ERR_FORMAT,
+                         "%s: %s \"%.128s\" fails its checksum (CRC-32 %08" PRIx32
+                         ", recorded %08lx): the file is damaged or was changed",
+                         file, tensor ? "tensor" : "__metadata__", name, now, stored);
+            break;
+        }
+        p += len + (eol != NULL);
+    }
+    for (long i = 0; st == SN_OK && i < total; i++) {
+        if (seen[i]) continue;
+        const char *n = *sorted[i];
+        if (i >= f->n && strcmp(n, SN_ST_CHECKSUM_KEY) == 0) continue;
+        st = sn_fail(err, SN_ERR_FORMAT,
+                     "%s: %s \"%.128s\" has no checksum: it was added after the file was "
+                     "written",
+                     file, i < f->n ? "tensor" : "__metadata__ key", n);
+    }
+    sn_free(tnames);
+    sn_free(sorted);
+    sn_free(seen);
+    sn_free(name);
+    return st;
+}
+
 /* Moves the parsed tensors and metadata into `out`, pointing the entries into
  * `buf` (the data buffer, which `out` takes over in all cases) (step 3). */
 static sn_status build_file(st_header *h, void *buf, size_t data_len, const char *file,
@@ -801,7 +969,6 @@ static sn_status build_file(st_header *h, void *buf, size_t data_len, const char
         sn_free(buf);
         return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", file);
     }
-    if (!host_is_little_endian()) swap_floats(buf, data_len / 4);
     for (int i = 0; i < h->nt; i++) {
         entries[i] = h->t[i].e;
         entries[i].data = (float *)((char *)buf + h->t[i].begin);
@@ -817,6 +984,12 @@ static sn_status build_file(st_header *h, void *buf, size_t data_len, const char
     out->meta_keys = keys;
     out->meta_values = values;
     out->buf = buf;
+    sn_status st = verify_checksums(out, file, err); /* on the little-endian bytes */
+    if (st != SN_OK) {
+        sn_st_free(out);
+        return st;
+    }
+    if (!host_is_little_endian()) swap_floats(buf, data_len / 4);
     return SN_OK;
 }
 
@@ -1104,6 +1277,11 @@ static sn_status check_save_args(const char *path, const save_args *a, sn_error 
     if (find_duplicate(a->keys, a->nmeta, &dup) != SN_OK)
         return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
     if (dup) return sn_fail(err, SN_ERR_ARG, "%s: duplicate metadata key \"%.64s\"", path, dup);
+    for (int i = 0; i < a->nmeta; i++)
+        if (strcmp(a->keys[i], SN_ST_CHECKSUM_KEY) == 0)
+            return sn_fail(err, SN_ERR_ARG,
+                           "%s: metadata key \"" SN_ST_CHECKSUM_KEY "\" is written by sn_st_save",
+                           path);
     return SN_OK;
 }
 
@@ -1164,11 +1342,75 @@ static sn_status write_temp(const char *tmp, const char *path, const writer *hea
     return SN_OK;
 }
 
+static sn_status save_checked(const char *path, const save_args *a, sn_error *err);
+
+/* Appends s with '\\' and newline escaped. */
+static void put_escaped(writer *w, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\')
+            put_str(w, "\\\\");
+        else if (*s == '\n')
+            put_str(w, "\\n");
+        else
+            put(w, s, 1);
+    }
+}
+
+/* One line of the checksum list. */
+static void put_checksum(writer *w, uint32_t crc, char kind, const char *name) {
+    char head[16];
+    snprintf(head, sizeof head, "%08" PRIx32 " %c ", crc, kind);
+    put_str(w, head);
+    put_escaped(w, name);
+    put_str(w, "\n");
+}
+
+/* The value of __metadata__ "checksums" for a's tensors and metadata. */
+static void put_checksums(writer *w, const save_args *a) {
+    put_str(w, "crc32\n");
+    for (int i = 0; i < a->n; i++) {
+        const sn_tensor *t = a->tensors[i];
+        put_checksum(w, tensor_crc(t->ndim, t->shape, t->data, t->size, host_is_little_endian()),
+                     't', a->names[i]);
+    }
+    for (int i = 0; i < a->nmeta; i++) put_checksum(w, text_crc(a->values[i]), 'm', a->keys[i]);
+}
+
 sn_status sn_st_save(const char *path, int n, const char *const *names,
                      const sn_tensor *const *tensors, int nmeta, const char *const *meta_keys,
                      const char *const *meta_values, sn_error *err) {
     save_args a = {n, names, tensors, nmeta, meta_keys, meta_values};
     TRY(check_save_args(path, &a, err));
+    /* the caller's metadata, then the checksums of everything */
+    writer sums = {0};
+    put_checksums(&sums, &a); /* measure */
+    const char **keys = sn_alloc((size_t)nmeta + 1, sizeof *keys);
+    const char **values = sn_alloc((size_t)nmeta + 1, sizeof *values);
+    sums.buf = sn_alloc(sums.len + 1, 1);
+    if (!keys || !values || !sums.buf) {
+        sn_free(keys);
+        sn_free(values);
+        sn_free(sums.buf);
+        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+    }
+    sums.len = 0;
+    put_checksums(&sums, &a); /* fill */
+    sums.buf[sums.len] = 0;
+    for (int i = 0; i < nmeta; i++) keys[i] = meta_keys[i], values[i] = meta_values[i];
+    keys[nmeta] = SN_ST_CHECKSUM_KEY;
+    values[nmeta] = sums.buf;
+    a.nmeta = nmeta + 1;
+    a.keys = keys;
+    a.values = values;
+    sn_status st = save_checked(path, &a, err);
+    sn_free(keys);
+    sn_free(values);
+    sn_free(sums.buf);
+    return st;
+}
+
+static sn_status save_checked(const char *path, const save_args *ap, sn_error *err) {
+    save_args a = *ap;
 
     writer header = {0};
     put_header(&header, &a); /* measure */

@@ -17,17 +17,32 @@
  * strict: a malformed or hostile file yields SN_ERR_FORMAT with a message
  * naming the file and, where it helps, the byte offset within the header
  * ("model.safetensors: header byte 57: expected ':'"; header byte K is byte
- * 8 + K of the file). */
+ * 8 + K of the file).
+ *
+ * Checksums: sn_st_save adds __metadata__ "checksums", a text that other
+ * safetensors readers keep as any string:
+ *
+ *   crc32\n
+ *   <8 hex digits> t <tensor name>\n      one line per tensor
+ *   <8 hex digits> m <metadata key>\n     one line per other metadata key
+ *
+ * (names with '\\' and newline written as \\ and \n). A tensor's CRC-32
+ * (zlib's crc32) covers its shape as text ("2,3;") then its little-endian
+ * bytes; a key's covers its value. The reader checks them when the key is
+ * there, so a changed or damaged file is refused naming the tensor or key,
+ * as is one with a tensor or key added or removed; a file without the key
+ * (from PyTorch, say) is read as before. */
 #ifndef SN_MODEL_SAFETENSORS_H
 #define SN_MODEL_SAFETENSORS_H
 
 #include "scratchnet.h"
 
 /* Limits the reader enforces (the header limit is the reference's). */
-#define SN_ST_MAX_HEADER  100000000 /* bytes of JSON header */
-#define SN_ST_MAX_TENSORS 100000
-#define SN_ST_MAX_META    100000 /* __metadata__ pairs */
-#define SN_ST_MAX_DEPTH   64     /* nesting of JSON objects and arrays */
+#define SN_ST_MAX_HEADER   100000000 /* bytes of JSON header */
+#define SN_ST_MAX_TENSORS  100000
+#define SN_ST_MAX_META     100000      /* __metadata__ pairs */
+#define SN_ST_MAX_DEPTH    64          /* nesting of JSON objects and arrays */
+#define SN_ST_CHECKSUM_KEY "checksums" /* __metadata__ key sn_st_save adds */
 
 /* One tensor of a loaded file. */
 typedef struct sn_st_entry {
@@ -55,7 +70,8 @@ typedef struct sn_st_file {
  *
  * Tensors are laid out in the order given. Names must be unique, at most 127
  * bytes, and not "__metadata__"; metadata keys must be unique; all strings must
- * be valid UTF-8 (they are JSON-escaped on the way out). Two threads of one
+ * be valid UTF-8 (they are JSON-escaped on the way out), and "checksums" is
+ * not a key (it is added, see above). Two threads of one
  * process must not save to the same path at the same time (same temp name). */
 sn_status sn_st_save(const char *path, int n, const char *const *names,
                      const sn_tensor *const *tensors, int nmeta, const char *const *meta_keys,

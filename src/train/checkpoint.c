@@ -26,7 +26,10 @@
  *
  * Integers are decimal, floating-point values C's %a: all round-trip
  * exactly. Writing: sn_st_save to "<path>.tmp" (itself synced and renamed),
- * then rename over <path> and fsync of the folder. */
+ * then rename over <path> and fsync of the folder. sn_st_save adds the CRC-32
+ * of every tensor and metadata value (safetensors.h), which sn_st_load
+ * checks: a damaged or edited checkpoint is refused naming the tensor or
+ * field; loading also refuses a tensor holding NaN or an infinity. */
 #define _POSIX_C_SOURCE 200809L /* fsync, open, nanosleep, dirent */
 #include "train/checkpoint.h"
 
@@ -436,7 +439,16 @@ static sn_status take(const sn_st_file *f, const char *path, const slot *sl, int
         return sn_fail(err, SN_ERR_SHAPE, "%s: tensor '%s' has shape [%s], this model needs [%s]",
                        path, sl->name, got, want);
     }
-    if (!copy) return SN_OK;
+    if (!copy) {
+        /* a weight or state that is not a number resumes nothing (a file
+         * damaged or edited after its checksums were removed) */
+        for (size_t i = 0; i < e->size; i++)
+            if (!isfinite(e->data[i]))
+                return sn_fail(err, SN_ERR_FORMAT,
+                               "%s: tensor '%s' holds %s at element %zu: not a training's state",
+                               path, sl->name, isnan(e->data[i]) ? "NaN" : "an infinity", i);
+        return SN_OK;
+    }
     if (sl->t) {
         memcpy(sl->t->data, e->data, e->size * sizeof(float));
     } else {

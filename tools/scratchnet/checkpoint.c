@@ -216,8 +216,8 @@ static const char usage[] =
     "usage: scratchnet checkpoint RUN_DIR|FILE\n"
     "\n"
     "Checks a training checkpoint (RUN_DIR/checkpoint.safetensors) whole: its\n"
-    "format, every recorded value and every tensor against the model its spec\n"
-    "builds, and says where its training stands. Exit status 0 when it can be\n"
+    "checksums, format, every recorded value and every tensor against the model\n"
+    "its spec builds, and says where its training stands. Exit status 0 when it can be\n"
     "resumed (scratchnet train --resume RUN_DIR), 1 otherwise.\n";
 
 int cmd_checkpoint(int argc, char **argv) {
