@@ -15,9 +15,11 @@ deps:
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
+# runs/fashion-mlp is make's own folder: each `make run` replaces the last (--force).
 run: all
 	scripts/fetch-data.sh fashion-mnist
-	$(BUILD)/scratchnet train examples/fashion-mlp.net --data data/fashion-mnist --out runs/fashion-mlp
+	$(BUILD)/scratchnet train examples/fashion-mlp.net --data data/fashion-mnist --out runs/fashion-mlp --force
+	@echo "make run: wrote runs/fashion-mlp (model.safetensors, report.html, ...)"
 
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)

@@ -19,19 +19,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- Ctrl-C ------------------------------------------------------------- */
+/* ---- Ctrl-C, SIGTERM, SIGHUP ---------------------------------------------- */
 
-static volatile sig_atomic_t stop_flag;
+/* The first of SIGINT (Ctrl-C), SIGTERM (kill, timeout, systemd) and SIGHUP
+ * (a closed terminal) asks the training to stop after the current step; the
+ * verb then exits with 128 + the signal's number. A second one exits at
+ * once. */
+static volatile sig_atomic_t stop_flag, stop_signal;
 
-static void on_sigint(int sig) {
-    (void)sig;
+static void on_signal(int sig) {
     if (stop_flag) {
         static const char msg[] = "\nscratchnet: interrupted again, exiting now\n";
         if (write(2, msg, sizeof msg - 1) < 0) {
         }
-        _exit(EXIT_INTERRUPTED);
+        _exit(128 + sig);
     }
     stop_flag = 1;
+    stop_signal = sig;
     static const char msg[] =
         "\nscratchnet: stopping after this step to write a checkpoint (Ctrl-C again to quit "
         "at once)\n";
@@ -42,10 +46,16 @@ static void on_sigint(int sig) {
 void cli_interrupt_install(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int cli_interrupted_status(void) {
+    return stop_signal ? 128 + stop_signal : EXIT_INTERRUPTED;
 }
 
 int cli_stop_requested(void *ctx) {
@@ -93,7 +103,9 @@ char *cli_record_args(int argc, char **argv, const char *const *bare_flags) {
     int ok = buf != NULL;
     for (int i = 1; ok && i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] != '-' || a[1] == 0 || strcmp(a, "--quiet") == 0) continue; /* spec, quiet */
+        if (a[0] != '-' || a[1] == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--force") == 0 ||
+            strcmp(a, "--resume-changed-inputs") == 0)
+            continue; /* the spec, and what holds for this command only */
         if (in_list(a, bare_flags)) {
             ok = put_arg(&buf, &len, &cap, a);
             continue;
@@ -236,9 +248,19 @@ int cmd_checkpoint(int argc, char **argv) {
         fprintf(stderr, "scratchnet checkpoint: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
+    /* finished: after the last epoch of the run that wrote it */
+    sn_st_file f;
+    int done = 0, epoch = 0;
+    if (sn_st_load(path, &f, NULL) == SN_OK) {
+        const char *ep = sn_st_meta(&f, "cli.epochs");
+        done = cli_checkpoint_finished(sn_st_meta(&f, "position"), ep ? atoi(ep) : 0, &epoch);
+        sn_st_free(&f);
+    }
     printf("%s: %s training, epoch %d, %d of %d batches done, step %ld%s: ok\n", path, info.trainer,
            info.epoch, info.batch, info.nbatches, info.step,
-           info.finished ? " (stopped early: finished)" : "");
+           done == 2 ? " (stopped early: finished, nothing to resume)"
+           : done    ? " (finished: all epochs done; resume only with --epochs N larger)"
+                     : "");
     return 0;
 }
 

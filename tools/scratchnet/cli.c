@@ -57,7 +57,8 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
         }
         int flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--standardize") == 0 ||
                    strcmp(a, "--no-clip") == 0 || strcmp(a, "--grey") == 0 ||
-                   strcmp(a, "--skip-nonfinite") == 0;
+                   strcmp(a, "--skip-nonfinite") == 0 || strcmp(a, "--force") == 0 ||
+                   strcmp(a, "--resume-changed-inputs") == 0;
         if (!flag && i + 1 >= argc) {
             fprintf(stderr, "scratchnet %s: %s needs a value\n\n%s", argv[0], a, usage);
             return EXIT_USAGE;
@@ -75,6 +76,10 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             o->grey = 1;
         else if (strcmp(a, "--skip-nonfinite") == 0)
             o->skip_nonfinite = 1;
+        else if (strcmp(a, "--force") == 0)
+            o->force = 1;
+        else if (strcmp(a, "--resume-changed-inputs") == 0)
+            o->resume_changed_inputs = 1;
         else if (strcmp(a, "--cifar-per-file") == 0) {
             ok = parse_long_opt(a, v, 1, 1 << 30, &l);
             if (ok) o->cifar_per_file = (int)l;

@@ -42,6 +42,10 @@ typedef struct cli_opts {
     long checkpoint_steps; /* --checkpoint-steps N optimizer steps (0: none) */
     const char *resume;    /* --resume RUN_DIR */
     const char *record;    /* the options checkpoints record (NULL: no checkpoints) */
+    /* run folders (runfolder.c) */
+    int force;                 /* --force: replace another run in --out */
+    int resume_changed_inputs; /* --resume-changed-inputs */
+    char resumed_changed[32];  /* what a resume found changed ("spec,data"), for run.txt */
 } cli_opts;
 
 /* Parses argv[1..] for a verb; prints usage errors to stderr. Returns 0 on
@@ -88,6 +92,9 @@ int cmd_checkpoint(int argc, char **argv);
  * second one exits at once with EXIT_INTERRUPTED. */
 #define EXIT_INTERRUPTED 130
 void cli_interrupt_install(void);
+/* The exit status of a training stopped by a signal: 128 + its number
+ * (130 SIGINT, 143 SIGTERM, 129 SIGHUP). */
+int cli_interrupted_status(void);
 int cli_stop_requested(void *ctx);
 /* SN_CHECKPOINT_TEST_DELAY_MS: a pause inside each checkpoint write, for
  * crash tests (0 when unset). */
@@ -130,6 +137,27 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
                         sn_error *err);
 
 /* ---- run folders -------------------------------------------------------- */
+
+/* Run folders (runfolder.c). cli_run_begin creates RUN_DIR, locks it for
+ * this process (a second training into it is refused, naming the PID that
+ * holds it), removes temporary files of dead writers and, for a new run
+ * (resume == 0), refuses a folder holding another run's files unless force
+ * (then removes them). Paths longer than CLI_MAX_RUN_DIR are refused. */
+#define CLI_MAX_RUN_DIR 1000
+sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err);
+void cli_run_end(void);
+/* What a checkpoint records of the data trained on ("cli.inputs"): the
+ * number of samples and the CRC-32 of the sets as loaded, or of the text. */
+void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test);
+void cli_inputs_of_text(char *buf, size_t len, const char *corpus, size_t n);
+/* Before a resume of RUN_DIR to `epochs` epochs: refuses a spec or data
+ * other than the checkpoint's (unless allow_changed; `changed` then names
+ * what differs, "" if nothing) and a checkpoint of a finished run. */
+sn_status cli_resume_check(const char *run_dir, const char *spec, const char *inputs, int epochs,
+                           int allow_changed, char *changed, size_t len, sn_error *err);
+/* 1 when a checkpoint's "position" is after its last epoch (of `epochs`),
+ * 2 when early stopping ended it, else 0; *epoch: the last epoch done. */
+int cli_checkpoint_finished(const char *position, int epochs, int *epoch);
 
 /* mkdir -p: 0, or -1 with errno set. */
 int cli_make_dirs(const char *path);

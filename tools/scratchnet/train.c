@@ -49,10 +49,14 @@ static const char usage[] =
     "  --checkpoint-steps N  ... and every N optimizer steps (mid-epoch)\n"
     "  --resume RUN_DIR   continue the run saved in RUN_DIR/checkpoint.safetensors with its\n"
     "                     spec.net and recorded options (--epochs N to train longer); ends\n"
-    "                     with bitwise the weights of an uninterrupted run\n"
+    "                     with bitwise the weights of an uninterrupted run; refused when the\n"
+    "                     spec or the data differ from the checkpoint's\n"
+    "  --resume-changed-inputs  resume anyway (run.txt records it)\n"
+    "  --force            replace the run RUN_DIR holds (its files are removed first)\n"
     "\n"
-    "Ctrl-C stops after the current step, writes the checkpoint and exits with status 130;\n"
-    "a second Ctrl-C exits at once.\n";
+    "Ctrl-C (SIGINT), SIGTERM and SIGHUP stop after the current step, write the checkpoint\n"
+    "and exit with status 130, 143 or 129; a second one exits at once. One training at a\n"
+    "time writes a run folder (RUN_DIR/.lock).\n";
 
 static void now_text(char *buf, size_t len) {
     time_t t = time(NULL);
@@ -64,7 +68,8 @@ static void now_text(char *buf, size_t len) {
 /* run.txt: what the run was, "key value" per line, for reports and sweeps. */
 static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_model *m,
                                const char *spec_path, const char *started, const char *finished,
-                               int ntrain, int nval, int ntest, sn_error *err) {
+                               int ntrain, int nval, int ntest, const char *changed,
+                               sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
     char text[4096];
     int k = snprintf(text, sizeof text,
@@ -97,6 +102,7 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
         o->standardize ? "yes" : "no", sn_get_threads());
     ADD("samples %d train, %d validation, %d test\nparameters %zu\nstarted %s\n", ntrain, nval,
         ntest, sn_model_num_params(m), started);
+    if (changed && changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
     if (finished) ADD("finished %s\n", finished);
 #undef ADD
     return cli_write_text(dir, "run.txt", text, err);
@@ -163,9 +169,14 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     /* Class names first: a bad classes file should not cost a training. */
     if (s == SN_OK && all->labels)
         s = sn_class_names_load(o->data, o->classes, all, K, &names, err);
-    if (s == SN_OK && cli_make_dirs(run_dir) != 0)
-        s = sn_fail(err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
-                    strerror(errno));
+    /* the folder locked for this run, then what a resume resumes checked */
+    if (s == SN_OK) s = cli_run_begin(run_dir, o->resume != NULL, o->force, err);
+    char inputs[160], epochs_text[16], changed[32] = "";
+    cli_inputs_of_data(inputs, sizeof inputs, all, test);
+    snprintf(epochs_text, sizeof epochs_text, "%d", c->epochs);
+    if (s == SN_OK && o->resume)
+        s = cli_resume_check(run_dir, sn_model_spec(m), inputs, c->epochs, o->resume_changed_inputs,
+                             changed, sizeof changed, err);
     if (s == SN_OK) {
         char summary[8192];
         sn_model_summary(m, summary, sizeof summary);
@@ -174,7 +185,8 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         if (s == SN_OK && !o->resume) /* a resume reads it: never half-written then */
             s = cli_write_text(run_dir, "spec.net", sn_model_spec(m), err);
         if (s == SN_OK)
-            s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n, err);
+            s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n,
+                              changed, err);
     }
     if (s == SN_OK) {
         if (!o->quiet)
@@ -189,12 +201,13 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         /* checkpoints: RUN_DIR/checkpoint.safetensors (checkpoint.c) */
         char ckpt[1200];
         cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
-        const char *ck_keys[] = {"cli.args"}, *ck_vals[] = {o->record};
+        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs"},
+                   *ck_vals[] = {o->record, inputs, epochs_text};
         sn_checkpoint_options ck = {.path = ckpt,
                                     .every_epochs = (int)o->checkpoint_every,
                                     .every_steps = o->checkpoint_steps,
                                     .resume = o->resume ? ckpt : NULL,
-                                    .nmeta = 1,
+                                    .nmeta = 3,
                                     .meta_keys = ck_keys,
                                     .meta_values = ck_vals,
                                     .delay_ms = cli_checkpoint_delay_ms(),
@@ -226,13 +239,15 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     }
     if (s == SN_OK) {
         now_text(finished, sizeof finished);
-        s = write_run_txt(run_dir, o, m, spec_path, started, finished, train.n, val.n, tst.n, err);
+        s = write_run_txt(run_dir, o, m, spec_path, started, finished, train.n, val.n, tst.n,
+                          changed, err);
     }
     if (s == SN_OK) {
         s = sn_report_write(run_dir, NULL, err);
         if (s == SN_OK && !o->quiet) fprintf(stderr, "report: %s/report.html\n", run_dir);
     }
     if (s == SN_OK && !o->quiet) fprintf(stderr, "run folder: %s\n", run_dir);
+    cli_run_end();
     sn_class_names_free(names, K);
     if (own_train) sn_dataset_free(&train);
     if (own_test) sn_dataset_free(&tst);
@@ -244,8 +259,9 @@ int cmd_train(int argc, char **argv) {
     cli_opts o;
     cli_resume res = {0};
     const char *resume_dir = NULL;
-    static const char *const bare[] = {"--quiet", "--standardize",    "--no-clip",
-                                       "--grey",  "--skip-nonfinite", NULL};
+    static const char *const bare[] = {
+        "--quiet", "--standardize",           "--no-clip", "--grey", "--skip-nonfinite",
+        "--force", "--resume-changed-inputs", NULL};
     int rc = 0;
     char *record = cli_train_prologue(&argc, &argv, bare, &res, &resume_dir, &rc);
     if (!record) {
@@ -290,5 +306,5 @@ int cmd_train(int argc, char **argv) {
     sn_model_free(m);
     free(record);
     cli_resume_free(&res);
-    return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_RUNTIME;
+    return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? cli_interrupted_status() : EXIT_RUNTIME;
 }

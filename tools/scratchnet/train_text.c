@@ -63,8 +63,9 @@ static const char usage[] =
     "  --skip-nonfinite      skip a batch whose loss or gradient is NaN/inf or explodes\n"
     "                        instead of stopping (history.csv: skipped)\n"
     "  --seed N  --epochs N  --batch N  --lr X  --threads N  --quiet\n"
-    "  --checkpoint-every N  --checkpoint-steps N  --resume RUN_DIR   as for\n"
-    "                        'scratchnet train' (Ctrl-C: checkpoint, exit status 130)\n";
+    "  --checkpoint-every N  --checkpoint-steps N  --resume RUN_DIR\n"
+    "  --resume-changed-inputs  --force   as for 'scratchnet train' (Ctrl-C, SIGTERM,\n"
+    "                        SIGHUP: checkpoint, exit status 130, 143, 129)\n";
 
 typedef struct text_cfg {
     sn_text_options o;
@@ -79,7 +80,7 @@ typedef struct text_args {
     const char *spec, *text, *level, *out, *prime;
     long words, seq, sample_every, sample_length, seed, epochs, batch;
     double val, minutes, temperature, lr;
-    int threads, quiet, skip_nonfinite;
+    int threads, quiet, skip_nonfinite, force, resume_changed_inputs;
     long checkpoint_every, checkpoint_steps; /* 0: not given */
 } text_args;
 
@@ -139,6 +140,10 @@ static int parse_args(int argc, char **argv, text_args *a) {
         }
         if (strcmp(f, "--skip-nonfinite") == 0) {
             a->skip_nonfinite = 1;
+            continue;
+        }
+        if (strcmp(f, "--force") == 0 || strcmp(f, "--resume-changed-inputs") == 0) {
+            *(f[2] == 'f' ? &a->force : &a->resume_changed_inputs) = 1;
             continue;
         }
         if (i + 1 >= argc) {
@@ -367,16 +372,19 @@ static void on_sample(void *ctx, int epoch, const char *text) {
 
 /* run.txt: the settings of the run, "key value" per line (as train.c's). */
 static sn_status write_run_txt(const char *dir, const text_args *a, const text_cfg *t,
-                               const sn_model *m, sn_error *err) {
+                               const sn_model *m, const char *changed, sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
     char text[2048];
-    snprintf(text, sizeof text,
-             "# what this run trained, on what, and how (scratchnet train --text)\n"
-             "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
-             "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
-             a->spec, a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
-             (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
-             c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
+    int k = snprintf(
+        text, sizeof text,
+        "# what this run trained, on what, and how (scratchnet train --text)\n"
+        "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
+        "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
+        a->spec, a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer, (double)c->lr,
+        c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
+        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
+    if (changed[0] && k > 0 && k < (int)sizeof text)
+        snprintf(text + k, sizeof text - (size_t)k, "resumed_on_changed_inputs %s\n", changed);
     return cli_write_text(dir, "run.txt", text, err);
 }
 
@@ -404,7 +412,8 @@ int cmd_train_text(int argc, char **argv) {
     text_args a;
     cli_resume res = {0};
     const char *resume_dir = NULL;
-    static const char *const bare[] = {"--quiet", "--skip-nonfinite", NULL};
+    static const char *const bare[] = {"--quiet", "--skip-nonfinite", "--force",
+                                       "--resume-changed-inputs", NULL};
     int rc = 0;
     char *record = cli_train_prologue(&argc, &argv, bare, &res, &resume_dir, &rc);
     if (!record) {
@@ -442,7 +451,7 @@ int cmd_train_text(int argc, char **argv) {
     snprintf(p.kept_meta, sizeof p.kept_meta, "%d %a %a", p.kept_epoch, p.kept_train, p.kept_val);
     char opts[160], model_path[1200];
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
-    char run_dir[1024], path[1200];
+    char run_dir[1024], path[1200], inputs[96] = "", epochs_text[16] = "", changed[32] = "";
     sn_status s = sn_text_read_file(a.spec, &orig, &spec_len, &err);
     if (s == SN_OK && !(spec_text = strdup(orig))) s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
     if (s == SN_OK) s = take_text_section(spec_text, a.spec, &t, &err);
@@ -468,11 +477,16 @@ int cmd_train_text(int argc, char **argv) {
             snprintf(run_dir, sizeof run_dir, "%s", a.out);
         else
             cli_default_run_dir(run_dir, sizeof run_dir, a.spec);
-        if (cli_make_dirs(run_dir) != 0)
-            s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", run_dir, strerror(errno));
+        /* the folder locked for this run, then what a resume resumes checked */
+        s = cli_run_begin(run_dir, resume_dir != NULL, a.force, &err);
+        cli_inputs_of_text(inputs, sizeof inputs, corpus, corpus_len);
+        snprintf(epochs_text, sizeof epochs_text, "%d", sn_model_config(m)->epochs);
+        if (s == SN_OK && resume_dir)
+            s = cli_resume_check(run_dir, sn_model_spec(m), inputs, sn_model_config(m)->epochs,
+                                 a.resume_changed_inputs, changed, sizeof changed, &err);
         if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
             s = cli_write_text(run_dir, "spec.net", orig, &err);
-        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, &err);
+        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, changed, &err);
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
@@ -495,12 +509,13 @@ int cmd_train_text(int argc, char **argv) {
         double t0 = cli_now();
         char ckpt[1200]; /* checkpoints (checkpoint.c) */
         cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
-        const char *ck_keys[] = {"cli.args", "cli.kept"}, *ck_vals[] = {record, p.kept_meta};
+        const char *ck_keys[] = {"cli.args", "cli.kept", "cli.inputs", "cli.epochs"},
+                   *ck_vals[] = {record, p.kept_meta, inputs, epochs_text};
         sn_checkpoint_options ck = {.path = ckpt,
                                     .every_epochs = (int)a.checkpoint_every,
                                     .every_steps = a.checkpoint_steps,
                                     .resume = resume_dir ? ckpt : NULL,
-                                    .nmeta = 2,
+                                    .nmeta = 4,
                                     .meta_keys = ck_keys,
                                     .meta_values = ck_vals,
                                     .delay_ms = cli_checkpoint_delay_ms(),
@@ -558,5 +573,6 @@ int cmd_train_text(int argc, char **argv) {
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
     free(record);
     cli_resume_free(&res);
-    return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_RUNTIME;
+    cli_run_end();
+    return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? cli_interrupted_status() : EXIT_RUNTIME;
 }

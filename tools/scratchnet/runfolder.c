@@ -1,0 +1,270 @@
+/* Run folders: one writer at a time, no stale files taken for new ones, and
+ * a resume that checks what it resumes.
+ *
+ * - A training holds an exclusive flock(2) on RUN_DIR/.lock (which holds its
+ *   PID) from the start to its exit; a second training into the folder is
+ *   refused at once, naming that PID.
+ * - Holding the lock, it removes the temporary files that writers killed
+ *   half-way left behind: NAME.tmp, and NAME.tmp.PID when process PID is
+ *   gone.
+ * - A new run (not --resume) into a folder that holds another run's files is
+ *   refused; with --force those files are removed first, so that no old
+ *   checkpoint, robustness.csv or metrics can be taken for the new run's.
+ * - Checkpoints record (__metadata__) the CRC-32 of the data the training
+ *   read and the number of epochs it was to run; a resume compares them (and
+ *   the spec, stored whole) with what it would train on, refuses any
+ *   difference unless --resume-changed-inputs, and says there is nothing to
+ *   resume when the checkpoint is of a finished run, unless --epochs asks for
+ *   more epochs. */
+#define _XOPEN_SOURCE 700 /* kill, flock via sys/file.h */
+#define _DEFAULT_SOURCE
+#include "cli.h"
+#include "model/safetensors.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The files a training writes into its folder (and eval --noise's). */
+static const char *const run_files[] = {"model.safetensors", "checkpoint.safetensors",
+                                        "history.csv",       "run.txt",
+                                        "summary.txt",       "spec.net",
+                                        "metrics.csv",       "per_class.csv",
+                                        "confusion.csv",     "misclassified.safetensors",
+                                        "robustness.csv",    "report.html",
+                                        "samples.txt",       NULL};
+
+static int lock_fd = -1; /* held until the process exits */
+
+/* "NAME.tmp" or "NAME.tmp.PID" with PID no longer running. */
+static int stale_temporary(const char *name) {
+    const char *t = strstr(name, ".tmp");
+    while (t && strstr(t + 1, ".tmp")) t = strstr(t + 1, ".tmp");
+    if (!t || t == name) return 0;
+    if (t[4] == 0) return 1;
+    if (t[4] != '.' || !isdigit((unsigned char)t[5])) return 0;
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    if (*end || pid <= 0) return 0;
+    return pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
+static sn_status remove_stale_temporaries(const char *dir, sn_error *err) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return sn_fail(err, SN_ERR_IO, "%s: cannot read the run folder: %s", dir, strerror(errno));
+    struct dirent *e;
+    sn_status s = SN_OK;
+    while (s == SN_OK && (e = readdir(d)) != NULL) {
+        if (!stale_temporary(e->d_name)) continue;
+        char path[2400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (remove(path) != 0 && errno != ENOENT)
+            s = sn_fail(err, SN_ERR_IO, "%s: cannot remove this temporary file of a dead run: %s",
+                        path, strerror(errno));
+    }
+    closedir(d);
+    return s;
+}
+
+static sn_status take_lock(const char *dir, sn_error *err) {
+    char path[1100], text[32];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        text[n > 0 ? n : 0] = 0;
+        close(fd);
+        long pid = strtol(text, NULL, 10);
+        if (e == EWOULDBLOCK && pid > 0)
+            return sn_fail(err, SN_ERR_IO,
+                           "%s: another training (process %ld) is writing this run folder; wait "
+                           "for it to end or choose another --out",
+                           dir, pid);
+        return sn_fail(err, SN_ERR_IO, "%s: cannot lock: %s", path,
+                       e == EWOULDBLOCK ? "held by another process" : strerror(e));
+    }
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return sn_fail(err, SN_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    lock_fd = fd;
+    return SN_OK;
+}
+
+sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err) {
+    if (strlen(run_dir) > CLI_MAX_RUN_DIR)
+        return sn_fail(err, SN_ERR_ARG, "--out: the path is %zu bytes long, at most %d allowed",
+                       strlen(run_dir), CLI_MAX_RUN_DIR);
+    if (cli_make_dirs(run_dir) != 0)
+        return sn_fail(err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
+                       strerror(errno));
+    if (lock_fd < 0) { /* a sweep's runs: one lock per folder, in turn */
+        sn_status s = take_lock(run_dir, err);
+        if (s != SN_OK) return s;
+    }
+    sn_status s = remove_stale_temporaries(run_dir, err);
+    if (s != SN_OK || resume) return s;
+    char found[512] = "";
+    size_t k = 0;
+    for (int i = 0; run_files[i]; i++) {
+        char path[1100];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", run_dir, run_files[i]);
+        if (stat(path, &st) != 0) continue;
+        if (force) {
+            if (remove(path) != 0)
+                return sn_fail(err, SN_ERR_IO, "%s: cannot remove the previous run's file: %s",
+                               path, strerror(errno));
+        } else if (k < sizeof found - 64) {
+            k += (size_t)snprintf(found + k, sizeof found - k, "%s%s", k ? ", " : "", run_files[i]);
+        }
+    }
+    if (k)
+        return sn_fail(err, SN_ERR_ARG,
+                       "%s holds another run (%s): 'scratchnet train --resume %s' continues it, "
+                       "--force replaces it, or choose another --out",
+                       run_dir, found, run_dir);
+    return SN_OK;
+}
+
+void cli_run_end(void) {
+    if (lock_fd >= 0) close(lock_fd); /* releases the lock */
+    lock_fd = -1;
+}
+
+/* ---- what a resume checks ------------------------------------------------ */
+
+static uint32_t crc_more(uint32_t crc, const void *p, size_t n) {
+    const unsigned char *b = p;
+    while (n > 0) {
+        uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+        crc = (uint32_t)crc32(crc, b, k);
+        b += k;
+        n -= k;
+    }
+    return crc;
+}
+
+static void dataset_line(char *buf, size_t len, const char *what, const sn_dataset *d) {
+    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    if (d->n > 0) {
+        crc = crc_more(crc, d->x, (size_t)d->n * d->sample_size * sizeof *d->x);
+        if (d->labels) crc = crc_more(crc, d->labels, (size_t)d->n * sizeof *d->labels);
+        if (d->targets)
+            crc = crc_more(crc, d->targets,
+                           (size_t)d->n * (size_t)d->num_targets * sizeof *d->targets);
+    }
+    snprintf(buf, len, "%s %d %08lx", what, d->n, (unsigned long)crc);
+}
+
+void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test) {
+    char a[64], b[64];
+    dataset_line(a, sizeof a, "train", train);
+    dataset_line(b, sizeof b, "test", test);
+    snprintf(buf, len, "%s\n%s\n", a, b);
+}
+
+void cli_inputs_of_text(char *buf, size_t len, const char *corpus, size_t n) {
+    uint32_t crc = crc_more((uint32_t)crc32(0L, Z_NULL, 0), corpus, n);
+    snprintf(buf, len, "text %zu %08lx\n", n, (unsigned long)crc);
+}
+
+/* The first line where two texts differ, for messages. */
+static int first_difference(const char *a, const char *b, char *wa, char *wb, size_t len) {
+    for (int line = 1;; line++) {
+        size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
+        if (na != nb || strncmp(a, b, na) != 0) {
+            snprintf(wa, len, "%.*s", (int)na, a);
+            snprintf(wb, len, "%.*s", (int)nb, b);
+            return line;
+        }
+        if (!a[na] || !b[nb]) return line;
+        a += na + 1;
+        b += nb + 1;
+    }
+}
+
+/* The length of a spec's network part: up to its [train] section, whose
+ * settings the checkpoint's configuration checks (the epochs may change). */
+static size_t network_part(const char *spec) {
+    for (const char *p = spec; *p; p += strcspn(p, "\n"), p += *p == '\n') {
+        const char *q = p + strspn(p, " \t");
+        if (strncmp(q, "[train]", 7) == 0) return (size_t)(p - spec);
+    }
+    return strlen(spec);
+}
+
+sn_status cli_resume_check(const char *run_dir, const char *spec, const char *inputs, int epochs,
+                           int allow_changed, char *changed, size_t len, sn_error *err) {
+    changed[0] = 0;
+    char path[1200];
+    cli_checkpoint_path(path, sizeof path, run_dir);
+    sn_st_file f;
+    sn_status s = sn_st_load(path, &f, err);
+    if (s != SN_OK) return s;
+    const char *was_spec = sn_st_meta(&f, "spec"), *was_inputs = sn_st_meta(&f, "cli.inputs");
+    const char *position = sn_st_meta(&f, "position");
+    size_t k = 0;
+    char why[600] = "";
+    size_t nw = was_spec ? network_part(was_spec) : 0, ns = network_part(spec);
+    if (was_spec && (nw != ns || strncmp(was_spec, spec, ns) != 0)) {
+        char a[120], b[120];
+        int line = first_difference(was_spec, spec, a, b, sizeof a);
+        k += (size_t)snprintf(why + k, sizeof why - k,
+                              "the spec differs from the checkpoint's (line %d: '%s' was '%s')",
+                              line, b, a);
+        snprintf(changed + strlen(changed), len - strlen(changed), "%sspec", changed[0] ? "," : "");
+    }
+    if (!was_inputs || strcmp(was_inputs, inputs) != 0) {
+        char a[120] = "not recorded", b[120];
+        if (was_inputs)
+            first_difference(was_inputs, inputs, a, b, sizeof a);
+        else
+            snprintf(b, sizeof b, "%.*s", (int)strcspn(inputs, "\n"), inputs);
+        k += (size_t)snprintf(why + k, sizeof why - k,
+                              "%sthe data differs from what the checkpoint was trained on "
+                              "(samples and CRC-32: %s, then %s)",
+                              k ? "; " : "", b, a);
+        snprintf(changed + strlen(changed), len - strlen(changed), "%sdata", changed[0] ? "," : "");
+    }
+    if (k && !allow_changed) {
+        s = sn_fail(err, SN_ERR_ARG, "--resume %s: %s; --resume-changed-inputs resumes anyway",
+                    run_dir, why);
+    } else {
+        int epoch = 0;
+        int fin = cli_checkpoint_finished(position, epochs, &epoch);
+        if (fin)
+            s = sn_fail(err, SN_ERR_ARG,
+                        "--resume %s: nothing to resume: the run finished (%s %d)%s", run_dir,
+                        fin == 2 ? "early stopping ended it at epoch" : "epochs done:", epoch,
+                        fin == 2 ? "" : "; --epochs N with a larger N trains it longer");
+    }
+    sn_st_free(&f);
+    return s;
+}
+
+int cli_checkpoint_finished(const char *position, int epochs, int *epoch) {
+    /* "epoch batch nbatches samples finished": after epoch E, "E+1 0 ..." */
+    int e = 0, batch = 0, nb = 0, fin = 0;
+    long samples = 0;
+    *epoch = 0;
+    if (!position || sscanf(position, "%d %d %d %ld %d", &e, &batch, &nb, &samples, &fin) != 5)
+        return 0;
+    *epoch = batch == 0 ? e - 1 : e;
+    if (fin) return 2;
+    return batch == 0 && e - 1 >= epochs && epochs > 0;
+}
