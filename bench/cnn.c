@@ -11,10 +11,12 @@
  * --profile, also the time per layer (forward and backward) of the last
  * repeat.
  *
- * usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] */
+ * usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] [--threads LIST]
+ * (LIST as in bench/threads_opt.h; default 1,2) */
 #include "model/model.h"
 #include "optim/optim.h"
 #include "scratchnet.h"
+#include "threads_opt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,8 @@ static void profiled_step(sn_model *m, const float *x, const int *labels, double
 }
 
 int main(int argc, char **argv) {
+    bench_threads bt;
+    if (!bench_threads_parse(&argc, argv, &bt)) return 2;
     int profile = 0, npos = 0;
     const char *pos[3] = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
@@ -82,7 +86,8 @@ int main(int argc, char **argv) {
             pos[npos++] = argv[i];
     }
     if (!pos[0]) {
-        fprintf(stderr, "usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile]\n");
+        fprintf(stderr,
+                "usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] [--threads LIST]\n");
         return 2;
     }
     int batches = pos[1] ? atoi(pos[1]) : 100, repeats = pos[2] ? atoi(pos[2]) : 2;
@@ -97,8 +102,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int nbatch = train.n / BATCH;
-    for (int threads = 1; threads <= 2; threads++) {
-        sn_set_threads(threads);
+    for (int k = 0; k < bt.n; k++) {
+        bench_threads_apply(&bt, k);
         sn_model *m = NULL;
         sn_optimizer *opt = NULL;
         if (sn_model_from_spec(spec, "bench", 1, &m, &err) != SN_OK ||
@@ -136,7 +141,7 @@ int main(int argc, char **argv) {
         }
         /* images per second of wall time, and per second of CPU time summed
          * over the threads (steadier than wall time on a busy machine) */
-        printf("scratchnet threads=%d images_per_s=%.0f images_per_cpu_s=%.0f\n", threads,
+        printf("scratchnet threads=%s images_per_s=%.0f images_per_cpu_s=%.0f\n", bt.label[k],
                batches * BATCH / best, batches * BATCH / best_cpu);
         if (profile) {
             for (int i = 0; i < m->nlayers; i++)

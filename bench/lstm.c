@@ -14,8 +14,10 @@
  * work still measures the code (for 1 thread it is the wall-time figure of
  * a quiet machine).
  *
- * usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [MAX_THREADS] */
+ * usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [--threads LIST]
+ * (LIST as in bench/threads_opt.h; default 1,2) */
 #include "scratchnet.h"
+#include "threads_opt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +41,13 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int run(const char *kind, int V, const int *ids, int steps, int threads) {
+static int run(const char *kind, int V, const int *ids, int steps, const bench_threads *bt, int k) {
     char spec[512];
     snprintf(spec, sizeof spec,
              "input 1\nonehot %d\n%s %d\ndense %d\nloss softmax_xent\n"
              "[train]\noptimizer adam lr=2e-3\nbatch %d\nepochs 1\nclip value=5\n",
              V, kind, H, V, N);
-    sn_set_threads(threads);
+    bench_threads_apply(bt, k);
     sn_model *m = NULL;
     sn_error err = {0};
     sn_text_options o;
@@ -64,20 +66,21 @@ static int run(const char *kind, int V, const int *ids, int steps, int threads) 
         fprintf(stderr, "bench_lstm: %s\n", err.msg);
         return 1;
     }
-    printf("scratchnet %s threads=%d tokens_per_s=%.0f tokens_per_cpu_s=%.0f\n", kind, threads,
+    printf("scratchnet %s threads=%s tokens_per_s=%.0f tokens_per_cpu_s=%.0f\n", kind, bt->label[k],
            tokens_per_s, (double)steps * T * N / cpu);
     fflush(stdout);
     return 0;
 }
 
 int main(int argc, char **argv) {
+    bench_threads bt;
+    if (!bench_threads_parse(&argc, argv, &bt)) return 2;
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [MAX_THREADS]\n");
+        fprintf(stderr, "usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [--threads LIST]\n");
         return 2;
     }
     int steps = argc > 2 ? atoi(argv[2]) : 20;
     const char *which = argc > 3 ? argv[3] : "both";
-    int max_threads = argc > 4 ? atoi(argv[4]) : 2;
     char *text = NULL;
     size_t len = 0, n = 0;
     int *ids = NULL;
@@ -100,8 +103,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2 && !rc; k++) {
         const char *kind = k ? "rnn" : "lstm";
         if (strcmp(which, "both") && strcmp(which, kind)) continue;
-        for (int threads = 1; threads <= max_threads && !rc; threads++)
-            rc = run(kind, sn_vocab_size(v), ids, steps, threads);
+        for (int k = 0; k < bt.n && !rc; k++) rc = run(kind, sn_vocab_size(v), ids, steps, &bt, k);
     }
     sn_free(ids);
     sn_free(text);

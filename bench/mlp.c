@@ -5,12 +5,15 @@
  * dropout; "adam_bn_dropout"). bench/mlp_torch.py does the same in PyTorch;
  * bench/run.sh prints the ratios.
  *
- * usage: bench_mlp DATA_DIR [EPOCHS] */
+ * usage: bench_mlp DATA_DIR [EPOCHS] [adam|sgd|adam_bn_dropout|all]
+ *        [--threads LIST]   (LIST as in bench/threads_opt.h; default 1,2) */
 #include "data/dataset.h"
 #include "scratchnet.h"
+#include "threads_opt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char spec[] = "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\n"
                            "dense 10\nloss softmax_xent\n";
@@ -26,11 +29,15 @@ static int on_epoch(void *ctx, const sn_epoch_stats *s) {
 }
 
 int main(int argc, char **argv) {
+    bench_threads bt;
+    if (!bench_threads_parse(&argc, argv, &bt)) return 2;
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_mlp DATA_DIR [EPOCHS]\n");
+        fprintf(stderr, "usage: bench_mlp DATA_DIR [EPOCHS] [adam|sgd|adam_bn_dropout|all] "
+                        "[--threads LIST]\n");
         return 2;
     }
     int epochs = argc > 2 ? atoi(argv[2]) : 2;
+    const char *which = argc > 3 ? argv[3] : "all";
     sn_error err = {0};
     sn_dataset train;
     if (sn_idx_load_dir(argv[1], "train", &train, &err) != SN_OK) {
@@ -40,8 +47,9 @@ int main(int argc, char **argv) {
     const char *names[3] = {"adam", "sgd", "adam_bn_dropout"};
     const char *opts[3] = {"adam", "sgd", "adam"};
     for (int o = 0; o < 3; o++) {
-        for (int threads = 1; threads <= 2; threads++) {
-            sn_set_threads(threads);
+        if (strcmp(which, "all") && strcmp(which, names[o])) continue;
+        for (int k = 0; k < bt.n; k++) {
+            bench_threads_apply(&bt, k);
             sn_model *m = NULL;
             if (sn_model_from_spec(o == 2 ? spec_bn : spec, "bench", 1, &m, &err) != SN_OK) {
                 fprintf(stderr, "bench_mlp: %s\n", err.msg);
@@ -59,7 +67,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_mlp: %s\n", err.msg);
                 return 1;
             }
-            printf("scratchnet %s threads=%d seconds_per_epoch=%.3f\n", names[o], threads,
+            printf("scratchnet %s threads=%s seconds_per_epoch=%.3f\n", names[o], bt.label[k],
                    best_epoch);
             fflush(stdout);
             sn_model_free(m);

@@ -746,7 +746,12 @@ sn_status sn_text_model_load(const char *path, sn_model **m, sn_vocab **v, sn_er
 
 /* ---- threads ----------------------------------------------------------- */
 
-/* Number of threads the kernels use (OpenMP); n <= 0 means all cores. */
+/* Number of threads the kernels use; n <= 0 means every CPU the process may
+ * run on. Until it is called: OMP_NUM_THREADS when set, else every CPU.
+ * Results are bitwise identical for a given count. The team waits for work
+ * spinning briefly, then asleep, and runs alone for a while when another
+ * process keeps a thread from running (src/core/threads.h); no environment
+ * variable needs setting. */
 void sn_set_threads(int n);
 int sn_get_threads(void);
 

@@ -1,22 +1,281 @@
+/* The thread team (see threads.h).
+ *
+ * One job at a time: the caller publishes fn and ctx, then one 64-bit word
+ *   claim = generation << 32 | chunks << 16 | next chunk
+ * from which every team thread (the caller too) takes chunk numbers with a
+ * compare-and-swap until none is left; a thread that took a chunk adds one
+ * to `done` when it has run it, and the caller returns when done == chunks.
+ * Because the chunk count travels in the same word as the generation, a
+ * worker that wakes late can never take a chunk of a job that has ended: its
+ * compare-and-swap fails on the old generation. fn and ctx are read only
+ * after a chunk has been taken, while the job cannot end.
+ *
+ * Idle workers poll `gen` for up to SN_SPIN_US microseconds, then sleep on
+ * `wake`; the caller signals `wake` only when someone sleeps. The caller
+ * waits for the last chunks the same way (`finished`). Polling starts with
+ * a few pause instructions and goes on with sched_yield, so that a poller
+ * sharing its core with a thread that has work (ours or another process's)
+ * hands the core over. Workers are created on the first job that needs
+ * them and live until the process exits.
+ *
+ * Another process on the machine can deschedule a worker for a whole time
+ * slice (milliseconds) in the middle of a chunk, and the caller then waits
+ * for it. When that happens (the caller waited longer than STALL_US and
+ * longer than it worked, although every worker was awake when the job was
+ * published), the caller runs the following jobs alone for a while: 2 ms,
+ * doubled at every new stall up to 256 ms, halved after 32 jobs without
+ * one. Which thread runs a chunk never changes a result, so this costs
+ * nothing in determinism; on a quiet machine it never triggers. */
+#define _GNU_SOURCE /* sched_getaffinity */
+#include "core/threads.h"
+
 #include "scratchnet.h"
 
-#ifdef _OPENMP
-#include <omp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
 #endif
 
-void sn_set_threads(int n) {
-#ifdef _OPENMP
-    if (n <= 0) n = omp_get_num_procs();
-    omp_set_num_threads(n);
-#else
-    (void)n;
+/* How long an idle thread polls before it sleeps. Long enough to span the
+ * serial work between two parallel products of a training step (a few to a
+ * few tens of microseconds), short enough that a thread sharing its core
+ * with another busy process soon gives the core back. */
+#ifndef SN_SPIN_US
+#define SN_SPIN_US 100
 #endif
+
+#define MAX_WORKERS 63
+#define STALL_US    200.0
+#define BACKOFF_MIN 2000.0
+#define BACKOFF_MAX 256000.0
+
+static struct {
+    _Atomic uint64_t claim;
+    atomic_uint gen;
+    atomic_int done;
+    _Atomic(sn_chunk_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_int team;     /* threads wanted for this job, caller included */
+    atomic_int sleepers; /* workers asleep (or about to be) on `wake` */
+    atomic_int waiting;  /* the caller asleep (or about to be) on `finished` */
+    atomic_flag busy;    /* a caller owns the team */
+    int workers;         /* started; this and the rest guarded by `busy` */
+    double solo_until;   /* run jobs on the caller alone until then (us) */
+    double backoff;      /* length of the next such period (us) */
+    int good;            /* jobs without a stall since the last one */
+    pthread_mutex_t m;
+    pthread_cond_t wake, finished;
+} P = {.busy = ATOMIC_FLAG_INIT,
+       .m = PTHREAD_MUTEX_INITIALIZER,
+       .wake = PTHREAD_COND_INITIALIZER,
+       .finished = PTHREAD_COND_INITIALIZER};
+
+static _Thread_local int in_team, thread_index;
+static atomic_int threads_set; /* sn_set_threads; 0: not set */
+
+int sn_cpu_count(void) {
+#ifdef __linux__
+    cpu_set_t s;
+    if (sched_getaffinity(0, sizeof s, &s) == 0 && CPU_COUNT(&s) > 0) return CPU_COUNT(&s);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Default thread count: OMP_NUM_THREADS when set (its first number), as
+ * the library has always honoured it, else every CPU the process may use. */
+static int default_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (e && *e) {
+        char *end;
+        long n = strtol(e, &end, 10);
+        if (end != e && n > 0) return n > MAX_WORKERS + 1 ? MAX_WORKERS + 1 : (int)n;
+    }
+    return sn_cpu_count();
+}
+
+void sn_set_threads(int n) {
+    if (n <= 0) n = sn_cpu_count();
+    if (n > MAX_WORKERS + 1) n = MAX_WORKERS + 1;
+    atomic_store(&threads_set, n);
 }
 
 int sn_get_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
+    int n = atomic_load_explicit(&threads_set, memory_order_relaxed);
+    if (n) return n;
+    n = default_threads();
+    int zero = 0;
+    atomic_compare_exchange_strong(&threads_set, &zero, n);
+    return atomic_load(&threads_set);
+}
+
+int sn_in_parallel(void) {
+    return in_team;
+}
+
+int sn_thread_index(void) {
+    return thread_index;
+}
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e6 * (double)ts.tv_sec + 1e-3 * (double)ts.tv_nsec;
+}
+
+/* One poll of a waiting loop, i = 0, 1, ...; returns 0 once SN_SPIN_US
+ * have passed since *t0 (set on the first call that reads the clock). */
+static int poll_on(int i, double *t0) {
+    if (i < 64) {
+        cpu_relax();
+        return 1;
+    }
+    sched_yield();
+    if (i % 8) return 1;
+    double t = now_us();
+    if (*t0 == 0) *t0 = t;
+    return t - *t0 <= SN_SPIN_US;
+}
+
+/* Takes and runs chunks of the current job until none is left. */
+static void run_chunks(void) {
+    uint64_t w = atomic_load_explicit(&P.claim, memory_order_acquire);
+    for (;;) {
+        int chunks = (int)(w >> 16 & 0xFFFF), c = (int)(w & 0xFFFF);
+        if (c >= chunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&P.claim, &w, w + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        sn_chunk_fn fn = atomic_load_explicit(&P.fn, memory_order_relaxed);
+        fn(atomic_load_explicit(&P.ctx, memory_order_relaxed), c);
+        if (atomic_fetch_add(&P.done, 1) + 1 == chunks && atomic_load(&P.waiting)) {
+            pthread_mutex_lock(&P.m);
+            pthread_cond_signal(&P.finished);
+            pthread_mutex_unlock(&P.m);
+        }
+        w = atomic_load_explicit(&P.claim, memory_order_acquire);
+    }
+}
+
+/* Waits until `gen` differs from `seen` and returns it. */
+static unsigned wait_for_job(unsigned seen) {
+    double t0 = 0;
+    for (int i = 0;; i++) {
+        unsigned g = atomic_load_explicit(&P.gen, memory_order_acquire);
+        if (g != seen) return g;
+        if (!poll_on(i, &t0)) break;
+    }
+    unsigned g;
+    pthread_mutex_lock(&P.m);
+    atomic_fetch_add(&P.sleepers, 1);
+    while ((g = atomic_load(&P.gen)) == seen) pthread_cond_wait(&P.wake, &P.m);
+    atomic_fetch_sub(&P.sleepers, 1);
+    pthread_mutex_unlock(&P.m);
+    return g;
+}
+
+static void *worker(void *arg) {
+    in_team = 1;
+    thread_index = (int)(intptr_t)arg;
+    unsigned seen = 0;
+    for (;;) {
+        seen = wait_for_job(seen);
+        if (thread_index < atomic_load_explicit(&P.team, memory_order_relaxed)) run_chunks();
+    }
+    return NULL;
+}
+
+/* The caller's wait for the chunks other threads have taken. */
+static void wait_done(int chunks) {
+    double t0 = 0;
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&P.done, memory_order_acquire) == chunks) return;
+        if (!poll_on(i, &t0)) break;
+    }
+    pthread_mutex_lock(&P.m);
+    atomic_store(&P.waiting, 1);
+    while (atomic_load(&P.done) != chunks) pthread_cond_wait(&P.finished, &P.m);
+    atomic_store(&P.waiting, 0);
+    pthread_mutex_unlock(&P.m);
+}
+
+static void start_workers(int n) {
+    while (P.workers < n) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        int ok = pthread_create(&t, &a, worker, (void *)(intptr_t)(P.workers + 1)) == 0;
+        pthread_attr_destroy(&a);
+        if (!ok) break; /* fewer workers: the caller takes their chunks */
+        P.workers++;
+    }
+}
+
+static void run_inline(int chunks, sn_chunk_fn fn, void *ctx) {
+    for (int c = 0; c < chunks; c++) fn(ctx, c);
+}
+
+/* After a job the workers shared: a stall starts or lengthens a period of
+ * running alone; jobs without one shorten the next. */
+static void judge(double worked, double waited, double end) {
+    if (waited > STALL_US && waited > worked) {
+        P.backoff = P.backoff == 0 ? BACKOFF_MIN : P.backoff * 2;
+        if (P.backoff > BACKOFF_MAX) P.backoff = BACKOFF_MAX;
+        P.solo_until = end + P.backoff;
+        P.good = 0;
+    } else if (P.backoff > 0 && ++P.good >= 32) {
+        P.backoff = P.backoff / 2 < BACKOFF_MIN ? 0 : P.backoff / 2;
+        P.good = 0;
+    }
+}
+
+void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
+    int team = sn_get_threads();
+    if (chunks <= 1 || chunks > SN_MAX_CHUNKS || team <= 1 || in_team ||
+        atomic_flag_test_and_set(&P.busy)) {
+        run_inline(chunks, fn, ctx);
+        return;
+    }
+    double t0 = now_us();
+    if (t0 < P.solo_until) {
+        run_inline(chunks, fn, ctx);
+        atomic_flag_clear(&P.busy);
+        return;
+    }
+    start_workers(team - 1);
+    in_team = 1;
+    atomic_store_explicit(&P.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&P.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&P.team, team, memory_order_relaxed);
+    atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+    unsigned g = atomic_load_explicit(&P.gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&P.claim, (uint64_t)g << 32 | (uint64_t)chunks << 16,
+                          memory_order_release);
+    atomic_store(&P.gen, g);
+    int all_awake = atomic_load(&P.sleepers) == 0 && P.workers >= team - 1;
+    if (!all_awake) {
+        pthread_mutex_lock(&P.m);
+        pthread_cond_broadcast(&P.wake);
+        pthread_mutex_unlock(&P.m);
+    }
+    run_chunks();
+    double t1 = now_us();
+    wait_done(chunks);
+    if (all_awake) {
+        double t2 = now_us();
+        judge(t1 - t0, t2 - t1, t2);
+    }
+    in_team = 0;
+    atomic_flag_clear(&P.busy);
 }

@@ -14,6 +14,7 @@
  * float, so the relative error there grows like 1.5e-7 · x². */
 #include "kernels/act.h"
 
+#include "core/threads.h"
 #include "kernels/fastmath.h"
 
 /* ---- erfc, for the GELUs ---------------------------------------------------- */
@@ -166,30 +167,58 @@ static const fwd_fn fwd_fns[] = {sigmoid_fwd, tanh_fwd, relu_fwd,     leaky_fwd,
 static const bwd_fn bwd_fns[] = {sigmoid_bwd, tanh_bwd, relu_bwd,     leaky_bwd,
                                  silu_bwd,    gelu_bwd, gelu_tanh_bwd};
 
-/* Values per block handed to one thread; arrays up to two blocks stay on the
+/* Values per chunk of sn_parallel; arrays up to two chunks stay on the
  * calling thread (threads cost more than they save there). */
 #define BLOCK ((size_t)16384)
 
-void sn_act_forward(sn_act k, float alpha, const float *x, float *y, size_t n) {
-    fwd_fn f = fwd_fns[k];
-    long nb = (long)((n + BLOCK - 1) / BLOCK);
-#pragma omp parallel for schedule(static) if (nb > 2)
-    for (long b = 0; b < nb; b++) {
-        size_t lo = (size_t)b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
-        f(alpha, x + lo, y + lo, len);
+/* Chunks of BLOCK values (of a multiple of BLOCK past SN_MAX_CHUNKS blocks);
+ * 1 for arrays up to two blocks. */
+static size_t block_len(size_t n, int *chunks) {
+    size_t nb = (n + BLOCK - 1) / BLOCK;
+    if (nb <= 2) {
+        *chunks = 1;
+        return n;
     }
+    size_t len = BLOCK * ((nb + SN_MAX_CHUNKS - 1) / SN_MAX_CHUNKS);
+    *chunks = (int)((n + len - 1) / len);
+    return len;
+}
+
+typedef struct {
+    sn_act k;
+    float alpha;
+    const float *x, *y, *dy;
+    float *out;
+    size_t n, len;
+} act_job;
+
+static void forward_chunk(void *ctx, int c) {
+    const act_job *j = ctx;
+    size_t lo = (size_t)c * j->len, len = j->n - lo < j->len ? j->n - lo : j->len;
+    fwd_fns[j->k](j->alpha, j->x + lo, j->out + lo, len);
+}
+
+static void backward_chunk(void *ctx, int c) {
+    const act_job *j = ctx;
+    size_t lo = (size_t)c * j->len, len = j->n - lo < j->len ? j->n - lo : j->len;
+    bwd_fns[j->k](j->alpha, j->x ? j->x + lo : NULL, j->y ? j->y + lo : NULL, j->dy + lo,
+                  j->out + lo, len);
+}
+
+void sn_act_forward(sn_act k, float alpha, const float *x, float *y, size_t n) {
+    int chunks;
+    act_job j = {.k = k, .alpha = alpha, .x = x, .out = y, .n = n};
+    j.len = block_len(n, &chunks);
+    if (n) sn_parallel(chunks, forward_chunk, &j);
 }
 
 /* x or y may be NULL when the kind does not read it (see act.h). */
 void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, const float *dy,
                      float *dx, size_t n) {
-    bwd_fn f = bwd_fns[k];
-    long nb = (long)((n + BLOCK - 1) / BLOCK);
-#pragma omp parallel for schedule(static) if (nb > 2)
-    for (long b = 0; b < nb; b++) {
-        size_t lo = (size_t)b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
-        f(alpha, x ? x + lo : NULL, y ? y + lo : NULL, dy + lo, dx + lo, len);
-    }
+    int chunks;
+    act_job j = {.k = k, .alpha = alpha, .x = x, .y = y, .dy = dy, .out = dx, .n = n};
+    j.len = block_len(n, &chunks);
+    if (n) sn_parallel(chunks, backward_chunk, &j);
 }
 
 /* ---- softmax ------------------------------------------------------------------ */
@@ -216,15 +245,44 @@ static void softmax_backward_row(const float *y, const float *dy, float *dx, int
     for (int j = 0; j < cols; j++) dx[j] = y[j] * (dy[j] - d);
 }
 
+typedef struct {
+    const float *x, *y, *dy;
+    float *out;
+    int rows, cols, per_chunk;
+} rows_job;
+
+static void softmax_chunk(void *ctx, int c) {
+    const rows_job *j = ctx;
+    int r1 = (c + 1) * j->per_chunk < j->rows ? (c + 1) * j->per_chunk : j->rows;
+    for (int r = c * j->per_chunk; r < r1; r++)
+        softmax_row(j->x + (size_t)r * j->cols, j->out + (size_t)r * j->cols, j->cols);
+}
+
+static void softmax_backward_chunk(void *ctx, int c) {
+    const rows_job *j = ctx;
+    int r1 = (c + 1) * j->per_chunk < j->rows ? (c + 1) * j->per_chunk : j->rows;
+    for (int r = c * j->per_chunk; r < r1; r++) {
+        size_t o = (size_t)r * j->cols;
+        softmax_backward_row(j->y + o, j->dy + o, j->out + o, j->cols);
+    }
+}
+
+/* Rows in chunks of about BLOCK values. */
+static int rows_chunks(rows_job *j) {
+    int chunks;
+    size_t len = block_len((size_t)j->rows * j->cols, &chunks);
+    j->per_chunk = chunks == 1 ? j->rows : (int)((len + j->cols - 1) / j->cols);
+    return (j->rows + j->per_chunk - 1) / j->per_chunk;
+}
+
 void sn_softmax_rows(const float *x, float *y, int rows, int cols) {
-    if (cols <= 0) return;
-#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 2 * BLOCK)
-    for (int r = 0; r < rows; r++) softmax_row(x + (size_t)r * cols, y + (size_t)r * cols, cols);
+    if (cols <= 0 || rows <= 0) return;
+    rows_job j = {.x = x, .out = y, .rows = rows, .cols = cols};
+    sn_parallel(rows_chunks(&j), softmax_chunk, &j);
 }
 
 void sn_softmax_backward_rows(const float *y, const float *dy, float *dx, int rows, int cols) {
-#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 2 * BLOCK)
-    for (int r = 0; r < rows; r++)
-        softmax_backward_row(y + (size_t)r * cols, dy + (size_t)r * cols, dx + (size_t)r * cols,
-                             cols);
+    if (cols <= 0 || rows <= 0) return;
+    rows_job j = {.y = y, .dy = dy, .out = dx, .rows = rows, .cols = cols};
+    sn_parallel(rows_chunks(&j), softmax_backward_chunk, &j);
 }

@@ -12,23 +12,21 @@
  * (K = 257 is 129 + 128, not 256 + 1).
  *
  * Threads: C is split statically into a tm x tn grid of rectangles on tile
- * boundaries, one per thread, each computed by the serial algorithm above with
- * a private set of packing buffers. K is never split, so every element of C is
- * summed in the same order: results are bitwise identical for a given thread
- * count (in fact for any thread count). Products below SN_GEMM_MT_MIN
- * multiply-adds run on the calling thread alone. Packing buffers are static,
- * 64-byte aligned, one set per slot; a call claims free slots atomically, so
- * concurrent calls from different threads are safe. */
+ * boundaries, one chunk of sn_parallel each (src/core/threads.h), each
+ * computed by the serial algorithm above with a private set of packing
+ * buffers. K is never split, so every element of C is summed in the same
+ * order: results are bitwise identical for a given thread count (in fact for
+ * any thread count). Products below SN_GEMM_MT_MIN multiply-adds run on the
+ * calling thread alone. Packing buffers are static, 64-byte aligned, one set
+ * per slot; a call claims free slots atomically, so concurrent calls from
+ * different threads are safe. */
+#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -73,11 +71,12 @@
 
 /* Sets of packing buffers; a product uses at most this many threads. */
 #define SN_GEMM_MAX_THREADS 64
-/* Below this many multiply-adds (M*N*K) one thread does the whole product:
- * waking a sleeping OpenMP thread (OMP_WAIT_POLICY=passive) costs 10-50 us on
- * the 2-core VM this was tuned on, and 2^22 multiply-adds take ~70 us. */
+/* Below this many multiply-adds (M*N*K) one thread does the whole product.
+ * Handing a chunk to a spinning team thread costs well under a microsecond;
+ * 2^19 multiply-adds take ~10 us on one core of the machine this was tuned
+ * on. */
 #ifndef SN_GEMM_MT_MIN
-#define SN_GEMM_MT_MIN (1 << 22)
+#define SN_GEMM_MT_MIN (1 << 19)
 #endif
 
 _Static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole micro-panels");
@@ -477,28 +476,39 @@ static void choose_grid(int nt, int M, int N, int K, int *tm, int *tn) {
 }
 
 static int gemm_threads(int M, int N, int K) {
-#ifdef _OPENMP
-    if (omp_in_parallel()) return 1;
+    if (sn_in_parallel()) return 1;
     if ((double)M * N * K < SN_GEMM_MT_MIN) return 1;
-    int nt = omp_get_max_threads();
+    int nt = sn_get_threads();
     if (nt > SN_GEMM_MAX_THREADS) nt = SN_GEMM_MAX_THREADS;
     int tiles = ((M + MR - 1) / MR) * ((N + NR - 1) / NR);
     if (nt > tiles) nt = tiles;
     return nt < 1 ? 1 : nt;
-#else
-    (void)M, (void)N, (void)K;
-    return 1;
-#endif
 }
 
-/* Preferred buffer set of a single-threaded call: inside a parallel region,
- * the calling thread's number. */
-static int serial_slot(void) {
-#ifdef _OPENMP
-    return omp_in_parallel() ? omp_get_thread_num() % SN_GEMM_MAX_THREADS : 0;
-#else
-    return 0;
-#endif
+/* One product split into a tm x tn grid of rectangles of C. */
+typedef struct {
+    int transA, transB, M, N, K, tm, tn;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    size_t lda, ldb, ldc;
+} gemm_job;
+
+static void gemm_chunk(void *ctx, int t) {
+    const gemm_job *j = ctx;
+    int tiles_m = (j->M + MR - 1) / MR, tiles_n = (j->N + NR - 1) / NR;
+    int bi = t / j->tn, bj = t % j->tn;
+    int m0 = (int)((long)tiles_m * bi / j->tm) * MR,
+        m1 = (int)((long)tiles_m * (bi + 1) / j->tm) * MR;
+    int n0 = (int)((long)tiles_n * bj / j->tn) * NR,
+        n1 = (int)((long)tiles_n * (bj + 1) / j->tn) * NR;
+    if (m1 > j->M) m1 = j->M;
+    if (n1 > j->N) n1 = j->N;
+    if (m1 <= m0 || n1 <= n0) return;
+    const float *a = j->transA ? j->A + m0 : j->A + (size_t)m0 * j->lda;
+    const float *b = j->transB ? j->B + (size_t)n0 * j->ldb : j->B + n0;
+    gemm_serial(t, j->transA, j->transB, m1 - m0, n1 - n0, j->K, j->alpha, a, j->lda, b, j->ldb,
+                j->beta, j->C + (size_t)m0 * j->ldc + n0, j->ldc);
 }
 
 void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
@@ -510,30 +520,12 @@ void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
     }
     int nt = gemm_threads(M, N, K);
     if (nt == 1) {
-        gemm_serial(serial_slot(), transA, transB, M, N, K, alpha, A, (size_t)lda, B, (size_t)ldb,
-                    beta, C, (size_t)ldc);
+        gemm_serial(sn_thread_index() % SN_GEMM_MAX_THREADS, transA, transB, M, N, K, alpha, A,
+                    (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
         return;
     }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), got = omp_get_num_threads(), tm, tn;
-        choose_grid(got, M, N, K, &tm, &tn);
-        int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
-        int bi = t / tn, bj = t % tn;
-        if (bi < tm) {
-            int m0 = (int)((long)tiles_m * bi / tm) * MR,
-                m1 = (int)((long)tiles_m * (bi + 1) / tm) * MR;
-            int n0 = (int)((long)tiles_n * bj / tn) * NR,
-                n1 = (int)((long)tiles_n * (bj + 1) / tn) * NR;
-            if (m1 > M) m1 = M;
-            if (n1 > N) n1 = N;
-            const float *a = transA ? A + m0 : A + (size_t)m0 * lda;
-            const float *b = transB ? B + (size_t)n0 * ldb : B + n0;
-            if (m1 > m0 && n1 > n0)
-                gemm_serial(t, transA, transB, m1 - m0, n1 - n0, K, alpha, a, (size_t)lda, b,
-                            (size_t)ldb, beta, C + (size_t)m0 * ldc + n0, (size_t)ldc);
-        }
-    }
-#endif
+    gemm_job j = {transA, transB, M, N, K,           1,           1,          alpha,
+                  beta,   A,      B, C, (size_t)lda, (size_t)ldb, (size_t)ldc};
+    choose_grid(nt, M, N, K, &j.tm, &j.tn);
+    sn_parallel(j.tm * j.tn, gemm_chunk, &j);
 }

@@ -10,10 +10,11 @@
  *   dwᵀ += col_n[C·kh·kw, OH·OW] · dy_nᵀ[OH·OW, F]     (dw, transposed)
  *   dcol = wᵀ[C·kh·kw, F] · dy_n[F, OH·OW],    dx_n = col2im(dcol)
  *
- * Each thread takes a contiguous range of samples and runs these products
- * one sample at a time in its own scratch (one column matrix of a single
- * image stays in the L2 cache between im2col and the product); sn_sgemm
- * then runs on the calling thread. A 1x1 kernel with stride 1 and no padding
+ * The batch is cut into one contiguous range of samples per thread (a chunk
+ * of sn_parallel, src/core/threads.h); a chunk runs these products one
+ * sample at a time in its own scratch (one column matrix of a single image
+ * stays in the L2 cache between im2col and the product); sn_sgemm then runs
+ * on the thread that runs the chunk. A 1x1 kernel with stride 1 and no padding
  * needs no im2col: col_n is x_n itself.
  *
  * With AVX-512 and stride 1 along the width, two faster paths replace the
@@ -22,15 +23,12 @@
  * of adding into memory; both rely on COL_MARGIN floats of slack around
  * the column matrix in the scratch space. sn_im2col and sn_col2im (the
  * public, plain versions) need none. */
+#include "core/threads.h"
 #include "kernels/conv.h"
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -283,53 +281,44 @@ size_t sn_conv_scratch_size(const sn_conv_geom *g, int F, int threads) {
 }
 
 int sn_conv_threads(int n, int slots) {
-#ifdef _OPENMP
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-    int nt = 1;
-#endif
+    int nt = sn_in_parallel() ? 1 : sn_get_threads();
     if (nt > n) nt = n;
     if (nt > slots) nt = slots;
     return nt < 1 ? 1 : nt;
 }
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
+/* One convolution over a batch cut into `chunks` ranges of samples. */
+typedef struct {
+    const sn_conv_geom *g;
+    int N, F, chunks;
+    const float *x, *w, *b, *dy;
+    float *y, *dw, *db, *dx, *scratch;
+} conv_job;
 
-static int team_size(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
+static void forward_chunk(void *ctx, int t) {
+    const conv_job *j = ctx;
+    const sn_conv_geom *g = j->g;
+    const int F = j->F, K = g->C * g->kh * g->kw, P = g->OH * g->OW;
+    const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
+    float *col = j->scratch + slot_floats(g, F) * (size_t)t + lines(COL_MARGIN);
+    int lo = (int)((long)j->N * t / j->chunks), hi = (int)((long)j->N * (t + 1) / j->chunks);
+    for (int n = lo; n < hi; n++) {
+        const float *xn = j->x + in * n;
+        float *yn = j->y + out * n;
+        if (!is_identity(g)) im2col(g, xn, col);
+        sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
+        for (int f = 0; f < F; f++) {
+            float *r = yn + (size_t)f * P, bf = j->b[f];
+            for (int p = 0; p < P; p++) r[p] += bf;
+        }
+    }
 }
 
 void sn_conv2d_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
                        const float *b, float *y, float *scratch, int slots) {
-    const int K = g->C * g->kh * g->kw, P = g->OH * g->OW;
-    const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
-    int nt = sn_conv_threads(N, slots);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = thread_id(), T = team_size();
-        float *col = scratch + slot_floats(g, F) * (size_t)t + lines(COL_MARGIN);
-        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
-        for (int n = lo; n < hi; n++) {
-            const float *xn = x + in * n;
-            float *yn = y + out * n;
-            if (!is_identity(g)) im2col(g, xn, col);
-            sn_sgemm(0, 0, F, P, K, 1.0f, w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
-            for (int f = 0; f < F; f++) {
-                float *r = yn + (size_t)f * P, bf = b[f];
-                for (int p = 0; p < P; p++) r[p] += bf;
-            }
-        }
-    }
+    conv_job j = {.g = g, .N = N, .F = F, .x = x, .w = w, .b = b, .y = y, .scratch = scratch};
+    j.chunks = sn_conv_threads(N, slots);
+    sn_parallel(j.chunks, forward_chunk, &j);
 }
 
 /* Σ_p r[p] over P values, in 16 interleaved partial sums (vectorizable)
@@ -345,55 +334,83 @@ static float row_sum(const float *r, int P) {
     return s;
 }
 
+/* Scratch offsets of one chunk's slot: column matrix, dw_tᵀ [K, F], db_t [F]. */
+static size_t col_off(void) {
+    return lines(COL_MARGIN);
+}
+static size_t dw_off(const sn_conv_geom *g) {
+    size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
+    return lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN);
+}
+static size_t db_off(const sn_conv_geom *g, int F) {
+    return dw_off(g) + lines((size_t)F * g->C * g->kh * g->kw);
+}
+
+static void backward_chunk(void *ctx, int t) {
+    const conv_job *j = ctx;
+    const sn_conv_geom *g = j->g;
+    const int F = j->F, K = g->C * g->kh * g->kw, P = g->OH * g->OW;
+    const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
+    float *base = j->scratch + slot_floats(g, F) * (size_t)t, *col = base + col_off(),
+          *dwt = base + dw_off(g), *dbt = base + db_off(g, F);
+    int lo = (int)((long)j->N * t / j->chunks), hi = (int)((long)j->N * (t + 1) / j->chunks);
+    memset(dwt, 0, sizeof(float) * F * K);
+    memset(dbt, 0, sizeof(float) * F);
+    for (int n = lo; n < hi; n++) {
+        const float *xn = j->x + in * n, *dyn = j->dy + out * n;
+        if (!is_identity(g)) im2col(g, xn, col);
+        /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
+         * has the long side (K) as rows, which suits the GEMM's tiles
+         * when K is small (a first layer: K = kh·kw). */
+        sn_sgemm(0, 1, K, F, P, 1.0f, is_identity(g) ? xn : col, P, dyn, P, 1.0f, dwt, F);
+        for (int f = 0; f < F; f++) dbt[f] += row_sum(dyn + (size_t)f * P, P);
+        if (!j->dx) continue;
+        float *dxn = j->dx + in * n;
+        if (is_identity(g)) {
+            sn_sgemm(1, 0, K, P, F, 1.0f, j->w, K, dyn, P, 0.0f, dxn, P);
+        } else {
+            sn_sgemm(1, 0, K, P, F, 1.0f, j->w, K, dyn, P, 0.0f, col, P);
+            col2im(g, col, dxn);
+        }
+    }
+}
+
+/* dw[f, k] = Σ_t dw_tᵀ[k, f], db = Σ_t db_t, each element summed in chunk
+ * order; the elements are cut into `chunks` ranges. */
+static void reduce_chunk(void *ctx, int t) {
+    const conv_job *j = ctx;
+    const sn_conv_geom *g = j->g;
+    const int F = j->F, K = g->C * g->kh * g->kw, T = j->chunks;
+    const size_t slot = slot_floats(g, F), dwo = dw_off(g), dbo = db_off(g, F);
+    size_t total = (size_t)F * K + (size_t)F;
+    size_t e0 = total * (size_t)t / (size_t)T, e1 = total * (size_t)(t + 1) / (size_t)T;
+    for (size_t e = e0; e < e1; e++) {
+        int is_b = e >= (size_t)F * K;
+        size_t off =
+            is_b ? dbo + (e - (size_t)F * K) : dwo + (e % (size_t)K) * (size_t)F + e / (size_t)K;
+        float s = j->scratch[off];
+        for (int u = 1; u < T; u++) s += j->scratch[slot * u + off];
+        if (is_b)
+            j->db[e - (size_t)F * K] = s;
+        else
+            j->dw[e] = s;
+    }
+}
+
 void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
                         const float *dy, float *dw, float *db, float *dx, float *scratch,
                         int slots) {
-    const int K = g->C * g->kh * g->kw, P = g->OH * g->OW;
-    const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
-    const size_t slot = slot_floats(g, F), col_off = lines(COL_MARGIN),
-                 dw_off = col_off + lines((size_t)K * P) + lines(COL_MARGIN),
-                 db_off = dw_off + lines((size_t)F * K);
-    int nt = sn_conv_threads(N, slots);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = thread_id(), T = team_size();
-        float *base = scratch + slot * t, *col = base + col_off, *dwt = base + dw_off,
-              *dbt = base + db_off;
-        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
-        memset(dwt, 0, sizeof(float) * F * K);
-        memset(dbt, 0, sizeof(float) * F);
-        for (int n = lo; n < hi; n++) {
-            const float *xn = x + in * n, *dyn = dy + out * n;
-            if (!is_identity(g)) im2col(g, xn, col);
-            /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
-             * has the long side (K) as rows, which suits the GEMM's tiles
-             * when K is small (a first layer: K = kh·kw). */
-            sn_sgemm(0, 1, K, F, P, 1.0f, is_identity(g) ? xn : col, P, dyn, P, 1.0f, dwt, F);
-            for (int f = 0; f < F; f++) dbt[f] += row_sum(dyn + (size_t)f * P, P);
-            if (!dx) continue;
-            float *dxn = dx + in * n;
-            if (is_identity(g)) {
-                sn_sgemm(1, 0, K, P, F, 1.0f, w, K, dyn, P, 0.0f, dxn, P);
-            } else {
-                sn_sgemm(1, 0, K, P, F, 1.0f, w, K, dyn, P, 0.0f, col, P);
-                col2im(g, col, dxn);
-            }
-        }
-#pragma omp barrier
-        /* dw[f, k] = Σ_t dw_tᵀ[k, f], db = Σ_t db_t, each element summed in
-         * thread order; the elements are split among the threads. */
-        size_t total = (size_t)F * K + (size_t)F;
-        size_t e0 = total * (size_t)t / (size_t)T, e1 = total * (size_t)(t + 1) / (size_t)T;
-        for (size_t e = e0; e < e1; e++) {
-            int is_b = e >= (size_t)F * K;
-            size_t off = is_b ? db_off + (e - (size_t)F * K)
-                              : dw_off + (e % (size_t)K) * (size_t)F + e / (size_t)K;
-            float s = scratch[off];
-            for (int u = 1; u < T; u++) s += scratch[slot * u + off];
-            if (is_b)
-                db[e - (size_t)F * K] = s;
-            else
-                dw[e] = s;
-        }
-    }
+    conv_job j = {.g = g,
+                  .N = N,
+                  .F = F,
+                  .x = x,
+                  .w = w,
+                  .dy = dy,
+                  .dw = dw,
+                  .db = db,
+                  .dx = dx,
+                  .scratch = scratch};
+    j.chunks = sn_conv_threads(N, slots);
+    sn_parallel(j.chunks, backward_chunk, &j);
+    sn_parallel(j.chunks, reduce_chunk, &j);
 }

@@ -1,8 +1,10 @@
 /* Max and average pooling over NCHW batches (see conv.h for the window
  * geometry). Every image plane [H, W] of every sample is independent: the
- * N·C planes are split among the threads in equal contiguous ranges, and no
+ * N·C planes are cut into contiguous ranges, chunks of sn_parallel, and no
  * value depends on the thread count. */
+#include "core/threads.h"
 #include "kernels/conv.h"
+#include "scratchnet.h"
 
 #include <string.h>
 
@@ -238,30 +240,68 @@ static void avgpool_plane_backward(const sn_conv_geom *g, const float *dy, float
     }
 }
 
-#define PLANES(N, g, body)                                                                         \
-    do {                                                                                           \
-        const long planes_ = (long)(N) * (g)->C;                                                   \
-        const size_t in_ = (size_t)(g)->H * (g)->W, out_ = (size_t)(g)->OH * (g)->OW;              \
-        (void)in_, (void)out_;                                                                     \
-        _Pragma("omp parallel for schedule(static) if (planes_ * (long)in_ >= POOL_MT_MIN)") for ( \
-            long p = 0; p < planes_; p++) {                                                        \
-            body;                                                                                  \
-        }                                                                                          \
-    } while (0)
+enum { MAX_FWD, MAX_BWD, AVG_FWD, AVG_BWD };
+
+typedef struct {
+    const sn_conv_geom *g;
+    int kind;
+    long planes, per_chunk;
+    const float *x, *y, *dy;
+    float *out;
+} pool_job;
+
+static void pool_chunk(void *ctx, int c) {
+    const pool_job *j = ctx;
+    const sn_conv_geom *g = j->g;
+    const size_t in = (size_t)g->H * g->W, out = (size_t)g->OH * g->OW;
+    long p1 = (c + 1) * j->per_chunk < j->planes ? (c + 1) * j->per_chunk : j->planes;
+    for (long p = c * j->per_chunk; p < p1; p++) {
+        switch (j->kind) {
+        case MAX_FWD:
+            maxpool_plane(g, j->x + in * p, j->out + out * p);
+            break;
+        case MAX_BWD:
+            maxpool_plane_backward(g, j->x + in * p, j->y + out * p, j->dy + out * p,
+                                   j->out + in * p);
+            break;
+        case AVG_FWD:
+            avgpool_plane(g, j->x + in * p, j->out + out * p);
+            break;
+        default:
+            avgpool_plane_backward(g, j->dy + out * p, j->out + in * p);
+            break;
+        }
+    }
+}
+
+/* Planes in up to 4 chunks per thread (the spare chunks go to whichever
+ * thread is free first); one chunk below POOL_MT_MIN input values. */
+static void pool_run(pool_job *j, int N) {
+    j->planes = (long)N * j->g->C;
+    long chunks = j->planes * (long)j->g->H * j->g->W >= POOL_MT_MIN ? 4L * sn_get_threads() : 1;
+    if (chunks > j->planes) chunks = j->planes;
+    if (chunks < 1) return;
+    j->per_chunk = (j->planes + chunks - 1) / chunks;
+    sn_parallel((int)((j->planes + j->per_chunk - 1) / j->per_chunk), pool_chunk, j);
+}
 
 void sn_maxpool_forward(const sn_conv_geom *g, int N, const float *x, float *y) {
-    PLANES(N, g, maxpool_plane(g, x + in_ * p, y + out_ * p));
+    pool_job j = {.g = g, .kind = MAX_FWD, .x = x, .out = y};
+    pool_run(&j, N);
 }
 
 void sn_maxpool_backward(const sn_conv_geom *g, int N, const float *x, const float *y,
                          const float *dy, float *dx) {
-    PLANES(N, g, maxpool_plane_backward(g, x + in_ * p, y + out_ * p, dy + out_ * p, dx + in_ * p));
+    pool_job j = {.g = g, .kind = MAX_BWD, .x = x, .y = y, .dy = dy, .out = dx};
+    pool_run(&j, N);
 }
 
 void sn_avgpool_forward(const sn_conv_geom *g, int N, const float *x, float *y) {
-    PLANES(N, g, avgpool_plane(g, x + in_ * p, y + out_ * p));
+    pool_job j = {.g = g, .kind = AVG_FWD, .x = x, .out = y};
+    pool_run(&j, N);
 }
 
 void sn_avgpool_backward(const sn_conv_geom *g, int N, const float *dy, float *dx) {
-    PLANES(N, g, avgpool_plane_backward(g, dy + out_ * p, dx + in_ * p));
+    pool_job j = {.g = g, .kind = AVG_BWD, .dy = dy, .out = dx};
+    pool_run(&j, N);
 }

@@ -29,9 +29,7 @@
 #include <limits.h>
 #include <stdio.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "core/threads.h"
 
 typedef struct conv2d {
     sn_layer base;
@@ -64,9 +62,7 @@ static sn_status conv2d_reserve(sn_layer *l, int max_batch, sn_error *err) {
     conv2d *c = (conv2d *)l;
     if (c->scratch) return SN_OK;
     int slots = sn_get_threads();
-#ifdef _OPENMP
-    if (omp_get_num_procs() > slots) slots = omp_get_num_procs();
-#endif
+    if (sn_cpu_count() > slots) slots = sn_cpu_count();
     if (slots > 64) slots = 64;
     c->scratch = sn_alloc(sn_conv_scratch_size(&c->g, c->F, slots), sizeof(float));
     if (!c->scratch)

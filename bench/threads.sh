@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Threading that holds: three measurements of the default thread count, with
+# no OpenMP or scratchnet variable set, on four training benchmarks (char
+# LSTM-256 and RNN-256 of bench/lstm.c, the Adam MLP 784-256-128-10 of
+# bench/mlp.c, the CNN of bench/cnn.c). Each run is a fresh process.
+#
+#   1. scaling: best of REPEATS runs on 2 threads over best of REPEATS on 1
+#      thread (runs alternate); the aim is >= 1.6 on a quiet 2-core machine;
+#   2. steadiness: max/min of RUNS back-to-back runs of the default, alone
+#      and then beside a busy loop pinned to CPU BUSY_CPU; aim <= 1.15 both;
+#   3. a busy neighbour: the median run of the default beside the busy loop
+#      against the median 1-thread run alone (how much slower the default
+#      gets when another process takes a core); aim <= 1.3.
+#
+# Rates are higher-is-better: tokens/s, samples/s, images/s.
+# usage: bench/threads.sh [BUILD_DIR]
+#   env: RUNS (5), REPEATS (3), BUSY_CPU (1), BENCHES ("lstm rnn mlp cnn"),
+#        LSTM_STEPS (20), CNN_BATCHES (60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+runs=${RUNS:-5}
+repeats=${REPEATS:-3}
+busy_cpu=${BUSY_CPU:-1}
+benches=${BENCHES:-lstm rnn mlp cnn}
+unset OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT OMP_PROC_BIND OMP_PLACES OMP_DYNAMIC
+scripts/fetch-data.sh fashion-mnist >/dev/null
+scripts/fetch-data.sh moby-dick >/dev/null
+
+prog() {
+    local p="$build/$1"
+    [ -x "$p" ] || p="$build/bench/$1"
+    [ -x "$p" ] || {
+        echo "threads.sh: $1 not found under $build" >&2
+        exit 1
+    }
+    echo "$p"
+}
+lstm=$(prog bench_lstm)
+mlp=$(prog bench_mlp)
+cnn=$(prog bench_cnn)
+
+# rate BENCH THREADS: one run in a fresh process; prints its rate.
+rate() {
+    local out
+    case $1 in
+    lstm | rnn)
+        out=$("$lstm" data/moby-dick.txt "${LSTM_STEPS:-20}" "$1" --threads "$2")
+        echo "$out" | awk '/^scratchnet/ { split($4, a, "="); print a[2] }'
+        ;;
+    mlp)
+        out=$("$mlp" data/fashion-mnist 1 adam --threads "$2")
+        echo "$out" | awk '/^scratchnet/ { split($4, a, "="); printf "%.0f\n", 60000 / a[2] }'
+        ;;
+    cnn)
+        out=$("$cnn" data/fashion-mnist "${CNN_BATCHES:-60}" 1 --threads "$2")
+        echo "$out" | awk '/^scratchnet/ { split($3, a, "="); print a[2] }'
+        ;;
+    esac
+}
+
+busy_pid=
+start_busy() {
+    taskset -c "$busy_cpu" sh -c 'while :; do :; done' &
+    busy_pid=$!
+}
+stop_busy() {
+    if [ -n "$busy_pid" ]; then
+        kill "$busy_pid" 2>/dev/null || true
+        wait "$busy_pid" 2>/dev/null || true
+        busy_pid=
+    fi
+}
+trap stop_busy EXIT
+
+stats() { # numbers on stdin -> "min median max max/min"
+    sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.0f %.0f %.0f %.3f\n", v[1], m, v[NR], v[NR] / v[1] }'
+}
+
+echo "threads.sh: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "load at start: $(uptime | sed 's/.*load average: //')"
+summary=()
+for b in $benches; do
+    echo "== $b"
+    one=() two=()
+    for ((r = 0; r < repeats; r++)); do
+        one+=("$(rate "$b" 1)")
+        two+=("$(rate "$b" 2)")
+    done
+    read -r _ med1 best1 _ < <(printf '%s\n' "${one[@]}" | stats)
+    read -r _ _ best2 _ < <(printf '%s\n' "${two[@]}" | stats)
+    echo "  1 thread:  ${one[*]}"
+    echo "  2 threads: ${two[*]}"
+    alone=()
+    for ((r = 0; r < runs; r++)); do alone+=("$(rate "$b" default)"); done
+    read -r _ _ _ spread_alone < <(printf '%s\n' "${alone[@]}" | stats)
+    echo "  default, alone:          ${alone[*]}"
+    start_busy
+    busy=()
+    for ((r = 0; r < runs; r++)); do busy+=("$(rate "$b" default)"); done
+    busy1=$(rate "$b" 1)
+    stop_busy
+    read -r _ med_busy _ spread_busy < <(printf '%s\n' "${busy[@]}" | stats)
+    echo "  default, beside busy loop: ${busy[*]}  (1 thread beside it: $busy1)"
+    line=$(awk -v b="$b" -v b1="$best1" -v b2="$best2" -v sa="$spread_alone" -v sb="$spread_busy" \
+        -v m1="$med1" -v mb="$med_busy" 'BEGIN {
+        printf "%-5s 2t/1t %.2f (>=1.6)   spread alone %.2f, busy %.2f (<=1.15)   busy slowdown %.2f (<=1.3)",
+            b, b2 / b1, sa, sb, m1 / mb }')
+    echo "  $line"
+    summary+=("$line")
+done
+echo "load at end: $(uptime | sed 's/.*load average: //')"
+echo "== summary (aims in parentheses; scaling needs a quiet machine)"
+printf '%s\n' "${summary[@]}"

@@ -1,0 +1,43 @@
+/* The library's thread team: the kernels split their work into a fixed number
+ * of chunks and hand them to sn_parallel, which runs each chunk exactly once
+ * on whichever team thread is free (the calling thread included).
+ *
+ * Which thread runs a chunk changes from run to run; what a chunk computes
+ * does not: the split depends only on the problem and on sn_get_threads(),
+ * so results are bitwise identical for a given thread count. A chunk that
+ * needs private scratch or a partial sum indexes it by its chunk number,
+ * never by a thread number.
+ *
+ * Waiting is spin-then-block: an idle team thread polls for new work for a
+ * bounded time (SN_SPIN_US) and then sleeps on a condition variable; the
+ * caller, once no chunk is left to claim, polls for the last ones as long
+ * and then sleeps too. Back-to-back parallel products (a recurrent layer's
+ * time steps) thus never pay a wake-up, and a thread that the OS has
+ * descheduled (another busy process on its core) never holds up the others
+ * for more than the chunks it has already claimed: the chunks it did not
+ * get to are taken by the threads that run. */
+#ifndef SN_CORE_THREADS_H
+#define SN_CORE_THREADS_H
+
+/* Most chunks one sn_parallel call takes. */
+#define SN_MAX_CHUNKS 65535
+
+typedef void (*sn_chunk_fn)(void *ctx, int chunk);
+
+/* Runs fn(ctx, c) for c = 0 .. chunks-1 (chunks <= SN_MAX_CHUNKS), each once,
+ * and returns when all have finished. Runs them all on the calling thread
+ * when sn_get_threads() is 1, when called from inside a chunk, or when
+ * another thread is using the team at the moment. */
+void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx);
+
+/* Nonzero on a team thread (a worker, or the caller inside sn_parallel). */
+int sn_in_parallel(void);
+
+/* The calling thread's number in the team: 0 for the caller of
+ * sn_parallel and for threads outside the team, 1.. for the workers. */
+int sn_thread_index(void);
+
+/* CPUs this process may run on. */
+int sn_cpu_count(void);
+
+#endif
