@@ -70,9 +70,7 @@ static struct {
     atomic_int waiting;  /* the caller asleep (or about to be) on `finished` */
     atomic_flag busy;    /* a caller owns the team */
     int workers;         /* started; this and the rest guarded by `busy` */
-    double solo_until;   /* run jobs on the caller alone until then (us) */
-    double backoff;      /* length of the next such period (us) */
-    int good;            /* jobs without a stall since the last one */
+    sn_team_backoff solo;
     pthread_mutex_t m;
     pthread_cond_t wake, finished;
 } P = {.busy = ATOMIC_FLAG_INIT,
@@ -226,18 +224,20 @@ static void run_inline(int chunks, sn_chunk_fn fn, void *ctx) {
     for (int c = 0; c < chunks; c++) fn(ctx, c);
 }
 
-/* After a job the workers shared: a stall starts or lengthens a period of
- * running alone; jobs without one shorten the next. */
-static void judge(double worked, double waited, double end) {
+void sn_team_backoff_update(sn_team_backoff *b, double worked, double waited, double end) {
     if (waited > STALL_US && waited > worked) {
-        P.backoff = P.backoff == 0 ? BACKOFF_MIN : P.backoff * 2;
-        if (P.backoff > BACKOFF_MAX) P.backoff = BACKOFF_MAX;
-        P.solo_until = end + P.backoff;
-        P.good = 0;
-    } else if (P.backoff > 0 && ++P.good >= 32) {
-        P.backoff = P.backoff / 2 < BACKOFF_MIN ? 0 : P.backoff / 2;
-        P.good = 0;
+        b->backoff = b->backoff == 0 ? BACKOFF_MIN : b->backoff * 2;
+        if (b->backoff > BACKOFF_MAX) b->backoff = BACKOFF_MAX;
+        b->solo_until = end + b->backoff;
+        b->good = 0;
+    } else if (b->backoff > 0 && ++b->good >= 32) {
+        b->backoff = b->backoff / 2 < BACKOFF_MIN ? 0 : b->backoff / 2;
+        b->good = 0;
     }
+}
+
+int sn_team_backoff_solo(const sn_team_backoff *b, double now) {
+    return now < b->solo_until;
 }
 
 void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
@@ -248,7 +248,7 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
         return;
     }
     double t0 = now_us();
-    if (t0 < P.solo_until) {
+    if (sn_team_backoff_solo(&P.solo, t0)) {
         run_inline(chunks, fn, ctx);
         atomic_flag_clear(&P.busy);
         return;
@@ -274,7 +274,7 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
     wait_done(chunks);
     if (all_awake) {
         double t2 = now_us();
-        judge(t1 - t0, t2 - t1, t2);
+        sn_team_backoff_update(&P.solo, t1 - t0, t2 - t1, t2);
     }
     in_team = 0;
     atomic_flag_clear(&P.busy);

@@ -37,6 +37,20 @@ int sn_in_parallel(void);
  * sn_parallel and for threads outside the team, 1.. for the workers. */
 int sn_thread_index(void);
 
+/* The rule for running alone (threads.c): after a job that every worker was
+ * awake for, update with the caller's time working on chunks and waiting
+ * for the others' (microseconds) and the time it ended; a wait of over
+ * 200 us that is longer than the work is a stall, which starts a period of
+ * running alone (2 ms, doubled at each stall in a row up to 256 ms; 32
+ * jobs without a stall halve the next period). solo() tells whether a job
+ * starting at `now` falls in such a period. */
+typedef struct {
+    double solo_until, backoff;
+    int good;
+} sn_team_backoff;
+void sn_team_backoff_update(sn_team_backoff *b, double worked_us, double waited_us, double end_us);
+int sn_team_backoff_solo(const sn_team_backoff *b, double now_us);
+
 /* CPUs this process may run on. */
 int sn_cpu_count(void);
 
