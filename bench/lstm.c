@@ -29,9 +29,9 @@
 #define H 256
 
 static double tokens_per_s;
-static int on_epoch(void *ctx, const sn_text_epoch_stats *s) {
+static int on_epoch(void *ctx, const sn_epoch_stats *s) {
     (void)ctx;
-    tokens_per_s = s->tokens_per_s;
+    tokens_per_s = s->samples_per_s;
     return 0;
 }
 
@@ -53,7 +53,7 @@ static int run(const char *kind, int V, const int *ids, int steps, const bench_t
     sn_text_options o;
     sn_text_options_default(&o);
     o.seq_len = T;
-    sn_text_hooks hooks = {NULL, NULL, on_epoch, NULL};
+    sn_train_hooks hooks = {.on_epoch = on_epoch};
     sn_status s = sn_model_from_spec(spec, "bench", 1, &m, &err);
     if (s == SN_OK) /* warm-up: 3 batches */
         s = sn_text_train(m, NULL, ids, (size_t)3 * T * N + 1, NULL, 0, &o, &hooks, NULL, &err);

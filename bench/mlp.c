@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
             c->batch = 128;
             c->epochs = epochs;
             best_epoch = 1e30;
-            sn_train_hooks hooks = {NULL, NULL, on_epoch};
+            sn_train_hooks hooks = {.on_epoch = on_epoch};
             if (sn_train(m, &train, NULL, NULL, &hooks, NULL, &err) != SN_OK) {
                 fprintf(stderr, "bench_mlp: %s\n", err.msg);
                 return 1;

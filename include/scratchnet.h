@@ -163,6 +163,10 @@ typedef struct sn_train_config {
                          train_acc */
     int restore_best; /* early stopping: restore the best epoch's weights (1) */
     sn_schedule_config schedule;
+    /* Time budget: stop training after this much wall time (0: no limit),
+     * counted over every run of a resumed training. The epoch it ends is
+     * cut short (sn_epoch_stats.partial). May change on resume. */
+    double max_seconds;
 } sn_train_config;
 
 /* Builds a model from spec text; `name` (a file path) prefixes error
@@ -359,8 +363,9 @@ sn_status sn_checkpoint_verify(const char *path, sn_checkpoint_info *info, sn_er
 
 typedef struct sn_dataset sn_dataset; /* see "data sets" below */
 
-/* What one epoch measured. Loss is the mean data loss per sample; accuracy
- * a fraction in [0, 1] (classification only). Missing sets give NaN. */
+/* What one epoch measured, for every kind of training. Loss is the mean
+ * data loss per sample (text: per token, in nats); accuracy a fraction in
+ * [0, 1] (classification only). Missing sets give NaN. */
 typedef struct sn_epoch_stats {
     int epoch; /* 1-based */
     long step; /* optimizer steps so far */
@@ -371,18 +376,53 @@ typedef struct sn_epoch_stats {
     double seconds; /* wall time of the epoch (training and evaluation) */
     /* mean L1/L2 penalty over the epoch's steps (not in train_loss) */
     double reg_loss;
-    int skipped; /* batches the guard skipped (cfg.skip_nonfinite); train_loss
-                    and train_acc are over the others */
+    int skipped;          /* batches the guard skipped (cfg.skip_nonfinite); train_loss
+                             and train_acc are over the others */
+    double samples_per_s; /* training samples (text: tokens) per second */
+    double elapsed;       /* wall seconds since the training started (a resumed
+                             training's earlier runs included) */
+    double cpu_seconds;   /* CPU time of the process so far (all threads) */
+    int partial;          /* 1: the time budget (cfg.max_seconds) cut the epoch short */
+    /* The epoch whose weights the model holds at the end of training if it
+     * ended now: the best epoch so far when the best weights are restored
+     * (early stopping with restore, or a text training's keep_best), else
+     * this epoch. */
+    int kept_epoch;
 } sn_epoch_stats;
 
-/* Hooks the training loop calls; any may be NULL. The CLI's progress bar
+/* Data-parallel training (an extension point: the library has no transport
+ * of its own). With size > 1, the table trainer takes rank `rank`'s share
+ * of every global batch (rows [start + n·rank/size, start + n·(rank+1)/size)
+ * of the same seeded shuffle on every rank); after backward, before the
+ * guard, reduce_gradients must turn this rank's mean gradient and loss over
+ * `rows` rows into those of the whole batch of `global_rows` rows, the
+ * same on every rank (e.g. scale by rows / global_rows and all-reduce by
+ * sum); reduce_sums sums n values over the ranks (evaluation sums: loss·n,
+ * correct answers, n). Either callback may be NULL. */
+typedef struct sn_train_dist {
+    void *ctx;
+    int rank, size;
+    sn_status (*reduce_gradients)(void *ctx, sn_model *m, double *loss, int rows, int global_rows,
+                                  sn_error *err);
+    sn_status (*reduce_sums)(void *ctx, double *v, int n, sn_error *err);
+} sn_train_dist;
+
+/* Hooks the training loops call; any may be NULL. The CLI's progress bar
  * and per-epoch lines are such hooks: the library itself prints nothing. */
 typedef struct sn_train_hooks {
     void *ctx;
+    /* After every applied step: the epoch's running mean loss and accuracy
+     * (NaN without labels) and its speed so far. */
     void (*on_batch)(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
                      double samples_per_s);
     /* Returns non-zero to stop training after this epoch. */
     int (*on_epoch)(void *ctx, const sn_epoch_stats *s);
+    /* Text training: a sample generated after `epoch` (sn_text_options). */
+    void (*on_sample)(void *ctx, int epoch, const char *text);
+    /* Once training has ended (not after an error or interruption): the
+     * statistics of the epoch whose weights the model now holds. */
+    void (*on_end)(void *ctx, const sn_epoch_stats *kept);
+    const sn_train_dist *dist; /* NULL: one process */
 } sn_train_hooks;
 
 /* Trains m on `train` for cfg.epochs epochs of shuffled mini-batches (seeded
@@ -393,9 +433,11 @@ typedef struct sn_train_hooks {
  * accuracy: higher by more than min_delta) has not improved for that many
  * epochs, and (cfg.restore_best) puts back the weights, running statistics
  * included, of the best epoch. Monitoring a val_* value needs `val`.
- * `history_csv` (or NULL) receives one row per epoch. A non-finite or
- * exploding step (see cfg.skip_nonfinite) stops training with
- * SN_ERR_NUMERIC before it reaches the weights. */
+ * `history_csv` (or NULL) receives one row per epoch; a failed write of it
+ * ends training with SN_ERR_IO. cfg.max_seconds > 0 ends training after the
+ * batch that exceeds that much wall time. A non-finite or exploding step
+ * (see cfg.skip_nonfinite) stops training with SN_ERR_NUMERIC before it
+ * reaches the weights. Text training (sn_text_train) runs the same loop. */
 sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                    const sn_dataset *test, const sn_train_hooks *hooks, const char *history_csv,
                    sn_error *err);
@@ -659,58 +701,41 @@ sn_status sn_vocab_parse(const char *s, sn_vocab **out, sn_error *err);
  * token. One epoch is a full pass over the training tokens. Losses are the
  * mean cross-entropy per token, in nats (bits = nats / ln 2). */
 typedef struct sn_text_options {
-    int seq_len;        /* T (default 50) */
-    int sample_every;   /* epochs between samples passed to on_sample (0: none) */
-    int sample_length;  /* tokens per sample (default 200) */
-    float temperature;  /* of the samples (default 0.8) */
-    const char *prime;  /* text the samples start from (NULL: none) */
-    double max_seconds; /* stop training after this much wall time (0: no limit) */
-    int keep_best;      /* with validation: end with the best epoch's weights (default 1) */
+    int seq_len;       /* T (default 50) */
+    int sample_every;  /* epochs between samples passed to on_sample (0: none) */
+    int sample_length; /* tokens per sample (default 200) */
+    float temperature; /* of the samples (default 0.8) */
+    const char *prime; /* text the samples start from (NULL: none) */
+    int keep_best;     /* with validation: end with the best epoch's weights by
+                          cfg.monitor and cfg.min_delta, even without early
+                          stopping (default 1) */
 } sn_text_options;
 
 /* Defaults of the above. */
 void sn_text_options_default(sn_text_options *o);
 
-typedef struct sn_text_epoch_stats {
-    int epoch; /* 1-based */
-    long step;
-    double train_loss, val_loss; /* nats per token; NaN without validation */
-    double lr;                   /* of the epoch's last step */
-    double seconds;              /* wall time of the epoch, evaluation included */
-    double tokens_per_s;         /* training tokens per second */
-    double cpu_seconds;          /* CPU time of the process so far (all threads) */
-    int partial;                 /* 1: the time budget ended the epoch early */
-    int skipped;                 /* batches the guard skipped (cfg.skip_nonfinite) */
-} sn_text_epoch_stats;
-
-typedef struct sn_text_hooks {
-    void *ctx;
-    void (*on_batch)(void *ctx, int epoch, int batch, int nbatches, double loss,
-                     double tokens_per_s);
-    /* Returns non-zero to stop after this epoch. */
-    int (*on_epoch)(void *ctx, const sn_text_epoch_stats *s);
-    void (*on_sample)(void *ctx, int epoch, const char *text);
-} sn_text_hooks;
-
 /* Trains a sequence model (token-id input: `input 1`, then `embedding` or
  * `onehot`, recurrent layers, a dense output of size(v), softmax_xent) on
  * train[0..ntrain) and evaluates val[0..nval) (val may be NULL) after every
  * epoch, with the model's [train] configuration: optimizer, schedule,
- * clipping (clip value= / norm=), epochs, batch = streams, seed. `v` (may be
- * NULL) decodes the samples. history_csv (or NULL) gets one row per epoch:
- * epoch, step, train_loss, train_bits, val_loss, val_bits, val_perplexity,
- * lr, seconds, tokens_per_s, elapsed (wall seconds since the start),
- * cpu_seconds, skipped (batches the guard skipped, see skip_nonfinite). A
+ * clipping (clip value= / norm=), epochs, batch = streams, seed, early
+ * stopping (as sn_train: monitor val_loss or train_loss, min_delta,
+ * patience, restore), the time budget (max_seconds). It runs the same loop
+ * as sn_train. `v` (may be NULL) decodes the samples passed to
+ * hooks->on_sample. history_csv (or NULL) gets one row per epoch: epoch,
+ * step, train_loss, train_bits, val_loss, val_bits, val_perplexity, lr,
+ * seconds, tokens_per_s, elapsed (wall seconds since the start), cpu_seconds,
+ * skipped (batches the guard skipped, see skip_nonfinite), reg_loss. A
  * training step allocates nothing. */
 sn_status sn_text_train(sn_model *m, const sn_vocab *v, const int *train, size_t ntrain,
                         const int *val, size_t nval, const sn_text_options *o,
-                        const sn_text_hooks *hooks, const char *history_csv, sn_error *err);
+                        const sn_train_hooks *hooks, const char *history_csv, sn_error *err);
 /* The same with checkpoints (ck may be NULL; see sn_train_checkpointed). A
  * checkpoint taken mid-epoch holds the recurrent state carried into the
- * next batch. The time budget (o->max_seconds) counts from each start. */
+ * next batch. */
 sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *train,
                                      size_t ntrain, const int *val, size_t nval,
-                                     const sn_text_options *o, const sn_text_hooks *hooks,
+                                     const sn_text_options *o, const sn_train_hooks *hooks,
                                      const char *history_csv, const sn_checkpoint_options *ck,
                                      sn_error *err);
 

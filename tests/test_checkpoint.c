@@ -617,7 +617,7 @@ static void guard_cases(void) {
      * which batches of epoch 1 were applied, from a training's hook */
     applied ap;
     memset(&ap, 0, sizeof ap);
-    sn_train_hooks hooks = {&ap, note_batch, NULL};
+    sn_train_hooks hooks = {.ctx = &ap, .on_batch = note_batch};
     CHECK(sn_model_from_spec(GUARD_NET, "hooked", 5, &b, &err) == SN_OK);
     CHECK(b && sn_train(b, &tr, &va, NULL, &hooks, NULL, &err) == SN_OK);
     sn_model_free(b);

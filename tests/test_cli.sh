@@ -60,4 +60,25 @@ cmp -s "$tmp/or/model.safetensors" "$tmp/or2/model.safetensors" && ok || bad "sa
 "$sn" train "$src/examples/or/or.net" --data "$src/examples/or/or.csv" --out "$tmp/or3" --quiet --seed 7 >/dev/null
 cmp -s "$tmp/or/model.safetensors" "$tmp/or3/model.safetensors" && bad "--seed ignored" || ok
 
+# --minutes: a time budget for table training too. 2000 epochs do not fit
+# in 0.001 s: training ends early, with a model and a shorter history.
+expect 0 "" -- "$sn" train "$src/examples/xor/xor.net" --data "$src/examples/xor/xor.csv" \
+    --out "$tmp/budget" --quiet --minutes 0.00001
+lines=$(wc -l <"$tmp/budget/history.csv")
+[ "$lines" -ge 2 ] && [ "$lines" -lt 2001 ] && ok || bad "--minutes: history.csv has $lines lines"
+[ -s "$tmp/budget/model.safetensors" ] && ok || bad "--minutes: no model"
+
+# A history that cannot be written ends the run with status 1 and a message:
+# files are limited to 1 KiB (SIGXFSZ ignored: the write fails with EFBIG);
+# spec.net and run.txt fit, the history of 2000 epochs does not.
+(
+    trap '' XFSZ
+    ulimit -f 1
+    exec "$sn" train "$src/examples/xor/xor.net" --data "$src/examples/xor/xor.csv" \
+        --out "$tmp/efbig" --quiet
+) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && ok || bad "history write error: exit $rc, expected 1"
+grep -q "history.csv: write error" "$tmp/err" && ok || bad "history write error: $(cat "$tmp/err")"
+
 finish

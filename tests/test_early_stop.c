@@ -82,7 +82,7 @@ static int run(const char *es_line, const char *monitor, double min_delta, int p
     record r = {0};
     r.m = m;
     r.monitor = monitor;
-    sn_train_hooks hooks = {&r, NULL, on_epoch};
+    sn_train_hooks hooks = {.ctx = &r, .on_epoch = on_epoch};
     CHECK(sn_train(m, &train, &val, NULL, &hooks, NULL, &err) == SN_OK);
     int acc = strcmp(monitor, "val_acc") == 0, best = 0;
     double bv = acc ? -INFINITY : INFINITY;

@@ -146,7 +146,7 @@ static int on_epoch(void *ctx, const sn_epoch_stats *e) {
 static sn_status run(sn_model *m, const sn_dataset *d, obs *o, const char *hist, sn_error *err) {
     memset(o, 0, sizeof *o);
     o->m = m;
-    sn_train_hooks h = {o, on_batch, on_epoch};
+    sn_train_hooks h = {.ctx = o, .on_batch = on_batch, .on_epoch = on_epoch};
     return sn_train(m, d, NULL, NULL, &h, hist, err);
 }
 
@@ -425,7 +425,7 @@ typedef struct text_obs {
     int epochs, skipped[4];
 } text_obs;
 
-static int text_epoch(void *ctx, const sn_text_epoch_stats *e) {
+static int text_epoch(void *ctx, const sn_epoch_stats *e) {
     text_obs *o = ctx;
     if (e->epoch < 4) o->skipped[e->epoch] = e->skipped;
     o->epochs = e->epoch;
@@ -452,7 +452,7 @@ static void test_text(void) {
         o.seq_len = 10; /* 100 steps per stream: 10 batches */
         o.keep_best = 0;
         text_obs t = {0};
-        sn_text_hooks h = {&t, NULL, text_epoch, NULL};
+        sn_train_hooks h = {.ctx = &t, .on_epoch = text_epoch};
         sn_status s = sn_text_train(m, NULL, ids, 401, NULL, 0, &o, &h, NULL, &err);
         CHECK(s == SN_ERR_NUMERIC);
         if (!skip) {

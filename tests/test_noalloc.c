@@ -55,7 +55,7 @@ int main(void) {
     for (int threads = 1; threads <= 2; threads++) {
         sn_set_threads(threads);
         batches_seen = 0;
-        sn_train_hooks hooks = {NULL, on_batch, NULL};
+        sn_train_hooks hooks = {.on_batch = on_batch};
         CHECK(sn_train(m, &d, NULL, NULL, &hooks, NULL, &err) == SN_OK);
         CHECK(batches_seen == 20);
         for (int i = 2; i < batches_seen; i++) {
@@ -76,7 +76,7 @@ int main(void) {
     for (int threads = 1; cnn && threads <= 2; threads++) {
         sn_set_threads(threads);
         batches_seen = 0;
-        sn_train_hooks hooks = {NULL, on_batch, NULL};
+        sn_train_hooks hooks = {.on_batch = on_batch};
         CHECK(sn_train(cnn, &d, NULL, NULL, &hooks, NULL, &err) == SN_OK);
         CHECK(batches_seen == 20);
         for (int i = 2; i < batches_seen; i++) {

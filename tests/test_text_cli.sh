@@ -115,4 +115,22 @@ grep -q "<unk>" "$tmp/out" && bad "sampled <unk>: $(cat "$tmp/out")" || ok
 expect 0 "" -- "$sn" generate "$tmp/wrun/model.safetensors" --prime "Moby the" --length 3
 head -c 11 "$tmp/out" | grep -q "^<unk> the" && ok || bad "unknown prime word: $(cat "$tmp/out")"
 
+# Early stopping with min_delta > 0 (no later epoch improves by 100): the
+# kept epoch is the first; summary.txt says so, and model.safetensors holds
+# that epoch's weights, those of a run of one epoch.
+sed 's/^epochs .*/epochs 3\nearly_stop patience=5 min_delta=100/' "$tmp/char.net" >"$tmp/md.net"
+expect 0 "" -- "$sn" train "$tmp/md.net" --text "$tmp/corpus.txt" --out "$tmp/md3" --seed 3 --quiet
+[ "$(wc -l <"$tmp/md3/history.csv")" -eq 4 ] && ok || bad "min_delta run: $(cat "$tmp/md3/history.csv")"
+grep -q "weights of epoch 1$" "$tmp/md3/summary.txt" && ok || bad "summary.txt: $(cat "$tmp/md3/summary.txt")"
+expect 0 "" -- "$sn" train "$tmp/md.net" --text "$tmp/corpus.txt" --out "$tmp/md1" --seed 3 --quiet --epochs 1
+cmp -s "$tmp/md1/model.safetensors" "$tmp/md3/model.safetensors" && ok || bad "the model is not epoch 1's"
+# ... and patience: stops 2 epochs after the best (the first)
+sed 's/^epochs .*/epochs 5\nearly_stop patience=2 min_delta=100/' "$tmp/char.net" >"$tmp/md.net"
+expect 0 "" -- "$sn" train "$tmp/md.net" --text "$tmp/corpus.txt" --out "$tmp/md5" --seed 3 --quiet
+[ "$(wc -l <"$tmp/md5/history.csv")" -eq 4 ] && ok || bad "early stop: $(cat "$tmp/md5/history.csv")"
+expect 0 "" -- "$sn" train "$tmp/md.net" --text "$tmp/corpus.txt" --out "$tmp/md1b" --seed 3 --quiet --epochs 1
+cmp -s "$tmp/md1b/model.safetensors" "$tmp/md5/model.safetensors" && ok || bad "early stop: not epoch 1's weights"
+# the text history ends with reg_loss
+head -1 "$tmp/md5/history.csv" | grep -q ",skipped,reg_loss$" && ok || bad "history header: $(head -1 "$tmp/md5/history.csv")"
+
 finish

@@ -16,8 +16,9 @@
 static long at_batch[256];
 static int seen[256], nseen;
 
-static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double tps) {
-    (void)ctx, (void)nbatches, (void)loss, (void)tps;
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double tps) {
+    (void)ctx, (void)nbatches, (void)loss, (void)acc, (void)tps;
     if (nseen < 256) {
         seen[nseen] = epoch * 1000 + batch;
         at_batch[nseen++] = allocations;
@@ -38,7 +39,7 @@ static void run(const char *spec, int threads) {
     o.seq_len = 12;
     sn_set_threads(threads);
     nseen = 0;
-    sn_text_hooks hooks = {NULL, on_batch, NULL, NULL};
+    sn_train_hooks hooks = {.on_batch = on_batch};
     CHECK(sn_text_train(m, NULL, ids, 3600, ids + 3600, 400, &o, &hooks, NULL, &err) == SN_OK);
     int steps = 0;
     for (int i = 2; i < nseen; i++) {

@@ -17,14 +17,15 @@
 static double means[MAX_STEPS], val_losses[8];
 static int nsteps, nepochs, batches_per_epoch;
 
-static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double tps) {
-    (void)ctx, (void)epoch, (void)tps;
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double tps) {
+    (void)ctx, (void)epoch, (void)acc, (void)tps;
     batches_per_epoch = nbatches;
     (void)batch;
     if (nsteps < MAX_STEPS) means[nsteps++] = loss;
 }
 
-static int on_epoch(void *ctx, const sn_text_epoch_stats *s) {
+static int on_epoch(void *ctx, const sn_epoch_stats *s) {
     (void)ctx;
     if (nepochs < 8) val_losses[nepochs++] = s->val_loss;
     return 0;
@@ -61,7 +62,7 @@ int main(void) {
     sn_text_options_default(&o);
     o.seq_len = atoi(seq);
     o.keep_best = 0; /* PyTorch ends with the last weights */
-    sn_text_hooks hooks = {NULL, on_batch, on_epoch, NULL};
+    sn_train_hooks hooks = {.on_batch = on_batch, .on_epoch = on_epoch};
     sn_set_threads(1);
     CHECK(sn_text_train(m, v, ids, n - n_val, ids + n - n_val, n_val, &o, &hooks, NULL, &err) ==
           SN_OK);

@@ -75,7 +75,7 @@ static inline sn_status spiral_run(const char *spec_path, uint64_t seed, const c
     if (s == SN_OK && epochs > 0) sn_model_config(m)->epochs = epochs;
     if (s == SN_OK) {
         snprintf(out->optimizer, sizeof out->optimizer, "%s", sn_model_config(m)->optimizer);
-        sn_train_hooks hooks = {out, NULL, spiral_on_epoch};
+        sn_train_hooks hooks = {.ctx = out, .on_epoch = spiral_on_epoch};
         s = sn_train(m, train, NULL, NULL, &hooks, NULL, err);
     }
     double loss;

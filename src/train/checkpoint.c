@@ -17,7 +17,12 @@
  *   rng.model, rng.shuffle         state inc has_spare spare (PCG32)
  *   schedule                       plateau_lr best bad_epochs cooldown_left
  *   sums                           sum reg_sum count correct last_lr
- *   early_stop                     best since_best have_best
+ *   early_stop                     best since_best have_best best_epoch
+ *   kept                           the statistics of the epoch whose weights
+ *                                  are kept: epoch step train_loss train_acc
+ *                                  val_loss val_acc test_loss test_acc lr
+ *                                  reg_loss skipped (epoch 0: none yet)
+ *   elapsed                        wall seconds of training so far
  *   guard                          epoch skipped skipped_rows checked ref_loss
  *                                  ref_steps skip (train/guard.h; skip: the
  *                                  mode it ran in, for information)
@@ -335,7 +340,7 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
     const char **names = sn_alloc((size_t)n, sizeof *names);
     const sn_tensor **ts = sn_alloc((size_t)n, sizeof *ts);
     sn_tensor *rnn = sn_alloc((size_t)n, sizeof *rnn);
-    int nkeys = 14 + o->nmeta; /* ours, the caller's, then the history */
+    int nkeys = 16 + o->nmeta; /* ours, the caller's, then the history */
     const char **keys = sn_alloc((size_t)nkeys, sizeof *keys);
     const char **vals = sn_alloc((size_t)nkeys, sizeof *vals);
     size_t tmp_len = strlen(o->path) + 8;
@@ -357,7 +362,7 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
         ts[i] = &rnn[i];
     }
     char config[2048], position[160], optim[96], rng_m[128], rng_s[128], schedule[160];
-    char sums[224], early[128], guard[256];
+    char sums[224], early[160], guard[256], kept[512], elapsed[64];
     const sn_guard *g = k->guard;
     if (s == SN_OK) {
         config_text(&m->cfg, config, sizeof config);
@@ -370,7 +375,13 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
                  sched->bad_epochs, sched->cooldown_left);
         snprintf(sums, sizeof sums, "%a %a %a %ld %a", k->sum, k->reg_sum, k->count, k->correct,
                  (double)k->last_lr);
-        snprintf(early, sizeof early, "%a %d %d", k->best, k->since_best, k->have_best);
+        snprintf(early, sizeof early, "%a %d %d %d", k->best, k->since_best, k->have_best,
+                 k->best_epoch);
+        const sn_epoch_stats *e = &k->kept;
+        snprintf(kept, sizeof kept, "%d %ld %a %a %a %a %a %a %a %a %d", e->epoch, e->step,
+                 e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc,
+                 e->lr, e->reg_loss, e->skipped);
+        snprintf(elapsed, sizeof elapsed, "%a", k->elapsed);
         if (g)
             snprintf(guard, sizeof guard, "%d %d %ld %d %a %d %d", g->epoch, g->skipped,
                      g->skipped_rows, g->checked, g->ref_loss, g->ref_steps, g->skip);
@@ -385,8 +396,10 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
         for (int i = 0; i < 11; i++) keys[i] = kv[i][0], vals[i] = kv[i][1];
         keys[11] = "guard", vals[11] = guard;
         keys[12] = "guard.last", vals[12] = g ? g->last : "";
+        keys[13] = "kept", vals[13] = kept;
+        keys[14] = "elapsed", vals[14] = elapsed;
         for (int i = 0; i < o->nmeta; i++)
-            keys[13 + i] = o->meta_keys[i], vals[13 + i] = o->meta_values[i];
+            keys[15 + i] = o->meta_keys[i], vals[15 + i] = o->meta_values[i];
         keys[nkeys - 1] = "history";
         vals[nkeys - 1] = k->history ? k->history : "";
         snprintf(tmp, tmp_len, "%s.tmp", o->path);
@@ -482,8 +495,9 @@ static sn_status rnn_streams(const sn_st_file *f, const char *path, const sn_mod
     return SN_OK;
 }
 
-static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_optimizer *opt,
-                      sn_schedule *sched, sn_ckpt *k, sn_tensor *best, sn_error *err) {
+/* The kind of training and its configuration: those of this training? */
+static sn_status check_kind(const char *path, const sn_st_file *f, const sn_model *m,
+                            const sn_ckpt *k, sn_error *err) {
     const char *fmt = sn_st_meta(f, "format"), *trainer = sn_st_meta(f, "trainer");
     if (!fmt || strcmp(fmt, FORMAT) != 0)
         return sn_fail(err, SN_ERR_FORMAT,
@@ -509,93 +523,183 @@ static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_opt
                            path, a, b);
         }
     }
+    return SN_OK;
+}
 
-    sn_ckpt c = {0};
-    c.trainer = k->trainer;
+/* Everything a checkpoint holds besides its tensors, read and checked. */
+typedef struct saved {
+    sn_ckpt c;
+    long steps; /* the optimizer's */
+    double lr;
+    sn_rng rm;                /* the model's generator */
+    double plateau_lr, sbest; /* the schedule's bookkeeping */
+    int bad, cool;
+    sn_guard gs; /* the guard's running state */
+    const char *glast, *history;
+} saved;
+
+/* Position, optimizer, generators and schedule. */
+static sn_status read_position(const char *path, const sn_st_file *f, const sn_ckpt *k, saved *v,
+                               sn_error *err) {
+    sn_ckpt *c = &v->c;
     sn_status s = SN_OK;
     fields r;
     fields_open(&r, f, path, "position", err);
-    c.epoch = (int)field_long(&r, 1, 100000000);
-    c.batch = (int)field_long(&r, 0, 0x7fffffff);
-    c.nbatches = (int)field_long(&r, 0, 0x7fffffff);
-    c.samples = field_long(&r, 0, 0x7fffffffffffffffL);
-    c.finished = (int)field_long(&r, 0, 1);
+    c->epoch = (int)field_long(&r, 1, 100000000);
+    c->batch = (int)field_long(&r, 0, 0x7fffffff);
+    c->nbatches = (int)field_long(&r, 0, 0x7fffffff);
+    c->samples = field_long(&r, 0, 0x7fffffffffffffffL);
+    c->finished = (int)field_long(&r, 0, 1);
     fields_close(&r);
     s = r.s;
-    if (s == SN_OK && c.batch > c.nbatches)
+    if (s == SN_OK && c->batch > c->nbatches)
         s = sn_fail(err, SN_ERR_FORMAT, "%s: __metadata__ \"position\": batch %d of %d", path,
-                    c.batch, c.nbatches);
-    if (s == SN_OK && k->nbatches > 0 && (c.nbatches != k->nbatches || c.samples != k->samples))
+                    c->batch, c->nbatches);
+    if (s == SN_OK && k->nbatches > 0 && (c->nbatches != k->nbatches || c->samples != k->samples))
         s = sn_fail(err, SN_ERR_ARG,
                     "%s: the checkpoint was made with %ld training %s in %d batches per epoch, "
                     "this training has %ld in %d: not the same data or batch size",
-                    path, c.samples,
-                    k->trainer && !strcmp(k->trainer, "text") ? "tokens" : "samples", c.nbatches,
+                    path, c->samples,
+                    k->trainer && !strcmp(k->trainer, "text") ? "tokens" : "samples", c->nbatches,
                     k->samples, k->nbatches);
-    long steps = 0;
-    double lr = 0;
     if (s == SN_OK) {
         fields_open(&r, f, path, "optimizer", err);
-        steps = field_long(&r, 0, 0x7fffffffffffffffL);
-        lr = field_double(&r);
+        v->steps = field_long(&r, 0, 0x7fffffffffffffffL);
+        v->lr = field_double(&r);
         fields_close(&r);
         s = r.s;
     }
-    sn_rng rm = rng_read(f, path, "rng.model", &s, err);
-    c.shuffle = rng_read(f, path, "rng.shuffle", &s, err);
-    double plateau_lr = 0, sbest = 0;
-    int bad = 0, cool = 0;
+    v->rm = rng_read(f, path, "rng.model", &s, err);
+    c->shuffle = rng_read(f, path, "rng.shuffle", &s, err);
     if (s == SN_OK) {
         fields_open(&r, f, path, "schedule", err);
-        plateau_lr = field_double(&r);
-        sbest = field_double(&r);
-        bad = (int)field_long(&r, 0, 0x7fffffff);
-        cool = (int)field_long(&r, 0, 0x7fffffff);
+        v->plateau_lr = field_double(&r);
+        v->sbest = field_double(&r);
+        v->bad = (int)field_long(&r, 0, 0x7fffffff);
+        v->cool = (int)field_long(&r, 0, 0x7fffffff);
         fields_close(&r);
         s = r.s;
     }
+    return s;
+}
+
+/* The epoch's sums, early stopping, the kept epoch and the time used. */
+static sn_status read_sums(const char *path, const sn_st_file *f, saved *v, sn_error *err) {
+    sn_ckpt *c = &v->c;
+    sn_status s = SN_OK;
+    fields r;
     if (s == SN_OK) {
         fields_open(&r, f, path, "sums", err);
-        c.sum = field_double(&r);
-        c.reg_sum = field_double(&r);
-        c.count = field_double(&r);
-        c.correct = field_long(&r, 0, 0x7fffffffffffffffL);
-        c.last_lr = (float)field_double(&r);
+        c->sum = field_double(&r);
+        c->reg_sum = field_double(&r);
+        c->count = field_double(&r);
+        c->correct = field_long(&r, 0, 0x7fffffffffffffffL);
+        c->last_lr = (float)field_double(&r);
         fields_close(&r);
         s = r.s;
     }
     if (s == SN_OK) {
         fields_open(&r, f, path, "early_stop", err);
-        c.best = field_double(&r);
-        c.since_best = (int)field_long(&r, 0, 0x7fffffff);
-        c.have_best = (int)field_long(&r, 0, 1);
+        c->best = field_double(&r);
+        c->since_best = (int)field_long(&r, 0, 0x7fffffff);
+        c->have_best = (int)field_long(&r, 0, 1);
+        c->best_epoch = (int)field_long(&r, 0, 100000000);
         fields_close(&r);
         s = r.s;
     }
-    sn_guard gs; /* the guard's running state */
-    memset(&gs, 0, sizeof gs);
+    if (s == SN_OK) {
+        sn_epoch_stats *e = &c->kept;
+        fields_open(&r, f, path, "kept", err);
+        e->epoch = (int)field_long(&r, 0, 100000000);
+        e->step = field_long(&r, 0, 0x7fffffffffffffffL);
+        e->train_loss = field_double(&r), e->train_acc = field_double(&r);
+        e->val_loss = field_double(&r), e->val_acc = field_double(&r);
+        e->test_loss = field_double(&r), e->test_acc = field_double(&r);
+        e->lr = field_double(&r), e->reg_loss = field_double(&r);
+        e->skipped = (int)field_long(&r, 0, 0x7fffffff);
+        e->kept_epoch = e->epoch;
+        fields_close(&r);
+        s = r.s;
+    }
+    if (s == SN_OK) {
+        fields_open(&r, f, path, "elapsed", err);
+        c->elapsed = field_double(&r);
+        fields_close(&r);
+        s = r.s;
+        if (s == SN_OK && !(c->elapsed >= 0))
+            s = sn_fail(err, SN_ERR_FORMAT, "%s: __metadata__ \"elapsed\": %g seconds", path,
+                        c->elapsed);
+    }
+    return s;
+}
+
+/* The guard's running state and the history rows. */
+static sn_status read_guard(const char *path, const sn_st_file *f, saved *v, sn_error *err) {
+    sn_status s = SN_OK;
+    fields r;
     if (s == SN_OK) {
         fields_open(&r, f, path, "guard", err);
-        gs.epoch = (int)field_long(&r, 0, 100000000);
-        gs.skipped = (int)field_long(&r, 0, 0x7fffffff);
-        gs.skipped_rows = field_long(&r, 0, 0x7fffffffffffffffL);
-        gs.checked = (int)field_long(&r, 0, 0x7fffffff);
-        gs.ref_loss = field_double(&r);
-        gs.ref_steps = (int)field_long(&r, 0, SN_GUARD_REF_STEPS);
+        v->gs.epoch = (int)field_long(&r, 0, 100000000);
+        v->gs.skipped = (int)field_long(&r, 0, 0x7fffffff);
+        v->gs.skipped_rows = field_long(&r, 0, 0x7fffffffffffffffL);
+        v->gs.checked = (int)field_long(&r, 0, 0x7fffffff);
+        v->gs.ref_loss = field_double(&r);
+        v->gs.ref_steps = (int)field_long(&r, 0, SN_GUARD_REF_STEPS);
         (void)field_long(&r, 0, 1); /* the mode it ran in: may change (scratchnet.h) */
         fields_close(&r);
         s = r.s;
-        if (s == SN_OK && gs.skipped > gs.checked)
+        if (s == SN_OK && v->gs.skipped > v->gs.checked)
             s = sn_fail(err, SN_ERR_FORMAT,
                         "%s: __metadata__ \"guard\": %d batches skipped of %d checked", path,
-                        gs.skipped, gs.checked);
+                        v->gs.skipped, v->gs.checked);
     }
-    const char *glast = sn_st_meta(f, "guard.last");
-    if (s == SN_OK && !glast)
+    v->glast = sn_st_meta(f, "guard.last");
+    if (s == SN_OK && !v->glast)
         s = sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"guard.last\"", path);
-    const char *history = sn_st_meta(f, "history");
-    if (s == SN_OK && !history)
+    v->history = sn_st_meta(f, "history");
+    if (s == SN_OK && !v->history)
         s = sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"history\"", path);
+
+    return s;
+}
+
+/* Everything checked and the tensors copied: the remaining state. */
+static void apply(const saved *v, sn_model *m, sn_optimizer *opt, sn_schedule *sched, sn_ckpt *k,
+                  const int *rnn_n, char *history) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (is_recurrent(m->layers[i])) ((sn_recurrent *)m->layers[i])->state_n = rnn_n[i];
+    m->rng = v->rm;
+    sn_optimizer_set_steps(opt, v->steps);
+    sn_optimizer_set_lr(opt, (float)v->lr);
+    sched->plateau_lr = (float)v->plateau_lr;
+    sched->best = v->sbest;
+    sched->bad_epochs = v->bad;
+    sched->cooldown_left = v->cool;
+    sn_guard *g = k->guard;
+    if (g) {
+        const sn_guard *gs = &v->gs;
+        g->epoch = gs->epoch, g->skipped = gs->skipped, g->skipped_rows = gs->skipped_rows;
+        g->checked = gs->checked, g->ref_loss = gs->ref_loss, g->ref_steps = gs->ref_steps;
+        snprintf(g->last, sizeof g->last, "%s", v->glast);
+    }
+    sn_ckpt_free(k);
+    *k = v->c;
+    k->guard = g;
+    k->history_len = strlen(v->history);
+    k->history_cap = k->history_len + 1;
+    k->history = history;
+    memcpy(k->history, v->history, k->history_cap);
+}
+
+static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_optimizer *opt,
+                      sn_schedule *sched, sn_ckpt *k, sn_tensor *best, sn_error *err) {
+    saved *v = sn_alloc(1, sizeof *v);
+    if (!v) return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+    v->c.trainer = k->trainer;
+    sn_status s = check_kind(path, f, m, k, err);
+    if (s == SN_OK) s = read_position(path, f, k, v, err);
+    if (s == SN_OK) s = read_sums(path, f, v, err);
+    if (s == SN_OK) s = read_guard(path, f, v, err);
 
     /* Tensors: all checked first, then copied; nothing else in the file. */
     int rnn_n[SN_MAX_LAYERS] = {0};
@@ -613,38 +717,17 @@ static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_opt
                         "%s: tensor '%s' belongs to nothing in this model and optimizer", path,
                         f->entries[i].name);
     }
-    if (s == SN_OK) {
-        c.history_len = strlen(history);
-        c.history_cap = c.history_len + 1;
-        if (!(c.history = malloc(c.history_cap)))
-            s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
-        else
-            memcpy(c.history, history, c.history_cap);
-    }
+    char *history = NULL;
+    if (s == SN_OK && !(history = malloc(strlen(v->history) + 1)))
+        s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; s == SN_OK && i < n; i++) take(f, path, &sl[i], 1, err);
     sn_free(sl);
-    if (s != SN_OK) return s;
-
-    /* Everything checked: the remaining state. */
-    for (int i = 0; i < m->nlayers; i++)
-        if (is_recurrent(m->layers[i])) ((sn_recurrent *)m->layers[i])->state_n = rnn_n[i];
-    m->rng = rm;
-    sn_optimizer_set_steps(opt, steps);
-    sn_optimizer_set_lr(opt, (float)lr);
-    sched->plateau_lr = (float)plateau_lr;
-    sched->best = sbest;
-    sched->bad_epochs = bad;
-    sched->cooldown_left = cool;
-    sn_guard *g = k->guard;
-    if (g) {
-        g->epoch = gs.epoch, g->skipped = gs.skipped, g->skipped_rows = gs.skipped_rows;
-        g->checked = gs.checked, g->ref_loss = gs.ref_loss, g->ref_steps = gs.ref_steps;
-        snprintf(g->last, sizeof g->last, "%s", glast);
-    }
-    sn_ckpt_free(k);
-    *k = c;
-    k->guard = g;
-    return SN_OK;
+    if (s == SN_OK)
+        apply(v, m, opt, sched, k, rnn_n, history);
+    else
+        free(history);
+    sn_free(v);
+    return s;
 }
 
 sn_status sn_ckpt_load(const char *path, sn_model *m, sn_optimizer *opt, sn_schedule *sched,

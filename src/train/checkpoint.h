@@ -24,7 +24,11 @@ typedef struct sn_ckpt {
     float last_lr;
     double best; /* early stopping: best monitored value, epochs since, found */
     int since_best, have_best;
-    char *history; /* the history rows so far (CSV lines, no header) */
+    int best_epoch;      /* the epoch of `best` */
+    sn_epoch_stats kept; /* the statistics of the epoch whose weights are kept
+                            (epoch 0: none yet) */
+    double elapsed;      /* wall seconds of training so far (the time budget) */
+    char *history;       /* the history rows so far (CSV lines, no header) */
     size_t history_len, history_cap;
     /* the training's guard: its running state (the epoch's counters, the
      * loss reference) is saved, and restored on load; NULL: saved as a

@@ -166,7 +166,7 @@ sn_status cli_resume_args(int argc, char **argv, cli_resume *r, sn_error *err) {
     sn_st_file f;
     sn_status s = sn_st_load(path, &f, err);
     if (s != SN_OK) return sn_wrap(err, "--resume %s", run_dir);
-    const char *args = sn_st_meta(&f, "cli.args"), *kept = sn_st_meta(&f, "cli.kept");
+    const char *args = sn_st_meta(&f, "cli.args");
     if (!args) {
         sn_st_free(&f);
         return sn_fail(err, SN_ERR_FORMAT,
@@ -179,7 +179,6 @@ sn_status cli_resume_args(int argc, char **argv, cli_resume *r, sn_error *err) {
     r->argv = calloc(n + (size_t)argc + 8, sizeof *r->argv);
     snprintf(r->spec, sizeof r->spec, "%s/spec.net", run_dir);
     snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir);
-    if (kept) snprintf(r->kept, sizeof r->kept, "%s", kept);
     if (!r->text || !r->argv) {
         sn_st_free(&f);
         cli_resume_free(r);

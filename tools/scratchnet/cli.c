@@ -37,7 +37,7 @@ static int parse_double_opt(const char *name, const char *s, double lo, double h
 int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos, cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->seed = o->epochs = o->batch = -1;
-    o->lr = o->val_split = -1;
+    o->lr = o->val_split = o->minutes = -1;
     o->label_col = -1;
     o->header = -1;
     o->noise_seed = -1;
@@ -117,6 +117,8 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             ok = parse_long_opt(a, v, 1, 1 << 20, &o->batch);
         else if (strcmp(a, "--lr") == 0)
             ok = parse_double_opt(a, v, 1e-12, 1e6, &o->lr);
+        else if (strcmp(a, "--minutes") == 0)
+            ok = parse_double_opt(a, v, 1e-6, 1e7, &o->minutes);
         else if (strcmp(a, "--val-split") == 0)
             ok = parse_double_opt(a, v, 0, 0.99, &o->val_split);
         else if (strcmp(a, "--threads") == 0) {
@@ -282,7 +284,7 @@ sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs) {
     p->tty = isatty(2);
     p->epochs = epochs;
     p->last_draw = 0;
-    sn_train_hooks h = {p, on_batch, on_epoch};
+    sn_train_hooks h = {.ctx = p, .on_batch = on_batch, .on_epoch = on_epoch};
     return h;
 }
 

@@ -19,6 +19,7 @@ typedef struct cli_opts {
     long seed;            /* --seed (-1: unset) */
     long epochs, batch;   /* -1: unset */
     double lr, val_split; /* < 0: unset */
+    double minutes;       /* --minutes: time budget (< 0: unset) */
     int threads;          /* 0: all cores */
     int quiet;
     int standardize;
@@ -114,7 +115,6 @@ typedef struct cli_resume {
     char **argv;
     char *text;
     char spec[1100], run_dir[1024];
-    char kept[256]; /* __metadata__ "cli.kept" (text training), "" if none */
 } cli_resume;
 sn_status cli_resume_args(int argc, char **argv, cli_resume *r, sn_error *err);
 void cli_resume_free(cli_resume *r);

@@ -30,6 +30,8 @@ static const char usage[] =
     "  --batch N          mini-batch size\n"
     "  --lr X             learning rate\n"
     "  --val-split F      fraction of the training set held out for validation\n"
+    "  --minutes M        stop training after M minutes (a resumed run counts the time\n"
+    "                     its earlier runs used)\n"
     "  --threads N        threads for the kernels (default: all cores)\n"
     "  --standardize      scale each feature to mean 0, std 1 (training set statistics)\n"
     "  --skip-nonfinite   skip a batch whose loss or gradient is NaN/inf or explodes\n"
@@ -115,6 +117,7 @@ static void apply_overrides(const cli_opts *o, sn_train_config *c) {
     if (o->lr > 0) c->lr = (float)o->lr;
     if (o->val_split >= 0) c->val_split = (float)o->val_split;
     if (o->skip_nonfinite) c->skip_nonfinite = 1;
+    if (o->minutes > 0) c->max_seconds = 60 * o->minutes;
 }
 
 /* train, val and test as training uses them: `all` split by the model's

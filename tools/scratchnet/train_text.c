@@ -71,7 +71,7 @@ typedef struct text_cfg {
     sn_text_options o;
     sn_text_level level;
     int words;
-    double val;
+    double val, minutes;
     char prime[512];
 } text_cfg;
 
@@ -235,7 +235,7 @@ static sn_status text_line(text_cfg *t, char *line, sn_error *err) {
     else if (strcmp(key, "val") == 0 && x >= 0 && x <= 0.9)
         t->val = x;
     else if (strcmp(key, "minutes") == 0 && x > 0)
-        t->o.max_seconds = 60 * x;
+        t->minutes = x;
     else if (strcmp(key, "sample_every") == 0 && integral && x >= 0)
         t->o.sample_every = (int)fmin(x, 1 << 30);
     else if (strcmp(key, "sample_length") == 0 && integral && x >= 0 && x <= 1 << 24)
@@ -304,11 +304,7 @@ typedef struct progress {
     int quiet, tty, epochs;
     double last_draw;
     FILE *samples;
-    /* the epoch whose weights training ends with: the best validation
-     * loss, or the last epoch without validation */
-    int kept_epoch;
-    double kept_train, kept_val;
-    char kept_meta[128]; /* "epoch train val" (%a), as checkpoints record it */
+    sn_epoch_stats kept; /* the epoch whose weights training ended with */
     /* the model file, rewritten (atomically) whenever the kept epoch changes,
      * so that an interrupted run leaves its best model behind */
     const sn_model *m;
@@ -322,8 +318,10 @@ typedef struct progress {
 
 /* A progress line redrawn in place on a terminal; in a log, one line a
  * minute. */
-static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double tps) {
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double tps) {
     progress *p = ctx;
+    (void)acc;
     if (p->quiet) return;
     double t = cli_now();
     if (p->last_draw == 0) p->last_draw = t;
@@ -336,14 +334,9 @@ static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss,
     fflush(stderr);
 }
 
-static int on_epoch(void *ctx, const sn_text_epoch_stats *e) {
+static int on_epoch(void *ctx, const sn_epoch_stats *e) {
     progress *p = ctx;
-    if (isnan(e->val_loss) || !(e->val_loss >= p->kept_val)) {
-        p->kept_epoch = e->epoch;
-        p->kept_train = e->train_loss;
-        p->kept_val = e->val_loss;
-        snprintf(p->kept_meta, sizeof p->kept_meta, "%d %a %a", p->kept_epoch, p->kept_train,
-                 p->kept_val); /* for checkpoints */
+    if (e->kept_epoch == e->epoch) { /* the weights training would end with */
         if (p->model_path && p->save_status == SN_OK)
             p->save_status = sn_text_model_save(p->m, p->v, p->model_path, p->nmeta, p->meta_keys,
                                                 p->meta_vals, &p->save_err);
@@ -356,8 +349,13 @@ static int on_epoch(void *ctx, const sn_text_epoch_stats *e) {
         fprintf(stderr, "  val %.4f (%.3f bits, perplexity %.2f)", e->val_loss,
                 e->val_loss / log(2.0), exp(e->val_loss));
     if (e->skipped) fprintf(stderr, "  skipped %d", e->skipped);
-    fprintf(stderr, "  lr %.3g  %.0f tokens/s  %.1fs\n", e->lr, e->tokens_per_s, e->seconds);
+    fprintf(stderr, "  lr %.3g  %.0f tokens/s  %.1fs\n", e->lr, e->samples_per_s, e->seconds);
     return 0;
+}
+
+static void on_end(void *ctx, const sn_epoch_stats *kept) {
+    progress *p = ctx;
+    p->kept = *kept;
 }
 
 static void on_sample(void *ctx, int epoch, const char *text) {
@@ -394,7 +392,7 @@ static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
     if (a->words > 0) t->words = (int)a->words;
     if (a->seq > 0) t->o.seq_len = (int)a->seq;
     if (a->val >= 0) t->val = a->val;
-    if (a->minutes > 0) t->o.max_seconds = 60 * a->minutes;
+    if (a->minutes > 0) t->minutes = a->minutes;
     if (a->sample_every >= 0) t->o.sample_every = (int)a->sample_every;
     if (a->sample_length >= 0) t->o.sample_length = (int)a->sample_length;
     if (a->temperature >= 0) t->o.temperature = (float)a->temperature;
@@ -405,6 +403,7 @@ static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
         if (a->batch > 0) c->batch = (int)a->batch;
         if (a->lr > 0) c->lr = (float)a->lr;
         if (a->skip_nonfinite) c->skip_nonfinite = 1;
+        if (t->minutes > 0) c->max_seconds = 60 * t->minutes;
     }
 }
 
@@ -445,10 +444,7 @@ int cmd_train_text(int argc, char **argv) {
     memset(&p, 0, sizeof p);
     p.quiet = a.quiet;
     p.tty = isatty(2);
-    p.kept_train = p.kept_val = NAN;
-    if (res.kept[0]) /* where the resumed run stood */
-        sscanf(res.kept, "%d %la %la", &p.kept_epoch, &p.kept_train, &p.kept_val);
-    snprintf(p.kept_meta, sizeof p.kept_meta, "%d %a %a", p.kept_epoch, p.kept_train, p.kept_val);
+    p.kept.train_loss = p.kept.val_loss = NAN; /* until training ends */
     char opts[160], model_path[1200];
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
     char run_dir[1024], path[1200], inputs[96] = "", epochs_text[16] = "", changed[32] = "";
@@ -505,17 +501,21 @@ int cmd_train_text(int argc, char **argv) {
         p.m = m, p.v = v, p.model_path = model_path;
         p.nmeta = 2, p.meta_keys = keys, p.meta_vals = vals;
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
-        sn_text_hooks hooks = {&p, on_batch, on_epoch, on_sample};
+        sn_train_hooks hooks = {.ctx = &p,
+                                .on_batch = on_batch,
+                                .on_epoch = on_epoch,
+                                .on_sample = on_sample,
+                                .on_end = on_end};
         double t0 = cli_now();
         char ckpt[1200]; /* checkpoints (checkpoint.c) */
         cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
-        const char *ck_keys[] = {"cli.args", "cli.kept", "cli.inputs", "cli.epochs"},
-                   *ck_vals[] = {record, p.kept_meta, inputs, epochs_text};
+        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs"},
+                   *ck_vals[] = {record, inputs, epochs_text};
         sn_checkpoint_options ck = {.path = ckpt,
                                     .every_epochs = (int)a.checkpoint_every,
                                     .every_steps = a.checkpoint_steps,
                                     .resume = resume_dir ? ckpt : NULL,
-                                    .nmeta = 4,
+                                    .nmeta = 3,
                                     .meta_keys = ck_keys,
                                     .meta_values = ck_vals,
                                     .delay_ms = cli_checkpoint_delay_ms(),
@@ -529,7 +529,7 @@ int cmd_train_text(int argc, char **argv) {
             err = p.save_err;
         }
         if (s == SN_OK) {
-            double val_loss = p.kept_val, train_loss = p.kept_train;
+            double val_loss = p.kept.val_loss, train_loss = p.kept.train_loss;
             s = sn_text_model_save(m, v, model_path, 2, keys, vals, &err);
             char text[8192 + 512];
             int k = snprintf(text, sizeof text, "%s", summary);
@@ -538,7 +538,7 @@ int cmd_train_text(int argc, char **argv) {
                           "training time %.1f minutes; weights of epoch %d\n"
                           "training loss %.4f nats/token (%.4f bits)\n",
                           a.text, nids, sn_text_level_name(t.level), sn_vocab_size(v), nids - nval,
-                          nval, minutes, p.kept_epoch, train_loss, train_loss / log(2.0));
+                          nval, minutes, p.kept.epoch, train_loss, train_loss / log(2.0));
             if (nval)
                 snprintf(text + k, sizeof text - (size_t)k,
                          "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
@@ -552,10 +552,10 @@ int cmd_train_text(int argc, char **argv) {
                 if (nval)
                     printf("validation loss %.4f nats/token (%.4f bits), perplexity %.3f (epoch "
                            "%d)\n",
-                           val_loss, val_loss / log(2.0), exp(val_loss), p.kept_epoch);
+                           val_loss, val_loss / log(2.0), exp(val_loss), p.kept.epoch);
                 else
                     printf("training loss %.4f nats/token (%.4f bits) (epoch %d)\n", train_loss,
-                           train_loss / log(2.0), p.kept_epoch);
+                           train_loss / log(2.0), p.kept.epoch);
                 printf("model: %s/model.safetensors\n", run_dir);
             }
         }
