@@ -8,7 +8,10 @@
  *                    with a carried initial state, in both modes;
  *   rnn_chunking     one pass over 2T steps equals two passes of T steps with
  *                    carry_state between them; reset_state and a change of N
- *                    start from zero. */
+ *                    start from zero;
+ *   rnn_threads      1, 2 and 3 threads (1, 4 and 6 ranges of the 37 streams
+ *                    in the time loops) give bitwise the same outputs, final
+ *                    state, input gradient and parameter gradients. */
 #ifndef SN_TEST_RNN_CHECK_H
 #define SN_TEST_RNN_CHECK_H
 
@@ -230,6 +233,66 @@ static void rnn_chunking(const char *spec) {
     free(whole);
     free(part);
     sn_model_free(m);
+}
+
+/* Outputs, final states, input and parameter gradients of one training
+ * pass with carried state, on 1, 2 and 3 threads: bitwise equal. */
+static void rnn_threads(const char *spec) {
+    enum { T = 4, N = 37, R = T * N };
+    float *first = NULL;
+    size_t len = 0;
+    int same = 1, saved = sn_get_threads();
+    for (int threads = 1; threads <= 3; threads++) {
+        sn_set_threads(threads);
+        sn_model *m = NULL;
+        sn_error err = {0};
+        if (sn_model_from_spec(spec, "threads", 11, &m, &err) != SN_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            CHECK(0);
+            break;
+        }
+        int K = sn_model_output_size(m);
+        size_t I = sn_model_input_size(m);
+        float *x = malloc(I * R * sizeof(float));
+        int *labels = malloc(R * sizeof(int));
+        sn_rng g;
+        sn_rng_seed(&g, 3, 4);
+        for (size_t i = 0; i < I * R; i++) x[i] = sn_rng_normal(&g);
+        for (int i = 0; i < R; i++) labels[i] = (int)sn_rng_below(&g, (uint32_t)K);
+        CHECK(sn_model_reserve(m, R, &err) == SN_OK);
+        m->input_grad = 1;
+        sn_model_set_seq_len(m, T);
+        sn_model_forward(m, x, R, 1);
+        sn_model_carry_state(m);
+        const sn_tensor *y = sn_model_forward(m, x, R, 1);
+        sn_model_backward(m, labels, NULL);
+        sn_recurrent *r = (sn_recurrent *)m->layers[0];
+        size_t n = (size_t)K * R + I * R + (size_t)r->levels * N * r->H;
+        for (int p = 0; p < m->layers[0]->nparams; p++) n += m->layers[0]->params[p].grad.size;
+        float *all = malloc(n * sizeof(float)), *at = all;
+        memcpy(at, y->data, (size_t)K * R * sizeof(float)), at += (size_t)K * R;
+        memcpy(at, m->grad[0].data, I * R * sizeof(float)), at += I * R;
+        for (int k = 0; k < r->levels; k++)
+            memcpy(at, r->hT + (size_t)k * r->max_rows * r->H, (size_t)N * r->H * sizeof(float)),
+                at += (size_t)N * r->H;
+        for (int p = 0; p < m->layers[0]->nparams; p++) {
+            const sn_tensor *gr = &m->layers[0]->params[p].grad;
+            memcpy(at, gr->data, gr->size * sizeof(float)), at += gr->size;
+        }
+        if (!first) {
+            first = all, len = n;
+        } else {
+            same &= n == len && memcmp(first, all, n * sizeof(float)) == 0;
+            free(all);
+        }
+        free(x);
+        free(labels);
+        sn_model_free(m);
+    }
+    printf("threads 1, 2, 3 %s: %s\n", spec_line(spec), same ? "bitwise equal" : "DIFFERENT");
+    CHECK(same);
+    free(first);
+    sn_set_threads(saved);
 }
 
 #endif

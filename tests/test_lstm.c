@@ -67,6 +67,7 @@ int main(void) {
     rnn_gradcheck("input 1\nembedding 5 3\nlstm 4\ndropout 0.3\nlstm 4\ndense 5\n"
                   "loss softmax_xent\n",
                   4, 2, 1, 1);
+    rnn_threads("input 3\nlstm 6 layers=2\ndense 3\nloss softmax_xent\n");
     rnn_chunking("input 3\nlstm 4 layers=2\ndense 3\nloss softmax_xent\n");
     test_forget_bias();
     test_param_names();

@@ -59,6 +59,7 @@ int main(void) {
     rnn_gradcheck("input 3\nrnn 4 layers=3 dropout=0.3\ndense 3\nloss softmax_xent\n", 4, 2, 1, 1);
     rnn_gradcheck("input 2\nrnn 4 act=relu\ndense 3\nloss softmax_xent\n", 5, 2, 1, 0);
     rnn_gradcheck("input 1\nonehot 5\nrnn 6\ndense 5\nloss softmax_xent\n", 5, 2, 1, 0);
+    rnn_threads("input 3\nrnn 6 layers=2\ndense 3\nloss softmax_xent\n");
     rnn_chunking("input 3\nrnn 4 layers=2\ndense 3\nloss softmax_xent\n");
     test_spec_errors();
     return check_report();

@@ -2,6 +2,21 @@
 #include "kernels/rnn.h"
 
 #include "kernels/fastmath.h"
+#include "scratchnet.h"
+
+int sn_rnn_chunks(int N) {
+    int nt = sn_get_threads();
+    if (nt <= 1 || N <= 4) return 1;
+    int rows = (N + 2 * nt - 1) / (2 * nt);
+    if (rows < 4) rows = 4;
+    return (N + rows - 1) / rows;
+}
+
+void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1) {
+    int rows = (N + chunks - 1) / chunks;
+    *n0 = c * rows < N ? c * rows : N;
+    *n1 = (c + 1) * rows < N ? (c + 1) * rows : N;
+}
 
 void sn_transpose(const float *a, int rows, int cols, float *at) {
     enum { B = 32 };

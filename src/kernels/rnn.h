@@ -10,6 +10,17 @@
 
 #include <stddef.h>
 
+/* Streams are independent through time, so a recurrent layer runs its whole
+ * time loop for a range of streams per chunk of sn_parallel: one hand-off
+ * per sequence instead of one or two per step, and every product and step
+ * function is the same row by row as over all N streams at once (K is
+ * never split), so results do not depend on the split. sn_rnn_chunks(N):
+ * how many ranges (1 on one thread; else two per thread, of at least 4
+ * streams each, so a thread that runs behind leaves spare ranges to the
+ * others); sn_rnn_rows: the c-th of them, [*n0, *n1). */
+int sn_rnn_chunks(int N);
+void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
+
 /* at[c, r] = a[r, c] for a: [rows, cols]. */
 void sn_transpose(const float *a, int rows, int cols, float *at);
 

@@ -22,42 +22,76 @@
  * have different gradients. Cached per row: r, z, n [3H] and u_n [H].
  *
  * Spec: `gru H [layers=L] [dropout=P]`; stacking and state: recurrent.h. */
+#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "kernels/rnn.h"
 #include "layers/recurrent.h"
 
 #include <string.h>
 
+/* The time loops run for a range of streams per thread (sn_rnn_chunks). */
+typedef struct {
+    const sn_rnn_level *v;
+    const float *dy;
+    int chunks;
+} seq_job;
+
+static void forward_rows(void *ctx, int chunk) {
+    const seq_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int T = v->T, N = v->N, H = v->H, G = 3 * H, R = T * N, n0, n1;
+    size_t NH = (size_t)N * H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    int n = n1 - n0;
+    size_t o = (size_t)n0 * H;
+    float *gates = v->cache, *un = gates + (size_t)R * G, *u = v->scratch + (size_t)n0 * G;
+    for (int t = 0; t < T; t++) {
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        for (int k = 0; k < n; k++)
+            memcpy(u + (size_t)k * G, v->b_hh->value.data, (size_t)G * sizeof(float));
+        sn_sgemm(0, 0, n, G, H, 1.0f, h_prev + o, H, v->whh_t, G, 1.0f, u, G);
+        sn_gru_step_forward(n, H, gates + ((size_t)t * N + n0) * G, u, un + t * NH + o, h_prev + o,
+                            v->y + t * NH + o);
+    }
+}
+
 static void gru_forward(const sn_rnn_level *v) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
     size_t NH = (size_t)N * H;
-    float *gates = v->cache, *un = gates + (size_t)R * G, *u = v->scratch;
+    float *gates = v->cache;
     sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     sn_add_row_vector(gates, v->b_ih->value.data, R, G);
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
-    for (int t = 0; t < T; t++) {
-        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        for (int n = 0; n < N; n++)
-            memcpy(u + (size_t)n * G, v->b_hh->value.data, (size_t)G * sizeof(float));
-        sn_sgemm(0, 0, N, G, H, 1.0f, h_prev, H, v->whh_t, G, 1.0f, u, G);
-        sn_gru_step_forward(N, H, gates + (size_t)t * N * G, u, un + t * NH, h_prev, v->y + t * NH);
-    }
+    seq_job job = {v, NULL, sn_rnn_chunks(N)};
+    sn_parallel(job.chunks, forward_rows, &job);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
+}
+
+static void backward_rows(void *ctx, int chunk) {
+    const seq_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int T = v->T, N = v->N, H = v->H, G = 3 * H, R = T * N, n0, n1;
+    size_t NH = (size_t)N * H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    int n = n1 - n0;
+    size_t o = (size_t)n0 * H;
+    const float *gates = v->cache, *un = gates + (size_t)R * G;
+    float *dgx = v->scratch, *dgh = dgx + (size_t)R * G, *dh = dgh + (size_t)R * G + o;
+    memset(dh, 0, (size_t)n * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        size_t g0 = ((size_t)t * N + n0) * G;
+        sn_gru_step_backward(n, H, gates + g0, un + t * NH + o, h_prev + o, j->dy + t * NH + o, dh,
+                             dgx + g0, dgh + g0);
+        if (t > 0) sn_sgemm(0, 0, n, H, G, 1.0f, dgh + g0, G, v->w_hh->value.data, H, 1.0f, dh, H);
+    }
 }
 
 static void gru_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
-    size_t NH = (size_t)N * H;
-    const float *gates = v->cache, *un = gates + (size_t)R * G;
-    float *dgx = v->scratch, *dgh = dgx + (size_t)R * G, *dh = dgh + (size_t)R * G;
-    memset(dh, 0, NH * sizeof(float));
-    for (int t = T - 1; t >= 0; t--) {
-        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        float *dgh_t = dgh + (size_t)t * N * G;
-        sn_gru_step_backward(N, H, gates + (size_t)t * N * G, un + t * NH, h_prev, dy + t * NH, dh,
-                             dgx + (size_t)t * N * G, dgh_t);
-        if (t > 0) sn_sgemm(0, 0, N, H, G, 1.0f, dgh_t, G, v->w_hh->value.data, H, 1.0f, dh, H);
-    }
+    float *dgx = v->scratch, *dgh = dgx + (size_t)R * G;
+    seq_job job = {v, dy, sn_rnn_chunks(N)};
+    sn_parallel(job.chunks, backward_rows, &job);
     sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
     sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)

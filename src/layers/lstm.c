@@ -19,13 +19,15 @@
  *     dx_t = da_t W_ih
  *
  * The input projection x W_ihᵀ of all T·N rows is one matrix product before
- * the time loop; only h_(t−1) W_hhᵀ is done step by step. Cached per row:
- * the activated gates [4H], c_t and tanh c_t.
+ * the time loop; only h_(t−1) W_hhᵀ is done step by step, for a range of
+ * streams per thread (sn_rnn_chunks). Cached per row: the activated gates
+ * [4H], c_t and tanh c_t.
  *
  * Spec: `lstm H [layers=L] [dropout=P] [forget_bias=B]`: the forget-gate
  * bias starts at B (b_ih's f block = B, b_hh's = 0; default 1, which keeps
  * the memory open early in training, Jozefowicz et al. 2015); forget_bias=none
  * keeps PyTorch's random bias. Stacking and the carried state: recurrent.h. */
+#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "kernels/rnn.h"
 #include "layers/recurrent.h"
@@ -35,40 +37,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    const sn_rnn_level *v;
+    const float *dy;
+    int chunks;
+} seq_job;
+
+/* The time loop for streams [n0, n1). */
+static void forward_rows(void *ctx, int chunk) {
+    const seq_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n0, n1;
+    size_t NH = (size_t)N * H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    int n = n1 - n0;
+    size_t o = (size_t)n0 * H;
+    float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
+    for (int t = 0; t < T; t++) {
+        float *g = gates + ((size_t)t * N + n0) * G;
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        const float *c_prev = t ? c + (t - 1) * NH : v->c0;
+        sn_sgemm(0, 0, n, G, H, 1.0f, h_prev + o, H, v->whh_t, G, 1.0f, g, G);
+        sn_lstm_step_forward(n, H, g, c_prev + o, c + t * NH + o, tc + t * NH + o,
+                             v->y + t * NH + o);
+    }
+}
+
 static void lstm_forward(const sn_rnn_level *v) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
     size_t NH = (size_t)N * H;
-    float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
+    float *gates = v->cache, *c = gates + (size_t)R * G;
     sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     float *b = v->scratch; /* b_ih + b_hh, added once */
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(gates, b, R, G);
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
-    for (int t = 0; t < T; t++) {
-        float *g = gates + (size_t)t * N * G;
-        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        const float *c_prev = t ? c + (t - 1) * NH : v->c0;
-        sn_sgemm(0, 0, N, G, H, 1.0f, h_prev, H, v->whh_t, G, 1.0f, g, G);
-        sn_lstm_step_forward(N, H, g, c_prev, c + t * NH, tc + t * NH, v->y + t * NH);
-    }
+    seq_job job = {v, NULL, sn_rnn_chunks(N)};
+    sn_parallel(job.chunks, forward_rows, &job);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
     memcpy(v->cT, c + (T - 1) * NH, NH * sizeof(float));
 }
 
-static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
-    int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
+/* The backward time loop for streams [n0, n1): da for every step. */
+static void backward_rows(void *ctx, int chunk) {
+    const seq_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n0, n1;
     size_t NH = (size_t)N * H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    int n = n1 - n0;
+    size_t o = (size_t)n0 * H;
     const float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
-    float *da = v->scratch, *dh = da + (size_t)R * G, *dc = dh + NH;
-    memset(dh, 0, NH * sizeof(float));
-    memset(dc, 0, NH * sizeof(float));
+    float *da = v->scratch, *dh = da + (size_t)R * G + o, *dc = da + (size_t)R * G + NH + o;
+    memset(dh, 0, (size_t)n * H * sizeof(float));
+    memset(dc, 0, (size_t)n * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
         const float *c_prev = t ? c + (t - 1) * NH : v->c0;
-        float *da_t = da + (size_t)t * N * G;
-        sn_lstm_step_backward(N, H, gates + (size_t)t * N * G, c_prev, tc + t * NH, dy + t * NH, dh,
-                              dc, da_t);
-        if (t > 0) sn_sgemm(0, 0, N, H, G, 1.0f, da_t, G, v->w_hh->value.data, H, 0.0f, dh, H);
+        size_t g0 = ((size_t)t * N + n0) * G;
+        sn_lstm_step_backward(n, H, gates + g0, c_prev + o, tc + t * NH + o, j->dy + t * NH + o, dh,
+                              dc, da + g0);
+        if (t > 0) sn_sgemm(0, 0, n, H, G, 1.0f, da + g0, G, v->w_hh->value.data, H, 0.0f, dh, H);
     }
+}
+
+static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
+    float *da = v->scratch;
+    seq_job job = {v, dy, sn_rnn_chunks(N)};
+    sn_parallel(job.chunks, backward_rows, &job);
     sn_sgemm(1, 0, G, I, R, 1.0f, da, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
     sn_sgemm(1, 0, G, H, N, 1.0f, da, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)

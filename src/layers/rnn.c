@@ -18,12 +18,35 @@
  *
  * Spec: `rnn H [layers=L] [dropout=P] [act=tanh|relu]`; stacking and the
  * carried state: recurrent.h. */
+#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "kernels/rnn.h"
 #include "layers/recurrent.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* The time loops run for a range of streams per thread (sn_rnn_chunks). */
+typedef struct {
+    const sn_rnn_level *v;
+    const float *dy;
+    int chunks, relu;
+} seq_job;
+
+static void forward_rows(void *ctx, int chunk) {
+    const seq_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int T = v->T, N = v->N, H = v->H, n0, n1;
+    size_t NH = (size_t)N * H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    size_t o = (size_t)n0 * H, n = (size_t)(n1 - n0);
+    for (int t = 0; t < T; t++) {
+        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
+        float *a = v->y + t * NH + o;
+        sn_sgemm(0, 0, (int)n, H, H, 1.0f, h_prev + o, H, v->whh_t, H, 1.0f, a, H);
+        sn_rnn_act(a, n * H, j->relu);
+    }
+}
 
 static void rnn_forward(const sn_rnn_level *v, int relu) {
     int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
@@ -33,25 +56,33 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(v->y, b, R, H);
     sn_transpose(v->w_hh->value.data, H, H, v->whh_t);
-    for (int t = 0; t < T; t++) {
-        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        float *a = v->y + t * NH;
-        sn_sgemm(0, 0, N, H, H, 1.0f, h_prev, H, v->whh_t, H, 1.0f, a, H);
-        sn_rnn_act(a, NH, relu);
-    }
+    seq_job job = {v, NULL, sn_rnn_chunks(N), relu};
+    sn_parallel(job.chunks, forward_rows, &job);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
+}
+
+static void backward_rows(void *ctx, int chunk) {
+    const seq_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int T = v->T, N = v->N, H = v->H, R = T * N, n0, n1;
+    size_t NH = (size_t)N * H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    size_t o = (size_t)n0 * H, n = (size_t)(n1 - n0);
+    float *da = v->scratch, *dh = da + (size_t)R * H + o;
+    memset(dh, 0, n * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        float *da_t = da + t * NH + o;
+        sn_rnn_act_backward(v->y + t * NH + o, j->dy + t * NH + o, dh, da_t, n * H, j->relu);
+        if (t > 0) sn_sgemm(0, 0, (int)n, H, H, 1.0f, da_t, H, v->w_hh->value.data, H, 0.0f, dh, H);
+    }
 }
 
 static void rnn_backward(const sn_rnn_level *v, const float *dy, float *dx, int relu) {
     int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
     size_t NH = (size_t)N * H;
-    float *da = v->scratch, *dh = da + (size_t)R * H;
-    memset(dh, 0, NH * sizeof(float));
-    for (int t = T - 1; t >= 0; t--) {
-        float *da_t = da + t * NH;
-        sn_rnn_act_backward(v->y + t * NH, dy + t * NH, dh, da_t, NH, relu);
-        if (t > 0) sn_sgemm(0, 0, N, H, H, 1.0f, da_t, H, v->w_hh->value.data, H, 0.0f, dh, H);
-    }
+    float *da = v->scratch;
+    seq_job job = {v, dy, sn_rnn_chunks(N), relu};
+    sn_parallel(job.chunks, backward_rows, &job);
     sn_sgemm(1, 0, H, I, R, 1.0f, da, H, v->x, I, 0.0f, v->w_ih->grad.data, I);
     sn_sgemm(1, 0, H, H, N, 1.0f, da, H, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)
