@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test bench sanitize fuzz memcheck clean parity-fixtures
+.PHONY: all deps run test bench sanitize mpi fuzz memcheck clean parity-fixtures
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -39,6 +39,13 @@ ASAN_BUILD ?= build-asan
 sanitize:
 	$(MAKE) test BUILD=$(ASAN_BUILD) CMAKE_FLAGS="-DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF"
 
+# The build for data-parallel training over MPI (docs/distributed.md) in
+# build-mpi, and its whole suite: the tests of tests/mpi/ run on 2 ranks.
+MPI_BUILD ?= build-mpi
+mpi:
+	scripts/install-deps.sh --mpi
+	$(MAKE) test BUILD=$(MPI_BUILD) CMAKE_FLAGS="-DSN_MPI=ON"
+
 # libFuzzer targets of fuzz/ (clang): each runs FUZZ_SECONDS from its seeds.
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -51,4 +58,4 @@ memcheck:
 	scripts/memcheck.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-memcheck
+	rm -rf $(BUILD) build-asan build-mpi build-fuzz build-memcheck

@@ -5,7 +5,8 @@
 # (the training benchmarks' peer). With --report also what tests/test_report.sh
 # uses to render report.html (optional: without it the test skips the
 # screenshot): Chromium, Python 3 and Pillow. With --fuzz clang and
-# libclang-rt (make fuzz); with --memcheck valgrind (make memcheck).
+# libclang-rt (make fuzz); with --memcheck valgrind (make memcheck); with
+# --mpi Open MPI (make mpi: data-parallel training, docs/distributed.md).
 set -euo pipefail
 
 need=()
@@ -30,6 +31,10 @@ if [ "${1:-}" = "--fuzz" ]; then # make fuzz: clang and its libFuzzer/sanitizer 
 fi
 if [ "${1:-}" = "--memcheck" ]; then # make memcheck
     command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+fi
+if [ "${1:-}" = "--mpi" ]; then # make mpi
+    command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
+    ls /usr/lib/*/openmpi/include/mpi.h >/dev/null 2>&1 || need+=(libopenmpi-dev)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

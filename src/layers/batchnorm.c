@@ -21,9 +21,23 @@
  *   function with respect to the statistics: dμ_r = −γ s dβ,
  *   dσ²_r = −½ γ s² dγ (optimizers skip these buffers).
  *
+ * Synchronized (`sync=1`, PyTorch's SyncBatchNorm) in data-parallel training:
+ * the statistics are those of the global batch, M = Σ_r M_r values per
+ * channel over the ranks r. Each rank sends its count M_r, M_r μ_r, its
+ * Σ (x − μ_r)² and M_r μ_r² (one all-reduce of 3C + 1 doubles) and every
+ * rank combines them exactly (Chan et al.): μ = Σ M_r μ_r / M,
+ * M σ² = Σ [Σ (x − μ_r)²] + Σ M_r μ_r² − M μ². In backward, dx needs the
+ * global Σ dy and Σ dy (x − μ): a second all-reduce of 2C doubles. A rank's
+ * dy is the gradient of its own mean loss, 1/w_r times its part of the
+ * global one (w_r = n_r / N, dist.h), so it sends w_r times its sums and
+ * scales the global sums back by 1/w_r; dγ and dβ stay this rank's own
+ * (the gradient reducer sums them). With one process it computes what
+ * `batchnorm` does, the variance through the combination above.
+ *
  * Parameters (PyTorch's state_dict names): weight γ (init 1), bias β (init 0),
  * running_mean (0), running_var (1). Spec: `batchnorm [momentum=0.1]
- * [eps=1e-5]`. The loops are in src/kernels/norm.c. */
+ * [eps=1e-5] [sync=0|1]`. The loops are in src/kernels/norm.c. */
+#include "dist/dist.h"
 #include "kernels/norm.h"
 #include "layers/layer.h"
 
@@ -34,14 +48,40 @@ typedef struct batchnorm {
     sn_layer base;
     int C, S;
     float momentum, eps;
+    int sync;  /* statistics over all ranks */
     int train; /* mode of the last forward pass */
+    double M;  /* values per channel the batch statistics came from */
     /* [C] each: the statistics the last forward used (batch or running),
      * s = 1/sqrt(var + ε), and per-channel coefficients. */
     float *mean, *var, *invstd, *a, *b, *d, *sum_dy, *sum_dyx;
-    double *acc; /* [2C] */
+    double *acc; /* [2C], then with sync=1 [3C + 1] to all-reduce */
 } batchnorm;
 
 enum { GAMMA, BETA, RMEAN, RVAR };
+
+/* The global batch's mean and variance into bn->mean, bn->var; returns M. */
+static double sync_moments(batchnorm *bn, const float *x, int N) {
+    const int C = bn->C;
+    const double Mr = (double)N * bn->S;
+    double *v = bn->acc + 2 * C; /* [M_r | M_r μ_r | Σ (x − μ_r)² | M_r μ_r²] */
+    for (int i = 0; i < 3 * C + 1; i++) v[i] = 0;
+    if (N > 0) {
+        sn_channel_moments(x, N, C, bn->S, bn->mean, bn->var, bn->acc);
+        v[0] = Mr;
+        for (int c = 0; c < C; c++) {
+            double mu = bn->mean[c];
+            v[1 + c] = Mr * mu, v[1 + C + c] = bn->acc[c], v[1 + 2 * C + c] = Mr * mu * mu;
+        }
+    }
+    sn_dist_layer_sum(v, 3 * C + 1);
+    const double M = v[0] > 0 ? v[0] : 1;
+    for (int c = 0; c < C; c++) {
+        double mu = v[1 + c] / M, m2 = v[1 + C + c] + v[1 + 2 * C + c] - M * mu * mu;
+        bn->mean[c] = (float)mu;
+        bn->var[c] = (float)(m2 > 0 ? m2 / M : 0);
+    }
+    return v[0];
+}
 
 static void batchnorm_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
     batchnorm *bn = (batchnorm *)l;
@@ -50,8 +90,13 @@ static void batchnorm_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int
     float *rm = l->params[RMEAN].value.data, *rv = l->params[RVAR].value.data;
     bn->train = train;
     if (train) {
-        sn_channel_moments(x->data, N, C, S, bn->mean, bn->var, bn->acc);
-        double M = (double)N * S, unbias = M > 1 ? M / (M - 1) : 0.0;
+        double M = (double)N * S;
+        if (bn->sync)
+            M = sync_moments(bn, x->data, N);
+        else
+            sn_channel_moments(x->data, N, C, S, bn->mean, bn->var, bn->acc);
+        bn->M = M;
+        double unbias = M > 1 ? M / (M - 1) : 0.0;
         for (int c = 0; c < C; c++) {
             rm[c] = (1 - bn->momentum) * rm[c] + bn->momentum * bn->mean[c];
             rv[c] = (float)((1 - bn->momentum) * rv[c] + bn->momentum * bn->var[c] * unbias);
@@ -78,15 +123,30 @@ static void batchnorm_backward(sn_layer *l, const sn_tensor *x, const sn_tensor 
     float *drm = l->params[RMEAN].grad.data, *drv = l->params[RVAR].grad.data;
     /* Σ dy and Σ dy (x − μ), then dγ = s Σ dy (x − μ), dβ = Σ dy. */
     sn_channel_dot(x->data, dy->data, N, C, S, bn->mean, bn->sum_dy, bn->sum_dyx, bn->acc);
-    const float M = (float)N * (float)S;
+    const float M = bn->train ? (float)bn->M : (float)N * (float)S;
+    /* dγ, dβ of the global batch (in this rank's scale) for dx: the same
+     * sums unless synchronized */
+    float *gdb = bn->sum_dy, *gdg = bn->sum_dyx;
+    if (bn->sync && bn->train) {
+        const double w = sn_dist_batch_weight();
+        double *v = bn->acc + 2 * C;
+        for (int i = 0; i < 2 * C; i++) v[i] = w * bn->acc[i];
+        sn_dist_layer_sum(v, 2 * C);
+        for (int c = 0; c < C; c++) {
+            gdb[c] = w > 0 ? (float)(v[c] / w) : 0;
+            gdg[c] = w > 0 ? (float)(v[C + c] / w) * bn->invstd[c] : 0;
+        }
+    } else {
+        for (int c = 0; c < C; c++) gdg[c] = bn->sum_dyx[c] * bn->invstd[c];
+    }
     for (int c = 0; c < C; c++) {
         float s = bn->invstd[c];
-        db[c] = bn->sum_dy[c];
-        dg[c] = bn->sum_dyx[c] * s;
+        db[c] = (float)bn->acc[c];
+        dg[c] = (float)bn->acc[C + c] * s;
         bn->a[c] = g[c] * s;
         if (bn->train) {
-            bn->b[c] = -g[c] * s * s * dg[c] / M;
-            bn->d[c] = -g[c] * s * db[c] / M;
+            bn->b[c] = -g[c] * s * s * gdg[c] / M;
+            bn->d[c] = -g[c] * s * gdb[c] / M;
             drm[c] = drv[c] = 0;
         } else {
             bn->b[c] = bn->d[c] = 0;
@@ -110,8 +170,12 @@ static const sn_layer_ops batchnorm_ops = {.kind = "batchnorm",
 
 sn_status sn_batchnorm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     float momentum = 0.1f, eps = 1e-5f;
+    int sync = 0;
     sn_status s = sn_args_opt_float(a, "momentum", &momentum, err);
     if (s == SN_OK) s = sn_args_opt_float(a, "eps", &eps, err);
+    if (s == SN_OK) s = sn_args_opt_int(a, "sync", &sync, err);
+    if (s == SN_OK && sync != 0 && sync != 1)
+        s = sn_fail(err, SN_ERR_FORMAT, "batchnorm: sync must be 0 or 1, got %d", sync);
     if (s == SN_OK) s = sn_args_done(a, 0, err);
     if (s != SN_OK) return s;
     if (!(momentum >= 0 && momentum <= 1))
@@ -128,9 +192,10 @@ sn_status sn_batchnorm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     bn->S = (int)(total / (size_t)bn->C);
     bn->momentum = momentum;
     bn->eps = eps;
+    bn->sync = sync;
     int C = bn->C;
     bn->mean = sn_alloc((size_t)C * 8, sizeof(float));
-    bn->acc = sn_alloc((size_t)C * 2, sizeof(double));
+    bn->acc = sn_alloc((size_t)C * (sync ? 5 : 2) + 1, sizeof(double));
     if (!bn->mean || !bn->acc) s = sn_fail(err, SN_ERR_NOMEM, "batchnorm: out of memory");
     if (s == SN_OK) {
         float *p = bn->mean;
@@ -150,8 +215,8 @@ sn_status sn_batchnorm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
         bn->base.params[GAMMA].value.data[c] = 1.0f;
         bn->base.params[RVAR].value.data[c] = 1.0f;
     }
-    snprintf(bn->base.desc, sizeof bn->base.desc, "batchnorm %d%s momentum=%g eps=%g", C,
-             bn->S > 1 ? " channels" : "", (double)momentum, (double)eps);
+    snprintf(bn->base.desc, sizeof bn->base.desc, "batchnorm %d%s momentum=%g eps=%g%s", C,
+             bn->S > 1 ? " channels" : "", (double)momentum, (double)eps, sync ? " sync=1" : "");
     *out = &bn->base;
     return SN_OK;
 }

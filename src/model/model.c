@@ -97,6 +97,7 @@ double sn_model_backward(sn_model *m, const int *labels, const float *targets) {
         sn_tensor dy = batch_view(&m->grad[i + 1], n), dx = batch_view(&m->grad[i], n);
         m->layers[i]->ops->backward(m->layers[i], &x, &y, &dy,
                                     i > lowest || m->input_grad ? &dx : NULL);
+        if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, i);
     }
     return loss;
 }

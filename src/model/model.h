@@ -24,6 +24,11 @@ struct sn_model {
     sn_tensor act[SN_MAX_LAYERS + 1], grad[SN_MAX_LAYERS + 1];
     sn_tensor out_view; /* act[nlayers] with shape [batch, K] */
     int input_grad;     /* 1: backward also computes grad[0] = dL/dx */
+    /* Called by sn_model_backward once layer i has written its parameters'
+     * gradients (i from the last layer down), e.g. sn_dist_grads_ready to
+     * start their all-reduce while the layers below run. NULL: none. */
+    void (*grads_ready)(void *ctx, int layer);
+    void *grads_ready_ctx;
 
     /* All parameters of all layers in order. */
     int nparams;

@@ -1,0 +1,152 @@
+/* Data-parallel training: the distributed layer.
+ *
+ * P processes ("ranks") train one model, as PyTorch's DistributedDataParallel:
+ * each rank holds the whole model, takes its share of every global batch,
+ * runs forward and backward on it, and the gradients are summed across
+ * ranks so that every rank applies the same optimizer step to the same
+ * weights. Built with -DSN_MPI=ON this runs on MPI (MPI_COMM_WORLD); the
+ * default build compiles the same functions for one process (rank 0 of 1:
+ * every collective is the identity), so callers never need #ifdefs.
+ *
+ * Weighting. A rank with n_r of the global batch's N samples computes the
+ * gradient of its own mean loss, g_r = (1/n_r) Σ_{i∈r} ∇ℓ_i. The all-reduce
+ * sums w_r·g_r with w_r = n_r / N (sn_dist_set_batch), so the result is
+ * Σ_r (n_r/N) g_r = (1/N) Σ_i ∇ℓ_i, the single-process mean gradient, also
+ * when the shares are uneven. Only float summation order differs.
+ *
+ * Errors. MPI calls return their errors (MPI_ERRORS_RETURN) and become an
+ * sn_status; every wait has a deadline (sn_dist_set_timeout), so a rank that
+ * stops answering turns into an error instead of a hang. A caller that gets
+ * an error in a run of P > 1 ranks calls sn_dist_abort, which ends every
+ * rank with a non-zero status (MPI_Abort). A rank killed outright is seen by
+ * mpirun, which ends the others the same way.
+ *
+ * Threads: only the calling (main) thread talks to MPI (MPI_THREAD_FUNNELED);
+ * OpenMP threads inside the kernels never do. */
+#ifndef SN_DIST_DIST_H
+#define SN_DIST_DIST_H
+
+#include "core/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the process group ---------------------------------------------------- */
+
+/* 1 when built with MPI (-DSN_MPI=ON), else 0. */
+int sn_dist_available(void);
+
+/* Joins the group (MPI_Init_thread; a no-op without MPI, and when already
+ * initialized). argc/argv may be NULL. */
+sn_status sn_dist_init(int *argc, char ***argv, sn_error *err);
+/* Leaves it (MPI_Finalize, when sn_dist_init initialized MPI). */
+void sn_dist_finalize(void);
+int sn_dist_rank(void); /* 0 before init and without MPI */
+int sn_dist_size(void); /* 1 before init and without MPI */
+
+/* Seconds a collective may take before it fails (default 600; 0: forever). */
+void sn_dist_set_timeout(double seconds);
+/* Ends all ranks with exit status `code` (MPI_Abort) when P > 1; returns
+ * without doing anything otherwise (the caller then exits as usual). */
+void sn_dist_abort(int code);
+
+/* ---- collectives (every rank calls them in the same order) ------------------ */
+
+/* In-place sums across ranks. */
+sn_status sn_dist_sum_f64(double *v, int n, sn_error *err);
+sn_status sn_dist_sum_f32(float *v, size_t n, sn_error *err);
+/* all[r·n + i] = rank r's mine[i], for n bytes per rank. */
+sn_status sn_dist_allgather(const void *mine, size_t n, void *all, sn_error *err);
+/* Rank root's v to every rank. */
+sn_status sn_dist_bcast(void *v, size_t n, int root, sn_error *err);
+
+/* Non-blocking in-place sum of n floats: a request handle in *req. At most
+ * SN_DIST_MAX_REQ may be in flight. sn_dist_progress lets MPI move them on
+ * (MPI progresses non-blocking collectives only inside MPI calls); wait
+ * returns when all n requests are complete (and frees them). */
+#define SN_DIST_MAX_REQ 256
+sn_status sn_dist_isum_f32(float *v, size_t n, int *req, sn_error *err);
+void sn_dist_progress(void);
+sn_status sn_dist_wait(const int *req, int n, sn_error *err);
+
+/* ---- the share of a global batch ------------------------------------------- */
+
+/* Rank r of P takes samples [offset, offset + count) of n: the first n mod P
+ * ranks one more than the others (shares differ by at most one). */
+void sn_dist_share(long n, int rank, int size, long *offset, long *count);
+
+/* The current step's share: n_local of the global batch's n_global samples.
+ * The gradient reducer weights this rank's gradients by n_local / n_global
+ * and synchronized batch norm reads it. Default 1 of 1 (weight 1). */
+void sn_dist_set_batch(long n_local, long n_global);
+double sn_dist_batch_weight(void);
+
+/* ---- the gradient reducer ---------------------------------------------------- */
+
+typedef struct sn_dist_reducer sn_dist_reducer;
+
+/* Groups the model's trained parameters (not buffers) into buckets of up to
+ * bucket_bytes (a parameter larger than that gets a bucket of its own), in
+ * backward order: the last layer's parameters first. */
+sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, sn_dist_reducer **out,
+                              sn_error *err);
+void sn_dist_reducer_free(sn_dist_reducer *r);
+/* The backward pass calls this after layer `layer` has written its
+ * gradients (layers run from the last down). A bucket whose parameters are
+ * all ready is packed (times the batch weight) and its sum started; the
+ * buckets already in flight are progressed. Failures are kept and returned
+ * by sn_dist_reducer_finish. A void (ctx, layer) callback for the model:
+ * pass the reducer as ctx. */
+void sn_dist_grads_ready(void *reducer, int layer);
+/* Starts the buckets not started yet (all of them when the backward pass
+ * never called sn_dist_grads_ready), waits for all, and writes the sums back
+ * into the parameters' gradients. Call it before the optimizer step. With
+ * one rank it does nothing (the gradients are already the mean). */
+sn_status sn_dist_reducer_finish(sn_dist_reducer *r, sn_error *err);
+int sn_dist_reducer_buckets(const sn_dist_reducer *r);
+/* Buckets started so far in the current step (all of them at the end of a
+ * backward pass that called sn_dist_grads_ready after every layer). */
+int sn_dist_reducer_started(const sn_dist_reducer *r);
+size_t sn_dist_reducer_bucket_floats(const sn_dist_reducer *r, int bucket);
+
+/* ---- consistency checks ------------------------------------------------------ */
+
+/* 64-bit FNV-1a of n bytes, continuing from h (start with SN_DIST_HASH0). */
+#define SN_DIST_HASH0 14695981039346656037ULL
+uint64_t sn_dist_hash(uint64_t h, const void *p, size_t n);
+
+/* One thing every rank must agree on: a name ("spec", "training data"), a
+ * hash of it and a short description shown when ranks differ ("60000
+ * samples of 784"). */
+typedef struct sn_dist_item {
+    char name[32];
+    char text[64];
+    uint64_t hash;
+} sn_dist_item;
+
+/* Gathers every rank's items and fails on every rank, before any training,
+ * when a rank's differ from rank 0's: "rank 1 differs from rank 0: training
+ * data (59999 samples of 784 vs 60000 samples of 784)". */
+sn_status sn_dist_check(const sn_dist_item *items, int n, sn_error *err);
+
+/* Compares a hash of every trained parameter across ranks (a debug check
+ * that the weights stay identical); fails naming the step, the rank and the
+ * first parameter that differs. */
+sn_status sn_dist_check_weights(const sn_model *m, long step, sn_error *err);
+
+/* Rank 0's buffers (batch norm's running statistics) to every rank, as
+ * DistributedDataParallel's broadcast_buffers: without synchronized batch
+ * norm each rank's running statistics follow its own share. */
+sn_status sn_dist_bcast_buffers(sn_model *m, sn_error *err);
+
+/* ---- synchronized batch norm -------------------------------------------------- */
+
+/* The sticky error of collectives called where no status can be returned
+ * (inside a layer's forward or backward): SN_OK, or the first failure
+ * (copied into err and cleared). */
+sn_status sn_dist_take_error(sn_error *err);
+/* Sum of n doubles across ranks for a layer (failures become the sticky
+ * error; the values are then left as they were). */
+void sn_dist_layer_sum(double *v, int n);
+
+#endif

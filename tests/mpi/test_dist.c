@@ -1,0 +1,182 @@
+/* The distributed layer on 2 ranks (run by mpiexec -np 2; tests/mpi/
+ * faults.sh runs it with an argument for the fault cases):
+ *
+ * - sums, gathers and broadcasts across ranks;
+ * - the gradient reducer: each rank runs forward and backward on its share
+ *   of a global batch of 7 (uneven: 4 and 3), with the reducer's
+ *   gradients-ready callback in the backward pass; the reduced gradients
+ *   equal those of one process on the whole batch (1e-5 relative to each
+ *   tensor's norm), for an MLP and a CNN with synchronized batch norm, for
+ *   small buckets (several per step, all started during backward) and one
+ *   big bucket; the running statistics too. With per-rank batch norm
+ *   (sync=0) they differ, so the comparison can fail;
+ * - the start-up check and the weight check name the rank and what differs;
+ * - rank 0's buffers reach rank 1.
+ *
+ * Fault modes (argument): "timeout": rank 1 does not join a sum, rank 0's
+ * wait fails after 1 s and aborts the job (exit status 3 on every rank);
+ * "kill": rank 1 kills itself with SIGKILL before a sum, and mpirun must end
+ * the job. */
+#include "check.h"
+#include "dist_case.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static int rank, size;
+
+static void test_collectives(void) {
+    sn_error err = {0};
+    double v[2] = {rank + 1, 10.0 * (rank + 1)};
+    CHECK(sn_dist_sum_f64(v, 2, &err) == SN_OK && v[0] == 3 && v[1] == 30);
+    float f[3] = {0.5f * rank, 1, -2.0f * rank};
+    CHECK(sn_dist_sum_f32(f, 3, &err) == SN_OK && f[0] == 0.5f && f[1] == 2 && f[2] == -2);
+    int mine = 100 + rank, all[2] = {0, 0};
+    CHECK(sn_dist_allgather(&mine, sizeof mine, all, &err) == SN_OK && all[0] == 100 &&
+          all[1] == 101);
+    char word[8] = "rank0";
+    if (rank == 1) strcpy(word, "other");
+    CHECK(sn_dist_bcast(word, sizeof word, 0, &err) == SN_OK && strcmp(word, "rank0") == 0);
+}
+
+/* Reduced share gradients against one process's whole-batch gradients (a
+ * model without " sync=1", which on one process computes the same:
+ * tests/test_dist.c, and which communicates nothing). */
+static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int expect_equal) {
+    enum { N = 7 };
+    char local[512];
+    size_t k = 0;
+    for (const char *p = spec; *p && k + 1 < sizeof local;)
+        if (strncmp(p, " sync=1", 7) == 0)
+            p += 7;
+        else
+            local[k++] = *p++;
+    local[k] = 0;
+    sn_model *a = dist_model(spec, N), *b = dist_model(local, N);
+    CHECK(a && b);
+    if (!a || !b) return;
+    float *x = malloc(N * in * sizeof(float));
+    int labels[N];
+    dist_batch(x, labels, N, in, 3, 5);
+    sn_dist_reducer *r = NULL;
+    sn_error err = {0};
+    CHECK(sn_dist_reducer_new(a, bucket_bytes, &r, &err) == SN_OK);
+    a->grads_ready = sn_dist_grads_ready;
+    a->grads_ready_ctx = r;
+    long off, cnt;
+    sn_dist_share(N, rank, size, &off, &cnt);
+    for (int step = 0; step < 2; step++) {
+        sn_dist_set_batch(cnt, N);
+        sn_model_forward(a, x + off * in, (int)cnt, 1);
+        sn_model_backward(a, labels + off, NULL);
+        CHECK(sn_dist_reducer_started(r) == sn_dist_reducer_buckets(r));
+        CHECK(sn_dist_reducer_finish(r, &err) == SN_OK);
+        CHECK(sn_dist_take_error(&err) == SN_OK);
+        sn_dist_set_batch(N, N);
+        sn_model_forward(b, x, N, 1);
+        sn_model_backward(b, labels, NULL);
+        double eg = dist_worst(a, b, 1), eb = dist_worst(a, b, 0);
+        if (expect_equal) {
+            CHECK(eg < 1e-5);
+            CHECK(eb < 1e-5);
+        } else {
+            CHECK(eg > 1e-3);
+        }
+        if (expect_equal && eg >= 1e-5)
+            for (int i = 0; i < a->nparams; i++)
+                fprintf(stderr, "  %d %s %.3g  %g vs %g\n", i, a->params[i]->name,
+                        dist_rel(&a->params[i]->grad, &b->params[i]->grad),
+                        a->params[i]->grad.data[0], b->params[i]->grad.data[0]);
+        if (expect_equal && (eg >= 1e-5 || eb >= 1e-5))
+            fprintf(stderr, "rank %d step %d: gradients %.3g, buffers %.3g\n", rank, step, eg, eb);
+    }
+    if (bucket_bytes < 256) CHECK(sn_dist_reducer_buckets(r) > 2);
+    sn_dist_reducer_free(r);
+    free(x);
+    sn_model_free(a);
+    sn_model_free(b);
+}
+
+static void test_check(void) {
+    sn_error err = {0};
+    sn_dist_item items[3] = {
+        {"spec", "12 lines", 1}, {"training data", "60000 samples of 784", 2}, {"seed", "1", 3}};
+    CHECK(sn_dist_check(items, 3, &err) == SN_OK);
+    if (rank == 1) {
+        strcpy(items[1].text, "59999 samples of 784");
+        items[1].hash = 4;
+    }
+    CHECK(sn_dist_check(items, 3, &err) == SN_ERR_ARG);
+    CHECK(strstr(err.msg, "rank 1 differs from rank 0: training data (59999 samples of 784 vs "
+                          "60000 samples of 784)") != NULL);
+    CHECK(strstr(err.msg, "spec") == NULL);
+    /* a different number of items */
+    CHECK(sn_dist_check(items, rank == 1 ? 2 : 3, &err) == SN_ERR_ARG);
+    CHECK(strstr(err.msg, "rank 1") != NULL);
+}
+
+static void test_weights(void) {
+    sn_model *m = dist_model("input 3\ndense 4\nbatchnorm\nrelu\ndense 2\nloss mse\n", 2);
+    CHECK(m != NULL);
+    if (!m) return;
+    sn_error err = {0};
+    CHECK(sn_dist_check_weights(m, 10, &err) == SN_OK);
+    /* running statistics are not compared (per-rank unless synchronized) */
+    if (rank == 1) m->layers[1]->params[2].value.data[0] += 1;
+    CHECK(sn_dist_check_weights(m, 11, &err) == SN_OK);
+    if (rank == 1) m->layers[3]->params[0].value.data[5] += 1e-6f;
+    CHECK(sn_dist_check_weights(m, 12, &err) == SN_ERR_NUMERIC);
+    CHECK(strstr(err.msg, "step 12: rank 1's weights differ from rank 0's, first in layer 3 "
+                          "(dense 4->2") != NULL);
+    CHECK(strstr(err.msg, ") weight") != NULL);
+    /* rank 0's buffers to rank 1 */
+    if (rank == 0) m->layers[1]->params[3].value.data[1] = 7;
+    CHECK(sn_dist_bcast_buffers(m, &err) == SN_OK);
+    CHECK(m->layers[1]->params[3].value.data[1] == 7 && m->layers[1]->params[2].value.data[0] == 0);
+    sn_model_free(m);
+}
+
+static int fault(const char *mode) {
+    sn_error err = {0};
+    double v = 1;
+    if (strcmp(mode, "timeout") == 0) {
+        sn_dist_set_timeout(1);
+        if (rank == 1) sleep(30); /* stuck: never joins */
+    } else if (rank == 1) {
+        raise(SIGKILL);
+    }
+    if (sn_dist_sum_f64(&v, 1, &err) != SN_OK) {
+        fprintf(stderr, "test_dist: %s\n", err.msg);
+        sn_dist_abort(3);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    sn_error err = {0};
+    if (sn_dist_init(&argc, &argv, &err) != SN_OK) {
+        fprintf(stderr, "test_dist: %s\n", err.msg);
+        return 1;
+    }
+    rank = sn_dist_rank(), size = sn_dist_size();
+    if (argc > 1) return fault(argv[1]);
+    CHECK(sn_dist_available() && size == 2);
+    test_collectives();
+    const char *mlp = "input 5\ndense 6\nbatchnorm sync=1\ntanh\ndense 4\nbatchnorm sync=1\n"
+                      "relu\ndense 3\nloss softmax_xent\n";
+    const char *cnn = "input 2x6x6\nconv2d 3 3\nbatchnorm sync=1\nrelu\nmaxpool 2\nflatten\n"
+                      "dense 3\nloss softmax_xent\n";
+    test_reducer(mlp, 5, 64, 1);
+    test_reducer(mlp, 5, 1 << 20, 1);
+    test_reducer(cnn, 72, 64, 1);
+    test_reducer("input 5\ndense 6\nbatchnorm\ntanh\ndense 3\nloss softmax_xent\n", 5, 64, 0);
+    test_check();
+    test_weights();
+    int failed = check_report() != 0;
+    /* every rank's verdict decides the exit status of both */
+    double f = failed;
+    sn_dist_sum_f64(&f, 1, &err);
+    sn_dist_finalize();
+    return f > 0;
+}
