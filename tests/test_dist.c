@@ -24,8 +24,8 @@ static void test_share(void) {
         }
     CHECK(ok);
     long off, cnt;
-    sn_dist_share(10, 2, 4, &off, &cnt); /* 3, 3, 2, 2 */
-    CHECK(off == 6 && cnt == 2);
+    sn_dist_share(10, 2, 4, &off, &cnt); /* [0, 2) [2, 5) [5, 7) [7, 10) */
+    CHECK(off == 5 && cnt == 2);
 }
 
 static void test_hash(void) {
@@ -43,9 +43,9 @@ static void test_one_process(void) {
     CHECK(sn_dist_sum_f64(v, 2, &err) == SN_OK && v[0] == 1.5 && v[1] == -2);
     sn_dist_item it = {"spec", "3 lines", 42};
     CHECK(sn_dist_check(&it, 1, &err) == SN_OK);
-    sn_dist_set_batch(3, 12);
+    sn_dist_set_share(0, 3, 12);
     CHECK(sn_dist_batch_weight() == 0.25);
-    sn_dist_set_batch(1, 1);
+    sn_dist_set_share(0, 0, 0);
 }
 
 /* Buckets of at most 8 floats, last layer first: [W1 (6) b1 (2)], [W0 (12),
@@ -106,6 +106,41 @@ static void test_sync_bn(const char *plain, const char *sync, size_t in) {
     sn_model_free(b);
 }
 
+/* Dropout over a share of the batch masks each value as over the whole
+ * batch: rows [off, off + n) of a [rows, F] batch, and streams [off, off +
+ * n) of a time-major [T·N, F] one (seq_len T). */
+static void test_dropout_share(int T) {
+    enum { N = 5, F = 7 };
+    sn_model *m = dist_model("input 7\ndropout 0.5\nloss mse\n", T * N);
+    CHECK(m != NULL);
+    if (!m) return;
+    sn_model_set_seq_len(m, T);
+    float x[T * N * F], whole[T * N * F], part[T * N * F];
+    for (int i = 0; i < T * N * F; i++) x[i] = 1 + (float)i;
+    const sn_rng r0 = m->rng;
+    sn_dist_set_share(0, N, N);
+    memcpy(whole, sn_model_forward(m, x, T * N, 1)->data, sizeof whole);
+    const int off[2] = {0, 3}, cnt[2] = {3, 2};
+    int same = 1, dropped = 0;
+    for (int p = 0; p < 2; p++) {
+        float xs[T * N * F];
+        for (int t = 0; t < T; t++) /* the share's rows, time-major */
+            memcpy(xs + (size_t)t * cnt[p] * F, x + ((size_t)t * N + off[p]) * F,
+                   (size_t)cnt[p] * F * sizeof(float));
+        m->rng = r0;
+        sn_dist_set_share(off[p], cnt[p], N);
+        const sn_tensor *y = sn_model_forward(m, xs, T * cnt[p], 1);
+        for (int t = 0; t < T; t++)
+            memcpy(part + ((size_t)t * N + off[p]) * F, y->data + (size_t)t * cnt[p] * F,
+                   (size_t)cnt[p] * F * sizeof(float));
+    }
+    for (int i = 0; i < T * N * F; i++) same &= part[i] == whole[i], dropped += whole[i] == 0;
+    CHECK(same);
+    CHECK(dropped > 0 && dropped < T * N * F);
+    sn_dist_set_share(0, 0, 0);
+    sn_model_free(m);
+}
+
 static void test_sync_bad(void) {
     sn_model *m = NULL;
     sn_error err = {0};
@@ -126,6 +161,8 @@ int main(void) {
                  "input 2x4x4\nconv2d 3 3\nbatchnorm sync=1\nrelu\nflatten\ndense 3\n"
                  "loss softmax_xent\n",
                  32);
+    test_dropout_share(1);
+    test_dropout_share(3);
     test_sync_bad();
     return check_report();
 }

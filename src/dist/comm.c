@@ -12,10 +12,21 @@
 #include <string.h>
 
 static double batch_weight = 1.0;
+static long share_offset, share_global;
 static sn_error sticky;
 
-void sn_dist_set_batch(long n_local, long n_global) {
+void sn_dist_set_share(long offset, long n_local, long n_global) {
     batch_weight = n_global > 0 ? (double)n_local / (double)n_global : 1.0;
+    share_offset = offset;
+    share_global = n_global;
+}
+
+long sn_dist_share_offset(void) {
+    return share_offset;
+}
+
+long sn_dist_share_global(void) {
+    return share_global;
 }
 
 double sn_dist_batch_weight(void) {
@@ -23,9 +34,8 @@ double sn_dist_batch_weight(void) {
 }
 
 void sn_dist_share(long n, int rank, int size, long *offset, long *count) {
-    long q = n / size, rem = n % size;
-    *count = q + (rank < rem);
-    *offset = rank * q + (rank < rem ? rank : rem);
+    *offset = n * rank / size;
+    *count = n * (rank + 1) / size - *offset;
 }
 
 uint64_t sn_dist_hash(uint64_t h, const void *p, size_t n) {

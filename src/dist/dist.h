@@ -10,7 +10,7 @@
  *
  * Weighting. A rank with n_r of the global batch's N samples computes the
  * gradient of its own mean loss, g_r = (1/n_r) Σ_{i∈r} ∇ℓ_i. The all-reduce
- * sums w_r·g_r with w_r = n_r / N (sn_dist_set_batch), so the result is
+ * sums w_r·g_r with w_r = n_r / N (sn_dist_set_share), so the result is
  * Σ_r (n_r/N) g_r = (1/N) Σ_i ∇ℓ_i, the single-process mean gradient, also
  * when the shares are uneven. Only float summation order differs.
  *
@@ -71,15 +71,19 @@ sn_status sn_dist_wait(const int *req, int n, sn_error *err);
 
 /* ---- the share of a global batch ------------------------------------------- */
 
-/* Rank r of P takes samples [offset, offset + count) of n: the first n mod P
- * ranks one more than the others (shares differ by at most one). */
+/* Rank r of P takes samples [offset, offset + count) = [n·r/P, n·(r+1)/P)
+ * of n (shares differ by at most one). */
 void sn_dist_share(long n, int rank, int size, long *offset, long *count);
 
-/* The current step's share: n_local of the global batch's n_global samples.
- * The gradient reducer weights this rank's gradients by n_local / n_global
- * and synchronized batch norm reads it. Default 1 of 1 (weight 1). */
-void sn_dist_set_batch(long n_local, long n_global);
+/* The current step's share: rows [offset, offset + n_local) of the global
+ * batch's n_global samples (text: streams). The gradient reducer weights
+ * this rank's gradients by n_local / n_global, synchronized batch norm reads
+ * the weight, dropout the offset (so that a sample's mask is the one it
+ * gets in a single process). Default: 0, 1 of 1 (weight 1). */
+void sn_dist_set_share(long offset, long n_local, long n_global);
 double sn_dist_batch_weight(void);
+long sn_dist_share_offset(void);
+long sn_dist_share_global(void); /* n_global, 0 before any sn_dist_set_share */
 
 /* ---- the gradient reducer ---------------------------------------------------- */
 
@@ -128,6 +132,14 @@ typedef struct sn_dist_item {
  * when a rank's differ from rank 0's: "rank 1 differs from rank 0: training
  * data (59999 samples of 784 vs 60000 samples of 784)". */
 sn_status sn_dist_check(const sn_dist_item *items, int n, sn_error *err);
+
+/* Fills an item: its name, hash and printf-style description. */
+void sn_dist_item_set(sn_dist_item *it, const char *name, uint64_t hash, const char *fmt, ...)
+    SN_PRINTF(4, 5);
+/* An item for a data set (may be NULL: "none"): its shape and a checksum of
+ * its values, labels and targets, e.g. "60000 samples of 1x28x28, checksum
+ * 9f3a61c2". */
+void sn_dist_item_dataset(sn_dist_item *it, const char *name, const sn_dataset *d);
 
 /* Compares a hash of every trained parameter across ranks (a debug check
  * that the weights stay identical); fails naming the step, the rank and the

@@ -11,7 +11,14 @@
  * model's seeded generator (the same seed gives the same masks) and draws
  * value i's mask from a hash of (key, i) (src/kernels/norm.c). The mask is
  * not stored: the backward pass regenerates it from the same key. Spec:
- * `dropout P` with 0 <= P < 1 (default 0.5, as PyTorch). */
+ * `dropout P` with 0 <= P < 1 (default 0.5, as PyTorch).
+ *
+ * In data-parallel training (src/dist/dist.h) a rank holds rows [off, off +
+ * n) of the global batch (streams, for the time-major [T·N, F] rows of a
+ * recurrent model): value i of its row j is given the index it has in the
+ * global batch, so that every sample is masked as in one process. The index
+ * enters the hash as i + k1 (mod 2³²), so shifting k1 shifts the index. */
+#include "dist/dist.h"
 #include "kernels/norm.h"
 #include "layers/layer.h"
 
@@ -28,12 +35,29 @@ typedef struct dropout {
     int train;     /* mode of the last forward pass */
 } dropout;
 
+/* The mask of the last key over x, as in the global batch (see above). */
+static void mask(const dropout *d, const sn_tensor *x, float *y) {
+    const float scale = 1.0f / (1.0f - d->p);
+    const long off = sn_dist_share_offset(), global = sn_dist_share_global();
+    const size_t rows = (size_t)x->shape[0], F = rows ? x->size / rows : 0;
+    const size_t T = d->base.seq_len > 1 ? (size_t)d->base.seq_len : 1, N = rows / T;
+    if (off == 0 && (global == 0 || (size_t)global == N)) { /* one process */
+        sn_dropout_mask_hash(d->key, d->drop, scale, x->data, y, x->size);
+        return;
+    }
+    for (size_t t = 0; t < T; t++) { /* global row of local row t·N: t·global + off */
+        uint32_t shift = (uint32_t)(((size_t)global * t + (size_t)off) * F);
+        uint64_t key = (d->key & 0xffffffff00000000ULL) | (uint32_t)((uint32_t)d->key + shift);
+        sn_dropout_mask_hash(key, d->drop, scale, x->data + t * N * F, y + t * N * F, N * F);
+    }
+}
+
 static void dropout_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
     dropout *d = (dropout *)l;
     d->train = train && d->p > 0;
     if (d->train) {
         d->key = (uint64_t)sn_rng_u32(d->rng) << 32 | sn_rng_u32(d->rng);
-        sn_dropout_mask_hash(d->key, d->drop, 1.0f / (1.0f - d->p), x->data, y->data, x->size);
+        mask(d, x, y->data);
     } else if (y->data != x->data) {
         memcpy(y->data, x->data, x->size * sizeof(float));
     }
@@ -45,7 +69,7 @@ static void dropout_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y
     dropout *d = (dropout *)l;
     if (!dx) return;
     if (d->train) {
-        sn_dropout_mask_hash(d->key, d->drop, 1.0f / (1.0f - d->p), dy->data, dx->data, dy->size);
+        mask(d, dy, dx->data);
     } else if (dx->data != dy->data) {
         memcpy(dx->data, dy->data, dy->size * sizeof(float));
     }

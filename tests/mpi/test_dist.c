@@ -3,10 +3,11 @@
  *
  * - sums, gathers and broadcasts across ranks;
  * - the gradient reducer: each rank runs forward and backward on its share
- *   of a global batch of 7 (uneven: 4 and 3), with the reducer's
+ *   of a global batch of 7 (uneven: 3 and 4), with the reducer's
  *   gradients-ready callback in the backward pass; the reduced gradients
  *   equal those of one process on the whole batch (1e-5 relative to each
- *   tensor's norm), for an MLP and a CNN with synchronized batch norm, for
+ *   tensor's norm), for an MLP with synchronized batch norm and dropout
+ *   (masks as in one process) and a CNN with synchronized batch norm, for
  *   small buckets (several per step, all started during backward) and one
  *   big bucket; the running statistics too. With per-rank batch norm
  *   (sync=0) they differ, so the comparison can fail;
@@ -67,13 +68,13 @@ static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int e
     long off, cnt;
     sn_dist_share(N, rank, size, &off, &cnt);
     for (int step = 0; step < 2; step++) {
-        sn_dist_set_batch(cnt, N);
+        sn_dist_set_share(off, cnt, N);
         sn_model_forward(a, x + off * in, (int)cnt, 1);
         sn_model_backward(a, labels + off, NULL);
         CHECK(sn_dist_reducer_started(r) == sn_dist_reducer_buckets(r));
         CHECK(sn_dist_reducer_finish(r, &err) == SN_OK);
         CHECK(sn_dist_take_error(&err) == SN_OK);
-        sn_dist_set_batch(N, N);
+        sn_dist_set_share(0, N, N);
         sn_model_forward(b, x, N, 1);
         sn_model_backward(b, labels, NULL);
         double eg = dist_worst(a, b, 1), eb = dist_worst(a, b, 0);
@@ -111,6 +112,22 @@ static void test_check(void) {
     CHECK(strstr(err.msg, "rank 1 differs from rank 0: training data (59999 samples of 784 vs "
                           "60000 samples of 784)") != NULL);
     CHECK(strstr(err.msg, "spec") == NULL);
+    /* data sets: one value differs on rank 1 */
+    float x[6] = {0, 0.5f, 1, 0.25f, 0.75f, 1};
+    int lab[3] = {0, 1, 1};
+    sn_dataset d = {
+        .n = 3, .ndim = 1, .shape = {2}, .sample_size = 2, .x = x, .labels = lab, .num_classes = 2};
+    sn_dist_item di[2];
+    sn_dist_item_dataset(&di[0], "training data", &d);
+    sn_dist_item_dataset(&di[1], "test data", NULL);
+    CHECK(strncmp(di[0].text, "3 samples of 2, checksum ", 25) == 0);
+    CHECK(sn_dist_check(di, 2, &err) == SN_OK);
+    if (rank == 1) x[4] = 0.5f;
+    sn_dist_item_dataset(&di[0], "training data", &d);
+    CHECK(sn_dist_check(di, 2, &err) == SN_ERR_ARG);
+    CHECK(strstr(err.msg, "rank 1 differs from rank 0: training data (3 samples of 2, checksum") !=
+          NULL);
+    CHECK(strstr(err.msg, "test data") == NULL);
     /* a different number of items */
     CHECK(sn_dist_check(items, rank == 1 ? 2 : 3, &err) == SN_ERR_ARG);
     CHECK(strstr(err.msg, "rank 1") != NULL);
@@ -163,8 +180,8 @@ int main(int argc, char **argv) {
     if (argc > 1) return fault(argv[1]);
     CHECK(sn_dist_available() && size == 2);
     test_collectives();
-    const char *mlp = "input 5\ndense 6\nbatchnorm sync=1\ntanh\ndense 4\nbatchnorm sync=1\n"
-                      "relu\ndense 3\nloss softmax_xent\n";
+    const char *mlp = "input 5\ndense 6\nbatchnorm sync=1\ntanh\ndropout 0.3\ndense 4\n"
+                      "batchnorm sync=1\nrelu\ndropout 0.2\ndense 3\nloss softmax_xent\n";
     const char *cnn = "input 2x6x6\nconv2d 3 3\nbatchnorm sync=1\nrelu\nmaxpool 2\nflatten\n"
                       "dense 3\nloss softmax_xent\n";
     test_reducer(mlp, 5, 64, 1);
