@@ -167,6 +167,9 @@ typedef struct sn_train_config {
      * counted over every run of a resumed training. The epoch it ends is
      * cut short (sn_epoch_stats.partial). May change on resume. */
     double max_seconds;
+    int standardize; /* scale each input feature to mean 0, std 1 with the training
+                        part's statistics, recorded in the model (see "the input
+                        pipeline") */
 } sn_train_config;
 
 /* Builds a model from spec text; `name` (a file path) prefixes error
@@ -468,6 +471,8 @@ typedef struct sn_dataset {
     int num_classes; /* > 0 when labels != NULL */
     float *targets;  /* [n, num_targets] or NULL */
     int num_targets;
+    int pixels; /* 1: x holds 8-bit pixels scaled to [0, 1] (the IDX and CIFAR-10
+                   readers set it) */
 } sn_dataset;
 
 void sn_dataset_free(sn_dataset *d);
@@ -530,6 +535,46 @@ sn_status sn_csv_load(const char *path, const sn_csv_options *opt, sn_dataset *o
 sn_status sn_dataset_feature_stats(const sn_dataset *d, float *mean, float *std, sn_error *err);
 /* x = (x - mean) / std, per feature. */
 void sn_dataset_standardize(sn_dataset *d, const float *mean, const float *std);
+
+/* ---- the input pipeline ------------------------------------------------- */
+
+/* A model carries what was done to its training inputs, does it again to
+ * every input it is given (sn_model_forward, hence sn_evaluate,
+ * sn_model_predict, sn_evaluate_metrics) and saves it with its weights
+ * (sn_model_save; sn_model_load and sn_model_load_weights read it back):
+ *   - standardization (cfg.standardize, spec `standardize yes`): x' =
+ *     (x − mean) / std per feature with the training part's statistics;
+ *     tensors "preprocess.mean" and "preprocess.std" ([input size]);
+ *   - the range of the training inputs: __metadata__ "input.range" = "LO HI";
+ *   - pixel scaling: "input.scale" = "1/255" when the training inputs were
+ *     8-bit pixels the IDX or CIFAR-10 reader scaled to [0, 1];
+ *   - class names: "classes", one per line in label order.
+ * Inputs are given to the model as loaded (raw): never standardize them
+ * yourself. sn_train fits the pipeline to its training set (after the
+ * validation split) when the model has none yet; a model that has one (a
+ * loaded model being trained further) keeps it. */
+
+/* The validation split sn_train makes when it is given no validation set
+ * and cfg.val_split > 0: sn_dataset_split(all, cfg.val_split, stratified
+ * when `all` has labels, cfg.seed). Both parts are copies. */
+sn_status sn_train_split(const sn_model *m, const sn_dataset *all, sn_dataset *train,
+                         sn_dataset *val, sn_error *err);
+/* Fits the model's input pipeline to a training set (replacing what it
+ * had): its statistics when cfg.standardize, its range, its pixel scaling. */
+sn_status sn_model_fit_input(sn_model *m, const sn_dataset *train, sn_error *err);
+/* Checks that d is data the model can take: its values per sample (and its
+ * image shape), and values within the training inputs' range widened by the
+ * range's width on each side (raw 0-255 pixels given to a model trained on
+ * [0, 1] are refused; so are pixels scaled to [0, 1] given to a model trained
+ * on unscaled values). `name` (the file) starts the message. */
+sn_status sn_model_check_input(const sn_model *m, const sn_dataset *d, const char *name,
+                               sn_error *err);
+/* Records K class names with the model (K: sn_model_num_classes; copied). */
+sn_status sn_model_set_class_names(sn_model *m, char *const *names, int K, sn_error *err);
+/* The recorded names (sn_model_num_classes of them), or NULL. */
+char *const *sn_model_class_names(const sn_model *m);
+/* 1 when the model standardizes its inputs. */
+int sn_model_standardizes(const sn_model *m);
 
 /* Moves the last `frac` of a seeded random permutation of `all` into `val`,
  * the rest into `train` (copies; `all` is left untouched). With

@@ -135,6 +135,7 @@ static sn_status cifar_load(const char *const *files, int nfiles, int limit, int
     d.shape[0] = grey ? 1 : 3, d.shape[1] = CIFAR_SIDE, d.shape[2] = CIFAR_SIDE;
     d.sample_size = grey ? CIFAR_PLANE : CIFAR_PIXELS;
     d.num_classes = CIFAR_CLASSES;
+    d.pixels = 1;
     d.x = sn_alloc((size_t)total, d.sample_size * sizeof(float));
     d.labels = sn_alloc((size_t)total, sizeof(int));
     if (!d.x || !d.labels) {

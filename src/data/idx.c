@@ -226,6 +226,7 @@ sn_status sn_idx_load_images(const char *path, sn_dataset *out, sn_error *err) {
     out->shape[2] = (int)dims[2];
     out->sample_size = (size_t)dims[1] * dims[2];
     out->x = x;
+    out->pixels = 1;
     return SN_OK;
 }
 

@@ -6,6 +6,8 @@
  */
 #include "model/model.h"
 
+#include "data/pipeline.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@ void sn_model_free(sn_model *m) {
         sn_tensor_free(&m->grad[i]);
     }
     sn_free(m->spec);
+    sn_preprocess_free(m->pre);
     sn_free(m);
 }
 
@@ -71,6 +74,7 @@ const sn_tensor *sn_model_forward(sn_model *m, const float *x, int n, int train)
     m->batch = n;
     sn_tensor in = batch_view(&m->act[0], n);
     if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
+    sn_preprocess_apply(m->pre, in.data, n);
     for (int i = 0; i < m->nlayers; i++) {
         sn_tensor a = batch_view(&m->act[i], n), y = batch_view(&m->act[i + 1], n);
         m->layers[i]->ops->forward(m->layers[i], &a, &y, train);

@@ -15,6 +15,9 @@ struct sn_model {
     sn_train_config cfg;
     char *spec; /* the spec text the model was built from */
     sn_rng rng; /* initialization, then dropout and other training noise */
+    /* how inputs are prepared (data/pipeline.h): applied by sn_model_forward,
+     * saved with the weights; NULL: nothing recorded */
+    struct sn_preprocess *pre;
 
     /* Workspace for batches of up to max_batch samples:
      * act[0] is the input, act[i + 1] the output of layer i;

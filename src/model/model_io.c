@@ -1,10 +1,14 @@
 /* Saving and loading a model's weights as safetensors. Tensor names are
  * "<layer index>.<param>" ("1.weight", "1.bias"), the keys of a PyTorch
- * nn.Sequential's state_dict; the spec text is __metadata__["spec"]. */
+ * nn.Sequential's state_dict; the spec text is __metadata__["spec"]; the
+ * input pipeline (data/pipeline.c) adds "preprocess.*" tensors and "input.*"
+ * and "classes" metadata. */
+#include "data/pipeline.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void param_name(char *buf, size_t len, int layer, const char *param) {
@@ -12,9 +16,10 @@ static void param_name(char *buf, size_t len, int layer, const char *param) {
 }
 
 sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err) {
-    char names[SN_MAX_LAYERS * SN_MAX_PARAMS][40];
-    const char *name_ptrs[SN_MAX_LAYERS * SN_MAX_PARAMS];
-    const sn_tensor *tensors[SN_MAX_LAYERS * SN_MAX_PARAMS];
+    enum { MAXT = SN_MAX_LAYERS * SN_MAX_PARAMS + SN_PREPROCESS_MAX_TENSORS };
+    char names[MAXT][40];
+    const char *name_ptrs[MAXT];
+    const sn_tensor *tensors[MAXT];
     int n = 0;
     for (int i = 0; i < m->nlayers; i++) {
         for (int p = 0; p < m->layers[i]->nparams; p++) {
@@ -24,9 +29,18 @@ sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err) {
             n++;
         }
     }
-    const char *keys[] = {"format", "spec"};
-    const char *vals[] = {"scratchnet-1", m->spec};
-    return sn_st_save(path, n, name_ptrs, tensors, 2, keys, vals, err);
+    const char *keys[2 + SN_PREPROCESS_MAX_META] = {"format", "spec"};
+    const char *vals[2 + SN_PREPROCESS_MAX_META] = {"scratchnet-1", m->spec};
+    int nmeta = 2;
+    sn_tensor views[SN_PREPROCESS_MAX_TENSORS];
+    size_t len = sn_preprocess_text_size(m->pre);
+    char *text = malloc(len); /* the range and class names */
+    if (!text) return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+    sn_status s = sn_preprocess_describe(m->pre, name_ptrs, tensors, views, &n, keys, vals, &nmeta,
+                                         text, len, err);
+    if (s == SN_OK) s = sn_st_save(path, n, name_ptrs, tensors, nmeta, keys, vals, err);
+    free(text);
+    return s;
 }
 
 /* "[3, 4]" */
@@ -63,8 +77,10 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
             matched++;
         }
     }
-    for (int k = 0; matched != f->n && k < f->n; k++) {
-        int known = 0;
+    int others = 0; /* the input pipeline's tensors */
+    for (int k = 0; k < f->n; k++) others += sn_preprocess_is_tensor(f->entries[k].name);
+    for (int k = 0; matched + others != f->n && k < f->n; k++) {
+        int known = sn_preprocess_is_tensor(f->entries[k].name);
         for (int i = 0; !known && i < m->nlayers; i++) {
             for (int p = 0; !known && p < m->layers[i]->nparams; p++) {
                 char pname[40];
@@ -78,11 +94,11 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
                            "file, the model has %d parameters)",
                            path, f->entries[k].name, f->n, matched);
     }
-    if (matched != f->n)
+    if (matched + others != f->n)
         return sn_fail(err, SN_ERR_FORMAT,
                        "%s: %d tensors in the file, the model has %d parameters", path, f->n,
                        matched);
-    return SN_OK;
+    return sn_preprocess_read(m, f, path, err);
 }
 
 sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err) {

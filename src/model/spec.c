@@ -16,6 +16,7 @@
  *   early_stop patience=5 min_delta=0 monitor=val_loss restore=1
  *   l2        1e-4              # default penalty of every weight tensor
  *   skip_nonfinite yes          # guard: skip bad batches (max_grad_norm, max_loss_ratio)
+ *   standardize yes             # inputs to mean 0, std 1 (data/pipeline.c)
  *   batch     128
  *   epochs    10
  *
@@ -390,6 +391,10 @@ static sn_status parse_train_line(sn_train_config *c, unsigned *set, int n, char
     } else if (strcmp(key, "skip_nonfinite") == 0 && n == 2 &&
                (strcmp(w[1], "yes") == 0 || strcmp(w[1], "no") == 0)) {
         c->skip_nonfinite = w[1][0] == 'y';
+        return SN_OK;
+    } else if (strcmp(key, "standardize") == 0 && n == 2 &&
+               (strcmp(w[1], "yes") == 0 || strcmp(w[1], "no") == 0)) {
+        c->standardize = w[1][0] == 'y';
         return SN_OK;
     } else {
         /* "lr 0.1", "batch 128", ...: rewrite as the key=value form below. */

@@ -4,6 +4,7 @@
  * epoch. With data-parallel hooks (sn_train_dist), each rank gathers its
  * share of every global batch and evaluates its share of each set. */
 #include "data/dataset.h"
+#include "data/pipeline.h"
 #include "model/model.h"
 #include "train/loop.h"
 
@@ -163,10 +164,28 @@ sn_status sn_train(sn_model *m, const sn_dataset *train, const sn_dataset *val,
     return sn_train_checkpointed(m, train, val, test, hooks, history_csv, NULL, err);
 }
 
+static sn_status train_loop(sn_model *m, const sn_dataset *train, const sn_dataset *val,
+                            const sn_dataset *test, const sn_train_hooks *hooks,
+                            const char *history_csv, const sn_checkpoint_options *ckopt,
+                            sn_error *err);
+
+/* The validation split and the input pipeline first (data/pipeline.c). */
 sn_status sn_train_checkpointed(sn_model *m, const sn_dataset *train, const sn_dataset *val,
                                 const sn_dataset *test, const sn_train_hooks *hooks,
                                 const char *history_csv, const sn_checkpoint_options *ckopt,
                                 sn_error *err) {
+    sn_dataset own_train, own_val;
+    sn_status s = sn_train_prepare(m, &train, &val, &own_train, &own_val, err);
+    if (s == SN_OK) s = train_loop(m, train, val, test, hooks, history_csv, ckopt, err);
+    sn_dataset_free(&own_train);
+    sn_dataset_free(&own_val);
+    return s;
+}
+
+static sn_status train_loop(sn_model *m, const sn_dataset *train, const sn_dataset *val,
+                            const sn_dataset *test, const sn_train_hooks *hooks,
+                            const char *history_csv, const sn_checkpoint_options *ckopt,
+                            sn_error *err) {
     const sn_train_config *c = &m->cfg;
     table_source t = {.train = train, .val = val, .test = test};
     t.dist = hooks ? hooks->dist : NULL;

@@ -66,7 +66,7 @@ static int run_folder_of(const char *model, char *dir, size_t len) {
     return stat(path, &st) == 0;
 }
 
-static void print_metrics(const sn_metrics *mt, char **names, int quiet) {
+static void print_metrics(const sn_metrics *mt, char *const *names, int quiet) {
     if (mt->top_k) printf("test top-%d accuracy: %.2f %%\n", mt->top_k, 100 * mt->top_k_accuracy);
     printf("test macro F1: %.4f\n", mt->macro_f1);
     printf("test weighted F1: %.4f\n", mt->weighted_f1);
@@ -151,6 +151,7 @@ int cmd_eval(int argc, char **argv) {
     sn_status s = sn_model_load(o.positional[0], &m, &err);
     if (s == SN_OK) s = cli_load_data(&o, &none, &test, 0, &err);
     if (s == SN_OK) s = cli_check_labels(&o, m, &none, &test, &err);
+    if (s == SN_OK) s = sn_model_check_input(m, &test, o.data, &err);
     if (s == SN_OK) s = sn_evaluate(m, &test, batch, &loss, &acc, &err);
     if (s == SN_OK) {
         printf("samples: %d\n", test.n);
@@ -160,11 +161,14 @@ int cmd_eval(int argc, char **argv) {
     if (s == SN_OK && test.labels) {
         K = sn_model_num_classes(m);
         sn_metrics mt;
-        s = sn_class_names_load(o.data, o.classes, &test, K, &names, &err);
+        /* --classes, else the names the model was trained with, else the data's */
+        char *const *shown = o.classes ? NULL : sn_model_class_names(m);
+        if (!shown) s = sn_class_names_load(o.data, o.classes, &test, K, &names, &err);
+        if (!shown) shown = names;
         if (s == SN_OK)
             s = sn_evaluate_metrics(m, &test, batch, K > 5 ? 5 : 0, &mt, NULL, NULL, &err);
         if (s == SN_OK) {
-            print_metrics(&mt, names, o.quiet);
+            print_metrics(&mt, shown, o.quiet);
             sn_metrics_free(&mt);
         }
     }

@@ -42,9 +42,7 @@ int cmd_predict(int argc, char **argv) {
             s = sn_idx_load_images(in, &d, &err);
         }
     }
-    if (s == SN_OK && d.sample_size != sn_model_input_size(m))
-        s = sn_fail(&err, SN_ERR_SHAPE, "%s: samples have %zu values, the model's input takes %zu",
-                    o.positional[1], d.sample_size, sn_model_input_size(m));
+    if (s == SN_OK) s = sn_model_check_input(m, &d, o.positional[1], &err);
     const int batch = 256, K = s == SN_OK ? sn_model_output_size(m) : 0;
     if (s == SN_OK) s = sn_model_reserve(m, batch, &err);
     if (s == SN_OK && !(probs = malloc((size_t)batch * (size_t)K * sizeof(float))))

@@ -42,7 +42,7 @@ static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
         o->data = test ? test : data;
     }
     if (!o->classes) o->classes = sn_keyvals_get(&run, "classes");
-    const char *std = sn_keyvals_get(&run, "standardize"), *v;
+    const char *v;
     if (o->label_col < 0 && (v = sn_keyvals_get(&run, "label_col"))) o->label_col = atoi(v);
     if (o->header < 0 && (v = sn_keyvals_get(&run, "header"))) o->header = strcmp(v, "yes") == 0;
     sn_status s = SN_OK;
@@ -52,11 +52,6 @@ static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
         s = sn_fail(err, SN_ERR_ARG, "%s is a text run: its measure is the validation loss", dir);
     else if (!o->data || strcmp(o->data, "-") == 0)
         s = sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data", dir);
-    else if (std && strcmp(std, "yes") == 0)
-        s = sn_fail(err, SN_ERR_ARG,
-                    "%s: the run standardized its inputs with the training set's statistics; "
-                    "its test metrics can only come from 'scratchnet train'",
-                    dir);
     sn_model *m = NULL;
     sn_dataset none, test = {0};
     char **names = NULL;

@@ -101,7 +101,7 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
     ADD("skip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
         c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
     ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,
-        o->standardize ? "yes" : "no", sn_get_threads());
+        c->standardize ? "yes" : "no", sn_get_threads());
     ADD("samples %d train, %d validation, %d test\nparameters %zu\nstarted %s\n", ntrain, nval,
         ntest, sn_model_num_params(m), started);
     if (changed && changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
@@ -118,41 +118,22 @@ static void apply_overrides(const cli_opts *o, sn_train_config *c) {
     if (o->val_split >= 0) c->val_split = (float)o->val_split;
     if (o->skip_nonfinite) c->skip_nonfinite = 1;
     if (o->minutes > 0) c->max_seconds = 60 * o->minutes;
+    if (o->standardize) c->standardize = 1;
 }
 
-/* train, val and test as training uses them: `all` split by the model's
- * val_split and `test`, standardized with the training part's statistics
- * when asked. The caller's sets stay untouched: what changes is a copy, what
- * does not is borrowed (own_train, own_test: which ones must be freed). */
-static sn_status prepare_data(const cli_opts *o, const sn_train_config *c, const sn_dataset *all,
-                              const sn_dataset *test, sn_dataset *train, sn_dataset *val,
-                              sn_dataset *tst, int *own_train, int *own_test, sn_error *err) {
-    sn_dataset none = {0};
+/* train and val as training uses them: `all` split by the model's val_split
+ * (train borrows `all` without a split; *own_train says when it is a copy),
+ * and the model's input pipeline fitted to the training part: the library's
+ * code, as sn_train runs it for any caller. */
+static sn_status prepare_data(sn_model *m, const sn_dataset *all, sn_dataset *train,
+                              sn_dataset *val, int *own_train, sn_error *err) {
     sn_status s = SN_OK;
-    *own_train = c->val_split > 0 || o->standardize;
-    *own_test = test->n && o->standardize;
+    *own_train = sn_model_config(m)->val_split > 0;
     if (*own_train)
-        s = sn_dataset_split(all, c->val_split, all->labels != NULL, c->seed, train, val, err);
+        s = sn_train_split(m, all, train, val, err);
     else
         *train = *all;
-    if (*own_test && s == SN_OK)
-        s = sn_dataset_split(test, 0, 0, 0, tst, &none, err);
-    else if (!*own_test)
-        *tst = *test;
-    sn_dataset_free(&none);
-    if (s == SN_OK && o->standardize) {
-        float *mean = malloc(train->sample_size * sizeof(float));
-        float *sd = malloc(train->sample_size * sizeof(float));
-        if (!mean || !sd) s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
-        if (s == SN_OK) s = sn_dataset_feature_stats(train, mean, sd, err);
-        if (s == SN_OK) {
-            sn_dataset_standardize(train, mean, sd);
-            if (val->n) sn_dataset_standardize(val, mean, sd);
-            if (tst->n) sn_dataset_standardize(tst, mean, sd);
-        }
-        free(mean);
-        free(sd);
-    }
+    if (s == SN_OK) s = sn_model_fit_input(m, train, err);
     return s;
 }
 
@@ -166,12 +147,14 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     apply_overrides(o, sn_model_config(m));
     const sn_train_config *c = sn_model_config(m);
     now_text(started, sizeof started);
-    int own_train = 0, own_test = 0;
-    sn_status s = prepare_data(o, c, all, test, &train, &val, &tst, &own_train, &own_test, err);
+    int own_train = 0;
+    sn_status s = prepare_data(m, all, &train, &val, &own_train, err);
     int have_val = s == SN_OK && val.n > 0;
+    tst = *test; /* raw: the model standardizes what it is given */
     /* Class names first: a bad classes file should not cost a training. */
     if (s == SN_OK && all->labels)
         s = sn_class_names_load(o->data, o->classes, all, K, &names, err);
+    if (s == SN_OK && names) s = sn_model_set_class_names(m, names, K, err);
     /* the folder locked for this run, then what a resume resumes checked */
     if (s == SN_OK) s = cli_run_begin(run_dir, o->resume != NULL, o->force, err);
     char inputs[160], epochs_text[16], changed[32] = "";
@@ -253,7 +236,6 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     cli_run_end();
     sn_class_names_free(names, K);
     if (own_train) sn_dataset_free(&train);
-    if (own_test) sn_dataset_free(&tst);
     sn_dataset_free(&val);
     return s;
 }
