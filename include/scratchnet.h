@@ -759,6 +759,42 @@ typedef struct sn_text_options {
 /* Defaults of the above. */
 void sn_text_options_default(sn_text_options *o);
 
+/* The data settings of a text spec's [text] section (keys as named; each
+ * also a flag of 'scratchnet train SPEC --text FILE'):
+ *   level char|byte|word   tokens (default char)
+ *   words K                word level: the K most frequent words (5000)
+ *   seq T                  o.seq_len (50)
+ *   val F                  the last fraction F of the text is the validation
+ *                          set (0.1)
+ *   minutes M              training time budget: cfg.max_seconds = 60·M
+ *                          (0: none)
+ *   sample_every N, sample_length N, temperature X   o's (1, 200, 0.8)
+ *   prime TEXT             the rest of the line; o.prime points at `prime`
+ *                          (NULL when empty)
+ * A text spec's layers may write `vocab` for the vocabulary size: build the
+ * model with sn_text_model_from_spec once the vocabulary is known.
+ * sn_model_from_spec accepts a [text] section (checked, then ignored) but
+ * not `vocab`. */
+typedef struct sn_text_spec {
+    sn_text_level level;
+    int words;
+    double val;
+    double minutes;
+    sn_text_options o;
+    char prime[512];
+} sn_text_spec;
+
+/* The defaults above. */
+void sn_text_spec_default(sn_text_spec *t);
+/* Reads the [text] section of spec text (defaults for what it does not
+ * set; none: all defaults). Errors name "name:line: [text]". */
+sn_status sn_text_spec_parse(const char *spec, const char *name, sn_text_spec *t, sn_error *err);
+/* sn_model_from_spec of a text spec: the [text] lines blanked (line numbers
+ * stay right) and every whole word `vocab` replaced by vocab_size; that
+ * text becomes the model's spec (sn_model_spec, saved in its file). */
+sn_status sn_text_model_from_spec(const char *spec, const char *name, uint64_t seed, int vocab_size,
+                                  sn_model **out, sn_error *err);
+
 /* Trains a sequence model (token-id input: `input 1`, then `embedding` or
  * `onehot`, recurrent layers, a dense output of size(v), softmax_xent) on
  * train[0..ntrain) and evaluates val[0..nval) (val may be NULL) after every

@@ -489,9 +489,16 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
     }
     memcpy(m->spec, text, len);
 
+    /* A [text] section (text_spec.c) is checked here and skipped below. */
+    sn_text_spec text_part;
+    sn_status s = strstr(text, "[text]") ? sn_text_spec_parse(text, name, &text_part, err) : SN_OK;
+    if (s != SN_OK) {
+        sn_free(copy);
+        sn_model_free(m);
+        return s;
+    }
     /* First pass: the [train] section (its seed initializes the weights). */
-    enum { NET, LOSS_SEEN, TRAIN } part = NET;
-    sn_status s = SN_OK;
+    enum { NET, LOSS_SEEN, TRAIN, TEXT } part = NET;
     int lineno = 0, have_input = 0, have_loss = 0, pass;
     unsigned set = 0; /* [train] values given explicitly */
     for (pass = 0; pass < 2 && s == SN_OK; pass++) {
@@ -517,10 +524,17 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
                 part = TRAIN;
                 continue;
             }
+            if (strcmp(w[0], "[text]") == 0) {
+                if (n != 1) s = sn_fail(err, SN_ERR_FORMAT, "unexpected text after [text]");
+                part = TEXT;
+                continue;
+            }
             if (w[0][0] == '[') {
-                s = sn_fail(err, SN_ERR_FORMAT, "unknown section '%s' (expected [train])", w[0]);
+                s = sn_fail(err, SN_ERR_FORMAT, "unknown section '%s' (expected [train] or [text])",
+                            w[0]);
                 break;
             }
+            if (part == TEXT) continue;
             if (part == TRAIN) {
                 if (pass == 0) s = parse_train_line(&m->cfg, &set, n, w, err);
                 continue;
@@ -550,7 +564,15 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
                 have_loss = 1;
                 part = LOSS_SEEN;
             } else {
-                s = sn_model_add_words(m, n, w, err);
+                for (int i = 1; i < n && s == SN_OK; i++)
+                    if (strcmp(w[i], "vocab") == 0)
+                        s = sn_fail(err, SN_ERR_FORMAT,
+                                    "%s: 'vocab' stands for the vocabulary size, known once a "
+                                    "corpus is read: build this model with "
+                                    "sn_text_model_from_spec (or 'scratchnet train SPEC --text "
+                                    "FILE')",
+                                    w[0]);
+                if (s == SN_OK) s = sn_model_add_words(m, n, w, err);
             }
         }
         if (pass == 0 && s == SN_OK) {

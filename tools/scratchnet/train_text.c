@@ -24,9 +24,9 @@
  *   batch     32            # parallel streams
  *   clip      value=5
  *
- * The [text] lines are blanked (line numbers stay right) and `vocab`
- * replaced before the spec goes to the spec parser; the resulting spec is
- * what the model file stores. */
+ * The library reads the [text] section (sn_text_spec_parse) and builds the
+ * model once the vocabulary is known (sn_text_model_from_spec); the spec it
+ * makes is what the model file stores. */
 #include "cli.h"
 
 #include <errno.h>
@@ -67,13 +67,7 @@ static const char usage[] =
     "  --resume-changed-inputs  --force   as for 'scratchnet train' (Ctrl-C, SIGTERM,\n"
     "                        SIGHUP: checkpoint, exit status 130, 143, 129)\n";
 
-typedef struct text_cfg {
-    sn_text_options o;
-    sn_text_level level;
-    int words;
-    double val, minutes;
-    char prime[512];
-} text_cfg;
+typedef sn_text_spec text_cfg; /* the spec's [text] section, then the flags */
 
 /* Command-line values; negative or NULL: not given. */
 typedef struct text_args {
@@ -202,100 +196,6 @@ static int parse_args(int argc, char **argv, text_args *a) {
         return EXIT_USAGE;
     }
     return 0;
-}
-
-/* ---- the spec's [text] section --------------------------------------------- */
-
-static sn_status text_line(text_cfg *t, char *line, sn_error *err) {
-    char *key = line + strspn(line, " \t");
-    char *val = key + strcspn(key, " \t");
-    if (*val) *val++ = 0;
-    val += strspn(val, " \t");
-    size_t n = strlen(val);
-    while (n && (val[n - 1] == ' ' || val[n - 1] == '\t' || val[n - 1] == '\r')) val[--n] = 0;
-    if (strcmp(key, "prime") == 0) {
-        snprintf(t->prime, sizeof t->prime, "%s", val);
-        return SN_OK;
-    }
-    char *hash = strchr(val, '#');
-    if (hash) *hash = 0;
-    n = strlen(val);
-    while (n && (val[n - 1] == ' ' || val[n - 1] == '\t')) val[--n] = 0;
-    if (strcmp(key, "level") == 0) return sn_text_level_parse(val, &t->level, err);
-    char *end;
-    errno = 0;
-    double x = strtod(val, &end);
-    if (end == val || *end || errno || !isfinite(x))
-        return sn_fail(err, SN_ERR_FORMAT, "%s: expected a number, got '%s'", key, val);
-    int integral = x == floor(x);
-    if (strcmp(key, "words") == 0 && integral && x >= 1 && x <= 1 << 24)
-        t->words = (int)x;
-    else if (strcmp(key, "seq") == 0 && integral && x >= 1 && x <= 1 << 16)
-        t->o.seq_len = (int)x;
-    else if (strcmp(key, "val") == 0 && x >= 0 && x <= 0.9)
-        t->val = x;
-    else if (strcmp(key, "minutes") == 0 && x > 0)
-        t->minutes = x;
-    else if (strcmp(key, "sample_every") == 0 && integral && x >= 0)
-        t->o.sample_every = (int)fmin(x, 1 << 30);
-    else if (strcmp(key, "sample_length") == 0 && integral && x >= 0 && x <= 1 << 24)
-        t->o.sample_length = (int)x;
-    else if (strcmp(key, "temperature") == 0 && x >= 0 && x <= 100)
-        t->o.temperature = (float)x;
-    else
-        return sn_fail(err, SN_ERR_FORMAT,
-                       "'%s %s' is unknown or out of range (keys: level, words, seq, val, "
-                       "minutes, sample_every, sample_length, temperature, prime)",
-                       key, val);
-    return SN_OK;
-}
-
-/* Parses and blanks the [text] section of spec (in place). */
-static sn_status take_text_section(char *spec, const char *name, text_cfg *t, sn_error *err) {
-    int in_text = 0, lineno = 0;
-    for (char *line = spec; line && *line; lineno++) {
-        char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
-        char *w = buf + strspn(buf, " \t");
-        if (w[0] == '[') {
-            in_text = strncmp(w, "[text]", 6) == 0;
-            if (in_text) memset(line, ' ', len);
-        } else if (in_text) {
-            char *hash = strchr(w, '#');
-            int blank = w[0] == 0 || w[0] == '#' || w[0] == '\r';
-            if (!blank && hash && strncmp(w, "prime", 5) != 0) *hash = 0;
-            if (!blank && text_line(t, w, err) != SN_OK)
-                return sn_wrap(err, "%s:%d: [text]", name, lineno + 1);
-            memset(line, ' ', len);
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    return SN_OK;
-}
-
-/* spec with every whole word `vocab` replaced by V, into a new string. */
-static char *replace_vocab(const char *spec, int V) {
-    size_t n = strlen(spec), cap = n + 1, count = 0;
-    for (const char *p = strstr(spec, "vocab"); p; p = strstr(p + 5, "vocab")) count++;
-    cap += count * 16;
-    char *out = malloc(cap), num_s[16];
-    if (!out) return NULL;
-    snprintf(num_s, sizeof num_s, "%d", V);
-    size_t k = 0;
-    for (const char *p = spec; *p;) {
-        int word = strncmp(p, "vocab", 5) == 0 && (p == spec || strchr(" \t\n", p[-1])) &&
-                   (p[5] == 0 || strchr(" \t\r\n#", p[5]));
-        if (word) {
-            k += (size_t)snprintf(out + k, cap - k, "%s", num_s);
-            p += 5;
-        } else {
-            out[k++] = *p++;
-        }
-    }
-    out[k] = 0;
-    return out;
 }
 
 /* ---- progress, samples, run folder ----------------------------------------- */
@@ -427,15 +327,10 @@ int cmd_train_text(int argc, char **argv) {
     }
     sn_set_threads(a.threads);
     text_cfg t;
-    memset(&t, 0, sizeof t);
-    sn_text_options_default(&t.o);
-    t.o.sample_every = 1;
-    t.level = SN_TEXT_CHAR;
-    t.words = 5000;
-    t.val = 0.1;
+    sn_text_spec_default(&t);
 
     sn_error err = {0};
-    char *orig = NULL, *spec_text = NULL, *corpus = NULL, *spec = NULL;
+    char *orig = NULL, *corpus = NULL;
     size_t spec_len = 0, corpus_len = 0, nids = 0;
     int *ids = NULL;
     sn_vocab *v = NULL;
@@ -449,8 +344,7 @@ int cmd_train_text(int argc, char **argv) {
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
     char run_dir[1024], path[1200], inputs[96] = "", epochs_text[16] = "", changed[32] = "";
     sn_status s = sn_text_read_file(a.spec, &orig, &spec_len, &err);
-    if (s == SN_OK && !(spec_text = strdup(orig))) s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
-    if (s == SN_OK) s = take_text_section(spec_text, a.spec, &t, &err);
+    if (s == SN_OK) s = sn_text_spec_parse(orig, a.spec, &t, &err);
     if (s == SN_OK && a.level) s = sn_text_level_parse(a.level, &t.level, &err);
     apply_args(&a, &t, NULL);
     if (s == SN_OK) s = sn_text_read_file(a.text, &corpus, &corpus_len, &err);
@@ -458,10 +352,9 @@ int cmd_train_text(int argc, char **argv) {
         sn_wrap(&err, "%s", a.text);
     if (s == SN_OK && (s = sn_vocab_encode(v, corpus, corpus_len, &ids, &nids, &err)))
         sn_wrap(&err, "%s", a.text);
-    if (s == SN_OK && !(spec = replace_vocab(spec_text, sn_vocab_size(v))))
-        s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
     if (s == SN_OK)
-        s = sn_model_from_spec(spec, a.spec, a.seed > 0 ? (uint64_t)a.seed : 0, &m, &err);
+        s = sn_text_model_from_spec(orig, a.spec, a.seed > 0 ? (uint64_t)a.seed : 0,
+                                    sn_vocab_size(v), &m, &err);
     if (s == SN_OK) {
         apply_args(&a, &t, sn_model_config(m));
         t.o.prime = t.prime[0] ? t.prime : NULL;
@@ -567,8 +460,6 @@ int cmd_train_text(int argc, char **argv) {
     sn_free(ids);
     sn_free(corpus);
     sn_free(orig);
-    free(spec_text);
-    free(spec);
     if (s == SN_ERR_INTERRUPTED)
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
     free(record);
