@@ -162,3 +162,38 @@ put("safetensors", "huge-header-len", struct.pack("<Q", 1 << 62) + b"{}")
 put("safetensors", "truncated", st(small)[:-7])
 put("safetensors", "text-model-bad-vocab", st(small, {"format": "scratchnet-1", "spec": spec,
                                                       "vocab": "scratchnet-vocab-1 char 2\na\n"}))
+
+
+# ---- checkpoint: variants of two checkpoints written by training runs ----
+#   checkpoint/xor-checkpoint.safetensors   scratchnet train examples/xor/xor.net
+#       --data examples/xor/xor.csv --epochs 1 --checkpoint-every 1 --threads 1
+#   checkpoint/text-checkpoint.safetensors  embedding vocab 4 / lstm 6 / dense vocab,
+#       [text] seq 4, batch 2, one epoch on one line, --checkpoint-every 1
+# Without their "checksums" (as an older or foreign writer leaves them) the
+# fuzzer can change the rest and reach the checks behind the checksums.
+def read_st(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8:8 + n]), b[8 + n:]
+
+
+def write_st(header, data):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+for base in ("xor", "text"):
+    header, data = read_st(os.path.join(ROOT, "checkpoint", base + "-checkpoint.safetensors"))
+    plain = dict(header)
+    plain["__metadata__"] = {k: v for k, v in header["__metadata__"].items() if k != "checksums"}
+    put("checkpoint", base + "-no-checksums", write_st(plain, data))
+    moved = json.loads(json.dumps(plain))
+    pos = moved["__metadata__"]["position"].split(" ")
+    pos[0] = "1" if pos[0] != "1" else "3"
+    moved["__metadata__"]["position"] = " ".join(pos)
+    put("checkpoint", base + "-position-edited", write_st(moved, data))
+    first = min(header[k]["data_offsets"][0] for k in header if k != "__metadata__")
+    put("checkpoint", base + "-nan-weight",
+        write_st(plain, data[:first] + struct.pack("<f", float("nan")) + data[first + 4:]))
+    put("checkpoint", base + "-truncated", write_st(header, data)[:-13])

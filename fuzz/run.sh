@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(idx cifar csv text spec safetensors vocab classes)
+[ ${#targets[@]} -eq 0 ] && targets=(idx cifar csv text spec safetensors vocab classes checkpoint)
 build=${FUZZ_BUILD:-build-fuzz}
 
 # Longest input per target: a few records or a few KiB of text.
@@ -19,6 +19,7 @@ max_len() {
     case $1 in
     cifar) echo 9300 ;; # 3 records of 3073 bytes and the options byte
     idx | safetensors) echo 8192 ;;
+    checkpoint) echo 16384 ;; # the seeds are 2.4 to 9.6 KiB
     classes) echo 2048 ;;
     *) echo 4096 ;;
     esac
@@ -37,6 +38,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$work"
     start=$(date +%s)
     # -malloc_limit_mb: a small input must not make a reader allocate 256 MiB.
+# An out-of-memory stop (-rss_limit_mb, -malloc_limit_mb) fails the target.
     "$build/fuzz/fuzz_$t" "$work" "fuzz/corpus/$t" -max_total_time="$secs" \
         -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
         -artifact_prefix="$build/fuzz/artifacts/$t-" -print_final_stats=1 >"$log" 2>&1

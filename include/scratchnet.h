@@ -861,6 +861,29 @@ sn_status sn_text_model_load(const char *path, sn_model **m, sn_vocab **v, sn_er
 void sn_set_threads(int n);
 int sn_get_threads(void);
 
+/* ---- memory ------------------------------------------------------------ */
+
+/* The memory a model takes to train on batches of up to max_batch rows
+ * (samples; for sequence models T·N), in bytes: parameters and buffers,
+ * their gradients, the optimizer's state (its [train] optimizer), the
+ * activations and their gradients of every layer, and the layers' scratch
+ * space (im2col buffers, recurrent caches). Sums saturate at SIZE_MAX. */
+typedef struct sn_memory {
+    size_t params, grads, optimizer, activations, scratch, total;
+} sn_memory;
+void sn_model_memory(const sn_model *m, int max_batch, sn_memory *out);
+
+/* The most memory sn_model_reserve lets a model take (sn_memory.total):
+ * bytes > 0 sets it, 0 restores the default, the memory available when the
+ * reserve is made (MemAvailable of /proc/meminfo; no limit where that cannot
+ * be read). A model over it is refused with SN_ERR_NOMEM and its figures,
+ * before anything is allocated. */
+void sn_set_memory_limit(size_t bytes);
+size_t sn_memory_limit(void); /* the limit now in force (SIZE_MAX: none) */
+
+/* "1.5 GiB", "354.2 KiB", "12 B": n bytes for messages. */
+void sn_format_bytes(size_t n, char *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,9 @@
 #define SN_FUZZ_ENTRY fuzz_classes
 #include "../fuzz/fuzz_classes.c"
 #undef SN_FUZZ_ENTRY
+#define SN_FUZZ_ENTRY fuzz_checkpoint
+#include "../fuzz/fuzz_checkpoint.c"
+#undef SN_FUZZ_ENTRY
 
 static const struct {
     const char *name;
@@ -41,7 +44,7 @@ static const struct {
 } targets[] = {
     {"idx", fuzz_idx},     {"cifar", fuzz_cifar},     {"csv", fuzz_csv},
     {"text", fuzz_text},   {"spec", fuzz_spec},       {"safetensors", fuzz_safetensors},
-    {"vocab", fuzz_vocab}, {"classes", fuzz_classes},
+    {"vocab", fuzz_vocab}, {"classes", fuzz_classes}, {"checkpoint", fuzz_checkpoint},
 };
 
 static uint8_t *read_whole(const char *path, size_t *len) {

@@ -7,7 +7,8 @@
 # robustness.csv or checkpoint); a finished run's checkpoint has nothing to
 # resume unless --epochs asks for more; a resume refuses an edited spec or
 # changed data unless --resume-changed-inputs (then run.txt says so); a
-# damaged checkpoint is refused naming the tensor; --out too long is refused.
+# damaged checkpoint is refused naming the tensor; --out too long is refused;
+# a model over --max-memory is refused before its folder is made.
 # Usage: bash test_runfolder.sh SCRATCHNET_BINARY SOURCE_DIR
 set -u
 SN=$(realpath "$1")
@@ -164,6 +165,19 @@ long=$(printf 'd%.0s' $(seq 1100))
 check "a too long --out is refused" test $? -eq 1
 check "says so" grep -q "at most 1000" long.log
 check "nothing created" test ! -e "${long:0:200}"
+
+# ---- memory weighed before it is taken ----
+"$SN" train spec.net "${OPTS[@]}" --max-memory 1K --out mem >/dev/null 2>mem.log
+check "over --max-memory: fails with 1" test $? -eq 1
+check "gives the figure and the limit" grep -q "needs .* more than the 1.0 KiB allowed" mem.log
+check "before the run folder is made" test ! -e mem
+printf 'input 1x871x11\nconv2d 2 36x92 pad=same stride=2x1\nrelu\nflatten\ndense 10\nloss softmax_xent\n[train]\nbatch 2\n' >tall.net
+"$SN" summary tall.net >tall.txt
+check "summary counts the im2col scratch" grep -Eq "scratch [0-9.]+ MiB" tall.txt
+check "--max-memory 1.5M is a size" "$SN" train spec.net "${OPTS[@]}" --max-memory 1.5M --epochs 1 \
+    --out mem2
+"$SN" train spec.net "${OPTS[@]}" --max-memory lots --out mem3 >/dev/null 2>&1
+check "--max-memory lots is a usage error" test $? -eq 2
 
 if [ $fail -ne 0 ]; then
     for f in *.log; do echo "==> $f"; tail -5 "$f"; done

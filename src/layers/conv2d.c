@@ -57,13 +57,24 @@ static void conv2d_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
 
 /* Scratch for every thread the kernels may use: the scratch is per thread,
  * not per sample, so max_batch does not change it. */
+static int conv2d_slots(void) {
+    int slots = sn_get_threads();
+    if (sn_cpu_count() > slots) slots = sn_cpu_count();
+    return slots > 64 ? 64 : slots;
+}
+
+static size_t conv2d_reserve_bytes(const sn_layer *l, int max_batch) {
+    (void)max_batch;
+    const conv2d *c = (const conv2d *)l;
+    size_t n = c->scratch ? 0 : sn_conv_scratch_size(&c->g, c->F, conv2d_slots());
+    return n > SIZE_MAX / sizeof(float) ? SIZE_MAX : n * sizeof(float);
+}
+
 static sn_status conv2d_reserve(sn_layer *l, int max_batch, sn_error *err) {
     (void)max_batch;
     conv2d *c = (conv2d *)l;
     if (c->scratch) return SN_OK;
-    int slots = sn_get_threads();
-    if (sn_cpu_count() > slots) slots = sn_cpu_count();
-    if (slots > 64) slots = 64;
+    int slots = conv2d_slots();
     c->scratch = sn_alloc(sn_conv_scratch_size(&c->g, c->F, slots), sizeof(float));
     if (!c->scratch)
         return sn_fail(err, SN_ERR_NOMEM, "conv2d: cannot allocate scratch for %d threads", slots);
@@ -103,6 +114,7 @@ sn_status sn_conv2d_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     c->g = g;
     c->F = F;
     c->base.reserve = conv2d_reserve;
+    c->base.reserve_bytes = conv2d_reserve_bytes;
     c->base.out_ndim = 3;
     c->base.out_shape[0] = F;
     c->base.out_shape[1] = g.OH;

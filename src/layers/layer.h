@@ -49,6 +49,10 @@ struct sn_layer {
      * batches of up to max_batch samples; sn_model_reserve calls it, so that
      * forward and backward allocate nothing. Set by the constructor. */
     sn_status (*reserve)(sn_layer *l, int max_batch, sn_error *err);
+    /* With reserve: the bytes reserve(l, max_batch) would allocate
+     * (SIZE_MAX on overflow), so that sn_model_reserve can weigh a model's
+     * whole memory before taking any of it. */
+    size_t (*reserve_bytes)(const sn_layer *l, int max_batch);
     int in_ndim, in_shape[3];
     int out_ndim, out_shape[3];
     int nparams;

@@ -141,6 +141,31 @@ static size_t count4(size_t a, size_t b, size_t c, size_t d) {
     return abcd;
 }
 
+/* What recurrent_reserve allocates for max_rows rows, in bytes. */
+static size_t recurrent_reserve_bytes(const sn_layer *l, int max_rows) {
+    const sn_recurrent *r = (const sn_recurrent *)l;
+    if (max_rows <= r->max_rows) return 0;
+    size_t L = (size_t)r->levels, rows = (size_t)max_rows, H = (size_t)r->H;
+    size_t state = count4(L, rows, H, 1), between = count4(L - 1, rows, H, 1);
+    size_t cache =
+        count4(L, rows, H, (size_t)(r->cell->cache_per_row ? r->cell->cache_per_row : 1));
+    size_t scratch = count4(rows, H, (size_t)r->cell->scratch_per_row, 1);
+    size_t dseq = count4(rows, H, 1, 1);
+    if (!state || !cache || !scratch || !dseq) return SIZE_MAX;
+    size_t parts[5] = {(r->cell->has_cell ? 4 : 2), 1, 1, 0, 0}, total = 0;
+    parts[3] = L > 1 ? 1 + (r->dropout > 0) : 0; /* seq, dropped: `between` floats each */
+    parts[4] = L > 1 ? 2 : 0;                    /* dseq[0], dseq[1] */
+    size_t sizes[5] = {state, cache, scratch, between, dseq};
+    for (int i = 0; i < 5; i++) {
+        size_t n;
+        if (!sn_mul_ok(parts[i], sizes[i], &n) || !sn_mul_ok(n, sizeof(float), &n) ||
+            total > SIZE_MAX - n)
+            return SIZE_MAX;
+        total += n;
+    }
+    return total;
+}
+
 static sn_status recurrent_reserve(sn_layer *l, int max_rows, sn_error *err) {
     sn_recurrent *r = (sn_recurrent *)l;
     if (max_rows <= r->max_rows) return SN_OK;
@@ -215,6 +240,7 @@ sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const s
     r->base.out_ndim = 1;
     r->base.out_shape[0] = H;
     r->base.reserve = recurrent_reserve;
+    r->base.reserve_bytes = recurrent_reserve_bytes;
     r->base.reset_state = sn_recurrent_reset_state;
     r->base.carry_state = sn_recurrent_carry_state;
     r->whh_t = sn_alloc(count4((size_t)levels, G, (size_t)H, (size_t)H), sizeof(float));

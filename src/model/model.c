@@ -7,8 +7,11 @@
 #include "model/model.h"
 
 #include "data/pipeline.h"
+#include "optim/optim.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sn_model_free(sn_model *m) {
@@ -34,9 +37,89 @@ static void act_shape(const sn_model *m, int i, int *ndim, int *shape) {
     }
 }
 
+/* ---- memory ------------------------------------------------------------------ */
+
+static size_t memory_limit; /* 0: what /proc/meminfo says is available */
+
+void sn_set_memory_limit(size_t bytes) {
+    memory_limit = bytes;
+}
+
+size_t sn_memory_limit(void) {
+    if (memory_limit) return memory_limit;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib && kib < SIZE_MAX / 1024 ? (size_t)kib * 1024 : SIZE_MAX;
+}
+
+void sn_format_bytes(size_t n, char *buf, size_t len) {
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 6) v /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, len, "%zu B", n);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+/* a + b·c, saturating */
+static size_t add_mul(size_t a, size_t b, size_t c) {
+    size_t bc;
+    if (!sn_mul_ok(b, c, &bc) || a > SIZE_MAX - bc) return SIZE_MAX;
+    return a + bc;
+}
+
+/* Sums what sn_model_reserve(m, max_batch) and then sn_optimizer_new would
+ * allocate to what the model holds already. */
+void sn_model_memory(const sn_model *m, int max_batch, sn_memory *out) {
+    memset(out, 0, sizeof *out);
+    size_t B = (size_t)(max_batch < 1 ? 1 : max_batch), trained = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        out->params = add_mul(out->params, m->params[i]->value.size, sizeof(float));
+        if (!m->params[i]->buffer) trained += m->params[i]->value.size;
+    }
+    out->grads = out->params;
+    out->optimizer = add_mul(0, trained, (size_t)sn_optimizer_state_per_param(&m->cfg) * 4);
+    for (int i = 0; i <= m->nlayers; i++) { /* act[i] and grad[i], [B, shape] */
+        int ndim, shape[4];
+        act_shape(m, i, &ndim, shape);
+        size_t n = add_mul(0, sn_shape_size(ndim, shape), B);
+        out->activations = add_mul(out->activations, n, 2 * sizeof(float));
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        const sn_layer *l = m->layers[i];
+        if (l->reserve_bytes)
+            out->scratch = add_mul(out->scratch, l->reserve_bytes(l, max_batch), 1);
+    }
+    size_t parts[5] = {out->params, out->grads, out->optimizer, out->activations, out->scratch};
+    for (int i = 0; i < 5; i++) out->total = add_mul(out->total, parts[i], 1);
+}
+
 sn_status sn_model_reserve(sn_model *m, int max_batch, sn_error *err) {
     if (max_batch < 1) return sn_fail(err, SN_ERR_ARG, "batch size %d < 1", max_batch);
     if (max_batch <= m->max_batch) return SN_OK;
+    /* the whole figure first: nothing is taken for a model that cannot fit */
+    sn_memory mem;
+    sn_model_memory(m, max_batch, &mem);
+    size_t limit = sn_memory_limit();
+    if (mem.total > limit) {
+        char t[32], l[32], a[32], s[32], p[32];
+        sn_format_bytes(mem.total, t, sizeof t);
+        sn_format_bytes(limit, l, sizeof l);
+        sn_format_bytes(mem.activations, a, sizeof a);
+        sn_format_bytes(mem.scratch, s, sizeof s);
+        sn_format_bytes(mem.params + mem.grads + mem.optimizer, p, sizeof p);
+        return sn_fail(err, SN_ERR_NOMEM,
+                       "the model needs %s for a batch of %d (parameters, gradients and optimizer "
+                       "state %s, activations %s, scratch %s), more than the %s %s",
+                       t, max_batch, p, a, s, l,
+                       memory_limit ? "allowed (--max-memory)" : "of memory available");
+    }
     for (int i = 0; i <= m->nlayers; i++) {
         int ndim, shape[4];
         act_shape(m, i, &ndim, shape + 1);

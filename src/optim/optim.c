@@ -57,6 +57,12 @@ static int state_kinds(const sn_train_config *c, sn_optim_kind kind, const char 
     return n;
 }
 
+int sn_optimizer_state_per_param(const sn_train_config *c) {
+    const char *names[SN_OPT_MAX_STATE + 2];
+    int kind = sn_optim_parse(c->optimizer);
+    return kind < 0 ? 0 : state_kinds(c, (sn_optim_kind)kind, names);
+}
+
 static sn_status check_config(const sn_train_config *c, sn_error *err) {
     if (!(c->lr >= 0)) return sn_fail(err, SN_ERR_ARG, "optimizer: lr must be >= 0");
     if (!(c->momentum >= 0 && c->momentum < 1))

@@ -78,4 +78,8 @@ void sn_adamw_update(const sn_train_config *c, float lr, long t, float *w, const
 /* Parses an optimizer name; -1 when unknown. */
 int sn_optim_parse(const char *name);
 
+/* The state tensors c's optimizer keeps per trained parameter (0 when the
+ * name is unknown): what sn_optimizer_new will allocate, for budgets. */
+int sn_optimizer_state_per_param(const sn_train_config *c);
+
 #endif

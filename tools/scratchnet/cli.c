@@ -103,7 +103,10 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             o->out = v;
         else if (strcmp(a, "--resume") == 0)
             o->resume = v;
-        else if (strcmp(a, "--checkpoint-every") == 0)
+        else if (strcmp(a, "--max-memory") == 0) {
+            ok = cli_parse_size(v, &o->max_memory);
+            if (!ok) fprintf(stderr, "scratchnet: --max-memory: '%s' is not a size like 512M\n", v);
+        } else if (strcmp(a, "--checkpoint-every") == 0)
             ok = parse_long_opt(a, v, 0, 10000000, &o->checkpoint_every);
         else if (strcmp(a, "--checkpoint-steps") == 0)
             ok = parse_long_opt(a, v, 0, 0x7fffffffL, &o->checkpoint_steps);

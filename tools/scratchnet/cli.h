@@ -45,6 +45,7 @@ typedef struct cli_opts {
     const char *record;    /* the options checkpoints record (NULL: no checkpoints) */
     /* run folders (runfolder.c) */
     int force;                 /* --force: replace another run in --out */
+    size_t max_memory;         /* --max-memory SIZE (0: the memory available) */
     int resume_changed_inputs; /* --resume-changed-inputs */
     char resumed_changed[32];  /* what a resume found changed ("spec,data"), for run.txt */
 } cli_opts;
@@ -146,6 +147,9 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
 #define CLI_MAX_RUN_DIR 1000
 sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err);
 void cli_run_end(void);
+/* "512M", "2G", "1.5G", "100000" (bytes; K, M, G, T: powers of 1024) into
+ * *out; 0 when s is not such a size. */
+int cli_parse_size(const char *s, size_t *out);
 /* What a checkpoint records of the data trained on ("cli.inputs"): the
  * number of samples and the CRC-32 of the sets as loaded, or of the text. */
 void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test);

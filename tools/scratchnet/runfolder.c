@@ -105,6 +105,28 @@ static sn_status take_lock(const char *dir, sn_error *err) {
     return SN_OK;
 }
 
+/* A run that failed before it had a model or a checkpoint left only its
+ * description: run.txt without a "finished" line, spec.net, summary.txt,
+ * history.csv. */
+static int failed_run(const char *dir) {
+    char path[1100], line[512];
+    struct stat st;
+    static const char *const results[] = {"model.safetensors", "checkpoint.safetensors",
+                                          "robustness.csv",    "metrics.csv",
+                                          "samples.txt",       NULL};
+    for (int i = 0; results[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, results[i]);
+        if (stat(path, &st) == 0) return 0;
+    }
+    snprintf(path, sizeof path, "%s/run.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int finished = 0;
+    while (fgets(line, sizeof line, f)) finished |= strncmp(line, "finished ", 9) == 0;
+    fclose(f);
+    return !finished;
+}
+
 sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err) {
     if (strlen(run_dir) > CLI_MAX_RUN_DIR)
         return sn_fail(err, SN_ERR_ARG, "--out: the path is %zu bytes long, at most %d allowed",
@@ -118,6 +140,7 @@ sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *er
     }
     sn_status s = remove_stale_temporaries(run_dir, err);
     if (s != SN_OK || resume) return s;
+    if (!force && failed_run(run_dir)) force = 1; /* nothing in it worth keeping */
     char found[512] = "";
     size_t k = 0;
     for (int i = 0; run_files[i]; i++) {
@@ -139,6 +162,27 @@ sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *er
                        "--force replaces it, or choose another --out",
                        run_dir, found, run_dir);
     return SN_OK;
+}
+
+int cli_parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult = 1;
+    if (end != s && *end) {
+        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
+        if (!u || !*u) return 0;
+        for (const char *p = units; p <= u; p++) mult *= 1024;
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (toupper((unsigned char)*end) == 'B')
+            end++;
+    }
+    v *= mult;
+    if (end == s || *end || errno || !(v >= 1) || v > 1e18) return 0;
+    *out = (size_t)v;
+    return 1;
 }
 
 void cli_run_end(void) {

@@ -9,8 +9,11 @@ static const char usage[] =
     "usage: scratchnet summary SPEC|MODEL.safetensors\n"
     "\n"
     "Prints the model's layers, their output shapes and parameter counts, with\n"
-    "totals: parameters, their size as float32, and the activations one sample\n"
-    "needs. Reads a spec file, or the spec stored in saved weights.\n";
+    "totals: parameters, their size as float32, the activations one sample\n"
+    "needs, and the whole memory training takes with the spec's batch size\n"
+    "(parameters, gradients, optimizer state, activations, scratch such as\n"
+    "im2col buffers), which training checks against --max-memory. Reads a spec\n"
+    "file, or the spec stored in saved weights.\n";
 
 static int has_suffix(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -43,6 +46,20 @@ int cmd_summary(int argc, char **argv) {
     printf("parameters: %zu (%.2f MiB as float32)\n", np, (double)np * 4 / (1 << 20));
     printf("activations per sample: %zu values (%.2f KiB as float32)\n", acts,
            (double)acts * 4 / 1024);
+    /* everything training takes, im2col and recurrent scratch included */
+    int batch = sn_model_config(m)->batch;
+    sn_memory mem;
+    sn_model_memory(m, batch, &mem);
+    char t[32], p[32], g[32], op[32], a[32], sc[32];
+    sn_format_bytes(mem.total, t, sizeof t);
+    sn_format_bytes(mem.params, p, sizeof p);
+    sn_format_bytes(mem.grads, g, sizeof g);
+    sn_format_bytes(mem.optimizer, op, sizeof op);
+    sn_format_bytes(mem.activations, a, sizeof a);
+    sn_format_bytes(mem.scratch, sc, sizeof sc);
+    printf("memory to train with batch %d: %s (parameters %s, gradients %s, optimizer %s, "
+           "activations %s, scratch %s)\n",
+           batch, t, p, g, op, a, sc);
     sn_model_free(m);
     return 0;
 }

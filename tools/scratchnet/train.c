@@ -55,6 +55,8 @@ static const char usage[] =
     "                     spec or the data differ from the checkpoint's\n"
     "  --resume-changed-inputs  resume anyway (run.txt records it)\n"
     "  --force            replace the run RUN_DIR holds (its files are removed first)\n"
+    "  --max-memory SIZE  refuse a model that needs more to train (512M, 4G; default: the\n"
+    "                     memory available; 'scratchnet summary' shows what a spec needs)\n"
     "\n"
     "Ctrl-C (SIGINT), SIGTERM and SIGHUP stop after the current step, write the checkpoint\n"
     "and exit with status 130, 143 or 129; a second one exits at once. One training at a\n"
@@ -148,7 +150,9 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     const sn_train_config *c = sn_model_config(m);
     now_text(started, sizeof started);
     int own_train = 0;
-    sn_status s = prepare_data(m, all, &train, &val, &own_train, err);
+    /* the model's whole memory weighed (and taken) before the folder is touched */
+    sn_status s = sn_model_reserve(m, c->batch, err);
+    if (s == SN_OK) s = prepare_data(m, all, &train, &val, &own_train, err);
     int have_val = s == SN_OK && val.n > 0;
     tst = *test; /* raw: the model standardizes what it is given */
     /* Class names first: a bad classes file should not cost a training. */
@@ -268,6 +272,7 @@ int cmd_train(int argc, char **argv) {
         return EXIT_USAGE;
     }
     sn_set_threads(o.threads);
+    sn_set_memory_limit(o.max_memory);
 
     sn_error err = {0};
     sn_model *m = NULL;

@@ -64,7 +64,8 @@ static const char usage[] =
     "                        instead of stopping (history.csv: skipped)\n"
     "  --seed N  --epochs N  --batch N  --lr X  --threads N  --quiet\n"
     "  --checkpoint-every N  --checkpoint-steps N  --resume RUN_DIR\n"
-    "  --resume-changed-inputs  --force   as for 'scratchnet train' (Ctrl-C, SIGTERM,\n"
+    "  --resume-changed-inputs  --force  --max-memory SIZE   as for 'scratchnet train'\n"
+    "                        (Ctrl-C, SIGTERM,\n"
     "                        SIGHUP: checkpoint, exit status 130, 143, 129)\n";
 
 typedef sn_text_spec text_cfg; /* the spec's [text] section, then the flags */
@@ -75,6 +76,7 @@ typedef struct text_args {
     long words, seq, sample_every, sample_length, seed, epochs, batch;
     double val, minutes, temperature, lr;
     int threads, quiet, skip_nonfinite, force, resume_changed_inputs;
+    size_t max_memory;
     long checkpoint_every, checkpoint_steps; /* 0: not given */
 } text_args;
 
@@ -147,7 +149,10 @@ static int parse_args(int argc, char **argv, text_args *a) {
         const char *v = argv[++i];
         long l;
         int ok = 1;
-        if (strcmp(f, "--text") == 0)
+        if (strcmp(f, "--max-memory") == 0) {
+            ok = cli_parse_size(v, &a->max_memory);
+            if (!ok) fprintf(stderr, "scratchnet train: --max-memory: '%s' is not a size\n", v);
+        } else if (strcmp(f, "--text") == 0)
             a->text = v;
         else if (strcmp(f, "--level") == 0)
             a->level = v;
@@ -326,6 +331,7 @@ int cmd_train_text(int argc, char **argv) {
         return rc < 0 ? 0 : rc;
     }
     sn_set_threads(a.threads);
+    sn_set_memory_limit(a.max_memory);
     text_cfg t;
     sn_text_spec_default(&t);
 
@@ -361,6 +367,8 @@ int cmd_train_text(int argc, char **argv) {
         p.epochs = sn_model_config(m)->epochs;
     }
     size_t nval = s == SN_OK ? (size_t)llround(t.val * (double)nids) : 0;
+    /* the model's whole memory weighed (and taken) before the folder is touched */
+    if (s == SN_OK) s = sn_model_reserve(m, t.o.seq_len * sn_model_config(m)->batch, &err);
     if (s == SN_OK) {
         if (a.out)
             snprintf(run_dir, sizeof run_dir, "%s", a.out);
