@@ -63,8 +63,8 @@ static void activation_backward(sn_layer *l, const sn_tensor *x, const sn_tensor
     }
 }
 
-#define OPS(kind)                                                                                  \
-    { kind, activation_forward, activation_backward, NULL }
+#define OPS(name)                                                                                  \
+    { .kind = name, .forward = activation_forward, .backward = activation_backward }
 
 /* One ops table per kind, so that l->ops->kind is the spec word. */
 static const struct {

@@ -43,7 +43,8 @@ static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, 
                  dx->data, d->in);
 }
 
-static const sn_layer_ops dense_ops = {"dense", dense_forward, dense_backward, NULL};
+static const sn_layer_ops dense_ops = {
+    .kind = "dense", .forward = dense_forward, .backward = dense_backward};
 
 sn_status sn_dense_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     int units;

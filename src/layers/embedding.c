@@ -60,8 +60,8 @@ static void embedding_backward(sn_layer *l, const sn_tensor *x, const sn_tensor 
     if (dx) memset(dx->data, 0, dx->size * sizeof(float));
 }
 
-static const sn_layer_ops embedding_ops = {"embedding", embedding_forward, embedding_backward,
-                                           NULL};
+static const sn_layer_ops embedding_ops = {
+    .kind = "embedding", .forward = embedding_forward, .backward = embedding_backward};
 
 sn_status sn_embedding_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     int V, D;

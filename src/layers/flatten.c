@@ -16,7 +16,8 @@ static void flatten_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y
     if (dx && dx->data != dy->data) memcpy(dx->data, dy->data, dy->size * sizeof(float));
 }
 
-static const sn_layer_ops flatten_ops = {"flatten", flatten_forward, flatten_backward, NULL};
+static const sn_layer_ops flatten_ops = {
+    .kind = "flatten", .forward = flatten_forward, .backward = flatten_backward};
 
 sn_status sn_flatten_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     sn_status s = sn_args_done(a, 0, err);

@@ -35,12 +35,41 @@ typedef struct sn_param {
     float l1, l2;
 } sn_param;
 
+/* One piece of the state a layer carries from batch to batch, as a
+ * checkpoint stores it ("rnn.<layer>.<name>"): [levels, streams, width]
+ * floats, level k's streams·width values at data + k·stride. */
+typedef struct sn_layer_state {
+    const char *name; /* "h", "c" */
+    int levels, streams, width;
+    int max_streams; /* what the buffers hold: a restore may bring at most this many */
+    float *data;
+    size_t stride;
+} sn_layer_state;
+
+#define SN_MAX_STATES 2
+
 typedef struct sn_layer_ops {
     const char *kind;
     void (*forward)(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train);
     void (*backward)(sn_layer *l, const sn_tensor *x, const sn_tensor *y, const sn_tensor *dy,
                      sn_tensor *dx);
     void (*free)(sn_layer *l); /* frees the layer's own extras; may be NULL */
+    /* Layers that carry state across batches (the recurrent ones; NULL for
+     * the others). They see a batch of rows = T·N, time-major (row t·N + s
+     * is step t of stream s, T = the layer's seq_len, 0 meaning 1) and keep
+     * a state per stream:
+     *   reset_state    zeroes it;
+     *   carry_state    makes the final state of the last forward pass the
+     *                  initial state of the next (truncated BPTT);
+     *   state          describes it for checkpoints: fills up to
+     *                  SN_MAX_STATES pieces and returns how many (streams
+     *                  0: the state is zero);
+     *   restore_state  after `streams` streams were written into the
+     *                  pieces' data, makes them the initial state (0: zero). */
+    void (*reset_state)(sn_layer *l);
+    void (*carry_state)(sn_layer *l);
+    int (*state)(sn_layer *l, sn_layer_state *out);
+    void (*restore_state)(sn_layer *l, int streams);
 } sn_layer_ops;
 
 struct sn_layer {
@@ -58,14 +87,7 @@ struct sn_layer {
     int nparams;
     sn_param params[SN_MAX_PARAMS];
     char desc[96]; /* e.g. "dense 784->128 init=he_uniform" */
-    /* Recurrent layers only (NULL for the others; set by the constructor).
-     * They see a batch of rows = T·N, time-major (row t·N + s is step t of
-     * stream s, T = seq_len, 0 meaning 1) and keep a state per stream:
-     * reset_state zeroes it, carry_state makes the final state of the last
-     * forward pass the initial state of the next (truncated BPTT). */
-    void (*reset_state)(sn_layer *l);
-    void (*carry_state)(sn_layer *l);
-    int seq_len;
+    int seq_len;   /* T of the layers that carry state (sn_layer_ops) */
 };
 
 /* ---- spec-line arguments --------------------------------------------------- */

@@ -35,7 +35,8 @@ static void onehot_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
     if (dx) memset(dx->data, 0, dx->size * sizeof(float));
 }
 
-static const sn_layer_ops onehot_ops = {"onehot", onehot_forward, onehot_backward, NULL};
+static const sn_layer_ops onehot_ops = {
+    .kind = "onehot", .forward = onehot_forward, .backward = onehot_backward};
 
 sn_status sn_onehot_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     int V;

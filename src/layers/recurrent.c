@@ -119,6 +119,24 @@ void sn_recurrent_carry_state(sn_layer *l) {
     r->state_n = r->N;
 }
 
+int sn_recurrent_state(sn_layer *l, sn_layer_state *out) {
+    sn_recurrent *r = (sn_recurrent *)l;
+    size_t stride = (size_t)r->max_rows * r->H;
+    for (int c = 0; c < (r->c0 ? 2 : 1); c++)
+        out[c] = (sn_layer_state){.name = c ? "c" : "h",
+                                  .levels = r->levels,
+                                  .streams = r->state_n,
+                                  .width = r->H,
+                                  .max_streams = r->max_rows,
+                                  .data = c ? r->c0 : r->h0,
+                                  .stride = stride};
+    return r->c0 ? 2 : 1;
+}
+
+void sn_recurrent_restore_state(sn_layer *l, int streams) {
+    ((sn_recurrent *)l)->state_n = streams;
+}
+
 static void free_buffers(sn_recurrent *r) {
     float **bufs[] = {&r->h0,      &r->c0,      &r->hT,      &r->cT,    &r->seq,
                       &r->dropped, &r->dseq[0], &r->dseq[1], &r->cache, &r->scratch};
@@ -241,8 +259,6 @@ sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const s
     r->base.out_shape[0] = H;
     r->base.reserve = recurrent_reserve;
     r->base.reserve_bytes = recurrent_reserve_bytes;
-    r->base.reset_state = sn_recurrent_reset_state;
-    r->base.carry_state = sn_recurrent_carry_state;
     r->whh_t = sn_alloc(count4((size_t)levels, G, (size_t)H, (size_t)H), sizeof(float));
     if (!r->whh_t) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
     /* PyTorch's initialization: every weight and bias U(−1/√H, 1/√H). */

@@ -87,8 +87,15 @@ void sn_recurrent_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, 
 void sn_recurrent_free(sn_layer *l);
 void sn_recurrent_reset_state(sn_layer *l);
 void sn_recurrent_carry_state(sn_layer *l);
+int sn_recurrent_state(sn_layer *l, sn_layer_state *out);
+void sn_recurrent_restore_state(sn_layer *l, int streams);
 
-#define SN_RECURRENT_OPS(kind)                                                                     \
-    { kind, sn_recurrent_forward, sn_recurrent_backward, sn_recurrent_free }
+#define SN_RECURRENT_OPS(name)                                                                     \
+    {                                                                                              \
+        .kind = name, .forward = sn_recurrent_forward, .backward = sn_recurrent_backward,          \
+        .free = sn_recurrent_free, .reset_state = sn_recurrent_reset_state,                        \
+        .carry_state = sn_recurrent_carry_state, .state = sn_recurrent_state,                      \
+        .restore_state = sn_recurrent_restore_state                                                \
+    }
 
 #endif

@@ -201,7 +201,7 @@ void sn_model_predict(sn_model *m, const float *x, int n, float *out) {
 
 int sn_model_is_recurrent(const sn_model *m) {
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i]->reset_state) return 1;
+        if (m->layers[i]->ops->reset_state) return 1;
     return 0;
 }
 
@@ -211,12 +211,12 @@ void sn_model_set_seq_len(sn_model *m, int T) {
 
 void sn_model_reset_state(sn_model *m) {
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i]->reset_state) m->layers[i]->reset_state(m->layers[i]);
+        if (m->layers[i]->ops->reset_state) m->layers[i]->ops->reset_state(m->layers[i]);
 }
 
 void sn_model_carry_state(sn_model *m) {
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i]->carry_state) m->layers[i]->carry_state(m->layers[i]);
+        if (m->layers[i]->ops->carry_state) m->layers[i]->ops->carry_state(m->layers[i]);
 }
 
 sn_train_config *sn_model_config(sn_model *m) {

@@ -38,7 +38,6 @@
 #define _POSIX_C_SOURCE 200809L /* fsync, open, nanosleep, dirent */
 #include "train/checkpoint.h"
 
-#include "layers/recurrent.h"
 #include "model/safetensors.h"
 
 #include <dirent.h>
@@ -219,12 +218,9 @@ static sn_rng rng_read(const sn_st_file *f, const char *path, const char *key, s
 
 /* ---- the tensors ----------------------------------------------------------- */
 
-static int is_recurrent(const sn_layer *l) {
-    return l->ops->forward == sn_recurrent_forward;
-}
-
-/* One tensor of the file and where it goes: an sn_tensor, or (rnn state)
- * `levels` pieces of N·H floats `stride` apart. */
+/* One tensor of the file and where it goes: an sn_tensor, or (a layer's
+ * carried state, sn_layer_state) `levels` pieces of N·H floats `stride`
+ * apart. */
 typedef struct slot {
     char name[160];
     sn_tensor *t;
@@ -255,19 +251,16 @@ static int slots(const sn_model *m, sn_optimizer *opt, const sn_tensor *best, co
                 n++;
             }
         }
-        if (is_recurrent(l) && rnn_n[i] > 0) {
-            sn_recurrent *r = (sn_recurrent *)l;
-            for (int c = 0; c < (r->cell->has_cell ? 2 : 1); c++) {
-                if (out) {
-                    slot *s = &out[n];
-                    snprintf(s->name, sizeof s->name, "rnn.%d.%s", i, c ? "c" : "h");
-                    s->t = NULL;
-                    s->rnn = c ? r->c0 : r->h0;
-                    s->levels = r->levels, s->N = rnn_n[i], s->H = r->H;
-                    s->stride = (size_t)r->max_rows * (size_t)r->H;
-                }
-                n++;
-            }
+        sn_layer_state st[SN_MAX_STATES];
+        int npieces = l->ops->state && rnn_n[i] > 0 ? l->ops->state(l, st) : 0;
+        for (int c = 0; c < npieces; c++, n++) {
+            if (!out) continue;
+            slot *s = &out[n];
+            snprintf(s->name, sizeof s->name, "rnn.%d.%s", i, st[c].name);
+            s->t = NULL;
+            s->rnn = st[c].data;
+            s->levels = st[c].levels, s->N = rnn_n[i], s->H = st[c].width;
+            s->stride = st[c].stride;
         }
     }
     for (int i = 0; i < sn_optimizer_num_state(opt); i++) {
@@ -333,8 +326,11 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
                        const sn_schedule *sched, const sn_ckpt *k, const sn_tensor *best,
                        sn_error *err) {
     int rnn_n[SN_MAX_LAYERS] = {0};
-    for (int i = 0; i < m->nlayers; i++)
-        if (is_recurrent(m->layers[i])) rnn_n[i] = ((sn_recurrent *)m->layers[i])->state_n;
+    for (int i = 0; i < m->nlayers; i++) {
+        sn_layer *l = m->layers[i];
+        sn_layer_state st[SN_MAX_STATES];
+        if (l->ops->state && l->ops->state(l, st) > 0) rnn_n[i] = st[0].streams;
+    }
     int n = slots(m, opt, best, rnn_n, NULL);
     slot *sl = sn_alloc((size_t)n, sizeof *sl);
     const char **names = sn_alloc((size_t)n, sizeof *names);
@@ -482,14 +478,16 @@ static sn_status rnn_streams(const sn_st_file *f, const char *path, const sn_mod
         const sn_st_entry *e = sn_st_find(f, name);
         rnn_n[i] = 0;
         if (!e) continue;
-        if (!is_recurrent(m->layers[i]))
-            return sn_fail(err, SN_ERR_FORMAT, "%s: tensor '%s': layer %d (%s) is not recurrent",
-                           path, name, i, m->layers[i]->desc);
-        const sn_recurrent *r = (const sn_recurrent *)m->layers[i];
-        if (e->ndim != 3 || e->shape[1] < 1 || e->shape[1] > r->max_rows)
+        sn_layer *l = m->layers[i];
+        sn_layer_state st[SN_MAX_STATES];
+        if (!l->ops->state || l->ops->state(l, st) < 1)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "%s: tensor '%s': layer %d (%s) carries no state (not recurrent)", path,
+                           name, i, l->desc);
+        if (e->ndim != 3 || e->shape[1] < 1 || e->shape[1] > st[0].max_streams)
             return sn_fail(err, SN_ERR_SHAPE,
                            "%s: tensor '%s': expected [levels, streams <= %d, H] (layer %d, %s)",
-                           path, name, r->max_rows, i, m->layers[i]->desc);
+                           path, name, st[0].max_streams, i, l->desc);
         rnn_n[i] = e->shape[1];
     }
     return SN_OK;
@@ -667,7 +665,8 @@ static sn_status read_guard(const char *path, const sn_st_file *f, saved *v, sn_
 static void apply(const saved *v, sn_model *m, sn_optimizer *opt, sn_schedule *sched, sn_ckpt *k,
                   const int *rnn_n, char *history) {
     for (int i = 0; i < m->nlayers; i++)
-        if (is_recurrent(m->layers[i])) ((sn_recurrent *)m->layers[i])->state_n = rnn_n[i];
+        if (m->layers[i]->ops->restore_state)
+            m->layers[i]->ops->restore_state(m->layers[i], rnn_n[i]);
     m->rng = v->rm;
     sn_optimizer_set_steps(opt, v->steps);
     sn_optimizer_set_lr(opt, (float)v->lr);
