@@ -128,8 +128,8 @@ int main(int argc, char **argv) {
                     sn_optimizer_step(opt);
                     t_opt += now() - t1;
                 } else {
-                    sn_model_forward(m, x, BATCH, 1);
-                    sn_model_backward(m, train.labels + s, NULL);
+                    sn_model_forward(m, x, BATCH, 1, NULL);
+                    sn_model_backward(m, train.labels + s, NULL, NULL, NULL);
                     sn_optimizer_step(opt);
                 }
             }

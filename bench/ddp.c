@@ -125,8 +125,8 @@ static int train(const char *which, const char *dir, int batches, int overlap, l
         double wait = 0, t0 = now();
         for (int b = 0; b < count; b++, step++) {
             size_t s = (size_t)(step % nbatch) * BATCH + (size_t)off;
-            sn_model_forward(m, d.x + s * d.sample_size, (int)cnt, 1);
-            sn_model_backward(m, d.labels + s, NULL);
+            sn_model_forward(m, d.x + s * d.sample_size, (int)cnt, 1, NULL);
+            sn_model_backward(m, d.labels + s, NULL, NULL, NULL);
             double w0 = now();
             if (sn_dist_reducer_finish(r, &err) != SN_OK || sn_dist_take_error(&err) != SN_OK)
                 return die(&err);

@@ -80,8 +80,8 @@ static sn_status train_in_order(sn_model *m, const sn_dataset *d, const sn_st_en
                 memcpy(x + (size_t)i * S, d->x + j * S, S * sizeof(float));
                 y[i] = d->labels[j];
             }
-            sn_model_forward(m, x, k, 1);
-            sn_model_backward(m, y, NULL);
+            sn_model_forward(m, x, k, 1, NULL);
+            sn_model_backward(m, y, NULL, NULL, NULL);
             sn_optimizer_step(o);
         }
     }

@@ -92,12 +92,12 @@ static inline void sn_fuzz_exercise_model(sn_model *m) {
     sn_status s = sn_model_reserve(m, 2, &err);
     sn_set_memory_limit(0);
     if (s != SN_OK) return;
-    if (sn_model_is_recurrent(m)) sn_model_set_seq_len(m, 2);
+    if (sn_model_is_recurrent(m)) sn_model_set_seq_len(m, 2, NULL);
     float *x = calloc(2 * sn_model_input_size(m), sizeof(float));
     int labels[2] = {0, 0};
     if (x) {
-        sn_model_forward(m, x, 2, 1);
-        sn_model_backward(m, labels, NULL);
+        sn_model_forward(m, x, 2, 1, NULL);
+        sn_model_backward(m, labels, NULL, NULL, NULL);
     }
     free(x);
 }

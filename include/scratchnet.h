@@ -193,18 +193,26 @@ sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err);
  * samples. Forward, backward and optimizer steps then allocate nothing. */
 sn_status sn_model_reserve(sn_model *m, int max_batch, sn_error *err);
 
-/* x: [n, input shape] (n <= the reserved batch). Returns the output [n, K]. */
-const sn_tensor *sn_model_forward(sn_model *m, const float *x, int n, int train);
-/* After sn_model_forward(train=1): the mean loss of the batch; fills every
- * parameter's gradient. labels: [n] or NULL; targets: [n, K] or NULL. */
-double sn_model_backward(sn_model *m, const int *labels, const float *targets);
+/* Forward pass of x: [n, input shape] (1 <= n <= the reserved batch; with
+ * recurrent layers n a multiple of the sequence length, sn_model_set_seq_len).
+ * Misuse (no batch reserved, n out of range) is refused with SN_ERR_ARG and
+ * a message, before anything is computed. The output: sn_model_output. */
+sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_error *err);
+/* The output [n, K] of the last forward pass. */
+const sn_tensor *sn_model_output(const sn_model *m);
+/* After sn_model_forward (train=1 for training): *loss (may be NULL) = the
+ * mean loss of the batch; fills every parameter's gradient. labels: [n] or
+ * NULL; targets: [n, K] or NULL. SN_ERR_ARG when no forward pass came
+ * before (since the last reserve). */
+sn_status sn_model_backward(sn_model *m, const int *labels, const float *targets, double *loss,
+                            sn_error *err);
 /* Loss of the last forward pass without computing gradients. */
 double sn_model_loss(sn_model *m, const int *labels, const float *targets);
 /* Number of correct predictions in the last forward pass. */
 int sn_model_correct(const sn_model *m, const int *labels);
 /* Eval-mode forward and class probabilities (or regression outputs) into
- * out: [n, K]. */
-void sn_model_predict(sn_model *m, const float *x, int n, float *out);
+ * out: [n, K]; refuses what sn_model_forward refuses. */
+sn_status sn_model_predict(sn_model *m, const float *x, int n, float *out, sn_error *err);
 
 sn_train_config *sn_model_config(sn_model *m);
 const char *sn_model_spec(const sn_model *m);
@@ -225,8 +233,9 @@ size_t sn_model_num_params(const sn_model *m);
  * stop at the batch boundary). A batch whose N differs from the state's
  * starts from zero. */
 int sn_model_is_recurrent(const sn_model *m);
-/* Time steps T of the next forward passes (n must be a multiple of T). */
-void sn_model_set_seq_len(sn_model *m, int T);
+/* Time steps T >= 1 of the next forward passes (n must be a multiple of T;
+ * SN_ERR_ARG for T < 1). */
+sn_status sn_model_set_seq_len(sn_model *m, int T, sn_error *err);
 void sn_model_reset_state(sn_model *m);
 void sn_model_carry_state(sn_model *m);
 

@@ -15,7 +15,7 @@
 
 static double fd_loss(sn_model *m, const sn_rng *r0, const float *x, int n, const int *labels) {
     m->rng = *r0;
-    sn_model_forward(m, x, n, 1);
+    sn_model_forward(m, x, n, 1, NULL);
     return sn_model_loss(m, labels, NULL);
 }
 
@@ -37,8 +37,8 @@ static double fd_train_check(sn_model *m, float *x, int n, const int *labels, fl
     const sn_rng r0 = m->rng;
     m->input_grad = 1;
     m->rng = r0;
-    sn_model_forward(m, x, n, 1);
-    sn_model_backward(m, labels, NULL);
+    sn_model_forward(m, x, n, 1, NULL);
+    sn_model_backward(m, labels, NULL, NULL, NULL);
     m->input_grad = 0;
     memcpy(g, m->grad[0].data, in * sizeof(float));
     size_t off = in;

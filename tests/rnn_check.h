@@ -56,7 +56,7 @@ static void parity_case(const sn_st_file *f, const char *c) {
         return;
     }
     CHECK(sn_model_reserve(m, T * N, &err) == SN_OK);
-    sn_model_set_seq_len(m, T);
+    sn_model_set_seq_len(m, T, NULL);
     sn_layer *l = m->layers[0];
     sn_recurrent *r = (sn_recurrent *)l;
     int I = r->I, H = r->H, L = r->levels;
@@ -162,9 +162,9 @@ static void rnn_gradcheck(const char *spec, int T, int N, int carried, int train
     }
     for (int i = 0; i < R; i++) labels[i] = (int)sn_rng_below(&g, (uint32_t)K);
     CHECK(sn_model_reserve(m, R, &err) == SN_OK);
-    sn_model_set_seq_len(m, T);
+    sn_model_set_seq_len(m, T, NULL);
     if (carried) {
-        sn_model_forward(m, x0, R, 0);
+        sn_model_forward(m, x0, R, 0, NULL);
         sn_model_carry_state(m);
     }
     sn_gradcheck_result res;
@@ -202,12 +202,14 @@ static void rnn_chunking(const char *spec) {
     sn_rng_seed(&g, 9, 9);
     for (size_t i = 0; i < I * R; i++) x[i] = sn_rng_normal(&g);
     CHECK(sn_model_reserve(m, R, &err) == SN_OK);
-    sn_model_set_seq_len(m, 2 * T);
-    memcpy(whole, sn_model_forward(m, x, R, 0)->data, (size_t)K * R * sizeof(float));
-    sn_model_set_seq_len(m, T);
+    sn_model_set_seq_len(m, 2 * T, NULL);
+    sn_model_forward(m, x, R, 0, NULL);
+    memcpy(whole, sn_model_output(m)->data, (size_t)K * R * sizeof(float));
+    sn_model_set_seq_len(m, T, NULL);
     sn_model_reset_state(m);
     for (int half = 0; half < 2; half++) {
-        const sn_tensor *y = sn_model_forward(m, x + half * I * T * N, T * N, 0);
+        sn_model_forward(m, x + half * I * T * N, T * N, 0, NULL);
+        const sn_tensor *y = sn_model_output(m);
         memcpy(part + (size_t)half * K * T * N, y->data, (size_t)K * T * N * sizeof(float));
         sn_model_carry_state(m);
     }
@@ -217,16 +219,19 @@ static void rnn_chunking(const char *spec) {
     CHECK(worst < 1e-5);
     /* After a reset the first half gives the same outputs again. */
     sn_model_reset_state(m);
-    const sn_tensor *y = sn_model_forward(m, x, T * N, 0);
+    sn_model_forward(m, x, T * N, 0, NULL);
+    const sn_tensor *y = sn_model_output(m);
     CHECK(fixture_err_norm(y->data, part, (size_t)K * T * N) < 1e-6);
     sn_model_carry_state(m);
     /* A pass with another number of streams starts from zero. */
-    sn_model_set_seq_len(m, 1);
-    y = sn_model_forward(m, x, N + 1, 0);
+    sn_model_set_seq_len(m, 1, NULL);
+    sn_model_forward(m, x, N + 1, 0, NULL);
+    y = sn_model_output(m);
     float *fresh = malloc((size_t)K * (N + 1) * sizeof(float));
     memcpy(fresh, y->data, (size_t)K * (N + 1) * sizeof(float));
     sn_model_reset_state(m);
-    y = sn_model_forward(m, x, N + 1, 0);
+    sn_model_forward(m, x, N + 1, 0, NULL);
+    y = sn_model_output(m);
     CHECK(memcmp(fresh, y->data, (size_t)K * (N + 1) * sizeof(float)) == 0);
     free(fresh);
     free(x);
@@ -261,11 +266,12 @@ static void rnn_threads(const char *spec) {
         for (int i = 0; i < R; i++) labels[i] = (int)sn_rng_below(&g, (uint32_t)K);
         CHECK(sn_model_reserve(m, R, &err) == SN_OK);
         m->input_grad = 1;
-        sn_model_set_seq_len(m, T);
-        sn_model_forward(m, x, R, 1);
+        sn_model_set_seq_len(m, T, NULL);
+        sn_model_forward(m, x, R, 1, NULL);
         sn_model_carry_state(m);
-        const sn_tensor *y = sn_model_forward(m, x, R, 1);
-        sn_model_backward(m, labels, NULL);
+        sn_model_forward(m, x, R, 1, NULL);
+        const sn_tensor *y = sn_model_output(m);
+        sn_model_backward(m, labels, NULL, NULL, NULL);
         sn_recurrent *r = (sn_recurrent *)m->layers[0];
         size_t n = (size_t)K * R + I * R + (size_t)r->levels * N * r->H;
         for (int p = 0; p < m->layers[0]->nparams; p++) n += m->layers[0]->params[p].grad.size;

@@ -124,7 +124,7 @@ static void gradcheck(const char *name, const char *spec, int n) {
     double wt = fd_train_check(m, x, n, labels, 1e-2f, 48);
     printf("  gradcheck %-6s training mode worst %.2e\n", name, wt);
     CHECK(wt >= 0 && wt < 2e-2);
-    for (int k = 0; k < 5; k++) sn_model_forward(m, x, n, 1);
+    for (int k = 0; k < 5; k++) sn_model_forward(m, x, n, 1, NULL);
     double worst[SN_MAX_LAYERS], wi;
     CHECK(sn_gradcheck(m, x, n, labels, NULL, 1e-2f, 48, worst, &wi, &err) == SN_OK);
     for (int l = 0; l < m->nlayers; l++) {
@@ -164,10 +164,10 @@ static void test_save_load_and_modes(void) {
     float x[8 * 4], p1[3 * 8], p2[3 * 8], one[3];
     random_fill(x, 32, &r, 2.0f, 1.0f);
     sn_model_reserve(m, 8, &err);
-    for (int k = 0; k < 3; k++) sn_model_forward(m, x, 8, 1);
+    for (int k = 0; k < 3; k++) sn_model_forward(m, x, 8, 1, NULL);
     CHECK(m->params[4]->value.data[0] != 0.0f && m->params[5]->value.data[0] != 1.0f);
-    sn_model_predict(m, x, 8, p1);
-    sn_model_predict(m, x + 4, 1, one); /* sample 1 alone */
+    sn_model_predict(m, x, 8, p1, NULL);
+    sn_model_predict(m, x + 4, 1, one, NULL); /* sample 1 alone */
     CHECK(memcmp(one, p1 + 3, sizeof one) == 0);
     char dir[] = "/tmp/sn-bn-XXXXXX", path[64];
     CHECK(mkdtemp(dir) != NULL);
@@ -176,13 +176,15 @@ static void test_save_load_and_modes(void) {
     CHECK(sn_model_load(path, &back, &err) == SN_OK);
     if (back) {
         sn_model_reserve(back, 8, &err);
-        sn_model_predict(back, x, 8, p2);
+        sn_model_predict(back, x, 8, p2, NULL);
         CHECK(memcmp(p1, p2, sizeof p1) == 0);
     }
     /* In training mode the first sample's output changes with the batch. */
-    const sn_tensor *y = sn_model_forward(m, x, 8, 1);
+    sn_model_forward(m, x, 8, 1, NULL);
+    const sn_tensor *y = sn_model_output(m);
     float a = y->data[0];
-    y = sn_model_forward(m, x, 4, 1);
+    sn_model_forward(m, x, 4, 1, NULL);
+    y = sn_model_output(m);
     CHECK(a != y->data[0]);
     unlink(path);
     rmdir(dir);

@@ -99,16 +99,18 @@ static void relu_neuron(void) {
     for (int i = 0; i < 3; i++) {
         float xi[3] = {0, 0, 0};
         xi[i] = x[i];
-        sn_model_forward(m, xi, 1, 0);
+        sn_model_forward(m, xi, 1, 0, NULL);
         printed(1, "w_i x_i", prods[i], m->act[1].data[0]);
     }
     set(&m->params[1]->value, &b);
     m->input_grad = 1;
-    sn_model_forward(m, x, 1, 1);
+    sn_model_forward(m, x, 1, 1, NULL);
     P(1, BH1_Z, m->act[1].data[0]);
     P(1, BH1_Y, m->act[2].data[0]);
     /* t = y − ½: L = ¼ and dL/dy = 1, so dL/dθ = ∂y/∂θ. */
-    P(1, BH1_LOSS, sn_model_backward(m, NULL, &t));
+    double loss = 0;
+    sn_model_backward(m, NULL, &t, &loss, NULL);
+    P(1, BH1_LOSS, loss);
     P(1, BH1_DZ, m->grad[1].data[0]);
     const float *dw = m->params[0]->grad.data, *dx = m->grad[0].data;
     P(1, BH1_DW1, dw[0]);
@@ -120,15 +122,15 @@ static void relu_neuron(void) {
     P(1, BH1_DB, m->params[1]->grad.data[0]);
     /* The nudge of w₁ to −2.999. */
     m->params[0]->value.data[0] = -2.999f;
-    sn_model_forward(m, x, 1, 0);
+    sn_model_forward(m, x, 1, 0, NULL);
     P(1, BH1_ZNUDGE, m->act[1].data[0]);
     /* The dead neuron: b = −7, every gradient 0. */
     set(&m->params[0]->value, w);
     m->params[1]->value.data[0] = -7;
-    sn_model_forward(m, x, 1, 1);
+    sn_model_forward(m, x, 1, 1, NULL);
     P(1, BH1_ZDEAD, m->act[1].data[0]);
     CHECK(m->act[2].data[0] == 0);
-    sn_model_backward(m, NULL, &t);
+    sn_model_backward(m, NULL, &t, NULL, NULL);
     int dead = m->params[1]->grad.data[0] == 0;
     for (int i = 0; i < 3; i++) dead &= dw[i] == 0 && dx[i] == 0;
     CHECK(dead);
@@ -150,7 +152,7 @@ static void sigmoid_mlp(void) {
     set(&m->params[2]->value, W2);
     set(&m->params[3]->value, &b2);
     m->input_grad = 1;
-    sn_model_forward(m, x, 1, 1);
+    sn_model_forward(m, x, 1, 1, NULL);
     /* act: [0] x, [1] z¹, [2] h, [3] z², [4] ŷ; grad[i] = dL/d act[i]. */
     P(2, BH2_Z1_0, m->act[1].data[0]);
     P(2, BH2_Z1_1, m->act[1].data[1]);
@@ -158,7 +160,9 @@ static void sigmoid_mlp(void) {
     P(2, BH2_H_1, m->act[2].data[1]);
     P(2, BH2_Z2, m->act[3].data[0]);
     P(2, BH2_Y, m->act[4].data[0]);
-    P(2, BH2_L, sn_model_backward(m, NULL, &t));
+    double loss = 0;
+    sn_model_backward(m, NULL, &t, &loss, NULL);
+    P(2, BH2_L, loss);
     P(2, BH2_DY, m->grad[4].data[0]);
     float s[2]; /* σ' from the sigmoid kernel's backward with dy = 1 */
     sn_act_backward(SN_ACT_SIGMOID, 0, NULL, m->act[4].data, one, s, 1);
@@ -198,7 +202,7 @@ static void sigmoid_mlp(void) {
         P(2, BH2_NW2_0, m->params[2]->value.data[0]);
         P(2, BH2_NW2_1, m->params[2]->value.data[1]);
         P(2, BH2_NB2, m->params[3]->value.data[0]);
-        sn_model_forward(m, x, 1, 0);
+        sn_model_forward(m, x, 1, 0, NULL);
         P(2, BH2_NZ1_0, m->act[1].data[0]);
         P(2, BH2_NZ1_1, m->act[1].data[1]);
         P(2, BH2_NH_0, m->act[2].data[0]);
@@ -220,7 +224,7 @@ static void softmax_xent(void) {
     sn_model_reserve(m, 1, &err);
     float z[3] = {0.5f, 2.0f, -1.0f};
     int label = 0;
-    sn_model_forward(m, z, 1, 0);
+    sn_model_forward(m, z, 1, 0, NULL);
     const float *p = m->act[1].data;
     sn_layer *sm = m->layers[0];
     sn_tensor zt = sn_tensor_view(z, 2, (int[]){1, 3}), pt = m->act[1];
@@ -372,7 +376,7 @@ static void rnn_layer(void) {
     sn_model *m = build("input 1\nrnn 2\ndense 1\nloss mse\n");
     if (!m) return;
     sn_error err = {0};
-    sn_model_set_seq_len(m, 2);
+    sn_model_set_seq_len(m, 2, NULL);
     CHECK(sn_model_reserve(m, 2, &err) == SN_OK);
     const float xs[2] = {1.0f, -0.5f}, Wx[2] = {0.5f, -0.3f}, Wh[4] = {0.1f, 0.4f, -0.2f, 0.3f};
     const float bh[2] = {0.0f, 0.1f}, zero[2] = {0, 0}, Wy[2] = {0.7f, -0.5f}, by = 0;
@@ -391,7 +395,7 @@ static void rnn_layer(void) {
     set(&p[4]->value, Wy);
     set(&p[5]->value, &by);
     m->input_grad = 1;
-    sn_model_forward(m, xs, 2, 1);
+    sn_model_forward(m, xs, 2, 1, NULL);
     const float *h = m->act[1].data; /* row t: h_(t+1) */
     P(4, BH4_H1_0, h[0]);
     P(4, BH4_H1_1, h[1]);
@@ -400,7 +404,8 @@ static void rnn_layer(void) {
     P(4, BH4_Y, m->act[2].data[1]);
     /* Step 1's target equals its output: its loss term and gradient vanish. */
     const float targets[2] = {(float)BH4_Y1_EXACT, 0.3f};
-    double L = sn_model_backward(m, NULL, targets);
+    double L = 0;
+    sn_model_backward(m, NULL, targets, &L, NULL);
     P(4, BH4_L, 2 * L);
     const float *gx = p[0]->grad.data, *gh = p[1]->grad.data;
     P(4, BH4_DWX_0, 2 * gx[0]);

@@ -272,8 +272,8 @@ static void roundtrip(void) {
     CHECK(sn_optimizer_new(m2, &m2->cfg, &o2, &err) == SN_OK);
     sn_dataset d = blobs(16, 3);
     for (int step = 0; step < 3; step++) { /* non-trivial state everywhere */
-        sn_model_forward(m, d.x, 16, 1);
-        sn_model_backward(m, d.labels, NULL);
+        sn_model_forward(m, d.x, 16, 1, NULL);
+        sn_model_backward(m, d.labels, NULL, NULL, NULL);
         sn_optimizer_step(o);
     }
     { (void)sn_rng_normal(&m->rng); /* a cached spare */ }

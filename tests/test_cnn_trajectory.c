@@ -45,8 +45,9 @@ static void run(const sn_st_file *f, int threads) {
     int worst_step = 0;
     for (int t = 0; t < steps; t++) {
         int b = t % nb;
-        sn_model_forward(m, x->data + (size_t)b * n * per, n, 1);
-        double loss = sn_model_backward(m, labels + b * n, NULL);
+        sn_model_forward(m, x->data + (size_t)b * n * per, n, 1, NULL);
+        double loss = 0;
+        sn_model_backward(m, labels + b * n, NULL, &loss, NULL);
         sn_optimizer_step(opt);
         if (t == 0) first = loss;
         last = loss;

@@ -239,8 +239,8 @@ static void test_save_load(void) {
         sn_rng_seed(&r, 3, 3);
         for (int i = 0; i < 2 * 192; i++) x[i] = sn_rng_normal(&r);
         CHECK(sn_model_reserve(m, 2, &err) == SN_OK && sn_model_reserve(back, 2, &err) == SN_OK);
-        sn_model_predict(m, x, 2, pa);
-        sn_model_predict(back, x, 2, pb);
+        sn_model_predict(m, x, 2, pa, NULL);
+        sn_model_predict(back, x, 2, pb, NULL);
         CHECK(memcmp(pa, pb, sizeof pa) == 0);
     }
     unlink(path);

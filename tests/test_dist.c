@@ -93,10 +93,11 @@ static void test_sync_bn(const char *plain, const char *sync, size_t in) {
     int labels[6];
     dist_batch(x, labels, n, in, 3, 11);
     for (int step = 0; step < 2; step++) {
-        sn_model_forward(a, x, n, 1);
-        sn_model_backward(a, labels, NULL);
-        const sn_tensor *yb = sn_model_forward(b, x, n, 1);
-        sn_model_backward(b, labels, NULL);
+        sn_model_forward(a, x, n, 1, NULL);
+        sn_model_backward(a, labels, NULL, NULL, NULL);
+        sn_model_forward(b, x, n, 1, NULL);
+        const sn_tensor *yb = sn_model_output(b);
+        sn_model_backward(b, labels, NULL, NULL, NULL);
         CHECK(dist_rel(yb, &a->out_view) < 1e-5);
         CHECK(dist_worst(b, a, 1) < 1e-5);
         CHECK(dist_worst(b, a, 0) < 1e-5);
@@ -114,12 +115,13 @@ static void test_dropout_share(int T) {
     sn_model *m = dist_model("input 7\ndropout 0.5\nloss mse\n", T * N);
     CHECK(m != NULL);
     if (!m) return;
-    sn_model_set_seq_len(m, T);
+    sn_model_set_seq_len(m, T, NULL);
     float x[T * N * F], whole[T * N * F], part[T * N * F];
     for (int i = 0; i < T * N * F; i++) x[i] = 1 + (float)i;
     const sn_rng r0 = m->rng;
     sn_dist_set_share(0, N, N);
-    memcpy(whole, sn_model_forward(m, x, T * N, 1)->data, sizeof whole);
+    sn_model_forward(m, x, T * N, 1, NULL);
+    memcpy(whole, sn_model_output(m)->data, sizeof whole);
     const int off[2] = {0, 3}, cnt[2] = {3, 2};
     int same = 1, dropped = 0;
     for (int p = 0; p < 2; p++) {
@@ -129,7 +131,8 @@ static void test_dropout_share(int T) {
                    (size_t)cnt[p] * F * sizeof(float));
         m->rng = r0;
         sn_dist_set_share(off[p], cnt[p], N);
-        const sn_tensor *y = sn_model_forward(m, xs, T * cnt[p], 1);
+        sn_model_forward(m, xs, T * cnt[p], 1, NULL);
+        const sn_tensor *y = sn_model_output(m);
         for (int t = 0; t < T; t++)
             memcpy(part + ((size_t)t * N + off[p]) * F, y->data + (size_t)t * cnt[p] * F,
                    (size_t)cnt[p] * F * sizeof(float));

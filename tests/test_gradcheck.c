@@ -161,7 +161,7 @@ static int run_case(const char *spec, const gc_case *c, int n, uint64_t seed,
         return 0;
     }
     if (c->seq) {
-        sn_model_set_seq_len(m, c->seq);
+        sn_model_set_seq_len(m, c->seq, NULL);
         n *= c->seq;
     }
     sn_rng rd;

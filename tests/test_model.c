@@ -66,8 +66,8 @@ static void test_dense_gradient_formula(void) {
     if (!m) return;
     float x[3] = {0.5f, -1.0f, 2.0f}, t[2] = {0.1f, 0.2f};
     sn_model_reserve(m, 1, &err);
-    sn_model_forward(m, x, 1, 1);
-    sn_model_backward(m, NULL, t);
+    sn_model_forward(m, x, 1, 1, NULL);
+    sn_model_backward(m, NULL, t, NULL, NULL);
     /* MSE = mean over K=2 of (y - t)²: dL/dy = (y - t), dW = dy xᵀ. */
     const float *W = m->params[0]->value.data, *b = m->params[1]->value.data;
     for (int o = 0; o < 2; o++) {
@@ -106,8 +106,8 @@ static void test_save_load(void) {
         random_fill(x, 32, &r);
         sn_model_reserve(m, 2, &err);
         sn_model_reserve(back, 2, &err);
-        sn_model_predict(m, x, 2, pa);
-        sn_model_predict(back, x, 2, pb);
+        sn_model_predict(m, x, 2, pa, NULL);
+        sn_model_predict(back, x, 2, pb, NULL);
         CHECK(memcmp(pa, pb, sizeof pa) == 0);
         CHECK_NEAR(pa[0] + pa[1] + pa[2], 1.0, 1e-6);
     }
@@ -162,7 +162,50 @@ static void test_optimizer_formulas(void) {
     CHECK_NEAR(w1[0], 0.01, 1e-6);
 }
 
+/* The hot path refuses misuse with SN_ERR_ARG and a message instead of
+ * reading or writing past the reserved buffers. */
+static void test_misuse(void) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 3\ndense 2\nloss softmax_xent\n", "t", 1, &m, &err) == SN_OK);
+    if (!m) return;
+    float x[3 * 9] = {0}, out[2 * 9];
+    int labels[9] = {0};
+    err.msg[0] = 0;
+    CHECK(sn_model_forward(m, x, 1, 1, &err) == SN_ERR_ARG); /* nothing reserved */
+    CHECK(strstr(err.msg, "reserve") != NULL);
+    CHECK(sn_model_backward(m, labels, NULL, NULL, &err) == SN_ERR_ARG); /* no forward */
+    CHECK(strstr(err.msg, "without a forward pass") != NULL);
+    CHECK(sn_model_predict(m, x, 1, out, &err) == SN_ERR_ARG);
+    CHECK(sn_model_reserve(m, 8, &err) == SN_OK);
+    CHECK(sn_model_forward(m, x, 9, 1, &err) == SN_ERR_ARG); /* more rows than reserved */
+    CHECK(strstr(err.msg, "9 rows") && strstr(err.msg, "1 to 8"));
+    CHECK(sn_model_forward(m, x, 0, 1, &err) == SN_ERR_ARG);
+    CHECK(sn_model_predict(m, x, 9, out, &err) == SN_ERR_ARG);
+    CHECK(sn_model_forward(m, x, 8, 1, &err) == SN_OK);
+    double loss = -1;
+    CHECK(sn_model_backward(m, labels, NULL, &loss, &err) == SN_OK && loss > 0);
+    CHECK(sn_model_output(m)->shape[0] == 8);
+    CHECK(sn_model_reserve(m, 16, &err) == SN_OK); /* new buffers: the old pass is gone */
+    CHECK(sn_model_backward(m, labels, NULL, NULL, &err) == SN_ERR_ARG);
+    sn_model_free(m);
+
+    /* A recurrent layer takes whole sequences: rows a multiple of T. */
+    m = NULL;
+    CHECK(sn_model_from_spec("input 1\nembedding 4 3\nlstm 5\ndense 4\nloss softmax_xent\n", "t", 1,
+                             &m, &err) == SN_OK);
+    if (!m) return;
+    CHECK(sn_model_reserve(m, 12, &err) == SN_OK);
+    CHECK(sn_model_set_seq_len(m, 0, &err) == SN_ERR_ARG);
+    CHECK(sn_model_set_seq_len(m, 4, &err) == SN_OK);
+    CHECK(sn_model_forward(m, x, 6, 1, &err) == SN_ERR_ARG);
+    CHECK(strstr(err.msg, "layer 1 (lstm") && strstr(err.msg, "not a multiple of 4"));
+    CHECK(sn_model_forward(m, x, 8, 1, &err) == SN_OK);
+    sn_model_free(m);
+}
+
 int main(void) {
+    test_misuse();
     test_gradchecks();
     test_dense_gradient_formula();
     test_save_load();

@@ -12,9 +12,10 @@ static void test_two_steps_by_hand(void) {
     CHECK(sn_model_from_spec("input 2\nrnn 3\nloss mse\n", "hand", 1, &m, &err) == SN_OK);
     if (!m) return;
     CHECK(sn_model_reserve(m, 2, &err) == SN_OK);
-    sn_model_set_seq_len(m, 2);
+    sn_model_set_seq_len(m, 2, NULL);
     float x[4] = {0.5f, -1.0f, 2.0f, 0.25f};
-    const sn_tensor *y = sn_model_forward(m, x, 2, 0);
+    sn_model_forward(m, x, 2, 0, NULL);
+    const sn_tensor *y = sn_model_output(m);
     const float *Wih = m->params[0]->value.data, *Whh = m->params[1]->value.data;
     const float *bih = m->params[2]->value.data, *bhh = m->params[3]->value.data;
     double h[3] = {0, 0, 0};

@@ -55,8 +55,9 @@ static void run(const sn_st_file *f, const char *opt) {
             memcpy(xb + (size_t)i * D, x->data + (size_t)k * D, (size_t)D * sizeof(float));
             yb[i] = (int)lab->data[k];
         }
-        sn_model_forward(m, xb, B, 1);
-        double loss = sn_model_backward(m, yb, NULL);
+        sn_model_forward(m, xb, B, 1, NULL);
+        double loss = 0;
+        sn_model_backward(m, yb, NULL, &loss, NULL);
         sn_optimizer_step(o);
         double e = fabs(loss - ref->data[step]) / fabs((double)ref->data[step]);
         if (!(e <= LOSS_TOL) && bad++ < 5)

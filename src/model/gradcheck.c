@@ -176,7 +176,7 @@ sn_status sn_gradcheck_run(sn_model *m, const float *x, int n, const int *labels
     memcpy(view(&m->act[0], n).data, x, view(&m->act[0], n).size * sizeof(float));
     g->L0 = loss_from(g, 0, 1);
     g->floor = 1e-4 * (fabs(g->L0) > 1 ? fabs(g->L0) : 1) / h;
-    sn_model_backward(m, labels, targets);
+    sn_model_backward(m, labels, targets, NULL, NULL); /* after loss_from's forward */
     m->input_grad = had_input_grad;
     float *dact[SN_MAX_LAYERS + 1], *dpar[SN_MAX_LAYERS * SN_MAX_PARAMS], *p = keep;
     for (int i = 0; i <= L; i++) {

@@ -120,6 +120,7 @@ sn_status sn_model_reserve(sn_model *m, int max_batch, sn_error *err) {
                        t, max_batch, p, a, s, l,
                        memory_limit ? "allowed (--max-memory)" : "of memory available");
     }
+    m->batch = 0; /* the buffers of the last forward pass are gone */
     for (int i = 0; i <= m->nlayers; i++) {
         int ndim, shape[4];
         act_shape(m, i, &ndim, shape + 1);
@@ -153,7 +154,30 @@ static sn_tensor batch_view(const sn_tensor *t, int n) {
     return v;
 }
 
-const sn_tensor *sn_model_forward(sn_model *m, const float *x, int n, int train) {
+/* The O(1)-per-layer checks of a forward pass of n rows. */
+static sn_status check_rows(const sn_model *m, int n, sn_error *err) {
+    if (m->max_batch < 1)
+        return sn_fail(err, SN_ERR_ARG,
+                       "forward pass before any batch was reserved (sn_model_reserve)");
+    if (n < 1 || n > m->max_batch)
+        return sn_fail(err, SN_ERR_ARG,
+                       "forward pass of %d rows: the model is reserved for 1 to %d", n,
+                       m->max_batch);
+    for (int i = 0; i < m->nlayers; i++) {
+        const sn_layer *l = m->layers[i];
+        int T = l->seq_len > 0 ? l->seq_len : 1;
+        if (l->ops->carry_state && n % T != 0)
+            return sn_fail(err, SN_ERR_ARG,
+                           "forward pass of %d rows: layer %d (%s) takes sequences of %d steps, "
+                           "and %d is not a multiple of %d",
+                           n, i, l->desc, T, n, T);
+    }
+    return SN_OK;
+}
+
+sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_error *err) {
+    sn_status s = check_rows(m, n, err);
+    if (s != SN_OK) return s;
     m->batch = n;
     sn_tensor in = batch_view(&m->act[0], n);
     if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
@@ -163,6 +187,10 @@ const sn_tensor *sn_model_forward(sn_model *m, const float *x, int n, int train)
         m->layers[i]->ops->forward(m->layers[i], &a, &y, train);
     }
     m->out_view = batch_view(&m->act[m->nlayers], n);
+    return SN_OK;
+}
+
+const sn_tensor *sn_model_output(const sn_model *m) {
     return &m->out_view;
 }
 
@@ -170,8 +198,10 @@ double sn_model_loss(sn_model *m, const int *labels, const float *targets) {
     return sn_loss(m->loss, &m->out_view, labels, targets, NULL);
 }
 
-double sn_model_backward(sn_model *m, const int *labels, const float *targets) {
+sn_status sn_model_backward(sn_model *m, const int *labels, const float *targets, double *loss_out,
+                            sn_error *err) {
     int n = m->batch, L = m->nlayers;
+    if (n < 1) return sn_fail(err, SN_ERR_ARG, "backward pass without a forward pass before it");
     sn_tensor dout = batch_view(&m->grad[L], n);
     double loss = sn_loss(m->loss, &m->out_view, labels, targets, &dout);
     /* Below the lowest layer with parameters no gradient is needed (e.g.
@@ -186,17 +216,20 @@ double sn_model_backward(sn_model *m, const int *labels, const float *targets) {
                                     i > lowest || m->input_grad ? &dx : NULL);
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, i);
     }
-    return loss;
+    if (loss_out) *loss_out = loss;
+    return SN_OK;
 }
 
 int sn_model_correct(const sn_model *m, const int *labels) {
     return sn_loss_correct(m->loss, &m->out_view, labels);
 }
 
-void sn_model_predict(sn_model *m, const float *x, int n, float *out) {
-    const sn_tensor *y = sn_model_forward(m, x, n, 0);
-    sn_tensor o = sn_tensor_view(out, 2, y->shape);
-    sn_loss_output(m->loss, y, &o);
+sn_status sn_model_predict(sn_model *m, const float *x, int n, float *out, sn_error *err) {
+    sn_status s = sn_model_forward(m, x, n, 0, err);
+    if (s != SN_OK) return s;
+    sn_tensor o = sn_tensor_view(out, 2, m->out_view.shape);
+    sn_loss_output(m->loss, &m->out_view, &o);
+    return SN_OK;
 }
 
 int sn_model_is_recurrent(const sn_model *m) {
@@ -205,8 +238,10 @@ int sn_model_is_recurrent(const sn_model *m) {
     return 0;
 }
 
-void sn_model_set_seq_len(sn_model *m, int T) {
+sn_status sn_model_set_seq_len(sn_model *m, int T, sn_error *err) {
+    if (T < 1) return sn_fail(err, SN_ERR_ARG, "sequence length %d < 1", T);
     for (int i = 0; i < m->nlayers; i++) m->layers[i]->seq_len = T;
+    return SN_OK;
 }
 
 void sn_model_reset_state(sn_model *m) {

@@ -250,12 +250,12 @@ static sn_status step(loop *L, int epoch, int b, int *refused, sn_error *err) {
     int rows = L->src->batch(L->src->ctx, m, b, &lab, &tgt, &global);
     sn_optimizer_set_lr(L->opt, sn_schedule_lr(&L->sched, epoch - 1, L->opt->step));
     sn_guard_begin(&L->guard);
-    sn_model_forward(m, m->act[0].data, rows, 1);
-    double loss = sn_model_backward(m, lab, tgt);
-    if (L->dist && L->dist->size > 1 && L->dist->reduce_gradients) {
-        sn_status s = L->dist->reduce_gradients(L->dist->ctx, m, &loss, rows, global, err);
-        if (s != SN_OK) return s;
-    }
+    double loss = 0;
+    sn_status s = sn_model_forward(m, m->act[0].data, rows, 1, err);
+    if (s == SN_OK) s = sn_model_backward(m, lab, tgt, &loss, err);
+    if (s == SN_OK && L->dist && L->dist->size > 1 && L->dist->reduce_gradients)
+        s = L->dist->reduce_gradients(L->dist->ctx, m, &loss, rows, global, err);
+    if (s != SN_OK) return s;
     *refused = sn_guard_check(&L->guard, loss, epoch, b + 1, L->opt->step + 1,
                               sn_optimizer_lr(L->opt), err) != SN_OK;
     if (*refused) return sn_guard_skip(&L->guard, global) ? SN_OK : SN_ERR_NUMERIC;

@@ -166,8 +166,8 @@ sn_status sn_evaluate_metrics(sn_model *m, const sn_dataset *d, int batch, int t
     if (s == SN_OK) s = sn_metrics_init(out, K, err);
     for (int start = 0; s == SN_OK && start < d->n; start += batch) {
         int nb = d->n - start < batch ? d->n - start : batch;
-        sn_model_predict(m, d->x + (size_t)start * d->sample_size, nb, o);
-        to_classes(o, nb, Kout, p + (size_t)start * K);
+        s = sn_model_predict(m, d->x + (size_t)start * d->sample_size, nb, o, err);
+        if (s == SN_OK) to_classes(o, nb, Kout, p + (size_t)start * K);
     }
     if (s == SN_OK) {
         for (int i = 0; i < d->n; i++) {

@@ -89,25 +89,25 @@ sn_status sn_text_generate(sn_model *m, const sn_vocab *v, const char *prime,
         sn_rng_seed(&rng, o->seed, 0x7e47);
         int skip = sn_vocab_level(v) == SN_TEXT_WORD && !o->allow_unk ? 0 : -1;
         size_t n = 0;
-        sn_model_set_seq_len(m, 1);
+        s = sn_model_set_seq_len(m, 1, err);
         sn_model_reset_state(m);
-        const sn_tensor *y = NULL;
-        for (size_t i = 0; i < (np ? np : 1); i++) {
+        const sn_tensor *y = sn_model_output(m);
+        for (size_t i = 0; s == SN_OK && i < (np ? np : 1); i++) {
             float x = (float)(np ? pids[i] : start_token(v));
             if (np) ids[n++] = pids[i];
-            y = sn_model_forward(m, &x, 1, 0);
+            s = sn_model_forward(m, &x, 1, 0, err);
             sn_model_carry_state(m);
         }
-        for (int i = 0; i < o->length; i++) {
+        for (int i = 0; s == SN_OK && i < o->length; i++) {
             int id = draw(y->data, K, skip, o, &rng, p, sorted);
             ids[n++] = id;
             if (i + 1 == o->length) break;
             float x = (float)id;
-            y = sn_model_forward(m, &x, 1, 0);
+            s = sn_model_forward(m, &x, 1, 0, err);
             sn_model_carry_state(m);
         }
         sn_model_reset_state(m);
-        s = sn_vocab_decode(v, ids, n, out, err);
+        if (s == SN_OK) s = sn_vocab_decode(v, ids, n, out, err);
     }
     sn_free(pids);
     sn_free(ids);

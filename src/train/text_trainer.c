@@ -76,21 +76,25 @@ static int fill_batch(const streams *st, int b, int T, float *x, int *labels) {
     return Tb;
 }
 
-/* Mean loss per token over all batches of `st`, from a zero state. */
-static double eval_streams(sn_model *m, const streams *st, int T, int *labels) {
+/* *loss = mean loss per token over all batches of `st`, from a zero state. */
+static sn_status eval_streams(sn_model *m, const streams *st, int T, int *labels, double *loss,
+                              sn_error *err) {
     double sum = 0;
     size_t tokens = 0;
+    sn_status s = SN_OK;
     sn_model_reset_state(m);
-    for (int b = 0; b < nbatches_of(st, T); b++) {
+    for (int b = 0; s == SN_OK && b < nbatches_of(st, T); b++) {
         int Tb = fill_batch(st, b, T, m->act[0].data, labels), rows = Tb * st->N;
-        sn_model_set_seq_len(m, Tb);
-        sn_model_forward(m, m->act[0].data, rows, 0);
+        s = sn_model_set_seq_len(m, Tb, err);
+        if (s == SN_OK) s = sn_model_forward(m, m->act[0].data, rows, 0, err);
+        if (s != SN_OK) break;
         sum += sn_model_loss(m, labels, NULL) * rows;
         tokens += (size_t)rows;
         sn_model_carry_state(m);
     }
     sn_model_reset_state(m);
-    return sum / (double)tokens;
+    *loss = sum / (double)tokens;
+    return s;
 }
 
 /* The model takes one token id per row and predicts one of K tokens. */
@@ -128,7 +132,7 @@ sn_status sn_text_evaluate(sn_model *m, const int *ids, size_t n, int seq_len, i
     if (s == SN_OK) s = sn_model_reserve(m, seq_len * st.N, err);
     int *labels = s == SN_OK ? sn_alloc((size_t)seq_len * st.N, sizeof(int)) : NULL;
     if (s == SN_OK && !labels) s = sn_fail(err, SN_ERR_NOMEM, "evaluation: out of memory");
-    if (s == SN_OK) *loss = eval_streams(m, &st, seq_len, labels);
+    if (s == SN_OK) s = eval_streams(m, &st, seq_len, labels, loss, err);
     sn_free(labels);
     return s;
 }
@@ -161,7 +165,7 @@ static int text_batch(void *ctx, sn_model *m, int b, const int **labels, const f
                       int *global_rows) {
     text_source *t = ctx;
     int Tb = fill_batch(&t->tr, b, t->T, m->act[0].data, t->labels);
-    sn_model_set_seq_len(m, Tb);
+    sn_model_set_seq_len(m, Tb, NULL); /* Tb >= 1 */
     *labels = t->labels;
     *targets = NULL;
     *global_rows = Tb * t->tr.N;
@@ -188,8 +192,8 @@ static void sample(sn_model *m, const text_source *t, int epoch, const sn_train_
 static sn_status text_evaluate(void *ctx, sn_model *m, const sn_train_hooks *h, sn_epoch_stats *e,
                                sn_error *err) {
     text_source *t = ctx;
-    (void)err;
-    if (t->have_val) e->val_loss = eval_streams(m, &t->va, t->T, t->labels);
+    sn_status s = t->have_val ? eval_streams(m, &t->va, t->T, t->labels, &e->val_loss, err) : SN_OK;
+    if (s != SN_OK) return s;
     const sn_text_options *o = t->o;
     if (t->v && h && h->on_sample && o->sample_every > 0 && e->epoch % o->sample_every == 0)
         sample(m, t, e->epoch, h);

@@ -78,16 +78,17 @@ static sn_status eval_batches(sn_model *m, const sn_dataset *d, int batch, batch
         hi = (int)((long)d->n * (dist->rank + 1) / dist->size);
     double sums[3] = {0, 0, hi - lo}; /* loss·n, correct, n */
     for (int i = lo; i < hi; i++) idx[i - lo] = i;
-    for (int start = 0; start < hi - lo; start += batch) {
+    sn_status s = SN_OK;
+    for (int start = 0; s == SN_OK && start < hi - lo; start += batch) {
         int n = hi - lo - start < batch ? hi - lo - start : batch;
         gather(d, idx + start, n, m->act[0].data, b->labels, b->targets);
-        sn_model_forward(m, m->act[0].data, n, 0);
+        if ((s = sn_model_forward(m, m->act[0].data, n, 0, err)) != SN_OK) return s;
         const int *lab = d->labels ? b->labels : NULL;
         const float *tgt = d->targets ? b->targets : NULL;
         sums[0] += sn_model_loss(m, lab, tgt) * n;
         if (lab) sums[1] += (double)sn_model_correct(m, lab);
     }
-    sn_status s = sn_loop_reduce(hooks, sums, 3, err);
+    s = sn_loop_reduce(hooks, sums, 3, err);
     *loss = sums[0] / sums[2];
     *acc = d->labels ? sums[1] / sums[2] : NAN;
     return s;

@@ -69,14 +69,14 @@ static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int e
     sn_dist_share(N, rank, size, &off, &cnt);
     for (int step = 0; step < 2; step++) {
         sn_dist_set_share(off, cnt, N);
-        sn_model_forward(a, x + off * in, (int)cnt, 1);
-        sn_model_backward(a, labels + off, NULL);
+        sn_model_forward(a, x + off * in, (int)cnt, 1, NULL);
+        sn_model_backward(a, labels + off, NULL, NULL, NULL);
         CHECK(sn_dist_reducer_started(r) == sn_dist_reducer_buckets(r));
         CHECK(sn_dist_reducer_finish(r, &err) == SN_OK);
         CHECK(sn_dist_take_error(&err) == SN_OK);
         sn_dist_set_share(0, N, N);
-        sn_model_forward(b, x, N, 1);
-        sn_model_backward(b, labels, NULL);
+        sn_model_forward(b, x, N, 1, NULL);
+        sn_model_backward(b, labels, NULL, NULL, NULL);
         double eg = dist_worst(a, b, 1), eb = dist_worst(a, b, 0);
         if (expect_equal) {
             CHECK(eg < 1e-5);

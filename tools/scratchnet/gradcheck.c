@@ -143,7 +143,7 @@ int cmd_gradcheck(int argc, char **argv) {
     }
     int recurrent = sn_model_is_recurrent(m), rows = n;
     if (recurrent) {
-        sn_model_set_seq_len(m, (int)g.seq_len);
+        sn_model_set_seq_len(m, (int)g.seq_len, NULL); /* >= 1 (parsed) */
         rows = n * (int)g.seq_len;
     }
     size_t in = sn_model_input_size(m) * (size_t)rows;

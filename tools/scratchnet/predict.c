@@ -49,8 +49,8 @@ int cmd_predict(int argc, char **argv) {
         s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
     for (int start = 0; s == SN_OK && start < d.n; start += batch) {
         int n = d.n - start < batch ? d.n - start : batch;
-        sn_model_predict(m, d.x + (size_t)start * d.sample_size, n, probs);
-        for (int i = 0; i < n; i++) {
+        s = sn_model_predict(m, d.x + (size_t)start * d.sample_size, n, probs, &err);
+        for (int i = 0; s == SN_OK && i < n; i++) {
             const float *p = probs + (size_t)i * K;
             int best = 0;
             for (int k = 1; k < K; k++)
