@@ -8,7 +8,9 @@
 # resume unless --epochs asks for more; a resume refuses an edited spec or
 # changed data unless --resume-changed-inputs (then run.txt says so); a
 # damaged checkpoint is refused naming the tensor; --out too long is refused;
-# a model over --max-memory is refused before its folder is made.
+# a --force run whose model write fails puts the previous run's files back;
+# a model over --max-memory is refused before its folder is made; --threads
+# 1000 is capped with a message; --text DIR says it is a directory.
 # Usage: bash test_runfolder.sh SCRATCHNET_BINARY SOURCE_DIR
 set -u
 SN=$(realpath "$1")
@@ -111,6 +113,35 @@ check "no stale checkpoint" test ! -e done/checkpoint.safetensors
 check "a new model" test -e done/model.safetensors -a "$(cmp -s done/model.safetensors \
     old-model.safetensors && echo same)" != same
 
+# ---- a failed final write (a file size limit standing in for a full disk) ----
+sed 's/^dense 16$/dense 300\nrelu\ndense 300/' spec.net >big.net
+"$SN" train big.net "${OPTS[@]}" --epochs 1 --out full >/dev/null 2>&1
+check "a run to replace" test -e full/model.safetensors
+for f in model.safetensors run.txt history.csv spec.net; do cp full/$f prev.$f; done
+(
+    ulimit -f 200 # KiB: the 700 KiB model cannot be written, the rest can
+    trap '' XFSZ
+    exec "$SN" train big.net "${OPTS[@]}" --epochs 2 --seed 5 --force --out full
+) >/dev/null 2>full.log
+rc=$?
+check "a failed model write fails with 1 (got $rc)" test $rc -eq 1
+check "says which file" grep -q "model.safetensors" full.log
+for f in model.safetensors run.txt history.csv spec.net; do
+    check "the previous run's $f is back" cmp -s full/$f prev.$f
+done
+check "nothing moved aside is left" test ! -e full/.replaced
+check "no temporary file is left" test -z "$(ls full | grep tmp)"
+(
+    ulimit -f 200
+    trap '' XFSZ
+    exec "$SN" train big.net "${OPTS[@]}" --epochs 1 --out full2
+) >/dev/null 2>full2.log
+check "into a new folder: fails with 1" test $? -eq 1
+check "no model" test ! -e full2/model.safetensors
+check "run.txt does not say finished" test -z "$(grep '^finished' full2/run.txt)"
+"$SN" train big.net "${OPTS[@]}" --epochs 1 --out full2 >/dev/null 2>&1
+check "a failed run's folder is reused without --force" test $? -eq 0
+
 # ---- a finished run's checkpoint ----
 "$SN" train spec.net "${OPTS[@]}" --checkpoint-every 1 --out fin >/dev/null 2>&1
 "$SN" checkpoint fin >ck.out 2>&1
@@ -178,6 +209,17 @@ check "--max-memory 1.5M is a size" "$SN" train spec.net "${OPTS[@]}" --max-memo
     --out mem2
 "$SN" train spec.net "${OPTS[@]}" --max-memory lots --out mem3 >/dev/null 2>&1
 check "--max-memory lots is a usage error" test $? -eq 2
+
+# ---- small ones: --threads 1000, --text DIR ----
+"$SN" train spec.net "${OPTS[@]}" --threads 1000 --epochs 1 --out thr 2>thr.log >/dev/null
+check "--threads 1000 runs" test $? -eq 0
+check "capped, and says so" grep -q "threads 1000: using [0-9]*, 4 per core" thr.log
+check "run.txt records the capped count" test "$(sed -n 's/^threads //p' thr/run.txt)" -le \
+    $((4 * $(getconf _NPROCESSORS_ONLN)))
+mkdir -p adir
+"$SN" train spec.net --text adir --out tdir >/dev/null 2>tdir.log
+check "--text DIR fails with 1" test $? -eq 1
+check "says it is a directory" grep -q "adir: is a directory" tdir.log
 
 if [ $fail -ne 0 ]; then
     for f in *.log; do echo "==> $f"; tail -5 "$f"; done

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define UNK       "<unk>"
 #define PARAGRAPH "\n\n"
@@ -50,6 +51,11 @@ sn_status sn_text_read_file(const char *path, char **text, size_t *len, sn_error
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return sn_fail(err, SN_ERR_IO, "%s: is a directory, not a text file", path);
+    }
     sn_status s = SN_OK;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);

@@ -126,7 +126,7 @@ int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos
             ok = parse_double_opt(a, v, 0, 0.99, &o->val_split);
         else if (strcmp(a, "--threads") == 0) {
             ok = parse_long_opt(a, v, 0, 1024, &l);
-            o->threads = (int)l;
+            o->threads = cli_cap_threads((int)l);
         } else if (strcmp(a, "--label-col") == 0) {
             ok = parse_long_opt(a, v, 0, 1 << 20, &l);
             o->label_col = (int)l;

@@ -146,10 +146,17 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
  * (then removes them). Paths longer than CLI_MAX_RUN_DIR are refused. */
 #define CLI_MAX_RUN_DIR 1000
 sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err);
-void cli_run_end(void);
+/* Ends the run of cli_run_begin with status s: the files a --force run moved
+ * aside are deleted (s: SN_OK or SN_ERR_INTERRUPTED) or put back over the
+ * failed run's; the lock is released. */
+void cli_run_end(const char *run_dir, sn_status s);
 /* "512M", "2G", "1.5G", "100000" (bytes; K, M, G, T: powers of 1024) into
  * *out; 0 when s is not such a size. */
 int cli_parse_size(const char *s, size_t *out);
+/* --threads n: at most CLI_THREADS_PER_CORE threads per core (more only
+ * thrash), saying so on stderr when n is capped. */
+#define CLI_THREADS_PER_CORE 4
+int cli_cap_threads(int n);
 /* What a checkpoint records of the data trained on ("cli.inputs"): the
  * number of samples and the CRC-32 of the sets as loaded, or of the text. */
 void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test);

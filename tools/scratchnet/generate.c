@@ -81,7 +81,7 @@ int cmd_generate(int argc, char **argv) {
             o.seed = (uint64_t)x;
         } else if (strcmp(f, "--threads") == 0) {
             if (!number(f, v, 0, 1024, 1, &x)) return EXIT_USAGE;
-            threads = (int)x;
+            threads = cli_cap_threads((int)x);
         } else {
             fprintf(stderr, "scratchnet generate: unknown option '%s'\n\n%s", f, usage);
             return EXIT_USAGE;

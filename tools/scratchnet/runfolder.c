@@ -8,8 +8,13 @@
  *   half-way left behind: NAME.tmp, and NAME.tmp.PID when process PID is
  *   gone.
  * - A new run (not --resume) into a folder that holds another run's files is
- *   refused; with --force those files are removed first, so that no old
- *   checkpoint, robustness.csv or metrics can be taken for the new run's.
+ *   refused; with --force those files are moved aside into RUN_DIR/.replaced/
+ *   first, so that no old checkpoint, robustness.csv or metrics can be taken
+ *   for the new run's. When the new run fails (a full disk, say), its files
+ *   are removed and the old ones put back: the folder holds the previous run
+ *   whole, never a mix. When it succeeds, or stops on a signal with its own
+ *   checkpoint, the old files are deleted. A run killed outright leaves
+ *   .replaced/ behind; the next new run puts it back before anything else.
  * - Checkpoints record (__metadata__) the CRC-32 of the data the training
  *   read and the number of epochs it was to run; a resume compares them (and
  *   the spec, stored whole) with what it would train on, refuses any
@@ -43,7 +48,38 @@ static const char *const run_files[] = {"model.safetensors", "checkpoint.safeten
                                         "robustness.csv",    "report.html",
                                         "samples.txt",       NULL};
 
-static int lock_fd = -1; /* held until the process exits */
+static int lock_fd = -1;    /* held until the process exits */
+static char replaced[1100]; /* RUN_DIR/.replaced when a --force run moved files there */
+
+/* Moves every run file of `from` into `to` (which is made); 0 or -1. */
+static int move_run_files(const char *from, const char *to) {
+    if (mkdir(to, 0777) != 0 && errno != EEXIST) return -1;
+    for (int i = 0; run_files[i]; i++) {
+        char a[1200], b[1200];
+        snprintf(a, sizeof a, "%s/%s", from, run_files[i]);
+        snprintf(b, sizeof b, "%s/%s", to, run_files[i]);
+        if (rename(a, b) != 0 && errno != ENOENT) return -1;
+    }
+    return 0;
+}
+
+/* Removes every run file of dir; 0 or -1. */
+static int remove_run_files(const char *dir) {
+    for (int i = 0; run_files[i]; i++) {
+        char a[1200];
+        snprintf(a, sizeof a, "%s/%s", dir, run_files[i]);
+        if (remove(a) != 0 && errno != ENOENT) return -1;
+    }
+    return 0;
+}
+
+/* Puts the files of RUN_DIR/.replaced back, over a failed run's. */
+static sn_status put_back(const char *run_dir, const char *aside, sn_error *err) {
+    if (remove_run_files(run_dir) != 0 || move_run_files(aside, run_dir) != 0 || rmdir(aside) != 0)
+        return sn_fail(err, SN_ERR_IO, "%s: cannot put the previous run's files back from %s: %s",
+                       run_dir, aside, strerror(errno));
+    return SN_OK;
+}
 
 /* "NAME.tmp" or "NAME.tmp.PID" with PID no longer running. */
 static int stale_temporary(const char *name) {
@@ -139,20 +175,37 @@ sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *er
         if (s != SN_OK) return s;
     }
     sn_status s = remove_stale_temporaries(run_dir, err);
+    char aside[1100];
+    struct stat st;
+    snprintf(aside, sizeof aside, "%s/.replaced", run_dir);
+    replaced[0] = 0;
+    if (s == SN_OK && stat(aside, &st) == 0) {
+        if (resume) /* the forced run that died is resumed: it may still fail */
+            snprintf(replaced, sizeof replaced, "%s", aside);
+        else /* it died: the folder's run is the one it was to replace */
+            s = put_back(run_dir, aside, err);
+    }
     if (s != SN_OK || resume) return s;
-    if (!force && failed_run(run_dir)) force = 1; /* nothing in it worth keeping */
+    if (!force && failed_run(run_dir)) { /* nothing in it worth keeping */
+        if (remove_run_files(run_dir) != 0)
+            return sn_fail(err, SN_ERR_IO, "%s: cannot remove a failed run's files: %s", run_dir,
+                           strerror(errno));
+        return SN_OK;
+    }
     char found[512] = "";
     size_t k = 0;
     for (int i = 0; run_files[i]; i++) {
         char path[1100];
-        struct stat st;
         snprintf(path, sizeof path, "%s/%s", run_dir, run_files[i]);
         if (stat(path, &st) != 0) continue;
         if (force) {
-            if (remove(path) != 0)
-                return sn_fail(err, SN_ERR_IO, "%s: cannot remove the previous run's file: %s",
-                               path, strerror(errno));
-        } else if (k < sizeof found - 64) {
+            if (move_run_files(run_dir, aside) != 0)
+                return sn_fail(err, SN_ERR_IO, "%s: cannot move the previous run's files aside: %s",
+                               run_dir, strerror(errno));
+            snprintf(replaced, sizeof replaced, "%s", aside);
+            return SN_OK;
+        }
+        if (k < sizeof found - 64) {
             k += (size_t)snprintf(found + k, sizeof found - k, "%s%s", k ? ", " : "", run_files[i]);
         }
     }
@@ -162,6 +215,16 @@ sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *er
                        "--force replaces it, or choose another --out",
                        run_dir, found, run_dir);
     return SN_OK;
+}
+
+int cli_cap_threads(int n) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    long most = CLI_THREADS_PER_CORE * cores;
+    if (n <= most) return n;
+    fprintf(stderr, "scratchnet: --threads %d: using %ld, %d per core of the %ld cores\n", n, most,
+            CLI_THREADS_PER_CORE, cores);
+    return (int)most;
 }
 
 int cli_parse_size(const char *s, size_t *out) {
@@ -185,7 +248,22 @@ int cli_parse_size(const char *s, size_t *out) {
     return 1;
 }
 
-void cli_run_end(void) {
+void cli_run_end(const char *run_dir, sn_status s) {
+    if (replaced[0]) {
+        sn_error err = {0};
+        if (s == SN_OK || s == SN_ERR_INTERRUPTED) { /* the new run stands: the old goes */
+            remove_run_files(replaced);
+            rmdir(replaced);
+        } else if (put_back(run_dir, replaced, &err) == SN_OK) {
+            fprintf(stderr,
+                    "scratchnet: %s: the failed run's files removed, the previous run's "
+                    "put back\n",
+                    run_dir);
+        } else {
+            fprintf(stderr, "scratchnet: %s\n", err.msg);
+        }
+        replaced[0] = 0;
+    }
     if (lock_fd >= 0) close(lock_fd); /* releases the lock */
     lock_fd = -1;
 }

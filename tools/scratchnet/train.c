@@ -32,7 +32,7 @@ static const char usage[] =
     "  --val-split F      fraction of the training set held out for validation\n"
     "  --minutes M        stop training after M minutes (a resumed run counts the time\n"
     "                     its earlier runs used)\n"
-    "  --threads N        threads for the kernels (default: all cores)\n"
+    "  --threads N        threads for the kernels (default: all cores; at most 4 per core)\n"
     "  --standardize      scale each feature to mean 0, std 1 (training set statistics)\n"
     "  --skip-nonfinite   skip a batch whose loss or gradient is NaN/inf or explodes\n"
     "                     (max_grad_norm, max_loss_ratio in [train]) instead of stopping;\n"
@@ -54,7 +54,8 @@ static const char usage[] =
     "                     with bitwise the weights of an uninterrupted run; refused when the\n"
     "                     spec or the data differ from the checkpoint's\n"
     "  --resume-changed-inputs  resume anyway (run.txt records it)\n"
-    "  --force            replace the run RUN_DIR holds (its files are removed first)\n"
+    "  --force            replace the run RUN_DIR holds (its files are put back if this\n"
+    "                     training fails)\n"
     "  --max-memory SIZE  refuse a model that needs more to train (512M, 4G; default: the\n"
     "                     memory available; 'scratchnet summary' shows what a spec needs)\n"
     "\n"
@@ -237,7 +238,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         if (s == SN_OK && !o->quiet) fprintf(stderr, "report: %s/report.html\n", run_dir);
     }
     if (s == SN_OK && !o->quiet) fprintf(stderr, "run folder: %s\n", run_dir);
-    cli_run_end();
+    cli_run_end(run_dir, s);
     sn_class_names_free(names, K);
     if (own_train) sn_dataset_free(&train);
     sn_dataset_free(&val);

@@ -176,7 +176,7 @@ static int parse_args(int argc, char **argv, text_args *a) {
             ok = whole(f, v, 1, 1 << 20, &a->batch);
         else if (strcmp(f, "--threads") == 0) {
             ok = whole(f, v, 0, 1024, &l);
-            a->threads = (int)l;
+            a->threads = cli_cap_threads((int)l);
         } else if (strcmp(f, "--val") == 0)
             ok = num(f, v, 0, 0.9, &a->val);
         else if (strcmp(f, "--minutes") == 0)
@@ -472,6 +472,6 @@ int cmd_train_text(int argc, char **argv) {
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
     free(record);
     cli_resume_free(&res);
-    cli_run_end();
+    cli_run_end(run_dir, s);
     return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? cli_interrupted_status() : EXIT_RUNTIME;
 }
