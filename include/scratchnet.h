@@ -429,8 +429,9 @@ typedef struct sn_train_hooks {
                      double samples_per_s);
     /* Returns non-zero to stop training after this epoch. */
     int (*on_epoch)(void *ctx, const sn_epoch_stats *s);
-    /* Text training: a sample generated after `epoch` (sn_text_options). */
-    void (*on_sample)(void *ctx, int epoch, const char *text);
+    /* Text training: a sample generated after `epoch` (sn_text_options), len
+     * bytes (it may hold NUL bytes; text[len] is 0). */
+    void (*on_sample)(void *ctx, int epoch, const char *text, size_t len);
     /* Once training has ended (not after an error or interruption): the
      * statistics of the epoch whose weights the model now holds. */
     void (*on_end)(void *ctx, const sn_epoch_stats *kept);
@@ -744,6 +745,10 @@ sn_status sn_vocab_encode(const sn_vocab *v, const char *text, size_t len, int *
  * level joins tokens with spaces, none before closing or after opening
  * marks, none around hyphens, and capitalizes sentence starts and "i". */
 sn_status sn_vocab_decode(const sn_vocab *v, const int *ids, size_t n, char **out, sn_error *err);
+/* The same, with the length in bytes in *len: byte-level text may hold NUL
+ * bytes, which end the C string early. */
+sn_status sn_vocab_decode_n(const sn_vocab *v, const int *ids, size_t n, char **out, size_t *len,
+                            sn_error *err);
 /* A one-string form (valid UTF-8, for safetensors __metadata__) and back. */
 sn_status sn_vocab_serialize(const sn_vocab *v, char **out, sn_error *err);
 sn_status sn_vocab_parse(const char *s, sn_vocab **out, sn_error *err);
@@ -850,6 +855,10 @@ typedef struct sn_sample_options {
  * model. */
 sn_status sn_text_generate(sn_model *m, const sn_vocab *v, const char *prime,
                            const sn_sample_options *o, char **out, sn_error *err);
+/* The same, with the length of *out in bytes in *len (byte-level text may
+ * hold NUL bytes: write len bytes, not a C string). */
+sn_status sn_text_generate_n(sn_model *m, const sn_vocab *v, const char *prime,
+                             const sn_sample_options *o, char **out, size_t *len, sn_error *err);
 
 /* A text model file: the weights and spec as sn_model_save writes them,
  * plus the vocabulary in __metadata__["vocab"] (and `extra` key/value

@@ -10,7 +10,8 @@
 # damaged checkpoint is refused naming the tensor; --out too long is refused;
 # a --force run whose model write fails puts the previous run's files back;
 # a model over --max-memory is refused before its folder is made; --threads
-# 1000 is capped with a message; --text DIR says it is a directory.
+# 1000 is capped with a message; --text DIR says it is a directory; samples
+# and generate write every byte of byte-level text, NULs included.
 # Usage: bash test_runfolder.sh SCRATCHNET_BINARY SOURCE_DIR
 set -u
 SN=$(realpath "$1")
@@ -220,6 +221,19 @@ mkdir -p adir
 "$SN" train spec.net --text adir --out tdir >/dev/null 2>tdir.log
 check "--text DIR fails with 1" test $? -eq 1
 check "says it is a directory" grep -q "adir: is a directory" tdir.log
+
+# ---- bytes, not C strings: a byte-level model of text with NUL bytes ----
+for i in $(seq 200); do printf 'a\0\0b\0'; done >nul.txt
+printf 'input 1\nembedding vocab 4\nrnn 8\ndense vocab\nloss softmax_xent\n[train]\noptimizer adam lr=1e-2\nbatch 4\nepochs 1\n[text]\nseq 8\n' >nul.net
+"$SN" train nul.net --text nul.txt --level byte --val 0 --sample-length 40 --threads 1 \
+    --quiet --out nul >/dev/null 2>nul.log
+check "byte-level training on NULs" test $? -eq 0
+# samples.txt: "---- epoch 1 ----\n", 40 sampled bytes (no prime), "\n\n"
+check "samples.txt holds the whole sample ($(stat -c %s nul/samples.txt) bytes)" \
+    test "$(stat -c %s nul/samples.txt)" -eq $((18 + 40 + 2))
+check "with its NUL bytes" test "$(tr -d '\000' <nul/samples.txt | wc -c)" -lt 61
+"$SN" generate nul/model.safetensors --length 30 --threads 1 >gen.out
+check "generate writes every byte ($(wc -c <gen.out))" test "$(wc -c <gen.out)" -eq $((30 + 1))
 
 if [ $fail -ne 0 ]; then
     for f in *.log; do echo "==> $f"; tail -5 "$f"; done

@@ -581,7 +581,13 @@ static int joins(const char *t) {
 }
 
 sn_status sn_vocab_decode(const sn_vocab *v, const int *ids, size_t n, char **out, sn_error *err) {
+    return sn_vocab_decode_n(v, ids, n, out, NULL, err);
+}
+
+sn_status sn_vocab_decode_n(const sn_vocab *v, const int *ids, size_t n, char **out, size_t *nout,
+                            sn_error *err) {
     *out = NULL;
+    if (nout) *nout = 0;
     size_t cap = 1;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= v->n)
@@ -628,6 +634,7 @@ sn_status sn_vocab_decode(const sn_vocab *v, const int *ids, size_t n, char **ou
     }
     s[k] = 0;
     *out = s;
+    if (nout) *nout = k;
     return SN_OK;
 }
 

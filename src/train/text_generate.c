@@ -64,6 +64,11 @@ static int draw(const float *z, int K, int skip, const sn_sample_options *o, sn_
 
 sn_status sn_text_generate(sn_model *m, const sn_vocab *v, const char *prime,
                            const sn_sample_options *o, char **out, sn_error *err) {
+    return sn_text_generate_n(m, v, prime, o, out, NULL, err);
+}
+
+sn_status sn_text_generate_n(sn_model *m, const sn_vocab *v, const char *prime,
+                             const sn_sample_options *o, char **out, size_t *len, sn_error *err) {
     *out = NULL;
     int K = sn_model_output_size(m);
     if (!v) return sn_fail(err, SN_ERR_ARG, "generation needs the model's vocabulary");
@@ -107,7 +112,7 @@ sn_status sn_text_generate(sn_model *m, const sn_vocab *v, const char *prime,
             sn_model_carry_state(m);
         }
         sn_model_reset_state(m);
-        if (s == SN_OK) s = sn_vocab_decode(v, ids, n, out, err);
+        if (s == SN_OK) s = sn_vocab_decode_n(v, ids, n, out, len, err);
     }
     sn_free(pids);
     sn_free(ids);

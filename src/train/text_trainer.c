@@ -181,11 +181,12 @@ static void sample(sn_model *m, const text_source *t, int epoch, const sn_train_
     const sn_text_options *o = t->o;
     sn_sample_options so = {o->sample_length, o->temperature, 0, 0, m->cfg.seed + (uint64_t)epoch};
     char *text = NULL;
+    size_t len = 0;
     sn_error e = {0};
-    if (sn_text_generate(m, t->v, o->prime, &so, &text, &e) == SN_OK)
-        h->on_sample(h->ctx, epoch, text);
+    if (sn_text_generate_n(m, t->v, o->prime, &so, &text, &len, &e) == SN_OK)
+        h->on_sample(h->ctx, epoch, text, len);
     else
-        h->on_sample(h->ctx, epoch, e.msg);
+        h->on_sample(h->ctx, epoch, e.msg, strlen(e.msg));
     sn_free(text);
 }
 

@@ -96,10 +96,11 @@ int cmd_generate(int argc, char **argv) {
     sn_model *m = NULL;
     sn_vocab *v = NULL;
     char *text = NULL;
+    size_t len = 0;
     sn_status s = sn_text_model_load(model, &m, &v, &err);
-    if (s == SN_OK) s = sn_text_generate(m, v, prime, &o, &text, &err);
+    if (s == SN_OK) s = sn_text_generate_n(m, v, prime, &o, &text, &len, &err);
     if (s == SN_OK) {
-        fputs(text, stdout);
+        fwrite(text, 1, len, stdout); /* bytes: byte-level text may hold NULs */
         putchar('\n');
     } else {
         fprintf(stderr, "scratchnet generate: %s\n", err.msg);

@@ -263,12 +263,20 @@ static void on_end(void *ctx, const sn_epoch_stats *kept) {
     p->kept = *kept;
 }
 
-static void on_sample(void *ctx, int epoch, const char *text) {
+/* The sample as bytes (byte-level text may hold NULs); a failed write to
+ * samples.txt stays in its error flag, checked when the run ends. */
+static void on_sample(void *ctx, int epoch, const char *text, size_t len) {
     progress *p = ctx;
-    if (!p->quiet) printf("---- sample after epoch %d ----\n%s\n----\n", epoch, text);
+    if (!p->quiet) {
+        printf("---- sample after epoch %d ----\n", epoch);
+        fwrite(text, 1, len, stdout);
+        printf("\n----\n");
+    }
     fflush(stdout);
     if (p->samples) {
-        fprintf(p->samples, "---- epoch %d ----\n%s\n\n", epoch, text);
+        fprintf(p->samples, "---- epoch %d ----\n", epoch);
+        fwrite(text, 1, len, p->samples);
+        fputs("\n\n", p->samples);
         fflush(p->samples);
     }
 }
@@ -388,6 +396,10 @@ int cmd_train_text(int argc, char **argv) {
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
         p.samples = fopen(path, resume_dir ? "a" : "w");
+        if (!p.samples)
+            s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    if (s == SN_OK) {
         char summary[8192];
         sn_model_summary(m, summary, sizeof summary);
         if (!a.quiet)
@@ -446,8 +458,9 @@ int cmd_train_text(int argc, char **argv) {
                          val_loss / log(2.0), exp(val_loss));
             if (s == SN_OK) s = cli_write_text(run_dir, "summary.txt", text, &err);
 
-            if (p.samples && fflush(p.samples) != 0)
-                s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error", run_dir);
+            if (s == SN_OK && (fflush(p.samples) != 0 || ferror(p.samples)))
+                s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error: %s", run_dir,
+                            strerror(errno));
             if (s == SN_OK) s = sn_report_write(run_dir, NULL, &err);
             if (s == SN_OK) {
                 if (nval)
@@ -461,7 +474,8 @@ int cmd_train_text(int argc, char **argv) {
             }
         }
     }
-    if (p.samples) fclose(p.samples);
+    if (p.samples && fclose(p.samples) != 0 && s == SN_OK)
+        s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error: %s", run_dir, strerror(errno));
     if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
     sn_model_free(m);
     sn_vocab_free(v);
