@@ -539,6 +539,27 @@ typedef struct sn_csv_options {
  * means: detect a header, ',' delimiter, last column is the label. */
 sn_status sn_csv_load(const char *path, const sn_csv_options *opt, sn_dataset *out, sn_error *err);
 
+/* ---- one path: IDX, CIFAR-10 or CSV -------------------------------------- */
+
+/* How sn_data_load reads what it finds. */
+typedef struct sn_data_options {
+    sn_csv_options csv; /* for a CSV (all zero: no header, label_col 0; set
+                           header = -1, label_col = -1 for the defaults) */
+    const char *test;   /* CSV: the test set's file (NULL: none) */
+    int cifar_per_file; /* CIFAR-10: images read from each batch file (0: all) */
+    int grey;           /* CIFAR-10: 1x32x32 luma instead of 3x32x32 */
+} sn_data_options;
+
+/* The data at `path`, as `scratchnet train --data` reads it: a CIFAR-10
+ * binary folder (data_batch_1.bin ... into *train, test_batch.bin into
+ * *test), a folder of IDX files (train-* and t10k-*, see sn_idx_load_dir),
+ * or a numeric CSV file (into *train; o->test, when set, into *test). With
+ * train == NULL only the test set is read (a CSV at `path` is then the test
+ * set). o == NULL: CSV defaults, every image. grey and cifar_per_file on
+ * anything but a CIFAR-10 folder are an error. */
+sn_status sn_data_load(const char *path, const sn_data_options *o, sn_dataset *train,
+                       sn_dataset *test, sn_error *err);
+
 /* ---- transforms and splits ---------------------------------------------- */
 
 /* Per-feature mean and standard deviation of d (std of 0 is taken as 1). */

@@ -183,6 +183,42 @@ static void test_text_spec(const char *src) {
     free(spec);
 }
 
+/* One path, as the command line takes it. */
+static void test_data_load(void) {
+    char dir[] = "/tmp/sn_load_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char train_path[64], test_path[64];
+    snprintf(train_path, sizeof train_path, "%s/train.csv", dir);
+    snprintf(test_path, sizeof test_path, "%s/test.csv", dir);
+    FILE *f = fopen(train_path, "w");
+    fputs("a,b,y\n0,1,0\n1,0,1\n1,1,1\n", f);
+    fclose(f);
+    f = fopen(test_path, "w");
+    fputs("a,b,y\n0,0,0\n", f);
+    fclose(f);
+    sn_error e = {0};
+    sn_dataset tr, te;
+    CHECK(sn_data_load(train_path, NULL, &tr, &te, &e) == SN_OK);
+    CHECK(tr.n == 3 && tr.sample_size == 2 && tr.labels && tr.labels[1] == 1 && te.n == 0);
+    sn_dataset_free(&tr);
+    sn_data_options o = {.csv = {.header = -1, .label_col = -1}, .test = test_path};
+    CHECK(sn_data_load(train_path, &o, &tr, &te, &e) == SN_OK);
+    CHECK(tr.n == 3 && te.n == 1 && !tr.pixels);
+    sn_dataset_free(&tr);
+    sn_dataset_free(&te);
+    CHECK(sn_data_load(test_path, &o, NULL, &te, &e) == SN_OK && te.n == 1); /* test set only */
+    sn_dataset_free(&te);
+    o.grey = 1;
+    CHECK(sn_data_load(dir, &o, &tr, &te, &e) == SN_ERR_ARG);
+    CHECK(strstr(e.msg, "is not one") != NULL);
+    o.grey = 0;
+    CHECK(sn_data_load(dir, &o, &tr, &te, &e) == SN_ERR_IO); /* a folder without IDX files */
+    CHECK(strstr(e.msg, "train-images-idx3-ubyte") != NULL);
+    remove(train_path);
+    remove(test_path);
+    remove(dir);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -190,5 +226,6 @@ int main(int argc, char **argv) {
     test_train_from_spec();
     test_no_standardize();
     test_text_spec(src);
+    test_data_load();
     return check_report();
 }

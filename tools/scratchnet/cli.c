@@ -159,40 +159,27 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static sn_status load_csv(const cli_opts *o, const char *path, sn_dataset *d, sn_error *err) {
-    sn_csv_options c;
-    memset(&c, 0, sizeof c);
-    c.header = o->header;
-    c.label_col = o->label_col;
-    c.delimiter = ',';
+/* --header, --label-col and --target-cols as CSV options. */
+static sn_status csv_options(const cli_opts *o, sn_csv_options *c, sn_error *err) {
+    memset(c, 0, sizeof *c);
+    c->header = o->header;
+    c->label_col = o->label_col;
+    c->delimiter = ',';
     if (o->target_cols) {
         const char *p = o->target_cols;
         while (*p) {
             char *end;
             long v = strtol(p, &end, 10);
-            if (end == p || v < 0 || c.num_target_cols == 16)
+            if (end == p || v < 0 || c->num_target_cols == 16)
                 return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4 (at most 16)");
-            c.target_cols[c.num_target_cols++] = (int)v;
+            c->target_cols[c->num_target_cols++] = (int)v;
             p = *end == ',' ? end + 1 : end;
             if (*end && *end != ',')
                 return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4");
         }
-        c.label_col = -1;
+        c->label_col = -1;
     }
-    return sn_csv_load(path, &c, d, err);
-}
-
-/* A folder of the CIFAR-10 binary version, or one holding cifar-10-batches-bin/. */
-static int is_cifar_dir(const char *dir) {
-    static const char *probes[] = {"data_batch_1.bin", "test_batch.bin",
-                                   "cifar-10-batches-bin/test_batch.bin"};
-    char path[4200];
-    struct stat st;
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, probes[i]);
-        if (stat(path, &st) == 0) return is_dir(dir);
-    }
-    return 0;
+    return SN_OK;
 }
 
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
@@ -200,28 +187,9 @@ sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, 
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!o->data) return sn_fail(err, SN_ERR_ARG, "--data is required");
-    sn_status s;
-    if (is_cifar_dir(o->data)) { /* CIFAR-10 binary: data_batch_*.bin, test_batch.bin */
-        s = need_train ? sn_cifar_load_dir(o->data, "train", o->cifar_per_file, o->grey, train, err)
-                       : SN_OK;
-        if (s == SN_OK)
-            s = sn_cifar_load_dir(o->data, "test", o->cifar_per_file, o->grey, test, err);
-    } else if (o->grey || o->cifar_per_file) {
-        s = sn_fail(err, SN_ERR_ARG,
-                    "--grey and --cifar-per-file apply to CIFAR-10 folders (data_batch_1.bin ... "
-                    "test_batch.bin); %s is not one",
-                    o->data);
-    } else if (is_dir(o->data)) {
-        s = need_train ? sn_idx_load_dir(o->data, "train", train, err) : SN_OK;
-        if (s == SN_OK) s = sn_idx_load_dir(o->data, "t10k", test, err);
-    } else {
-        s = load_csv(o, o->data, need_train ? train : test, err);
-        if (s == SN_OK && o->test && need_train) s = load_csv(o, o->test, test, err);
-    }
-    if (s != SN_OK) {
-        sn_dataset_free(train);
-        sn_dataset_free(test);
-    }
+    sn_data_options d = {.test = o->test, .cifar_per_file = o->cifar_per_file, .grey = o->grey};
+    sn_status s = csv_options(o, &d.csv, err);
+    if (s == SN_OK) s = sn_data_load(o->data, &d, need_train ? train : NULL, test, err);
     return s;
 }
 

@@ -45,8 +45,10 @@ int cmd_predict(int argc, char **argv) {
     if (s == SN_OK) s = sn_model_check_input(m, &d, o.positional[1], &err);
     const int batch = 256, K = s == SN_OK ? sn_model_output_size(m) : 0;
     if (s == SN_OK) s = sn_model_reserve(m, batch, &err);
-    if (s == SN_OK && !(probs = malloc((size_t)batch * (size_t)K * sizeof(float))))
-        s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
+    if (s == SN_OK && !(probs = malloc((size_t)batch * (size_t)K * sizeof(float)))) {
+        s = err.code = SN_ERR_NOMEM;
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+    }
     for (int start = 0; s == SN_OK && start < d.n; start += batch) {
         int n = d.n - start < batch ? d.n - start : batch;
         s = sn_model_predict(m, d.x + (size_t)start * d.sample_size, n, probs, &err);
