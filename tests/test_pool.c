@@ -3,7 +3,7 @@
  * computed here in double precision on random geometries, finite-difference
  * gradient checks, spec errors. */
 #include "cnn_cases.h"
-#include "kernels/conv.h"
+#include "kernels/pool.h"
 
 static int rnd(sn_rng *r, int lo, int hi) {
     return lo + (int)sn_rng_below(r, (uint32_t)(hi - lo + 1));

@@ -2,7 +2,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 const char *sn_status_name(sn_status s) {
@@ -54,25 +53,4 @@ sn_status sn_wrap(sn_error *err, const char *fmt, ...) {
         err->msg[k + 2 + n] = 0;
     }
     return err->code;
-}
-
-int sn_mul_ok(size_t n, size_t size, size_t *out) {
-    if (size != 0 && n > SIZE_MAX / size) return 0;
-    *out = n * size;
-    return 1;
-}
-
-void *sn_alloc(size_t n, size_t size) {
-    size_t bytes;
-    if (!sn_mul_ok(n, size, &bytes)) return NULL;
-    bytes = (bytes + 63) & ~(size_t)63;
-    if (bytes == 0) bytes = 64;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-    memset(p, 0, bytes);
-    return p;
-}
-
-void sn_free(void *p) {
-    free(p);
 }

@@ -1,7 +1,9 @@
-/* Error helpers used throughout the library. */
+/* Error helpers used throughout the library (and, through core/alloc.h,
+ * the allocator, which every file that reports errors also uses). */
 #ifndef SN_CORE_ERROR_H
 #define SN_CORE_ERROR_H
 
+#include "core/alloc.h"
 #include "scratchnet.h"
 
 #if defined(__GNUC__)
@@ -15,13 +17,5 @@ sn_status sn_fail(sn_error *err, sn_status code, const char *fmt, ...) SN_PRINTF
 
 /* Prepends "prefix: " to an existing message (adds context on the way up). */
 sn_status sn_wrap(sn_error *err, const char *fmt, ...) SN_PRINTF(2, 3);
-
-/* Aligned (64-byte) allocation with overflow check of n * size. Returns NULL on
- * overflow or failure. Memory is zero-filled. Free with sn_free. */
-void *sn_alloc(size_t n, size_t size);
-void sn_free(void *p);
-
-/* n * size without overflow; returns 0 and leaves *out untouched on overflow. */
-int sn_mul_ok(size_t n, size_t size, size_t *out);
 
 #endif

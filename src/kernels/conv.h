@@ -1,5 +1,5 @@
-/* Convolution and pooling kernels over NCHW batches (src/kernels/im2col.c,
- * src/kernels/pooling.c).
+/* Convolution kernels over NCHW batches (src/kernels/im2col.c), and the
+ * window geometry pooling (pool.h) shares.
  *
  * A window geometry covers convolution and pooling alike: an input image
  * [C, H, W], a kh x kw window moved by (sh, sw), ph rows of zeros above and pw
@@ -66,21 +66,5 @@ void sn_conv2d_forward(const sn_conv_geom *g, int N, int F, const float *x, cons
 void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
                         const float *dy, float *dw, float *db, float *dx, float *scratch,
                         int slots);
-
-/* ---- pooling over a batch (src/kernels/pooling.c) -------------------------- */
-
-/* y[n, c, i, j] = max over the window's positions inside the image. With
- * equal maxima the first in row-major window order wins; NaN beats any
- * number (as PyTorch). x: [N, C, H, W]  y: [N, C, OH, OW] */
-void sn_maxpool_forward(const sn_conv_geom *g, int N, const float *x, float *y);
-/* dx = 0, then each dy[n, c, i, j] is added to the input position the
- * forward pass chose: the first one in the window whose value equals y. */
-void sn_maxpool_backward(const sn_conv_geom *g, int N, const float *x, const float *y,
-                         const float *dy, float *dx);
-
-/* y = (sum of the window, padding counted as zeros) / (kh·kw), PyTorch's
- * count_include_pad=True.  dx[p] = Σ over windows containing p of dy / (kh·kw). */
-void sn_avgpool_forward(const sn_conv_geom *g, int N, const float *x, float *y);
-void sn_avgpool_backward(const sn_conv_geom *g, int N, const float *dy, float *dx);
 
 #endif

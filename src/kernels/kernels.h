@@ -36,5 +36,7 @@ void sn_sum_rows(const float *x, float *s, int rows, int cols);
 void sn_axpy(size_t n, float a, const float *x, float *y);
 /* Index of the largest value in x[0..n). */
 int sn_argmax(const float *x, int n);
+/* at[c, r] = a[r, c] for a: [rows, cols]. */
+void sn_transpose(const float *a, int rows, int cols, float *at);
 
 #endif

@@ -1,4 +1,4 @@
-/* Per-channel loops for batch normalization, and the dropout mask. The
+/* Per-channel loops for batch normalization. The
  * [N, C] layout (S = 1) runs along rows so the compiler vectorizes across
  * channels; the [N, C, S] layout runs along each channel's S values. */
 #include "kernels/norm.h"
@@ -101,39 +101,5 @@ void sn_channel_affine2(const float *dy, const float *x, float *dx, int N, int C
                 for (int i = 0; i < S; i++) oc[i] = ac * gc[i] + bc * (xc[i] - mc) + dc;
             }
         }
-    }
-}
-
-void sn_dropout_mask_apply(sn_rng *rng, uint32_t drop, float scale, const float *x, float *y,
-                           size_t n) {
-    /* The PCG32 step of src/core/rng.c, inlined: one 32-bit draw per value. */
-    uint64_t state = rng->state, inc = rng->inc;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t old = state;
-        state = old * 6364136223846793005ULL + inc;
-        uint32_t xs = (uint32_t)(((old >> 18u) ^ old) >> 27u), rot = (uint32_t)(old >> 59u);
-        uint32_t u = (xs >> rot) | (xs << ((-rot) & 31));
-        y[i] = u >= drop ? x[i] * scale : 0.0f;
-    }
-    rng->state = state;
-}
-
-/* lowbias32 (Chris Wellons' hash prospector): a bijective 32-bit mix with a
- * small bias, two 32-bit multiplies, vectorizable. */
-static inline uint32_t mix32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
-}
-
-void sn_dropout_mask_hash(uint64_t key, uint32_t drop, float scale, const float *x, float *y,
-                          size_t n) {
-    const uint32_t k1 = (uint32_t)key, k2 = (uint32_t)(key >> 32);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = mix32(mix32((uint32_t)i + k1) ^ k2);
-        y[i] = u >= drop ? x[i] * scale : 0.0f;
     }
 }

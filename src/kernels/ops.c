@@ -26,3 +26,13 @@ int sn_argmax(const float *x, int n) {
         if (x[i] > x[best]) best = i;
     return best;
 }
+
+/* In blocks of 32 × 32, so that both the reads and the writes stay in cache. */
+void sn_transpose(const float *a, int rows, int cols, float *at) {
+    enum { B = 32 };
+    for (int r0 = 0; r0 < rows; r0 += B)
+        for (int c0 = 0; c0 < cols; c0 += B)
+            for (int r = r0; r < r0 + B && r < rows; r++)
+                for (int c = c0; c < c0 + B && c < cols; c++)
+                    at[(size_t)c * rows + r] = a[(size_t)r * cols + c];
+}

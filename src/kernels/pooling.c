@@ -3,7 +3,7 @@
  * N·C planes are cut into contiguous ranges, chunks of sn_parallel, and no
  * value depends on the thread count. */
 #include "core/threads.h"
-#include "kernels/conv.h"
+#include "kernels/pool.h"
 #include "scratchnet.h"
 
 #include <string.h>

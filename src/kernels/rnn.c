@@ -18,15 +18,6 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1) {
     *n1 = (c + 1) * rows < N ? (c + 1) * rows : N;
 }
 
-void sn_transpose(const float *a, int rows, int cols, float *at) {
-    enum { B = 32 };
-    for (int r0 = 0; r0 < rows; r0 += B)
-        for (int c0 = 0; c0 < cols; c0 += B)
-            for (int r = r0; r < r0 + B && r < rows; r++)
-                for (int c = c0; c < c0 + B && c < cols; c++)
-                    at[(size_t)c * rows + r] = a[(size_t)r * cols + c];
-}
-
 void sn_rnn_act(float *y, size_t n, int relu) {
     if (relu)
         for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];

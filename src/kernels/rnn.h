@@ -21,9 +21,6 @@
 int sn_rnn_chunks(int N);
 void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
 
-/* at[c, r] = a[r, c] for a: [rows, cols]. */
-void sn_transpose(const float *a, int rows, int cols, float *at);
-
 /* y = f(y) in place over n values, f = tanh (relu == 0) or max(·, 0). */
 void sn_rnn_act(float *y, size_t n, int relu);
 

@@ -19,7 +19,7 @@
  * global batch, so that every sample is masked as in one process. The index
  * enters the hash as i + k1 (mod 2³²), so shifting k1 shifts the index. */
 #include "dist/dist.h"
-#include "kernels/norm.h"
+#include "kernels/dropout.h"
 #include "layers/layer.h"
 
 #include <math.h>

@@ -16,6 +16,7 @@
  * Spec: `maxpool K [stride=S] [pad=P]`, `avgpool K [stride=S] [pad=P]` (K, S,
  * P as 2 or 2x3; stride defaults to the window, pad to 0, at most half the
  * window), `global_avgpool`. The loops live in src/kernels/pooling.c. */
+#include "kernels/pool.h"
 #include "layers/window.h"
 
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * dropout layer does), so backward regenerates it from the key. */
 #include "layers/recurrent.h"
 
-#include "kernels/norm.h"
+#include "kernels/dropout.h"
 #include "kernels/rnn.h"
 
 #include <math.h>
