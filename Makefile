@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test bench sanitize mpi fuzz memcheck clean parity-fixtures
+.PHONY: all deps run test bench sanitize mpi fuzz memcheck clean parity-fixtures install
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -20,6 +20,13 @@ run: all
 	scripts/fetch-data.sh fashion-mnist
 	$(BUILD)/scratchnet train examples/fashion-mlp.net --data data/fashion-mnist --out runs/fashion-mlp --force
 	@echo "make run: wrote runs/fashion-mlp (model.safetensors, report.html, ...)"
+
+# The CLI, its manual page, completions, the library and its header under
+# PREFIX (bin/, share/man/man1/, share/bash-completion/, lib/, include/).
+PREFIX ?= /usr/local
+install: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)

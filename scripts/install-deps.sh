@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building scratchnet needs when it is missing (Debian/Ubuntu):
-# a C compiler, make, CMake >= 3.20 and zlib's headers. OpenMP comes with gcc.
+# a C compiler, make, CMake >= 3.20, zlib's and libpng's headers. OpenMP comes with gcc.
 # With --bench also OpenBLAS (the GEMM benchmark's reference) and PyTorch
 # (the training benchmarks' peer). With --report also what tests/test_report.sh
 # uses to render report.html (optional: without it the test skips the
@@ -14,6 +14,7 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+[ -f /usr/include/png.h ] || need+=(libpng-dev) # PNG input of scratchnet predict
 if [ "${1:-}" = "--bench" ]; then
     [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || ls /usr/include/*/cblas.h >/dev/null 2>&1 ||
         need+=(libopenblas-dev)

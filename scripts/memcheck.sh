@@ -89,6 +89,6 @@ run mlp "$cli" train "$work/mlp.net" --data "$work/train.csv" --test "$work/trai
     --out "$work/mlp-run" --val-split 0.25 --standardize --checkpoint-every 1 --threads 1 --quiet
 run text "$cli" train "$work/text.net" --text "$work/corpus.txt" --out "$work/text-run" \
     --threads 1 --quiet
-run generate "$cli" generate "$work/text-run/model.safetensors" --prime "Call " --length 40 \
+run generate "$cli" generate "$work/text-run/model.safetensors" --prime "Call " --sample-length 40 \
     --seed 1
 exit $status

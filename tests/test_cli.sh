@@ -14,7 +14,7 @@ expect 2 "unknown option '--colour'" -- "$sn" train x.net --colour red
 expect 2 "--data is required" -- "$sn" train x.net
 expect 2 "needs a value" -- "$sn" train x.net --epochs
 expect 2 "not an integer" -- "$sn" train x.net --data d --epochs many
-expect 2 "missing argument" -- "$sn" predict model.safetensors
+expect 2 "missing INPUTS" -- "$sn" predict model.safetensors
 expect 0 "" -- "$sn" train --help
 grep -q -- "--val-split" "$tmp/out" && ok || bad "train --help lacks --val-split"
 expect 0 "" -- "$sn" eval --help
@@ -44,10 +44,11 @@ for name in or xor; do
     [ -f "$tmp/$name/model.safetensors" ] && ok || bad "$name: no model.safetensors"
     lines=$(wc -l <"$tmp/$name/history.csv")
     [ "$lines" -eq 2001 ] && ok || bad "$name: history.csv has $lines lines"
-    # predict prints index, class, probability; the classes are the targets.
+    # predict prints a header, then input, index, class, name, probability;
+    # the classes are the targets.
     "$sn" predict "$tmp/$name/model.safetensors" "$src/examples/$name/$name.csv" --label-col 2 \
         >"$tmp/pred" 2>"$tmp/err"
-    got=$(cut -f2 "$tmp/pred" | tr -d '\n')
+    got=$(tail -n +2 "$tmp/pred" | cut -f3 | tr -d '\n')
     want=$(tail -n +2 "$src/examples/$name/$name.csv" | cut -d, -f3 | tr -d '\n')
     [ "$got" = "$want" ] && ok || bad "$name: predicted $got, expected $want"
     expect 0 "" -- "$sn" eval "$tmp/$name/model.safetensors" --data "$src/examples/$name/$name.csv"

@@ -16,4 +16,4 @@ build=${2:-build}
 scripts/fetch-data.sh moby-dick
 "$build/scratchnet" train "examples/text/$name.net" --text data/moby-dick.txt --out "runs/text-$name"
 prime="Call me Ishmael."
-"$build/scratchnet" generate "runs/text-$name/model.safetensors" --prime "$prime" --length 500 --seed 1
+"$build/scratchnet" generate "runs/text-$name/model.safetensors" --prime "$prime" --sample-length 500 --seed 1

@@ -231,9 +231,12 @@ static const char usage[] =
     "its spec builds, and says where its training stands. Exit status 0 when it can be\n"
     "resumed (scratchnet train --resume RUN_DIR), 1 otherwise.\n";
 
+static const char *const opts[] = {NULL};
+const cli_verb cli_verb_checkpoint = {"checkpoint", usage, opts, 1, 1};
+
 int cmd_checkpoint(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_checkpoint, &o);
     if (rc) return rc < 0 ? 0 : rc;
     char path[1200];
     size_t n = strlen(o.positional[0]);

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,148 +11,300 @@
 #include <time.h>
 #include <unistd.h>
 
-static int parse_long_opt(const char *name, const char *s, long lo, long hi, long *v) {
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "scratchnet: %s: '%s' is not an integer in [%ld, %ld]\n", name, s, lo, hi);
-        return 0;
+/* ---- options ------------------------------------------------------------ */
+
+/* One row per option: kind 'f' flag (int), 's' text, 'c' one of `choices`
+ * (text), 'i' whole number (long), 'n' number (double), 'z' a size such as
+ * 512M (size_t). */
+typedef struct optdef {
+    const char *name, *alias, *alias2;
+    char kind;
+    double lo, hi;
+    const char *choices;
+    size_t off;
+} optdef;
+
+#define F(name, field)                                                                             \
+    { name, NULL, NULL, 'f', 0, 0, NULL, offsetof(cli_opts, field) }
+#define S(name, field)                                                                             \
+    { name, NULL, NULL, 's', 0, 0, NULL, offsetof(cli_opts, field) }
+#define C(name, field, choices)                                                                    \
+    { name, NULL, NULL, 'c', 0, 0, choices, offsetof(cli_opts, field) }
+#define I(name, field, lo, hi)                                                                     \
+    { name, NULL, NULL, 'i', lo, hi, NULL, offsetof(cli_opts, field) }
+#define N(name, field, lo, hi)                                                                     \
+    { name, NULL, NULL, 'n', lo, hi, NULL, offsetof(cli_opts, field) }
+#define MAX_SEED 9007199254740992.0 /* 2^53: every seed up to it is read exactly */
+
+static const optdef table[] = {
+    S("--data", data),
+    S("--test", test),
+    S("--classes", classes),
+    S("--target-cols", target_cols),
+    C("--header", header, "yes|no|auto"),
+    I("--label-col", label_col, 0, 1 << 20),
+    I("--cifar-per-file", cifar_per_file, 1, 1 << 30),
+    F("--grey", grey),
+    F("--standardize", standardize),
+    {"--out", "-o", "--output", 's', 0, 0, NULL, offsetof(cli_opts, out)},
+    F("--quiet", quiet),
+    I("--seed", seed, 0, MAX_SEED),
+    I("--epochs", epochs, 1, 10000000),
+    I("--batch", batch, 1, 1 << 20),
+    N("--lr", lr, 1e-12, 1e6),
+    {"--val-split", "--val", NULL, 'n', 0, 0.99, NULL, offsetof(cli_opts, val_split)},
+    I("--threads", threads, 0, 1024),
+    F("--skip-nonfinite", skip_nonfinite),
+    I("--checkpoint-every", checkpoint_every, 0, 10000000),
+    I("--checkpoint-steps", checkpoint_steps, 0, 0x7fffffffL),
+    S("--resume", resume),
+    {"--max-memory", NULL, NULL, 'z', 0, 0, NULL, offsetof(cli_opts, max_memory)},
+    F("--resume-changed-inputs", resume_changed_inputs),
+    F("--force", force),
+    S("--text", text),
+    C("--level", level, "char|byte|word"),
+    S("--prime", prime),
+    I("--words", words, 1, 1 << 24),
+    {"--seq-len", "--seq", NULL, 'i', 1, 1 << 16, NULL, offsetof(cli_opts, seq_len)},
+    I("--sample-every", sample_every, 0, 1 << 30),
+    {"--sample-length", "--length", NULL, 'i', 0, 1 << 24, NULL, offsetof(cli_opts, sample_length)},
+    I("--top-k", top_k, 0, 1 << 24),
+    N("--minutes", minutes, 1e-6, 1e7),
+    N("--temperature", temperature, 0, 100),
+    F("--allow-unk", allow_unk),
+    S("--noise", noise),
+    I("--noise-seed", noise_seed, 0, 0x7fffffffL),
+    F("--no-clip", no_clip),
+    C("--format", format, "tsv|csv|json"),
+    F("--probs", probs),
+    S("--columns", columns),
+    S("--title", title),
+    F("--dry-run", dry_run),
+    N("--tol", tol, 1e-12, 1e3),
+    N("--step", step, 1e-12, 1e3),
+    I("--samples", samples, 1, 1e6),
+    F("--train", train_mode),
+};
+#define NOPTS (int)(sizeof table / sizeof table[0])
+
+static const optdef *find_opt(const char *name, size_t len) {
+    for (int i = 0; i < NOPTS; i++) {
+        const char *n[3] = {table[i].name, table[i].alias, table[i].alias2};
+        for (int k = 0; k < 3; k++)
+            if (n[k] && strlen(n[k]) == len && strncmp(n[k], name, len) == 0) return &table[i];
     }
-    *v = x;
-    return 1;
+    return NULL;
 }
 
-static int parse_double_opt(const char *name, const char *s, double lo, double hi, double *v) {
+const char *const *cli_flag_names(void) {
+    static const char *flags[NOPTS + 1];
+    int k = 0;
+    for (int i = 0; i < NOPTS; i++)
+        if (table[i].kind == 'f') flags[k++] = table[i].name;
+    flags[k] = NULL;
+    return flags;
+}
+
+int cli_option_takes_value(const char *name) {
+    const optdef *d = find_opt(name, strlen(name));
+    return d && d->kind != 'f';
+}
+
+int cli_header(const cli_opts *o) {
+    return !o->header || strcmp(o->header, "auto") == 0 ? -1 : strcmp(o->header, "yes") == 0;
+}
+
+char **cli_normalize_args(int argc, char **argv) {
+    char **out = calloc(2 * (size_t)argc + 1, sizeof *out);
+    if (!out) return NULL;
+    int k = 0, options = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i == 0 || !options || a[0] != '-' || a[1] == 0) {
+            out[k++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) options = 0;
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        const optdef *d = find_opt(a, eq ? (size_t)(eq - a) : strlen(a));
+        if (!d || (eq && d->kind == 'f')) { /* for the verb to complain about */
+            out[k++] = argv[i];
+            continue;
+        }
+        out[k++] = (char *)d->name;
+        if (eq)
+            out[k++] = (char *)eq + 1;
+        else if (d->kind != 'f' && i + 1 < argc)
+            out[k++] = argv[++i];
+    }
+    out[k] = NULL;
+    return out;
+}
+
+int cli_number(const char *verb, const char *name, const char *s, double lo, double hi, int integer,
+               double *v) {
     char *end;
     errno = 0;
     double x = strtod(s, &end);
-    if (end == s || *end || errno || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "scratchnet: %s: '%s' is not a number in [%g, %g]\n", name, s, lo, hi);
+    if (end == s || *end || errno || !(x >= lo && x <= hi) || (integer && x != floor(x))) {
+        fprintf(stderr, "scratchnet %s: %s: '%s' is not %s in [%.15g, %.15g]\n", verb, name, s,
+                integer ? "an integer" : "a number", lo, hi);
         return 0;
     }
     *v = x;
     return 1;
 }
 
-int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos, cli_opts *o) {
+/* Levenshtein distance, for suggestions. */
+static int distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b), d[64];
+    if (la > 62 || lb > 62) return 99;
+    for (int j = 0; j <= lb; j++) d[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = d[0];
+        d[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = d[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (d[j - 1] + 1 < best) best = d[j - 1] + 1;
+            d[j] = best;
+            diag = up;
+        }
+    }
+    return d[lb];
+}
+
+static int accepts(const cli_verb *v, const optdef *d) {
+    for (int i = 0; d && v->opts[i]; i++)
+        if (strcmp(v->opts[i], d->name) == 0) return 1;
+    return 0;
+}
+
+static int usage_error(const cli_verb *v, const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "scratchnet %s: ", v->name);
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nsee 'scratchnet %s --help'\n", v->name);
+    return EXIT_USAGE;
+}
+
+static int unknown_option(const cli_verb *v, const char *a) {
+    const char *best = NULL;
+    int bd = 99;
+    for (int i = 0; v->opts[i]; i++) {
+        int d = distance(a, v->opts[i]);
+        size_t n = strlen(a);
+        if (n >= 4 && strncmp(v->opts[i], a, n) == 0) d = 1; /* a prefix: --chec */
+        if (d < bd) bd = d, best = v->opts[i];
+    }
+    if (find_opt(a, strlen(a)))
+        return usage_error(v, "option '%s' does not apply here%s", a,
+                           strcmp(v->name, "train") == 0 ? " (text options need --text FILE)" : "");
+    if (best && bd <= 2 + (int)strlen(a) / 8)
+        return usage_error(v, "unknown option '%s'; did you mean '%s'?", a, best);
+    return usage_error(v, "unknown option '%s'%s", a, "");
+}
+
+int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o) {
     memset(o, 0, sizeof *o);
-    o->seed = o->epochs = o->batch = -1;
-    o->lr = o->val_split = o->minutes = -1;
-    o->label_col = -1;
-    o->header = -1;
-    o->noise_seed = -1;
+    for (int i = 0; i < NOPTS; i++) {
+        char *p = (char *)o + table[i].off;
+        if (table[i].kind == 'i') *(long *)p = -1;
+        if (table[i].kind == 'n') *(double *)p = -1;
+    }
+    o->threads = 0; /* all cores */
+    int options = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
+        if (options && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            fputs(v->usage, stdout);
             return -1;
         }
-        if (a[0] != '-' || a[1] == 0) {
-            if (o->npositional == max_pos) {
-                fprintf(stderr, "scratchnet %s: unexpected argument '%s'\n\n%s", argv[0], a, usage);
-                return EXIT_USAGE;
-            }
+        if (options && strcmp(a, "--") == 0) {
+            options = 0;
+            continue;
+        }
+        if (!options || a[0] != '-' || a[1] == 0) {
+            if (o->npositional == v->max_pos || o->npositional == 16)
+                return usage_error(v, "unexpected argument '%s'%s", a, "");
             o->positional[o->npositional++] = a;
             continue;
         }
-        int flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--standardize") == 0 ||
-                   strcmp(a, "--no-clip") == 0 || strcmp(a, "--grey") == 0 ||
-                   strcmp(a, "--skip-nonfinite") == 0 || strcmp(a, "--force") == 0 ||
-                   strcmp(a, "--resume-changed-inputs") == 0;
-        if (!flag && i + 1 >= argc) {
-            fprintf(stderr, "scratchnet %s: %s needs a value\n\n%s", argv[0], a, usage);
-            return EXIT_USAGE;
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a : (long)strlen(a)), a);
+        const optdef *d = find_opt(name, strlen(name));
+        if (!accepts(v, d)) return unknown_option(v, name);
+        if (d->kind == 'f') {
+            if (eq) return usage_error(v, "%s takes no value%s", d->name, "");
+            *(int *)((char *)o + d->off) = 1;
+            continue;
         }
-        const char *v = flag ? NULL : argv[++i];
-        long l;
-        int ok = 1;
-        if (strcmp(a, "--quiet") == 0)
-            o->quiet = 1;
-        else if (strcmp(a, "--standardize") == 0)
-            o->standardize = 1;
-        else if (strcmp(a, "--no-clip") == 0)
-            o->no_clip = 1;
-        else if (strcmp(a, "--grey") == 0)
-            o->grey = 1;
-        else if (strcmp(a, "--skip-nonfinite") == 0)
-            o->skip_nonfinite = 1;
-        else if (strcmp(a, "--force") == 0)
-            o->force = 1;
-        else if (strcmp(a, "--resume-changed-inputs") == 0)
-            o->resume_changed_inputs = 1;
-        else if (strcmp(a, "--cifar-per-file") == 0) {
-            ok = parse_long_opt(a, v, 1, 1 << 30, &l);
-            if (ok) o->cifar_per_file = (int)l;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
-            o->output = v;
-        else if (strcmp(a, "--columns") == 0)
-            o->columns = v;
-        else if (strcmp(a, "--title") == 0)
-            o->title = v;
-        else if (strcmp(a, "--classes") == 0)
-            o->classes = v;
-        else if (strcmp(a, "--noise") == 0)
-            o->noise = v;
-        else if (strcmp(a, "--noise-seed") == 0)
-            ok = parse_long_opt(a, v, 0, 0x7fffffffL, &o->noise_seed);
-        else if (strcmp(a, "--data") == 0)
-            o->data = v;
-        else if (strcmp(a, "--test") == 0)
-            o->test = v;
-        else if (strcmp(a, "--out") == 0)
-            o->out = v;
-        else if (strcmp(a, "--resume") == 0)
-            o->resume = v;
-        else if (strcmp(a, "--max-memory") == 0) {
-            ok = cli_parse_size(v, &o->max_memory);
-            if (!ok) fprintf(stderr, "scratchnet: --max-memory: '%s' is not a size like 512M\n", v);
-        } else if (strcmp(a, "--checkpoint-every") == 0)
-            ok = parse_long_opt(a, v, 0, 10000000, &o->checkpoint_every);
-        else if (strcmp(a, "--checkpoint-steps") == 0)
-            ok = parse_long_opt(a, v, 0, 0x7fffffffL, &o->checkpoint_steps);
-        else if (strcmp(a, "--target-cols") == 0)
-            o->target_cols = v;
-        else if (strcmp(a, "--seed") == 0)
-            ok = parse_long_opt(a, v, 1, 0x7fffffffL, &o->seed);
-        else if (strcmp(a, "--epochs") == 0)
-            ok = parse_long_opt(a, v, 0, 10000000, &o->epochs);
-        else if (strcmp(a, "--batch") == 0)
-            ok = parse_long_opt(a, v, 1, 1 << 20, &o->batch);
-        else if (strcmp(a, "--lr") == 0)
-            ok = parse_double_opt(a, v, 1e-12, 1e6, &o->lr);
-        else if (strcmp(a, "--minutes") == 0)
-            ok = parse_double_opt(a, v, 1e-6, 1e7, &o->minutes);
-        else if (strcmp(a, "--val-split") == 0)
-            ok = parse_double_opt(a, v, 0, 0.99, &o->val_split);
-        else if (strcmp(a, "--threads") == 0) {
-            ok = parse_long_opt(a, v, 0, 1024, &l);
-            o->threads = cli_cap_threads((int)l);
-        } else if (strcmp(a, "--label-col") == 0) {
-            ok = parse_long_opt(a, v, 0, 1 << 20, &l);
-            o->label_col = (int)l;
-        } else if (strcmp(a, "--header") == 0) {
-            if (strcmp(v, "yes") == 0)
-                o->header = 1;
-            else if (strcmp(v, "no") == 0)
-                o->header = 0;
-            else if (strcmp(v, "auto") == 0)
-                o->header = -1;
-            else {
-                fprintf(stderr, "scratchnet: --header: expected yes, no or auto\n");
-                ok = 0;
+        if (!eq && i + 1 >= argc) return usage_error(v, "%s needs a value%s", d->name, "");
+        const char *val = eq ? eq + 1 : argv[++i];
+        char *p = (char *)o + d->off;
+        double x;
+        if (d->kind == 's') {
+            *(const char **)p = val;
+        } else if (d->kind == 'c') {
+            size_t n = strlen(val);
+            const char *c = strstr(d->choices, val);
+            if (!n || !c || (c != d->choices && c[-1] != '|') || (c[n] && c[n] != '|')) {
+                fprintf(stderr, "scratchnet %s: %s: '%s' is not one of %s\n", v->name, d->name, val,
+                        d->choices);
+                return EXIT_USAGE;
             }
-        } else {
-            fprintf(stderr, "scratchnet %s: unknown option '%s'\n\n%s", argv[0], a, usage);
+            *(const char **)p = val;
+        } else if (d->kind == 'z') {
+            if (!cli_parse_size(val, (size_t *)p)) {
+                fprintf(stderr, "scratchnet %s: %s: '%s' is not a size like 512M or 2G\n", v->name,
+                        d->name, val);
+                return EXIT_USAGE;
+            }
+        } else if (!cli_number(v->name, d->name, val, d->lo, d->hi, d->kind == 'i', &x)) {
             return EXIT_USAGE;
+        } else if (d->kind == 'i') {
+            *(long *)p = (long)x;
+        } else {
+            *(double *)p = x;
         }
-        if (!ok) return EXIT_USAGE;
     }
-    if (o->npositional < min_pos) {
-        fprintf(stderr, "scratchnet %s: missing argument\n\n%s", argv[0], usage);
-        return EXIT_USAGE;
+    if (o->threads > 0) o->threads = cli_cap_threads((int)o->threads);
+    if (o->npositional < v->min_pos) { /* name it as the usage line does */
+        char line[256], *w[16], *save = NULL;
+        int n = 0, k = 0;
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(v->usage, "\n"), v->usage);
+        for (char *t = strtok_r(line, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
+            w[n++] = t;
+        for (int i = 3; i < n; i++) { /* after "usage: scratchnet VERB" */
+            if (w[i][0] == '-' || w[i][0] == '[' || w[i - 1][0] == '-') continue;
+            if (k++ == o->npositional) return usage_error(v, "missing %s%s", w[i], "");
+        }
+        return usage_error(v, "missing argument%s%s", v->min_pos > 1 ? "s" : "", "");
     }
     return 0;
+}
+
+sn_status cli_build_model(const char *path, const char *text, long seed, sn_model **m,
+                          sn_error *err) {
+    *m = NULL;
+    if (seed != 0) /* 0 to the library means "the spec's seed" */
+        return text ? sn_model_from_spec(text, path, seed > 0 ? (uint64_t)seed : 0, m, err)
+                    : sn_model_from_file(path, seed > 0 ? (uint64_t)seed : 0, m, err);
+    char *file = NULL, *spec;
+    size_t n = 0;
+    sn_status s = text ? SN_OK : sn_text_read_file(path, &file, &n, err);
+    if (s != SN_OK) return s;
+    const char *src = text ? text : file;
+    static const char seed0[] = "\n[train]\nseed 0\n";
+    if (!(spec = malloc(strlen(src) + sizeof seed0)))
+        s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
+    if (s == SN_OK) {
+        strcat(strcpy(spec, src), seed0);
+        s = sn_model_from_spec(spec, path, 0, m, err);
+    }
+    free(spec);
+    sn_free(file);
+    return s;
 }
 
 static int is_dir(const char *path) {
@@ -162,8 +315,8 @@ static int is_dir(const char *path) {
 /* --header, --label-col and --target-cols as CSV options. */
 static sn_status csv_options(const cli_opts *o, sn_csv_options *c, sn_error *err) {
     memset(c, 0, sizeof *c);
-    c->header = o->header;
-    c->label_col = o->label_col;
+    c->header = cli_header(o);
+    c->label_col = (int)o->label_col;
     c->delimiter = ',';
     if (o->target_cols) {
         const char *p = o->target_cols;
@@ -187,7 +340,9 @@ sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, 
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!o->data) return sn_fail(err, SN_ERR_ARG, "--data is required");
-    sn_data_options d = {.test = o->test, .cifar_per_file = o->cifar_per_file, .grey = o->grey};
+    sn_data_options d = {.test = o->test,
+                         .cifar_per_file = o->cifar_per_file > 0 ? (int)o->cifar_per_file : 0,
+                         .grey = o->grey};
     sn_status s = csv_options(o, &d.csv, err);
     if (s == SN_OK) s = sn_data_load(o->data, &d, need_train ? train : NULL, test, err);
     return s;
@@ -307,4 +462,57 @@ double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_model_path(const char *arg, char *buf, size_t len) {
+    if (is_dir(arg))
+        snprintf(buf, len, "%s/model.safetensors", arg);
+    else
+        snprintf(buf, len, "%s", arg);
+}
+
+sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.txt", dir);
+    memset(run, 0, sizeof *run);
+    sn_status s = sn_keyvals_read(path, run, err);
+    if (s != SN_OK) return s;
+    const char *test = sn_keyvals_get(run, "test"), *data = sn_keyvals_get(run, "data"), *v;
+    if (!o->data) o->data = test ? test : data;
+    if (o->data && strcmp(o->data, "-") == 0) o->data = NULL;
+    if (!o->classes) o->classes = sn_keyvals_get(run, "classes");
+    if (!o->target_cols) o->target_cols = sn_keyvals_get(run, "target_cols");
+    if (o->label_col < 0 && (v = sn_keyvals_get(run, "label_col"))) o->label_col = atol(v);
+    if (!o->header) o->header = sn_keyvals_get(run, "header");
+    return SN_OK;
+}
+
+static char command_text[4096];
+
+void cli_command_line(int argc, char **argv) {
+    size_t k = 0;
+    for (int i = 0; i < argc && k + 4 < sizeof command_text; i++) {
+        const char *a = argv[i];
+        int plain = *a != 0;
+        for (const char *p = a; *p; p++)
+            plain &= strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "-_./=,:+@%",
+                            *p) != NULL;
+        if (i) command_text[k++] = ' ';
+        if (!plain) command_text[k++] = '\'';
+        for (const char *p = a; *p && k + 6 < sizeof command_text; p++) {
+            if (*p == '\'') {
+                memcpy(command_text + k, "'\\''", 4);
+                k += 4;
+            } else {
+                command_text[k++] = *p;
+            }
+        }
+        if (!plain) command_text[k++] = '\'';
+    }
+    command_text[k] = 0;
+}
+
+const char *cli_command_text(void) {
+    return command_text;
 }

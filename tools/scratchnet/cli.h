@@ -5,40 +5,36 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "report/report.h"
 #include "scratchnet.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 
+/* Every option of every verb, in one place (cli.c's table says which kind
+ * of value each takes and its range). Unset: NULL, -1 or 0 for flags. */
 typedef struct cli_opts {
-    const char *positional[4];
+    const char *positional[16];
     int npositional;
-    const char *data;     /* --data DIR (IDX) or FILE.csv */
-    const char *test;     /* --test FILE.csv */
-    const char *out;      /* --out RUN_DIR */
-    long seed;            /* --seed (-1: unset) */
-    long epochs, batch;   /* -1: unset */
-    double lr, val_split; /* < 0: unset */
-    double minutes;       /* --minutes: time budget (< 0: unset) */
-    int threads;          /* 0: all cores */
-    int quiet;
-    int standardize;
-    int skip_nonfinite;
-    int label_col; /* CSV: -1 = last column */
-    const char *target_cols;
-    int header; /* CSV: -1 detect, 0 no, 1 yes */
-    /* evaluation and reports */
-    const char *output;  /* -o FILE */
-    const char *columns; /* --columns a,b (plot) */
-    const char *title;   /* --title TEXT (plot) */
+    /* data */
+    const char *data;    /* --data DIR (IDX) or FILE.csv */
+    const char *test;    /* --test FILE.csv */
     const char *classes; /* --classes FILE: class names, one per line */
-    const char *noise;   /* --noise 0,0.1,...: noise standard deviations (eval) */
-    long noise_seed;     /* --noise-seed (-1: unset) */
-    int no_clip;         /* --no-clip: noisy pixels are not clipped to [0, 1] */
-    /* CIFAR-10 folders */
-    int cifar_per_file; /* --cifar-per-file N: images read from each batch file (0: all) */
-    int grey;           /* --grey: 1x32x32 grey-scale images instead of 3x32x32 */
-    /* checkpoints (checkpoint.c) */
+    const char *target_cols;
+    const char *header;  /* --header yes|no|auto (see cli_header) */
+    long label_col;      /* CSV: -1 = last column */
+    long cifar_per_file; /* --cifar-per-file N: images read from each batch file */
+    int grey;            /* --grey: 1x32x32 grey-scale CIFAR-10 images */
+    int standardize;
+    /* where results go */
+    const char *out; /* -o/--out: run folder, or the file a verb writes */
+    int quiet;
+    /* training */
+    long seed; /* --seed (-1: unset; 0 is a seed) */
+    long epochs, batch;
+    double lr, val_split;
+    long threads; /* 0: all cores */
+    int skip_nonfinite;
     long checkpoint_every; /* --checkpoint-every N epochs (0: only on Ctrl-C) */
     long checkpoint_steps; /* --checkpoint-steps N optimizer steps (0: none) */
     const char *resume;    /* --resume RUN_DIR */
@@ -48,11 +44,81 @@ typedef struct cli_opts {
     size_t max_memory;         /* --max-memory SIZE (0: the memory available) */
     int resume_changed_inputs; /* --resume-changed-inputs */
     char resumed_changed[32];  /* what a resume found changed ("spec,data"), for run.txt */
+    /* text training and sampling */
+    const char *text, *level, *prime;
+    long words, seq_len, sample_every, sample_length, top_k;
+    double minutes, temperature;
+    int allow_unk;
+    /* evaluation, prediction and reports */
+    const char *noise; /* --noise 0,0.1,...: noise standard deviations (eval) */
+    long noise_seed;
+    int no_clip;         /* --no-clip: noisy pixels are not clipped to [0, 1] */
+    const char *format;  /* --format tsv|csv|json (predict) */
+    int probs;           /* --probs: every class's probability (predict) */
+    const char *columns; /* --columns a,b (plot) */
+    const char *title;   /* --title TEXT (plot) */
+    /* sweep, gradcheck */
+    int dry_run;
+    double tol, step;
+    long samples;
+    int train_mode; /* gradcheck --train */
 } cli_opts;
 
-/* Parses argv[1..] for a verb; prints usage errors to stderr. Returns 0 on
- * success, EXIT_USAGE on errors, -1 when --help was printed. */
-int cli_parse(int argc, char **argv, const char *usage, int min_pos, int max_pos, cli_opts *o);
+/* What a verb accepts: its name, its --help text, the options it takes
+ * (long names, NULL-terminated) and how many positional arguments. */
+typedef struct cli_verb {
+    const char *name;
+    const char *usage;
+    const char *const *opts;
+    int min_pos, max_pos;
+} cli_verb;
+
+/* Parses argv[1..] for verb v: --opt value and --opt=value, aliases (-o
+ * for --out, --seq for --seq-len, ...), numbers checked against their
+ * range. A usage error prints one line and "see 'scratchnet VERB --help'"
+ * to stderr. Returns 0 on success, EXIT_USAGE on errors, -1 when --help was
+ * printed. */
+int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o);
+/* argv with every "--opt=value" split in two and aliases replaced by the
+ * option's own name, so that code scanning the raw arguments sees one
+ * spelling. Returns a new argv (malloc'ed; argv's strings are reused or
+ * copied into it), NULL when out of memory. */
+char **cli_normalize_args(int argc, char **argv);
+/* The options that take no value, NULL-terminated (for cli_record_args). */
+const char *const *cli_flag_names(void);
+/* 1 when name is an option taking a value. */
+int cli_option_takes_value(const char *name);
+/* --header: 1 yes, 0 no, -1 auto or unset. */
+int cli_header(const cli_opts *o);
+/* Reads a number for option `name` (for values inside option values, such
+ * as --noise's list): 0 and a message on stderr when s is not one in
+ * [lo, hi] (or not whole when integer). */
+int cli_number(const char *verb, const char *name, const char *s, double lo, double hi, int integer,
+               double *v);
+/* Builds the model of the spec file `path` (or of `text`, named path, when
+ * not NULL) seeded with seed (-1: the spec's own). */
+sn_status cli_build_model(const char *path, const char *text, long seed, sn_model **m,
+                          sn_error *err);
+/* MODEL, or RUN_DIR/model.safetensors when arg is a folder. */
+void cli_model_path(const char *arg, char *buf, size_t len);
+/* Fills o's unset data options (--data: the run's test set or data,
+ * --classes, --label-col, --header, --target-cols) from RUN_DIR/run.txt,
+ * read into *run (free it with sn_keyvals_free after o's last use). */
+sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_error *err);
+/* Keeps the command line as typed (shell-quoted) for run.txt;
+ * cli_command_text returns it ("" before). */
+void cli_command_line(int argc, char **argv);
+const char *cli_command_text(void);
+
+/* A PNG or PGM image as a one-sample set of `channels` (1 or 3) planes,
+ * pixels scaled to [0, 1] (image.c). */
+sn_status cli_png_load(const char *path, int channels, sn_dataset *d, sn_error *err);
+sn_status cli_pgm_load(const char *path, int channels, sn_dataset *d, sn_error *err);
+
+extern const char cli_train_usage[];
+extern const cli_verb cli_verb_train, cli_verb_train_text, cli_verb_generate, cli_verb_eval,
+    cli_verb_predict, cli_verb_report, cli_verb_plot, cli_verb_summary, cli_verb_sweep,
+    cli_verb_gradcheck, cli_verb_checkpoint;
 
 /* Loads the training set (and the test set) named by --data / --test. For a
  * directory: IDX train and t10k files. For a CSV: --test or none. */

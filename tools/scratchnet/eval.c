@@ -1,6 +1,5 @@
 /* scratchnet eval MODEL --data DIR|FILE.csv [--noise 0,0.1,0.2,0.3] */
 #include "cli.h"
-#include "report/report.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,12 +9,13 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-    "usage: scratchnet eval MODEL --data DIR|FILE.csv [options]\n"
+    "usage: scratchnet eval MODEL|RUN_DIR [--data DIR|FILE.csv] [options]\n"
     "\n"
     "Loads saved weights (model.safetensors) and prints the loss, accuracy,\n"
     "top-5 accuracy, macro and weighted F1, cross-entropy and per-class\n"
     "precision, recall and F1 on the test set: the t10k-* IDX files of DIR, or\n"
-    "the whole CSV file.\n"
+    "the whole CSV file. Given a run folder, evaluates its model.safetensors on\n"
+    "the test data its run.txt names (with its CSV settings) unless --data says.\n"
     "\n"
     "  --data DIR|FILE    IDX folder or a numeric CSV\n"
     "  --noise S1,S2,...  robustness study: for each standard deviation S, add\n"
@@ -30,7 +30,8 @@ static const char usage[] =
     "  --batch N          evaluation batch size (default 256)\n"
     "  --threads N        threads for the kernels (default: all cores)\n"
     "  --quiet            print only the summary lines\n"
-    "  --label-col N, --target-cols A,B, --header yes|no|auto   as for train\n";
+    "  --label-col N, --target-cols A,B, --header yes|no|auto   as for train\n"
+    "  --grey, --cifar-per-file N   CIFAR-10 folders, as for train\n";
 
 #define MAX_LEVELS 64
 
@@ -124,14 +125,16 @@ static sn_status noise_study(const cli_opts *o, sn_model *m, const sn_dataset *t
     return s;
 }
 
+static const char *const opts[] = {
+    "--data",   "--noise",   "--noise-seed",     "--no-clip",   "--classes",
+    "--batch",  "--threads", "--quiet",          "--label-col", "--target-cols",
+    "--header", "--grey",    "--cifar-per-file", NULL};
+const cli_verb cli_verb_eval = {"eval", usage, opts, 1, 1};
+
 int cmd_eval(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_eval, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    if (!o.data) {
-        fprintf(stderr, "scratchnet eval: --data is required\n\n%s", usage);
-        return EXIT_USAGE;
-    }
     double levels[MAX_LEVELS];
     int nlevels = o.noise ? parse_levels(o.noise, levels) : 0;
     if (nlevels < 0 || (o.noise && nlevels == 0)) {
@@ -141,8 +144,22 @@ int cmd_eval(int argc, char **argv) {
                 MAX_LEVELS, o.noise);
         return EXIT_USAGE;
     }
-    sn_set_threads(o.threads);
     sn_error err = {0};
+    sn_keyvals run = {0};
+    char model[4200];
+    cli_model_path(o.positional[0], model, sizeof model);
+    if (strcmp(model, o.positional[0]) != 0 && !o.data &&
+        cli_run_defaults(o.positional[0], &o, &run, &err) != SN_OK) {
+        fprintf(stderr, "scratchnet eval: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
+    if (!o.data) {
+        fprintf(stderr, "scratchnet eval: --data is required\nsee 'scratchnet eval --help'\n");
+        sn_keyvals_free(&run);
+        return EXIT_USAGE;
+    }
+    o.positional[0] = model;
+    sn_set_threads((int)o.threads);
     sn_model *m = NULL;
     sn_dataset none, test = {0};
     double loss, acc;
@@ -182,5 +199,6 @@ int cmd_eval(int argc, char **argv) {
     sn_class_names_free(names, K);
     sn_dataset_free(&test);
     sn_model_free(m);
+    sn_keyvals_free(&run);
     return s == SN_OK ? 0 : EXIT_RUNTIME;
 }

@@ -3,13 +3,12 @@
 #include "cli.h"
 #include "model/model.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-    "usage: scratchnet gradcheck SPEC|MODEL.safetensors [options]\n"
+    "usage: scratchnet gradcheck SPEC|MODEL.safetensors|RUN_DIR [options]\n"
     "\n"
     "Checks every layer's backward pass: draws random inputs of the spec's input\n"
     "shape (N(0, 1); token ids for embedding/onehot inputs) and random targets\n"
@@ -32,57 +31,13 @@ static const char usage[] =
     "Why 1e-2: the forward pass runs in float32, whose rounding of the loss\n"
     "(about 1e-7 |L|) turns into noise of about 1e-7 |L| / h in the quotient,\n"
     "and the central difference itself is off by O(h^2). Correct layers measure\n"
-    "about 1e-3 or less at h = 1e-2; a gradient 5 %% off measures 2.4e-2, a\n"
+    "about 1e-3 or less at h = 1e-2; a gradient 5 % off measures 2.4e-2, a\n"
     "flipped sign 1. Exit status: 0 all within --tol, 1 some error above it\n"
     "(or the spec cannot be built), 2 usage error.\n";
 
-/* The options cli_parse does not know; removed from argv before it runs. */
-typedef struct gc_opts {
-    double tol, step;
-    long samples, seq_len;
-    int train;
-} gc_opts;
-
-static int take_number(const char *name, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || end == v || *end || errno || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "scratchnet gradcheck: %s: '%s' is not a number in [%g, %g]\n\n%s", name,
-                v ? v : "", lo, hi, usage);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
-/* Moves this verb's own options out of argv; returns the new argc or -1. */
-static int own_options(int argc, char **argv, gc_opts *g) {
-    int k = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-        if (strcmp(a, "--train") == 0) {
-            g->train = 1;
-        } else if (strcmp(a, "--tol") == 0 || strcmp(a, "--step") == 0 ||
-                   strcmp(a, "--samples") == 0 || strcmp(a, "--seq-len") == 0) {
-            int is_int = strcmp(a, "--samples") == 0 || strcmp(a, "--seq-len") == 0;
-            if (!take_number(a, v, is_int ? 1 : 1e-12, is_int ? 1e6 : 1e3, &x)) return -1;
-            if (is_int && x != (double)(long)x) {
-                fprintf(stderr, "scratchnet gradcheck: %s: '%s' is not an integer\n", a, v);
-                return -1;
-            }
-            if (strcmp(a, "--tol") == 0) g->tol = x;
-            if (strcmp(a, "--step") == 0) g->step = x;
-            if (strcmp(a, "--samples") == 0) g->samples = (long)x;
-            if (strcmp(a, "--seq-len") == 0) g->seq_len = (long)x;
-            i++;
-        } else {
-            argv[k++] = argv[i];
-        }
-    }
-    return k;
-}
+static const char *const opts[] = {"--seed",    "--batch", "--tol",     "--step", "--samples",
+                                   "--seq-len", "--train", "--threads", NULL};
+const cli_verb cli_verb_gradcheck = {"gradcheck", usage, opts, 1, 1};
 
 /* Inputs: N(0, 1), or token ids below V when the first layer reads ids. */
 static void draw_inputs(const sn_model *m, float *x, size_t count, sn_rng *r) {
@@ -117,26 +72,30 @@ static void print_value(double e, double tol) {
 }
 
 int cmd_gradcheck(int argc, char **argv) {
-    gc_opts g = {1e-2, 1e-2, 64, 4, 0};
-    argc = own_options(argc, argv, &g);
-    if (argc < 0) return EXIT_USAGE;
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_gradcheck, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    uint64_t seed = o.seed > 0 ? (uint64_t)o.seed : 1;
+    struct {
+        double tol, step;
+        long samples, seq_len;
+        int train;
+    } g = {o.tol > 0 ? o.tol : 1e-2, o.step > 0 ? o.step : 1e-2, o.samples > 0 ? o.samples : 64,
+           o.seq_len > 0 ? o.seq_len : 4, o.train_mode};
+    uint64_t seed = o.seed >= 0 ? (uint64_t)o.seed : 1;
     int n = o.batch > 0 ? (int)o.batch : 4;
     if (n > 4096) {
         fprintf(stderr, "scratchnet gradcheck: --batch %d: at most 4096 samples\n", n);
         return EXIT_USAGE;
     }
-    sn_set_threads(o.threads);
+    sn_set_threads((int)o.threads);
     sn_error err = {0};
     sn_model *m = NULL;
-    const char *path = o.positional[0];
+    char path[4200];
+    cli_model_path(o.positional[0], path, sizeof path);
     size_t len = strlen(path);
     sn_status s = len > 12 && strcmp(path + len - 12, ".safetensors") == 0
                       ? sn_model_load(path, &m, &err)
-                      : sn_model_from_file(path, seed, &m, &err);
+                      : cli_build_model(path, NULL, (long)seed, &m, &err);
     if (s != SN_OK) {
         fprintf(stderr, "scratchnet gradcheck: %s\n", err.msg);
         return EXIT_RUNTIME;

@@ -11,18 +11,21 @@ static const char usage[] =
     "against its first column as one SVG line chart with a title, axis labels,\n"
     "ticks and a legend. Columns whose names end in 'acc' are shown in %.\n"
     "\n"
-    "  -o, --output FILE  the SVG file (default: FILE.csv with .svg)\n"
+    "  -o, --out FILE     the SVG file (default: FILE.csv with .svg)\n"
     "  --columns A,B      columns to draw (default: every column ending in 'loss')\n"
     "  --title TEXT       chart title (default: the file's name)\n";
 
+static const char *const opts[] = {"--out", "--columns", "--title", "--quiet", NULL};
+const cli_verb cli_verb_plot = {"plot", usage, opts, 1, 1};
+
 int cmd_plot(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_plot, &o);
     if (rc) return rc < 0 ? 0 : rc;
     char out[4096];
     const char *csv = o.positional[0];
-    if (o.output) {
-        snprintf(out, sizeof out, "%s", o.output);
+    if (o.out) {
+        snprintf(out, sizeof out, "%s", o.out);
     } else {
         size_t n = strlen(csv);
         if (n > 4 && strcmp(csv + n - 4, ".csv") == 0) n -= 4;

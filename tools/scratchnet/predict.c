@@ -1,71 +1,291 @@
-/* scratchnet predict MODEL IMAGES */
+/* scratchnet predict MODEL|RUN_DIR INPUT... [options] */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 static const char usage[] =
-    "usage: scratchnet predict MODEL INPUTS [options]\n"
+    "usage: scratchnet predict MODEL|RUN_DIR INPUTS [options]\n"
     "\n"
-    "Prints one line per sample: its index, the predicted class and its\n"
-    "probability (tab-separated). INPUTS is an IDX image file (raw or .gz) or\n"
-    "a CSV of features (no label column: use --label-col to skip one).\n"
+    "Prints one row per sample, with a header: the input it came from, its\n"
+    "index there, the predicted class, its name and its probability. Each INPUT\n"
+    "is an IDX image file (raw or .gz), a CSV of features (no label column: use\n"
+    "--label-col to skip one), a PNG or PGM image (one sample; colour is made grey\n"
+    "for a one-channel model), or - for the standard input (any of these).\n"
+    "Class names come from --classes, else from the run folder's data.\n"
     "\n"
+    "  --format tsv|csv|json  output format (default tsv; json: an array of objects)\n"
+    "  --top-k K          the K most likely classes per sample (default 1)\n"
+    "  --probs            every class's probability too (columns prob_<name>)\n"
+    "  --batch N          samples per forward pass (default 256)\n"
+    "  --classes FILE     class names, one per line\n"
     "  --threads N        threads for the kernels (default: all cores)\n"
-    "  --header yes|no|auto  CSV: whether the first row is a header\n";
+    "  --header yes|no|auto, --label-col N   CSV input, as for train\n";
+
+static const char *const opts[] = {"--format",  "--top-k",  "--probs",     "--batch", "--classes",
+                                   "--threads", "--header", "--label-col", NULL};
+const cli_verb cli_verb_predict = {"predict", usage, opts, 2, 16};
 
 static int has_suffix(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+/* The standard input, copied into a temporary file named after its kind. */
+static sn_status stdin_file(char *path, size_t len, sn_error *err) {
+    unsigned char head[4] = {0};
+    size_t n = fread(head, 1, 4, stdin);
+    const char *ext = head[0] == 0x89 && head[1] == 'P'                      ? ".png"
+                      : head[0] == 'P' && (head[1] == '5' || head[1] == '2') ? ".pgm"
+                      : (head[0] == 0 && head[1] == 0) || head[0] == 0x1f    ? ".idx"
+                                                                             : ".csv";
+    snprintf(path, len, "%s/scratchnet-stdin-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create a temporary file", path);
+    char buf[65536];
+    int bad = fwrite(head, 1, n, f) != n;
+    while (!bad && (n = fread(buf, 1, sizeof buf, stdin)) > 0) bad = fwrite(buf, 1, n, f) != n;
+    bad |= fclose(f) != 0 || ferror(stdin);
+    char named[1100];
+    snprintf(named, sizeof named, "%s%s", path, ext);
+    if (bad || rename(path, named) != 0) {
+        remove(path);
+        return sn_fail(err, SN_ERR_IO, "standard input: read or write error");
+    }
+    snprintf(path, len, "%s", named);
+    return SN_OK;
+}
+
+static sn_status load_input(const cli_opts *o, const char *in, const sn_model *m, sn_dataset *d,
+                            sn_error *err) {
+    size_t size = sn_model_input_size(m);
+    int channels = 1;
+    sn_status s;
+    if (has_suffix(in, ".png") || has_suffix(in, ".pgm")) {
+        sn_dataset probe;
+        s = has_suffix(in, ".png") ? cli_png_load(in, 1, &probe, err)
+                                   : cli_pgm_load(in, 1, &probe, err);
+        if (s != SN_OK) return s;
+        channels = probe.sample_size * 3 == size ? 3 : 1;
+        if (channels == 1) {
+            *d = probe;
+            return SN_OK;
+        }
+        sn_dataset_free(&probe);
+        return has_suffix(in, ".png") ? cli_png_load(in, 3, d, err) : cli_pgm_load(in, 3, d, err);
+    }
+    if (has_suffix(in, ".csv")) {
+        sn_csv_options c = {.header = cli_header(o),
+                            .label_col = (int)o->label_col,
+                            .delimiter = ',',
+                            .features_only = o->label_col < 0};
+        return sn_csv_load(in, &c, d, err);
+    }
+    return sn_idx_load_images(in, d, err);
+}
+
+/* The classes in decreasing probability (ties: the lower class first). */
+static void rank(const float *p, int K, int *order) {
+    for (int k = 0; k < K; k++) {
+        int j = k;
+        while (j > 0 && p[order[j - 1]] < p[k]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = k;
+    }
+}
+
+typedef struct out {
+    char fmt; /* 't', 'c', 'j' */
+    int top, probs, K, rows, headed;
+    char **names;
+} out;
+
+static void text_cell(const out *w, const char *s, int first) {
+    if (!first) putchar(w->fmt == 'c' ? ',' : '\t');
+    if (w->fmt == 'c' && strpbrk(s, ",\"\n")) {
+        putchar('"');
+        for (; *s; s++) fputs(*s == '"' ? "\"\"" : (char[2]){*s, 0}, stdout);
+        putchar('"');
+    } else {
+        for (; *s; s++) putchar(w->fmt == 't' && (*s == '\t' || *s == '\n') ? ' ' : *s);
+    }
+}
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void header(out *w) {
+    if (w->headed++) return;
+    if (w->fmt == 'j') {
+        puts("[");
+        return;
+    }
+    char col[300];
+    text_cell(w, "input", 1);
+    text_cell(w, "index", 0);
+    for (int r = 1; r <= w->top; r++) {
+        char c[3][40], sfx[16] = "";
+        if (r > 1) snprintf(sfx, sizeof sfx, "_%d", r);
+        snprintf(c[0], sizeof c[0], "class%s", sfx);
+        snprintf(c[1], sizeof c[1], "name%s", sfx);
+        snprintf(c[2], sizeof c[2], "prob%s", sfx);
+        for (int i = 0; i < 3; i++) text_cell(w, c[i], 0);
+    }
+    for (int k = 0; w->probs && k < (w->K == 1 ? 2 : w->K); k++) {
+        snprintf(col, sizeof col, "prob_%s", w->names[k]);
+        text_cell(w, col, 0);
+    }
+    putchar('\n');
+}
+
+/* One sample: p holds K probabilities (K = 1: of class 1). */
+static void row(out *w, const char *in, int index, const float *p1, const int *order) {
+    int K = w->K;
+    float two[2];
+    const float *p = p1;
+    if (K == 1) two[0] = 1 - p1[0], two[1] = p1[0], p = two, K = 2;
+    char num[64];
+    header(w);
+    if (w->fmt == 'j') {
+        printf("%s  {\"input\": ", w->rows++ ? ",\n" : "");
+        json_string(in);
+        printf(", \"index\": %d, \"class\": %d, \"name\": ", index, order[0]);
+        json_string(w->names[order[0]]);
+        printf(", \"prob\": %.6g", p[order[0]]);
+        if (w->top > 1) {
+            printf(", \"top\": [");
+            for (int r = 0; r < w->top; r++) {
+                printf("%s{\"class\": %d, \"name\": ", r ? ", " : "", order[r]);
+                json_string(w->names[order[r]]);
+                printf(", \"prob\": %.6g}", p[order[r]]);
+            }
+            printf("]");
+        }
+        if (w->probs) {
+            printf(", \"probs\": [");
+            for (int k = 0; k < K; k++) printf("%s%.6g", k ? ", " : "", p[k]);
+            printf("]");
+        }
+        printf("}");
+        return;
+    }
+    text_cell(w, in, 1);
+    snprintf(num, sizeof num, "%d", index);
+    text_cell(w, num, 0);
+    for (int r = 0; r < w->top; r++) {
+        snprintf(num, sizeof num, "%d", order[r]);
+        text_cell(w, num, 0);
+        text_cell(w, w->names[order[r]], 0);
+        snprintf(num, sizeof num, "%.4f", p[order[r]]);
+        text_cell(w, num, 0);
+    }
+    for (int k = 0; w->probs && k < K; k++) {
+        snprintf(num, sizeof num, "%.4f", p[k]);
+        text_cell(w, num, 0);
+    }
+    putchar('\n');
+}
+
+/* Class names: --classes, else those the model records, else the run
+ * folder's data (run.txt), else the numbers. */
+static sn_status class_names(cli_opts *o, const sn_model *m, const char *model, int K,
+                             char ***names, sn_error *err) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", model);
+    char *slash = strrchr(dir, '/');
+    snprintf(slash ? slash : dir, sizeof dir - (size_t)(slash ? slash - dir : 0), "%s",
+             slash ? "" : ".");
+    char *const *recorded = sn_model_class_names(m);
+    if (!o->classes && recorded && sn_model_num_classes(m) == K) { /* as trained */
+        *names = calloc((size_t)K, sizeof **names);
+        for (int k = 0; *names && k < K; k++)
+            if (!((*names)[k] = strdup(recorded[k]))) break;
+        for (int k = 0; *names && k < K; k++)
+            if (!(*names)[k]) {
+                sn_class_names_free(*names, K);
+                *names = NULL;
+            }
+        return *names ? SN_OK : sn_fail(err, SN_ERR_NOMEM, "out of memory");
+    }
+    sn_keyvals run = {0};
+    char *data = NULL;
+    if (!o->classes && cli_run_defaults(dir, o, &run, NULL) == SN_OK && o->data)
+        data = strdup(o->data);
+    if (o->classes && run.n) o->classes = NULL; /* only an explicit --classes */
+    const char *cls = o->classes;
+    sn_status s = sn_class_names_load(data, cls, NULL, K, names, err);
+    free(data);
+    sn_keyvals_free(&run);
+    return s;
 }
 
 int cmd_predict(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 2, 2, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_predict, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    sn_set_threads(o.threads);
+    sn_set_threads((int)o.threads);
     sn_error err = {0};
     sn_model *m = NULL;
-    sn_dataset d = {0};
+    char model[4200], tmp[1100] = "";
+    cli_model_path(o.positional[0], model, sizeof model);
+    sn_status s = sn_model_load(model, &m, &err);
+    int K = s == SN_OK ? sn_model_output_size(m) : 0, classes = K == 1 ? 2 : K;
+    out w = {o.format ? o.format[0] : 't', o.top_k > 0 ? (int)o.top_k : 1, o.probs, K, 0, 0, NULL};
+    if (w.top > classes) w.top = classes;
+    const int batch = o.batch > 0 ? (int)o.batch : 256;
     float *probs = NULL;
-    sn_status s = sn_model_load(o.positional[0], &m, &err);
-    if (s == SN_OK) {
-        const char *in = o.positional[1];
-        if (has_suffix(in, ".csv")) {
-            sn_csv_options c = {.header = o.header,
-                                .label_col = o.label_col,
-                                .delimiter = ',',
-                                .features_only = o.label_col < 0};
-            s = sn_csv_load(in, &c, &d, &err);
-        } else {
-            s = sn_idx_load_images(in, &d, &err);
-        }
-    }
-    if (s == SN_OK) s = sn_model_check_input(m, &d, o.positional[1], &err);
-    const int batch = 256, K = s == SN_OK ? sn_model_output_size(m) : 0;
+    int *order = NULL;
+    if (s == SN_OK) s = class_names(&o, m, model, classes, &w.names, &err);
     if (s == SN_OK) s = sn_model_reserve(m, batch, &err);
-    if (s == SN_OK && !(probs = malloc((size_t)batch * (size_t)K * sizeof(float)))) {
-        s = err.code = SN_ERR_NOMEM;
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    }
-    for (int start = 0; s == SN_OK && start < d.n; start += batch) {
-        int n = d.n - start < batch ? d.n - start : batch;
-        s = sn_model_predict(m, d.x + (size_t)start * d.sample_size, n, probs, &err);
-        for (int i = 0; s == SN_OK && i < n; i++) {
-            const float *p = probs + (size_t)i * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            if (K == 1)
-                printf("%d\t%d\t%.4f\n", start + i, p[0] >= 0.5f, p[0] >= 0.5f ? p[0] : 1 - p[0]);
-            else
-                printf("%d\t%d\t%.4f\n", start + i, best, p[best]);
+    if (s == SN_OK && (!(probs = malloc((size_t)batch * (size_t)K * sizeof(float))) ||
+                       !(order = malloc((size_t)classes * sizeof(int)))))
+        s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
+    for (int f = 1; s == SN_OK && f < o.npositional; f++) {
+        const char *in = o.positional[f], *name = in;
+        sn_dataset d = {0};
+        if (strcmp(in, "-") == 0) {
+            s = stdin_file(tmp, sizeof tmp, &err);
+            in = tmp, name = "-";
         }
+        if (s == SN_OK) s = load_input(&o, in, m, &d, &err);
+        if (s == SN_OK) s = sn_model_check_input(m, &d, name, &err);
+        for (int start = 0; s == SN_OK && start < d.n; start += batch) {
+            int n = d.n - start < batch ? d.n - start : batch;
+            s = sn_model_predict(m, d.x + (size_t)start * d.sample_size, n, probs, &err);
+            for (int i = 0; s == SN_OK && i < n; i++) {
+                const float *p = probs + (size_t)i * K;
+                float two[2] = {1 - p[0], p[0]};
+                rank(K == 1 ? two : p, classes, order);
+                row(&w, name, start + i, p, order);
+            }
+        }
+        sn_dataset_free(&d);
+        if (tmp[0]) remove(tmp);
+        tmp[0] = 0;
     }
+    if (s == SN_OK) header(&w); /* no samples: the header alone */
+    if (s == SN_OK && w.fmt == 'j') puts(w.rows ? "\n]" : "]");
     if (s != SN_OK) fprintf(stderr, "scratchnet predict: %s\n", err.msg);
+    sn_class_names_free(w.names, classes);
     free(probs);
-    sn_dataset_free(&d);
+    free(order);
     sn_model_free(m);
     return s == SN_OK ? 0 : EXIT_RUNTIME;
 }

@@ -1,6 +1,5 @@
 /* scratchnet report RUN_DIR [-o FILE] [--data DIR|FILE.csv] */
 #include "cli.h"
-#include "report/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +20,11 @@ static const char usage[] =
     "are computed first from RUN_DIR/model.safetensors on the test set named\n"
     "by --data or by run.txt.\n"
     "\n"
-    "  -o, --output FILE  write the page there instead\n"
+    "  -o, --out FILE     write the page there instead\n"
     "  --data DIR|FILE    test data: IDX folder (t10k-* files) or a CSV\n"
     "  --classes FILE     class names, one per line\n"
-    "  --label-col N, --header yes|no|auto   CSV options, as for train\n";
+    "  --label-col N, --header yes|no|auto   CSV options, as for train\n"
+    "  --grey, --cifar-per-file N   CIFAR-10 folders, as for train\n";
 
 static int file_in(const char *dir, const char *name, char *path, size_t len) {
     struct stat st;
@@ -36,21 +36,14 @@ static int file_in(const char *dir, const char *name, char *path, size_t len) {
 static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
     char path[4200];
     sn_keyvals run = {0};
-    if (file_in(dir, "run.txt", path, sizeof path)) sn_keyvals_read(path, &run, NULL);
-    if (!o->data) {
-        const char *test = sn_keyvals_get(&run, "test"), *data = sn_keyvals_get(&run, "data");
-        o->data = test ? test : data;
-    }
-    if (!o->classes) o->classes = sn_keyvals_get(&run, "classes");
+    if (file_in(dir, "run.txt", path, sizeof path)) cli_run_defaults(dir, o, &run, NULL);
     const char *v;
-    if (o->label_col < 0 && (v = sn_keyvals_get(&run, "label_col"))) o->label_col = atoi(v);
-    if (o->header < 0 && (v = sn_keyvals_get(&run, "header"))) o->header = strcmp(v, "yes") == 0;
     sn_status s = SN_OK;
     if ((v = sn_keyvals_get(&run, "task")) && strcmp(v, "regression") == 0)
         s = sn_fail(err, SN_ERR_ARG, "%s is a regression run: no class metrics", dir);
     else if (sn_keyvals_get(&run, "text"))
         s = sn_fail(err, SN_ERR_ARG, "%s is a text run: its measure is the validation loss", dir);
-    else if (!o->data || strcmp(o->data, "-") == 0)
+    else if (!o->data)
         s = sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data", dir);
     sn_model *m = NULL;
     sn_dataset none, test = {0};
@@ -75,9 +68,14 @@ static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
     return s;
 }
 
+static const char *const opts[] = {"--out",       "--data",           "--classes",
+                                   "--label-col", "--header",         "--target-cols",
+                                   "--grey",      "--cifar-per-file", NULL};
+const cli_verb cli_verb_report = {"report", usage, opts, 1, 1};
+
 int cmd_report(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_report, &o);
     if (rc) return rc < 0 ? 0 : rc;
     const char *dir = o.positional[0];
     char path[4200];
@@ -99,13 +97,13 @@ int cmd_report(int argc, char **argv) {
         if (e != SN_OK && s == SN_OK)
             fprintf(stderr, "scratchnet report: no test metrics: %s\n", err.msg);
     }
-    if (s == SN_OK) s = sn_report_write(dir, o.output, &err);
+    if (s == SN_OK) s = sn_report_write(dir, o.out, &err);
     if (s != SN_OK) {
         fprintf(stderr, "scratchnet report: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
-    if (o.output)
-        printf("%s\n", o.output);
+    if (o.out)
+        printf("%s\n", o.out);
     else
         printf("%s/report.html\n", dir);
     return 0;

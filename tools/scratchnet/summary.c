@@ -6,27 +6,31 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: scratchnet summary SPEC|MODEL.safetensors\n"
+    "usage: scratchnet summary SPEC|MODEL.safetensors|RUN_DIR\n"
     "\n"
     "Prints the model's layers, their output shapes and parameter counts, with\n"
     "totals: parameters, their size as float32, the activations one sample\n"
     "needs, and the whole memory training takes with the spec's batch size\n"
     "(parameters, gradients, optimizer state, activations, scratch such as\n"
     "im2col buffers), which training checks against --max-memory. Reads a spec\n"
-    "file, or the spec stored in saved weights.\n";
+    "file, or the spec stored in saved weights (a run folder's model.safetensors).\n";
 
 static int has_suffix(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static const char *const opts[] = {NULL};
+const cli_verb cli_verb_summary = {"summary", usage, opts, 1, 1};
+
 int cmd_summary(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_summary, &o);
     if (rc) return rc < 0 ? 0 : rc;
     sn_error err = {0};
     sn_model *m = NULL;
-    const char *path = o.positional[0];
+    char path[4200];
+    cli_model_path(o.positional[0], path, sizeof path);
     sn_status s = has_suffix(path, ".safetensors") ? sn_model_load(path, &m, &err)
                                                    : sn_model_from_file(path, 0, &m, &err);
     if (s != SN_OK) {

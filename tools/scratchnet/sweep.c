@@ -18,7 +18,6 @@
  * (later lines override earlier ones), so the run folder's spec.net says
  * exactly what was trained. Paths are relative to the current directory. */
 #include "cli.h"
-#include "report/report.h"
 
 #include <errno.h>
 #include <math.h>
@@ -36,7 +35,7 @@ static const char usage[] =
     "comparison.html (a table sorted by the chosen metric, the curves of all\n"
     "runs overlaid) into the sweep's folder. See docs/sweep.md.\n"
     "\n"
-    "  --out DIR          the sweep's folder (default: the file's 'out', or runs/<name>)\n"
+    "  -o, --out DIR      the sweep's folder (default: the file's 'out', or runs/<name>)\n"
     "  --data DIR|FILE    overrides the file's 'data'\n"
     "  --dry-run          list the configurations and stop\n"
     "  --threads N        threads for the kernels (default: all cores)\n"
@@ -564,20 +563,17 @@ static sn_status write_html(const sweep *sw, const config *cf, const result *res
     return s;
 }
 
+static const char *const opts[] = {"--out",   "--data",      "--dry-run",     "--threads",
+                                   "--quiet", "--epochs",    "--batch",       "--lr",
+                                   "--seed",  "--val-split", "--standardize", NULL};
+const cli_verb cli_verb_sweep = {"sweep", usage, opts, 1, 1};
+
 int cmd_sweep(int argc, char **argv) {
-    /* --dry-run is this verb's own flag. */
-    int dry = 0, k = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0 && strcmp(argv[i], "--dry-run") == 0)
-            dry = 1;
-        else
-            argv[k++] = argv[i];
-    }
-    argc = k;
     cli_opts o;
-    int rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    int rc = cli_parse(argc, argv, &cli_verb_sweep, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    sn_set_threads(o.threads);
+    int dry = o.dry_run;
+    sn_set_threads((int)o.threads);
     const char *file = o.positional[0];
     sn_error err = {0};
     sweep sw;
@@ -653,9 +649,7 @@ int cmd_sweep(int argc, char **argv) {
         snprintf(run_dir, sizeof run_dir, "%s/%s", dir, cf[i].dir);
         fprintf(stderr, "\n[%d/%d] %s -> %s\n", i + 1, n, cf[i].label, run_dir);
         sn_status t = config_text(&sw, &cf[i], &text, &e);
-        if (t == SN_OK)
-            t = sn_model_from_spec(text.p, sw.specs[cf[i].spec], o.seed > 0 ? (uint64_t)o.seed : 0,
-                                   &m, &e);
+        if (t == SN_OK) t = cli_build_model(sw.specs[cf[i].spec], text.p, o.seed, &m, &e);
         if (t == SN_OK) t = cli_train_run(&o, m, sw.specs[cf[i].spec], &all, &test, run_dir, &e);
         read_result(run_dir, &res[i]);
         res[i].state = t == SN_OK ? 1 : 2;

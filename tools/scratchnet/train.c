@@ -1,6 +1,5 @@
 /* scratchnet train SPEC --data DIR|FILE.csv [options] */
 #include "cli.h"
-#include "report/report.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -11,8 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char usage[] =
+const char cli_train_usage[] =
     "usage: scratchnet train SPEC --data DIR|FILE.csv [options]\n"
+    "       scratchnet train SPEC --text FILE [options]\n"
     "       scratchnet train --resume RUN_DIR [--epochs N] [options]\n"
     "\n"
     "Trains the model a spec file describes, evaluates it on the test set and\n"
@@ -24,12 +24,13 @@ static const char usage[] =
     "  --data DIR|FILE    IDX folder (train-*/t10k-* files), CIFAR-10 binary folder or a\n"
     "                     numeric CSV\n"
     "  --test FILE.csv    test set for CSV data\n"
-    "  --out RUN_DIR      run folder (default runs/<spec name>-<date>-<time>)\n"
-    "  --seed N           seed for initialization, shuffling and the split\n"
-    "  --epochs N         number of epochs\n"
-    "  --batch N          mini-batch size\n"
+    "  -o, --out RUN_DIR  run folder (default runs/<spec name>-<date>-<time>)\n"
+    "  --seed N           seed for initialization, shuffling and the split (0 is a seed)\n"
+    "  --epochs N         number of epochs (at least 1)\n"
+    "  --batch N          mini-batch size (text: parallel streams)\n"
     "  --lr X             learning rate\n"
     "  --val-split F      fraction of the training set held out for validation\n"
+    "                     (text: the last fraction of the corpus, default 0.1)\n"
     "  --minutes M        stop training after M minutes (a resumed run counts the time\n"
     "                     its earlier runs used)\n"
     "  --threads N        threads for the kernels (default: all cores; at most 4 per core)\n"
@@ -59,9 +60,53 @@ static const char usage[] =
     "  --max-memory SIZE  refuse a model that needs more to train (512M, 4G; default: the\n"
     "                     memory available; 'scratchnet summary' shows what a spec needs)\n"
     "\n"
-    "Ctrl-C (SIGINT), SIGTERM and SIGHUP stop after the current step, write the checkpoint\n"
-    "and exit with status 130, 143 or 129; a second one exits at once. One training at a\n"
-    "time writes a run folder (RUN_DIR/.lock).\n";
+    "Text models (--text): the spec's network reads token ids ('input 1', then\n"
+    "embedding or onehot) and may write 'vocab' for the vocabulary size. Its\n"
+    "[text] section and these options set the data; [train] the optimizer,\n"
+    "batch, clip, epochs. Losses are mean nats per token. The run folder gets\n"
+    "samples.txt too.\n"
+    "\n"
+    "  --text FILE        the corpus (UTF-8; any file with --level byte)\n"
+    "  --level char|byte|word  tokens (default char)\n"
+    "  --words K          word level: the K most frequent words (default 5000)\n"
+    "  --seq-len T        steps per batch, the truncated BPTT length (default 50)\n"
+    "  --sample-every N   print a sample every N epochs (default 1; 0: never)\n"
+    "  --sample-length N  tokens per sample (default 200)\n"
+    "  --temperature X    of the samples (default 0.8)\n"
+    "  --prime TEXT       text the samples start from\n"
+    "\n"
+    "Options take their value as '--epochs 5' or '--epochs=5'. Ctrl-C (SIGINT),\n"
+    "SIGTERM and SIGHUP stop after the current step, write the checkpoint and exit\n"
+    "with status 130, 143 or 129; a second one exits at once. One training at a time\n"
+    "writes a run folder (RUN_DIR/.lock).\n";
+
+static const char *const opts[] = {"--data",
+                                   "--test",
+                                   "--out",
+                                   "--seed",
+                                   "--epochs",
+                                   "--batch",
+                                   "--lr",
+                                   "--val-split",
+                                   "--minutes",
+                                   "--threads",
+                                   "--standardize",
+                                   "--skip-nonfinite",
+                                   "--label-col",
+                                   "--target-cols",
+                                   "--header",
+                                   "--cifar-per-file",
+                                   "--grey",
+                                   "--classes",
+                                   "--quiet",
+                                   "--checkpoint-every",
+                                   "--checkpoint-steps",
+                                   "--resume",
+                                   "--resume-changed-inputs",
+                                   "--max-memory",
+                                   "--force",
+                                   NULL};
+const cli_verb cli_verb_train = {"train", cli_train_usage, opts, 1, 1};
 
 static void now_text(char *buf, size_t len) {
     time_t t = time(NULL);
@@ -88,9 +133,9 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
     if (o->test) ADD("test %s\n", o->test);
     if (o->classes) ADD("classes %s\n", o->classes);
     ADD("task %s\n", o->target_cols ? "regression" : "classification");
-    if (o->label_col >= 0) ADD("label_col %d\n", o->label_col);
+    if (o->label_col >= 0) ADD("label_col %ld\n", o->label_col);
     if (o->target_cols) ADD("target_cols %s\n", o->target_cols);
-    if (o->header >= 0) ADD("header %s\n", o->header ? "yes" : "no");
+    if (cli_header(o) >= 0) ADD("header %s\n", o->header);
     ADD("optimizer %s\nlr %g\n", c->optimizer, (double)c->lr);
     if (strcmp(c->optimizer, "sgd") == 0)
         ADD("momentum %g\nnesterov %d\ndecay %g\n", (double)c->momentum, c->nesterov,
@@ -249,16 +294,13 @@ int cmd_train(int argc, char **argv) {
     cli_opts o;
     cli_resume res = {0};
     const char *resume_dir = NULL;
-    static const char *const bare[] = {
-        "--quiet", "--standardize",           "--no-clip", "--grey", "--skip-nonfinite",
-        "--force", "--resume-changed-inputs", NULL};
     int rc = 0;
-    char *record = cli_train_prologue(&argc, &argv, bare, &res, &resume_dir, &rc);
+    char *record = cli_train_prologue(&argc, &argv, cli_flag_names(), &res, &resume_dir, &rc);
     if (!record) {
         cli_resume_free(&res);
         return rc;
     }
-    rc = cli_parse(argc, argv, usage, 1, 1, &o);
+    rc = cli_parse(argc, argv, &cli_verb_train, &o);
     o.resume = resume_dir;
     o.record = record;
     if (rc) {
@@ -267,19 +309,21 @@ int cmd_train(int argc, char **argv) {
         return rc < 0 ? 0 : rc;
     }
     if (!o.data) {
-        fprintf(stderr, "scratchnet train: --data is required\n\n%s", usage);
+        fprintf(stderr,
+                "scratchnet train: --data is required (or --text FILE for a text model)\nsee "
+                "'scratchnet train --help'\n");
         free(record);
         cli_resume_free(&res);
         return EXIT_USAGE;
     }
-    sn_set_threads(o.threads);
+    sn_set_threads((int)o.threads);
     sn_set_memory_limit(o.max_memory);
 
     sn_error err = {0};
     sn_model *m = NULL;
     sn_dataset all = {0}, test = {0};
     char run_dir[1024];
-    sn_status s = sn_model_from_file(o.positional[0], o.seed > 0 ? (uint64_t)o.seed : 0, &m, &err);
+    sn_status s = cli_build_model(o.positional[0], NULL, o.seed, &m, &err);
     if (s == SN_OK) s = cli_load_data(&o, &all, &test, 1, &err);
     if (s == SN_OK) s = cli_check_labels(&o, m, &all, &test, &err);
     if (s == SN_OK) {

@@ -39,46 +39,35 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: scratchnet train SPEC --text FILE [options]\n"
-    "\n"
-    "Trains a text model: the spec's network reads token ids ('input 1', then\n"
-    "embedding or onehot) and may write 'vocab' for the vocabulary size. Its\n"
-    "[text] section and these options set the data; [train] the optimizer,\n"
-    "batch (= parallel streams), clip, epochs. Losses are mean nats per token.\n"
-    "Writes model.safetensors (weights, spec and vocabulary), history.csv,\n"
-    "samples.txt, summary.txt, spec.net and report.html to the run folder.\n"
-    "\n"
-    "  --text FILE           the corpus (UTF-8; any file with --level byte)\n"
-    "  --level char|byte|word  tokens (default char)\n"
-    "  --words K             word level: the K most frequent words (default 5000)\n"
-    "  --seq T               steps per batch, the truncated BPTT length (default 50)\n"
-    "  --val F               hold out the last fraction F of the text (default 0.1)\n"
-    "  --minutes M           stop training after M minutes\n"
-    "  --sample-every N      print a sample every N epochs (default 1; 0: never)\n"
-    "  --sample-length N     tokens per sample (default 200)\n"
-    "  --temperature X       of the samples (default 0.8)\n"
-    "  --prime TEXT          text the samples start from\n"
-    "  --out RUN_DIR         run folder (default runs/<spec name>-<date>-<time>)\n"
-    "  --skip-nonfinite      skip a batch whose loss or gradient is NaN/inf or explodes\n"
-    "                        instead of stopping (history.csv: skipped)\n"
-    "  --seed N  --epochs N  --batch N  --lr X  --threads N  --quiet\n"
-    "  --checkpoint-every N  --checkpoint-steps N  --resume RUN_DIR\n"
-    "  --resume-changed-inputs  --force  --max-memory SIZE   as for 'scratchnet train'\n"
-    "                        (Ctrl-C, SIGTERM,\n"
-    "                        SIGHUP: checkpoint, exit status 130, 143, 129)\n";
+static const char *const opts[] = {"--text",
+                                   "--level",
+                                   "--words",
+                                   "--seq-len",
+                                   "--val-split",
+                                   "--minutes",
+                                   "--sample-every",
+                                   "--sample-length",
+                                   "--temperature",
+                                   "--prime",
+                                   "--out",
+                                   "--skip-nonfinite",
+                                   "--seed",
+                                   "--epochs",
+                                   "--batch",
+                                   "--lr",
+                                   "--threads",
+                                   "--quiet",
+                                   "--checkpoint-every",
+                                   "--checkpoint-steps",
+                                   "--resume",
+                                   "--max-memory",
+                                   "--resume-changed-inputs",
+                                   "--force",
+                                   NULL};
+
+const cli_verb cli_verb_train_text = {"train", cli_train_usage, opts, 0, 1};
 
 typedef sn_text_spec text_cfg; /* the spec's [text] section, then the flags */
-
-/* Command-line values; negative or NULL: not given. */
-typedef struct text_args {
-    const char *spec, *text, *level, *out, *prime;
-    long words, seq, sample_every, sample_length, seed, epochs, batch;
-    double val, minutes, temperature, lr;
-    int threads, quiet, skip_nonfinite, force, resume_changed_inputs;
-    size_t max_memory;
-    long checkpoint_every, checkpoint_steps; /* 0: not given */
-} text_args;
 
 int cli_wants_text(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
@@ -87,120 +76,19 @@ int cli_wants_text(int argc, char **argv) {
     return cli_has_resume(argc - 1, argv + 1, &run_dir) && cli_resume_is_text(run_dir);
 }
 
-static int num(const char *flag, const char *s, double lo, double hi, double *v) {
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || *end || errno || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "scratchnet train: %s: '%s' is not a number in [%g, %g]\n", flag, s, lo,
-                hi);
-        return 0;
+/* Returns 0, EXIT_USAGE, or -1 after --help. */
+static int parse_args(int argc, char **argv, cli_opts *a) {
+    int rc = cli_parse(argc, argv, &cli_verb_train_text, a);
+    if (rc == 0 && (!a->npositional || !a->text)) {
+        fprintf(stderr, "scratchnet train: %s\nsee 'scratchnet train --help'\n",
+                a->npositional ? "--text is required" : "missing SPEC");
+        rc = EXIT_USAGE;
     }
-    *v = x;
-    return 1;
-}
-
-static int whole(const char *flag, const char *s, long lo, long hi, long *v) {
-    double x;
-    if (!num(flag, s, (double)lo, (double)hi, &x)) return 0;
-    if (x != floor(x)) {
-        fprintf(stderr, "scratchnet train: %s: '%s' is not an integer\n", flag, s);
-        return 0;
+    if (rc == 0 && a->val_split > 0.9) {
+        fprintf(stderr, "scratchnet train: --val-split: at most 0.9 for text\n");
+        rc = EXIT_USAGE;
     }
-    *v = (long)x;
-    return 1;
-}
-
-/* Returns 0, EXIT_USAGE, or −1 after --help. */
-static int parse_args(int argc, char **argv, text_args *a) {
-    memset(a, 0, sizeof *a);
-    a->words = a->seq = a->sample_every = a->sample_length = a->seed = a->epochs = a->batch = -1;
-    a->val = a->minutes = a->temperature = a->lr = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
-            fputs(usage, stdout);
-            return -1;
-        }
-        if (f[0] != '-') {
-            if (a->spec) {
-                fprintf(stderr, "scratchnet train: unexpected argument '%s'\n\n%s", f, usage);
-                return EXIT_USAGE;
-            }
-            a->spec = f;
-            continue;
-        }
-        if (strcmp(f, "--quiet") == 0) {
-            a->quiet = 1;
-            continue;
-        }
-        if (strcmp(f, "--skip-nonfinite") == 0) {
-            a->skip_nonfinite = 1;
-            continue;
-        }
-        if (strcmp(f, "--force") == 0 || strcmp(f, "--resume-changed-inputs") == 0) {
-            *(f[2] == 'f' ? &a->force : &a->resume_changed_inputs) = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "scratchnet train: %s needs a value\n\n%s", f, usage);
-            return EXIT_USAGE;
-        }
-        const char *v = argv[++i];
-        long l;
-        int ok = 1;
-        if (strcmp(f, "--max-memory") == 0) {
-            ok = cli_parse_size(v, &a->max_memory);
-            if (!ok) fprintf(stderr, "scratchnet train: --max-memory: '%s' is not a size\n", v);
-        } else if (strcmp(f, "--text") == 0)
-            a->text = v;
-        else if (strcmp(f, "--level") == 0)
-            a->level = v;
-        else if (strcmp(f, "--out") == 0)
-            a->out = v;
-        else if (strcmp(f, "--prime") == 0)
-            a->prime = v;
-        else if (strcmp(f, "--words") == 0)
-            ok = whole(f, v, 1, 1 << 24, &a->words);
-        else if (strcmp(f, "--seq") == 0)
-            ok = whole(f, v, 1, 1 << 16, &a->seq);
-        else if (strcmp(f, "--sample-every") == 0)
-            ok = whole(f, v, 0, 1 << 30, &a->sample_every);
-        else if (strcmp(f, "--sample-length") == 0)
-            ok = whole(f, v, 0, 1 << 24, &a->sample_length);
-        else if (strcmp(f, "--seed") == 0)
-            ok = whole(f, v, 1, 0x7fffffffL, &a->seed);
-        else if (strcmp(f, "--epochs") == 0)
-            ok = whole(f, v, 0, 10000000, &a->epochs);
-        else if (strcmp(f, "--batch") == 0)
-            ok = whole(f, v, 1, 1 << 20, &a->batch);
-        else if (strcmp(f, "--threads") == 0) {
-            ok = whole(f, v, 0, 1024, &l);
-            a->threads = cli_cap_threads((int)l);
-        } else if (strcmp(f, "--val") == 0)
-            ok = num(f, v, 0, 0.9, &a->val);
-        else if (strcmp(f, "--minutes") == 0)
-            ok = num(f, v, 1e-6, 1e7, &a->minutes);
-        else if (strcmp(f, "--temperature") == 0)
-            ok = num(f, v, 0, 100, &a->temperature);
-        else if (strcmp(f, "--lr") == 0)
-            ok = num(f, v, 1e-12, 1e6, &a->lr);
-        else if (strcmp(f, "--checkpoint-every") == 0)
-            ok = whole(f, v, 0, 10000000, &a->checkpoint_every);
-        else if (strcmp(f, "--checkpoint-steps") == 0)
-            ok = whole(f, v, 0, 0x7fffffffL, &a->checkpoint_steps);
-        else {
-            fprintf(stderr, "scratchnet train: unknown option '%s'\n\n%s", f, usage);
-            return EXIT_USAGE;
-        }
-        if (!ok) return EXIT_USAGE;
-    }
-    if (!a->spec || !a->text) {
-        fprintf(stderr, "scratchnet train: %s\n\n%s",
-                a->spec ? "--text is required" : "missing SPEC", usage);
-        return EXIT_USAGE;
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- progress, samples, run folder ----------------------------------------- */
@@ -282,7 +170,7 @@ static void on_sample(void *ctx, int epoch, const char *text, size_t len) {
 }
 
 /* run.txt: the settings of the run, "key value" per line (as train.c's). */
-static sn_status write_run_txt(const char *dir, const text_args *a, const text_cfg *t,
+static sn_status write_run_txt(const char *dir, const cli_opts *a, const text_cfg *t,
                                const sn_model *m, const char *changed, sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
     char text[2048];
@@ -291,8 +179,8 @@ static sn_status write_run_txt(const char *dir, const text_args *a, const text_c
         "# what this run trained, on what, and how (scratchnet train --text)\n"
         "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
         "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
-        a->spec, a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer, (double)c->lr,
-        c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
+        a->positional[0], a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
+        (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
         c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
     if (changed[0] && k > 0 && k < (int)sizeof text)
         snprintf(text + k, sizeof text - (size_t)k, "resumed_on_changed_inputs %s\n", changed);
@@ -301,17 +189,17 @@ static sn_status write_run_txt(const char *dir, const text_args *a, const text_c
 
 /* ---- the verb ------------------------------------------------------------- */
 
-static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
+static void apply_args(const cli_opts *a, text_cfg *t, sn_train_config *c) {
     if (a->words > 0) t->words = (int)a->words;
-    if (a->seq > 0) t->o.seq_len = (int)a->seq;
-    if (a->val >= 0) t->val = a->val;
+    if (a->seq_len > 0) t->o.seq_len = (int)a->seq_len;
+    if (a->val_split >= 0) t->val = a->val_split;
     if (a->minutes > 0) t->minutes = a->minutes;
     if (a->sample_every >= 0) t->o.sample_every = (int)a->sample_every;
     if (a->sample_length >= 0) t->o.sample_length = (int)a->sample_length;
     if (a->temperature >= 0) t->o.temperature = (float)a->temperature;
     if (a->prime) snprintf(t->prime, sizeof t->prime, "%s", a->prime);
     if (c) {
-        if (a->seed > 0) c->seed = (uint64_t)a->seed;
+        if (a->seed >= 0) c->seed = (uint64_t)a->seed;
         if (a->epochs >= 0) c->epochs = (int)a->epochs;
         if (a->batch > 0) c->batch = (int)a->batch;
         if (a->lr > 0) c->lr = (float)a->lr;
@@ -321,13 +209,11 @@ static void apply_args(const text_args *a, text_cfg *t, sn_train_config *c) {
 }
 
 int cmd_train_text(int argc, char **argv) {
-    text_args a;
+    cli_opts a;
     cli_resume res = {0};
     const char *resume_dir = NULL;
-    static const char *const bare[] = {"--quiet", "--skip-nonfinite", "--force",
-                                       "--resume-changed-inputs", NULL};
     int rc = 0;
-    char *record = cli_train_prologue(&argc, &argv, bare, &res, &resume_dir, &rc);
+    char *record = cli_train_prologue(&argc, &argv, cli_flag_names(), &res, &resume_dir, &rc);
     if (!record) {
         cli_resume_free(&res);
         return rc;
@@ -338,13 +224,13 @@ int cmd_train_text(int argc, char **argv) {
         cli_resume_free(&res);
         return rc < 0 ? 0 : rc;
     }
-    sn_set_threads(a.threads);
+    sn_set_threads((int)a.threads);
     sn_set_memory_limit(a.max_memory);
     text_cfg t;
     sn_text_spec_default(&t);
 
     sn_error err = {0};
-    char *orig = NULL, *corpus = NULL;
+    char *orig = NULL, *corpus = NULL, *seeded = NULL;
     size_t spec_len = 0, corpus_len = 0, nids = 0;
     int *ids = NULL;
     sn_vocab *v = NULL;
@@ -357,8 +243,8 @@ int cmd_train_text(int argc, char **argv) {
     char opts[160], model_path[1200];
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
     char run_dir[1024], path[1200], inputs[96] = "", epochs_text[16] = "", changed[32] = "";
-    sn_status s = sn_text_read_file(a.spec, &orig, &spec_len, &err);
-    if (s == SN_OK) s = sn_text_spec_parse(orig, a.spec, &t, &err);
+    sn_status s = sn_text_read_file(a.positional[0], &orig, &spec_len, &err);
+    if (s == SN_OK) s = sn_text_spec_parse(orig, a.positional[0], &t, &err);
     if (s == SN_OK && a.level) s = sn_text_level_parse(a.level, &t.level, &err);
     apply_args(&a, &t, NULL);
     if (s == SN_OK) s = sn_text_read_file(a.text, &corpus, &corpus_len, &err);
@@ -366,9 +252,16 @@ int cmd_train_text(int argc, char **argv) {
         sn_wrap(&err, "%s", a.text);
     if (s == SN_OK && (s = sn_vocab_encode(v, corpus, corpus_len, &ids, &nids, &err)))
         sn_wrap(&err, "%s", a.text);
+    if (s == SN_OK && a.seed == 0) { /* 0 to the library means "the spec's seed" */
+        static const char seed0[] = "\n[train]\nseed 0\n";
+        if ((seeded = malloc(strlen(orig) + sizeof seed0)))
+            strcat(strcpy(seeded, orig), seed0);
+        else
+            s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
+    }
     if (s == SN_OK)
-        s = sn_text_model_from_spec(orig, a.spec, a.seed > 0 ? (uint64_t)a.seed : 0,
-                                    sn_vocab_size(v), &m, &err);
+        s = sn_text_model_from_spec(seeded ? seeded : orig, a.positional[0],
+                                    a.seed > 0 ? (uint64_t)a.seed : 0, sn_vocab_size(v), &m, &err);
     if (s == SN_OK) {
         apply_args(&a, &t, sn_model_config(m));
         t.o.prime = t.prime[0] ? t.prime : NULL;
@@ -381,7 +274,7 @@ int cmd_train_text(int argc, char **argv) {
         if (a.out)
             snprintf(run_dir, sizeof run_dir, "%s", a.out);
         else
-            cli_default_run_dir(run_dir, sizeof run_dir, a.spec);
+            cli_default_run_dir(run_dir, sizeof run_dir, a.positional[0]);
         /* the folder locked for this run, then what a resume resumes checked */
         s = cli_run_begin(run_dir, resume_dir != NULL, a.force, &err);
         cli_inputs_of_text(inputs, sizeof inputs, corpus, corpus_len);
@@ -482,6 +375,7 @@ int cmd_train_text(int argc, char **argv) {
     sn_free(ids);
     sn_free(corpus);
     sn_free(orig);
+    free(seeded);
     if (s == SN_ERR_INTERRUPTED)
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
     free(record);
