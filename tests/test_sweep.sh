@@ -98,4 +98,16 @@ printf 'spec %s\ndata %s\nsort accuracy\n' "$ex/xor/xor.net" "$ex/xor/xor.csv" >
 "$sn" sweep >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "sweep without a file"
 
+# Paths in a sweep file are relative to its folder, wherever it is run from;
+# --out on the command line is relative to the current directory.
+mkdir -p "$tmp/rel/specs" "$tmp/rel/d" "$tmp/elsewhere"
+cp "$ex/xor/xor.net" "$tmp/rel/specs/x.net"
+cp "$ex/xor/xor.csv" "$tmp/rel/d/x.csv"
+printf 'spec specs/x.net\ndata d/x.csv\ntest d/x.csv\nout runs-here\nset epochs=5\n' >"$tmp/rel/r.sweep"
+(cd "$tmp/elsewhere" && "$sn" sweep ../rel/r.sweep --quiet >"$tmp/out" 2>"$tmp/err")
+[ $? -eq 0 ] && [ -s "$tmp/rel/runs-here/comparison.csv" ] && ok ||
+    bad "relative paths of a sweep file: $(tail -3 "$tmp/err")"
+(cd "$tmp/elsewhere" && "$sn" sweep ../rel/r.sweep --quiet -o cli-out >"$tmp/out" 2>"$tmp/err")
+[ $? -eq 0 ] && [ -s "$tmp/elsewhere/cli-out/comparison.csv" ] && ok || bad "--out of a sweep: $(tail -3 "$tmp/err")"
+
 finish

@@ -16,7 +16,8 @@
  * Configurations = specs × the grid's combinations. Each one's spec is the
  * spec file with a [train] section appended holding the set and grid values
  * (later lines override earlier ones), so the run folder's spec.net says
- * exactly what was trained. Paths are relative to the current directory. */
+ * exactly what was trained. Paths in the file are relative to its folder;
+ * on the command line, to the current directory. */
 #include "cli.h"
 
 #include <errno.h>
@@ -57,7 +58,9 @@ typedef struct sweep {
     char *keys[MAX_KEYS], *values[MAX_KEYS][MAX_VALUES];
     int nkeys, nvalues[MAX_KEYS];
     char set_lines[2048];
-    char *text; /* the file, words point into it */
+    char *text;                 /* the file, words point into it */
+    char *paths[MAX_SPECS + 4]; /* its paths, made relative to its folder */
+    int npaths, oom;
 } sweep;
 
 typedef struct config {
@@ -159,6 +162,28 @@ static sn_status add_grid(sweep *sw, char **w, int n, const char *file, int line
     return SN_OK;
 }
 
+static void sweep_free(sweep *sw) {
+    for (int i = 0; i < sw->npaths; i++) free(sw->paths[i]);
+    free(sw->text);
+    sw->text = NULL;
+    sw->npaths = 0;
+}
+
+/* A path written in the sweep file, taken relative to the file's folder
+ * (NULL when out of memory). */
+static char *file_path(sweep *sw, const char *file, const char *p) {
+    const char *slash = strrchr(file, '/');
+    size_t n = slash && p[0] != '/' ? (size_t)(slash - file) + 1 : 0;
+    char *s = sw->npaths < MAX_SPECS + 4 ? malloc(n + strlen(p) + 1) : NULL;
+    if (!s) {
+        sw->oom = 1;
+        return NULL;
+    }
+    memcpy(s, file, n);
+    strcpy(s + n, p);
+    return sw->paths[sw->npaths++] = s;
+}
+
 static sn_status parse_sweep(const char *file, sweep *sw, sn_error *err) {
     memset(sw, 0, sizeof *sw);
     sn_buf b = {0};
@@ -195,15 +220,16 @@ static sn_status parse_sweep(const char *file, sweep *sw, sn_error *err) {
             if (sw->nspecs == MAX_SPECS)
                 s = sn_fail(err, SN_ERR_FORMAT, "%s:%d: at most %d specs", file, line, MAX_SPECS);
             else
-                sw->specs[sw->nspecs++] = w[1];
+                sw->specs[sw->nspecs++] = file_path(sw, file, w[1]);
         } else if (strcmp(d, "data") == 0) {
-            sw->data = w[1];
+            sw->data = file_path(sw, file, w[1]);
         } else if (strcmp(d, "test") == 0) {
-            sw->test = w[1];
+            sw->test = file_path(sw, file, w[1]);
         } else if (strcmp(d, "classes") == 0) {
-            sw->classes = w[1];
+            sw->classes = file_path(sw, file, w[1]);
         } else if (strcmp(d, "out") == 0) {
-            snprintf(sw->out, sizeof sw->out, "%s", w[1]);
+            char *out = file_path(sw, file, w[1]);
+            snprintf(sw->out, sizeof sw->out, "%s", out ? out : "");
         } else if (strcmp(d, "grid") == 0) {
             s = n < 2 ? sn_fail(err, SN_ERR_FORMAT, "%s:%d: grid: expected key=v1,v2", file, line)
                       : add_grid(sw, w + 1, n - 1, file, line, err);
@@ -234,12 +260,10 @@ static sn_status parse_sweep(const char *file, sweep *sw, sn_error *err) {
                         file, line, d);
         }
     }
+    if (s == SN_OK && sw->oom) s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
     if (s == SN_OK && sw->nspecs == 0)
         s = sn_fail(err, SN_ERR_FORMAT, "%s: no 'spec FILE' line", file);
-    if (s != SN_OK) {
-        free(sw->text);
-        sw->text = NULL;
-    }
+    if (s != SN_OK) sweep_free(sw);
     return s;
 }
 
@@ -621,7 +645,7 @@ int cmd_sweep(int argc, char **argv) {
     if (s == SN_OK && dry) {
         for (int i = 0; i < n; i++) printf("%s/%s\t%s\n", dir, cf[i].dir, cf[i].label);
         free(cf);
-        free(sw.text);
+        sweep_free(&sw);
         return 0;
     }
     if (s == SN_OK) {
@@ -682,6 +706,6 @@ int cmd_sweep(int argc, char **argv) {
     free(cf);
     free(res);
     free(idx);
-    free(sw.text);
+    sweep_free(&sw);
     return s != SN_OK || failed ? EXIT_RUNTIME : 0;
 }
