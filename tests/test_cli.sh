@@ -42,6 +42,11 @@ for name in or xor; do
         --test "$src/examples/$name/$name.csv" --out "$tmp/$name" --quiet >"$tmp/out" 2>"$tmp/err"
     if grep -q "test accuracy: 100.00 %" "$tmp/out"; then ok; else bad "$name: $(cat "$tmp/out" "$tmp/err")"; fi
     [ -f "$tmp/$name/model.safetensors" ] && ok || bad "$name: no model.safetensors"
+    # metric files hold numbers as people read them (0.8796, not 0.87960000000000005)
+    [ -s "$tmp/$name/metrics.csv" ] && awk -F, 'FNR > 1 { for (i = 2; i <= NF; i++) {
+        v = $i; sub(/^-?0?\.?0*/, "", v); gsub(/[^0-9]/, "", v); if (length(v) > 8) bad = 1 } }
+        END { exit bad }' "$tmp/$name/metrics.csv" "$tmp/$name/per_class.csv" && ok ||
+        bad "$name: metric precision: $(cat "$tmp/$name/metrics.csv")"
     lines=$(wc -l <"$tmp/$name/history.csv")
     [ "$lines" -eq 2001 ] && ok || bad "$name: history.csv has $lines lines"
     # predict prints a header, then input, index, class, name, probability;

@@ -37,15 +37,15 @@ static sn_status write_in(const char *dir, const char *name, const sn_buf *b, sn
 static void metrics_csv(sn_buf *b, const sn_metrics *m) {
     sn_buf_puts(b, "metric,value\n");
     sn_buf_printf(b, "samples,%ld\n", m->n);
-    sn_buf_printf(b, "accuracy,%.17g\n", m->accuracy);
-    if (m->top_k) sn_buf_printf(b, "top%d_accuracy,%.17g\n", m->top_k, m->top_k_accuracy);
-    sn_buf_printf(b, "macro_precision,%.17g\n", m->macro_precision);
-    sn_buf_printf(b, "macro_recall,%.17g\n", m->macro_recall);
-    sn_buf_printf(b, "macro_f1,%.17g\n", m->macro_f1);
-    sn_buf_printf(b, "weighted_precision,%.17g\n", m->weighted_precision);
-    sn_buf_printf(b, "weighted_recall,%.17g\n", m->weighted_recall);
-    sn_buf_printf(b, "weighted_f1,%.17g\n", m->weighted_f1);
-    sn_buf_printf(b, "cross_entropy,%.17g\n", m->mean_xent);
+    sn_buf_printf(b, "accuracy,%.6g\n", m->accuracy);
+    if (m->top_k) sn_buf_printf(b, "top%d_accuracy,%.6g\n", m->top_k, m->top_k_accuracy);
+    sn_buf_printf(b, "macro_precision,%.6g\n", m->macro_precision);
+    sn_buf_printf(b, "macro_recall,%.6g\n", m->macro_recall);
+    sn_buf_printf(b, "macro_f1,%.6g\n", m->macro_f1);
+    sn_buf_printf(b, "weighted_precision,%.6g\n", m->weighted_precision);
+    sn_buf_printf(b, "weighted_recall,%.6g\n", m->weighted_recall);
+    sn_buf_printf(b, "weighted_f1,%.6g\n", m->weighted_f1);
+    sn_buf_printf(b, "cross_entropy,%.6g\n", m->mean_xent);
 }
 
 typedef struct wrong {
@@ -130,7 +130,7 @@ sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *
             snprintf(num, sizeof num, "%d", c);
             sn_buf_printf(&b, "%d,", c);
             csv_field(&b, names ? names[c] : num);
-            sn_buf_printf(&b, ",%.17g,%.17g,%.17g,%ld\n", mt.precision[c], mt.recall[c], mt.f1[c],
+            sn_buf_printf(&b, ",%.6g,%.6g,%.6g,%ld\n", mt.precision[c], mt.recall[c], mt.f1[c],
                           mt.support[c]);
         }
         s = write_in(run_dir, "per_class.csv", &b, err);

@@ -109,7 +109,7 @@ static sn_status noise_study(const cli_opts *o, sn_model *m, const sn_dataset *t
         if (s != SN_OK) break;
         printf("%8g %8.2f %% %9.4f %14.4f\n", levels[i], 100 * mt.accuracy, mt.macro_f1,
                mt.mean_xent);
-        sn_buf_printf(&csv, "%g,%.17g,%.17g,%.17g,%d,%llu\n", levels[i], mt.accuracy, mt.macro_f1,
+        sn_buf_printf(&csv, "%g,%.6g,%.6g,%.6g,%d,%llu\n", levels[i], mt.accuracy, mt.macro_f1,
                       mt.mean_xent, clip, (unsigned long long)seed);
         sn_metrics_free(&mt);
     }
