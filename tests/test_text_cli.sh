@@ -85,6 +85,13 @@ grep -q "Samples during training" "$report" && ok || bad "report.html has no sam
 e2=$(grep -n "<h3>epoch 2</h3>" "$report" | cut -d: -f1)
 e1=$(grep -n "<h3>epoch 1</h3>" "$report" | cut -d: -f1)
 [ -n "$e1" ] && [ -n "$e2" ] && [ "$e2" -lt "$e1" ] && ok || bad "samples not newest first"
+# report on a text run: exit 0, nothing that looks like an error; summary.txt
+# starts with its first line; generate takes the run folder.
+expect 0 "" -- "$sn" report "$tmp/run"
+[ -s "$tmp/err" ] && bad "report on a text run printed: $(cat "$tmp/err")" || ok
+[ -n "$(head -1 "$tmp/run/summary.txt")" ] && ok || bad "summary.txt starts with a blank line"
+expect 0 "" -- "$sn" generate "$tmp/run" --sample-length 20 --seed 5
+[ -s "$tmp/out" ] && ok || bad "generate RUN_DIR printed nothing"
 
 # generate: the same seed gives the same text, temperature 0 ignores the seed.
 model=$tmp/run/model.safetensors

@@ -90,7 +90,11 @@ int cmd_report(int argc, char **argv) {
     if (s == SN_OK && !have_model && !have_hist)
         s = sn_fail(&err, SN_ERR_IO, "%s: not a run folder (no history.csv, no model.safetensors)",
                     dir);
-    if (s == SN_OK && have_model && (o.data || !have_metrics)) {
+    sn_keyvals run = {0}; /* a text run's measure is its validation loss, shown as is */
+    int text_run = s == SN_OK && file_in(dir, "run.txt", path, sizeof path) &&
+                   sn_keyvals_read(path, &run, NULL) == SN_OK && sn_keyvals_get(&run, "text");
+    sn_keyvals_free(&run);
+    if (s == SN_OK && have_model && (o.data || (!have_metrics && !text_run))) {
         int asked = o.data != NULL;
         sn_status e = compute_eval(&o, dir, &err);
         if (e != SN_OK && (asked || !have_hist)) s = e;
