@@ -68,8 +68,25 @@ for v in train eval predict report plot summary sweep gradcheck generate checkpo
     grep -q "%%" "$tmp/out" && bad "$v --help prints %%" || ok
 done
 
-# --version
+# --version, and run.txt says which build ran which command; a resumed run
+# keeps its first command and start time.
 expect 0 "" -- "$sn" --version
 grep -Eq "^scratchnet [0-9]+\.[0-9]+\.[0-9]+" "$tmp/out" && ok || bad "--version: $(cat "$tmp/out")"
+ver=$(cut -d' ' -f2 "$tmp/out")
+grep -qx "version $ver" "$tmp/a/run.txt" && ok || bad "run.txt lacks 'version $ver'"
+if git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
+    grep -q "^commit $(git -C "$src" rev-parse --short=12 HEAD)" "$tmp/a/run.txt" && ok ||
+        bad "run.txt: $(grep commit "$tmp/a/run.txt"), HEAD $(git -C "$src" rev-parse --short=12 HEAD)"
+fi
+grep -qxF "command $sn train $or/or.net --data=$or/or.csv --epochs=50 -o $tmp/a --quiet" "$tmp/a/run.txt" &&
+    ok || bad "run.txt: $(grep command "$tmp/a/run.txt")"
+"$sn" train "$or/or.net" --data "$or/or.csv" --epochs 3 --checkpoint-every 1 --out "$tmp/c" --quiet \
+    >/dev/null 2>&1
+first=$(grep "^started" "$tmp/c/run.txt")
+sleep 1.1
+"$sn" train --resume "$tmp/c" --epochs 5 --quiet >/dev/null 2>"$tmp/err" || bad "resume: $(cat "$tmp/err")"
+[ "$(grep "^started" "$tmp/c/run.txt")" = "$first" ] && ok || bad "resume changed run.txt's $first"
+grep -q "^command .* --epochs 3 --checkpoint-every 1" "$tmp/c/run.txt" && ok || bad "resume lost the command"
+grep -q "^resumed .* by $sn train --resume $tmp/c --epochs 5" "$tmp/c/run.txt" && ok || bad "no resumed line"
 
 finish

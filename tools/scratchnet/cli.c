@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "sn_version.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -488,6 +489,28 @@ sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_err
 }
 
 static char command_text[4096];
+
+void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed) {
+    char path[1200], now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
+    sn_keyvals old = {0};
+    snprintf(path, sizeof path, "%s/run.txt", run_dir);
+    if (resumed) sn_keyvals_read(path, &old, NULL);
+    const char *started = sn_keyvals_get(&old, "started");
+    const char *command = sn_keyvals_get(&old, "command");
+    int k = snprintf(buf, len, "version %s\n", SN_VERSION);
+    if (SN_GIT_COMMIT[0] && k < (int)len)
+        k += snprintf(buf + k, len - (size_t)k, "commit %s\n", SN_GIT_COMMIT);
+    if (k < (int)len)
+        k += snprintf(buf + k, len - (size_t)k, "command %s\n", command ? command : command_text);
+    if (command && k < (int)len)
+        k += snprintf(buf + k, len - (size_t)k, "resumed %s by %s\n", now, command_text);
+    if (k < (int)len) snprintf(buf + k, len - (size_t)k, "started %s\n", started ? started : now);
+    sn_keyvals_free(&old);
+}
 
 void cli_command_line(int argc, char **argv) {
     size_t k = 0;

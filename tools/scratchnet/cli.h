@@ -109,6 +109,10 @@ sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_err
  * cli_command_text returns it ("" before). */
 void cli_command_line(int argc, char **argv);
 const char *cli_command_text(void);
+/* The lines every run.txt starts with: version, commit (when built from a
+ * git checkout), the command line, and the start time; a resumed run keeps
+ * the first command and start and adds a "resumed" line. */
+void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed);
 
 /* A PNG or PGM image as a one-sample set of `channels` (1 or 3) planes,
  * pixels scaled to [0, 1] (image.c). */

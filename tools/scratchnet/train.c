@@ -121,11 +121,11 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
                                int ntrain, int nval, int ntest, const char *changed,
                                sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
-    char text[4096];
+    char text[8192];
     int k = snprintf(text, sizeof text,
-                     "# what this run trained, on what, and how (scratchnet train)\n"
+                     "# what this run trained, on what, and how (scratchnet train)\n%s"
                      "spec %s\ndata %s\n",
-                     spec_path, o->data ? o->data : "-");
+                     started, spec_path, o->data ? o->data : "-");
 #define ADD(...)                                                                                   \
     do {                                                                                           \
         if (k < (int)sizeof text) k += snprintf(text + k, sizeof text - (size_t)k, __VA_ARGS__);   \
@@ -150,8 +150,8 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
         c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
     ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,
         c->standardize ? "yes" : "no", sn_get_threads());
-    ADD("samples %d train, %d validation, %d test\nparameters %zu\nstarted %s\n", ntrain, nval,
-        ntest, sn_model_num_params(m), started);
+    ADD("samples %d train, %d validation, %d test\nparameters %zu\n", ntrain, nval, ntest,
+        sn_model_num_params(m));
     if (changed && changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
     if (finished) ADD("finished %s\n", finished);
 #undef ADD
@@ -189,12 +189,12 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
                         const sn_dataset *all, const sn_dataset *test, const char *run_dir,
                         sn_error *err) {
     sn_dataset train = {0}, val = {0}, tst = {0};
-    char path[1200], started[32], finished[32];
+    char path[1200], started[6000], finished[32];
     char **names = NULL;
     int K = sn_model_num_classes(m);
     apply_overrides(o, sn_model_config(m));
     const sn_train_config *c = sn_model_config(m);
-    now_text(started, sizeof started);
+    cli_run_head(started, sizeof started, run_dir, o->resume != NULL);
     int own_train = 0;
     /* the model's whole memory weighed (and taken) before the folder is touched */
     sn_status s = sn_model_reserve(m, c->batch, err);

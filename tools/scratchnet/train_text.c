@@ -171,15 +171,16 @@ static void on_sample(void *ctx, int epoch, const char *text, size_t len) {
 
 /* run.txt: the settings of the run, "key value" per line (as train.c's). */
 static sn_status write_run_txt(const char *dir, const cli_opts *a, const text_cfg *t,
-                               const sn_model *m, const char *changed, sn_error *err) {
+                               const sn_model *m, int resumed, const char *changed, sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
-    char text[2048];
+    char text[8192], head[6000];
+    cli_run_head(head, sizeof head, dir, resumed);
     int k = snprintf(
         text, sizeof text,
-        "# what this run trained, on what, and how (scratchnet train --text)\n"
+        "# what this run trained, on what, and how (scratchnet train --text)\n%s"
         "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
         "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
-        a->positional[0], a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
+        head, a->positional[0], a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
         (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
         c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
     if (changed[0] && k > 0 && k < (int)sizeof text)
@@ -284,7 +285,7 @@ int cmd_train_text(int argc, char **argv) {
                                  a.resume_changed_inputs, changed, sizeof changed, &err);
         if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
             s = cli_write_text(run_dir, "spec.net", orig, &err);
-        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, changed, &err);
+        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, resume_dir != NULL, changed, &err);
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
