@@ -372,30 +372,54 @@ sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_datase
     return s;
 }
 
-static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
-                     double sps) {
-    cli_progress *p = ctx;
+/* "1:05" or "1:02:05" */
+static void clock_text(char *buf, size_t len, double seconds) {
+    int t = seconds > 0 && seconds < 3.6e6 ? (int)(seconds + 0.5) : 0; /* under 1000 hours */
+    if (t >= 3600)
+        snprintf(buf, len, "%d:%02d:%02d", t / 3600 % 1000, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%d:%02d", t / 60 % 60, t % 60);
+}
+
+void cli_progress_batch(cli_progress *p, int epoch, int batch, int nbatches, double loss,
+                        double acc, double rate, const char *unit) {
     if (p->quiet || !p->tty) return;
     double t = cli_now();
-    if (batch == 1) p->epoch_start = t;
+    long done = (long)(epoch - 1) * nbatches + batch, total = (long)p->epochs * nbatches;
+    if (p->start == 0) p->start = t, p->done0 = done - 1; /* a resumed run starts midway */
     if (batch != nbatches && t - p->last_draw < 0.1) return;
     p->last_draw = t;
-    char bar[31];
-    int filled = (int)(30.0 * batch / nbatches);
-    for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
-    bar[30] = 0;
-    double eta = (t - p->epoch_start) / batch * (nbatches - batch);
+    char bar[21], elapsed[32], eta[32];
+    int filled = (int)(20.0 * batch / nbatches);
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = 0;
+    double run = t - p->start, left = run / (double)(done - p->done0) * (double)(total - done);
+    if (p->budget_s > 0 && p->budget_s - run < left) left = p->budget_s - run;
+    clock_text(elapsed, sizeof elapsed, run);
+    clock_text(eta, sizeof eta, left);
     fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d loss %.4f", epoch, p->epochs, bar, batch,
             nbatches, loss);
     if (!isnan(acc)) fprintf(stderr, " acc %.2f%%", 100 * acc);
-    fprintf(stderr, " %.0f samples/s ETA %.0fs", sps, eta);
+    fprintf(stderr, " %.0f %s %s elapsed, ETA %s%s%s", rate, unit, elapsed, eta,
+            p->budget_s > 0 ? " (time budget)" : "", batch == nbatches ? " · evaluating" : "");
     fflush(stderr);
+    p->drawn = 1;
+}
+
+void cli_progress_end_line(cli_progress *p) {
+    if (p->drawn && p->tty) fputs("\r\033[K", stderr);
+    p->drawn = 0;
+}
+
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double sps) {
+    cli_progress_batch(ctx, epoch, batch, nbatches, loss, acc, sps, "samples/s");
 }
 
 static int on_epoch(void *ctx, const sn_epoch_stats *e) {
     cli_progress *p = ctx;
     if (p->quiet) return 0;
-    if (p->tty) fputs("\r\033[K", stderr);
+    cli_progress_end_line(p);
     fprintf(stderr, "epoch %d/%d  loss %.4f", e->epoch, p->epochs, e->train_loss);
     if (!isnan(e->train_acc)) fprintf(stderr, "  acc %.2f%%", 100 * e->train_acc);
     if (!isnan(e->val_loss)) fprintf(stderr, "  val_loss %.4f", e->val_loss);
@@ -407,10 +431,10 @@ static int on_epoch(void *ctx, const sn_epoch_stats *e) {
 }
 
 sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs) {
+    memset(p, 0, sizeof *p);
     p->quiet = quiet;
-    p->tty = isatty(2);
+    p->tty = isatty(2) || getenv("SN_PROGRESS_TTY"); /* the variable: for tests */
     p->epochs = epochs;
-    p->last_draw = 0;
     sn_train_hooks h = {.ctx = p, .on_batch = on_batch, .on_epoch = on_epoch};
     return h;
 }

@@ -135,12 +135,20 @@ sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, 
 sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_dataset *train,
                            const sn_dataset *test, sn_error *err);
 
-/* Progress hooks for sn_train: a bar redrawn in place on a terminal, one
+/* Progress hooks for sn_train: a bar redrawn in place on a terminal (the
+ * epoch's batches, the run's elapsed time and the ETA of the whole run), one
  * plain line per epoch otherwise, nothing with --quiet. */
 typedef struct cli_progress {
-    int quiet, tty, epochs;
-    double last_draw, epoch_start;
+    int quiet, tty, epochs, drawn;
+    double last_draw, start, budget_s; /* budget_s: a time budget (0: none) */
+    long done0;                        /* batches done before this process */
 } cli_progress;
+/* Draws the bar (rate in `unit`, e.g. "samples/s"); the text trainer's
+ * hooks call it too. */
+void cli_progress_batch(cli_progress *p, int epoch, int batch, int nbatches, double loss,
+                        double acc, double rate, const char *unit);
+/* Clears the bar's line (before other output). */
+void cli_progress_end_line(cli_progress *p);
 sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs);
 
 int cmd_train(int argc, char **argv);

@@ -233,6 +233,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
                     sn_get_threads());
         cli_progress prog;
         sn_train_hooks hooks = cli_progress_hooks(&prog, o->quiet, c->epochs);
+        prog.budget_s = c->max_seconds;
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
         /* checkpoints: RUN_DIR/checkpoint.safetensors (checkpoint.c) */
         char ckpt[1200];

@@ -94,8 +94,7 @@ static int parse_args(int argc, char **argv, cli_opts *a) {
 /* ---- progress, samples, run folder ----------------------------------------- */
 
 typedef struct progress {
-    int quiet, tty, epochs;
-    double last_draw;
+    cli_progress bar;
     FILE *samples;
     sn_epoch_stats kept; /* the epoch whose weights training ended with */
     /* the model file, rewritten (atomically) whenever the kept epoch changes,
@@ -109,22 +108,13 @@ typedef struct progress {
     sn_error save_err;
 } progress;
 
-/* A progress line redrawn in place on a terminal; in a log, one line a
- * minute. */
+/* The bar on a terminal, as for table training (tokens/s, the time
+ * budget); in a log, one line per epoch. */
 static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
                      double tps) {
     progress *p = ctx;
     (void)acc;
-    if (p->quiet) return;
-    double t = cli_now();
-    if (p->last_draw == 0) p->last_draw = t;
-    if (batch != nbatches && t - p->last_draw < (p->tty ? 0.2 : 60)) return;
-    if (!p->tty && batch == nbatches) return;
-    p->last_draw = t;
-    fprintf(stderr, "%sepoch %d/%d  batch %d/%d  loss %.4f  %.0f tokens/s%s",
-            p->tty ? "\r\033[K" : "", epoch, p->epochs, batch, nbatches, loss, tps,
-            p->tty ? "" : "\n");
-    fflush(stderr);
+    cli_progress_batch(&p->bar, epoch, batch, nbatches, loss, NAN, tps, "tokens/s");
 }
 
 static int on_epoch(void *ctx, const sn_epoch_stats *e) {
@@ -134,9 +124,9 @@ static int on_epoch(void *ctx, const sn_epoch_stats *e) {
             p->save_status = sn_text_model_save(p->m, p->v, p->model_path, p->nmeta, p->meta_keys,
                                                 p->meta_vals, &p->save_err);
     }
-    if (p->quiet) return 0;
-    if (p->tty) fputs("\r\033[K", stderr);
-    fprintf(stderr, "epoch %d/%d%s  loss %.4f (%.3f bits)", e->epoch, p->epochs,
+    if (p->bar.quiet) return 0;
+    cli_progress_end_line(&p->bar);
+    fprintf(stderr, "epoch %d/%d%s  loss %.4f (%.3f bits)", e->epoch, p->bar.epochs,
             e->partial ? " (time budget reached)" : "", e->train_loss, e->train_loss / log(2.0));
     if (!isnan(e->val_loss))
         fprintf(stderr, "  val %.4f (%.3f bits, perplexity %.2f)", e->val_loss,
@@ -155,7 +145,8 @@ static void on_end(void *ctx, const sn_epoch_stats *kept) {
  * samples.txt stays in its error flag, checked when the run ends. */
 static void on_sample(void *ctx, int epoch, const char *text, size_t len) {
     progress *p = ctx;
-    if (!p->quiet) {
+    cli_progress_end_line(&p->bar); /* the sample starts on a line of its own */
+    if (!p->bar.quiet) {
         printf("---- sample after epoch %d ----\n", epoch);
         fwrite(text, 1, len, stdout);
         printf("\n----\n");
@@ -238,8 +229,7 @@ int cmd_train_text(int argc, char **argv) {
     sn_model *m = NULL;
     progress p;
     memset(&p, 0, sizeof p);
-    p.quiet = a.quiet;
-    p.tty = isatty(2);
+    cli_progress_hooks(&p.bar, a.quiet, 0);
     p.kept.train_loss = p.kept.val_loss = NAN; /* until training ends */
     char opts[160], model_path[1200];
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
@@ -266,7 +256,8 @@ int cmd_train_text(int argc, char **argv) {
     if (s == SN_OK) {
         apply_args(&a, &t, sn_model_config(m));
         t.o.prime = t.prime[0] ? t.prime : NULL;
-        p.epochs = sn_model_config(m)->epochs;
+        p.bar.epochs = sn_model_config(m)->epochs;
+        p.bar.budget_s = sn_model_config(m)->max_seconds;
     }
     size_t nval = s == SN_OK ? (size_t)llround(t.val * (double)nids) : 0;
     /* the model's whole memory weighed (and taken) before the folder is touched */
