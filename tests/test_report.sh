@@ -229,4 +229,26 @@ assert not missing, missing
 EOF
 fi
 
+# The kept epoch is marked on every training chart and named beside the
+# headline accuracy; the charts sit in a grid as wide as the page (two
+# columns on a wide screen); the hyper-parameters show the schedule and the
+# early-stopping monitor.
+"$py" - "$run/report.html" <<'PY' && ok || bad "kept epoch or chart grid in report.html"
+import re, sys
+html = open(sys.argv[1]).read()
+training = html[html.index("<h2>Training</h2>"):]
+training = training[:training.index("</section>")]
+charts = training.count("<svg")
+assert charts >= 3 and training.count("kept: epoch 4<") == charts, (charts, training.count("kept: epoch"))
+assert "test accuracy (weights of epoch 4)" in html
+assert 'class="charts"' in training and "grid-template-columns" in html and "calc(50%" in html
+PY
+sed 's/^epochs 4$/epochs 6\nschedule step step_size=2 gamma=0.5\nearly_stop patience=2 monitor=val_acc/' \
+    "$tmp/mlp.net" >"$tmp/es.net"
+"$sn" train "$tmp/es.net" --data "$data" --out "$tmp/es" --quiet >/dev/null 2>"$tmp/err" || bad "es: $(cat "$tmp/err")"
+grep -q "^schedule step step_size=2 gamma=0.5$" "$tmp/es/run.txt" && ok || bad "run.txt: $(grep schedule "$tmp/es/run.txt")"
+grep -q "^early_stop patience=2 .*monitor=val_acc restore=yes$" "$tmp/es/run.txt" && ok ||
+    bad "run.txt: $(grep early_stop "$tmp/es/run.txt")"
+grep -q "step_size=2 gamma=0.5</td>" "$tmp/es/report.html" && grep -q "monitor=val_acc" "$tmp/es/report.html" &&
+    ok || bad "the hyper-parameter table lacks the schedule or the monitor"
 finish

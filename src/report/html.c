@@ -23,7 +23,7 @@
 static const char css[] =
     "body{margin:0;background:#f4f5f7;color:#222;font:14px/1.45 'DejaVu Sans','Segoe UI',"
     "Helvetica,Arial,sans-serif}\n"
-    "main{max-width:1340px;margin:0 auto;padding:20px 24px 40px}\n"
+    "main{max-width:2000px;margin:0 auto;padding:20px 24px 40px}\n"
     "h1{font-size:24px;margin:8px 0 2px}h2{font-size:18px;margin:0 0 12px}"
     "h3{font-size:14px;margin:14px 0 6px;color:#444}\n"
     ".sub{color:#666;margin:0 0 "
@@ -32,6 +32,10 @@ static const char css[] =
     "padding:16px 20px;margin:16px 0}\n"
     ".grid{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}\n"
     "svg{max-width:100%;height:auto;display:block}\n"
+    /* charts take the page's width: one column, two on a wide screen */
+    ".charts{display:grid;gap:14px;grid-template-columns:repeat(auto-fill,"
+    "minmax(max(460px,calc(50% - 7px)),1fr))}\n"
+    ".charts svg{width:100%;height:auto}\n"
     ".cards{display:flex;flex-wrap:wrap;gap:12px}\n"
     ".card{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.1);"
     "padding:10px 16px;min-width:130px}\n"
@@ -95,10 +99,19 @@ static double metric(const sn_table *m, const char *name) {
     return NAN;
 }
 
+/* The kept epoch (whose weights the model file holds) as a marked line. */
+static void mark_kept(sn_chart *c, int kept) {
+    static char label[48];
+    if (kept <= 0) return;
+    snprintf(label, sizeof label, "kept: epoch %d", kept);
+    c->mark_x = kept;
+    c->mark_label = label;
+}
+
 /* Chart of the given history columns (those present) against epoch. */
 static int history_chart(sn_buf *b, const sn_table *h, const double *x, const char *title,
                          const char *ylabel, const char *const *cols, const char *const *labels,
-                         int ncols, double scale, int percent) {
+                         int ncols, double scale, int percent, int kept) {
     sn_series s[4];
     double *ys[4] = {0};
     int n = 0;
@@ -112,13 +125,14 @@ static int history_chart(sn_buf *b, const sn_table *h, const double *x, const ch
     if (n) {
         sn_chart c = sn_chart_epochs(title, ylabel, s, n);
         c.y_percent = percent;
+        mark_kept(&c, kept);
         sn_svg_line_chart(b, &c);
     }
     for (int i = 0; i < n; i++) free(ys[i]);
     return n;
 }
 
-static void training_section(sn_buf *b, const sn_table *h) {
+static void training_section(sn_buf *b, const sn_table *h, int kept) {
     double *x = column(h, "epoch", 1);
     if (!x) {
         x = malloc((size_t)h->nrows * sizeof *x);
@@ -128,14 +142,15 @@ static void training_section(sn_buf *b, const sn_table *h) {
     static const char *const loss[] = {"train_loss", "val_loss", "test_loss"};
     static const char *const acc[] = {"train_acc", "val_acc", "test_acc"};
     static const char *const names[] = {"train", "validation", "test"};
-    sn_buf_puts(b, "<section><h2>Training</h2><div class=\"grid\">\n");
-    history_chart(b, h, x, "Loss per epoch", "mean loss", loss, names, 3, 1, 0);
-    history_chart(b, h, x, "Accuracy per epoch", "accuracy (%)", acc, names, 3, 100, 1);
+    sn_buf_puts(b, "<section><h2>Training</h2><div class=\"charts\">\n");
+    history_chart(b, h, x, "Loss per epoch", "mean loss", loss, names, 3, 1, 0, kept);
+    history_chart(b, h, x, "Accuracy per epoch", "accuracy (%)", acc, names, 3, 100, 1, kept);
     double *lr = column(h, "lr", 1);
     if (lr) {
         sn_series s = {"learning rate", x, lr, h->nrows, sn_palette[4], 0};
         sn_chart c = sn_chart_epochs("Learning rate", "learning rate (end of epoch)", &s, 1);
         c.log_y = -1; /* decided by the range: schedules span decades */
+        mark_kept(&c, kept);
         sn_svg_line_chart(b, &c);
         free(lr);
     }
@@ -144,6 +159,7 @@ static void training_section(sn_buf *b, const sn_table *h) {
         sn_series s = {"seconds per epoch", x, sec, h->nrows, sn_palette[7], 0};
         sn_chart c = sn_chart_epochs("Time per epoch", "seconds", &s, 1);
         c.ymin = 0;
+        mark_kept(&c, kept);
         sn_svg_line_chart(b, &c);
         free(sec);
     }
@@ -163,10 +179,18 @@ static int best_row(const sn_table *h, int col) {
     return best;
 }
 
-static void text_cards(sn_buf *b, const sn_table *h) {
+/* The row of history.csv holding the kept epoch; -1 when unknown. */
+static int epoch_row(const sn_table *h, int epoch) {
+    int ce = sn_table_col(h, "epoch");
+    for (int r = 0; ce >= 0 && r < h->nrows; r++)
+        if (sn_table_num(h, r, ce) == epoch) return r;
+    return -1;
+}
+
+static void text_cards(sn_buf *b, const sn_table *h, int kept) {
     int cv = sn_table_col(h, "val_loss"), ce = sn_table_col(h, "epoch");
-    int r = cv >= 0 ? best_row(h, cv) : -1;
-    if (r < 0) return;
+    int r = kept > 0 ? epoch_row(h, kept) : cv >= 0 ? best_row(h, cv) : -1;
+    if (r < 0 || cv < 0) return;
     char val[64];
     double loss = sn_table_num(h, r, cv);
     snprintf(val, sizeof val, "%.4f nats", loss);
@@ -493,6 +517,23 @@ static void model_section(sn_buf *b, const char *dir, const sn_keyvals *run) {
     sn_buf_puts(b, "</div></section>\n");
 }
 
+/* The epoch whose weights the run kept: run.txt's kept_epoch; else, for a
+ * text run, the best validation loss; else, without early stopping, the
+ * last epoch; 0 when unknown. */
+static int kept_epoch(const sn_keyvals *run, const sn_table *h) {
+    const char *v = sn_keyvals_get(run, "kept_epoch");
+    if (v) return atoi(v);
+    if (!h || h->nrows == 0) return 0;
+    int ce = sn_table_col(h, "epoch"), cv = sn_table_col(h, "val_loss");
+    if (ce < 0) return 0;
+    if (sn_table_col(h, "val_perplexity") >= 0 && cv >= 0) {
+        int r = best_row(h, cv);
+        return r >= 0 ? (int)sn_table_num(h, r, ce) : 0;
+    }
+    if (sn_keyvals_get(run, "early_stop")) return 0;
+    return (int)sn_table_num(h, h->nrows - 1, ce);
+}
+
 static const char *base_name(const char *path, char *buf, size_t len) {
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/') n--;
@@ -517,6 +558,9 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
     if (exists(run_dir, "run.txt", path, sizeof path)) sn_keyvals_read(path, &run, NULL);
     int K = pc.nrows > 0 ? pc.nrows : cmt.nrows;
     char **names = K > 0 ? class_names(run_dir, &pc, K) : NULL;
+    int kept = kept_epoch(&run, have_hist ? &hist : NULL);
+    char kept_text[64] = "";
+    if (kept > 0) snprintf(kept_text, sizeof kept_text, " (weights of epoch %d)", kept);
 
     sn_buf b = {0};
     base_name(run_dir, name, sizeof name);
@@ -542,8 +586,10 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
     if (have_metrics) {
         double acc = metric(&metrics, "accuracy"), f1 = metric(&metrics, "macro_f1"),
                top5 = metric(&metrics, "top5_accuracy"), xent = metric(&metrics, "cross_entropy");
+        char key[96];
         snprintf(val, sizeof val, "%.2f %%", 100 * acc);
-        card(&b, "test accuracy", val);
+        snprintf(key, sizeof key, "test accuracy%s", kept_text);
+        card(&b, key, val);
         snprintf(val, sizeof val, "%.4f", f1);
         card(&b, "test macro F1", val);
         if (isfinite(top5)) {
@@ -576,9 +622,9 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
             card(&b, "training time", val);
         }
     }
-    if (have_hist && sn_table_col(&hist, "val_perplexity") >= 0) text_cards(&b, &hist);
+    if (have_hist && sn_table_col(&hist, "val_perplexity") >= 0) text_cards(&b, &hist, kept);
     sn_buf_puts(&b, "</div>\n");
-    if (have_hist) training_section(&b, &hist);
+    if (have_hist) training_section(&b, &hist, kept);
     samples_section(&b, run_dir);
     if (K > 0) test_section(&b, run_dir, &metrics, &pc, &cmt, names, K);
     if (K > 0) robustness_section(&b, have_rob ? &rob : NULL, run_dir);

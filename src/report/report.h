@@ -95,6 +95,8 @@ typedef struct sn_chart {
     int log_y;         /* 1: logarithmic y axis (positive values only); -1: decide */
     int x_integer;     /* 1: x ticks are whole numbers (epochs) */
     int y_percent;     /* 1: y tick labels get a % sign */
+    double mark_x;     /* a dashed vertical line there, labelled mark_label (NaN: none) */
+    const char *mark_label;
 } sn_chart;
 
 /* A chart with every field unset (NaN bounds, automatic size). */

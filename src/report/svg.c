@@ -30,7 +30,7 @@ static double text_width(const char *s, double size) {
 sn_chart sn_chart_default(void) {
     sn_chart c;
     memset(&c, 0, sizeof c);
-    c.ymin = c.ymax = NAN;
+    c.ymin = c.ymax = c.mark_x = NAN;
     c.log_y = -1;
     return c;
 }
@@ -294,6 +294,17 @@ void sn_svg_line_chart(sn_buf *b, const sn_chart *c) {
         }
     }
     sn_buf_puts(b, "</g>\n");
+    if (isfinite(c->mark_x) && c->mark_x >= ax.lo && c->mark_x <= ax.hi) {
+        double mx = map(&ax, c->mark_x);
+        sn_buf_printf(b,
+                      "<path d=\"M%.1f %.1fV%.1f\" stroke=\"#c0392b\" stroke-width=\"1.5\" "
+                      "stroke-dasharray=\"4 3\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+                      "text-anchor=\"%s\" font-size=\"11\" fill=\"#c0392b\">",
+                      mx, top, bottom, mx + (mx > (left + right) / 2 ? -4 : 4), top + 11,
+                      mx > (left + right) / 2 ? "end" : "start");
+        sn_buf_escape(b, c->mark_label ? c->mark_label : "");
+        sn_buf_puts(b, "</text>\n");
+    }
     if (!have) {
         sn_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">",
                       (left + right) / 2, (top + bottom) / 2);

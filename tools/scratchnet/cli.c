@@ -512,6 +512,40 @@ sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_err
     return SN_OK;
 }
 
+void cli_train_lines(char *buf, size_t len, const sn_train_config *c) {
+    const sn_schedule_config *s = &c->schedule;
+    int k = snprintf(buf, len, "schedule %s", s->kind[0] ? s->kind : "none");
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (k >= 0 && k < (int)len) k += snprintf(buf + k, len - (size_t)k, __VA_ARGS__);          \
+    } while (0)
+    if (strcmp(s->kind, "step") == 0) PUT(" step_size=%d gamma=%g", s->step_size, (double)s->gamma);
+    if (strcmp(s->kind, "multistep") == 0) {
+        PUT(" milestones=");
+        for (int i = 0; i < s->nmilestones; i++) PUT("%s%d", i ? "," : "", s->milestones[i]);
+        PUT(" gamma=%g", (double)s->gamma);
+    }
+    if (strcmp(s->kind, "exponential") == 0) PUT(" gamma=%g", (double)s->gamma);
+    if (strcmp(s->kind, "cosine") == 0)
+        PUT(" t_max=%d eta_min=%g", s->t_max ? s->t_max : c->epochs, (double)s->eta_min);
+    if (strcmp(s->kind, "linear") == 0)
+        PUT(" start_factor=%g end_factor=%g total_iters=%d", (double)s->start_factor,
+            (double)s->end_factor, s->total_iters);
+    if (strcmp(s->kind, "plateau") == 0)
+        PUT(" monitor=%s factor=%g patience=%d threshold=%g",
+            s->monitor[0] ? s->monitor : "val_loss", (double)s->factor, s->patience,
+            (double)s->threshold);
+    if (s->warmup_steps || s->warmup_epochs)
+        PUT(" warmup=%d%s", s->warmup_steps ? s->warmup_steps : s->warmup_epochs,
+            s->warmup_steps ? "steps" : "epochs");
+    PUT("\n");
+    if (c->patience > 0)
+        PUT("early_stop patience=%d min_delta=%g monitor=%s restore=%s\n", c->patience,
+            (double)c->min_delta, c->monitor[0] ? c->monitor : "val_loss",
+            c->restore_best ? "yes" : "no");
+#undef PUT
+}
+
 static char command_text[4096];
 
 void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed) {

@@ -113,6 +113,9 @@ const char *cli_command_text(void);
  * git checkout), the command line, and the start time; a resumed run keeps
  * the first command and start and adds a "resumed" line. */
 void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed);
+/* run.txt's "schedule ..." line (its kind and parameters) and, with early
+ * stopping, "early_stop patience= min_delta= monitor= restore=". */
+void cli_train_lines(char *buf, size_t len, const sn_train_config *c);
 
 /* A PNG or PGM image as a one-sample set of `channels` (1 or 3) planes,
  * pixels scaled to [0, 1] (image.c). */

@@ -144,8 +144,9 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
         ADD("beta1 %g\nbeta2 %g\neps %g\n", (double)c->beta1, (double)c->beta2, (double)c->eps);
     ADD("weight_decay %g\nbatch %d\nepochs %d\nval_split %g\n", (double)c->weight_decay, c->batch,
         c->epochs, (double)c->val_split);
-    if (c->patience > 0)
-        ADD("early_stop patience=%d min_delta=%g\n", c->patience, (double)c->min_delta);
+    char lines[512];
+    cli_train_lines(lines, sizeof lines, c);
+    ADD("%s", lines);
     ADD("skip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
         c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
     ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,

@@ -164,16 +164,18 @@ static void on_sample(void *ctx, int epoch, const char *text, size_t len) {
 static sn_status write_run_txt(const char *dir, const cli_opts *a, const text_cfg *t,
                                const sn_model *m, int resumed, const char *changed, sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
-    char text[8192], head[6000];
+    char text[8192], head[6000], lines[512];
     cli_run_head(head, sizeof head, dir, resumed);
+    cli_train_lines(lines, sizeof lines, c);
     int k = snprintf(
         text, sizeof text,
         "# what this run trained, on what, and how (scratchnet train --text)\n%s"
         "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
-        "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
+        "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n%s",
         head, a->positional[0], a->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
         (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
-        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
+        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio,
+        lines);
     if (changed[0] && k > 0 && k < (int)sizeof text)
         snprintf(text + k, sizeof text - (size_t)k, "resumed_on_changed_inputs %s\n", changed);
     return cli_write_text(dir, "run.txt", text, err);
