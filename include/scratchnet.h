@@ -715,6 +715,39 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
 sn_status sn_plot_csv(const char *csv_path, const char *columns, const char *title,
                       const char *svg_path, sn_error *err);
 
+/* ---- sweeps (docs/sweep.md) ---------------------------------------------- */
+
+/* A sweep file read and expanded into its configurations: every spec it
+ * names crossed with every combination of its grid's values. Paths in the
+ * file are taken relative to its folder. */
+typedef struct sn_sweep sn_sweep;
+sn_status sn_sweep_load(const char *file, sn_sweep **out, sn_error *err);
+void sn_sweep_free(sn_sweep *sw);
+/* The file's "name" (default: the file's name), "out", "data", "test" and
+ * "classes" lines; NULL when absent. */
+const char *sn_sweep_get(const sn_sweep *sw, const char *key);
+int sn_sweep_count(const sn_sweep *sw);
+/* Configuration i: its label ("lr=1e-3 epochs=2"), its run folder's name
+ * ("01_lr=1e-3_epochs=2"), its spec file, and its spec text: the spec file
+ * with a [train] section holding the sweep's values (sn_free it). */
+const char *sn_sweep_label(const sn_sweep *sw, int i);
+const char *sn_sweep_dir(const sn_sweep *sw, int i);
+const char *sn_sweep_spec_path(const sn_sweep *sw, int i);
+sn_status sn_sweep_spec_text(const sn_sweep *sw, int i, char **text, sn_error *err);
+/* Copies the sweep file to sweep_dir/sweep.txt (the folder must exist). */
+sn_status sn_sweep_start(const sn_sweep *sw, const char *sweep_dir, sn_error *err);
+/* Records how configuration i's training went (error: NULL when it
+ * succeeded), reads its run folder sweep_dir/DIR (history.csv, metrics.csv)
+ * and rewrites sweep_dir/comparison.csv and comparison.html: a table sorted
+ * by the sweep's metric and every run's curves overlaid, in the run report's
+ * style. */
+sn_status sn_sweep_record(sn_sweep *sw, int i, const char *error, const char *sweep_dir,
+                          sn_error *err);
+/* The configuration ranked r (0: the best) by the sort metric: its index;
+ * *value its metric, *failed whether its training failed, *metric the
+ * metric's name. */
+int sn_sweep_ranked(const sn_sweep *sw, int r, double *value, int *failed, const char **metric);
+
 /* ---- text: vocabularies, sequence training, generation (docs/rnn.md) ---- */
 
 typedef enum sn_text_level {

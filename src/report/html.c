@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char css[] =
+const char sn_report_css[] =
     "body{margin:0;background:#f4f5f7;color:#222;font:14px/1.45 'DejaVu Sans','Segoe UI',"
     "Helvetica,Arial,sans-serif}\n"
     "main{max-width:2000px;margin:0 auto;padding:20px 24px 40px}\n"
@@ -569,7 +569,7 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
                     "<title>");
     sn_buf_escape(&b, name);
     sn_buf_printf(&b, " · scratchnet report</title>\n<style>\n%s</style>\n</head>\n<body><main>\n",
-                  css);
+                  sn_report_css);
     sn_buf_puts(&b, "<h1>");
     sn_buf_escape(&b, name);
     sn_buf_puts(&b, "</h1>\n<p class=\"sub\">");

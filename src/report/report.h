@@ -32,6 +32,9 @@ sn_status sn_buf_write_file(const sn_buf *b, const char *path, sn_error *err);
 /* Reads a whole text file into b (appending). */
 sn_status sn_buf_read_file(sn_buf *b, const char *path, sn_error *err);
 
+/* The style sheet of report.html, shared by the sweep's comparison page. */
+extern const char sn_report_css[];
+
 /* ---- CSV tables (history.csv and friends) -------------------------------- */
 
 /* A CSV file with a header row, every cell kept as a string. Fields may be
