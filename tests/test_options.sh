@@ -74,9 +74,12 @@ expect 0 "" -- "$sn" --version
 grep -Eq "^scratchnet [0-9]+\.[0-9]+\.[0-9]+" "$tmp/out" && ok || bad "--version: $(cat "$tmp/out")"
 ver=$(cut -d' ' -f2 "$tmp/out")
 grep -qx "version $ver" "$tmp/a/run.txt" && ok || bad "run.txt lacks 'version $ver'"
+# built from a git checkout: --version and run.txt name the same commit, one
+# the checkout has
+commit=$(sed -n 's/.*(commit \(.*\))$/\1/p' "$tmp/out")
 if git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
-    grep -q "^commit $(git -C "$src" rev-parse --short=12 HEAD)" "$tmp/a/run.txt" && ok ||
-        bad "run.txt: $(grep commit "$tmp/a/run.txt"), HEAD $(git -C "$src" rev-parse --short=12 HEAD)"
+    git -C "$src" cat-file -e "${commit%-dirty}^{commit}" 2>/dev/null && ok || bad "--version's commit: '$commit'"
+    grep -qx "commit $commit" "$tmp/a/run.txt" && ok || bad "run.txt: $(grep commit "$tmp/a/run.txt"), --version: $commit"
 fi
 grep -qxF "command $sn train $or/or.net --data=$or/or.csv --epochs=50 -o $tmp/a --quiet" "$tmp/a/run.txt" &&
     ok || bad "run.txt: $(grep command "$tmp/a/run.txt")"
