@@ -90,6 +90,9 @@ e1=$(grep -n "<h3>epoch 1</h3>" "$report" | cut -d: -f1)
 expect 0 "" -- "$sn" report "$tmp/run"
 [ -s "$tmp/err" ] && bad "report on a text run printed: $(cat "$tmp/err")" || ok
 [ -n "$(head -1 "$tmp/run/summary.txt")" ] && ok || bad "summary.txt starts with a blank line"
+kept=$(sed -n 's/^kept_epoch //p' "$tmp/run/run.txt")
+grep -q "weights of epoch $kept$" "$tmp/run/summary.txt" && grep -q "kept: epoch $kept<" "$tmp/run/report.html" &&
+    ok || bad "text run: run.txt's kept_epoch '$kept', summary: $(grep weights "$tmp/run/summary.txt")"
 expect 0 "" -- "$sn" generate "$tmp/run" --sample-length 20 --seed 5
 [ -s "$tmp/out" ] && ok || bad "generate RUN_DIR printed nothing"
 

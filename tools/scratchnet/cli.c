@@ -418,6 +418,7 @@ static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss,
 
 static int on_epoch(void *ctx, const sn_epoch_stats *e) {
     cli_progress *p = ctx;
+    p->kept_epoch = e->kept_epoch;
     if (p->quiet) return 0;
     cli_progress_end_line(p);
     fprintf(stderr, "epoch %d/%d  loss %.4f", e->epoch, p->epochs, e->train_loss);
@@ -564,8 +565,11 @@ void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed) {
         k += snprintf(buf + k, len - (size_t)k, "commit %s\n", SN_GIT_COMMIT);
     if (k < (int)len)
         k += snprintf(buf + k, len - (size_t)k, "command %s\n", command ? command : command_text);
-    if (command && k < (int)len)
+    const char *resumed_line = sn_keyvals_get(&old, "resumed");
+    if (command && strcmp(command, command_text) != 0 && k < (int)len)
         k += snprintf(buf + k, len - (size_t)k, "resumed %s by %s\n", now, command_text);
+    else if (resumed_line && k < (int)len) /* rewritten by the same process */
+        k += snprintf(buf + k, len - (size_t)k, "resumed %s\n", resumed_line);
     if (k < (int)len) snprintf(buf + k, len - (size_t)k, "started %s\n", started ? started : now);
     sn_keyvals_free(&old);
 }

@@ -143,6 +143,7 @@ sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_datase
  * plain line per epoch otherwise, nothing with --quiet. */
 typedef struct cli_progress {
     int quiet, tty, epochs, drawn;
+    int kept_epoch;                    /* the epoch whose weights training holds (sn_epoch_stats) */
     double last_draw, start, budget_s; /* budget_s: a time budget (0: none) */
     long done0;                        /* batches done before this process */
 } cli_progress;

@@ -118,7 +118,7 @@ static void now_text(char *buf, size_t len) {
 /* run.txt: what the run was, "key value" per line, for reports and sweeps. */
 static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_model *m,
                                const char *spec_path, const char *started, const char *finished,
-                               int ntrain, int nval, int ntest, const char *changed,
+                               int ntrain, int nval, int ntest, const char *changed, int kept,
                                sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
     char text[8192];
@@ -155,6 +155,7 @@ static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_mode
         sn_model_num_params(m));
     if (changed && changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
     if (finished) ADD("finished %s\n", finished);
+    if (kept > 0) ADD("kept_epoch %d\n", kept); /* the epoch whose weights the model holds */
 #undef ADD
     return cli_write_text(dir, "run.txt", text, err);
 }
@@ -192,7 +193,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     sn_dataset train = {0}, val = {0}, tst = {0};
     char path[1200], started[6000], finished[32];
     char **names = NULL;
-    int K = sn_model_num_classes(m);
+    int K = sn_model_num_classes(m), kept = 0;
     apply_overrides(o, sn_model_config(m));
     const sn_train_config *c = sn_model_config(m);
     cli_run_head(started, sizeof started, run_dir, o->resume != NULL);
@@ -223,7 +224,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
             s = cli_write_text(run_dir, "spec.net", sn_model_spec(m), err);
         if (s == SN_OK)
             s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n,
-                              changed, err);
+                              changed, 0, err);
     }
     if (s == SN_OK) {
         if (!o->quiet)
@@ -253,6 +254,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         if (o->record) cli_interrupt_install();
         s = sn_train_checkpointed(m, &train, have_val ? &val : NULL, tst.n ? &tst : NULL, &hooks,
                                   path, o->record ? &ck : NULL, err);
+        kept = prog.kept_epoch;
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/model.safetensors", run_dir);
@@ -278,7 +280,7 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     if (s == SN_OK) {
         now_text(finished, sizeof finished);
         s = write_run_txt(run_dir, o, m, spec_path, started, finished, train.n, val.n, tst.n,
-                          changed, err);
+                          changed, kept, err);
     }
     if (s == SN_OK) {
         s = sn_report_write(run_dir, NULL, err);

@@ -162,7 +162,8 @@ static void on_sample(void *ctx, int epoch, const char *text, size_t len) {
 
 /* run.txt: the settings of the run, "key value" per line (as train.c's). */
 static sn_status write_run_txt(const char *dir, const cli_opts *a, const text_cfg *t,
-                               const sn_model *m, int resumed, const char *changed, sn_error *err) {
+                               const sn_model *m, int resumed, const char *changed, int kept,
+                               sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
     char text[8192], head[6000], lines[512];
     cli_run_head(head, sizeof head, dir, resumed);
@@ -177,7 +178,9 @@ static sn_status write_run_txt(const char *dir, const cli_opts *a, const text_cf
         c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio,
         lines);
     if (changed[0] && k > 0 && k < (int)sizeof text)
-        snprintf(text + k, sizeof text - (size_t)k, "resumed_on_changed_inputs %s\n", changed);
+        k += snprintf(text + k, sizeof text - (size_t)k, "resumed_on_changed_inputs %s\n", changed);
+    if (kept > 0 && k > 0 && k < (int)sizeof text) /* the epoch whose weights the model holds */
+        snprintf(text + k, sizeof text - (size_t)k, "kept_epoch %d\n", kept);
     return cli_write_text(dir, "run.txt", text, err);
 }
 
@@ -278,7 +281,7 @@ int cmd_train_text(int argc, char **argv) {
                                  a.resume_changed_inputs, changed, sizeof changed, &err);
         if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
             s = cli_write_text(run_dir, "spec.net", orig, &err);
-        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, resume_dir != NULL, changed, &err);
+        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, resume_dir != NULL, changed, 0, &err);
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
@@ -344,6 +347,8 @@ int cmd_train_text(int argc, char **argv) {
                          "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
                          val_loss / log(2.0), exp(val_loss));
             if (s == SN_OK) s = cli_write_text(run_dir, "summary.txt", text, &err);
+            if (s == SN_OK) /* again, with the kept epoch (run.txt keeps its start) */
+                s = write_run_txt(run_dir, &a, &t, m, 1, changed, p.kept.epoch, &err);
 
             if (s == SN_OK && (fflush(p.samples) != 0 || ferror(p.samples)))
                 s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error: %s", run_dir,
