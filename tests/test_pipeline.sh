@@ -48,9 +48,10 @@ got=$(sed -n 's/^test accuracy: //p' "$tmp/out")
 [ -n "$trained" ] && [ "$got" = "$trained" ] && ok ||
     bad "eval after --standardize: '$got', training said '$trained'"
 
-# predict agrees with the labels as often as eval says.
+# predict agrees with the labels as often as eval says (its rows: a header,
+# then input, index, class, name, prob).
 expect 0 "" -- "$sn" predict "$tmp/run/model.safetensors" "$tmp/test.csv" --label-col 2
-right=$(paste <(cut -f2 "$tmp/out") <(tail -n +2 "$tmp/test.csv" | cut -d, -f3) |
+right=$(paste <(tail -n +2 "$tmp/out" | cut -f3) <(tail -n +2 "$tmp/test.csv" | cut -d, -f3) |
     awk '$1 == $2 {k++} END {printf "%.2f %%", 100 * k / NR}')
 [ "$right" = "$trained" ] && ok || bad "predict after --standardize: $right right, eval $trained"
 
