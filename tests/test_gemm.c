@@ -1,8 +1,10 @@
 /* sn_sgemm against sn_sgemm_ref (which sums in double) on random shapes, all
  * transposes, alpha/beta variants, padded leading dimensions, 1 and 2 threads;
- * plus degenerate cases, determinism and calls from inside a parallel region. */
+ * plus degenerate cases, determinism and calls from inside a parallel region;
+ * and the one-hot kernels of src/kernels/rnn.c, bit for bit against sn_sgemm. */
 #include "check.h"
 #include "kernels/kernels.h"
+#include "kernels/rnn.h"
 #include "scratchnet.h"
 
 #include <stdlib.h>
@@ -197,6 +199,40 @@ static void test_inside_parallel(void) {
     free(A), free(B), free(C), free(R);
 }
 
+/* Input projection and weight gradient of one-hot rows against the GEMMs
+ * they replace: the same bits, including signed zeros in W and da, several
+ * K blocks, and with and without work space; 0 for a row that is not
+ * one-hot. */
+static void test_onehot(void) {
+    const int V = 89, shapes[][2] = {{1, 16}, {37, 64}, {300, 256}, {1000, 96}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int R = shapes[c][0], G = shapes[c][1];
+        float *x = calloc((size_t)R * V, sizeof(float)), *W = alloc_fill((size_t)G * V);
+        float *da = alloc_fill((size_t)R * G), *work = malloc(sizeof(float) * V * G);
+        float *y1 = malloc(sizeof(float) * R * G), *y2 = malloc(sizeof(float) * R * G);
+        float *g1 = malloc(sizeof(float) * G * V), *g2 = malloc(sizeof(float) * G * V);
+        for (int r = 0; r < R; r++) x[(size_t)r * V + sn_rng_below(&rng, (uint32_t)V)] = 1.0f;
+        for (int k = 0; k < 7; k++) W[sn_rng_below(&rng, (uint32_t)(G * V))] = -0.0f;
+        for (int k = 0; k < 7; k++) da[sn_rng_below(&rng, (uint32_t)(R * G))] = -0.0f;
+        sn_sgemm(0, 1, R, G, V, 1.0f, x, V, W, V, 0.0f, y1, G);
+        sn_sgemm(1, 0, G, V, R, 1.0f, da, G, x, V, 0.0f, g1, V);
+        for (int with_work = 0; with_work <= 1; with_work++) {
+            memset(y2, 0xff, sizeof(float) * R * G);
+            CHECK(sn_onehot_project(x, R, V, W, G, y2, with_work ? work : NULL,
+                                    with_work ? (size_t)V * G : 0));
+            CHECK(memcmp(y1, y2, sizeof(float) * R * G) == 0);
+        }
+        memset(g2, 0xff, sizeof(float) * G * V);
+        CHECK(sn_onehot_weight_grad(x, R, V, da, G, g2, work, (size_t)V * G));
+        CHECK(memcmp(g1, g2, sizeof(float) * G * V) == 0);
+        CHECK(!sn_onehot_weight_grad(x, R, V, da, G, g2, work, (size_t)V * G - 1));
+        x[(size_t)(R - 1) * V] = x[(size_t)(R - 1) * V] == 1.0f ? 0.5f : 1.0f; /* not one-hot */
+        CHECK(!sn_onehot_project(x, R, V, W, G, y2, work, (size_t)V * G));
+        CHECK(!sn_onehot_weight_grad(x, R, V, da, G, g2, work, (size_t)V * G));
+        free(x), free(W), free(da), free(work), free(y1), free(y2), free(g1), free(g2);
+    }
+}
+
 int main(void) {
     sn_rng_seed(&rng, 42, 7);
     const char *name = sn_sgemm_kernel_name();
@@ -208,5 +244,6 @@ int main(void) {
     test_determinism(1);
     test_determinism(2);
     test_inside_parallel();
+    test_onehot();
     return check_report();
 }

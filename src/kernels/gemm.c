@@ -441,6 +441,10 @@ static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, f
     slot_release(slot);
 }
 
+int sn_sgemm_k_block(int K) {
+    return K > 0 ? split(K, KC, 1) : 1;
+}
+
 /* C = beta * C, for K == 0 or alpha == 0. */
 static void scale_c(int M, int N, float beta, float *C, size_t ldc) {
     for (int i = 0; i < M; i++) {

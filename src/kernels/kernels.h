@@ -19,6 +19,14 @@
 void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The GEMM sums over K in blocks of this length (the last may be shorter):
+ * each element of C is the sum over one block in k order (from +0, one
+ * fused multiply-add per k), added to C block after block, the first
+ * replacing beta·C when beta == 0. A kernel that must give sn_sgemm's
+ * exact bits for a special operand (sn_onehot_weight_grad) sums the same
+ * way. */
+int sn_sgemm_k_block(int K);
+
 /* The plain triple loop, for tests and as a readable definition. */
 void sn_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc);

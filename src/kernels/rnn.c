@@ -2,7 +2,10 @@
 #include "kernels/rnn.h"
 
 #include "kernels/fastmath.h"
+#include "kernels/kernels.h"
 #include "scratchnet.h"
+
+#include <string.h>
 
 int sn_rnn_chunks(int N) {
     int nt = sn_get_threads();
@@ -16,6 +19,67 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1) {
     int rows = (N + chunks - 1) / chunks;
     *n0 = c * rows < N ? c * rows : N;
     *n1 = (c + 1) * rows < N ? (c + 1) * rows : N;
+}
+
+/* The token of a one-hot row, or -1. */
+static int hot_index(const float *x, int V) {
+    int hot = -1;
+    for (int k = 0; k < V; k++) {
+        if (x[k] == 1.0f && hot < 0)
+            hot = k;
+        else if (x[k] != 0.0f)
+            return -1;
+    }
+    return hot;
+}
+
+static int all_onehot(const float *x, int rows, int V) {
+    for (int r = 0; r < rows; r++)
+        if (hot_index(x + (size_t)r * V, V) < 0) return 0;
+    return 1;
+}
+
+int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
+                      size_t work_floats) {
+    if (rows <= 0 || !all_onehot(x, rows, V)) return 0;
+    if (work && work_floats >= (size_t)V * G) {
+        /* [V, G]: each token's column as a row. + 0.0f turns a −0 into +0,
+         * as the GEMM's sum (from +0) does. */
+        sn_transpose(W, G, V, work);
+        for (int r = 0; r < rows; r++) {
+            const float *w = work + (size_t)hot_index(x + (size_t)r * V, V) * G;
+            float *yr = y + (size_t)r * G;
+            for (int j = 0; j < G; j++) yr[j] = w[j] + 0.0f;
+        }
+        return 1;
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *w = W + hot_index(x + (size_t)r * V, V);
+        float *yr = y + (size_t)r * G;
+        for (int j = 0; j < G; j++) yr[j] = w[(size_t)j * V] + 0.0f;
+    }
+    return 1;
+}
+
+int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
+                          float *work, size_t work_floats) {
+    if (rows <= 0 || work_floats < (size_t)V * G || !all_onehot(x, rows, V)) return 0;
+    int kb = sn_sgemm_k_block(rows);
+    for (int r0 = 0; r0 < rows; r0 += kb) {
+        int r1 = r0 + kb < rows ? r0 + kb : rows;
+        memset(work, 0, sizeof(float) * V * G); /* [V, G]: this block's sums per token */
+        for (int r = r0; r < r1; r++) {
+            float *s = work + (size_t)hot_index(x + (size_t)r * V, V) * G;
+            const float *d = da + (size_t)r * G;
+            for (int j = 0; j < G; j++) s[j] += d[j];
+        }
+        for (int j = 0; j < G; j++)
+            for (int k = 0; k < V; k++) {
+                float b = work[(size_t)k * G + j];
+                dW[(size_t)j * V + k] = r0 == 0 ? b : dW[(size_t)j * V + k] + b;
+            }
+    }
+    return 1;
 }
 
 void sn_rnn_act(float *y, size_t n, int relu) {

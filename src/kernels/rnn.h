@@ -21,6 +21,22 @@
 int sn_rnn_chunks(int N);
 void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
 
+/* One-hot inputs (a character-level model's x): when every row of
+ * x: [rows, V] is exact zeros but one exact 1, the input projection
+ * y = x Wᵀ (W: [G, V]) is a gather of W's columns, and the weight gradient
+ * dW = daᵀ x a sum of da's rows per token. These give sn_sgemm's exact bits
+ * (a product by 0 adds nothing, by 1 adds the value; the sums run in the
+ * GEMM's K blocks, sn_sgemm_k_block). Each returns 0, having written
+ * nothing useful, when some row of x is not one-hot (or the work space is
+ * too small); the caller then runs the GEMM.
+ *   sn_onehot_project: y[r, :] = W[:, v_r]; work: V·G floats or NULL.
+ *   sn_onehot_weight_grad: dW[G, V] = Σ_r da[r, :]ᵀ x[r, :] (overwritten);
+ *   work: V·G floats. */
+int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
+                      size_t work_floats);
+int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
+                          float *work, size_t work_floats);
+
 /* y = f(y) in place over n values, f = tanh (relu == 0) or max(·, 0). */
 void sn_rnn_act(float *y, size_t n, int relu);
 

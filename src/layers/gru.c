@@ -58,8 +58,10 @@ static void forward_rows(void *ctx, int chunk) {
 static void gru_forward(const sn_rnn_level *v) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
     size_t NH = (size_t)N * H;
-    float *gates = v->cache;
-    sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
+    float *gates = v->cache, *work = v->scratch + (size_t)N * G; /* after u */
+    if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, G, gates, work,
+                           (size_t)R * 7 * H - (size_t)N * G))
+        sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     sn_add_row_vector(gates, v->b_ih->value.data, R, G);
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
     seq_job job = {v, NULL, sn_rnn_chunks(N)};
@@ -89,10 +91,12 @@ static void backward_rows(void *ctx, int chunk) {
 
 static void gru_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
-    float *dgx = v->scratch, *dgh = dgx + (size_t)R * G;
+    size_t NH = (size_t)N * H;
+    float *dgx = v->scratch, *dgh = dgx + (size_t)R * G, *work = dgh + (size_t)R * G + NH;
     seq_job job = {v, dy, sn_rnn_chunks(N)};
     sn_parallel(job.chunks, backward_rows, &job);
-    sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    if (!sn_onehot_weight_grad(v->x, R, I, dgx, G, v->w_ih->grad.data, work, (size_t)R * H - NH))
+        sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
     sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)
         sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G, G, v->y, H, 1.0f,

@@ -67,8 +67,9 @@ static void lstm_forward(const sn_rnn_level *v) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
     size_t NH = (size_t)N * H;
     float *gates = v->cache, *c = gates + (size_t)R * G;
-    sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
-    float *b = v->scratch; /* b_ih + b_hh, added once */
+    float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
+    if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, G, gates, b + G, (size_t)R * 6 * H - G))
+        sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(gates, b, R, G);
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
@@ -102,10 +103,13 @@ static void backward_rows(void *ctx, int chunk) {
 
 static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
-    float *da = v->scratch;
+    size_t NH = (size_t)N * H;
+    float *da = v->scratch, *work = da + (size_t)R * G + 2 * NH; /* after da, dh, dc */
     seq_job job = {v, dy, sn_rnn_chunks(N)};
     sn_parallel(job.chunks, backward_rows, &job);
-    sn_sgemm(1, 0, G, I, R, 1.0f, da, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    if (!sn_onehot_weight_grad(v->x, R, I, da, G, v->w_ih->grad.data, work,
+                               (size_t)R * 2 * H - 2 * NH))
+        sn_sgemm(1, 0, G, I, R, 1.0f, da, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
     sn_sgemm(1, 0, G, H, N, 1.0f, da, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)
         sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, da + (size_t)N * G, G, v->y, H, 1.0f,

@@ -51,8 +51,9 @@ static void forward_rows(void *ctx, int chunk) {
 static void rnn_forward(const sn_rnn_level *v, int relu) {
     int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
     size_t NH = (size_t)N * H;
-    sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
-    float *b = v->scratch; /* b_ih + b_hh, added once */
+    float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
+    if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, H, v->y, b + H, (size_t)R * 2 * H - H))
+        sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(v->y, b, R, H);
     sn_transpose(v->w_hh->value.data, H, H, v->whh_t);
@@ -80,10 +81,11 @@ static void backward_rows(void *ctx, int chunk) {
 static void rnn_backward(const sn_rnn_level *v, const float *dy, float *dx, int relu) {
     int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
     size_t NH = (size_t)N * H;
-    float *da = v->scratch;
+    float *da = v->scratch, *work = da + (size_t)R * H + NH; /* after da, dh */
     seq_job job = {v, dy, sn_rnn_chunks(N), relu};
     sn_parallel(job.chunks, backward_rows, &job);
-    sn_sgemm(1, 0, H, I, R, 1.0f, da, H, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    if (!sn_onehot_weight_grad(v->x, R, I, da, H, v->w_ih->grad.data, work, (size_t)R * H - NH))
+        sn_sgemm(1, 0, H, I, R, 1.0f, da, H, v->x, I, 0.0f, v->w_ih->grad.data, I);
     sn_sgemm(1, 0, H, H, N, 1.0f, da, H, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)
         sn_sgemm(1, 0, H, H, (T - 1) * N, 1.0f, da + NH, H, v->y, H, 1.0f, v->w_hh->grad.data, H);
