@@ -2,6 +2,7 @@
  * decay lr_t = lr / (1 + decay·t) of the learning rate for every rule. The
  * state lives in plain tensors with PyTorch's names, so that checkpoints can
  * save and restore it. */
+#include "core/threads.h"
 #include "model/model.h"
 #include "optim/optim.h"
 
@@ -145,38 +146,78 @@ sn_tensor *sn_optimizer_state(sn_optimizer *o, int i, char *name, size_t len) {
     return &o->state[k][p];
 }
 
+/* The step is element by element, so the parameters are cut into blocks of
+ * STEP_BLOCK values handed to the thread team (src/core/threads.h); no
+ * value depends on the cut. Models under STEP_MT_MIN values step on the
+ * calling thread. */
+#define STEP_BLOCK  ((size_t)16384)
+#define STEP_MT_MIN ((size_t)65536)
+
+typedef struct {
+    sn_optimizer *o;
+    float lr;
+    long t;
+    const sn_train_config *nowd;
+} step_job;
+
+/* Values [lo, lo + n) of parameter i. */
+static void step_range(const step_job *j, int i, size_t lo, size_t n) {
+    sn_optimizer *o = j->o;
+    sn_param *p = o->params[i];
+    const sn_train_config *c = p->decay ? &o->cfg : j->nowd;
+    float *w = p->value.data + lo, *s0 = o->nstate > 0 ? o->state[0][i].data + lo : NULL;
+    float *s1 = o->nstate > 1 ? o->state[1][i].data + lo : NULL;
+    const float *g = p->grad.data + lo;
+    const float lr = j->lr;
+    const long t = j->t;
+    switch (o->kind) {
+    case SN_OPT_SGD:
+        sn_sgd_update(c, lr, o->step, w, g, s0, n);
+        break;
+    case SN_OPT_ADAGRAD:
+        sn_adagrad_update(c, lr, t, w, g, s0, n);
+        break;
+    case SN_OPT_RMSPROP: {
+        float *b = c->momentum > 0 ? s1 : NULL;
+        float *gbar = c->centered ? o->state[o->nstate - 1][i].data + lo : NULL;
+        sn_rmsprop_update(c, lr, w, g, s0, b, gbar, n);
+        break;
+    }
+    case SN_OPT_ADAM:
+        sn_adam_update(c, lr, t, w, g, s0, s1, n);
+        break;
+    case SN_OPT_ADAMW:
+        sn_adamw_update(c, lr, t, w, g, s0, s1, n);
+        break;
+    }
+}
+
+static void step_chunk(void *ctx, int chunk) {
+    const step_job *j = ctx;
+    size_t c = (size_t)chunk;
+    for (int i = 0; i < j->o->nparams; i++) {
+        size_t n = j->o->params[i]->value.size, blocks = (n + STEP_BLOCK - 1) / STEP_BLOCK;
+        if (c < blocks) {
+            size_t lo = c * STEP_BLOCK;
+            step_range(j, i, lo, n - lo < STEP_BLOCK ? n - lo : STEP_BLOCK);
+            return;
+        }
+        c -= blocks;
+    }
+}
+
 void sn_optimizer_step(sn_optimizer *o) {
-    const float lr = sn_optimizer_lr(o);
-    const long t = o->step + 1;
     sn_train_config nowd = o->cfg; /* for tensors without weight decay (biases, norms) */
     nowd.weight_decay = 0.0f;
+    step_job j = {o, sn_optimizer_lr(o), o->step + 1, &nowd};
+    size_t total = 0, blocks = 0;
     for (int i = 0; i < o->nparams; i++) {
-        sn_param *p = o->params[i];
-        const sn_train_config *c = p->decay ? &o->cfg : &nowd;
-        float *w = p->value.data, *s0 = o->nstate > 0 ? o->state[0][i].data : NULL;
-        float *s1 = o->nstate > 1 ? o->state[1][i].data : NULL;
-        const float *g = p->grad.data;
-        size_t n = p->value.size;
-        switch (o->kind) {
-        case SN_OPT_SGD:
-            sn_sgd_update(c, lr, o->step, w, g, s0, n);
-            break;
-        case SN_OPT_ADAGRAD:
-            sn_adagrad_update(c, lr, t, w, g, s0, n);
-            break;
-        case SN_OPT_RMSPROP: {
-            float *b = c->momentum > 0 ? s1 : NULL;
-            float *gbar = c->centered ? o->state[o->nstate - 1][i].data : NULL;
-            sn_rmsprop_update(c, lr, w, g, s0, b, gbar, n);
-            break;
-        }
-        case SN_OPT_ADAM:
-            sn_adam_update(c, lr, t, w, g, s0, s1, n);
-            break;
-        case SN_OPT_ADAMW:
-            sn_adamw_update(c, lr, t, w, g, s0, s1, n);
-            break;
-        }
+        total += o->params[i]->value.size;
+        blocks += (o->params[i]->value.size + STEP_BLOCK - 1) / STEP_BLOCK;
     }
+    if (total >= STEP_MT_MIN && blocks <= SN_MAX_CHUNKS)
+        sn_parallel((int)blocks, step_chunk, &j);
+    else
+        for (int i = 0; i < o->nparams; i++) step_range(&j, i, 0, o->params[i]->value.size);
     o->step++;
 }
