@@ -60,6 +60,7 @@ void sn_dist_layer_sum(double *v, int n) {
 
 #include <mpi.h>
 #include <sched.h>
+#include <stdlib.h>
 
 static int inited_here, finalized;
 static double timeout_s = 600;
@@ -84,8 +85,20 @@ static sn_status mpi_fail(sn_error *err, int rc, const char *what) {
     return sn_fail(err, SN_ERR_IO, "rank %d: %s: MPI error: %s", sn_dist_rank(), what, msg);
 }
 
+/* Started by an MPI launcher (mpirun, mpiexec, srun)? Its environment says
+ * so. Otherwise the program runs as one process without MPI: a singleton
+ * MPI_Init would start a runtime daemon for nothing (and fails where files
+ * cannot be written). */
+static int launched(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+                                       NULL};
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 sn_status sn_dist_init(int *argc, char ***argv, sn_error *err) {
-    if (mpi_up()) return SN_OK;
+    if (mpi_up() || !launched()) return SN_OK;
     int provided = 0;
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS) return sn_fail(err, SN_ERR_IO, "MPI_Init_thread failed (code %d)", rc);

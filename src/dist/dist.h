@@ -36,8 +36,10 @@
 /* 1 when built with MPI (-DSN_MPI=ON), else 0. */
 int sn_dist_available(void);
 
-/* Joins the group (MPI_Init_thread; a no-op without MPI, and when already
- * initialized). argc/argv may be NULL. */
+/* Joins the group (MPI_Init_thread) when the program was started by an MPI
+ * launcher (mpirun: its environment says so); otherwise, without MPI, or
+ * when already initialized, does nothing (one process). argc/argv may be
+ * NULL. */
 sn_status sn_dist_init(int *argc, char ***argv, sn_error *err);
 /* Leaves it (MPI_Finalize, when sn_dist_init initialized MPI). */
 void sn_dist_finalize(void);
@@ -150,6 +152,21 @@ sn_status sn_dist_check_weights(const sn_model *m, long step, sn_error *err);
  * DistributedDataParallel's broadcast_buffers: without synchronized batch
  * norm each rank's running statistics follow its own share. */
 sn_status sn_dist_bcast_buffers(sn_model *m, sn_error *err);
+
+/* ---- the training loop's data-parallel hooks ----------------------------------- */
+
+/* What the training loop (sn_train_hooks.dist) needs to train on all ranks:
+ * rank and size, a gradient reducer installed in the model (buckets of
+ * bucket_bytes, started during backward), the loss reduced with the
+ * gradients, rank 0's buffers given to every rank after each step (as DDP's
+ * broadcast_buffers; the checkpoint then holds every rank's state), and
+ * every check_every steps (0: never) sn_dist_check_weights. */
+typedef struct sn_dist_training sn_dist_training;
+sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, long check_every,
+                               sn_dist_training **out, sn_error *err);
+const sn_train_dist *sn_dist_training_hooks(const sn_dist_training *t);
+/* Takes the reducer out of the model and frees everything. */
+void sn_dist_training_free(sn_dist_training *t);
 
 /* ---- synchronized batch norm -------------------------------------------------- */
 

@@ -18,6 +18,7 @@
  * The state is reset at the start of every epoch and of every evaluation.
  * This file is the text batch source of the training loop (loop.h), which
  * does everything else. */
+#include "dist/dist.h"
 #include "model/model.h"
 #include "train/loop.h"
 
@@ -62,18 +63,23 @@ static int nbatches_of(const streams *st, int T) {
     return (int)((st->S + (size_t)T - 1) / (size_t)T);
 }
 
-/* Batch b into x (token ids as floats) and labels; returns its T_b. */
-static int fill_batch(const streams *st, int b, int T, float *x, int *labels) {
+/* Batch b of streams [lo, hi) into x (token ids as floats) and labels;
+ * returns its T_b. */
+static int fill_streams(const streams *st, int b, int T, int lo, int hi, float *x, int *labels) {
     size_t t0 = (size_t)b * T;
-    int Tb = st->S - t0 < (size_t)T ? (int)(st->S - t0) : T, N = st->N;
+    int Tb = st->S - t0 < (size_t)T ? (int)(st->S - t0) : T, N = hi - lo;
     for (int t = 0; t < Tb; t++) {
         for (int s = 0; s < N; s++) {
-            const int *p = st->ids + (size_t)s * st->S + t0 + (size_t)t;
+            const int *p = st->ids + (size_t)(lo + s) * st->S + t0 + (size_t)t;
             x[t * N + s] = (float)p[0];
             labels[t * N + s] = p[1];
         }
     }
     return Tb;
+}
+
+static int fill_batch(const streams *st, int b, int T, float *x, int *labels) {
+    return fill_streams(st, b, T, 0, st->N, x, labels);
 }
 
 /* *loss = mean loss per token over all batches of `st`, from a zero state. */
@@ -154,6 +160,7 @@ typedef struct text_source {
     int *labels;
     const sn_vocab *v;
     const sn_text_options *o;
+    const sn_train_dist *dist;
 } text_source;
 
 static void text_epoch_begin(void *ctx, sn_model *m, sn_rng *shuffle, int resumed) {
@@ -161,15 +168,20 @@ static void text_epoch_begin(void *ctx, sn_model *m, sn_rng *shuffle, int resume
     if (!resumed) sn_model_reset_state(m); /* else the state carried there was restored */
 }
 
+/* Data-parallel (hooks->dist): rank r of P takes streams [N·r/P, N·(r+1)/P)
+ * of every batch and carries their state. */
 static int text_batch(void *ctx, sn_model *m, int b, const int **labels, const float **targets,
                       int *global_rows) {
     text_source *t = ctx;
-    int Tb = fill_batch(&t->tr, b, t->T, m->act[0].data, t->labels);
+    const int N = t->tr.N, P = t->dist ? t->dist->size : 1, r = t->dist ? t->dist->rank : 0;
+    const int lo = (int)((long)N * r / P), hi = (int)((long)N * (r + 1) / P);
+    sn_dist_set_share(lo, hi - lo, N); /* weights, dropout masks: dist.h */
+    int Tb = fill_streams(&t->tr, b, t->T, lo, hi, m->act[0].data, t->labels);
     sn_model_set_seq_len(m, Tb, NULL); /* Tb >= 1 */
     *labels = t->labels;
     *targets = NULL;
-    *global_rows = Tb * t->tr.N;
-    return *global_rows;
+    *global_rows = Tb * N;
+    return Tb * (hi - lo);
 }
 
 static void text_after_step(void *ctx, sn_model *m) {
@@ -215,6 +227,7 @@ sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *
                                      sn_error *err) {
     const sn_train_config *c = &m->cfg;
     text_source t = {.T = o->seq_len, .have_val = val && nval > 0, .v = v, .o = o};
+    t.dist = hooks && hooks->dist && hooks->dist->size > 1 ? hooks->dist : NULL;
     int T = o->seq_len, K = sn_model_output_size(m);
 
     sn_status s = check_model(m, v, err);
@@ -246,6 +259,7 @@ sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *
                                              "cpu_seconds,skipped,reg_loss",
                            .history_row = text_history_row};
     if (s == SN_OK) s = sn_loop_run(m, &src, hooks, history_csv, ckopt, err);
+    sn_dist_set_share(0, 0, 0);
     sn_free(t.labels);
     return s;
 }

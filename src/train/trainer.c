@@ -5,6 +5,7 @@
  * share of every global batch and evaluates its share of each set. */
 #include "data/dataset.h"
 #include "data/pipeline.h"
+#include "dist/dist.h"
 #include "model/model.h"
 #include "train/loop.h"
 
@@ -134,6 +135,7 @@ static int table_batch(void *ctx, sn_model *m, int bi, const int **labels, const
     if (t->dist && t->dist->size > 1) /* this rank's share */
         lo = (int)((long)n * t->dist->rank / t->dist->size),
         hi = (int)((long)n * (t->dist->rank + 1) / t->dist->size);
+    sn_dist_set_share(lo, hi - lo, n); /* weights, dropout masks: dist.h */
     gather(t->train, t->idx + start + lo, hi - lo, m->act[0].data, t->b.labels, t->b.targets);
     *labels = t->train->labels ? t->b.labels : NULL;
     *targets = t->train->targets ? t->b.targets : NULL;
@@ -218,6 +220,7 @@ static sn_status train_loop(sn_model *m, const sn_dataset *train, const sn_datas
                                              "test_loss,test_acc,lr,seconds,reg_loss,skipped",
                            .history_row = table_history_row};
     if (s == SN_OK) s = sn_loop_run(m, &src, hooks, history_csv, ckopt, err);
+    sn_dist_set_share(0, 0, 0);
     sn_free(t.idx);
     batch_buf_free(&t.b);
     return s;

@@ -58,6 +58,8 @@ static const optdef table[] = {
     F("--skip-nonfinite", skip_nonfinite),
     I("--checkpoint-every", checkpoint_every, 0, 10000000),
     I("--checkpoint-steps", checkpoint_steps, 0, 0x7fffffffL),
+    I("--bucket-kb", bucket_kb, 1, 1 << 22),
+    I("--check-weights", check_weights, 0, 0x7fffffffL),
     S("--resume", resume),
     {"--max-memory", NULL, NULL, 'z', 0, 0, NULL, offsetof(cli_opts, max_memory)},
     F("--resume-changed-inputs", resume_changed_inputs),

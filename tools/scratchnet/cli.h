@@ -37,8 +37,11 @@ typedef struct cli_opts {
     int skip_nonfinite;
     long checkpoint_every; /* --checkpoint-every N epochs (0: only on Ctrl-C) */
     long checkpoint_steps; /* --checkpoint-steps N optimizer steps (0: none) */
-    const char *resume;    /* --resume RUN_DIR */
-    const char *record;    /* the options checkpoints record (NULL: no checkpoints) */
+    /* data-parallel training (distrib.c); -1: unset */
+    long bucket_kb;     /* --bucket-kb N: gradient all-reduce buckets (default 256) */
+    long check_weights; /* --check-weights N: compare the ranks' weights every N steps */
+    const char *resume; /* --resume RUN_DIR */
+    const char *record; /* the options checkpoints record (NULL: no checkpoints) */
     /* run folders (runfolder.c) */
     int force;                 /* --force: replace another run in --out */
     size_t max_memory;         /* --max-memory SIZE (0: the memory available) */
@@ -260,5 +263,21 @@ void cli_default_run_dir(char *buf, size_t len, const char *spec);
 sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err);
 /* Monotonic clock, seconds. */
 double cli_now(void);
+
+/* Data-parallel training (distrib.c; one process without an MPI build).
+ * cli_dist_writer: 1 on the rank that writes the run folder and prints
+ * (rank 0). cli_dist_begin checks that every rank trains the same thing
+ * (spec, initial weights, the recorded options, data, and `extra`, e.g.
+ * the encoded text) and sets up the gradient reducer with buckets of
+ * bucket_kb KiB (<= 0: 256) and the weight check every check_weights steps
+ * (<= 0: never); *out stays NULL for one process. On a resume (the run
+ * folder) it warns when the checkpoint's number of ranks differs. */
+typedef struct sn_dist_training sn_dist_training;
+int cli_dist_writer(void);
+void cli_dist_ranks_text(char *buf, size_t len);
+sn_status cli_dist_begin(const char *record, const char *resume, long bucket_kb, long check_weights,
+                         sn_model *m, const sn_dataset *train, const sn_dataset *test,
+                         const void *extra, size_t extra_len, const char *extra_name,
+                         sn_dist_training **out, sn_error *err);
 
 #endif

@@ -3,6 +3,7 @@
  * (--completion bash|zsh), made from the same help texts and option lists
  * as --help, so that they cannot disagree. */
 #include "cli.h"
+#include "dist/dist.h"
 #include "sn_version.h"
 
 #include <stdio.h>
@@ -167,7 +168,7 @@ static int completion(const char *shell) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
@@ -198,5 +199,19 @@ int main(int argc, char **argv) {
         rc = EXIT_USAGE;
     }
     free(args);
+    return rc;
+}
+
+/* Under mpirun (an MPI build) every rank runs the verb; when one fails, the
+ * job ends on every rank with its status (docs/distributed.md). */
+int main(int argc, char **argv) {
+    sn_error err = {0};
+    if (sn_dist_init(&argc, &argv, &err) != SN_OK) {
+        fprintf(stderr, "scratchnet: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
+    int rc = run(argc, argv);
+    if (rc != 0) sn_dist_abort(rc);
+    sn_dist_finalize();
     return rc;
 }

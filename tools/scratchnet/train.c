@@ -1,5 +1,6 @@
 /* scratchnet train SPEC --data DIR|FILE.csv [options] */
 #include "cli.h"
+#include "dist/dist.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -59,6 +60,13 @@ const char cli_train_usage[] =
     "                     training fails)\n"
     "  --max-memory SIZE  refuse a model that needs more to train (512M, 4G; default: the\n"
     "                     memory available; 'scratchnet summary' shows what a spec needs)\n"
+    "  --bucket-kb N      data-parallel (mpirun): gradient all-reduce buckets of N KiB\n"
+    "                     (default 256)\n"
+    "  --check-weights N  data-parallel: check every N steps that all ranks hold the same\n"
+    "                     weights\n"
+    "\n"
+    "With an MPI build, 'mpirun -np P scratchnet train ...' trains on P processes: each\n"
+    "takes its share of every batch, rank 0 writes the run folder (docs/distributed.md).\n"
     "\n"
     "Text models (--text): the spec's network reads token ids ('input 1', then\n"
     "embedding or onehot) and may write 'vocab' for the vocabulary size. Its\n"
@@ -105,6 +113,8 @@ static const char *const opts[] = {"--data",
                                    "--resume-changed-inputs",
                                    "--max-memory",
                                    "--force",
+                                   "--bucket-kb",
+                                   "--check-weights",
                                    NULL};
 const cli_verb cli_verb_train = {"train", cli_train_usage, opts, 1, 1};
 
@@ -197,6 +207,8 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
     apply_overrides(o, sn_model_config(m));
     const sn_train_config *c = sn_model_config(m);
     cli_run_head(started, sizeof started, run_dir, o->resume != NULL);
+    const int writer = cli_dist_writer(); /* rank 0 of a data-parallel run writes */
+    sn_dist_training *dist = NULL;
     int own_train = 0;
     /* the model's whole memory weighed (and taken) before the folder is touched */
     sn_status s = sn_model_reserve(m, c->batch, err);
@@ -208,14 +220,17 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
         s = sn_class_names_load(o->data, o->classes, all, K, &names, err);
     if (s == SN_OK && names) s = sn_model_set_class_names(m, names, K, err);
     /* the folder locked for this run, then what a resume resumes checked */
-    if (s == SN_OK) s = cli_run_begin(run_dir, o->resume != NULL, o->force, err);
+    if (s == SN_OK && writer) s = cli_run_begin(run_dir, o->resume != NULL, o->force, err);
     char inputs[160], epochs_text[16], changed[32] = "";
     cli_inputs_of_data(inputs, sizeof inputs, all, test);
     snprintf(epochs_text, sizeof epochs_text, "%d", c->epochs);
     if (s == SN_OK && o->resume)
         s = cli_resume_check(run_dir, sn_model_spec(m), inputs, c->epochs, o->resume_changed_inputs,
                              changed, sizeof changed, err);
-    if (s == SN_OK) {
+    if (s == SN_OK)
+        s = cli_dist_begin(o->record, o->resume, o->bucket_kb, o->check_weights, m, &train, &tst,
+                           NULL, 0, NULL, &dist, err);
+    if (s == SN_OK && writer) {
         char summary[8192];
         sn_model_summary(m, summary, sizeof summary);
         if (!o->quiet) fprintf(stderr, "%s", summary);
@@ -227,34 +242,46 @@ sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
                               changed, 0, err);
     }
     if (s == SN_OK) {
-        if (!o->quiet)
+        if (!o->quiet && writer)
             fprintf(stderr,
                     "training on %d samples (%d validation, %d test), %d epochs, batch %d, %s "
                     "lr %g, %d threads\n",
                     train.n, val.n, tst.n, c->epochs, c->batch, c->optimizer, c->lr,
                     sn_get_threads());
         cli_progress prog;
-        sn_train_hooks hooks = cli_progress_hooks(&prog, o->quiet, c->epochs);
+        sn_train_hooks hooks = cli_progress_hooks(&prog, o->quiet || !writer, c->epochs);
+        if (dist) hooks.dist = sn_dist_training_hooks(dist);
         prog.budget_s = c->max_seconds;
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
         /* checkpoints: RUN_DIR/checkpoint.safetensors (checkpoint.c) */
         char ckpt[1200];
         cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
-        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs"},
-                   *ck_vals[] = {o->record, inputs, epochs_text};
-        sn_checkpoint_options ck = {.path = ckpt,
+        char ranks[16];
+        cli_dist_ranks_text(ranks, sizeof ranks);
+        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs", "cli.ranks"},
+                   *ck_vals[] = {o->record, inputs, epochs_text, ranks};
+        sn_checkpoint_options ck = {.path = writer ? ckpt : NULL,
                                     .every_epochs = (int)o->checkpoint_every,
                                     .every_steps = o->checkpoint_steps,
                                     .resume = o->resume ? ckpt : NULL,
-                                    .nmeta = 3,
+                                    .nmeta = 4,
                                     .meta_keys = ck_keys,
                                     .meta_values = ck_vals,
                                     .delay_ms = cli_checkpoint_delay_ms(),
                                     .stop_requested = cli_stop_requested};
         if (o->record) cli_interrupt_install();
         s = sn_train_checkpointed(m, &train, have_val ? &val : NULL, tst.n ? &tst : NULL, &hooks,
-                                  path, o->record ? &ck : NULL, err);
+                                  writer ? path : NULL, o->record ? &ck : NULL, err);
         kept = prog.kept_epoch;
+        sn_dist_training_free(dist);
+        dist = NULL;
+    }
+    sn_dist_training_free(dist); /* after an error before training */
+    if (!writer) {               /* the other ranks are done: rank 0 writes the rest */
+        sn_class_names_free(names, K);
+        if (own_train) sn_dataset_free(&train);
+        sn_dataset_free(&val);
+        return s;
     }
     if (s == SN_OK) {
         snprintf(path, sizeof path, "%s/model.safetensors", run_dir);

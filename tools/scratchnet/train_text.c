@@ -28,6 +28,7 @@
  * model once the vocabulary is known (sn_text_model_from_spec); the spec it
  * makes is what the model file stores. */
 #include "cli.h"
+#include "dist/dist.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -63,6 +64,8 @@ static const char *const opts[] = {"--text",
                                    "--max-memory",
                                    "--resume-changed-inputs",
                                    "--force",
+                                   "--bucket-kb",
+                                   "--check-weights",
                                    NULL};
 
 const cli_verb cli_verb_train_text = {"train", cli_train_usage, opts, 0, 1};
@@ -223,6 +226,8 @@ int cmd_train_text(int argc, char **argv) {
     }
     sn_set_threads((int)a.threads);
     sn_set_memory_limit(a.max_memory);
+    const int writer = cli_dist_writer(); /* rank 0 of a data-parallel run writes */
+    sn_dist_training *dist = NULL;
     text_cfg t;
     sn_text_spec_default(&t);
 
@@ -234,7 +239,7 @@ int cmd_train_text(int argc, char **argv) {
     sn_model *m = NULL;
     progress p;
     memset(&p, 0, sizeof p);
-    cli_progress_hooks(&p.bar, a.quiet, 0);
+    cli_progress_hooks(&p.bar, a.quiet || !writer, 0);
     p.kept.train_loss = p.kept.val_loss = NAN; /* until training ends */
     char opts[160], model_path[1200];
     const char *keys[2] = {"text_level", "text_options"}, *vals[2] = {NULL, opts};
@@ -273,17 +278,21 @@ int cmd_train_text(int argc, char **argv) {
         else
             cli_default_run_dir(run_dir, sizeof run_dir, a.positional[0]);
         /* the folder locked for this run, then what a resume resumes checked */
-        s = cli_run_begin(run_dir, resume_dir != NULL, a.force, &err);
+        if (writer) s = cli_run_begin(run_dir, resume_dir != NULL, a.force, &err);
         cli_inputs_of_text(inputs, sizeof inputs, corpus, corpus_len);
         snprintf(epochs_text, sizeof epochs_text, "%d", sn_model_config(m)->epochs);
         if (s == SN_OK && resume_dir)
             s = cli_resume_check(run_dir, sn_model_spec(m), inputs, sn_model_config(m)->epochs,
                                  a.resume_changed_inputs, changed, sizeof changed, &err);
-        if (s == SN_OK && !resume_dir) /* what --resume builds the model from */
+        if (s == SN_OK && !resume_dir && writer) /* what --resume builds the model from */
             s = cli_write_text(run_dir, "spec.net", orig, &err);
-        if (s == SN_OK) s = write_run_txt(run_dir, &a, &t, m, resume_dir != NULL, changed, 0, &err);
+        if (s == SN_OK && writer)
+            s = write_run_txt(run_dir, &a, &t, m, resume_dir != NULL, changed, 0, &err);
     }
-    if (s == SN_OK) {
+    if (s == SN_OK)
+        s = cli_dist_begin(record, resume_dir, a.bucket_kb, a.check_weights, m, NULL, NULL, ids,
+                           nids * sizeof *ids, "encoded text", &dist, &err);
+    if (s == SN_OK && writer) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
         p.samples = fopen(path, resume_dir ? "a" : "w");
         if (!p.samples)
@@ -292,7 +301,7 @@ int cmd_train_text(int argc, char **argv) {
     if (s == SN_OK) {
         char summary[8192];
         sn_model_summary(m, summary, sizeof summary);
-        if (!a.quiet)
+        if (!a.quiet && writer)
             fprintf(stderr,
                     "%s: %zu %s tokens, vocabulary %d; training %zu, validation %zu (last %.0f "
                     "%%)\n%s",
@@ -301,37 +310,42 @@ int cmd_train_text(int argc, char **argv) {
         snprintf(opts, sizeof opts, "seq=%d val=%g words=%d", t.o.seq_len, t.val, t.words);
         vals[0] = sn_text_level_name(t.level);
         snprintf(model_path, sizeof model_path, "%s/model.safetensors", run_dir);
-        p.m = m, p.v = v, p.model_path = model_path;
+        p.m = m, p.v = v, p.model_path = writer ? model_path : NULL;
         p.nmeta = 2, p.meta_keys = keys, p.meta_vals = vals;
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
         sn_train_hooks hooks = {.ctx = &p,
                                 .on_batch = on_batch,
                                 .on_epoch = on_epoch,
                                 .on_sample = on_sample,
-                                .on_end = on_end};
+                                .on_end = on_end,
+                                .dist = dist ? sn_dist_training_hooks(dist) : NULL};
         double t0 = cli_now();
         char ckpt[1200]; /* checkpoints (checkpoint.c) */
         cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
-        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs"},
-                   *ck_vals[] = {record, inputs, epochs_text};
-        sn_checkpoint_options ck = {.path = ckpt,
+        char ranks[16];
+        cli_dist_ranks_text(ranks, sizeof ranks);
+        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs", "cli.ranks"},
+                   *ck_vals[] = {record, inputs, epochs_text, ranks};
+        sn_checkpoint_options ck = {.path = writer ? ckpt : NULL,
                                     .every_epochs = (int)a.checkpoint_every,
                                     .every_steps = a.checkpoint_steps,
                                     .resume = resume_dir ? ckpt : NULL,
-                                    .nmeta = 3,
+                                    .nmeta = 4,
                                     .meta_keys = ck_keys,
                                     .meta_values = ck_vals,
                                     .delay_ms = cli_checkpoint_delay_ms(),
                                     .stop_requested = cli_stop_requested};
         cli_interrupt_install();
         s = sn_text_train_checkpointed(m, v, ids, nids - nval, nval ? ids + nids - nval : NULL,
-                                       nval, &t.o, &hooks, path, &ck, &err);
+                                       nval, &t.o, &hooks, writer ? path : NULL, &ck, &err);
+        sn_dist_training_free(dist);
+        dist = NULL;
         double minutes = (cli_now() - t0) / 60;
         if (s == SN_OK && p.save_status != SN_OK) {
             s = p.save_status;
             err = p.save_err;
         }
-        if (s == SN_OK) {
+        if (s == SN_OK && writer) { /* the other ranks are done: rank 0 writes the rest */
             double val_loss = p.kept.val_loss, train_loss = p.kept.train_loss;
             s = sn_text_model_save(m, v, model_path, 2, keys, vals, &err);
             char text[8192 + 512];
@@ -366,6 +380,7 @@ int cmd_train_text(int argc, char **argv) {
             }
         }
     }
+    sn_dist_training_free(dist); /* after an error before training */
     if (p.samples && fclose(p.samples) != 0 && s == SN_OK)
         s = sn_fail(&err, SN_ERR_IO, "%s/samples.txt: write error: %s", run_dir, strerror(errno));
     if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
@@ -379,6 +394,6 @@ int cmd_train_text(int argc, char **argv) {
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
     free(record);
     cli_resume_free(&res);
-    cli_run_end(run_dir, s);
+    if (writer) cli_run_end(run_dir, s);
     return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? cli_interrupted_status() : EXIT_RUNTIME;
 }

@@ -1,0 +1,72 @@
+/* The training loop's data-parallel hooks (sn_train_dist, scratchnet.h) on
+ * the distributed layer. The loop calls reduce_gradients after backward,
+ * before the guard, so every rank's guard sees the same gradients and loss
+ * and makes the same decision; reduce_sums after each epoch (evaluation
+ * sums, correct answers). */
+#include "dist/dist.h"
+#include "model/model.h"
+
+struct sn_dist_training {
+    sn_train_dist hooks;
+    sn_model *m;
+    sn_dist_reducer *r;
+    long check_every, steps;
+    int buffers; /* the model has buffers (running statistics) */
+};
+
+/* g and loss: this rank's means over `rows` of the batch's `global` rows,
+ * into the whole batch's (the reducer weighted g by rows/global already,
+ * from sn_dist_set_share). */
+static sn_status reduce_gradients(void *ctx, sn_model *m, double *loss, int rows, int global,
+                                  sn_error *err) {
+    sn_dist_training *t = ctx;
+    double v = global > 0 ? *loss * rows / global : 0;
+    sn_status s = sn_dist_reducer_finish(t->r, err);
+    if (s == SN_OK) s = sn_dist_take_error(err);
+    if (s == SN_OK) s = sn_dist_sum_f64(&v, 1, err);
+    if (s == SN_OK && t->buffers) s = sn_dist_bcast_buffers(m, err);
+    t->steps++;
+    if (s == SN_OK && t->check_every > 0 && t->steps % t->check_every == 0)
+        s = sn_dist_check_weights(m, t->steps, err);
+    *loss = v;
+    return s;
+}
+
+static sn_status reduce_sums(void *ctx, double *v, int n, sn_error *err) {
+    (void)ctx;
+    return sn_dist_sum_f64(v, n, err);
+}
+
+sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, long check_every,
+                               sn_dist_training **out, sn_error *err) {
+    *out = NULL;
+    sn_dist_training *t = sn_alloc(1, sizeof *t);
+    if (!t) return sn_fail(err, SN_ERR_NOMEM, "data-parallel training: out of memory");
+    sn_status s = sn_dist_reducer_new(m, bucket_bytes, &t->r, err);
+    if (s != SN_OK) {
+        sn_free(t);
+        return s;
+    }
+    t->m = m;
+    t->check_every = check_every;
+    for (int i = 0; i < m->nparams; i++) t->buffers |= m->params[i]->buffer;
+    t->hooks = (sn_train_dist){.ctx = t,
+                               .rank = sn_dist_rank(),
+                               .size = sn_dist_size(),
+                               .reduce_gradients = reduce_gradients,
+                               .reduce_sums = reduce_sums};
+    if (t->hooks.size > 1) m->grads_ready = sn_dist_grads_ready, m->grads_ready_ctx = t->r;
+    *out = t;
+    return SN_OK;
+}
+
+const sn_train_dist *sn_dist_training_hooks(const sn_dist_training *t) {
+    return &t->hooks;
+}
+
+void sn_dist_training_free(sn_dist_training *t) {
+    if (!t) return;
+    if (t->m->grads_ready_ctx == t->r) t->m->grads_ready = NULL, t->m->grads_ready_ctx = NULL;
+    sn_dist_reducer_free(t->r);
+    sn_free(t);
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Data-parallel training from the command line, 2 ranks against 1 process
+# (docs/distributed.md), on 1,000 Fashion-MNIST training images and 500 test
+# images, and a 60 kB slice of Moby Dick, 3 epochs each:
+#   - an MLP with synchronized batch norm and dropout (SGD with momentum),
+#     a CNN (Adam) and a char-LSTM with dropout (Adam): the 2-rank weights
+#     agree with the 1-process weights to 1e-5 relative to each tensor's
+#     norm (compare_weights.py), test accuracy (validation loss) within 0.1
+#     points (1e-4);
+#   - two 2-rank runs are bitwise identical;
+#   - a 2-rank run whose rank 1 is killed with SIGKILL mid-epoch ends with a
+#     non-zero status (no hang); resumed on 2 ranks, it ends with the model
+#     of an uninterrupted 2-rank run byte for byte; resumed on 1 process it
+#     says the result is no longer bitwise reproducible;
+#   - ranks given different data stop before training, naming the rank and
+#     what differs, and write no history.
+# usage: train.sh BUILD_DIR SOURCE_DIR   (MPIEXEC, MPIEXEC_FLAGS from ctest)
+set -u
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+sn="$build/scratchnet"
+mpiexec=${MPIEXEC:-mpirun}
+read -r -a flags <<<"${MPIEXEC_FLAGS:---allow-run-as-root --oversubscribe}"
+mpi() { timeout 300 "$mpiexec" "${flags[@]}" "$@"; }
+py=/usr/bin/python3
+cmpw="$src/tests/mpi/compare_weights.py"
+T=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+cd "$T" || exit 1
+fail=0
+check() { # message, then a command that must succeed
+    local what=$1
+    shift
+    if ! "$@"; then
+        echo "FAIL: $what"
+        fail=1
+    fi
+}
+
+"$py" - "$src/data/fashion-mnist" fm <<'PY' || exit 1
+import gzip, os, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst, exist_ok=True)
+def read(name):
+    for n in (name, name + ".gz"):
+        p = os.path.join(src, n)
+        if os.path.exists(p):
+            return (gzip.open if n.endswith(".gz") else open)(p, "rb").read()
+    raise SystemExit("missing " + name)
+for split, cnt in (("train", 1000), ("t10k", 500)):
+    for kind, head, per in (("images-idx3-ubyte", 16, 784), ("labels-idx1-ubyte", 8, 1)):
+        b = read(f"{split}-{kind}")
+        hdr = bytearray(b[:head]); hdr[4:8] = struct.pack(">I", cnt)
+        open(os.path.join(dst, f"{split}-{kind}"), "wb").write(bytes(hdr) + b[head:head + cnt * per])
+PY
+head -c 60000 "$src/data/moby-dick.txt" >moby.txt
+
+cat >mlp.net <<'EOF2'
+input 1x28x28
+flatten
+dense 64
+batchnorm sync=1
+relu
+dropout 0.2
+dense 10
+loss softmax_xent
+[train]
+optimizer sgd lr=0.05 momentum=0.9
+batch 50
+epochs 3
+val_split 0.1
+seed 3
+EOF2
+cat >cnn.net <<'EOF2'
+input 1x28x28
+conv2d 8 3
+relu
+maxpool 2
+flatten
+dense 10
+loss softmax_xent
+[train]
+optimizer adam lr=1e-3
+batch 40
+epochs 3
+seed 5
+EOF2
+cat >lstm.net <<'EOF2'
+input 1
+onehot vocab
+lstm 32
+dropout 0.1
+dense vocab
+loss softmax_xent
+[text]
+level char
+seq 20
+val 0.1
+sample_every 0
+[train]
+optimizer adam lr=3e-3
+batch 8
+epochs 3
+seed 1
+EOF2
+
+acc() { sed -n 's/^test accuracy: \([0-9.]*\) %$/\1/p' "$1"; }
+close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; exit !(a != "" && (d < 0 ? -d : d) <= t) }'; }
+
+for model in mlp cnn; do
+    "$sn" train $model.net --data fm --threads 1 --quiet --out one-$model >one-$model.out 2>&1
+    check "$model: 1 process" test $? -eq 0
+    mpi -np 2 "$sn" train $model.net --data fm --threads 1 --quiet --out two-$model >two-$model.out 2>&1
+    check "$model: 2 ranks" test $? -eq 0
+    check "$model: 2-rank weights within 1e-5 of 1 process" \
+        "$py" "$cmpw" two-$model/model.safetensors one-$model/model.safetensors 1e-5
+    check "$model: test accuracy within 0.1 points ($(acc one-$model.out) vs $(acc two-$model.out))" \
+        close "$(acc one-$model.out)" "$(acc two-$model.out)" 0.1
+done
+"$sn" train lstm.net --text moby.txt --threads 1 --quiet --out one-lstm >one-lstm.out 2>&1
+check "lstm: 1 process" test $? -eq 0
+mpi -np 2 "$sn" train lstm.net --text moby.txt --threads 1 --quiet --out two-lstm >two-lstm.out 2>&1
+check "lstm: 2 ranks" test $? -eq 0
+check "lstm: 2-rank weights within 1e-5 of 1 process" \
+    "$py" "$cmpw" two-lstm/model.safetensors one-lstm/model.safetensors 1e-5
+vl() { sed -n 's/^validation loss \([0-9.]*\) nats.*/\1/p' "$1"; }
+check "lstm: validation loss within 1e-4" close "$(vl one-lstm.out)" "$(vl two-lstm.out)" 1e-4
+
+mpi -np 2 "$sn" train mlp.net --data fm --threads 1 --quiet --out two-mlp-again >/dev/null 2>&1
+check "two 2-rank runs are bitwise identical" \
+    cmp two-mlp/model.safetensors two-mlp-again/model.safetensors
+
+# Kill rank 1 mid-epoch, resume, compare with an uninterrupted 2-rank run.
+# Per-rank batch norm (its running statistics come from rank 0 after each step).
+sed -e 's/batchnorm sync=1/batchnorm/' -e 's/epochs 3/epochs 4/' mlp.net >kill.net
+opts=(--data fm --threads 1 --quiet --checkpoint-steps 7)
+mpi -np 2 "$sn" train kill.net "${opts[@]}" --out whole >/dev/null 2>&1
+check "uninterrupted 2-rank run" test $? -eq 0
+SN_CHECKPOINT_TEST_DELAY_MS=150 timeout 120 "$mpiexec" "${flags[@]}" -x SN_CHECKPOINT_TEST_DELAY_MS \
+    -np 2 "$sn" train kill.net "${opts[@]}" --out killed >killed.out 2>&1 &
+job=$!
+victim=""
+for _ in $(seq 600); do # rank 1, once a checkpoint exists (mid-epoch: steps 7, 14, ...)
+    if [ -f killed/checkpoint.safetensors ]; then
+        for p in $(pgrep -f "$sn train kill.net"); do
+            grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && victim=$p
+        done
+        [ -n "$victim" ] && break
+    fi
+    sleep 0.05
+done
+check "found rank 1 of the run to kill" test -n "$victim"
+[ -n "$victim" ] && kill -9 "$victim"
+wait $job
+rc=$?
+check "the killed run ends with a non-zero status, no hang (status $rc)" \
+    test $rc -ne 0 -a $rc -ne 124
+mpi -np 2 "$sn" train --resume killed >resumed.out 2>&1
+check "resumed on 2 ranks" test $? -eq 0
+check "killed, resumed run = uninterrupted run, byte for byte" \
+    cmp killed/model.safetensors whole/model.safetensors
+"$sn" train --resume whole --epochs 5 >other-p.out 2>&1
+check "resume on 1 process of a 2-rank checkpoint" test $? -eq 0
+check "a resume on another number of ranks warns" grep -q "no longer bitwise" other-p.out
+
+# Ranks that disagree stop before training.
+cp -r fm fm2
+printf '\x07' | dd of=fm2/train-images-idx3-ubyte bs=1 seek=5000 conv=notrunc 2>/dev/null
+mpi -np 1 "$sn" train mlp.net --data fm --quiet --out bad : -np 1 "$sn" train mlp.net --data fm2 \
+    --quiet --out bad >bad.out 2>&1
+check "ranks with different data: non-zero status" test $? -ne 0
+check "the message names the rank and the difference" \
+    grep -q "rank 1 differs from rank 0:.* training data (899 samples of 1x28x28, checksum" bad.out
+check "nothing trained" test ! -e bad/history.csv
+[ $fail -eq 0 ] || { for f in *.out; do echo "== $f"; tail -5 "$f"; done; }
+exit $fail
