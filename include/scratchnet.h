@@ -186,7 +186,9 @@ void sn_model_free(sn_model *m);
 sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err);
 sn_status sn_model_load(const char *path, sn_model **out, sn_error *err);
 /* Loads weights saved by PyTorch (a Sequential's state_dict as safetensors,
- * or ours) into an existing model; names and shapes must match exactly. */
+ * or ours) into an existing model; names and shapes must match exactly.
+ * BatchNorm's "<i>.num_batches_tracked" (I64 in PyTorch) is ignored; any
+ * other tensor that is not F32 is refused, naming it (SN_ERR_FORMAT). */
 sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err);
 
 /* Allocates activations and gradients for batches of up to max_batch

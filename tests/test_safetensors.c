@@ -553,6 +553,70 @@ static void test_malformed_special(void) {
     free(many);
 }
 
+/* sn_st_load_any: tensors of other dtypes are kept with their byte sizes
+ * (data NULL, raw pointing at their bytes); F32 ones read as usual. */
+static void test_any_dtype(void) {
+    char path[128];
+    path_in_dir(path, sizeof path, "any.safetensors");
+    /* I64 [1] (8 bytes), F32 [2] (8), F16 [3] (6), BF16 [1] (2), U8 [2] (2) */
+    const char *json = "{\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
+                       "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                       "\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
+                       "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[22,24]},"
+                       "\"u\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[24,26]}}";
+    size_t len;
+    unsigned char *b = make_file(json, 26, &len);
+    unsigned char *data = b + 8 + strlen(json);
+    data[0] = 37; /* n = 37 */
+    float w[2] = {1.5f, -2.0f};
+    memcpy(data + 8, w, sizeof w); /* little-endian host assumed by make_file's users */
+    data[25] = 9;
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp && fwrite(b, 1, len, fp) == len);
+    if (fp) fclose(fp);
+    sn_st_file f;
+    sn_error err = {0};
+    CHECK(sn_st_load(path, &f, &err) == SN_ERR_FORMAT &&
+          strstr(err.msg, "dtype I64 not supported"));
+    CHECK(sn_st_load_any(path, &f, &err) == SN_OK && f.n == 5);
+    const sn_st_entry *n = sn_st_find(&f, "n"), *we = sn_st_find(&f, "w"), *h = sn_st_find(&f, "h"),
+                      *u = sn_st_find(&f, "u");
+    CHECK(n && !n->data && !strcmp(n->dtype, "I64") && n->ndim == 0 && n->size == 1 &&
+          ((const unsigned char *)n->raw)[0] == 37);
+    CHECK(we && we->data && !strcmp(we->dtype, "F32") && we->data[0] == 1.5f &&
+          we->data[1] == -2.0f);
+    CHECK(h && !h->data && !strcmp(h->dtype, "F16") && h->size == 3);
+    CHECK(u && !u->data && ((const unsigned char *)u->raw)[1] == 9);
+    sn_st_free(&f);
+    free(b);
+
+    /* wrong byte counts for the dtype, an unknown dtype, F32 at an odd offset */
+    static const struct {
+        const char *json;
+        size_t data;
+        const char *msg;
+    } bad[] = {
+        {"{\"a\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+         "shape [2] of I64 needs 16"},
+        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+         "shape [2] of F16 needs 4"},
+        {"{\"a\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "unknown dtype Q4"},
+        {"{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
+         6, "multiple of 4"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        b = make_file(bad[i].json, bad[i].data, &len);
+        fp = fopen(path, "wb");
+        CHECK(fp && fwrite(b, 1, len, fp) == len);
+        if (fp) fclose(fp);
+        free(b);
+        CHECK(sn_st_load_any(path, &f, &err) == SN_ERR_FORMAT && strstr(err.msg, bad[i].msg));
+        if (!strstr(err.msg, bad[i].msg)) fprintf(stderr, "case %zu: %s\n", i, err.msg);
+    }
+    remove(path);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "st_test.%ld", (long)getpid());
     if (mkdir(dir, 0755) != 0) {
@@ -566,6 +630,7 @@ int main(void) {
     test_hand_built();
     test_malformed();
     test_malformed_special();
+    test_any_dtype();
     CHECK(count_files("") == 2); /* only "." and ".." are left */
     rmdir(dir);
     return check_report();

@@ -51,9 +51,29 @@ static void shape_text(char *buf, size_t len, int ndim, const int *shape) {
     if (k < len) snprintf(buf + k, len - k, "]");
 }
 
-/* Copies every parameter of m from f, checking names and shapes. */
+/* PyTorch's BatchNorm counter ("<i>.num_batches_tracked", I64), which
+ * inference does not use. */
+static int is_batch_counter(const char *name) {
+    static const char suffix[] = ".num_batches_tracked";
+    size_t n = strlen(name), k = sizeof suffix - 1;
+    return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Copies every parameter of m from f, checking names and shapes. Tensors of
+ * other dtypes than F32 (only sn_st_load_any gives them) are refused by name,
+ * unless they are BatchNorm counters, which are ignored. */
 static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
-    int matched = 0;
+    int matched = 0, ignored = 0;
+    for (int k = 0; k < f->n; k++) {
+        const sn_st_entry *e = &f->entries[k];
+        if (is_batch_counter(e->name))
+            ignored++;
+        else if (!e->data)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "%s: tensor '%s' has dtype %s; weights must be F32 (save the model "
+                           "with .float() first)",
+                           path, e->name, e->dtype);
+    }
     for (int i = 0; i < m->nlayers; i++) {
         for (int p = 0; p < m->layers[i]->nparams; p++) {
             sn_tensor *t = &m->layers[i]->params[p].value;
@@ -77,10 +97,11 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
             matched++;
         }
     }
-    int others = 0; /* the input pipeline's tensors */
+    int others = ignored; /* the input pipeline's tensors, BatchNorm counters */
     for (int k = 0; k < f->n; k++) others += sn_preprocess_is_tensor(f->entries[k].name);
     for (int k = 0; matched + others != f->n && k < f->n; k++) {
-        int known = sn_preprocess_is_tensor(f->entries[k].name);
+        int known =
+            sn_preprocess_is_tensor(f->entries[k].name) || is_batch_counter(f->entries[k].name);
         for (int i = 0; !known && i < m->nlayers; i++) {
             for (int p = 0; !known && p < m->layers[i]->nparams; p++) {
                 char pname[40];
@@ -103,7 +124,7 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
 
 sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err) {
     sn_st_file f;
-    sn_status s = sn_st_load(path, &f, err);
+    sn_status s = sn_st_load_any(path, &f, err);
     if (s != SN_OK) return s;
     s = copy_weights(m, &f, path, err);
     sn_st_free(&f);

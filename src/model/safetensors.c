@@ -154,6 +154,7 @@ typedef struct json {
     int depth;        /* objects and arrays currently open */
     const char *file; /* for messages */
     char ctx[160];    /* what is being parsed, e.g. `tensor "w"`; may be empty */
+    int any_dtype;    /* accept every safetensors dtype, not only F32 */
     sn_error *err;
 } json;
 
@@ -540,11 +541,25 @@ static sn_status parse_metadata(json *j, st_header *h) {
     }
 }
 
+/* Bytes per element of a safetensors dtype; 0 if it is not one. */
+static int dtype_bytes(const char *dtype) {
+    static const struct {
+        const char *name;
+        int bytes;
+    } known[] = {{"F32", 4}, {"F64", 8}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+                 {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
+                 {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(dtype, known[i].name)) return known[i].bytes;
+    return 0;
+}
+
 /* name: { "dtype": "F32", "shape": [d0, ...], "data_offsets": [begin, end] };
  * other fields are skipped. Messages about a field point at its value. */
 static sn_status parse_tensor(json *j, st_tensor *t, uint64_t data_len) {
     sn_st_entry *e = &t->e;
     size_t dtype_pos = 0, shape_pos = 0, offsets_pos = 0; /* 0: field not seen */
+    int elem = 4;                                         /* bytes per element */
     json_ws(j);
     size_t object_pos = j->pos;
     if (json_peek(j) != '{') return json_fail_expected(j, "'{' (the tensor's description)");
@@ -573,12 +588,16 @@ static sn_status parse_tensor(json *j, st_tensor *t, uint64_t data_len) {
         if (seen == &dtype_pos) {
             char *dtype;
             TRY(json_string(j, &dtype, NULL));
-            if (strcmp(dtype, "F32") != 0) {
+            elem = dtype_bytes(dtype);
+            if (strcmp(dtype, "F32") != 0 && (!j->any_dtype || !elem)) {
                 j->pos = dtype_pos;
-                sn_status st = json_fail(j, "dtype %.32s not supported (only F32)", dtype);
+                sn_status st = j->any_dtype
+                                   ? json_fail(j, "unknown dtype %.32s", dtype)
+                                   : json_fail(j, "dtype %.32s not supported (only F32)", dtype);
                 sn_free(dtype);
                 return st;
             }
+            snprintf(e->dtype, sizeof e->dtype, "%s", dtype);
             sn_free(dtype);
         } else if (seen == &shape_pos) {
             TRY(json_open(j, '['));
@@ -634,7 +653,7 @@ static sn_status parse_tensor(json *j, st_tensor *t, uint64_t data_len) {
     for (int i = 0; i < e->ndim; i++)
         if (!sn_mul_ok(size, (size_t)e->shape[i], &size))
             return json_fail(j, "shape %s has too many elements", shape);
-    if (!sn_mul_ok(size, sizeof(float), &bytes))
+    if (!sn_mul_ok(size, (size_t)elem, &bytes))
         return json_fail(j, "shape %s has too many elements", shape);
     e->size = size;
 
@@ -650,8 +669,13 @@ static sn_status parse_tensor(json *j, st_tensor *t, uint64_t data_len) {
     if (t->end - t->begin != (uint64_t)bytes)
         return json_fail(j,
                          "data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64
-                         " bytes, but shape %s of F32 needs %zu",
-                         t->begin, t->end, t->end - t->begin, shape, bytes);
+                         " bytes, but shape %s of %s needs %zu",
+                         t->begin, t->end, t->end - t->begin, shape, e->dtype, bytes);
+    if (elem == 4 && !strcmp(e->dtype, "F32") && t->begin % 4 != 0)
+        return json_fail(j,
+                         "data_offsets [%" PRIu64 ", %" PRIu64
+                         "]: F32 data must start at a multiple of 4 bytes",
+                         t->begin, t->end);
     j->pos = after;
     return SN_OK;
 }
@@ -783,8 +807,8 @@ static sn_status check_layout(const st_header *h, uint64_t data_len, const char 
 
 /* Parses and checks the header text (step 2). */
 static sn_status read_header(const char *text, size_t len, uint64_t data_len, const char *file,
-                             st_header *h, sn_error *err) {
-    json j = {.s = text, .len = len, .file = file, .err = err};
+                             int any_dtype, st_header *h, sn_error *err) {
+    json j = {.s = text, .len = len, .file = file, .any_dtype = any_dtype, .err = err};
     TRY(parse_header(&j, h, data_len));
     return check_layout(h, data_len, file, err);
 }
@@ -924,6 +948,13 @@ static sn_status verify_checksums(const sn_st_file *f, const char *file, sn_erro
         uint32_t now;
         if (tensor) {
             const sn_st_entry *e = &f->entries[(const char *const *)sorted[slot] - tnames];
+            if (!e->data) {
+                st = sn_fail(err, SN_ERR_FORMAT,
+                             "%s: tensor \"%.128s\" has a checksum but dtype %s (checksummed "
+                             "files hold only F32)",
+                             file, name, e->dtype);
+                break;
+            }
             now = tensor_crc(e->ndim, e->shape, e->data, e->size, 1);
         } else {
             now = text_crc(f->meta_values[(const char *const *)sorted[slot] -
@@ -959,6 +990,7 @@ static sn_status verify_checksums(const sn_st_file *f, const char *file, sn_erro
  * `buf` (the data buffer, which `out` takes over in all cases) (step 3). */
 static sn_status build_file(st_header *h, void *buf, size_t data_len, const char *file,
                             sn_st_file *out, sn_error *err) {
+    (void)data_len; /* the entries cover it exactly (check_layout) */
     sn_st_entry *entries = sn_alloc((size_t)(h->nt ? h->nt : 1), sizeof *entries);
     char **keys = sn_alloc((size_t)(h->nm ? h->nm : 1), sizeof *keys);
     char **values = sn_alloc((size_t)(h->nm ? h->nm : 1), sizeof *values);
@@ -971,7 +1003,9 @@ static sn_status build_file(st_header *h, void *buf, size_t data_len, const char
     }
     for (int i = 0; i < h->nt; i++) {
         entries[i] = h->t[i].e;
-        entries[i].data = (float *)((char *)buf + h->t[i].begin);
+        entries[i].raw = (char *)buf + h->t[i].begin;
+        entries[i].data =
+            strcmp(entries[i].dtype, "F32") ? NULL : (float *)((char *)buf + h->t[i].begin);
     }
     for (int i = 0; i < h->nm; i++) {
         keys[i] = h->m[i].key;
@@ -989,7 +1023,9 @@ static sn_status build_file(st_header *h, void *buf, size_t data_len, const char
         sn_st_free(out);
         return st;
     }
-    if (!host_is_little_endian()) swap_floats(buf, data_len / 4);
+    if (!host_is_little_endian())
+        for (int i = 0; i < out->n; i++)
+            if (out->entries[i].data) swap_floats(out->entries[i].data, out->entries[i].size);
     return SN_OK;
 }
 
@@ -1028,7 +1064,7 @@ sn_status sn_st_parse(const void *bytes, size_t len, const char *name_for_errors
     size_t data_len = len - 8 - (size_t)n;
 
     st_header h = {0};
-    sn_status st = read_header(header, (size_t)n, data_len, file, &h, err);
+    sn_status st = read_header(header, (size_t)n, data_len, file, 0, &h, err);
     void *buf = NULL;
     if (st == SN_OK && !(buf = sn_alloc(data_len, 1)))
         st = sn_fail(err, SN_ERR_NOMEM, "%s: cannot allocate %zu bytes", file, data_len);
@@ -1048,8 +1084,8 @@ static sn_status read_exact(FILE *fp, void *dst, size_t n, const char *path, sn_
 }
 
 /* sn_st_load once the file is open and its size known. */
-static sn_status load_stream(FILE *fp, uint64_t size, const char *path, sn_st_file *out,
-                             sn_error *err) {
+static sn_status load_stream(FILE *fp, uint64_t size, const char *path, int any_dtype,
+                             sn_st_file *out, sn_error *err) {
     if (size < 8) return too_short(size, path, err);
     unsigned char len8[8];
     TRY(read_exact(fp, len8, 8, path, err));
@@ -1064,7 +1100,7 @@ static sn_status load_stream(FILE *fp, uint64_t size, const char *path, sn_st_fi
 
     st_header h = {0};
     sn_status st = read_exact(fp, header, (size_t)n, path, err);
-    if (st == SN_OK) st = read_header(header, (size_t)n, data_len, path, &h, err);
+    if (st == SN_OK) st = read_header(header, (size_t)n, data_len, path, any_dtype, &h, err);
     sn_free(header);
     void *buf = NULL;
     if (st == SN_OK && !(buf = sn_alloc((size_t)data_len, 1)))
@@ -1079,7 +1115,7 @@ static sn_status load_stream(FILE *fp, uint64_t size, const char *path, sn_st_fi
     return st;
 }
 
-sn_status sn_st_load(const char *path, sn_st_file *out, sn_error *err) {
+static sn_status load_file(const char *path, int any_dtype, sn_st_file *out, sn_error *err) {
     if (!path || !out) return sn_fail(err, SN_ERR_ARG, "sn_st_load: no path or output given");
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
@@ -1091,9 +1127,17 @@ sn_status sn_st_load(const char *path, sn_st_file *out, sn_error *err) {
     else if (!S_ISREG(sb.st_mode))
         st = sn_fail(err, SN_ERR_IO, "%s: not a regular file", path);
     else
-        st = load_stream(fp, (uint64_t)sb.st_size, path, out, err);
+        st = load_stream(fp, (uint64_t)sb.st_size, path, any_dtype, out, err);
     fclose(fp);
     return st;
+}
+
+sn_status sn_st_load(const char *path, sn_st_file *out, sn_error *err) {
+    return load_file(path, 0, out, err);
+}
+
+sn_status sn_st_load_any(const char *path, sn_st_file *out, sn_error *err) {
+    return load_file(path, 1, out, err);
 }
 
 const sn_st_entry *sn_st_find(const sn_st_file *f, const char *name) {

@@ -13,7 +13,10 @@
  *                   buffer, and the tensors cover it exactly, without gaps or
  *                   overlaps.
  *
- * scratchnet reads and writes F32 tensors of 0 to 4 dimensions. The reader is
+ * scratchnet reads and writes F32 tensors of 0 to 4 dimensions; sn_st_load_any
+ * also reads tensors of the other safetensors dtypes (for files written by
+ * PyTorch, whose state_dicts hold I64 counters), leaving their conversion or
+ * rejection to the caller. The reader is
  * strict: a malformed or hostile file yields SN_ERR_FORMAT with a message
  * naming the file and, where it helps, the byte offset within the header
  * ("model.safetensors: header byte 57: expected ':'"; header byte K is byte
@@ -49,8 +52,11 @@ typedef struct sn_st_entry {
     char name[128];
     int ndim; /* 0..4 (0 = scalar) */
     int shape[4];
-    size_t size; /* number of floats */
-    float *data; /* points into the file's buffer (64-byte aligned copy) */
+    size_t size;     /* number of elements */
+    float *data;     /* F32 data in the file's buffer (64-byte aligned copy);
+                        NULL for other dtypes (sn_st_load_any only) */
+    char dtype[12];  /* "F32", or "I64", "F16", "BF16", ... (sn_st_load_any) */
+    const void *raw; /* the tensor's bytes as stored (little-endian), any dtype */
 } sn_st_entry;
 
 /* A loaded file: tensors in header order, metadata, and the storage they
@@ -80,7 +86,14 @@ sn_status sn_st_save(const char *path, int n, const char *const *names,
 /* Reads a whole file into `out` (zeroed first; on error it is left empty). */
 sn_status sn_st_load(const char *path, sn_st_file *out, sn_error *err);
 
-/* Same, from memory (for fuzzing and tests). `bytes` is copied; the caller
+/* Like sn_st_load, but tensors of the other dtypes safetensors defines (F64,
+ * F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2)
+ * are accepted, their byte sizes checked: their entries have data == NULL,
+ * their dtype and raw bytes. F32 tensors must still start at a multiple of 4
+ * bytes in the data (safetensors writers order tensors by alignment). */
+sn_status sn_st_load_any(const char *path, sn_st_file *out, sn_error *err);
+
+/* Same as sn_st_load, from memory (for fuzzing and tests). `bytes` is copied; the caller
  * keeps it. `name_for_errors` prefixes messages, as the path does for load. */
 sn_status sn_st_parse(const void *bytes, size_t len, const char *name_for_errors, sn_st_file *out,
                       sn_error *err);
