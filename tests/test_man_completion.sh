@@ -26,7 +26,7 @@ if command -v man >/dev/null 2>&1; then
     MANWIDTH=100 man -l "$man1" >"$tmp/man.txt" 2>"$tmp/man.err" && ok || bad "man -l failed"
     [ -s "$tmp/man.err" ] && bad "man -l warns: $(head -5 "$tmp/man.err")" || ok
     grep -q "SYNOPSIS" "$tmp/man.txt" && ok || bad "the page has no SYNOPSIS"
-    for v in train eval predict report plot summary sweep gradcheck generate checkpoint; do
+    for v in train eval predict report plot summary sweep gradcheck generate checkpoint import-weights; do
         # an option line of the verb's --help appears in the page as printed
         line=$("$sn" $v --help | grep -m1 -E '^  -' | sed 's/  */ /g; s/^ //')
         tr -s ' ' <"$tmp/man.txt" | grep -qF -- "$line" && ok || bad "the page lacks $v's '$line'"

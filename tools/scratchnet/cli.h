@@ -128,7 +128,7 @@ sn_status cli_pgm_load(const char *path, int channels, sn_dataset *d, sn_error *
 extern const char cli_train_usage[];
 extern const cli_verb cli_verb_train, cli_verb_train_text, cli_verb_generate, cli_verb_eval,
     cli_verb_predict, cli_verb_report, cli_verb_plot, cli_verb_summary, cli_verb_sweep,
-    cli_verb_gradcheck, cli_verb_checkpoint;
+    cli_verb_gradcheck, cli_verb_checkpoint, cli_verb_import_weights;
 
 /* Loads the training set (and the test set) named by --data / --test. For a
  * directory: IDX train and t10k files. For a CSV: --test or none. */
@@ -172,6 +172,7 @@ int cli_wants_text(int argc, char **argv);
 int cmd_train_text(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
+int cmd_import_weights(int argc, char **argv); /* import_weights.c */
 
 /* Checkpoints and Ctrl-C (checkpoint.c). The first SIGINT makes
  * cli_stop_requested return 1 (training stops after the current step and

@@ -40,6 +40,8 @@ static const verb verbs[] = {
      &cli_verb_gradcheck},
     {"checkpoint", "RUN_DIR", "check a run's checkpoint and say where it stands", cmd_checkpoint,
      &cli_verb_checkpoint},
+    {"import-weights", "SPEC W.safetensors -o MODEL", "a model file from PyTorch weights",
+     cmd_import_weights, &cli_verb_import_weights},
 };
 #define NVERBS (int)(sizeof verbs / sizeof verbs[0])
 
