@@ -37,6 +37,9 @@ check() { # message, then a command that must succeed
     fi
 }
 
+# the data sets, fetched into the source tree's data/ on first use (a clean
+# clone has none)
+"$src/scripts/fetch-data.sh" fashion-mnist moby-dick >/dev/null || exit 1
 "$py" - "$src/data/fashion-mnist" fm <<'PY' || exit 1
 import gzip, os, struct, sys
 src, dst = sys.argv[1], sys.argv[2]
