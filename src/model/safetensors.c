@@ -815,8 +815,7 @@ static sn_status read_header(const char *text, size_t len, uint64_t data_len, co
 
 /* ---- checksums ---------------------------------------------------------- */
 
-/* zlib's CRC-32 of n bytes (any n). */
-static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
+uint32_t sn_crc32(uint32_t crc, const void *p, size_t n) {
     const unsigned char *b = p;
     while (n > 0) {
         uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
@@ -835,14 +834,14 @@ static uint32_t tensor_crc(int ndim, const int *shape, const float *data, size_t
     for (int d = 0; d < ndim && d < 4; d++)
         k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%d", d ? "," : "", shape[d]);
     k += snprintf(dims + k, sizeof dims - (size_t)k, ";");
-    uint32_t crc = crc_bytes((uint32_t)crc32(0L, Z_NULL, 0), dims, (size_t)k);
-    if (le) return crc_bytes(crc, data, n * sizeof *data);
+    uint32_t crc = sn_crc32((uint32_t)crc32(0L, Z_NULL, 0), dims, (size_t)k);
+    if (le) return sn_crc32(crc, data, n * sizeof *data);
     float chunk[1024];
     while (n > 0) {
         size_t c = n < 1024 ? n : 1024;
         memcpy(chunk, data, c * sizeof *data);
         swap_floats(chunk, c);
-        crc = crc_bytes(crc, chunk, c * sizeof *data);
+        crc = sn_crc32(crc, chunk, c * sizeof *data);
         data += c;
         n -= c;
     }
@@ -850,7 +849,7 @@ static uint32_t tensor_crc(int ndim, const int *shape, const float *data, size_t
 }
 
 static uint32_t text_crc(const char *s) {
-    return crc_bytes((uint32_t)crc32(0L, Z_NULL, 0), s, strlen(s));
+    return sn_crc32((uint32_t)crc32(0L, Z_NULL, 0), s, strlen(s));
 }
 
 static int name_cmp(const void *a, const void *b) {

@@ -84,6 +84,10 @@ sn_status sn_st_save(const char *path, int n, const char *const *names,
                      const char *const *meta_values, sn_error *err);
 
 /* Reads a whole file into `out` (zeroed first; on error it is left empty). */
+/* zlib's CRC-32 of n bytes (any n, beyond zlib's uInt) continuing crc;
+ * start from 0. */
+uint32_t sn_crc32(uint32_t crc, const void *p, size_t n);
+
 sn_status sn_st_load(const char *path, sn_st_file *out, sn_error *err);
 
 /* Like sn_st_load, but tensors of the other dtypes safetensors defines (F64,

@@ -270,24 +270,13 @@ void cli_run_end(const char *run_dir, sn_status s) {
 
 /* ---- what a resume checks ------------------------------------------------ */
 
-static uint32_t crc_more(uint32_t crc, const void *p, size_t n) {
-    const unsigned char *b = p;
-    while (n > 0) {
-        uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
-        crc = (uint32_t)crc32(crc, b, k);
-        b += k;
-        n -= k;
-    }
-    return crc;
-}
-
 static void dataset_line(char *buf, size_t len, const char *what, const sn_dataset *d) {
     uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
     if (d->n > 0) {
-        crc = crc_more(crc, d->x, (size_t)d->n * d->sample_size * sizeof *d->x);
-        if (d->labels) crc = crc_more(crc, d->labels, (size_t)d->n * sizeof *d->labels);
+        crc = sn_crc32(crc, d->x, (size_t)d->n * d->sample_size * sizeof *d->x);
+        if (d->labels) crc = sn_crc32(crc, d->labels, (size_t)d->n * sizeof *d->labels);
         if (d->targets)
-            crc = crc_more(crc, d->targets,
+            crc = sn_crc32(crc, d->targets,
                            (size_t)d->n * (size_t)d->num_targets * sizeof *d->targets);
     }
     snprintf(buf, len, "%s %d %08lx", what, d->n, (unsigned long)crc);
@@ -301,7 +290,7 @@ void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn
 }
 
 void cli_inputs_of_text(char *buf, size_t len, const char *corpus, size_t n) {
-    uint32_t crc = crc_more((uint32_t)crc32(0L, Z_NULL, 0), corpus, n);
+    uint32_t crc = sn_crc32((uint32_t)crc32(0L, Z_NULL, 0), corpus, n);
     snprintf(buf, len, "text %zu %08lx\n", n, (unsigned long)crc);
 }
 
