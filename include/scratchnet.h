@@ -226,6 +226,72 @@ int sn_model_output_size(const sn_model *m);
 void sn_model_summary(const sn_model *m, char *buf, size_t len);
 size_t sn_model_num_params(const sn_model *m);
 
+/* ---- inspecting a model ------------------------------------------------ */
+
+#define SN_MAX_LAYERS 64 /* layers a model may have */
+
+/* Layer i of a model (0 <= i < sn_model_num_layers; counted from 0 after
+ * the spec's input line, as weight names "<i>.weight" count them). */
+typedef struct sn_layer_info {
+    const char *kind;   /* the spec word: "dense", "conv2d", "relu", ... */
+    const char *desc;   /* "dense 784->512 init=he", as sn_model_summary and
+                           error messages name the layer */
+    int ndim, shape[3]; /* its output's shape per sample (per step for
+                           sequence models) */
+    size_t out_size;    /* the product of shape */
+    int ntensors;       /* its tensors: trained parameters and buffers */
+    size_t num_params;  /* values of its trained parameters (buffers such as
+                           running statistics not counted, as PyTorch) */
+} sn_layer_info;
+/* SN_ERR_ARG when i is out of range. Strings live as long as the model. */
+sn_status sn_model_layer(const sn_model *m, int i, sn_layer_info *out, sn_error *err);
+
+/* Tensor j (0 <= j < ntensors) of layer i: name as in weight files without
+ * the layer index ("weight", "bias", "running_mean", "weight_ih_l0"),
+ * value, gradient (the last backward pass's; NULL for a buffer) and
+ * whether it is a buffer (not trained). Values may be read and written. */
+typedef struct sn_param_info {
+    const char *name;
+    sn_tensor *value, *grad;
+    int buffer;
+} sn_param_info;
+sn_status sn_model_param(sn_model *m, int i, int j, sn_param_info *out, sn_error *err);
+
+/* The loss's spec word: "mse", "bce", "bce_logits" or "softmax_xent". */
+const char *sn_model_loss_name(const sn_model *m);
+/* The per-sample input shape (of the spec's `input` line) into shape[0..3);
+ * returns its number of dimensions. */
+int sn_model_input_shape(const sn_model *m, int shape[3]);
+
+/* ---- gradient check ------------------------------------------------------ */
+
+/* What sn_gradcheck_run measured: largest relative errors
+ * |a − n| / max(|a| + |n|, 1e-4 · max(1, |L|) / h) between analytic gradients
+ * a and central differences n (the floor is float32 round-off of the loss L,
+ * see src/model/gradcheck.c). A wrong backward in layer k shows in param[k]
+ * and in input[j] for every j <= k (the error flows down), never in
+ * input[j > k]: the highest layer with a large input[] error is the culprit. */
+typedef struct sn_gradcheck_result {
+    double param[SN_MAX_LAYERS]; /* over layer i's parameters; -1: none */
+    double input[SN_MAX_LAYERS]; /* dL/d(input of layer i); input[0] is dL/dx */
+    double output;               /* dL/d(model output): the loss's own gradient */
+    double worst;                /* the largest of all the above */
+    int worst_layer;             /* its layer, -1 for the output */
+    long kinks;                  /* entries skipped: no derivative there (a ReLU
+                                    output of 0, a tie in a max-pool window) */
+} sn_gradcheck_result;
+
+/* Finite-difference check of the n samples x (rows: for sequence models
+ * T·N, sn_model_set_seq_len) with labels or targets: for up to `samples`
+ * evenly spread entries of every parameter and of every layer's input and
+ * output, the central difference (L(v + h) − L(v − h)) / 2h against the
+ * analytic gradient. train != 0 runs the forward passes in training mode
+ * (dropout masks held fixed). The model's parameters, buffers and generator
+ * are left as they were. */
+sn_status sn_gradcheck_run(sn_model *m, const float *x, int n, const int *labels,
+                           const float *targets, float h, int samples, int train,
+                           sn_gradcheck_result *r, sn_error *err);
+
 /* Sequence models (layers rnn, lstm, gru; see docs/rnn.md). A batch of N
  * streams of T time steps is n = T·N rows, time-major: row t·N + s is step t
  * of stream s; per-step layers (embedding, dense, activations, the loss) see

@@ -5,8 +5,6 @@
 #include "layers/layer.h"
 #include "losses/loss.h"
 
-#define SN_MAX_LAYERS 64
-
 struct sn_model {
     int nlayers;
     sn_layer *layers[SN_MAX_LAYERS];
@@ -42,33 +40,8 @@ struct sn_model {
  * the current last layer; used by the spec parser and by C callers. */
 sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *err);
 
-/* What sn_gradcheck_run measured: largest relative errors
- * |a − n| / max(|a| + |n|, 1e-4 · max(1, |L|) / h) between analytic gradients
- * a and central differences n (the floor is float32 round-off of the loss L,
- * see gradcheck.c). A wrong backward in layer k shows in param[k] and in
- * input[j] for every j <= k (the error flows down), never in input[j > k]:
- * the highest layer with a large input[] error is the culprit. */
-typedef struct sn_gradcheck_result {
-    double param[SN_MAX_LAYERS]; /* over layer i's parameters; -1: none */
-    double input[SN_MAX_LAYERS]; /* dL/d(input of layer i); input[0] is dL/dx */
-    double output;               /* dL/d(model output): the loss's own gradient */
-    double worst;                /* the largest of all the above */
-    int worst_layer;             /* its layer, -1 for the output */
-    long kinks;                  /* entries skipped: no derivative there (gradcheck.c) */
-} sn_gradcheck_result;
-
-/* Finite-difference check of the n samples x with labels or targets: for up
- * to `samples` evenly spread entries of every parameter and of every layer's
- * input and output, the central difference (L(v + h) − L(v − h)) / 2h
- * against the analytic gradient (details in gradcheck.c). train != 0 runs the
- * forward passes in training mode (dropout masks held fixed). The model's
- * parameters, buffers and generator are left as they were. */
-sn_status sn_gradcheck_run(sn_model *m, const float *x, int n, const int *labels,
-                           const float *targets, float h, int samples, int train,
-                           sn_gradcheck_result *r, sn_error *err);
-
-/* The same in evaluation mode, reduced to worst[i] = param[i] (0 for layers
- * without parameters) and worst_input = input[0]. */
+/* sn_gradcheck_run (include/scratchnet.h) in evaluation mode, reduced to worst[i] = param[i] (0 for
+ * layers without parameters) and worst_input = input[0]. */
 sn_status sn_gradcheck(sn_model *m, const float *x, int n, const int *labels, const float *targets,
                        float h, int samples, double *worst, double *worst_input, sn_error *err);
 

@@ -1,7 +1,6 @@
 /* scratchnet gradcheck SPEC: analytic gradients against central differences
  * on random inputs and targets (sn_gradcheck_run). */
 #include "cli.h"
-#include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,29 +38,36 @@ static const char *const opts[] = {"--seed",    "--batch", "--tol",     "--step"
                                    "--seq-len", "--train", "--threads", NULL};
 const cli_verb cli_verb_gradcheck = {"gradcheck", usage, opts, 1, 1};
 
-/* Inputs: N(0, 1), or token ids below V when the first layer reads ids. */
-static void draw_inputs(const sn_model *m, float *x, size_t count, sn_rng *r) {
-    const sn_layer *l = m->layers[0];
+/* Inputs: N(0, 1), or token ids below V when the first layer reads ids
+ * (onehot V, embedding V D). */
+static void draw_inputs(sn_model *m, float *x, size_t count, sn_rng *r) {
+    sn_layer_info l;
+    sn_param_info p;
     uint32_t V = 0;
-    if (strcmp(l->ops->kind, "onehot") == 0) V = (uint32_t)l->out_shape[0];
-    if (strcmp(l->ops->kind, "embedding") == 0 && l->nparams > 0)
-        V = (uint32_t)l->params[0].value.shape[0];
+    sn_model_layer(m, 0, &l, NULL);
+    if (strcmp(l.kind, "onehot") == 0) V = (uint32_t)l.shape[0];
+    if (strcmp(l.kind, "embedding") == 0 && sn_model_param(m, 0, 0, &p, NULL) == SN_OK)
+        V = (uint32_t)p.value->shape[0];
     for (size_t i = 0; i < count; i++) x[i] = V ? (float)sn_rng_below(r, V) : sn_rng_normal(r);
 }
 
 /* Targets the loss accepts: labels for softmax_xent and 1-output BCE,
  * probabilities in [0.05, 0.95] for BCE, N(0, 1) values for MSE. */
 static void draw_targets(const sn_model *m, int n, int **labels, float **targets, sn_rng *r) {
-    int K = sn_model_output_size(m);
-    if (m->loss == SN_LOSS_SOFTMAX_XENT || (K == 1 && m->loss != SN_LOSS_MSE)) {
+    int K = sn_model_output_size(m), mse = strcmp(sn_model_loss_name(m), "mse") == 0;
+    if (strcmp(sn_model_loss_name(m), "softmax_xent") == 0 || (K == 1 && !mse)) {
         for (int i = 0; i < n; i++) (*labels)[i] = (int)sn_rng_below(r, K > 1 ? (uint32_t)K : 2);
         *targets = NULL;
         return;
     }
     for (size_t i = 0; i < (size_t)n * (size_t)K; i++)
-        (*targets)[i] =
-            m->loss == SN_LOSS_MSE ? sn_rng_normal(r) : 0.05f + 0.9f * sn_rng_uniform(r);
+        (*targets)[i] = mse ? sn_rng_normal(r) : 0.05f + 0.9f * sn_rng_uniform(r);
     *labels = NULL;
+}
+
+static const char *layer_desc(const sn_model *m, int i) {
+    sn_layer_info l;
+    return sn_model_layer(m, i, &l, NULL) == SN_OK ? l.desc : "?";
 }
 
 static void print_value(double e, double tol) {
@@ -130,13 +136,14 @@ int cmd_gradcheck(int argc, char **argv) {
                g.train ? "training" : "evaluation", g.step, g.samples);
         if (recurrent) printf("sequences of %ld steps\n", g.seq_len);
         printf("%-4s %-36s  %10s     %10s\n", "#", "layer", "parameters", "input");
-        for (int l = 0; l < m->nlayers; l++) {
-            printf("%-4d %-36s", l, m->layers[l]->desc);
+        int nlayers = sn_model_num_layers(m);
+        for (int l = 0; l < nlayers; l++) {
+            printf("%-4d %-36s", l, layer_desc(m, l));
             print_value(r.param[l], g.tol);
             print_value(r.input[l], g.tol);
             printf("\n");
         }
-        printf("%-4s %-36s  %10s   ", "loss", sn_loss_name(m->loss), "");
+        printf("%-4s %-36s  %10s   ", "loss", sn_model_loss_name(m), "");
         print_value(r.output, g.tol);
         printf("  (gradient of the output)\n");
         if (r.kinks)
@@ -147,15 +154,15 @@ int cmd_gradcheck(int argc, char **argv) {
         if (bad) {
             /* The highest layer with a bad input gradient or parameters. */
             int culprit = -1;
-            for (int l = m->nlayers - 1; l >= 0 && culprit < 0; l--)
+            for (int l = nlayers - 1; l >= 0 && culprit < 0; l--)
                 if (!(r.param[l] <= g.tol) || !(r.input[l] <= g.tol)) culprit = l;
             if (!(r.output <= g.tol))
                 printf("FAILED: worst error %.3g > %g in the loss's gradient (%s)\n", r.worst,
-                       g.tol, sn_loss_name(m->loss));
+                       g.tol, sn_model_loss_name(m));
             else
                 printf("FAILED: worst error %.3g > %g; the first wrong backward from the top is "
                        "layer %d (%s)\n",
-                       r.worst, g.tol, culprit, culprit >= 0 ? m->layers[culprit]->desc : "?");
+                       r.worst, g.tol, culprit, layer_desc(m, culprit));
         } else {
             printf("ok: worst error %.2e <= %g\n", r.worst, g.tol);
         }

@@ -1,6 +1,5 @@
 /* scratchnet summary SPEC|MODEL */
 #include "cli.h"
-#include "model/model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,12 +40,13 @@ int cmd_summary(int argc, char **argv) {
     sn_model_summary(m, text, sizeof text);
     fputs(text, stdout);
     size_t np = sn_model_num_params(m), acts = 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        size_t n = 1;
-        for (int d = 0; d < m->layers[i]->out_ndim; d++) n *= (size_t)m->layers[i]->out_shape[d];
-        acts += n;
+    int nlayers = sn_model_num_layers(m);
+    for (int i = 0; i < nlayers; i++) {
+        sn_layer_info l;
+        sn_model_layer(m, i, &l, NULL);
+        acts += l.out_size;
     }
-    printf("layers: %d\n", m->nlayers);
+    printf("layers: %d\n", nlayers);
     printf("parameters: %zu (%.2f MiB as float32)\n", np, (double)np * 4 / (1 << 20));
     printf("activations per sample: %zu values (%.2f KiB as float32)\n", acts,
            (double)acts * 4 / 1024);
