@@ -63,7 +63,8 @@ static void test_layers(void) {
           p.value->shape[1] == C && p.value->shape[2] == k && p.value->shape[3] == k);
     CHECK(!p.buffer && p.grad && p.grad->size == p.value->size);
     CHECK(sn_model_param(m, 5, 2, &p, &err) == SN_OK);
-    CHECK(strcmp(p.name, "running_mean") == 0 && p.buffer && !p.grad && p.value->size == units);
+    CHECK(strcmp(p.name, "running_mean") == 0 && p.buffer && !p.grad &&
+          p.value->size == (size_t)units);
 
     /* Out of range: refused, saying so. */
     sn_layer_info l;
