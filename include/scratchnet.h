@@ -930,6 +930,9 @@ sn_status sn_text_spec_parse(const char *spec, const char *name, sn_text_spec *t
  * text becomes the model's spec (sn_model_spec, saved in its file). */
 sn_status sn_text_model_from_spec(const char *spec, const char *name, uint64_t seed, int vocab_size,
                                   sn_model **out, sn_error *err);
+/* 1 when spec text holds the whole word `vocab` (comments included): a text
+ * spec, whose size waits for a vocabulary (sn_text_model_from_spec). */
+int sn_spec_has_vocab(const char *spec);
 
 /* Trains a sequence model (token-id input: `input 1`, then `embedding` or
  * `onehot`, recurrent layers, a dense output of size(v), softmax_xent) on
@@ -1000,6 +1003,21 @@ sn_status sn_text_model_load(const char *path, sn_model **m, sn_vocab **v, sn_er
  * variable needs setting. */
 void sn_set_threads(int n);
 int sn_get_threads(void);
+
+/* ---- processes of a data-parallel run (docs/distributed.md) ------------ */
+
+/* Joins the group (MPI_Init_thread) when the program was started by an MPI
+ * launcher (mpirun: its environment says so); otherwise, in a build without
+ * MPI (-DSN_MPI=ON), or when already initialized, does nothing (one
+ * process). argc/argv may be NULL. */
+sn_status sn_dist_init(int *argc, char ***argv, sn_error *err);
+/* Leaves it (MPI_Finalize, when sn_dist_init initialized MPI). */
+void sn_dist_finalize(void);
+int sn_dist_rank(void); /* 0 before init and without MPI */
+int sn_dist_size(void); /* 1 before init and without MPI */
+/* Ends all ranks with exit status `code` (MPI_Abort) when there are several;
+ * returns without doing anything otherwise (the caller then exits as usual). */
+void sn_dist_abort(int code);
 
 /* ---- memory ------------------------------------------------------------ */
 

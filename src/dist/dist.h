@@ -36,21 +36,11 @@
 /* 1 when built with MPI (-DSN_MPI=ON), else 0. */
 int sn_dist_available(void);
 
-/* Joins the group (MPI_Init_thread) when the program was started by an MPI
- * launcher (mpirun: its environment says so); otherwise, without MPI, or
- * when already initialized, does nothing (one process). argc/argv may be
- * NULL. */
-sn_status sn_dist_init(int *argc, char ***argv, sn_error *err);
-/* Leaves it (MPI_Finalize, when sn_dist_init initialized MPI). */
-void sn_dist_finalize(void);
-int sn_dist_rank(void); /* 0 before init and without MPI */
-int sn_dist_size(void); /* 1 before init and without MPI */
+/* sn_dist_init, sn_dist_finalize, sn_dist_rank, sn_dist_size and
+ * sn_dist_abort: include/scratchnet.h. */
 
 /* Seconds a collective may take before it fails (default 600; 0: forever). */
 void sn_dist_set_timeout(double seconds);
-/* Ends all ranks with exit status `code` (MPI_Abort) when P > 1; returns
- * without doing anything otherwise (the caller then exits as usual). */
-void sn_dist_abort(int code);
 
 /* ---- collectives (every rank calls them in the same order) ------------------ */
 

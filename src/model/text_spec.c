@@ -26,7 +26,6 @@
  * stores). */
 #include "core/error.h"
 #include "model/model.h"
-#include "model/text_spec.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,5 @@
 /* scratchnet import-weights SPEC WEIGHTS.safetensors -o MODEL */
 #include "cli.h"
-#include "model/text_spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

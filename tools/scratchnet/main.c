@@ -3,7 +3,6 @@
  * (--completion bash|zsh), made from the same help texts and option lists
  * as --help, so that they cannot disagree. */
 #include "cli.h"
-#include "dist/dist.h"
 #include "sn_version.h"
 
 #include <stdio.h>
