@@ -233,6 +233,42 @@ static void test_onehot(void) {
     }
 }
 
+/* One row times a transposed B (a dense layer on one sample) has its own
+ * path: each row of a 3-row product (the blocked path) must come out of it
+ * bit for bit, with several K blocks, N not a multiple of 16, padded B,
+ * alpha/beta variants and signed zeros. */
+static void test_one_row(void) {
+    static const int shapes[][2] = {{1, 1},    {10, 128},   {17, 33},  {256, 784},
+                                    {65, 257}, {300, 1000}, {129, 16}, {7, 1600}};
+    static const float ab[][2] = {{1.0f, 0.0f}, {2.5f, 1.0f}, {-1.0f, 0.75f}, {1.0f, 1.0f}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], K = shapes[s][1], M = 3, ldb = K + (int)(s % 2) * 5;
+        float alpha = ab[s % 4][0], beta = ab[s % 4][1];
+        float *A = alloc_fill((size_t)M * K), *B = alloc_fill((size_t)N * ldb);
+        float *C0 = alloc_fill((size_t)M * N), *C = malloc(sizeof(float) * M * N);
+        float *r = malloc(sizeof(float) * N);
+        for (int k = 0; k < 5; k++) B[sn_rng_below(&rng, (uint32_t)(N * ldb))] = -0.0f;
+        A[sn_rng_below(&rng, (uint32_t)(M * K))] = -0.0f;
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            memcpy(C, C0, sizeof(float) * M * N);
+            sn_sgemm(0, 1, M, N, K, alpha, A, K, B, ldb, beta, C, N);
+            for (int i = 0; i < M; i++) {
+                memcpy(r, C0 + (size_t)i * N, sizeof(float) * N);
+                sn_sgemm(0, 1, 1, N, K, alpha, A + (size_t)i * K, K, B, ldb, beta, r, N);
+                int same = memcmp(r, C + (size_t)i * N, sizeof(float) * N) == 0;
+                if (!same) fprintf(stderr, "  one row: N=%d K=%d row %d differs\n", N, K, i);
+                CHECK(same);
+                /* op(A) = Aᵀ with one column: the same row read with lda 1 */
+                memcpy(r, C0 + (size_t)i * N, sizeof(float) * N);
+                sn_sgemm(1, 1, 1, N, K, alpha, A + (size_t)i * K, 1, B, ldb, beta, r, N);
+                CHECK(memcmp(r, C + (size_t)i * N, sizeof(float) * N) == 0);
+            }
+        }
+        free(A), free(B), free(C0), free(C), free(r);
+    }
+}
+
 int main(void) {
     sn_rng_seed(&rng, 42, 7);
     const char *name = sn_sgemm_kernel_name();
@@ -245,5 +281,6 @@ int main(void) {
     test_determinism(2);
     test_inside_parallel();
     test_onehot();
+    test_one_row();
     return check_report();
 }

@@ -400,6 +400,128 @@ static int split(int n, int max, int unit) {
     return (b + unit - 1) / unit * unit;
 }
 
+/* ---- one row times a transposed B ---------------------------------------
+ * c[0, j] = alpha * sum_k a[k] B[j, k] + beta * c[0, j] for M == 1 and
+ * op(B) = Bᵀ (a dense layer on one sample: x Wᵀ). The blocked path would
+ * first pack all of B into [k][j] panels, a transpose of B on every call that
+ * is never reused. Here blocks of 8 rows of B x 4 k are transposed in
+ * registers and consumed at once (lane j of an accumulator is output j0 + j),
+ * 64 outputs at a time so that 8 independent FMA chains hide the latency.
+ * Every output is summed exactly as the blocked path sums it (k blocks of
+ * sn_sgemm_k_block(K), each from +0 one fused multiply-add per k in k order,
+ * scaled by alpha, then stored or added to beta·C), so the bits do not depend
+ * on which path ran. */
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+/* Eight outputs (rows of B) by 4 k: v[i] = row i, k..k+3 | row i+4, k..k+3
+ * (rows past `rows` read as 0, columns past kn not read), transposed to
+ * col[c] = B[0..7, k + c]. 256-bit vectors: their in-lane shuffles have more
+ * ports than 512-bit ones, and the 128-bit halves come from loads. */
+static inline __attribute__((always_inline)) void load_t8x4(const float *b, size_t ldb, int rows,
+                                                            __mmask8 km, __m256 col[4]) {
+    __m256 v[4];
+    for (int i = 0; i < 4; i++) {
+        __m128 lo = i < rows ? _mm_maskz_loadu_ps(km, b + i * ldb) : _mm_setzero_ps();
+        __m128 hi = i + 4 < rows ? _mm_maskz_loadu_ps(km, b + (i + 4) * ldb) : _mm_setzero_ps();
+        v[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+    }
+    __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    col[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+    col[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    col[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+    col[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+#define GEMV_G 8 /* groups of 8 outputs in flight: 8 independent FMA chains */
+
+/* c[0 : rows] (rows <= 8 GEMV_G) from B's rows 0 .. rows-1, k in [0, kc):
+ * one block of the sum. `full` (a constant in each instance): rows is 64. */
+static inline __attribute__((always_inline)) void gemv_panel(const int full, int rows, int kc,
+                                                             const float *a, const float *B,
+                                                             size_t ldb, float alpha, float beta,
+                                                             float *c) {
+    __m256 acc[GEMV_G];
+#pragma GCC unroll 8
+    for (int g = 0; g < GEMV_G; g++) acc[g] = _mm256_setzero_ps();
+    if (full) rows = 8 * GEMV_G;
+    int k = 0;
+    if (full) {
+        size_t l3 = 3 * ldb;
+        for (; k + 4 <= kc; k += 4) {
+            const float *p = B + k;
+            __m256 ak[4];
+#pragma GCC unroll 4
+            for (int kk = 0; kk < 4; kk++) ak[kk] = _mm256_set1_ps(a[k + kk]);
+#pragma GCC unroll 8
+            for (int g = 0; g < GEMV_G; g++) {
+                const float *q = p + 4 * ldb;
+                __m256 v0 = _mm256_set_m128(_mm_loadu_ps(q), _mm_loadu_ps(p));
+                __m256 v1 = _mm256_set_m128(_mm_loadu_ps(q + ldb), _mm_loadu_ps(p + ldb));
+                __m256 v2 = _mm256_set_m128(_mm_loadu_ps(q + 2 * ldb), _mm_loadu_ps(p + 2 * ldb));
+                __m256 v3 = _mm256_set_m128(_mm_loadu_ps(q + l3), _mm_loadu_ps(p + l3));
+                p = q + 4 * ldb;
+                __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+                __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+                acc[g] = _mm256_fmadd_ps(ak[0], _mm256_shuffle_ps(t0, t2, 0x44), acc[g]);
+                acc[g] = _mm256_fmadd_ps(ak[1], _mm256_shuffle_ps(t0, t2, 0xEE), acc[g]);
+                acc[g] = _mm256_fmadd_ps(ak[2], _mm256_shuffle_ps(t1, t3, 0x44), acc[g]);
+                acc[g] = _mm256_fmadd_ps(ak[3], _mm256_shuffle_ps(t1, t3, 0xEE), acc[g]);
+            }
+        }
+    } else {
+        for (; k + 4 <= kc; k += 4) {
+            for (int g = 0; 8 * g < rows; g++) {
+                __m256 col[4];
+                load_t8x4(B + k + (size_t)(8 * g) * ldb, ldb, rows - 8 * g, 0xF, col);
+#pragma GCC unroll 4
+                for (int kk = 0; kk < 4; kk++)
+                    acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(a[k + kk]), col[kk], acc[g]);
+            }
+        }
+    }
+    if (k < kc) {
+        int kn = kc - k;
+#pragma GCC unroll 8
+        for (int g = 0; g < GEMV_G; g++) {
+            if (8 * g >= rows) break;
+            __m256 col[4];
+            load_t8x4(B + k + (size_t)(8 * g) * ldb, ldb, rows - 8 * g, (__mmask8)((1u << kn) - 1),
+                      col);
+            for (int kk = 0; kk < kn; kk++)
+                acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(a[k + kk]), col[kk], acc[g]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < GEMV_G; g++) {
+        if (8 * g >= rows) break;
+        int n = rows - 8 * g < 8 ? rows - 8 * g : 8;
+        __mmask8 m = (__mmask8)((1u << n) - 1);
+        __m256 v = acc[g];
+        if (alpha != 1.0f) v = _mm256_mul_ps(_mm256_set1_ps(alpha), v);
+        if (beta != 0.0f)
+            v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskz_loadu_ps(m, c + 8 * g), v);
+        _mm256_mask_storeu_ps(c + 8 * g, m, v);
+    }
+}
+
+static void gemv_t(int N, int K, float alpha, const float *a, const float *B, size_t ldb,
+                   float beta, float *c) {
+    int kcs = split(K, KC, 1);
+    for (int j0 = 0; j0 < N; j0 += 8 * GEMV_G) {
+        int rows = N - j0 < 8 * GEMV_G ? N - j0 : 8 * GEMV_G;
+        for (int pc = 0; pc < K; pc += kcs) {
+            int kc = K - pc < kcs ? K - pc : kcs;
+            float beta_k = pc == 0 ? beta : 1.0f;
+            const float *b = B + (size_t)j0 * ldb + pc;
+            if (rows == 8 * GEMV_G)
+                gemv_panel(1, rows, kc, a + pc, b, ldb, alpha, beta_k, c + j0);
+            else
+                gemv_panel(0, rows, kc, a + pc, b, ldb, alpha, beta_k, c + j0);
+        }
+    }
+}
+#endif
+
 /* One thread's rectangle C[M, N] (A, B, C already offset to it), with a set
  * of packing buffers claimed for the call; `slot` is the preferred set. */
 static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, float alpha,
@@ -522,6 +644,12 @@ void sn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
         scale_c(M, N, beta, C, (size_t)ldc);
         return;
     }
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    if (M == 1 && transB && (!transA || lda == 1)) {
+        gemv_t(N, K, alpha, A, B, (size_t)ldb, beta, C);
+        return;
+    }
+#endif
     int nt = gemm_threads(M, N, K);
     if (nt == 1) {
         gemm_serial(sn_thread_index() % SN_GEMM_MAX_THREADS, transA, transB, M, N, K, alpha, A,
