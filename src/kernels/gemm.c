@@ -232,7 +232,11 @@ static void pack_b_block(int transB, const float *B, size_t ldb, int k0, int j0,
  * instance, so the accumulators live in registers. */
 static inline __attribute__((always_inline)) void
 kernel_rv(const int R, const int V, int kc, const float *restrict a, const float *restrict b,
-          size_t ldb, float *restrict c, size_t ldc, int n, float alpha, float beta) {
+          size_t ldb, float *restrict c, size_t ldc, int n, float alpha_in, float beta_in) {
+    /* alpha and beta wait in memory: held in registers through the loop,
+     * they left GCC one register short of the 24 accumulators, 2 of b and a
+     * broadcast, and it spilled b to the stack (a third slower). */
+    volatile float alpha_v = alpha_in, beta_v = beta_in;
     __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
     __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
     __m512 acc[MR][2];
@@ -258,6 +262,7 @@ kernel_rv(const int R, const int V, int kc, const float *restrict a, const float
         a += MR;
         b += ldb;
     }
+    float alpha = alpha_v, beta = beta_v;
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (alpha != 1.0f) {
 #pragma GCC unroll 12
