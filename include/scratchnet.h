@@ -770,6 +770,42 @@ void sn_class_names_free(char **names, int K);
 sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *d,
                             char *const *names, int max_images, sn_error *err);
 
+/* What a run folder's run.txt records about the data its model was trained
+ * and tested on, for evaluating it again (strings "" when not recorded). */
+typedef struct sn_run_data {
+    char data[1024];       /* the test set ("test"), else the data set ("data") */
+    char classes[1024];    /* the class-names file training was given */
+    char target_cols[256]; /* CSV regression targets, "3,4" */
+    int label_col;         /* CSV label column (-1: not recorded) */
+    int header;            /* CSV header: 1 yes, 0 no, -1 auto or not recorded */
+    int text;              /* 1: a text run (its measure is the validation loss) */
+    int regression;        /* 1: a regression run (no class metrics) */
+} sn_run_data;
+/* Reads run_dir/run.txt; SN_ERR_IO when there is none. */
+sn_status sn_run_data_read(const char *run_dir, sn_run_data *out, sn_error *err);
+
+/* Noise robustness: m's accuracy, macro F1 and cross-entropy on d (with
+ * labels) at each noise level σ of `levels`, every input value x made
+ * x + σ·z with z ~ N(0, 1) drawn from `seed` (the same z, scaled, at every
+ * level) and, when clip, clipped to [0, 1] as pixel intensities. */
+typedef struct sn_noise_options {
+    const double *levels; /* σ, each >= 0 */
+    int nlevels;
+    uint64_t seed;
+    int clip;
+    int batch; /* evaluation batch (0: 256) */
+} sn_noise_options;
+typedef struct sn_noise_level {
+    double std, accuracy, macro_f1, cross_entropy;
+} sn_noise_level;
+/* Fills out[0..o->nlevels). */
+sn_status sn_evaluate_noise(sn_model *m, const sn_dataset *d, const sn_noise_options *o,
+                            sn_noise_level *out, sn_error *err);
+/* Writes run_dir/robustness.csv (std,accuracy,macro_f1,cross_entropy,
+ * clipped,seed; one row per level), which sn_report_write charts. */
+sn_status sn_run_write_robustness(const char *run_dir, const sn_noise_options *o,
+                                  const sn_noise_level *r, sn_error *err);
+
 /* Writes run_dir/report.html (or out_path when not NULL): one
  * self-contained page with inline SVG charts, from what run_dir holds:
  * history.csv, summary.txt, spec.net, run.txt, the files of

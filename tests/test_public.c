@@ -3,6 +3,117 @@
 #include "check.h"
 #include "scratchnet.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void write_file(const char *name, const char *text) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* sn_run_data_read: run.txt's data lines, "" and -1 for what it lacks. */
+static void test_run_data(void) {
+    sn_run_data r;
+    sn_error err = {0};
+    CHECK(sn_run_data_read(dir, &r, &err) == SN_ERR_IO); /* no run.txt yet */
+    write_file("run.txt", "# a comment\nspec a.net\ndata train.csv\ntest test.csv\n"
+                          "classes names.txt\ntask regression\nlabel_col 3\n"
+                          "target_cols 4,5\nheader no\n");
+    CHECK(sn_run_data_read(dir, &r, &err) == SN_OK);
+    CHECK(strcmp(r.data, "test.csv") == 0); /* the test set first */
+    CHECK(strcmp(r.classes, "names.txt") == 0 && strcmp(r.target_cols, "4,5") == 0);
+    CHECK(r.label_col == 3 && r.header == 0 && r.regression == 1 && r.text == 0);
+    write_file("run.txt", "data data/fashion\ntask classification\nheader yes\n");
+    CHECK(sn_run_data_read(dir, &r, &err) == SN_OK);
+    CHECK(strcmp(r.data, "data/fashion") == 0 && r.classes[0] == 0 && r.target_cols[0] == 0);
+    CHECK(r.label_col == -1 && r.header == 1 && r.regression == 0);
+    write_file("run.txt", "data -\ntext corpus.txt\nheader auto\n"); /* "-": no data */
+    CHECK(sn_run_data_read(dir, &r, &err) == SN_OK);
+    CHECK(r.data[0] == 0 && r.text == 1 && r.header == -1);
+    char long_line[1200] = "classes ";
+    memset(long_line + 8, 'x', 1100);
+    strcpy(long_line + 1108, "\n");
+    write_file("run.txt", long_line);
+    CHECK(sn_run_data_read(dir, &r, &err) == SN_ERR_FORMAT && strstr(err.msg, "run.txt"));
+}
+
+/* A model that tells the sign of x (class 0: x > 0, class 1: x < 0), on
+ * n samples ±0.5: clean, it is always right with cross-entropy
+ * log(1 + e^-1); noise of std 1e-3 changes nothing; noise of std 100
+ * leaves a coin toss. */
+static void test_noise(void) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 1\ndense 2\nloss softmax_xent\n", "sign", 1, &m, &err) ==
+          SN_OK);
+    if (!m) return;
+    sn_param_info w, b;
+    CHECK(sn_model_param(m, 0, 0, &w, &err) == SN_OK && sn_model_param(m, 0, 1, &b, &err) == SN_OK);
+    w.value->data[0] = 1, w.value->data[1] = -1, b.value->data[0] = b.value->data[1] = 0;
+    enum { n = 2000 };
+    float *x = malloc(n * sizeof(float));
+    int *labels = malloc(n * sizeof(int));
+    for (int i = 0; i < n; i++) x[i] = i % 2 ? -0.5f : 0.5f, labels[i] = i % 2;
+    sn_dataset d = {.n = n,
+                    .ndim = 1,
+                    .shape = {1},
+                    .sample_size = 1,
+                    .x = x,
+                    .labels = labels,
+                    .num_classes = 2};
+    const double levels[] = {0, 1e-3, 100};
+    sn_noise_options o = {levels, 3, 7, 0, 64};
+    sn_noise_level r[3];
+    CHECK(sn_evaluate_noise(m, &d, &o, r, &err) == SN_OK);
+    CHECK(r[0].std == 0 && r[0].accuracy == 1 && r[0].macro_f1 == 1);
+    CHECK_NEAR(r[0].cross_entropy, log(1 + exp(-1.0)), 1e-5);
+    CHECK(r[1].accuracy == 1);
+    CHECK(r[2].accuracy > 0.4 && r[2].accuracy < 0.6);
+    CHECK(x[0] == 0.5f && x[1] == -0.5f); /* the data set is left as it was */
+    sn_noise_level again[3];
+    CHECK(sn_evaluate_noise(m, &d, &o, again, &err) == SN_OK);
+    CHECK(again[2].accuracy == r[2].accuracy); /* seeded */
+
+    /* robustness.csv: one row per level, as computed. */
+    o.clip = 1;
+    CHECK(sn_run_write_robustness(dir, &o, r, &err) == SN_OK);
+    char path[128], line[256];
+    snprintf(path, sizeof path, "%s/robustness.csv", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f && fgets(line, sizeof line, f));
+    CHECK(strcmp(line, "std,accuracy,macro_f1,cross_entropy,clipped,seed\n") == 0);
+    for (int i = 0; f && i < 3; i++) {
+        double s, a, f1, ce;
+        int clip;
+        unsigned long long seed;
+        CHECK(fscanf(f, "%lf,%lf,%lf,%lf,%d,%llu\n", &s, &a, &f1, &ce, &clip, &seed) == 6);
+        CHECK(s == levels[i] && clip == 1 && seed == 7);
+        CHECK_NEAR(a, r[i].accuracy, 1e-5);
+        CHECK_NEAR(f1, r[i].macro_f1, 1e-5);
+        CHECK_NEAR(ce, r[i].cross_entropy, 1e-5);
+    }
+    CHECK(f && fgetc(f) == EOF);
+    if (f) fclose(f);
+    CHECK(sn_run_write_robustness("/nonexistent/dir", &o, r, &err) == SN_ERR_IO);
+    remove(path);
+
+    d.labels = NULL; /* regression data: refused */
+    CHECK(sn_evaluate_noise(m, &d, &o, r, &err) == SN_ERR_ARG);
+    free(x);
+    free(labels);
+    sn_model_free(m);
+}
+
 /* sn_spec_has_vocab: the whole word only. */
 static void test_spec_has_vocab(void) {
     CHECK(sn_spec_has_vocab("input 1\nembedding vocab 64\nlstm 8\ndense vocab\n") == 1);
@@ -15,6 +126,14 @@ static void test_spec_has_vocab(void) {
 }
 
 int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/sn-public-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
     test_spec_has_vocab();
+    test_run_data();
+    test_noise();
+    char path[128];
+    snprintf(path, sizeof path, "%s/run.txt", dir);
+    remove(path);
+    rmdir(dir);
     return check_report();
 }

@@ -159,3 +159,37 @@ sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *
     sn_free(pred);
     return s;
 }
+
+/* run.txt's data lines (written by the training run): "data", "test",
+ * "classes", "task", "label_col", "target_cols", "header", "text". */
+sn_status sn_run_data_read(const char *run_dir, sn_run_data *out, sn_error *err) {
+    char path[4200];
+    sn_keyvals kv = {0};
+    memset(out, 0, sizeof *out);
+    out->label_col = out->header = -1;
+    snprintf(path, sizeof path, "%s/run.txt", run_dir);
+    sn_status s = sn_keyvals_read(path, &kv, err);
+    if (s != SN_OK) return s;
+    const char *test = sn_keyvals_get(&kv, "test"), *data = sn_keyvals_get(&kv, "data"), *v;
+    if (!test) test = data;
+    struct {
+        char *dst;
+        size_t len;
+        const char *src;
+    } text[] = {{out->data, sizeof out->data, test && strcmp(test, "-") != 0 ? test : NULL},
+                {out->classes, sizeof out->classes, sn_keyvals_get(&kv, "classes")},
+                {out->target_cols, sizeof out->target_cols, sn_keyvals_get(&kv, "target_cols")}};
+    for (int i = 0; s == SN_OK && i < 3; i++)
+        if (text[i].src && strlen(text[i].src) >= text[i].len)
+            s = sn_fail(err, SN_ERR_FORMAT, "%s: a path of more than %zu bytes", path,
+                        text[i].len - 1);
+        else if (text[i].src)
+            memcpy(text[i].dst, text[i].src, strlen(text[i].src) + 1);
+    if ((v = sn_keyvals_get(&kv, "label_col"))) out->label_col = atoi(v);
+    if ((v = sn_keyvals_get(&kv, "header")) && strcmp(v, "auto") != 0)
+        out->header = strcmp(v, "yes") == 0;
+    out->text = sn_keyvals_get(&kv, "text") != NULL;
+    out->regression = (v = sn_keyvals_get(&kv, "task")) && strcmp(v, "regression") == 0;
+    sn_keyvals_free(&kv);
+    return s;
+}

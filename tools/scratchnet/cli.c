@@ -499,19 +499,14 @@ void cli_model_path(const char *arg, char *buf, size_t len) {
         snprintf(buf, len, "%s", arg);
 }
 
-sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_error *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/run.txt", dir);
-    memset(run, 0, sizeof *run);
-    sn_status s = sn_keyvals_read(path, run, err);
+sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_run_data *run, sn_error *err) {
+    sn_status s = sn_run_data_read(dir, run, err);
     if (s != SN_OK) return s;
-    const char *test = sn_keyvals_get(run, "test"), *data = sn_keyvals_get(run, "data"), *v;
-    if (!o->data) o->data = test ? test : data;
-    if (o->data && strcmp(o->data, "-") == 0) o->data = NULL;
-    if (!o->classes) o->classes = sn_keyvals_get(run, "classes");
-    if (!o->target_cols) o->target_cols = sn_keyvals_get(run, "target_cols");
-    if (o->label_col < 0 && (v = sn_keyvals_get(run, "label_col"))) o->label_col = atol(v);
-    if (!o->header) o->header = sn_keyvals_get(run, "header");
+    if (!o->data && run->data[0]) o->data = run->data;
+    if (!o->classes && run->classes[0]) o->classes = run->classes;
+    if (!o->target_cols && run->target_cols[0]) o->target_cols = run->target_cols;
+    if (o->label_col < 0) o->label_col = run->label_col;
+    if (!o->header && run->header >= 0) o->header = run->header ? "yes" : "no";
     return SN_OK;
 }
 

@@ -106,8 +106,8 @@ sn_status cli_build_model(const char *path, const char *text, long seed, sn_mode
 void cli_model_path(const char *arg, char *buf, size_t len);
 /* Fills o's unset data options (--data: the run's test set or data,
  * --classes, --label-col, --header, --target-cols) from RUN_DIR/run.txt,
- * read into *run (free it with sn_keyvals_free after o's last use). */
-sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_keyvals *run, sn_error *err);
+ * read into *run (o points into it). */
+sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_run_data *run, sn_error *err);
 /* Keeps the command line as typed (shell-quoted) for run.txt;
  * cli_command_text returns it ("" before). */
 void cli_command_line(int argc, char **argv);

@@ -85,43 +85,23 @@ static void print_metrics(const sn_metrics *mt, char *const *names, int quiet) {
 
 static sn_status noise_study(const cli_opts *o, sn_model *m, const sn_dataset *test,
                              const double *levels, int nlevels, int batch, sn_error *err) {
-    uint64_t seed = o->noise_seed >= 0 ? (uint64_t)o->noise_seed : 1;
-    int clip = !o->no_clip;
-    sn_dataset noisy = *test;
-    noisy.x = sn_alloc((size_t)test->n * test->sample_size, sizeof(float));
-    if (!noisy.x) return sn_fail(err, SN_ERR_NOMEM, "out of memory");
-    sn_buf csv = {0};
-    sn_buf_puts(&csv, "std,accuracy,macro_f1,cross_entropy,clipped,seed\n");
+    sn_noise_options no = {levels, nlevels, o->noise_seed >= 0 ? (uint64_t)o->noise_seed : 1,
+                           !o->no_clip, batch};
+    sn_noise_level r[MAX_LEVELS];
+    sn_status s = sn_evaluate_noise(m, test, &no, r, err);
+    if (s != SN_OK) return s;
     printf("\nrobustness: x + std·N(0, 1) on every input value, %s, noise seed %llu\n",
-           clip ? "clipped to [0, 1]" : "not clipped", (unsigned long long)seed);
+           no.clip ? "clipped to [0, 1]" : "not clipped", (unsigned long long)no.seed);
     printf("%8s %10s %9s %14s\n", "std", "accuracy", "macro F1", "cross-entropy");
-    sn_status s = SN_OK;
-    for (int i = 0; s == SN_OK && i < nlevels; i++) {
-        memcpy(noisy.x, test->x, (size_t)test->n * test->sample_size * sizeof(float));
-        if (levels[i] > 0) {
-            sn_rng r;
-            sn_rng_seed(&r, seed, 0x401e);
-            sn_add_gaussian_noise(noisy.x, (size_t)test->n * test->sample_size, (float)levels[i],
-                                  &r, clip);
-        }
-        sn_metrics mt;
-        s = sn_evaluate_metrics(m, &noisy, batch, 0, &mt, NULL, NULL, err);
-        if (s != SN_OK) break;
-        printf("%8g %8.2f %% %9.4f %14.4f\n", levels[i], 100 * mt.accuracy, mt.macro_f1,
-               mt.mean_xent);
-        sn_buf_printf(&csv, "%g,%.6g,%.6g,%.6g,%d,%llu\n", levels[i], mt.accuracy, mt.macro_f1,
-                      mt.mean_xent, clip, (unsigned long long)seed);
-        sn_metrics_free(&mt);
-    }
-    char dir[4096], path[4200];
-    if (s == SN_OK && run_folder_of(o->positional[0], dir, sizeof dir)) {
-        snprintf(path, sizeof path, "%s/robustness.csv", dir);
-        s = sn_buf_write_file(&csv, path, err);
+    for (int i = 0; i < nlevels; i++)
+        printf("%8g %8.2f %% %9.4f %14.4f\n", r[i].std, 100 * r[i].accuracy, r[i].macro_f1,
+               r[i].cross_entropy);
+    char dir[4096];
+    if (run_folder_of(o->positional[0], dir, sizeof dir)) {
+        s = sn_run_write_robustness(dir, &no, r, err);
         if (s == SN_OK) s = sn_report_write(dir, NULL, err);
-        if (s == SN_OK) fprintf(stderr, "wrote %s and %s/report.html\n", path, dir);
+        if (s == SN_OK) fprintf(stderr, "wrote %s/robustness.csv and %s/report.html\n", dir, dir);
     }
-    sn_buf_free(&csv);
-    sn_free(noisy.x);
     return s;
 }
 
@@ -145,7 +125,7 @@ int cmd_eval(int argc, char **argv) {
         return EXIT_USAGE;
     }
     sn_error err = {0};
-    sn_keyvals run = {0};
+    sn_run_data run;
     char model[4200];
     cli_model_path(o.positional[0], model, sizeof model);
     if (strcmp(model, o.positional[0]) != 0 && !o.data &&
@@ -155,7 +135,6 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!o.data) {
         fprintf(stderr, "scratchnet eval: --data is required\nsee 'scratchnet eval --help'\n");
-        sn_keyvals_free(&run);
         return EXIT_USAGE;
     }
     o.positional[0] = model;
@@ -189,16 +168,12 @@ int cmd_eval(int argc, char **argv) {
             sn_metrics_free(&mt);
         }
     }
-    if (s == SN_OK && nlevels) {
-        if (!test.labels)
-            s = sn_fail(&err, SN_ERR_ARG, "--noise needs a classification test set");
-        else
-            s = noise_study(&o, m, &test, levels, nlevels, batch, &err);
-    }
+    if (s == SN_OK && nlevels && !test.labels)
+        s = sn_fail(&err, SN_ERR_ARG, "--noise needs a classification test set");
+    if (s == SN_OK && nlevels) s = noise_study(&o, m, &test, levels, nlevels, batch, &err);
     if (s != SN_OK) fprintf(stderr, "scratchnet eval: %s\n", err.msg);
     sn_class_names_free(names, K);
     sn_dataset_free(&test);
     sn_model_free(m);
-    sn_keyvals_free(&run);
     return s == SN_OK ? 0 : EXIT_RUNTIME;
 }

@@ -104,7 +104,7 @@ static void rank(const float *p, int K, int *order) {
 typedef struct out {
     char fmt; /* 't', 'c', 'j' */
     int top, probs, K, rows, headed;
-    char **names;
+    char *const *names;
 } out;
 
 static void text_cell(const out *w, const char *s, int first) {
@@ -204,35 +204,19 @@ static void row(out *w, const char *in, int index, const float *p1, const int *o
 }
 
 /* Class names: --classes, else those the model records, else the run
- * folder's data (run.txt), else the numbers. */
-static sn_status class_names(cli_opts *o, const sn_model *m, const char *model, int K,
-                             char ***names, sn_error *err) {
+ * folder's data (run.txt), else the numbers; *owned: what to free. */
+static sn_status class_names(const cli_opts *o, const sn_model *m, const char *model, int K,
+                             char *const **shown, char ***owned, sn_error *err) {
+    *owned = NULL;
+    if (!o->classes && (*shown = sn_model_class_names(m))) return SN_OK; /* as trained */
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", model);
-    char *slash = strrchr(dir, '/');
-    snprintf(slash ? slash : dir, sizeof dir - (size_t)(slash ? slash - dir : 0), "%s",
-             slash ? "" : ".");
-    char *const *recorded = sn_model_class_names(m);
-    if (!o->classes && recorded && sn_model_num_classes(m) == K) { /* as trained */
-        *names = calloc((size_t)K, sizeof **names);
-        for (int k = 0; *names && k < K; k++)
-            if (!((*names)[k] = strdup(recorded[k]))) break;
-        for (int k = 0; *names && k < K; k++)
-            if (!(*names)[k]) {
-                sn_class_names_free(*names, K);
-                *names = NULL;
-            }
-        return *names ? SN_OK : sn_fail(err, SN_ERR_NOMEM, "out of memory");
-    }
-    sn_keyvals run = {0};
-    char *data = NULL;
-    if (!o->classes && cli_run_defaults(dir, o, &run, NULL) == SN_OK && o->data)
-        data = strdup(o->data);
-    if (o->classes && run.n) o->classes = NULL; /* only an explicit --classes */
-    const char *cls = o->classes;
-    sn_status s = sn_class_names_load(data, cls, NULL, K, names, err);
-    free(data);
-    sn_keyvals_free(&run);
+    const char *slash = strrchr(model, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - model) : 1, slash ? model : ".");
+    sn_run_data run; /* the data the run folder's model was trained on */
+    const char *data = NULL;
+    if (!o->classes && sn_run_data_read(dir, &run, NULL) == SN_OK && run.data[0]) data = run.data;
+    sn_status s = sn_class_names_load(data, o->classes, NULL, K, owned, err);
+    *shown = *owned;
     return s;
 }
 
@@ -252,7 +236,8 @@ int cmd_predict(int argc, char **argv) {
     const int batch = o.batch > 0 ? (int)o.batch : 256;
     float *probs = NULL;
     int *order = NULL;
-    if (s == SN_OK) s = class_names(&o, m, model, classes, &w.names, &err);
+    char **owned = NULL;
+    if (s == SN_OK) s = class_names(&o, m, model, classes, &w.names, &owned, &err);
     if (s == SN_OK) s = sn_model_reserve(m, batch, &err);
     if (s == SN_OK && (!(probs = malloc((size_t)batch * (size_t)K * sizeof(float))) ||
                        !(order = malloc((size_t)classes * sizeof(int)))))
@@ -283,7 +268,7 @@ int cmd_predict(int argc, char **argv) {
     if (s == SN_OK) header(&w); /* no samples: the header alone */
     if (s == SN_OK && w.fmt == 'j') puts(w.rows ? "\n]" : "]");
     if (s != SN_OK) fprintf(stderr, "scratchnet predict: %s\n", err.msg);
-    sn_class_names_free(w.names, classes);
+    sn_class_names_free(owned, classes);
     free(probs);
     free(order);
     sn_model_free(m);

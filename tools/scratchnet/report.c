@@ -32,16 +32,14 @@ static int file_in(const char *dir, const char *name, char *path, size_t len) {
     return stat(path, &st) == 0;
 }
 
-/* Computes metrics.csv and friends from the saved model and the test set. */
-static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
+/* Computes metrics.csv and friends from the saved model and the test set
+ * (--data, else the one run.txt names; run: NULL without run.txt). */
+static sn_status compute_eval(cli_opts *o, const char *dir, const sn_run_data *run, sn_error *err) {
     char path[4200];
-    sn_keyvals run = {0};
-    if (file_in(dir, "run.txt", path, sizeof path)) cli_run_defaults(dir, o, &run, NULL);
-    const char *v;
     sn_status s = SN_OK;
-    if ((v = sn_keyvals_get(&run, "task")) && strcmp(v, "regression") == 0)
+    if (run && run->regression)
         s = sn_fail(err, SN_ERR_ARG, "%s is a regression run: no class metrics", dir);
-    else if (sn_keyvals_get(&run, "text"))
+    else if (run && run->text)
         s = sn_fail(err, SN_ERR_ARG, "%s is a text run: its measure is the validation loss", dir);
     else if (!o->data)
         s = sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data", dir);
@@ -64,7 +62,6 @@ static sn_status compute_eval(cli_opts *o, const char *dir, sn_error *err) {
     sn_class_names_free(names, K);
     sn_dataset_free(&test);
     sn_model_free(m);
-    sn_keyvals_free(&run);
     return s;
 }
 
@@ -90,13 +87,11 @@ int cmd_report(int argc, char **argv) {
     if (s == SN_OK && !have_model && !have_hist)
         s = sn_fail(&err, SN_ERR_IO, "%s: not a run folder (no history.csv, no model.safetensors)",
                     dir);
-    sn_keyvals run = {0}; /* a text run's measure is its validation loss, shown as is */
-    int text_run = s == SN_OK && file_in(dir, "run.txt", path, sizeof path) &&
-                   sn_keyvals_read(path, &run, NULL) == SN_OK && sn_keyvals_get(&run, "text");
-    sn_keyvals_free(&run);
-    if (s == SN_OK && have_model && (o.data || (!have_metrics && !text_run))) {
-        int asked = o.data != NULL;
-        sn_status e = compute_eval(&o, dir, &err);
+    int asked = o.data != NULL;
+    sn_run_data run; /* a text run's measure is its validation loss, shown as is */
+    int have_run = s == SN_OK && cli_run_defaults(dir, &o, &run, NULL) == SN_OK;
+    if (s == SN_OK && have_model && (asked || (!have_metrics && !(have_run && run.text)))) {
+        sn_status e = compute_eval(&o, dir, have_run ? &run : NULL, &err);
         if (e != SN_OK && (asked || !have_hist)) s = e;
         if (e != SN_OK && s == SN_OK)
             fprintf(stderr, "scratchnet report: no test metrics: %s\n", err.msg);
