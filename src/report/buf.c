@@ -52,6 +52,16 @@ void sn_buf_printf(sn_buf *b, const char *fmt, ...) {
     b->len += (size_t)k;
 }
 
+void sn_buf_csv_field(sn_buf *b, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) {
+        sn_buf_puts(b, s);
+        return;
+    }
+    sn_buf_puts(b, "\"");
+    for (const char *p = s; *p; p++) sn_buf_puts(b, *p == '"' ? "\"\"" : (char[2]){*p, 0});
+    sn_buf_puts(b, "\"");
+}
+
 void sn_buf_escape(sn_buf *b, const char *s) {
     for (const char *p = s; *p; p++) {
         switch (*p) {

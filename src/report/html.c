@@ -363,16 +363,10 @@ static void robustness_section(sn_buf *b, const sn_table *r, const char *dir) {
     if (f1) s[n++] = (sn_series){"macro F1", x, f1, r->nrows, sn_palette[3], 1};
     sn_buf_puts(b, "<div class=\"grid\">");
     if (x && n) {
-        sn_chart c = sn_chart_default();
-        c.title = "Accuracy under Gaussian input noise";
+        sn_chart c = sn_chart_epochs("Accuracy under Gaussian input noise", "score (%)", s, n);
         c.xlabel = "noise standard deviation σ";
-        c.ylabel = "score (%)";
-        c.series = s;
-        c.nseries = n;
+        c.x_integer = 0;
         c.y_percent = 1;
-        c.log_y = 0;
-        c.width = 640;
-        c.height = 360;
         sn_svg_line_chart(b, &c);
     }
     int cc = sn_table_col(r, "clipped"), cseed = sn_table_col(r, "seed");

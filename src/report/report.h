@@ -22,6 +22,9 @@ typedef struct sn_buf {
 void sn_buf_printf(sn_buf *b, const char *fmt, ...) SN_PRINTF(2, 3);
 void sn_buf_put(sn_buf *b, const char *s, size_t n);
 void sn_buf_puts(sn_buf *b, const char *s);
+/* Appends s as one CSV field: as is, or double-quoted (quotes doubled) when
+ * it holds a comma, a quote or a line break. */
+void sn_buf_csv_field(sn_buf *b, const char *s);
 /* Appends s with &, <, >, " and ' escaped (for XML / HTML text and
  * attributes). */
 void sn_buf_escape(sn_buf *b, const char *s);

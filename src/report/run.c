@@ -18,16 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void csv_field(sn_buf *b, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) {
-        sn_buf_puts(b, s);
-        return;
-    }
-    sn_buf_puts(b, "\"");
-    for (const char *p = s; *p; p++) sn_buf_puts(b, *p == '"' ? "\"\"" : (char[2]){*p, 0});
-    sn_buf_puts(b, "\"");
-}
-
 static sn_status write_in(const char *dir, const char *name, const sn_buf *b, sn_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -129,7 +119,7 @@ sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *
         for (int c = 0; c < K; c++) {
             snprintf(num, sizeof num, "%d", c);
             sn_buf_printf(&b, "%d,", c);
-            csv_field(&b, names ? names[c] : num);
+            sn_buf_csv_field(&b, names ? names[c] : num);
             sn_buf_printf(&b, ",%.6g,%.6g,%.6g,%ld\n", mt.precision[c], mt.recall[c], mt.f1[c],
                           mt.support[c]);
         }

@@ -20,6 +20,15 @@ const char *const sn_palette[12] = {
 
 #define FONT "font-family=\"'DejaVu Sans', 'Segoe UI', Helvetica, Arial, sans-serif\""
 
+/* A standalone <svg> element of W x H pixels on a white background. */
+static void svg_open(sn_buf *b, int W, int H, int font_size) {
+    sn_buf_printf(b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" " FONT " font-size=\"%d\" role=\"img\">\n",
+                  W, H, W, H, font_size);
+    sn_buf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
+}
+
 static double text_width(const char *s, double size) {
     /* Count UTF-8 code points, not bytes. */
     size_t n = 0;
@@ -204,11 +213,7 @@ void sn_svg_line_chart(sn_buf *b, const sn_chart *c) {
     axis ax = {xt[0], xt[nx - 1], left, right, 0};
     axis ay = {yt[0], yt[ny - 1], bottom, top, log_y};
 
-    sn_buf_printf(b,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" " FONT " font-size=\"12\" role=\"img\">\n",
-                  W, H, W, H);
-    sn_buf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
+    svg_open(b, W, H, 12);
     if (c->title) {
         sn_buf_printf(b,
                       "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
@@ -359,11 +364,7 @@ void sn_svg_heatmap(sn_buf *b, const char *title, const long *cm, int K, char *c
     double below = 14 + name_w * 0.71 + 30;
     double bar_x = left + size + 24;
     int W = (int)(bar_x + 12 + 60), H = (int)(top + size + below);
-    sn_buf_printf(b,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" " FONT " font-size=\"12\" role=\"img\">\n",
-                  W, H, W, H);
-    sn_buf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
+    svg_open(b, W, H, 12);
     if (title) {
         sn_buf_printf(b,
                       "<text x=\"%.1f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
@@ -499,11 +500,7 @@ void sn_svg_image_grid(sn_buf *b, const char *title, const float *x, int n, int 
         b->oom = 1;
         return;
     }
-    sn_buf_printf(b,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" " FONT " font-size=\"11\" role=\"img\">\n",
-                  Wd, Hd, Wd, Hd);
-    sn_buf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", Wd, Hd);
+    svg_open(b, Wd, Hd, 11);
     if (title) {
         sn_buf_printf(b, "<text x=\"10\" y=\"24\" font-size=\"15\" font-weight=\"bold\" "
                          "fill=\"#222\">");

@@ -389,16 +389,6 @@ static void order(const sweep *sw, const result *res, int n, int *idx, int *col,
     qsort(idx, (size_t)n, sizeof *idx, by_metric);
 }
 
-static void csv_cell(sn_buf *b, const char *s) {
-    if (!strpbrk(s, ",\"\n")) {
-        sn_buf_puts(b, s);
-        return;
-    }
-    sn_buf_puts(b, "\"");
-    for (const char *p = s; *p; p++) sn_buf_puts(b, *p == '"' ? "\"\"" : (char[2]){*p, 0});
-    sn_buf_puts(b, "\"");
-}
-
 static sn_status write_csv(const sweep *sw, const config *cf, const result *res, const int *idx,
                            int n, const char *dir, sn_error *err) {
     sn_buf b = {0};
@@ -411,16 +401,16 @@ static sn_status write_csv(const sweep *sw, const config *cf, const result *res,
         const config *c = &cf[idx[r]];
         const result *x = &res[idx[r]];
         sn_buf_printf(&b, "%d,", r + 1);
-        csv_cell(&b, c->dir);
+        sn_buf_csv_field(&b, c->dir);
         sn_buf_puts(&b, ",");
-        csv_cell(&b, base_no_ext(sw->specs[c->spec], spec, sizeof spec));
+        sn_buf_csv_field(&b, base_no_ext(sw->specs[c->spec], spec, sizeof spec));
         for (int k = 0; k < sw->nkeys; k++) {
             sn_buf_puts(&b, ",");
-            csv_cell(&b, sw->values[k][c->choice[k]]);
+            sn_buf_csv_field(&b, sw->values[k][c->choice[k]]);
         }
         for (int i = 0; i < NCOLS; i++) sn_buf_printf(&b, ",%.6g", x->v[i]);
         sn_buf_puts(&b, ",");
-        csv_cell(&b, x->state == 1 ? "ok" : x->state == 2 ? x->msg : "not run");
+        sn_buf_csv_field(&b, x->state == 1 ? "ok" : x->state == 2 ? x->msg : "not run");
         sn_buf_puts(&b, "\n");
     }
     snprintf(path, sizeof path, "%s/comparison.csv", dir);
