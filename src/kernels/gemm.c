@@ -66,6 +66,16 @@
 #else
 #define DIRECT_B 0
 #endif
+/* Likewise op(A) = A (row-major) in place, its rows lda apart, when each
+ * packed A micro-panel would serve few B micro-panels: N <= DIRECT_A_MAX_N. */
+#if defined(__AVX512F__)
+#define DIRECT_A 1
+#else
+#define DIRECT_A 0
+#endif
+#ifndef DIRECT_A_MAX_N
+#define DIRECT_A_MAX_N 256
+#endif
 #define DIRECT_B_MAX_M  128
 #define DIRECT_B_MAX_KN (1 << 18)
 
@@ -231,8 +241,9 @@ static void pack_b_block(int transB, const float *B, size_t ldb, int k0, int j0,
  * are masked off, so edge tiles need no buffer. R and V are constants in each
  * instance, so the accumulators live in registers. */
 static inline __attribute__((always_inline)) void
-kernel_rv(const int R, const int V, int kc, const float *restrict a, const float *restrict b,
-          size_t ldb, float *restrict c, size_t ldc, int n, float alpha_in, float beta_in) {
+kernel_rv(const int R, const int V, const int DA, int kc, const float *restrict a, size_t lda,
+          const float *restrict b, size_t ldb, float *restrict c, size_t ldc, int n, float alpha_in,
+          float beta_in) {
     /* alpha and beta wait in memory: held in registers through the loop,
      * they left GCC one register short of the 24 accumulators, 2 of b and a
      * broadcast, and it spilled b to the stack (a third slower). */
@@ -242,24 +253,22 @@ kernel_rv(const int R, const int V, int kc, const float *restrict a, const float
     __m512 acc[MR][2];
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    if (kc >= 32) {
 #pragma GCC unroll 12
-        for (int r = 0; r < R; r++) {
-            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
-        }
+    for (int r = 0; r < R; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
     }
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
         __m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
-        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+        if (!DA) _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
+            __m512 ar = _mm512_set1_ps(DA ? a[r * lda] : a[r]);
             acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
             if (V == 2) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
         }
-        a += MR;
+        a += DA ? 1 : MR;
         b += ldb;
     }
     float alpha = alpha_v, beta = beta_v;
@@ -292,12 +301,16 @@ kernel_rv(const int R, const int V, int kc, const float *restrict a, const float
 }
 
 #define KERNEL_R(R)                                                                                \
-    static void kernel_##R(int kc, const float *a, const float *b, size_t ldb, float *c,           \
-                           size_t ldc, int n, float alpha, float beta) {                           \
-        if (n > 16)                                                                                \
-            kernel_rv(R, 2, kc, a, b, ldb, c, ldc, n, alpha, beta);                                \
+    static void kernel_##R(int kc, const float *a, size_t lda, const float *b, size_t ldb,         \
+                           float *c, size_t ldc, int n, float alpha, float beta) {                 \
+        if (lda == 0 && n > 16)                                                                    \
+            kernel_rv(R, 2, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);                          \
+        else if (lda == 0)                                                                         \
+            kernel_rv(R, 1, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);                          \
+        else if (n > 16)                                                                           \
+            kernel_rv(R, 2, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);                        \
         else                                                                                       \
-            kernel_rv(R, 1, kc, a, b, ldb, c, ldc, n, alpha, beta);                                \
+            kernel_rv(R, 1, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);                        \
     }
 KERNEL_R(1)
 KERNEL_R(2)
@@ -312,17 +325,18 @@ KERNEL_R(10)
 KERNEL_R(11)
 KERNEL_R(12)
 
-typedef void (*kernel_fn)(int, const float *, const float *, size_t, float *, size_t, int, float,
-                          float);
+typedef void (*kernel_fn)(int, const float *, size_t, const float *, size_t, float *, size_t, int,
+                          float, float);
 static const kernel_fn kernels_by_rows[MR + 1] = {
     NULL,     kernel_1, kernel_2, kernel_3,  kernel_4,  kernel_5,  kernel_6,
     kernel_7, kernel_8, kernel_9, kernel_10, kernel_11, kernel_12,
 };
 
-/* A tile of m <= MR rows and n <= NR columns. */
-static void tile(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m,
-                 int n, float alpha, float beta) {
-    kernels_by_rows[m](kc, a, b, ldb, c, ldc, n, alpha, beta);
+/* A tile of m <= MR rows and n <= NR columns; lda == 0: a is a packed
+ * micro-panel, else op(A) = A read in place, rows lda apart. */
+static void tile(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                 size_t ldc, int m, int n, float alpha, float beta) {
+    kernels_by_rows[m](kc, a, lda, b, ldb, c, ldc, n, alpha, beta);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 /* 6 x 16 tile: 12 ymm accumulators (6 rows x 2 vectors of 8). */
@@ -382,8 +396,9 @@ static void micro_kernel(int kc, const float *restrict a, const float *restrict 
 #if !defined(__AVX512F__)
 /* A tile of m <= MR rows and n <= NR columns; partial tiles are computed in
  * full into a buffer holding the valid part of C, then copied back. */
-static void tile(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m,
-                 int n, float alpha, float beta) {
+static void tile(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                 size_t ldc, int m, int n, float alpha, float beta) {
+    (void)lda; /* always packed here */
     if (m == MR && n == NR) {
         micro_kernel(kc, a, b, ldb, c, ldc, alpha, beta);
         return;
@@ -535,6 +550,7 @@ static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, f
     slot = slot_claim(slot);
     float *pa = pack_a[slot], *pb = pack_b[slot];
     int direct_b = DIRECT_B && !transB && M <= DIRECT_B_MAX_M && (double)K * N <= DIRECT_B_MAX_KN;
+    int direct_a = DIRECT_A && !transA && N <= DIRECT_A_MAX_N;
     /* Blocks of near-equal size: K = 257 is cut 129 + 128, not 256 + 1. */
     int ncs = split(N, NC, NR), kcs = split(K, KC, 1), mcs = split(M, MC, MR);
     for (int jc = 0; jc < N; jc += ncs) {
@@ -553,12 +569,14 @@ static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, f
             }
             for (int ic = 0; ic < M; ic += mcs) {
                 int mc = M - ic < mcs ? M - ic : mcs;
-                pack_a_block(transA, A, lda, ic, pc, mc, kc, pa);
+                if (!direct_a) pack_a_block(transA, A, lda, ic, pc, mc, kc, pa);
                 for (int ir = 0; ir < mc; ir += MR) {
                     int m = mc - ir < MR ? mc - ir : MR;
+                    const float *ap =
+                        direct_a ? A + (size_t)(ic + ir) * lda + pc : pa + (size_t)ir * kc;
                     for (int jr = 0; jr < nc; jr += NR) {
                         int n = nc - jr < NR ? nc - jr : NR;
-                        tile(kc, pa + (size_t)ir * kc, bp + jr * bj, bk,
+                        tile(kc, ap, direct_a ? lda : 0, bp + jr * bj, bk,
                              C + (size_t)(ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta_k);
                     }
                 }
