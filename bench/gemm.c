@@ -3,7 +3,11 @@
  * the same run. Each measurement is the best batch of calls over >= 0.2 s; the
  * table is measured `passes` times (argument, default 3) and the best kept.
  * Run with OMP_WAIT_POLICY=passive on an otherwise idle machine:
- *   OMP_WAIT_POLICY=passive build/bench/bench_gemm [passes] */
+ *   OMP_WAIT_POLICY=passive build/bench/bench_gemm [passes]
+ * OpenBLAS picks its kernel from the CPU model and falls back to a generic
+ * SSE3 one ("Prescott") on models it does not know, as on some virtual CPUs;
+ * the kernel it runs is printed. To compare with its AVX-512 kernel there:
+ *   OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=passive build/bench/bench_gemm */
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
@@ -14,6 +18,7 @@
 #include <time.h>
 
 void openblas_set_num_threads(int num_threads);
+char *openblas_get_corename(void);
 
 typedef struct {
     const char *name;
@@ -113,8 +118,8 @@ int main(int argc, char **argv) {
             }
         }
     }
-    printf("kernel: %s; best of %d passes; GFLOP/s = 2*M*N*K / time\n", sn_sgemm_kernel_name(),
-           passes);
+    printf("kernel: %s; OpenBLAS kernel: %s; best of %d passes; GFLOP/s = 2*M*N*K / time\n",
+           sn_sgemm_kernel_name(), openblas_get_corename(), passes);
     double min_ratio = 1e30;
     for (int threads = 1; threads <= 2; threads++) {
         printf("\nthreads %d\n%-24s %5s %5s %5s %10s %10s %7s\n", threads, "shape", "M", "N", "K",
