@@ -819,6 +819,126 @@ sn_status sn_report_write(const char *run_dir, const char *out_path, sn_error *e
 sn_status sn_plot_csv(const char *csv_path, const char *columns, const char *title,
                       const char *svg_path, sn_error *err);
 
+/* ---- training runs: the run folder (src/run/) ---------------------------- */
+
+/* A training run trains a spec's model on a data set (or a text corpus)
+ * into a run folder, as `scratchnet train` does, and writes the folder:
+ * spec.net, summary.txt, run.txt ("key value" lines: what was trained, on
+ * what, how, when), history.csv, model.safetensors, checkpoint.safetensors
+ * (with checkpoints), the test set's metrics (sn_run_write_eval), text runs'
+ * samples.txt, and report.html. The folder is kept true:
+ *   - one run at a time writes it: an exclusive flock(2) on RUN_DIR/.lock
+ *     (holding the PID) from start to end; a second run is refused at once
+ *     with SN_ERR_IO, naming that PID;
+ *   - temporary files of writers killed half-way (NAME.tmp, NAME.tmp.PID of
+ *     a process that is gone) are removed;
+ *   - a new run into a folder holding another run's files is refused with
+ *     SN_ERR_ARG; with `force` those files are moved aside
+ *     (RUN_DIR/.replaced/), deleted when the new run succeeds (or stops on
+ *     request with its checkpoint) and put back when it fails; the files of
+ *     a run that failed before it had a model or checkpoint are replaced
+ *     without `force`;
+ *   - a resume checks that the spec's network and the data are the
+ *     checkpoint's (CRC-32 of the data as loaded, or of the text) and that
+ *     the checkpoint's run is not over.
+ * With an MPI build under mpirun, every rank trains and rank 0 alone writes
+ * the folder (docs/distributed.md). Nothing is printed: progress goes to
+ * the hooks. */
+typedef struct sn_run_result sn_run_result;
+
+typedef struct sn_run_options {
+    const char *run_dir;       /* the run folder (NULL: runs/<spec name>-<date>-<time>,
+                                  see sn_run_result.run_dir); at most SN_RUN_MAX_DIR bytes */
+    const char *spec_path;     /* the spec file: what run.txt names and errors cite */
+    const char *spec_text;     /* its text (NULL: read from spec_path) */
+    int resume;                /* 1: continue RUN_DIR/checkpoint.safetensors */
+    int resume_changed_inputs; /* resume although the network or data differ */
+    int force;                 /* replace the run the folder holds */
+    /* Overrides of the spec's [train] section; unset: -1 (seed: 0 is a
+     * seed; epochs, batch, lr, minutes: values <= 0 are unset too). */
+    long seed, epochs, batch;
+    double lr, val_split, minutes;
+    int standardize, skip_nonfinite; /* 1 turns the setting on */
+    /* Table runs: the data at `data`, read with data_options (sn_data_load)
+     * once the model is built, or, when `train` is set, the training and
+     * test sets as loaded (test may be NULL or empty), `data` and
+     * data_options.test then naming them. run.txt records the names,
+     * `classes` (the class names file, see sn_class_names_load), label_col
+     * (-1: unset), target_cols and header (NULL: unset), so that reports and
+     * `eval RUN_DIR` read the same data again. */
+    const char *data;
+    sn_data_options data_options;
+    const sn_dataset *train, *test;
+    const char *classes, *target_cols, *header;
+    long label_col;
+    /* Text runs (when `text` is set): the corpus file, and overrides of the
+     * spec's [text] section (sn_text_spec; unset: NULL or -1). */
+    const char *text, *level, *prime;
+    long words, seq_len, sample_every, sample_length;
+    double temperature;
+    /* Checkpoints (sn_checkpoint_options): every_epochs, every_steps,
+     * delay_ms, stop_requested and stop_ctx as there. `record` is the
+     * caller's description of the run (the CLI: its options), stored in
+     * every checkpoint and given back by sn_run_recorded; a table run
+     * without it writes no checkpoints. */
+    long checkpoint_every, checkpoint_steps;
+    int checkpoint_delay_ms;
+    const char *record;
+    int (*stop_requested)(void *ctx);
+    void *stop_ctx;
+    /* Data-parallel runs: all-reduce buckets of bucket_kb KiB (<= 0: 256);
+     * compare the ranks' weights every check_weights steps (<= 0: never). */
+    long bucket_kb, check_weights;
+    const char *command; /* the command line run.txt records (NULL: none) */
+    /* Progress: the training hooks (called on every rank), and with
+     * hooks.ctx: on_start once the folder is ready, just before training
+     * (r holds what the run is about to train), on_note for a warning or a
+     * remark about the folder (a resume on another number of ranks, the
+     * previous run's files put back after a failure). Any may be NULL. */
+    sn_train_hooks hooks;
+    void (*on_start)(void *ctx, const sn_run_result *r);
+    void (*on_note)(void *ctx, const char *text);
+} sn_run_options;
+
+#define SN_RUN_MAX_DIR 1000
+
+/* What a run trained and measured. Before training (on_start): the run
+ * folder, the ranks, the sizes, the configuration in force and the model's
+ * summary; after it, the results. */
+struct sn_run_result {
+    char run_dir[1024];
+    int rank, ranks;          /* this process's rank of `ranks` (0 of 1 without MPI) */
+    int text;                 /* 1: a text run */
+    long ntrain, nval, ntest; /* samples (text: tokens) */
+    int vocab_size;           /* text */
+    const char *level;        /* text: "char", "byte" or "word" */
+    double val_fraction;      /* text: the last fraction held out */
+    sn_train_config config;   /* the [train] settings in force */
+    int threads;
+    char summary[8192]; /* sn_model_summary */
+    /* after training */
+    int kept_epoch;              /* the epoch whose weights the model holds */
+    double train_loss, val_loss; /* text: of the kept epoch (NaN: none) */
+    double test_loss, test_acc;  /* table: on the test set (NaN: none) */
+    double test_macro_f1;        /* classification with a test set (NaN: none) */
+    double minutes;              /* text: training time */
+};
+
+/* The options unset: numbers -1, pointers NULL, flags 0. */
+void sn_run_options_default(sn_run_options *o);
+/* Trains and writes the run folder (see above). r is filled as far as the
+ * run got. SN_ERR_INTERRUPTED: stop_requested stopped it; its checkpoint is
+ * written and a resume continues it. */
+sn_status sn_run_train(const sn_run_options *o, sn_run_result *r, sn_error *err);
+/* What RUN_DIR's checkpoint holds for a resume: the `record` of the run that
+ * wrote it (sn_free it) and whether it is a text run. */
+sn_status sn_run_recorded(const char *run_dir, char **record, int *text, sn_error *err);
+/* sn_checkpoint_verify, and whether the run that wrote the checkpoint is
+ * over: *done 2 when early stopping ended it, 1 when all its epochs are done
+ * (a resume must ask for more), else 0. */
+sn_status sn_run_checkpoint_verify(const char *path, sn_checkpoint_info *info, int *done,
+                                   sn_error *err);
+
 /* ---- sweeps (docs/sweep.md) ---------------------------------------------- */
 
 /* A sweep file read and expanded into its configurations: every spec it

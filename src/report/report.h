@@ -38,6 +38,10 @@ sn_status sn_buf_read_file(sn_buf *b, const char *path, sn_error *err);
 /* The style sheet of report.html, shared by the sweep's comparison page. */
 extern const char sn_report_css[];
 
+/* sn_run_write_eval, also giving the macro F1 it wrote (macro_f1 may be NULL). */
+sn_status sn_run_write_eval_f1(const char *run_dir, sn_model *m, const sn_dataset *d,
+                               char *const *names, int max_images, double *macro_f1, sn_error *err);
+
 /* ---- CSV tables (history.csv and friends) -------------------------------- */
 
 /* A CSV file with a header row, every cell kept as a string. Fields may be

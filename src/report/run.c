@@ -101,6 +101,12 @@ static sn_status write_misclassified(const char *dir, const sn_dataset *d, const
 
 sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *d,
                             char *const *names, int max_images, sn_error *err) {
+    return sn_run_write_eval_f1(run_dir, m, d, names, max_images, NULL, err);
+}
+
+sn_status sn_run_write_eval_f1(const char *run_dir, sn_model *m, const sn_dataset *d,
+                               char *const *names, int max_images, double *macro_f1,
+                               sn_error *err) {
     int K = sn_model_num_classes(m);
     sn_metrics mt = {0};
     float *probs = sn_alloc((size_t)d->n * (size_t)K, sizeof(float));
@@ -143,6 +149,7 @@ sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *
         s = write_in(run_dir, "classes.txt", &b, err);
     }
     if (s == SN_OK) s = write_misclassified(run_dir, d, probs, pred, K, max_images, err);
+    if (s == SN_OK && macro_f1) *macro_f1 = mt.macro_f1;
     sn_buf_free(&b);
     sn_metrics_free(&mt);
     sn_free(probs);

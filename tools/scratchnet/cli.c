@@ -1,9 +1,8 @@
 #include "cli.h"
-#include "sn_version.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,15 +337,20 @@ static sn_status csv_options(const cli_opts *o, sn_csv_options *c, sn_error *err
     return SN_OK;
 }
 
+sn_status cli_data_options(const cli_opts *o, sn_data_options *d, sn_error *err) {
+    *d = (sn_data_options){.test = o->test,
+                           .cifar_per_file = o->cifar_per_file > 0 ? (int)o->cifar_per_file : 0,
+                           .grey = o->grey};
+    return csv_options(o, &d->csv, err);
+}
+
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
                         sn_error *err) {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!o->data) return sn_fail(err, SN_ERR_ARG, "--data is required");
-    sn_data_options d = {.test = o->test,
-                         .cifar_per_file = o->cifar_per_file > 0 ? (int)o->cifar_per_file : 0,
-                         .grey = o->grey};
-    sn_status s = csv_options(o, &d.csv, err);
+    sn_data_options d;
+    sn_status s = cli_data_options(o, &d, err);
     if (s == SN_OK) s = sn_data_load(o->data, &d, need_train ? train : NULL, test, err);
     return s;
 }
@@ -456,36 +460,6 @@ int cli_make_dirs(const char *path) {
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-void cli_default_run_dir(char *buf, size_t len, const char *spec) {
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec);
-    char *base = basename(copy), *dot = strrchr(base, '.');
-    if (dot) *dot = 0;
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    snprintf(buf, len, "runs/%s-%04d%02d%02d-%02d%02d%02d", base, tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err) {
-    /* One fixed temporary name (not one per process): a run killed in the
-     * middle of this leaves a NAME.tmp that the next write of NAME reuses. */
-    char path[1200], tmp[1210];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return sn_fail(err, SN_ERR_IO, "%s: write error", path);
-    }
-    return SN_OK;
-}
-
 double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -510,66 +484,7 @@ sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_run_data *run, sn_er
     return SN_OK;
 }
 
-void cli_train_lines(char *buf, size_t len, const sn_train_config *c) {
-    const sn_schedule_config *s = &c->schedule;
-    int k = snprintf(buf, len, "schedule %s", s->kind[0] ? s->kind : "none");
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        if (k >= 0 && k < (int)len) k += snprintf(buf + k, len - (size_t)k, __VA_ARGS__);          \
-    } while (0)
-    if (strcmp(s->kind, "step") == 0) PUT(" step_size=%d gamma=%g", s->step_size, (double)s->gamma);
-    if (strcmp(s->kind, "multistep") == 0) {
-        PUT(" milestones=");
-        for (int i = 0; i < s->nmilestones; i++) PUT("%s%d", i ? "," : "", s->milestones[i]);
-        PUT(" gamma=%g", (double)s->gamma);
-    }
-    if (strcmp(s->kind, "exponential") == 0) PUT(" gamma=%g", (double)s->gamma);
-    if (strcmp(s->kind, "cosine") == 0)
-        PUT(" t_max=%d eta_min=%g", s->t_max ? s->t_max : c->epochs, (double)s->eta_min);
-    if (strcmp(s->kind, "linear") == 0)
-        PUT(" start_factor=%g end_factor=%g total_iters=%d", (double)s->start_factor,
-            (double)s->end_factor, s->total_iters);
-    if (strcmp(s->kind, "plateau") == 0)
-        PUT(" monitor=%s factor=%g patience=%d threshold=%g",
-            s->monitor[0] ? s->monitor : "val_loss", (double)s->factor, s->patience,
-            (double)s->threshold);
-    if (s->warmup_steps || s->warmup_epochs)
-        PUT(" warmup=%d%s", s->warmup_steps ? s->warmup_steps : s->warmup_epochs,
-            s->warmup_steps ? "steps" : "epochs");
-    PUT("\n");
-    if (c->patience > 0)
-        PUT("early_stop patience=%d min_delta=%g monitor=%s restore=%s\n", c->patience,
-            (double)c->min_delta, c->monitor[0] ? c->monitor : "val_loss",
-            c->restore_best ? "yes" : "no");
-#undef PUT
-}
-
 static char command_text[4096];
-
-void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed) {
-    char path[1200], now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
-    sn_keyvals old = {0};
-    snprintf(path, sizeof path, "%s/run.txt", run_dir);
-    if (resumed) sn_keyvals_read(path, &old, NULL);
-    const char *started = sn_keyvals_get(&old, "started");
-    const char *command = sn_keyvals_get(&old, "command");
-    int k = snprintf(buf, len, "version %s\n", SN_VERSION);
-    if (SN_GIT_COMMIT[0] && k < (int)len)
-        k += snprintf(buf + k, len - (size_t)k, "commit %s\n", SN_GIT_COMMIT);
-    if (k < (int)len)
-        k += snprintf(buf + k, len - (size_t)k, "command %s\n", command ? command : command_text);
-    const char *resumed_line = sn_keyvals_get(&old, "resumed");
-    if (command && strcmp(command, command_text) != 0 && k < (int)len)
-        k += snprintf(buf + k, len - (size_t)k, "resumed %s by %s\n", now, command_text);
-    else if (resumed_line && k < (int)len) /* rewritten by the same process */
-        k += snprintf(buf + k, len - (size_t)k, "resumed %s\n", resumed_line);
-    if (k < (int)len) snprintf(buf + k, len - (size_t)k, "started %s\n", started ? started : now);
-    sn_keyvals_free(&old);
-}
 
 void cli_command_line(int argc, char **argv) {
     size_t k = 0;
@@ -597,4 +512,35 @@ void cli_command_line(int argc, char **argv) {
 
 const char *cli_command_text(void) {
     return command_text;
+}
+
+int cli_cap_threads(int n) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    long most = CLI_THREADS_PER_CORE * cores;
+    if (n <= most) return n;
+    fprintf(stderr, "scratchnet: --threads %d: using %ld, %d per core of the %ld cores\n", n, most,
+            CLI_THREADS_PER_CORE, cores);
+    return (int)most;
+}
+
+int cli_parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult = 1;
+    if (end != s && *end) {
+        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
+        if (!u || !*u) return 0;
+        for (const char *p = units; p <= u; p++) mult *= 1024;
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (toupper((unsigned char)*end) == 'B')
+            end++;
+    }
+    v *= mult;
+    if (end == s || *end || errno || !(v >= 1) || v > 1e18) return 0;
+    *out = (size_t)v;
+    return 1;
 }

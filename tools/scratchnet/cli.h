@@ -37,16 +37,14 @@ typedef struct cli_opts {
     int skip_nonfinite;
     long checkpoint_every; /* --checkpoint-every N epochs (0: only on Ctrl-C) */
     long checkpoint_steps; /* --checkpoint-steps N optimizer steps (0: none) */
-    /* data-parallel training (distrib.c); -1: unset */
+    /* data-parallel training; -1: unset */
     long bucket_kb;     /* --bucket-kb N: gradient all-reduce buckets (default 256) */
     long check_weights; /* --check-weights N: compare the ranks' weights every N steps */
     const char *resume; /* --resume RUN_DIR */
-    const char *record; /* the options checkpoints record (NULL: no checkpoints) */
-    /* run folders (runfolder.c) */
+    /* run folders */
     int force;                 /* --force: replace another run in --out */
     size_t max_memory;         /* --max-memory SIZE (0: the memory available) */
     int resume_changed_inputs; /* --resume-changed-inputs */
-    char resumed_changed[32];  /* what a resume found changed ("spec,data"), for run.txt */
     /* text training and sampling */
     const char *text, *level, *prime;
     long words, seq_len, sample_every, sample_length, top_k;
@@ -112,14 +110,6 @@ sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_run_data *run, sn_er
  * cli_command_text returns it ("" before). */
 void cli_command_line(int argc, char **argv);
 const char *cli_command_text(void);
-/* The lines every run.txt starts with: version, commit (when built from a
- * git checkout), the command line, and the start time; a resumed run keeps
- * the first command and start and adds a "resumed" line. */
-void cli_run_head(char *buf, size_t len, const char *run_dir, int resumed);
-/* run.txt's "schedule ..." line (its kind and parameters) and, with early
- * stopping, "early_stop patience= min_delta= monitor= restore=". */
-void cli_train_lines(char *buf, size_t len, const sn_train_config *c);
-
 /* A PNG or PGM image as a one-sample set of `channels` (1 or 3) planes,
  * pixels scaled to [0, 1] (image.c). */
 sn_status cli_png_load(const char *path, int channels, sn_dataset *d, sn_error *err);
@@ -130,6 +120,9 @@ extern const cli_verb cli_verb_train, cli_verb_train_text, cli_verb_generate, cl
     cli_verb_predict, cli_verb_report, cli_verb_plot, cli_verb_summary, cli_verb_sweep,
     cli_verb_gradcheck, cli_verb_checkpoint, cli_verb_import_weights;
 
+/* --test, --cifar-per-file, --grey, --header, --label-col and
+ * --target-cols as sn_data_load's options. */
+sn_status cli_data_options(const cli_opts *o, sn_data_options *d, sn_error *err);
 /* Loads the training set (and the test set) named by --data / --test. For a
  * directory: IDX train and t10k files. For a CSV: --test or none. */
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
@@ -166,7 +159,7 @@ int cmd_plot(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
-/* Text models (train_text.c, generate.c); `train` goes to cmd_train_text
+/* Text models (train.c, generate.c); `train` goes to cmd_train_text
  * when its arguments include --text. */
 int cli_wants_text(int argc, char **argv);
 int cmd_train_text(int argc, char **argv);
@@ -174,68 +167,20 @@ int cmd_generate(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_import_weights(int argc, char **argv); /* import_weights.c */
 
-/* Checkpoints and Ctrl-C (checkpoint.c). The first SIGINT makes
- * cli_stop_requested return 1 (training stops after the current step and
- * writes its checkpoint; the verb then exits with EXIT_INTERRUPTED); a
- * second one exits at once with EXIT_INTERRUPTED. */
+/* The exit status of a training stopped by a signal (SIGINT, SIGTERM,
+ * SIGHUP): 128 + its number. */
 #define EXIT_INTERRUPTED 130
-void cli_interrupt_install(void);
-/* The exit status of a training stopped by a signal: 128 + its number
- * (130 SIGINT, 143 SIGTERM, 129 SIGHUP). */
-int cli_interrupted_status(void);
-int cli_stop_requested(void *ctx);
-/* SN_CHECKPOINT_TEST_DELAY_MS: a pause inside each checkpoint write, for
- * crash tests (0 when unset). */
-int cli_checkpoint_delay_ms(void);
-/* RUN_DIR/checkpoint.safetensors */
-void cli_checkpoint_path(char *buf, size_t len, const char *run_dir);
-/* The options to record (argv[1..] without the spec, --out, --resume and
- * --quiet; paths made absolute), one per line; bare_flags: the options
- * without a value (NULL-terminated). malloc'ed; NULL when out of memory. */
-char *cli_record_args(int argc, char **argv, const char *const *bare_flags);
-/* 1 when argv has --resume RUN_DIR (*run_dir set). */
-int cli_has_resume(int argc, char **argv, const char **run_dir);
-/* The command line a --resume stands for: argv[0], RUN_DIR/spec.net, the
- * recorded options, --out RUN_DIR, then argv's other options. */
-typedef struct cli_resume {
-    int argc;
-    char **argv;
-    char *text;
-    char spec[1100], run_dir[1024];
-} cli_resume;
-sn_status cli_resume_args(int argc, char **argv, cli_resume *r, sn_error *err);
-void cli_resume_free(cli_resume *r);
-/* The start both train verbs share: with --resume RUN_DIR among the
- * arguments, replaces *argc and *argv by the command line it stands for (kept in
- * r; *run_dir set, else NULL), then returns the options to record
- * (cli_record_args). On failure prints why, sets *rc to the exit status and
- * returns NULL. */
-char *cli_train_prologue(int *argc, char ***argv, const char *const *bare_flags, cli_resume *r,
-                         const char **run_dir, int *rc);
-/* 1 when RUN_DIR's checkpoint is one of text training. */
-int cli_resume_is_text(const char *run_dir);
 
-/* Trains m on `all` (split by the model's val_split) and evaluates on
- * `test` (may be empty), writing the run folder run_dir: model, history,
- * summary, spec, run.txt, test metrics and report.html (train.c). spec_path
- * and o name what run.txt records. Prints progress unless o->quiet. */
-sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
+/* Trains a table model (the spec file spec_path, or spec_text when not
+ * NULL) on `all` and evaluates it on `test` (may be empty) into run_dir as
+ * `train` does, with o's options, printing progress unless o->quiet
+ * (train.c; the library's sn_run_train). */
+sn_status cli_train_run(const cli_opts *o, const char *spec_path, const char *spec_text,
                         const sn_dataset *all, const sn_dataset *test, const char *run_dir,
                         sn_error *err);
 
-/* ---- run folders -------------------------------------------------------- */
+/* ---- sizes and threads -------------------------------------------------- */
 
-/* Run folders (runfolder.c). cli_run_begin creates RUN_DIR, locks it for
- * this process (a second training into it is refused, naming the PID that
- * holds it), removes temporary files of dead writers and, for a new run
- * (resume == 0), refuses a folder holding another run's files unless force
- * (then removes them). Paths longer than CLI_MAX_RUN_DIR are refused. */
-#define CLI_MAX_RUN_DIR 1000
-sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err);
-/* Ends the run of cli_run_begin with status s: the files a --force run moved
- * aside are deleted (s: SN_OK or SN_ERR_INTERRUPTED) or put back over the
- * failed run's; the lock is released. */
-void cli_run_end(const char *run_dir, sn_status s);
 /* "512M", "2G", "1.5G", "100000" (bytes; K, M, G, T: powers of 1024) into
  * *out; 0 when s is not such a size. */
 int cli_parse_size(const char *s, size_t *out);
@@ -243,42 +188,9 @@ int cli_parse_size(const char *s, size_t *out);
  * thrash), saying so on stderr when n is capped. */
 #define CLI_THREADS_PER_CORE 4
 int cli_cap_threads(int n);
-/* What a checkpoint records of the data trained on ("cli.inputs"): the
- * number of samples and the CRC-32 of the sets as loaded, or of the text. */
-void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test);
-void cli_inputs_of_text(char *buf, size_t len, const char *corpus, size_t n);
-/* Before a resume of RUN_DIR to `epochs` epochs: refuses a spec or data
- * other than the checkpoint's (unless allow_changed; `changed` then names
- * what differs, "" if nothing) and a checkpoint of a finished run. */
-sn_status cli_resume_check(const char *run_dir, const char *spec, const char *inputs, int epochs,
-                           int allow_changed, char *changed, size_t len, sn_error *err);
-/* 1 when a checkpoint's "position" is after its last epoch (of `epochs`),
- * 2 when early stopping ended it, else 0; *epoch: the last epoch done. */
-int cli_checkpoint_finished(const char *position, int epochs, int *epoch);
-
 /* mkdir -p: 0, or -1 with errno set. */
 int cli_make_dirs(const char *path);
-/* runs/<spec file name without extension>-<YYYYMMDD>-<HHMMSS> */
-void cli_default_run_dir(char *buf, size_t len, const char *spec);
-/* Writes text to DIR/NAME whole (DIR/NAME.tmp, then a rename). */
-sn_status cli_write_text(const char *dir, const char *name, const char *text, sn_error *err);
 /* Monotonic clock, seconds. */
 double cli_now(void);
-
-/* Data-parallel training (distrib.c; one process without an MPI build).
- * cli_dist_writer: 1 on the rank that writes the run folder and prints
- * (rank 0). cli_dist_begin checks that every rank trains the same thing
- * (spec, initial weights, the recorded options, data, and `extra`, e.g.
- * the encoded text) and sets up the gradient reducer with buckets of
- * bucket_kb KiB (<= 0: 256) and the weight check every check_weights steps
- * (<= 0: never); *out stays NULL for one process. On a resume (the run
- * folder) it warns when the checkpoint's number of ranks differs. */
-typedef struct sn_dist_training sn_dist_training;
-int cli_dist_writer(void);
-void cli_dist_ranks_text(char *buf, size_t len);
-sn_status cli_dist_begin(const char *record, const char *resume, long bucket_kb, long check_weights,
-                         sn_model *m, const sn_dataset *train, const sn_dataset *test,
-                         const void *extra, size_t extra_len, const char *extra_name,
-                         sn_dist_training **out, sn_error *err);
 
 #endif

@@ -84,19 +84,16 @@ int cmd_sweep(int argc, char **argv) {
         fprintf(stderr, "sweep %s: %d configurations into %s\n", sn_sweep_get(sw, "name"), n, dir);
     for (int i = 0; s == SN_OK && i < n; i++) {
         char *text = NULL;
-        sn_model *m = NULL;
         sn_error e = {0};
         const char *spec = sn_sweep_spec_path(sw, i), *label = sn_sweep_label(sw, i);
         snprintf(run_dir, sizeof run_dir, "%s/%s", dir, sn_sweep_dir(sw, i));
         fprintf(stderr, "\n[%d/%d] %s -> %s\n", i + 1, n, label, run_dir);
         sn_status t = sn_sweep_spec_text(sw, i, &text, &e);
-        if (t == SN_OK) t = cli_build_model(spec, text, o.seed, &m, &e);
-        if (t == SN_OK) t = cli_train_run(&o, m, spec, &all, &test, run_dir, &e);
+        if (t == SN_OK) t = cli_train_run(&o, spec, text, &all, &test, run_dir, &e);
         if (t != SN_OK) {
             fprintf(stderr, "[%d/%d] %s: failed: %s\n", i + 1, n, label, e.msg);
             failed++;
         }
-        sn_model_free(m);
         sn_free(text);
         s = sn_sweep_record(sw, i, t == SN_OK ? NULL : e.msg, dir, &err);
     }

@@ -1,15 +1,24 @@
-/* scratchnet train SPEC --data DIR|FILE.csv [options] */
+/* scratchnet train SPEC --data DIR|FILE.csv | --text FILE [options], and
+ * scratchnet train --resume RUN_DIR: the options become an sn_run_options,
+ * the library trains and writes the run folder (sn_run_train), this verb
+ * prints the progress (the bar of cli.c; text runs: bits, perplexity and
+ * samples) and the results.
+ *
+ * Every checkpoint records the command's options, one per line (the spec,
+ * --out and --resume left out; --data, --test, --classes and --text made
+ * absolute), so that `--resume RUN_DIR` rebuilds the same training from
+ * RUN_DIR/spec.net and those options; options given with --resume come
+ * after them and win (--epochs to train longer). */
+#define _XOPEN_SOURCE 700 /* sigaction, realpath */
 #include "cli.h"
-#include "dist/dist.h"
 
-#include <errno.h>
-#include <libgen.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
+#include <unistd.h>
 
 const char cli_train_usage[] =
     "usage: scratchnet train SPEC --data DIR|FILE.csv [options]\n"
@@ -88,289 +97,462 @@ const char cli_train_usage[] =
     "with status 130, 143 or 129; a second one exits at once. One training at a time\n"
     "writes a run folder (RUN_DIR/.lock).\n";
 
-static const char *const opts[] = {"--data",
-                                   "--test",
-                                   "--out",
-                                   "--seed",
-                                   "--epochs",
-                                   "--batch",
-                                   "--lr",
-                                   "--val-split",
-                                   "--minutes",
-                                   "--threads",
-                                   "--standardize",
-                                   "--skip-nonfinite",
-                                   "--label-col",
-                                   "--target-cols",
-                                   "--header",
-                                   "--cifar-per-file",
-                                   "--grey",
-                                   "--classes",
-                                   "--quiet",
-                                   "--checkpoint-every",
-                                   "--checkpoint-steps",
-                                   "--resume",
-                                   "--resume-changed-inputs",
-                                   "--max-memory",
-                                   "--force",
-                                   "--bucket-kb",
-                                   "--check-weights",
-                                   NULL};
-const cli_verb cli_verb_train = {"train", cli_train_usage, opts, 1, 1};
+static const char *const table_opts[] = {"--data",
+                                         "--test",
+                                         "--out",
+                                         "--seed",
+                                         "--epochs",
+                                         "--batch",
+                                         "--lr",
+                                         "--val-split",
+                                         "--minutes",
+                                         "--threads",
+                                         "--standardize",
+                                         "--skip-nonfinite",
+                                         "--label-col",
+                                         "--target-cols",
+                                         "--header",
+                                         "--cifar-per-file",
+                                         "--grey",
+                                         "--classes",
+                                         "--quiet",
+                                         "--checkpoint-every",
+                                         "--checkpoint-steps",
+                                         "--resume",
+                                         "--resume-changed-inputs",
+                                         "--max-memory",
+                                         "--force",
+                                         "--bucket-kb",
+                                         "--check-weights",
+                                         NULL};
+static const char *const text_opts[] = {"--text",
+                                        "--level",
+                                        "--words",
+                                        "--seq-len",
+                                        "--val-split",
+                                        "--minutes",
+                                        "--sample-every",
+                                        "--sample-length",
+                                        "--temperature",
+                                        "--prime",
+                                        "--out",
+                                        "--skip-nonfinite",
+                                        "--seed",
+                                        "--epochs",
+                                        "--batch",
+                                        "--lr",
+                                        "--threads",
+                                        "--quiet",
+                                        "--checkpoint-every",
+                                        "--checkpoint-steps",
+                                        "--resume",
+                                        "--max-memory",
+                                        "--resume-changed-inputs",
+                                        "--force",
+                                        "--bucket-kb",
+                                        "--check-weights",
+                                        NULL};
 
-static void now_text(char *buf, size_t len) {
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+const cli_verb cli_verb_train = {"train", cli_train_usage, table_opts, 1, 1};
+const cli_verb cli_verb_train_text = {"train", cli_train_usage, text_opts, 0, 1};
+
+/* ---- Ctrl-C, SIGTERM, SIGHUP ---------------------------------------------- */
+
+/* The first of SIGINT (Ctrl-C), SIGTERM (kill, timeout, systemd) and SIGHUP
+ * (a closed terminal) asks the training to stop after the current step; the
+ * verb then exits with 128 + the signal's number. A second one exits at
+ * once. */
+static volatile sig_atomic_t stop_flag, stop_signal;
+
+static void on_signal(int sig) {
+    if (stop_flag) {
+        static const char msg[] = "\nscratchnet: interrupted again, exiting now\n";
+        if (write(2, msg, sizeof msg - 1) < 0) {
+        }
+        _exit(128 + sig);
+    }
+    stop_flag = 1;
+    stop_signal = sig;
+    static const char msg[] =
+        "\nscratchnet: stopping after this step to write a checkpoint (Ctrl-C again to quit "
+        "at once)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+    }
 }
 
-/* run.txt: what the run was, "key value" per line, for reports and sweeps. */
-static sn_status write_run_txt(const char *dir, const cli_opts *o, const sn_model *m,
-                               const char *spec_path, const char *started, const char *finished,
-                               int ntrain, int nval, int ntest, const char *changed, int kept,
-                               sn_error *err) {
-    const sn_train_config *c = sn_model_config((sn_model *)m);
-    char text[8192];
-    int k = snprintf(text, sizeof text,
-                     "# what this run trained, on what, and how (scratchnet train)\n%s"
-                     "spec %s\ndata %s\n",
-                     started, spec_path, o->data ? o->data : "-");
-#define ADD(...)                                                                                   \
-    do {                                                                                           \
-        if (k < (int)sizeof text) k += snprintf(text + k, sizeof text - (size_t)k, __VA_ARGS__);   \
-    } while (0)
-    if (o->test) ADD("test %s\n", o->test);
-    if (o->classes) ADD("classes %s\n", o->classes);
-    ADD("task %s\n", o->target_cols ? "regression" : "classification");
-    if (o->label_col >= 0) ADD("label_col %ld\n", o->label_col);
-    if (o->target_cols) ADD("target_cols %s\n", o->target_cols);
-    if (cli_header(o) >= 0) ADD("header %s\n", o->header);
-    ADD("optimizer %s\nlr %g\n", c->optimizer, (double)c->lr);
-    if (strcmp(c->optimizer, "sgd") == 0)
-        ADD("momentum %g\nnesterov %d\ndecay %g\n", (double)c->momentum, c->nesterov,
-            (double)c->decay);
-    else
-        ADD("beta1 %g\nbeta2 %g\neps %g\n", (double)c->beta1, (double)c->beta2, (double)c->eps);
-    ADD("weight_decay %g\nbatch %d\nepochs %d\nval_split %g\n", (double)c->weight_decay, c->batch,
-        c->epochs, (double)c->val_split);
-    char lines[512];
-    cli_train_lines(lines, sizeof lines, c);
-    ADD("%s", lines);
-    ADD("skip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
-        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
-    ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,
-        c->standardize ? "yes" : "no", sn_get_threads());
-    ADD("samples %d train, %d validation, %d test\nparameters %zu\n", ntrain, nval, ntest,
-        sn_model_num_params(m));
-    if (changed && changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
-    if (finished) ADD("finished %s\n", finished);
-    if (kept > 0) ADD("kept_epoch %d\n", kept); /* the epoch whose weights the model holds */
-#undef ADD
-    return cli_write_text(dir, "run.txt", text, err);
+static void cli_interrupt_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
-static void apply_overrides(const cli_opts *o, sn_train_config *c) {
-    if (o->seed >= 0) c->seed = (uint64_t)o->seed;
-    if (o->epochs >= 0) c->epochs = (int)o->epochs;
-    if (o->batch > 0) c->batch = (int)o->batch;
-    if (o->lr > 0) c->lr = (float)o->lr;
-    if (o->val_split >= 0) c->val_split = (float)o->val_split;
-    if (o->skip_nonfinite) c->skip_nonfinite = 1;
-    if (o->minutes > 0) c->max_seconds = 60 * o->minutes;
-    if (o->standardize) c->standardize = 1;
+static int cli_interrupted_status(void) {
+    return stop_signal ? 128 + stop_signal : EXIT_INTERRUPTED;
 }
 
-/* train and val as training uses them: `all` split by the model's val_split
- * (train borrows `all` without a split; *own_train says when it is a copy),
- * and the model's input pipeline fitted to the training part: the library's
- * code, as sn_train runs it for any caller. */
-static sn_status prepare_data(sn_model *m, const sn_dataset *all, sn_dataset *train,
-                              sn_dataset *val, int *own_train, sn_error *err) {
-    sn_status s = SN_OK;
-    *own_train = sn_model_config(m)->val_split > 0;
-    if (*own_train)
-        s = sn_train_split(m, all, train, val, err);
-    else
-        *train = *all;
-    if (s == SN_OK) s = sn_model_fit_input(m, train, err);
-    return s;
+static int cli_stop_requested(void *ctx) {
+    (void)ctx;
+    return stop_flag != 0;
 }
 
-sn_status cli_train_run(const cli_opts *o, sn_model *m, const char *spec_path,
-                        const sn_dataset *all, const sn_dataset *test, const char *run_dir,
-                        sn_error *err) {
-    sn_dataset train = {0}, val = {0}, tst = {0};
-    char path[1200], started[6000], finished[32];
-    char **names = NULL;
-    int K = sn_model_num_classes(m), kept = 0;
-    apply_overrides(o, sn_model_config(m));
-    const sn_train_config *c = sn_model_config(m);
-    cli_run_head(started, sizeof started, run_dir, o->resume != NULL);
-    const int writer = cli_dist_writer(); /* rank 0 of a data-parallel run writes */
-    sn_dist_training *dist = NULL;
-    int own_train = 0;
-    /* the model's whole memory weighed (and taken) before the folder is touched */
-    sn_status s = sn_model_reserve(m, c->batch, err);
-    if (s == SN_OK) s = prepare_data(m, all, &train, &val, &own_train, err);
-    int have_val = s == SN_OK && val.n > 0;
-    tst = *test; /* raw: the model standardizes what it is given */
-    /* Class names first: a bad classes file should not cost a training. */
-    if (s == SN_OK && all->labels)
-        s = sn_class_names_load(o->data, o->classes, all, K, &names, err);
-    if (s == SN_OK && names) s = sn_model_set_class_names(m, names, K, err);
-    /* the folder locked for this run, then what a resume resumes checked */
-    if (s == SN_OK && writer) s = cli_run_begin(run_dir, o->resume != NULL, o->force, err);
-    char inputs[160], epochs_text[16], changed[32] = "";
-    cli_inputs_of_data(inputs, sizeof inputs, all, test);
-    snprintf(epochs_text, sizeof epochs_text, "%d", c->epochs);
-    if (s == SN_OK && o->resume)
-        s = cli_resume_check(run_dir, sn_model_spec(m), inputs, c->epochs, o->resume_changed_inputs,
-                             changed, sizeof changed, err);
-    if (s == SN_OK)
-        s = cli_dist_begin(o->record, o->resume, o->bucket_kb, o->check_weights, m, &train, &tst,
-                           NULL, 0, NULL, &dist, err);
-    if (s == SN_OK && writer) {
-        char summary[8192];
-        sn_model_summary(m, summary, sizeof summary);
-        if (!o->quiet) fprintf(stderr, "%s", summary);
-        s = cli_write_text(run_dir, "summary.txt", summary, err);
-        if (s == SN_OK && !o->resume) /* a resume reads it: never half-written then */
-            s = cli_write_text(run_dir, "spec.net", sn_model_spec(m), err);
-        if (s == SN_OK)
-            s = write_run_txt(run_dir, o, m, spec_path, started, NULL, train.n, val.n, tst.n,
-                              changed, 0, err);
+static int cli_checkpoint_delay_ms(void) {
+    const char *v = getenv("SN_CHECKPOINT_TEST_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    return ms > 0 && ms < 60000 ? (int)ms : 0;
+}
+
+/* ---- recorded options ---------------------------------------------------- */
+
+static int in_list(const char *a, const char *const *list) {
+    for (int i = 0; list[i]; i++)
+        if (strcmp(a, list[i]) == 0) return 1;
+    return 0;
+}
+
+/* Appends s, escaped (\\ and \n), and a newline. */
+static int put_arg(char **buf, size_t *len, size_t *cap, const char *s) {
+    size_t need = *len + 2 * strlen(s) + 2;
+    if (need > *cap) {
+        size_t c = 2 * need + 64;
+        char *p = realloc(*buf, c);
+        if (!p) return 0;
+        *buf = p, *cap = c;
     }
-    if (s == SN_OK) {
-        if (!o->quiet && writer)
-            fprintf(stderr,
-                    "training on %d samples (%d validation, %d test), %d epochs, batch %d, %s "
-                    "lr %g, %d threads\n",
-                    train.n, val.n, tst.n, c->epochs, c->batch, c->optimizer, c->lr,
-                    sn_get_threads());
-        cli_progress prog;
-        sn_train_hooks hooks = cli_progress_hooks(&prog, o->quiet || !writer, c->epochs);
-        if (dist) hooks.dist = sn_dist_training_hooks(dist);
-        prog.budget_s = c->max_seconds;
-        snprintf(path, sizeof path, "%s/history.csv", run_dir);
-        /* checkpoints: RUN_DIR/checkpoint.safetensors (checkpoint.c) */
-        char ckpt[1200];
-        cli_checkpoint_path(ckpt, sizeof ckpt, run_dir);
-        char ranks[16];
-        cli_dist_ranks_text(ranks, sizeof ranks);
-        const char *ck_keys[] = {"cli.args", "cli.inputs", "cli.epochs", "cli.ranks"},
-                   *ck_vals[] = {o->record, inputs, epochs_text, ranks};
-        sn_checkpoint_options ck = {.path = writer ? ckpt : NULL,
-                                    .every_epochs = (int)o->checkpoint_every,
-                                    .every_steps = o->checkpoint_steps,
-                                    .resume = o->resume ? ckpt : NULL,
-                                    .nmeta = 4,
-                                    .meta_keys = ck_keys,
-                                    .meta_values = ck_vals,
-                                    .delay_ms = cli_checkpoint_delay_ms(),
-                                    .stop_requested = cli_stop_requested};
-        if (o->record) cli_interrupt_install();
-        s = sn_train_checkpointed(m, &train, have_val ? &val : NULL, tst.n ? &tst : NULL, &hooks,
-                                  writer ? path : NULL, o->record ? &ck : NULL, err);
-        kept = prog.kept_epoch;
-        sn_dist_training_free(dist);
-        dist = NULL;
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '\n') (*buf)[(*len)++] = '\\';
+        (*buf)[(*len)++] = *s == '\n' ? 'n' : *s;
     }
-    sn_dist_training_free(dist); /* after an error before training */
-    if (!writer) {               /* the other ranks are done: rank 0 writes the rest */
-        sn_class_names_free(names, K);
-        if (own_train) sn_dataset_free(&train);
-        sn_dataset_free(&val);
-        return s;
+    (*buf)[(*len)++] = '\n';
+    (*buf)[*len] = 0;
+    return 1;
+}
+
+static char *cli_record_args(int argc, char **argv, const char *const *bare_flags) {
+    static const char *const dropped[] = {"--out", "--resume", NULL};
+    static const char *const paths[] = {"--data", "--test", "--classes", "--text", NULL};
+    size_t len = 0, cap = 1;
+    char *buf = calloc(1, 1);
+    int ok = buf != NULL;
+    for (int i = 1; ok && i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--force") == 0 ||
+            strcmp(a, "--resume-changed-inputs") == 0)
+            continue; /* the spec, and what holds for this command only */
+        if (in_list(a, bare_flags)) {
+            ok = put_arg(&buf, &len, &cap, a);
+            continue;
+        }
+        if (i + 1 >= argc) break;
+        const char *v = argv[++i];
+        if (in_list(a, dropped)) continue;
+        char abs[PATH_MAX];
+        if (in_list(a, paths) && realpath(v, abs)) v = abs;
+        ok = put_arg(&buf, &len, &cap, a) && put_arg(&buf, &len, &cap, v);
     }
-    if (s == SN_OK) {
-        snprintf(path, sizeof path, "%s/model.safetensors", run_dir);
-        s = sn_model_save(m, path, err);
+    if (!ok) {
+        free(buf);
+        return NULL;
     }
-    if (s == SN_OK && tst.n) {
-        double loss, acc;
-        s = sn_evaluate(m, &tst, c->batch, &loss, &acc, err);
-        if (s == SN_OK && !isnan(acc)) printf("test accuracy: %.2f %%\n", 100 * acc);
-        if (s == SN_OK) printf("test loss: %.4f\n", loss);
+    return buf;
+}
+
+/* ---- --resume ------------------------------------------------------------- */
+
+static int cli_has_resume(int argc, char **argv, const char **run_dir) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--resume") == 0) {
+            *run_dir = argv[i + 1];
+            return 1;
+        }
+    return 0;
+}
+
+/* The command line a --resume stands for: argv[0], RUN_DIR/spec.net, the
+ * recorded options, --out RUN_DIR, then argv's other options. */
+typedef struct cli_resume {
+    int argc, text; /* text: the checkpoint is one of a text run */
+    char **argv;
+    char *record, *unescaped;
+    char spec[1100], run_dir[1024];
+} cli_resume;
+
+static sn_status resume_args(int argc, char **argv, cli_resume *r, sn_error *err) {
+    memset(r, 0, sizeof *r);
+    const char *run_dir = NULL;
+    cli_has_resume(argc, argv, &run_dir);
+    sn_status s = sn_run_recorded(run_dir, &r->record, &r->text, err);
+    if (s != SN_OK) return s;
+    size_t n = strlen(r->record);
+    r->unescaped = malloc(n + 1);
+    r->argv = calloc(n + (size_t)argc + 8, sizeof *r->argv);
+    snprintf(r->spec, sizeof r->spec, "%s/spec.net", run_dir);
+    snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir);
+    if (!r->unescaped || !r->argv) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return SN_ERR_NOMEM;
     }
-    if (s == SN_OK && tst.n && tst.labels) {
-        s = sn_run_write_eval(run_dir, m, &tst, names, 40, err);
-        sn_table t;
-        snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
-        if (s == SN_OK && sn_table_read(path, &t, NULL) == SN_OK) {
-            for (int r = 0; r < t.nrows; r++)
-                if (strcmp(sn_table_str(&t, r, 0), "macro_f1") == 0)
-                    printf("test macro F1: %.4f\n", sn_table_num(&t, r, 1));
-            sn_table_free(&t);
+    int k = 0;
+    r->argv[k++] = argv[0];
+    r->argv[k++] = r->spec;
+    char *out = r->unescaped, *start = out;
+    for (const char *p = r->record; *p; p++) { /* unescape, one argument per line */
+        if (*p == '\n') {
+            *out++ = 0;
+            r->argv[k++] = start;
+            start = out;
+        } else if (*p == '\\' && p[1]) {
+            p++;
+            *out++ = *p == 'n' ? '\n' : *p;
+        } else {
+            *out++ = *p;
         }
     }
-    if (s == SN_OK) {
-        now_text(finished, sizeof finished);
-        s = write_run_txt(run_dir, o, m, spec_path, started, finished, train.n, val.n, tst.n,
-                          changed, kept, err);
+    r->argv[k++] = "--out";
+    r->argv[k++] = r->run_dir;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--resume") == 0) {
+            i++;
+            continue;
+        }
+        r->argv[k++] = argv[i];
     }
-    if (s == SN_OK) {
-        s = sn_report_write(run_dir, NULL, err);
-        if (s == SN_OK && !o->quiet) fprintf(stderr, "report: %s/report.html\n", run_dir);
+    r->argc = k;
+    return SN_OK;
+}
+
+static void resume_free(cli_resume *r) {
+    sn_free(r->record);
+    free(r->unescaped);
+    free(r->argv);
+    r->record = r->unescaped = NULL;
+    r->argv = NULL;
+}
+
+/* ---- progress and results ------------------------------------------------- */
+
+/* What the hooks print: the bar (cli.c's hooks take &ui as their
+ * cli_progress, its first member) and the text run's lines. */
+typedef struct train_ui {
+    cli_progress bar;
+    const cli_opts *o;
+    int signals; /* install the Ctrl-C handler when training starts */
+} train_ui;
+
+static void on_start(void *ctx, const sn_run_result *r) {
+    train_ui *ui = ctx;
+    const cli_opts *o = ui->o;
+    const sn_train_config *c = &r->config;
+    if (ui->signals) cli_interrupt_install();
+    ui->bar.quiet |= r->rank != 0; /* rank 0 of a data-parallel run prints */
+    ui->bar.epochs = c->epochs;
+    ui->bar.budget_s = c->max_seconds;
+    if (o->quiet || r->rank != 0) return;
+    if (r->text)
+        fprintf(stderr,
+                "%s: %ld %s tokens, vocabulary %d; training %ld, validation %ld (last %.0f %%)\n%s",
+                o->text, r->ntrain + r->nval, r->level, r->vocab_size, r->ntrain, r->nval,
+                100 * r->val_fraction, r->summary);
+    else
+        fprintf(stderr,
+                "%straining on %ld samples (%ld validation, %ld test), %d epochs, batch %d, %s "
+                "lr %g, %d threads\n",
+                r->summary, r->ntrain, r->nval, r->ntest, c->epochs, c->batch, c->optimizer, c->lr,
+                r->threads);
+}
+
+static void on_note(void *ctx, const char *text) {
+    (void)ctx;
+    fprintf(stderr, "scratchnet train: %s\n", text);
+}
+
+/* Text runs: the bar in tokens/s on a terminal; one line per epoch with
+ * bits and perplexity; the samples on stdout. */
+static void text_on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                          double tps) {
+    (void)acc;
+    cli_progress_batch(ctx, epoch, batch, nbatches, loss, NAN, tps, "tokens/s");
+}
+
+static int text_on_epoch(void *ctx, const sn_epoch_stats *e) {
+    cli_progress *p = ctx;
+    if (p->quiet) return 0;
+    cli_progress_end_line(p);
+    fprintf(stderr, "epoch %d/%d%s  loss %.4f (%.3f bits)", e->epoch, p->epochs,
+            e->partial ? " (time budget reached)" : "", e->train_loss, e->train_loss / log(2.0));
+    if (!isnan(e->val_loss))
+        fprintf(stderr, "  val %.4f (%.3f bits, perplexity %.2f)", e->val_loss,
+                e->val_loss / log(2.0), exp(e->val_loss));
+    if (e->skipped) fprintf(stderr, "  skipped %d", e->skipped);
+    fprintf(stderr, "  lr %.3g  %.0f tokens/s  %.1fs\n", e->lr, e->samples_per_s, e->seconds);
+    return 0;
+}
+
+static void text_on_sample(void *ctx, int epoch, const char *text, size_t len) {
+    cli_progress *p = ctx;
+    cli_progress_end_line(p); /* the sample starts on a line of its own */
+    if (!p->quiet) {
+        printf("---- sample after epoch %d ----\n", epoch);
+        fwrite(text, 1, len, stdout);
+        printf("\n----\n");
     }
-    if (s == SN_OK && !o->quiet) fprintf(stderr, "run folder: %s\n", run_dir);
-    cli_run_end(run_dir, s);
-    sn_class_names_free(names, K);
-    if (own_train) sn_dataset_free(&train);
-    sn_dataset_free(&val);
+    fflush(stdout);
+}
+
+static void print_results(const cli_opts *o, const sn_run_result *r) {
+    if (r->rank != 0) return;
+    if (r->text) {
+        double loss = r->nval ? r->val_loss : r->train_loss;
+        printf("%s loss %.4f nats/token (%.4f bits)", r->nval ? "validation" : "training", loss,
+               loss / log(2.0));
+        if (r->nval) printf(", perplexity %.3f", exp(loss));
+        printf(" (epoch %d)\nmodel: %s/model.safetensors\n", r->kept_epoch, r->run_dir);
+        return;
+    }
+    if (r->ntest) {
+        if (!isnan(r->test_acc)) printf("test accuracy: %.2f %%\n", 100 * r->test_acc);
+        printf("test loss: %.4f\n", r->test_loss);
+        if (!isnan(r->test_macro_f1)) printf("test macro F1: %.4f\n", r->test_macro_f1);
+    }
+    if (!o->quiet)
+        fprintf(stderr, "report: %s/report.html\nrun folder: %s\n", r->run_dir, r->run_dir);
+}
+
+/* ---- the verb ---------------------------------------------------------------- */
+
+static void run_options(const cli_opts *o, sn_run_options *r) {
+    sn_run_options_default(r);
+    r->run_dir = o->out;
+    r->spec_path = o->positional[0];
+    r->resume = o->resume != NULL;
+    r->resume_changed_inputs = o->resume_changed_inputs;
+    r->force = o->force;
+    r->seed = o->seed, r->epochs = o->epochs, r->batch = o->batch;
+    r->lr = o->lr, r->val_split = o->val_split, r->minutes = o->minutes;
+    r->standardize = o->standardize, r->skip_nonfinite = o->skip_nonfinite;
+    r->data = o->data, r->classes = o->classes;
+    r->target_cols = o->target_cols, r->label_col = o->label_col;
+    r->header = o->header;
+    r->text = o->text, r->level = o->level, r->prime = o->prime;
+    r->words = o->words, r->seq_len = o->seq_len;
+    r->sample_every = o->sample_every, r->sample_length = o->sample_length;
+    r->temperature = o->temperature;
+    r->checkpoint_every = o->checkpoint_every, r->checkpoint_steps = o->checkpoint_steps;
+    r->checkpoint_delay_ms = cli_checkpoint_delay_ms();
+    r->stop_requested = cli_stop_requested;
+    r->bucket_kb = o->bucket_kb, r->check_weights = o->check_weights;
+    r->command = cli_command_text();
+    r->on_start = on_start;
+    r->on_note = on_note;
+}
+
+/* Trains with o's options (record: what checkpoints record, NULL: no
+ * checkpoints), printing as the verb does; *r and err say how it went. */
+static sn_status train(const cli_opts *o, sn_run_options *ro, const char *record, sn_run_result *r,
+                       sn_error *err) {
+    train_ui ui = {.o = o, .signals = record != NULL};
+    ro->record = record;
+    if (o->text) {
+        cli_progress_hooks(&ui.bar, o->quiet, 0);
+        ro->hooks = (sn_train_hooks){.ctx = &ui,
+                                     .on_batch = text_on_batch,
+                                     .on_epoch = text_on_epoch,
+                                     .on_sample = text_on_sample};
+    } else {
+        ro->hooks = cli_progress_hooks(&ui.bar, o->quiet, 0);
+    }
+    sn_status s = sn_run_train(ro, r, err);
+    if (s == SN_OK) print_results(o, r);
     return s;
 }
 
-int cmd_train(int argc, char **argv) {
+sn_status cli_train_run(const cli_opts *o, const char *spec_path, const char *spec_text,
+                        const sn_dataset *all, const sn_dataset *test, const char *run_dir,
+                        sn_error *err) {
+    sn_run_options ro;
+    sn_run_result r;
+    run_options(o, &ro);
+    ro.spec_path = spec_path, ro.spec_text = spec_text, ro.run_dir = run_dir;
+    ro.train = all, ro.test = test;
+    ro.data_options.test = o->test;
+    return train(o, &ro, NULL, &r, err);
+}
+
+int cli_wants_text(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--text") == 0) return 1;
+    const char *run_dir;
+    char *record = NULL;
+    int text = 0;
+    if (cli_has_resume(argc - 1, argv + 1, &run_dir) &&
+        sn_run_recorded(run_dir, &record, &text, NULL) == SN_OK)
+        sn_free(record);
+    return text;
+}
+
+/* Both forms of the verb: with --resume RUN_DIR, the command line it stands
+ * for; then the options, the data (tables), the run. */
+static int train_verb(int argc, char **argv, int text) {
     cli_opts o;
     cli_resume res = {0};
+    sn_error err = {0};
     const char *resume_dir = NULL;
-    int rc = 0;
-    char *record = cli_train_prologue(&argc, &argv, cli_flag_names(), &res, &resume_dir, &rc);
-    if (!record) {
-        cli_resume_free(&res);
-        return rc;
+    if (cli_has_resume(argc, argv, &resume_dir)) { /* the recorded options, then ours */
+        if (resume_args(argc, argv, &res, &err) != SN_OK) {
+            fprintf(stderr, "scratchnet train: --resume %s: %s\n", resume_dir, err.msg);
+            resume_free(&res);
+            return EXIT_RUNTIME;
+        }
+        argc = res.argc, argv = res.argv;
     }
-    rc = cli_parse(argc, argv, &cli_verb_train, &o);
+    char *record = cli_record_args(argc, argv, cli_flag_names());
+    int rc = record ? cli_parse(argc, argv, text ? &cli_verb_train_text : &cli_verb_train, &o)
+                    : EXIT_RUNTIME;
     o.resume = resume_dir;
-    o.record = record;
-    if (rc) {
-        free(record);
-        cli_resume_free(&res);
-        return rc < 0 ? 0 : rc;
+    if (!record) fprintf(stderr, "scratchnet train: out of memory\n");
+    if (rc == 0 && text && (!o.npositional || !o.text)) {
+        fprintf(stderr, "scratchnet train: %s\nsee 'scratchnet train --help'\n",
+                o.npositional ? "--text is required" : "missing SPEC");
+        rc = EXIT_USAGE;
     }
-    if (!o.data) {
+    if (rc == 0 && text && o.val_split > 0.9) {
+        fprintf(stderr, "scratchnet train: --val-split: at most 0.9 for text\n");
+        rc = EXIT_USAGE;
+    }
+    if (rc == 0 && !text && !o.data) {
         fprintf(stderr,
                 "scratchnet train: --data is required (or --text FILE for a text model)\nsee "
                 "'scratchnet train --help'\n");
+        rc = EXIT_USAGE;
+    }
+    if (rc) {
         free(record);
-        cli_resume_free(&res);
-        return EXIT_USAGE;
+        resume_free(&res);
+        return rc < 0 ? 0 : rc;
     }
     sn_set_threads((int)o.threads);
     sn_set_memory_limit(o.max_memory);
-
-    sn_error err = {0};
-    sn_model *m = NULL;
-    sn_dataset all = {0}, test = {0};
-    char run_dir[1024];
-    sn_status s = cli_build_model(o.positional[0], NULL, o.seed, &m, &err);
-    if (s == SN_OK) s = cli_load_data(&o, &all, &test, 1, &err);
-    if (s == SN_OK) s = cli_check_labels(&o, m, &all, &test, &err);
-    if (s == SN_OK) {
-        if (o.out)
-            snprintf(run_dir, sizeof run_dir, "%s", o.out);
-        else
-            cli_default_run_dir(run_dir, sizeof run_dir, o.positional[0]);
-        s = cli_train_run(&o, m, o.positional[0], &all, &test, run_dir, &err);
-    }
+    sn_run_options ro;
+    sn_run_result r;
+    run_options(&o, &ro);
+    sn_status s = text ? SN_OK : cli_data_options(&o, &ro.data_options, &err);
+    if (s == SN_OK) s = train(&o, &ro, record, &r, &err);
     if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
     if (s == SN_ERR_INTERRUPTED)
-        fprintf(stderr, "resume with: scratchnet train --resume %s\n", run_dir);
-    sn_dataset_free(&all);
-    sn_dataset_free(&test);
-    sn_model_free(m);
+        fprintf(stderr, "resume with: scratchnet train --resume %s\n", r.run_dir);
     free(record);
-    cli_resume_free(&res);
+    resume_free(&res);
     return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? cli_interrupted_status() : EXIT_RUNTIME;
+}
+
+int cmd_train(int argc, char **argv) {
+    return train_verb(argc, argv, 0);
+}
+
+int cmd_train_text(int argc, char **argv) {
+    return train_verb(argc, argv, 1);
 }

@@ -2,13 +2,13 @@
  * a resume that checks what it resumes.
  *
  * - A training holds an exclusive flock(2) on RUN_DIR/.lock (which holds its
- *   PID) from the start to its exit; a second training into the folder is
+ *   PID) from its start to its end; a second training into the folder is
  *   refused at once, naming that PID.
  * - Holding the lock, it removes the temporary files that writers killed
  *   half-way left behind: NAME.tmp, and NAME.tmp.PID when process PID is
  *   gone.
- * - A new run (not --resume) into a folder that holds another run's files is
- *   refused; with --force those files are moved aside into RUN_DIR/.replaced/
+ * - A new run (not a resume) into a folder that holds another run's files is
+ *   refused; with `force` those files are moved aside into RUN_DIR/.replaced/
  *   first, so that no old checkpoint, robustness.csv or metrics can be taken
  *   for the new run's. When the new run fails (a full disk, say), its files
  *   are removed and the old ones put back: the folder holds the previous run
@@ -18,12 +18,12 @@
  * - Checkpoints record (__metadata__) the CRC-32 of the data the training
  *   read and the number of epochs it was to run; a resume compares them (and
  *   the spec, stored whole) with what it would train on, refuses any
- *   difference unless --resume-changed-inputs, and says there is nothing to
- *   resume when the checkpoint is of a finished run, unless --epochs asks for
- *   more epochs. */
+ *   difference unless resume_changed_inputs, and says there is nothing to
+ *   resume when the checkpoint is of a finished run, unless more epochs are asked
+ *   for. */
 #define _XOPEN_SOURCE 700 /* kill, flock via sys/file.h */
 #define _DEFAULT_SOURCE
-#include "cli.h"
+#include "run/run.h"
 #include "model/safetensors.h"
 
 #include <ctype.h>
@@ -37,6 +37,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 #include <zlib.h>
 
 /* The files a training writes into its folder (and eval --noise's). */
@@ -47,9 +48,6 @@ static const char *const run_files[] = {"model.safetensors", "checkpoint.safeten
                                         "confusion.csv",     "misclassified.safetensors",
                                         "robustness.csv",    "report.html",
                                         "samples.txt",       NULL};
-
-static int lock_fd = -1;    /* held until the process exits */
-static char replaced[1100]; /* RUN_DIR/.replaced when a --force run moved files there */
 
 /* Moves every run file of `from` into `to` (which is made); 0 or -1. */
 static int move_run_files(const char *from, const char *to) {
@@ -112,7 +110,7 @@ static sn_status remove_stale_temporaries(const char *dir, sn_error *err) {
     return s;
 }
 
-static sn_status take_lock(const char *dir, sn_error *err) {
+static sn_status take_lock(sn_run_folder *f, const char *dir, sn_error *err) {
     char path[1100], text[32];
     snprintf(path, sizeof path, "%s/.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -137,7 +135,7 @@ static sn_status take_lock(const char *dir, sn_error *err) {
         close(fd);
         return sn_fail(err, SN_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     }
-    lock_fd = fd;
+    f->lock_fd = fd;
     return SN_OK;
 }
 
@@ -163,25 +161,26 @@ static int failed_run(const char *dir) {
     return !finished;
 }
 
-sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *err) {
-    if (strlen(run_dir) > CLI_MAX_RUN_DIR)
+sn_status sn_run_folder_begin(sn_run_folder *f, const char *run_dir, int resume, int force,
+                              sn_error *err) {
+    if (strlen(run_dir) > SN_RUN_MAX_DIR)
         return sn_fail(err, SN_ERR_ARG, "--out: the path is %zu bytes long, at most %d allowed",
-                       strlen(run_dir), CLI_MAX_RUN_DIR);
-    if (cli_make_dirs(run_dir) != 0)
+                       strlen(run_dir), SN_RUN_MAX_DIR);
+    if (sn_run_make_dirs(run_dir) != 0)
         return sn_fail(err, SN_ERR_IO, "%s: cannot create the run folder: %s", run_dir,
                        strerror(errno));
-    if (lock_fd < 0) { /* a sweep's runs: one lock per folder, in turn */
-        sn_status s = take_lock(run_dir, err);
+    if (f->lock_fd < 0) {
+        sn_status s = take_lock(f, run_dir, err);
         if (s != SN_OK) return s;
     }
     sn_status s = remove_stale_temporaries(run_dir, err);
     char aside[1100];
     struct stat st;
     snprintf(aside, sizeof aside, "%s/.replaced", run_dir);
-    replaced[0] = 0;
+    f->replaced[0] = 0;
     if (s == SN_OK && stat(aside, &st) == 0) {
         if (resume) /* the forced run that died is resumed: it may still fail */
-            snprintf(replaced, sizeof replaced, "%s", aside);
+            snprintf(f->replaced, sizeof f->replaced, "%s", aside);
         else /* it died: the folder's run is the one it was to replace */
             s = put_back(run_dir, aside, err);
     }
@@ -202,7 +201,7 @@ sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *er
             if (move_run_files(run_dir, aside) != 0)
                 return sn_fail(err, SN_ERR_IO, "%s: cannot move the previous run's files aside: %s",
                                run_dir, strerror(errno));
-            snprintf(replaced, sizeof replaced, "%s", aside);
+            snprintf(f->replaced, sizeof f->replaced, "%s", aside);
             return SN_OK;
         }
         if (k < sizeof found - 64) {
@@ -217,55 +216,23 @@ sn_status cli_run_begin(const char *run_dir, int resume, int force, sn_error *er
     return SN_OK;
 }
 
-int cli_cap_threads(int n) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1) cores = 1;
-    long most = CLI_THREADS_PER_CORE * cores;
-    if (n <= most) return n;
-    fprintf(stderr, "scratchnet: --threads %d: using %ld, %d per core of the %ld cores\n", n, most,
-            CLI_THREADS_PER_CORE, cores);
-    return (int)most;
-}
-
-int cli_parse_size(const char *s, size_t *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    double mult = 1;
-    if (end != s && *end) {
-        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
-        if (!u || !*u) return 0;
-        for (const char *p = units; p <= u; p++) mult *= 1024;
-        end++;
-        if (*end == 'i' && end[1] == 'B')
-            end += 2;
-        else if (toupper((unsigned char)*end) == 'B')
-            end++;
-    }
-    v *= mult;
-    if (end == s || *end || errno || !(v >= 1) || v > 1e18) return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
-void cli_run_end(const char *run_dir, sn_status s) {
-    if (replaced[0]) {
+void sn_run_folder_end(sn_run_folder *f, const char *run_dir, sn_status s, char *note, size_t len) {
+    note[0] = 0;
+    if (f->replaced[0]) {
         sn_error err = {0};
         if (s == SN_OK || s == SN_ERR_INTERRUPTED) { /* the new run stands: the old goes */
-            remove_run_files(replaced);
-            rmdir(replaced);
-        } else if (put_back(run_dir, replaced, &err) == SN_OK) {
-            fprintf(stderr,
-                    "scratchnet: %s: the failed run's files removed, the previous run's "
-                    "put back\n",
-                    run_dir);
+            remove_run_files(f->replaced);
+            rmdir(f->replaced);
+        } else if (put_back(run_dir, f->replaced, &err) == SN_OK) {
+            snprintf(note, len, "%s: the failed run's files removed, the previous run's put back",
+                     run_dir);
         } else {
-            fprintf(stderr, "scratchnet: %s\n", err.msg);
+            snprintf(note, len, "%s", err.msg);
         }
-        replaced[0] = 0;
+        f->replaced[0] = 0;
     }
-    if (lock_fd >= 0) close(lock_fd); /* releases the lock */
-    lock_fd = -1;
+    if (f->lock_fd >= 0) close(f->lock_fd); /* releases the lock */
+    f->lock_fd = -1;
 }
 
 /* ---- what a resume checks ------------------------------------------------ */
@@ -282,16 +249,30 @@ static void dataset_line(char *buf, size_t len, const char *what, const sn_datas
     snprintf(buf, len, "%s %d %08lx", what, d->n, (unsigned long)crc);
 }
 
-void cli_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test) {
+void sn_run_inputs_of_data(char *buf, size_t len, const sn_dataset *train, const sn_dataset *test) {
     char a[64], b[64];
     dataset_line(a, sizeof a, "train", train);
     dataset_line(b, sizeof b, "test", test);
     snprintf(buf, len, "%s\n%s\n", a, b);
 }
 
-void cli_inputs_of_text(char *buf, size_t len, const char *corpus, size_t n) {
+void sn_run_inputs_of_text(char *buf, size_t len, const char *corpus, size_t n) {
     uint32_t crc = sn_crc32((uint32_t)crc32(0L, Z_NULL, 0), corpus, n);
     snprintf(buf, len, "text %zu %08lx\n", n, (unsigned long)crc);
+}
+
+/* 1 when a checkpoint's "position" is after its last epoch (of `epochs`),
+ * 2 when early stopping ended it, else 0; *epoch: the last epoch done. */
+static int checkpoint_finished(const char *position, int epochs, int *epoch) {
+    /* "epoch batch nbatches samples finished": after epoch E, "E+1 0 ..." */
+    int e = 0, batch = 0, nb = 0, fin = 0;
+    long samples = 0;
+    *epoch = 0;
+    if (!position || sscanf(position, "%d %d %d %ld %d", &e, &batch, &nb, &samples, &fin) != 5)
+        return 0;
+    *epoch = batch == 0 ? e - 1 : e;
+    if (fin) return 2;
+    return batch == 0 && e - 1 >= epochs && epochs > 0;
 }
 
 /* The first line where two texts differ, for messages. */
@@ -319,11 +300,11 @@ static size_t network_part(const char *spec) {
     return strlen(spec);
 }
 
-sn_status cli_resume_check(const char *run_dir, const char *spec, const char *inputs, int epochs,
-                           int allow_changed, char *changed, size_t len, sn_error *err) {
+sn_status sn_run_resume_check(const char *run_dir, const char *spec, const char *inputs, int epochs,
+                              int allow_changed, char *changed, size_t len, sn_error *err) {
     changed[0] = 0;
     char path[1200];
-    cli_checkpoint_path(path, sizeof path, run_dir);
+    sn_run_checkpoint_path(path, sizeof path, run_dir);
     sn_st_file f;
     sn_status s = sn_st_load(path, &f, err);
     if (s != SN_OK) return s;
@@ -357,7 +338,7 @@ sn_status cli_resume_check(const char *run_dir, const char *spec, const char *in
                     run_dir, why);
     } else {
         int epoch = 0;
-        int fin = cli_checkpoint_finished(position, epochs, &epoch);
+        int fin = checkpoint_finished(position, epochs, &epoch);
         if (fin)
             s = sn_fail(err, SN_ERR_ARG,
                         "--resume %s: nothing to resume: the run finished (%s %d)%s", run_dir,
@@ -368,14 +349,92 @@ sn_status cli_resume_check(const char *run_dir, const char *spec, const char *in
     return s;
 }
 
-int cli_checkpoint_finished(const char *position, int epochs, int *epoch) {
-    /* "epoch batch nbatches samples finished": after epoch E, "E+1 0 ..." */
-    int e = 0, batch = 0, nb = 0, fin = 0;
-    long samples = 0;
-    *epoch = 0;
-    if (!position || sscanf(position, "%d %d %d %ld %d", &e, &batch, &nb, &samples, &fin) != 5)
-        return 0;
-    *epoch = batch == 0 ? e - 1 : e;
-    if (fin) return 2;
-    return batch == 0 && e - 1 >= epochs && epochs > 0;
+/* ---- files of the folder ---------------------------------------------------- */
+
+sn_status sn_run_write_text(const char *dir, const char *name, const char *text, sn_error *err) {
+    /* One fixed temporary name (not one per process): a run killed in the
+     * middle of this leaves a NAME.tmp that the next write of NAME reuses. */
+    char path[1200], tmp[1210];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    size_t n = strlen(text);
+    int bad = fwrite(text, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return sn_fail(err, SN_ERR_IO, "%s: write error", path);
+    }
+    return SN_OK;
+}
+
+int sn_run_make_dirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+void sn_run_default_dir(char *buf, size_t len, const char *spec) {
+    const char *base = strrchr(spec, '/');
+    char name[512];
+    snprintf(name, sizeof name, "%s", base ? base + 1 : spec);
+    char *dot = strrchr(name, '.');
+    if (dot) *dot = 0;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    snprintf(buf, len, "runs/%s-%04d%02d%02d-%02d%02d%02d", name, tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void sn_run_checkpoint_path(char *buf, size_t len, const char *run_dir) {
+    snprintf(buf, len, "%s/checkpoint.safetensors", run_dir);
+}
+
+/* ---- what a checkpoint says about its run ------------------------------------ */
+
+sn_status sn_run_recorded(const char *run_dir, char **record, int *text, sn_error *err) {
+    char path[1200];
+    *record = NULL;
+    *text = 0;
+    sn_run_checkpoint_path(path, sizeof path, run_dir);
+    sn_st_file f;
+    sn_status s = sn_st_load(path, &f, err);
+    if (s != SN_OK) return s;
+    const char *args = sn_st_meta(&f, "cli.args"), *trainer = sn_st_meta(&f, "trainer");
+    *text = trainer && strcmp(trainer, "text") == 0;
+    if (!args)
+        s = sn_fail(err, SN_ERR_FORMAT,
+                    "%s: no recorded options (__metadata__ \"cli.args\"): not written by "
+                    "scratchnet train",
+                    path);
+    else if (!(*record = sn_alloc(strlen(args) + 1, 1)))
+        s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
+    else
+        memcpy(*record, args, strlen(args) + 1);
+    sn_st_free(&f);
+    return s;
+}
+
+sn_status sn_run_checkpoint_verify(const char *path, sn_checkpoint_info *info, int *done,
+                                   sn_error *err) {
+    *done = 0;
+    sn_status s = sn_checkpoint_verify(path, info, err);
+    if (s != SN_OK) return s;
+    /* finished: after the last epoch of the run that wrote it */
+    sn_st_file f;
+    int epoch = 0;
+    if (sn_st_load(path, &f, NULL) == SN_OK) {
+        const char *ep = sn_st_meta(&f, "cli.epochs");
+        *done = checkpoint_finished(sn_st_meta(&f, "position"), ep ? atoi(ep) : 0, &epoch);
+        sn_st_free(&f);
+    }
+    return SN_OK;
 }

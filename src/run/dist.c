@@ -1,26 +1,21 @@
-/* Data-parallel training from the command line (docs/distributed.md):
- * `mpirun -np P scratchnet train ...` with an MPI build. Rank 0 alone writes
- * the run folder and prints progress; every rank trains. */
-#include "cli.h"
+/* Data-parallel runs (docs/distributed.md): under mpirun with an MPI build
+ * every rank trains; rank 0 alone writes the run folder. */
 #include "dist/dist.h"
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "run/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int cli_dist_writer(void) {
+int sn_run_writer(void) {
     return sn_dist_rank() == 0;
 }
 
-void cli_dist_ranks_text(char *buf, size_t len) {
-    snprintf(buf, len, "%d", sn_dist_size());
-}
-
 /* Every rank must train the same thing: the spec, the initial weights, the
- * data and the options (the command line as recorded) agree, or every rank
- * stops naming the rank and what differs. */
+ * data and the options (the record) agree, or every rank stops naming the
+ * rank and what differs. */
 static sn_status check_ranks(const char *record, const sn_model *m, const sn_dataset *train,
                              const sn_dataset *test, const void *extra, size_t extra_len,
                              const char *extra_name, sn_error *err) {
@@ -50,33 +45,35 @@ static sn_status check_ranks(const char *record, const sn_model *m, const sn_dat
 
 /* The checkpoint of a resumed run was written by how many ranks? A
  * different number resumes, but no longer bitwise reproducibly. */
-static void check_resume_ranks(const char *run_dir) {
+static void check_resume_ranks(const sn_run_options *o, const char *run_dir) {
     char path[1200];
-    cli_checkpoint_path(path, sizeof path, run_dir);
+    sn_run_checkpoint_path(path, sizeof path, run_dir);
     sn_st_file f;
     sn_error e = {0};
     if (sn_st_load(path, &f, &e) != SN_OK) return; /* the resume itself reports it */
     const char *r = sn_st_meta(&f, "cli.ranks");
     int was = r ? atoi(r) : 1, now = sn_dist_size();
-    if (was != now && cli_dist_writer())
-        fprintf(stderr,
-                "scratchnet train: warning: the checkpoint was written by a run on %d rank%s, "
-                "this one has %d: it resumes, but the result is no longer bitwise the one of an "
-                "uninterrupted run\n",
-                was, was == 1 ? "" : "s", now);
+    if (was != now && sn_run_writer() && o->on_note) {
+        char note[400];
+        snprintf(note, sizeof note,
+                 "warning: the checkpoint was written by a run on %d rank%s, this one has %d: it "
+                 "resumes, but the result is no longer bitwise the one of an uninterrupted run",
+                 was, was == 1 ? "" : "s", now);
+        o->on_note(o->hooks.ctx, note);
+    }
     sn_st_free(&f);
 }
 
-sn_status cli_dist_begin(const char *record, const char *resume, long bucket_kb, long check_weights,
-                         sn_model *m, const sn_dataset *train, const sn_dataset *test,
-                         const void *extra, size_t extra_len, const char *extra_name,
-                         sn_dist_training **out, sn_error *err) {
+sn_status sn_run_dist_begin(const sn_run_options *o, const char *run_dir, sn_model *m,
+                            const sn_dataset *train, const sn_dataset *test, const void *extra,
+                            size_t extra_len, const char *extra_name, sn_dist_training **out,
+                            sn_error *err) {
     *out = NULL;
-    if (resume) check_resume_ranks(resume);
+    if (o->resume) check_resume_ranks(o, run_dir);
     if (sn_dist_size() == 1) return SN_OK;
-    sn_status s = check_ranks(record, m, train, test, extra, extra_len, extra_name, err);
+    sn_status s = check_ranks(o->record, m, train, test, extra, extra_len, extra_name, err);
     if (s == SN_OK)
-        s = sn_dist_training_new(m, (size_t)(bucket_kb > 0 ? bucket_kb : 256) * 1024,
-                                 check_weights > 0 ? check_weights : 0, out, err);
+        s = sn_dist_training_new(m, (size_t)(o->bucket_kb > 0 ? o->bucket_kb : 256) * 1024,
+                                 o->check_weights > 0 ? o->check_weights : 0, out, err);
     return s;
 }
