@@ -217,6 +217,13 @@ int sn_model_correct(const sn_model *m, const int *labels);
 sn_status sn_model_predict(sn_model *m, const float *x, int n, float *out, sn_error *err);
 
 sn_train_config *sn_model_config(sn_model *m);
+/* The configuration as text, one "key value" line for every [train] key (a
+ * run's run.txt): the keys are the names a checkpoint's "config" field uses
+ * (lr, schedule, plateau_patience, clip_value, warmup_steps, ...; one table
+ * in src/train/config.c), booleans are yes/no, floats have the fewest digits
+ * that read back to the same float. Writes at most len bytes, NUL-terminated,
+ * and returns the length of the whole text (as snprintf). */
+size_t sn_train_config_lines(const sn_train_config *c, char *buf, size_t len);
 const char *sn_model_spec(const sn_model *m);
 int sn_model_num_layers(const sn_model *m);
 /* Per-sample input size and output size K. */

@@ -91,8 +91,8 @@ int main(void) {
     expect_error("input 1x4x4\nrelu\nloss mse\n", "the last layer's output has 3 dimensions");
     expect_error("input 4\ndense 3\nloss mse\n[train]\nepochs ten\n",
                  "t.net:5: epochs: 'ten' is not a number");
-    expect_error("input 4\ndense 3\nloss mse\n[train]\nbatch 0\n", "t.net:5: 'batch=0' is unknown "
-                                                                   "or out of range");
+    expect_error("input 4\ndense 3\nloss mse\n[train]\nbatch 0\n",
+                 "t.net:5: batch=0: expected an integer in [1, 1048576]");
     expect_error("input 4\ndense 3\nloss mse\n[train]\noptimizer lbfgs\n",
                  "t.net:5: unknown optimizer 'lbfgs'");
     expect_error("input 4\ndense 3\nloss mse\n[train]\noptimizer sgd lr=fast\n",

@@ -20,49 +20,19 @@
  *   batch     128
  *   epochs    10
  *
- * Choosing an optimizer sets PyTorch's defaults for what the spec does not
- * give (lr 1e-3 for adam/adamw, else 1e-2; eps 1e-10 for adagrad, else 1e-8;
- * weight_decay 1e-2 for adamw). Every error names "file:line:" and what was
- * expected. */
+ * The [train] keys, their ranges and defaults are the table in
+ * src/train/config.c. Every error names "file:line:" and what was expected. */
 #include "model/model.h"
 #include "optim/optim.h"
+#include "train/config.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_WORDS 16
-
-static void config_defaults(sn_train_config *c) {
-    memset(c, 0, sizeof *c);
-    snprintf(c->optimizer, sizeof c->optimizer, "sgd");
-    c->lr = 0.01f;
-    c->beta1 = 0.9f;
-    c->beta2 = 0.999f;
-    c->eps = 1e-8f;
-    c->alpha = 0.99f;
-    c->batch = 32;
-    c->epochs = 10;
-    c->seed = 42;
-    snprintf(c->monitor, sizeof c->monitor, "val_loss");
-    c->restore_best = 1;
-    c->max_grad_norm = 1e6f;
-    c->max_loss_ratio = 1e4f;
-    sn_schedule_config *k = &c->schedule;
-    snprintf(k->kind, sizeof k->kind, "none");
-    k->gamma = 0.1f;
-    k->start_factor = 1.0f / 3.0f;
-    k->end_factor = 1.0f;
-    k->total_iters = 5;
-    k->factor = 0.1f;
-    k->patience = 10;
-    k->threshold = 1e-4f;
-    snprintf(k->monitor, sizeof k->monitor, "val_loss");
-    k->warmup_start = 0.01f;
-}
+#define MAX_WORDS 32
 
 /* Splits a line in place into words; '#' starts a comment. */
 static int split_words(char *line, char **words, int max) {
@@ -196,278 +166,6 @@ static int parse_num(const char *s, double *v) {
     return end != s && *end == 0 && errno == 0 && isfinite(*v);
 }
 
-enum { SET_LR = 1, SET_EPS = 2, SET_WD = 4 };
-
-static int is_monitor(const char *v) {
-    return strcmp(v, "val_loss") == 0 || strcmp(v, "val_acc") == 0 ||
-           strcmp(v, "train_loss") == 0 || strcmp(v, "train_acc") == 0;
-}
-
-/* The keys of a `schedule KIND ...` line. */
-static sn_status schedule_key(sn_schedule_config *k, const char *key, const char *val,
-                              sn_error *err) {
-    double v;
-    if (strcmp(key, "monitor") == 0) {
-        if (!is_monitor(val))
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "monitor: expected val_loss, val_acc, train_loss or train_acc, got "
-                           "'%s'",
-                           val);
-        snprintf(k->monitor, sizeof k->monitor, "%s", val);
-        return SN_OK;
-    }
-    if (strcmp(key, "threshold_mode") == 0) {
-        if (strcmp(val, "rel") != 0 && strcmp(val, "abs") != 0)
-            return sn_fail(err, SN_ERR_FORMAT, "threshold_mode: expected rel or abs, got '%s'",
-                           val);
-        k->threshold_abs = strcmp(val, "abs") == 0;
-        return SN_OK;
-    }
-    if (strcmp(key, "milestones") == 0) {
-        k->nmilestones = 0;
-        for (const char *p = val; *p;) {
-            char *end;
-            errno = 0;
-            long e = strtol(p, &end, 10);
-            if (end == p || errno || e < 1 || e > (1L << 30) || (*end && *end != ',') ||
-                k->nmilestones == 16)
-                return sn_fail(err, SN_ERR_FORMAT,
-                               "milestones: expected up to 16 positive epochs like 30,80, got "
-                               "'%s'",
-                               val);
-            k->milestones[k->nmilestones++] = (int)e;
-            p = *end ? end + 1 : end;
-        }
-        return SN_OK;
-    }
-    if (!parse_num(val, &v))
-        return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", key, val);
-    int is_int = v == floor(v) && fabs(v) < 1e9;
-    if (strcmp(key, "gamma") == 0 && v > 0)
-        k->gamma = (float)v;
-    else if (strcmp(key, "step_size") == 0 && is_int && v >= 1)
-        k->step_size = (int)v;
-    else if (strcmp(key, "t_max") == 0 && is_int && v >= 1)
-        k->t_max = (int)v;
-    else if (strcmp(key, "eta_min") == 0 && v >= 0)
-        k->eta_min = (float)v;
-    else if (strcmp(key, "start_factor") == 0 && v > 0 && v <= 1)
-        k->start_factor = (float)v;
-    else if (strcmp(key, "end_factor") == 0 && v >= 0 && v <= 1)
-        k->end_factor = (float)v;
-    else if (strcmp(key, "total_iters") == 0 && is_int && v >= 1)
-        k->total_iters = (int)v;
-    else if (strcmp(key, "factor") == 0 && v > 0 && v < 1)
-        k->factor = (float)v;
-    else if (strcmp(key, "patience") == 0 && is_int && v >= 0)
-        k->patience = (int)v;
-    else if (strcmp(key, "threshold") == 0 && v >= 0)
-        k->threshold = (float)v;
-    else if (strcmp(key, "cooldown") == 0 && is_int && v >= 0)
-        k->cooldown = (int)v;
-    else if (strcmp(key, "min_lr") == 0 && v >= 0)
-        k->min_lr = (float)v;
-    else
-        return sn_fail(err, SN_ERR_FORMAT, "schedule %s: '%s=%s' is unknown or out of range",
-                       k->kind, key, val);
-    return SN_OK;
-}
-
-/* The keys of `warmup`, `clip` and `early_stop` lines. */
-static sn_status group_key(sn_train_config *c, const char *line, const char *key, const char *val,
-                           sn_error *err) {
-    double v;
-    if (strcmp(line, "early_stop") == 0 && strcmp(key, "monitor") == 0) {
-        if (!is_monitor(val))
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "monitor: expected val_loss, val_acc, train_loss or train_acc, got "
-                           "'%s'",
-                           val);
-        snprintf(c->monitor, sizeof c->monitor, "%s", val);
-        return SN_OK;
-    }
-    if (!parse_num(val, &v))
-        return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", key, val);
-    int is_int = v == floor(v) && fabs(v) < 1e9;
-    if (strcmp(line, "warmup") == 0) {
-        if (strcmp(key, "epochs") == 0 && is_int && v >= 0)
-            c->schedule.warmup_epochs = (int)v;
-        else if (strcmp(key, "steps") == 0 && is_int && v >= 0)
-            c->schedule.warmup_steps = (int)v;
-        else if (strcmp(key, "start_factor") == 0 && v > 0 && v <= 1)
-            c->schedule.warmup_start = (float)v;
-        else
-            goto bad;
-    } else if (strcmp(line, "clip") == 0) {
-        if (strcmp(key, "value") == 0 && v >= 0)
-            c->clip_value = (float)v;
-        else if (strcmp(key, "norm") == 0 && v >= 0)
-            c->clip_norm = (float)v;
-        else
-            goto bad;
-    } else {
-        if (strcmp(key, "patience") == 0 && is_int && v >= 0)
-            c->patience = (int)v;
-        else if (strcmp(key, "min_delta") == 0 && v >= 0)
-            c->min_delta = (float)v;
-        else if (strcmp(key, "restore") == 0 && (v == 0 || v == 1))
-            c->restore_best = (int)v;
-        else
-            goto bad;
-    }
-    return SN_OK;
-bad:
-    return sn_fail(err, SN_ERR_FORMAT, "%s: '%s=%s' is unknown or out of range", line, key, val);
-}
-
-/* PyTorch's defaults of each optimizer, for what the spec has not set. */
-static void optimizer_defaults(sn_train_config *c, unsigned set) {
-    int adam = strcmp(c->optimizer, "adam") == 0 || strcmp(c->optimizer, "adamw") == 0;
-    if (!(set & SET_LR)) c->lr = adam ? 1e-3f : 1e-2f;
-    if (!(set & SET_EPS)) c->eps = strcmp(c->optimizer, "adagrad") == 0 ? 1e-10f : 1e-8f;
-    if (!(set & SET_WD)) c->weight_decay = strcmp(c->optimizer, "adamw") == 0 ? 1e-2f : 0.0f;
-}
-
-/* One [train] line: "key value", "optimizer NAME k=v ...", "schedule KIND
- * k=v ...", or "warmup|clip|early_stop k=v ...". */
-static sn_status parse_train_line(sn_train_config *c, unsigned *set, int n, char **w,
-                                  sn_error *err) {
-    const char *key = w[0];
-    double v;
-    char buf[64], *one[2];
-    int group =
-        strcmp(key, "early_stop") == 0 || strcmp(key, "warmup") == 0 || strcmp(key, "clip") == 0;
-    if (strcmp(key, "optimizer") == 0) {
-        if (n < 2 || strchr(w[1], '='))
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "optimizer: expected a name (sgd, adagrad, rmsprop, adam, adamw)");
-        if (sn_optim_parse(w[1]) < 0)
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "unknown optimizer '%s' (expected sgd, adagrad, rmsprop, adam or adamw)",
-                           w[1]);
-        snprintf(c->optimizer, sizeof c->optimizer, "%s", w[1]);
-        optimizer_defaults(c, *set);
-        w++, n--;
-    } else if (strcmp(key, "schedule") == 0) {
-        sn_schedule_config *k = &c->schedule;
-        if (n < 2 || strchr(w[1], '='))
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "schedule: expected a kind (step, multistep, exponential, cosine, "
-                           "linear, plateau, none)");
-        const char *kinds[] = {"none",   "step",   "multistep", "exponential",
-                               "cosine", "linear", "plateau"};
-        int found = 0;
-        for (int i = 0; i < 7; i++) found |= strcmp(w[1], kinds[i]) == 0;
-        if (!found)
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "unknown schedule '%s' (expected step, multistep, exponential, "
-                           "cosine, linear, plateau or none)",
-                           w[1]);
-        snprintf(k->kind, sizeof k->kind, "%s", w[1]);
-        for (int i = 2; i < n; i++) {
-            char *eq = strchr(w[i], '=');
-            if (!eq) return sn_fail(err, SN_ERR_FORMAT, "expected key=value, got '%s'", w[i]);
-            *eq = 0;
-            sn_status s = schedule_key(k, w[i], eq + 1, err);
-            if (s != SN_OK) return s;
-        }
-        if (strcmp(k->kind, "step") == 0 && k->step_size < 1)
-            return sn_fail(err, SN_ERR_FORMAT, "schedule step: give step_size=EPOCHS");
-        if (strcmp(k->kind, "multistep") == 0 && k->nmilestones < 1)
-            return sn_fail(err, SN_ERR_FORMAT, "schedule multistep: give milestones=E1,E2,...");
-        return SN_OK;
-    } else if (group) {
-        if (n < 2) return sn_fail(err, SN_ERR_FORMAT, "%s: expected key=value options", key);
-        for (int i = 1; i < n; i++) {
-            char *eq = strchr(w[i], '=');
-            if (!eq) return sn_fail(err, SN_ERR_FORMAT, "expected key=value, got '%s'", w[i]);
-            *eq = 0;
-            sn_status s = group_key(c, key, w[i], eq + 1, err);
-            if (s != SN_OK) return s;
-        }
-        if (strcmp(key, "early_stop") == 0 && c->patience < 1)
-            return sn_fail(err, SN_ERR_FORMAT, "early_stop: give patience=EPOCHS (>= 1)");
-        return SN_OK;
-    } else if (strcmp(key, "skip_nonfinite") == 0 && n == 2 &&
-               (strcmp(w[1], "yes") == 0 || strcmp(w[1], "no") == 0)) {
-        c->skip_nonfinite = w[1][0] == 'y';
-        return SN_OK;
-    } else if (strcmp(key, "standardize") == 0 && n == 2 &&
-               (strcmp(w[1], "yes") == 0 || strcmp(w[1], "no") == 0)) {
-        c->standardize = w[1][0] == 'y';
-        return SN_OK;
-    } else {
-        /* "lr 0.1", "batch 128", ...: rewrite as the key=value form below. */
-        if (n != 2) return sn_fail(err, SN_ERR_FORMAT, "%s: expected one value", key);
-        if (!parse_num(w[1], &v))
-            return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", key, w[1]);
-        snprintf(buf, sizeof buf, "%s=%s", key, w[1]);
-        one[0] = w[0];
-        one[1] = buf;
-        w = one, n = 2;
-    }
-    for (int i = 1; i < n; i++) {
-        char *eq = strchr(w[i], '=');
-        if (!eq) return sn_fail(err, SN_ERR_FORMAT, "expected key=value, got '%s'", w[i]);
-        *eq = 0;
-        const char *k = w[i], *val = eq + 1;
-        if (!parse_num(val, &v))
-            return sn_fail(err, SN_ERR_FORMAT, "%s: '%s' is not a number", k, val);
-        int is_int = v == floor(v);
-        if (strcmp(k, "lr") == 0 && v > 0)
-            c->lr = (float)v, *set |= SET_LR;
-        else if (strcmp(k, "momentum") == 0 && v >= 0 && v < 1)
-            c->momentum = (float)v;
-        else if (strcmp(k, "nesterov") == 0 && (v == 0 || v == 1))
-            c->nesterov = (int)v;
-        else if (strcmp(k, "dampening") == 0 && v >= 0 && v <= 1)
-            c->dampening = (float)v;
-        else if (strcmp(k, "decay") == 0 && v >= 0)
-            c->decay = (float)v;
-        else if (strcmp(k, "beta1") == 0 && v >= 0 && v < 1)
-            c->beta1 = (float)v;
-        else if (strcmp(k, "beta2") == 0 && v >= 0 && v < 1)
-            c->beta2 = (float)v;
-        else if ((strcmp(k, "eps") == 0 || strcmp(k, "epsilon") == 0) && v > 0)
-            c->eps = (float)v, *set |= SET_EPS;
-        else if (strcmp(k, "weight_decay") == 0 && v >= 0)
-            c->weight_decay = (float)v, *set |= SET_WD;
-        else if ((strcmp(k, "alpha") == 0 || strcmp(k, "rho") == 0) && v >= 0 && v <= 1)
-            c->alpha = (float)v;
-        else if (strcmp(k, "centered") == 0 && (v == 0 || v == 1))
-            c->centered = (int)v;
-        else if (strcmp(k, "lr_decay") == 0 && v >= 0)
-            c->lr_decay = (float)v;
-        else if (strcmp(k, "initial_accumulator_value") == 0 && v >= 0)
-            c->initial_accumulator_value = (float)v;
-        else if (strcmp(k, "l1") == 0 && v >= 0)
-            c->l1 = (float)v;
-        else if (strcmp(k, "l2") == 0 && v >= 0)
-            c->l2 = (float)v;
-        else if (strcmp(k, "batch") == 0 && is_int && v >= 1 && v <= 1 << 20)
-            c->batch = (int)v;
-        else if (strcmp(k, "epochs") == 0 && is_int && v >= 0 && v <= 1e7)
-            c->epochs = (int)v;
-        else if (strcmp(k, "val_split") == 0 && v >= 0 && v < 1)
-            c->val_split = (float)v;
-        else if (strcmp(k, "seed") == 0 && is_int && v >= 0 && v < 1.8e19)
-            c->seed = (uint64_t)v;
-        else if (strcmp(k, "patience") == 0 && is_int && v >= 0)
-            c->patience = (int)v;
-        else if (strcmp(k, "min_delta") == 0 && v >= 0)
-            c->min_delta = (float)v;
-        else if (strcmp(k, "skip_nonfinite") == 0 && (v == 0 || v == 1))
-            c->skip_nonfinite = (int)v;
-        else if (strcmp(k, "max_grad_norm") == 0 && v >= 0 && v <= FLT_MAX)
-            c->max_grad_norm = (float)v;
-        else if (strcmp(k, "max_loss_ratio") == 0 && v >= 0 && v <= FLT_MAX)
-            c->max_loss_ratio = (float)v;
-        else
-            return sn_fail(err, SN_ERR_FORMAT, "'%s=%s' is unknown or out of range", k, val);
-    }
-    return SN_OK;
-}
-
 sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, sn_model **out,
                              sn_error *err) {
     *out = NULL;
@@ -480,7 +178,7 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
         return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", name);
     }
     memcpy(copy, text, len);
-    config_defaults(&m->cfg);
+    sn_train_config_defaults(&m->cfg);
     m->spec = sn_alloc(len + 1, 1);
     if (!m->spec) {
         sn_free(copy);
@@ -500,7 +198,7 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
     /* First pass: the [train] section (its seed initializes the weights). */
     enum { NET, LOSS_SEEN, TRAIN, TEXT } part = NET;
     int lineno = 0, have_input = 0, have_loss = 0, pass;
-    unsigned set = 0; /* [train] values given explicitly */
+    uint64_t set = 0; /* [train] keys given explicitly */
     for (pass = 0; pass < 2 && s == SN_OK; pass++) {
         memcpy(copy, text, len + 1);
         part = NET;
@@ -536,7 +234,7 @@ sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, 
             }
             if (part == TEXT) continue;
             if (part == TRAIN) {
-                if (pass == 0) s = parse_train_line(&m->cfg, &set, n, w, err);
+                if (pass == 0) s = sn_train_config_parse_line(&m->cfg, &set, n, w, err);
                 continue;
             }
             if (pass == 0) continue;

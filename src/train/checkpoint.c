@@ -11,7 +11,8 @@
  *   __metadata__                   value (space-separated fields)
  *   format                         "scratchnet-checkpoint-1"
  *   spec, trainer, config          the model's spec, "table" | "text", the
- *                                  configuration (key=value ..., epochs left out)
+ *                                  configuration (key=value ..., the keys of
+ *                                  train/config.c but those that may change)
  *   position                       epoch batch nbatches samples finished
  *   optimizer                      steps base_lr
  *   rng.model, rng.shuffle         state inc has_spare spare (PCG32)
@@ -39,6 +40,7 @@
 #include "train/checkpoint.h"
 
 #include "model/safetensors.h"
+#include "train/config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -71,56 +73,6 @@ void sn_ckpt_free(sn_ckpt *k) {
     free(k->history);
     k->history = NULL;
     k->history_len = k->history_cap = 0;
-}
-
-/* ---- the configuration as text --------------------------------------------- */
-
-/* Every setting a continuation must share, as "key=value" words. Left out:
- * epochs, and the guard's skip_nonfinite, which decides only what becomes
- * of a batch the guard refuses (stop or skip), never how an applied step is
- * computed, and whose running state is kept either way (scratchnet.h). */
-static void config_text(const sn_train_config *c, char *buf, size_t len) {
-    const sn_schedule_config *s = &c->schedule;
-    char ms[160] = "";
-    for (int i = 0, k = 0; i < s->nmilestones && i < 16; i++)
-        k += snprintf(ms + k, sizeof ms - (size_t)k, "%s%d", i ? "," : "", s->milestones[i]);
-#define F(x) ((double)(x))
-    snprintf(buf, len,
-             "optimizer=%s lr=%.9g momentum=%.9g nesterov=%d decay=%.9g beta1=%.9g beta2=%.9g "
-             "eps=%.9g weight_decay=%.9g batch=%d val_split=%.9g patience=%d min_delta=%.9g "
-             "seed=%" PRIu64 " dampening=%.9g alpha=%.9g centered=%d lr_decay=%.9g "
-             "initial_accumulator_value=%.9g l1=%.9g l2=%.9g clip_value=%.9g clip_norm=%.9g "
-             "monitor=%s restore_best=%d schedule=%s gamma=%.9g step_size=%d milestones=%s "
-             "t_max=%d eta_min=%.9g start_factor=%.9g end_factor=%.9g total_iters=%d "
-             "factor=%.9g plateau_patience=%d threshold=%.9g threshold_abs=%d cooldown=%d "
-             "min_lr=%.9g plateau_monitor=%s warmup_steps=%d warmup_epochs=%d "
-             "warmup_start=%.9g max_grad_norm=%.9g max_loss_ratio=%.9g",
-             c->optimizer, F(c->lr), F(c->momentum), c->nesterov, F(c->decay), F(c->beta1),
-             F(c->beta2), F(c->eps), F(c->weight_decay), c->batch, F(c->val_split), c->patience,
-             F(c->min_delta), c->seed, F(c->dampening), F(c->alpha), c->centered, F(c->lr_decay),
-             F(c->initial_accumulator_value), F(c->l1), F(c->l2), F(c->clip_value), F(c->clip_norm),
-             c->monitor, c->restore_best, s->kind, F(s->gamma), s->step_size, ms[0] ? ms : "-",
-             s->t_max, F(s->eta_min), F(s->start_factor), F(s->end_factor), s->total_iters,
-             F(s->factor), s->patience, F(s->threshold), s->threshold_abs, s->cooldown,
-             F(s->min_lr), s->monitor, s->warmup_steps, s->warmup_epochs, F(s->warmup_start),
-             F(c->max_grad_norm), F(c->max_loss_ratio));
-#undef F
-}
-
-/* The first word where two configurations differ, for the error message. */
-static void config_diff(const char *a, const char *b, char *wa, char *wb, size_t len) {
-    while (*a || *b) {
-        size_t na = strcspn(a, " "), nb = strcspn(b, " ");
-        if (na != nb || memcmp(a, b, na) != 0) {
-            snprintf(wa, len, "%.*s", (int)na, a);
-            snprintf(wb, len, "%.*s", (int)nb, b);
-            return;
-        }
-        a += na + (a[na] == ' ');
-        b += nb + (b[nb] == ' ');
-    }
-    snprintf(wa, len, "?");
-    snprintf(wb, len, "?");
 }
 
 /* ---- metadata fields ------------------------------------------------------- */
@@ -361,7 +313,7 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
     char sums[224], early[160], guard[256], kept[512], elapsed[64];
     const sn_guard *g = k->guard;
     if (s == SN_OK) {
-        config_text(&m->cfg, config, sizeof config);
+        sn_train_config_write(&m->cfg, config, sizeof config);
         snprintf(position, sizeof position, "%d %d %d %ld %d", k->epoch, k->batch, k->nbatches,
                  k->samples, k->finished);
         snprintf(optim, sizeof optim, "%ld %a", opt->step, (double)opt->lr);
@@ -510,17 +462,8 @@ static sn_status check_kind(const char *path, const sn_st_file *f, const sn_mode
                        path, trainer, k->trainer);
     const char *config = sn_st_meta(f, "config");
     if (!config) return sn_fail(err, SN_ERR_FORMAT, "%s: no __metadata__ \"config\"", path);
-    if (k->nbatches > 0) {
-        char now[2048], a[256], b[256];
-        config_text(&m->cfg, now, sizeof now);
-        if (strcmp(now, config) != 0) {
-            config_diff(config, now, a, b, sizeof a);
-            return sn_fail(err, SN_ERR_ARG,
-                           "%s: the checkpoint was made with %s, this training has %s (only the "
-                           "number of epochs and skip_nonfinite may change on resume)",
-                           path, a, b);
-        }
-    }
+    /* only the keys config.c marks SN_KEY_MAY_CHANGE may differ */
+    if (k->nbatches > 0) return sn_train_config_check(config, &m->cfg, path, err);
     return SN_OK;
 }
 
@@ -751,20 +694,6 @@ sn_status sn_ckpt_interrupted(const sn_checkpoint_options *o, const sn_ckpt *k, 
 
 /* ---- verification ----------------------------------------------------------- */
 
-/* The value of `key=` in a configuration text into buf ("" when absent). */
-static void config_value(const char *config, const char *key, char *buf, size_t len) {
-    size_t nk = strlen(key);
-    buf[0] = 0;
-    for (const char *p = config; *p;) {
-        size_t n = strcspn(p, " ");
-        if (n > nk && strncmp(p, key, nk) == 0 && p[nk] == '=') {
-            snprintf(buf, len, "%.*s", (int)(n - nk - 1), p + nk + 1);
-            return;
-        }
-        p += n + (p[n] == ' ');
-    }
-}
-
 sn_status sn_checkpoint_verify(const char *path, sn_checkpoint_info *info, sn_error *err) {
     memset(info, 0, sizeof *info);
     sn_st_file f;
@@ -787,16 +716,10 @@ sn_status sn_checkpoint_verify(const char *path, sn_checkpoint_info *info, sn_er
     }
     if (s == SN_OK) {
         /* the optimizer the checkpoint's state is for */
-        char v[64];
         sn_train_config c = m->cfg;
-        config_value(config, "optimizer", v, sizeof v);
-        snprintf(c.optimizer, sizeof c.optimizer, "%.15s", v);
-        config_value(config, "momentum", v, sizeof v);
-        c.momentum = strtof(v, NULL);
-        config_value(config, "centered", v, sizeof v);
-        c.centered = atoi(v);
-        c.nesterov = 0;
-        s = sn_optimizer_new(m, &c, &opt, err);
+        uint64_t present;
+        s = sn_train_config_read(config, &c, &present, err);
+        if (s == SN_OK) s = sn_optimizer_new(m, &c, &opt, err);
         if (s != SN_OK) sn_wrap(err, "%s: __metadata__ \"config\"", path);
     }
     /* room for any stored recurrent state */
