@@ -155,7 +155,7 @@ write("spec-input-overflow.net",
 write("spec-input-large.net", "input 65536x65536\nflatten\ndense 10\nloss softmax_xent\n")
 write("spec-nul.net", b"input 4\ndense 3\x00\nloss softmax_xent\n")
 write("spec-bad-number.net", "input 4\ndense 3\nloss softmax_xent\n[train]\nlr fast\n")
-write("spec-words.net", "input 4\ndense 3 " + "x=1 " * 20 + "\nloss softmax_xent\n")
+write("spec-words.net", "input 4\ndense 3 " + "x=1 " * 40 + "\nloss softmax_xent\n")
 write("spec-section.net", "input 4\ndense 3\nloss softmax_xent\n[optimizer]\n")
 write("sweep-empty.sweep", "# nothing but a comment\n")
 write("sweep-unknown.sweep", "spec two.net\ndata x.csv\nrepeat 3\n")
