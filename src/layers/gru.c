@@ -22,36 +22,25 @@
  * have different gradients. Cached per row: r, z, n [3H] and u_n [H].
  *
  * Spec: `gru H [layers=L] [dropout=P]`; stacking and state: recurrent.h. */
-#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "kernels/rnn.h"
 #include "layers/recurrent.h"
 
 #include <string.h>
 
-/* The time loops run for a range of streams per thread (sn_rnn_chunks). */
-typedef struct {
-    const sn_rnn_level *v;
-    const float *dy;
-    int chunks;
-} seq_job;
-
-static void forward_rows(void *ctx, int chunk) {
-    const seq_job *j = ctx;
-    const sn_rnn_level *v = j->v;
-    int T = v->T, N = v->N, H = v->H, G = 3 * H, R = T * N, n0, n1;
-    size_t NH = (size_t)N * H;
-    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
-    int n = n1 - n0;
-    size_t o = (size_t)n0 * H;
-    float *gates = v->cache, *un = gates + (size_t)R * G, *u = v->scratch + (size_t)n0 * G;
+/* The time loop for the streams of span p. */
+static void forward_rows(const sn_rnn_span *p) {
+    const sn_rnn_level *v = p->v;
+    int T = v->T, N = v->N, H = v->H, G = 3 * H, R = T * N, n = p->n;
+    size_t NH = p->NH, o = p->o;
+    float *gates = v->cache, *un = gates + (size_t)R * G, *u = v->scratch + (size_t)p->n0 * G;
     for (int t = 0; t < T; t++) {
         const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
         for (int k = 0; k < n; k++)
             memcpy(u + (size_t)k * G, v->b_hh->value.data, (size_t)G * sizeof(float));
         sn_sgemm(0, 0, n, G, H, 1.0f, h_prev + o, H, v->whh_t, G, 1.0f, u, G);
-        sn_gru_step_forward(n, H, gates + ((size_t)t * N + n0) * G, u, un + t * NH + o, h_prev + o,
-                            v->y + t * NH + o);
+        sn_gru_step_forward(n, H, gates + ((size_t)t * N + p->n0) * G, u, un + t * NH + o,
+                            h_prev + o, v->y + t * NH + o);
     }
 }
 
@@ -64,46 +53,33 @@ static void gru_forward(const sn_rnn_level *v) {
         sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     sn_add_row_vector(gates, v->b_ih->value.data, R, G);
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
-    seq_job job = {v, NULL, sn_rnn_chunks(N)};
-    sn_parallel(job.chunks, forward_rows, &job);
+    sn_rnn_run_spans(v, NULL, 0, forward_rows);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
 }
 
-static void backward_rows(void *ctx, int chunk) {
-    const seq_job *j = ctx;
-    const sn_rnn_level *v = j->v;
-    int T = v->T, N = v->N, H = v->H, G = 3 * H, R = T * N, n0, n1;
-    size_t NH = (size_t)N * H;
-    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
-    int n = n1 - n0;
-    size_t o = (size_t)n0 * H;
+/* The backward time loop for the streams of span p: dgx and dgh of every step. */
+static void backward_rows(const sn_rnn_span *p) {
+    const sn_rnn_level *v = p->v;
+    int T = v->T, N = v->N, H = v->H, G = 3 * H, R = T * N, n = p->n;
+    size_t NH = p->NH, o = p->o;
     const float *gates = v->cache, *un = gates + (size_t)R * G;
     float *dgx = v->scratch, *dgh = dgx + (size_t)R * G, *dh = dgh + (size_t)R * G + o;
     memset(dh, 0, (size_t)n * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
         const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        size_t g0 = ((size_t)t * N + n0) * G;
-        sn_gru_step_backward(n, H, gates + g0, un + t * NH + o, h_prev + o, j->dy + t * NH + o, dh,
+        size_t g0 = ((size_t)t * N + p->n0) * G;
+        sn_gru_step_backward(n, H, gates + g0, un + t * NH + o, h_prev + o, p->dy + t * NH + o, dh,
                              dgx + g0, dgh + g0);
         if (t > 0) sn_sgemm(0, 0, n, H, G, 1.0f, dgh + g0, G, v->w_hh->value.data, H, 1.0f, dh, H);
     }
 }
 
 static void gru_backward(const sn_rnn_level *v, const float *dy, float *dx) {
-    int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
-    size_t NH = (size_t)N * H;
+    int R = v->T * v->N, G = 3 * v->H;
+    size_t NH = (size_t)v->N * v->H;
     float *dgx = v->scratch, *dgh = dgx + (size_t)R * G, *work = dgh + (size_t)R * G + NH;
-    seq_job job = {v, dy, sn_rnn_chunks(N)};
-    sn_parallel(job.chunks, backward_rows, &job);
-    if (!sn_onehot_weight_grad(v->x, R, I, dgx, G, v->w_ih->grad.data, work, (size_t)R * H - NH))
-        sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
-    sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
-    if (T > 1)
-        sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G, G, v->y, H, 1.0f,
-                 v->w_hh->grad.data, H);
-    sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
-    sn_sum_rows(dgh, v->b_hh->grad.data, R, G);
-    if (dx) sn_sgemm(0, 0, R, I, G, 1.0f, dgx, G, v->w_ih->value.data, I, 0.0f, dx, I);
+    sn_rnn_run_spans(v, dy, 0, backward_rows);
+    sn_rnn_weight_grads(v, dgx, dgh, work, (size_t)R * v->H - NH, dx);
 }
 
 static const sn_rnn_cell gru_cell = {"gru", 3, 0, 4, 7, gru_forward, gru_backward};

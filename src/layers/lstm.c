@@ -27,7 +27,6 @@
  * bias starts at B (b_ih's f block = B, b_hh's = 0; default 1, which keeps
  * the memory open early in training, Jozefowicz et al. 2015); forget_bias=none
  * keeps PyTorch's random bias. Stacking and the carried state: recurrent.h. */
-#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "kernels/rnn.h"
 #include "layers/recurrent.h"
@@ -37,24 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const sn_rnn_level *v;
-    const float *dy;
-    int chunks;
-} seq_job;
-
-/* The time loop for streams [n0, n1). */
-static void forward_rows(void *ctx, int chunk) {
-    const seq_job *j = ctx;
-    const sn_rnn_level *v = j->v;
-    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n0, n1;
-    size_t NH = (size_t)N * H;
-    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
-    int n = n1 - n0;
-    size_t o = (size_t)n0 * H;
+/* The time loop for the streams of span p. */
+static void forward_rows(const sn_rnn_span *p) {
+    const sn_rnn_level *v = p->v;
+    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n = p->n;
+    size_t NH = p->NH, o = p->o;
     float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
     for (int t = 0; t < T; t++) {
-        float *g = gates + ((size_t)t * N + n0) * G;
+        float *g = gates + ((size_t)t * N + p->n0) * G;
         const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
         const float *c_prev = t ? c + (t - 1) * NH : v->c0;
         sn_sgemm(0, 0, n, G, H, 1.0f, h_prev + o, H, v->whh_t, G, 1.0f, g, G);
@@ -73,50 +62,36 @@ static void lstm_forward(const sn_rnn_level *v) {
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(gates, b, R, G);
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
-    seq_job job = {v, NULL, sn_rnn_chunks(N)};
-    sn_parallel(job.chunks, forward_rows, &job);
+    sn_rnn_run_spans(v, NULL, 0, forward_rows);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
     memcpy(v->cT, c + (T - 1) * NH, NH * sizeof(float));
 }
 
-/* The backward time loop for streams [n0, n1): da for every step. */
-static void backward_rows(void *ctx, int chunk) {
-    const seq_job *j = ctx;
-    const sn_rnn_level *v = j->v;
-    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n0, n1;
-    size_t NH = (size_t)N * H;
-    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
-    int n = n1 - n0;
-    size_t o = (size_t)n0 * H;
+/* The backward time loop for the streams of span p: da for every step. */
+static void backward_rows(const sn_rnn_span *p) {
+    const sn_rnn_level *v = p->v;
+    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n = p->n;
+    size_t NH = p->NH, o = p->o;
     const float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
     float *da = v->scratch, *dh = da + (size_t)R * G + o, *dc = da + (size_t)R * G + NH + o;
     memset(dh, 0, (size_t)n * H * sizeof(float));
     memset(dc, 0, (size_t)n * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
         const float *c_prev = t ? c + (t - 1) * NH : v->c0;
-        size_t g0 = ((size_t)t * N + n0) * G;
-        sn_lstm_step_backward(n, H, gates + g0, c_prev + o, tc + t * NH + o, j->dy + t * NH + o, dh,
+        size_t g0 = ((size_t)t * N + p->n0) * G;
+        sn_lstm_step_backward(n, H, gates + g0, c_prev + o, tc + t * NH + o, p->dy + t * NH + o, dh,
                               dc, da + g0);
         if (t > 0) sn_sgemm(0, 0, n, H, G, 1.0f, da + g0, G, v->w_hh->value.data, H, 0.0f, dh, H);
     }
 }
 
+/* One buffer da serves as dgx and dgh: both biases sit outside the gates. */
 static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
-    int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
-    size_t NH = (size_t)N * H;
+    int R = v->T * v->N, G = 4 * v->H;
+    size_t NH = (size_t)v->N * v->H;
     float *da = v->scratch, *work = da + (size_t)R * G + 2 * NH; /* after da, dh, dc */
-    seq_job job = {v, dy, sn_rnn_chunks(N)};
-    sn_parallel(job.chunks, backward_rows, &job);
-    if (!sn_onehot_weight_grad(v->x, R, I, da, G, v->w_ih->grad.data, work,
-                               (size_t)R * 2 * H - 2 * NH))
-        sn_sgemm(1, 0, G, I, R, 1.0f, da, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
-    sn_sgemm(1, 0, G, H, N, 1.0f, da, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
-    if (T > 1)
-        sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, da + (size_t)N * G, G, v->y, H, 1.0f,
-                 v->w_hh->grad.data, H);
-    sn_sum_rows(da, v->b_ih->grad.data, R, G);
-    memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)G * sizeof(float));
-    if (dx) sn_sgemm(0, 0, R, I, G, 1.0f, da, G, v->w_ih->value.data, I, 0.0f, dx, I);
+    sn_rnn_run_spans(v, dy, 0, backward_rows);
+    sn_rnn_weight_grads(v, da, da, work, (size_t)R * 2 * v->H - 2 * NH, dx);
 }
 
 static const sn_rnn_cell lstm_cell = {"lstm", 4, 1, 6, 6, lstm_forward, lstm_backward};

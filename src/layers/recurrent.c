@@ -11,7 +11,9 @@
  * dropout layer does), so backward regenerates it from the key. */
 #include "layers/recurrent.h"
 
+#include "core/threads.h"
 #include "kernels/dropout.h"
+#include "kernels/kernels.h"
 #include "kernels/rnn.h"
 
 #include <math.h>
@@ -288,4 +290,44 @@ sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const s
         snprintf(r->base.desc + len, sizeof r->base.desc - (size_t)len, " dropout=%g", (double)p);
     *out = r;
     return SN_OK;
+}
+
+/* ---- what the cells share ----------------------------------------------------- */
+
+typedef struct span_job {
+    const sn_rnn_level *v;
+    const float *dy;
+    int chunks, arg;
+    void (*fn)(const sn_rnn_span *s);
+} span_job;
+
+static void run_span(void *ctx, int chunk) {
+    const span_job *j = ctx;
+    int n0, n1, N = j->v->N, H = j->v->H;
+    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
+    sn_rnn_span s = {j->v, j->dy, n0, n1 - n0, (size_t)n0 * H, (size_t)N * H, j->arg};
+    j->fn(&s);
+}
+
+void sn_rnn_run_spans(const sn_rnn_level *v, const float *dy, int arg,
+                      void (*fn)(const sn_rnn_span *s)) {
+    span_job job = {v, dy, sn_rnn_chunks(v->N), arg, fn};
+    sn_parallel(job.chunks, run_span, &job);
+}
+
+void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,
+                         size_t work_len, float *dx) {
+    int T = v->T, N = v->N, H = v->H, I = v->I, G = v->w_hh->value.shape[0], R = T * N;
+    if (!sn_onehot_weight_grad(v->x, R, I, dgx, G, v->w_ih->grad.data, work, work_len))
+        sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
+    if (T > 1)
+        sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G, G, v->y, H, 1.0f,
+                 v->w_hh->grad.data, H);
+    sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
+    if (dgh == dgx)
+        memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)G * sizeof(float));
+    else
+        sn_sum_rows(dgh, v->b_hh->grad.data, R, G);
+    if (dx) sn_sgemm(0, 0, R, I, G, 1.0f, dgx, G, v->w_ih->value.data, I, 0.0f, dx, I);
 }

@@ -75,6 +75,31 @@ typedef struct sn_recurrent {
     float *whh_t;   /* [levels][G·H·H] */
 } sn_recurrent;
 
+/* The streams [n0, n0 + n) for which one thread runs a level's time loop. */
+typedef struct sn_rnn_span {
+    const sn_rnn_level *v;
+    const float *dy; /* backward: dL/dy [T·N, H] */
+    int n0, n;
+    size_t o;  /* n0·H: where the span starts in an [N, H] block */
+    size_t NH; /* N·H: one step of a time-major sequence */
+    int arg;   /* the cell's own (rnn: 1 for relu) */
+} sn_rnn_span;
+
+/* Runs fn for every span of level v's streams (sn_rnn_chunks of them, in
+ * parallel; the split never changes the result). */
+void sn_rnn_run_spans(const sn_rnn_level *v, const float *dy, int arg,
+                      void (*fn)(const sn_rnn_span *s));
+
+/* The parameter gradients (overwritten) and dx (when not NULL) once the
+ * backward time loop has left, for every row, dgx = dL/d(x W_ihᵀ + b_ih) and
+ * dgh = dL/d(h_(t−1) W_hhᵀ + b_hh), both [T·N, G·H] (one buffer where they
+ * are equal; db_hh is then db_ih):
+ *   dW_ih = dgxᵀ x   dW_hh = Σ_t dgh_tᵀ h_(t−1)   db_ih = Σ dgx   db_hh = Σ dgh
+ *   dx = dgx W_ih
+ * work: `work_len` floats of scratch for a one-hot x (sn_onehot_weight_grad). */
+void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,
+                         size_t work_len, float *dx);
+
 /* Reads `H [layers=L] [dropout=P]` (after the cell has taken its own
  * options), allocates the layer and its parameters, initializes them. */
 sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const sn_layer_ops *ops,

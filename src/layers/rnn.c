@@ -18,7 +18,6 @@
  *
  * Spec: `rnn H [layers=L] [dropout=P] [act=tanh|relu]`; stacking and the
  * carried state: recurrent.h. */
-#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "kernels/rnn.h"
 #include "layers/recurrent.h"
@@ -26,25 +25,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The time loops run for a range of streams per thread (sn_rnn_chunks). */
-typedef struct {
-    const sn_rnn_level *v;
-    const float *dy;
-    int chunks, relu;
-} seq_job;
-
-static void forward_rows(void *ctx, int chunk) {
-    const seq_job *j = ctx;
-    const sn_rnn_level *v = j->v;
-    int T = v->T, N = v->N, H = v->H, n0, n1;
-    size_t NH = (size_t)N * H;
-    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
-    size_t o = (size_t)n0 * H, n = (size_t)(n1 - n0);
+/* The time loop for the streams of span p (p->arg: relu). */
+static void forward_rows(const sn_rnn_span *p) {
+    const sn_rnn_level *v = p->v;
+    int T = v->T, H = v->H;
+    size_t NH = p->NH, o = p->o, n = (size_t)p->n;
     for (int t = 0; t < T; t++) {
         const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
         float *a = v->y + t * NH + o;
         sn_sgemm(0, 0, (int)n, H, H, 1.0f, h_prev + o, H, v->whh_t, H, 1.0f, a, H);
-        sn_rnn_act(a, n * H, j->relu);
+        sn_rnn_act(a, n * H, p->arg);
     }
 }
 
@@ -57,41 +47,31 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(v->y, b, R, H);
     sn_transpose(v->w_hh->value.data, H, H, v->whh_t);
-    seq_job job = {v, NULL, sn_rnn_chunks(N), relu};
-    sn_parallel(job.chunks, forward_rows, &job);
+    sn_rnn_run_spans(v, NULL, relu, forward_rows);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
 }
 
-static void backward_rows(void *ctx, int chunk) {
-    const seq_job *j = ctx;
-    const sn_rnn_level *v = j->v;
-    int T = v->T, N = v->N, H = v->H, R = T * N, n0, n1;
-    size_t NH = (size_t)N * H;
-    sn_rnn_rows(N, j->chunks, chunk, &n0, &n1);
-    size_t o = (size_t)n0 * H, n = (size_t)(n1 - n0);
+/* The backward time loop for the streams of span p: da for every step. */
+static void backward_rows(const sn_rnn_span *p) {
+    const sn_rnn_level *v = p->v;
+    int T = v->T, H = v->H, R = T * v->N;
+    size_t NH = p->NH, o = p->o, n = (size_t)p->n;
     float *da = v->scratch, *dh = da + (size_t)R * H + o;
     memset(dh, 0, n * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
         float *da_t = da + t * NH + o;
-        sn_rnn_act_backward(v->y + t * NH + o, j->dy + t * NH + o, dh, da_t, n * H, j->relu);
+        sn_rnn_act_backward(v->y + t * NH + o, p->dy + t * NH + o, dh, da_t, n * H, p->arg);
         if (t > 0) sn_sgemm(0, 0, (int)n, H, H, 1.0f, da_t, H, v->w_hh->value.data, H, 0.0f, dh, H);
     }
 }
 
+/* One buffer da serves as dgx and dgh: both biases sit outside the activation. */
 static void rnn_backward(const sn_rnn_level *v, const float *dy, float *dx, int relu) {
-    int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
-    size_t NH = (size_t)N * H;
+    int R = v->T * v->N, H = v->H;
+    size_t NH = (size_t)v->N * H;
     float *da = v->scratch, *work = da + (size_t)R * H + NH; /* after da, dh */
-    seq_job job = {v, dy, sn_rnn_chunks(N), relu};
-    sn_parallel(job.chunks, backward_rows, &job);
-    if (!sn_onehot_weight_grad(v->x, R, I, da, H, v->w_ih->grad.data, work, (size_t)R * H - NH))
-        sn_sgemm(1, 0, H, I, R, 1.0f, da, H, v->x, I, 0.0f, v->w_ih->grad.data, I);
-    sn_sgemm(1, 0, H, H, N, 1.0f, da, H, v->h0, H, 0.0f, v->w_hh->grad.data, H);
-    if (T > 1)
-        sn_sgemm(1, 0, H, H, (T - 1) * N, 1.0f, da + NH, H, v->y, H, 1.0f, v->w_hh->grad.data, H);
-    sn_sum_rows(da, v->b_ih->grad.data, R, H);
-    memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)H * sizeof(float));
-    if (dx) sn_sgemm(0, 0, R, I, H, 1.0f, da, H, v->w_ih->value.data, I, 0.0f, dx, I);
+    sn_rnn_run_spans(v, dy, relu, backward_rows);
+    sn_rnn_weight_grads(v, da, da, work, (size_t)R * H - NH, dx);
 }
 
 static void tanh_forward(const sn_rnn_level *v) {
