@@ -8,6 +8,7 @@
 #endif
 
 #include "check.h"
+#include "file_bytes.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "optim/optim.h"
@@ -22,24 +23,6 @@ static char dir[64];
 
 static const char spec[] = "input 6\ndense 10\nrelu\ndense 4\nloss softmax_xent\n"
                            "[train]\noptimizer adam lr=1e-2\nbatch 8\n";
-
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, fp);
-    fclose(fp);
-    return b;
-}
-
-static void write_all(const char *path, const unsigned char *b, size_t len) {
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp && fwrite(b, 1, len, fp) == len);
-    if (fp) fclose(fp);
-}
 
 /* The byte offset of the first float of tensor `name` in the file. */
 static size_t data_offset(const unsigned char *b, size_t len, const char *name) {

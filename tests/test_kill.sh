@@ -8,24 +8,11 @@
 # Usage: bash test_kill.sh SCRATCHNET_BINARY SOURCE_DIR
 set -u
 SN=$(realpath "$1")
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib/harness.sh"
+T=$tmp
 cd "$T" || exit 1
-fail=0
-check() { # message, then a command that must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
 
-# Two interleaved spirals, 2000 points, written here.
-awk 'BEGIN { srand(7); print "x,y,label";
-  for (i = 0; i < 2000; i++) { c = i % 2; t = 0.5 + (i / 2) / 1000 * 10; a = t + c * 3.14159265;
-    printf "%.5f,%.5f,%d\n", t * cos(a) / 10 + 0.02 * (rand() - 0.5),
-                             t * sin(a) / 10 + 0.02 * (rand() - 0.5), c } }' >spiral.csv
+spiral 2000 7 >spiral.csv
 cat >spec.net <<'EOF'
 input 2
 dense 32
@@ -139,4 +126,4 @@ if [ "$fail" -ne 0 ]; then
     echo "--- logs"
     tail -n 5 run.log int.log err.log
 fi
-exit "$fail"
+finish

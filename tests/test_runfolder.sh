@@ -15,23 +15,11 @@
 # Usage: bash test_runfolder.sh SCRATCHNET_BINARY SOURCE_DIR
 set -u
 SN=$(realpath "$1")
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib/harness.sh"
+T=$tmp
 cd "$T" || exit 1
-fail=0
-check() { # message, then a command that must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
 
-awk 'BEGIN { srand(3); print "x,y,label";
-  for (i = 0; i < 600; i++) { c = i % 2; t = 0.5 + (i / 2) / 300 * 10; a = t + c * 3.14159265;
-    printf "%.5f,%.5f,%d\n", t * cos(a) / 10 + 0.02 * (rand() - 0.5),
-                             t * sin(a) / 10 + 0.02 * (rand() - 0.5), c } }' >spiral.csv
+spiral 600 3 >spiral.csv
 cat >spec.net <<'EOF'
 input 2
 dense 16
@@ -238,4 +226,4 @@ check "generate writes every byte ($(wc -c <gen.out))" test "$(wc -c <gen.out)" 
 if [ $fail -ne 0 ]; then
     for f in *.log; do echo "==> $f"; tail -5 "$f"; done
 fi
-exit $fail
+finish

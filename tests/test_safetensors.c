@@ -7,6 +7,7 @@
 #include "model/safetensors.h"
 
 #include "check.h"
+#include "file_bytes.h"
 #include "core/error.h"
 
 #include <dirent.h>
@@ -37,19 +38,6 @@ static int count_files(const char *part) {
 
 static int same_bits(const float *a, const float *b, size_t n) {
     return n == 0 || memcmp(a, b, n * sizeof *a) == 0;
-}
-
-/* Raw bytes of a file. */
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, fp);
-    fclose(fp);
-    return b;
 }
 
 /* 8-byte little-endian length + json + data_len zero bytes (caller frees). */
@@ -324,9 +312,7 @@ static void test_failed_saves(void) {
     CHECK(sn_st_load(path, &f, &err) == SN_ERR_IO);
     CHECK(strstr(err.msg, "missing.safetensors") != NULL);
     path_in_dir(path, sizeof path, "short.safetensors");
-    FILE *fp = fopen(path, "wb");
-    fputs("abc", fp);
-    fclose(fp);
+    write_all(path, (const unsigned char *)"abc", 3);
     CHECK(sn_st_load(path, &f, &err) == SN_ERR_FORMAT);
     CHECK(strstr(err.msg, "short.safetensors") && strstr(err.msg, "shorter"));
     CHECK(f.n == 0 && f.entries == NULL);
@@ -571,9 +557,7 @@ static void test_any_dtype(void) {
     float w[2] = {1.5f, -2.0f};
     memcpy(data + 8, w, sizeof w); /* little-endian host assumed by make_file's users */
     data[25] = 9;
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp && fwrite(b, 1, len, fp) == len);
-    if (fp) fclose(fp);
+    write_all(path, b, len);
     sn_st_file f;
     sn_error err = {0};
     CHECK(sn_st_load(path, &f, &err) == SN_ERR_FORMAT &&
@@ -607,9 +591,7 @@ static void test_any_dtype(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         b = make_file(bad[i].json, bad[i].data, &len);
-        fp = fopen(path, "wb");
-        CHECK(fp && fwrite(b, 1, len, fp) == len);
-        if (fp) fclose(fp);
+        write_all(path, b, len);
         free(b);
         CHECK(sn_st_load_any(path, &f, &err) == SN_ERR_FORMAT && strstr(err.msg, bad[i].msg));
         if (!strstr(err.msg, bad[i].msg)) fprintf(stderr, "case %zu: %s\n", i, err.msg);

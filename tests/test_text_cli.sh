@@ -51,7 +51,7 @@ expect 1 "too few for 4 streams" -- "$sn" train "$tmp/char.net" --text "$tmp/tin
 printf 'ok\xff\xfe' >"$tmp/binary.txt"
 expect 1 "byte 2: invalid UTF-8" -- "$sn" train "$tmp/char.net" --text "$tmp/binary.txt" --out "$tmp/r0"
 sed 's/^seq .*/seq many/' "$tmp/char.net" >"$tmp/bad.net"
-expect 1 "bad.net:8: \[text\]: seq: expected a number" -- "$sn" train "$tmp/bad.net" --text "$tmp/corpus.txt" --out "$tmp/r0"
+expect 1 "bad.net:8: [text]: seq: expected a number" -- "$sn" train "$tmp/bad.net" --text "$tmp/corpus.txt" --out "$tmp/r0"
 sed 's/^level .*/level letters/' "$tmp/char.net" >"$tmp/bad.net"
 expect 1 "unknown text level 'letters'" -- "$sn" train "$tmp/bad.net" --text "$tmp/corpus.txt" --out "$tmp/r0"
 sed 's/^lstm .*/lstm vocab2/' "$tmp/char.net" >"$tmp/bad.net"

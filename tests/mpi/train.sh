@@ -24,18 +24,9 @@ read -r -a flags <<<"${MPIEXEC_FLAGS:---allow-run-as-root --oversubscribe}"
 mpi() { timeout 300 "$mpiexec" "${flags[@]}" "$@"; }
 py=/usr/bin/python3
 cmpw="$src/tests/mpi/compare_weights.py"
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+. "$src/tests/lib/harness.sh"
+T=$tmp
 cd "$T" || exit 1
-fail=0
-check() { # message, then a command that must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
 
 # the data sets, fetched into the source tree's data/ on first use (a clean
 # clone has none)
@@ -176,4 +167,4 @@ check "the message names the rank and the difference" \
     grep -q "rank 1 differs from rank 0:.* training data (899 samples of 1x28x28, checksum" bad.out
 check "nothing trained" test ! -e bad/history.csv
 [ $fail -eq 0 ] || { for f in *.out; do echo "== $f"; tail -5 "$f"; done; }
-exit $fail
+finish
