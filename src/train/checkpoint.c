@@ -274,6 +274,101 @@ static void remove_leftovers(const char *path) {
     closedir(d);
 }
 
+/* The metadata values of a checkpoint, as text. */
+typedef struct meta_texts {
+    char config[2048], position[160], optim[96], rng_m[128], rng_s[128], schedule[160];
+    char sums[224], early[160], guard[256], kept[512], elapsed[64];
+} meta_texts;
+
+/* keys and vals (16 + o->nmeta entries) point into t or at the caller's. */
+static void meta_fill(const sn_checkpoint_options *o, const sn_model *m, const sn_optimizer *opt,
+                      const sn_schedule *sched, const sn_ckpt *k, meta_texts *t, const char **keys,
+                      const char **vals) {
+    const sn_guard *g = k->guard;
+    sn_train_config_write(&m->cfg, t->config, sizeof t->config);
+    snprintf(t->position, sizeof t->position, "%d %d %d %ld %d", k->epoch, k->batch, k->nbatches,
+             k->samples, k->finished);
+    snprintf(t->optim, sizeof t->optim, "%ld %a", opt->step, (double)opt->lr);
+    rng_text(&m->rng, t->rng_m, sizeof t->rng_m);
+    rng_text(&k->shuffle, t->rng_s, sizeof t->rng_s);
+    snprintf(t->schedule, sizeof t->schedule, "%a %a %d %d", (double)sched->plateau_lr, sched->best,
+             sched->bad_epochs, sched->cooldown_left);
+    snprintf(t->sums, sizeof t->sums, "%a %a %a %ld %a", k->sum, k->reg_sum, k->count, k->correct,
+             (double)k->last_lr);
+    snprintf(t->early, sizeof t->early, "%a %d %d %d", k->best, k->since_best, k->have_best,
+             k->best_epoch);
+    const sn_epoch_stats *e = &k->kept;
+    snprintf(t->kept, sizeof t->kept, "%d %ld %a %a %a %a %a %a %a %a %d", e->epoch, e->step,
+             e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc, e->lr,
+             e->reg_loss, e->skipped);
+    snprintf(t->elapsed, sizeof t->elapsed, "%a", k->elapsed);
+    if (g)
+        snprintf(t->guard, sizeof t->guard, "%d %d %ld %d %a %d %d", g->epoch, g->skipped,
+                 g->skipped_rows, g->checked, g->ref_loss, g->ref_steps, g->skip);
+    else
+        snprintf(t->guard, sizeof t->guard, "0 0 0 0 %a 0 %d", (double)NAN, m->cfg.skip_nonfinite);
+    const char *kv[15][2] = {{"format", FORMAT},
+                             {"spec", m->spec ? m->spec : ""},
+                             {"trainer", k->trainer},
+                             {"config", t->config},
+                             {"position", t->position},
+                             {"optimizer", t->optim},
+                             {"rng.model", t->rng_m},
+                             {"rng.shuffle", t->rng_s},
+                             {"schedule", t->schedule},
+                             {"sums", t->sums},
+                             {"early_stop", t->early},
+                             {"guard", t->guard},
+                             {"guard.last", g ? g->last : ""},
+                             {"kept", t->kept},
+                             {"elapsed", t->elapsed}};
+    for (int i = 0; i < 15; i++) keys[i] = kv[i][0], vals[i] = kv[i][1];
+    for (int i = 0; i < o->nmeta; i++)
+        keys[15 + i] = o->meta_keys[i], vals[15 + i] = o->meta_values[i];
+    keys[15 + o->nmeta] = "history";
+    vals[15 + o->nmeta] = k->history ? k->history : "";
+}
+
+/* The n tensors to write: slot i's tensor, or the state it carries copied
+ * into rnn[i] ([levels, N, H]). */
+static sn_status tensors_of(const slot *sl, int n, const char **names, const sn_tensor **ts,
+                            sn_tensor *rnn, sn_error *err) {
+    sn_status s = SN_OK;
+    for (int i = 0; s == SN_OK && i < n; i++) {
+        names[i] = sl[i].name;
+        ts[i] = sl[i].t;
+        if (sl[i].t) continue;
+        int shape[3] = {sl[i].levels, sl[i].N, sl[i].H};
+        s = sn_tensor_alloc(&rnn[i], 3, shape, err);
+        size_t NH = (size_t)sl[i].N * (size_t)sl[i].H;
+        for (int lv = 0; s == SN_OK && lv < sl[i].levels; lv++)
+            memcpy(rnn[i].data + (size_t)lv * NH, sl[i].rnn + (size_t)lv * sl[i].stride,
+                   NH * sizeof(float));
+        ts[i] = &rnn[i];
+    }
+    return s;
+}
+
+/* The written "<path>.tmp" (s: whether it was) put in place: renamed over
+ * path, the folder synced, writers' leftovers removed; else removed. */
+static sn_status commit(const sn_checkpoint_options *o, const char *tmp, sn_status s,
+                        sn_error *err) {
+    if (s == SN_OK && o->delay_ms > 0) {
+        struct timespec d = {o->delay_ms / 1000, (long)(o->delay_ms % 1000) * 1000000L};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR) {
+        }
+    }
+    if (s == SN_OK && rename(tmp, o->path) != 0)
+        s = sn_fail(err, SN_ERR_IO, "%s: cannot rename %s to it: %s", o->path, tmp,
+                    strerror(errno));
+    if (s == SN_OK) s = sync_dir_of(o->path, err);
+    if (s == SN_OK)
+        remove_leftovers(o->path);
+    else if (tmp)
+        remove(tmp);
+    return s;
+}
+
 sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_optimizer *opt,
                        const sn_schedule *sched, const sn_ckpt *k, const sn_tensor *best,
                        sn_error *err) {
@@ -293,79 +388,18 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
     const char **vals = sn_alloc((size_t)nkeys, sizeof *vals);
     size_t tmp_len = strlen(o->path) + 8;
     char *tmp = sn_alloc(tmp_len, 1);
+    meta_texts *t = sn_alloc(1, sizeof *t);
     sn_status s = SN_OK;
-    if (!sl || !names || !ts || !rnn || !keys || !vals || !tmp)
+    if (!sl || !names || !ts || !rnn || !keys || !vals || !tmp || !t)
         s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", o->path);
     if (s == SN_OK) slots(m, opt, best, rnn_n, sl);
-    for (int i = 0; s == SN_OK && i < n; i++) {
-        names[i] = sl[i].name;
-        ts[i] = sl[i].t;
-        if (sl[i].t) continue;
-        int shape[3] = {sl[i].levels, sl[i].N, sl[i].H};
-        s = sn_tensor_alloc(&rnn[i], 3, shape, err);
-        size_t NH = (size_t)sl[i].N * (size_t)sl[i].H;
-        for (int lv = 0; s == SN_OK && lv < sl[i].levels; lv++)
-            memcpy(rnn[i].data + (size_t)lv * NH, sl[i].rnn + (size_t)lv * sl[i].stride,
-                   NH * sizeof(float));
-        ts[i] = &rnn[i];
-    }
-    char config[2048], position[160], optim[96], rng_m[128], rng_s[128], schedule[160];
-    char sums[224], early[160], guard[256], kept[512], elapsed[64];
-    const sn_guard *g = k->guard;
+    if (s == SN_OK) s = tensors_of(sl, n, names, ts, rnn, err);
     if (s == SN_OK) {
-        sn_train_config_write(&m->cfg, config, sizeof config);
-        snprintf(position, sizeof position, "%d %d %d %ld %d", k->epoch, k->batch, k->nbatches,
-                 k->samples, k->finished);
-        snprintf(optim, sizeof optim, "%ld %a", opt->step, (double)opt->lr);
-        rng_text(&m->rng, rng_m, sizeof rng_m);
-        rng_text(&k->shuffle, rng_s, sizeof rng_s);
-        snprintf(schedule, sizeof schedule, "%a %a %d %d", (double)sched->plateau_lr, sched->best,
-                 sched->bad_epochs, sched->cooldown_left);
-        snprintf(sums, sizeof sums, "%a %a %a %ld %a", k->sum, k->reg_sum, k->count, k->correct,
-                 (double)k->last_lr);
-        snprintf(early, sizeof early, "%a %d %d %d", k->best, k->since_best, k->have_best,
-                 k->best_epoch);
-        const sn_epoch_stats *e = &k->kept;
-        snprintf(kept, sizeof kept, "%d %ld %a %a %a %a %a %a %a %a %d", e->epoch, e->step,
-                 e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->test_loss, e->test_acc,
-                 e->lr, e->reg_loss, e->skipped);
-        snprintf(elapsed, sizeof elapsed, "%a", k->elapsed);
-        if (g)
-            snprintf(guard, sizeof guard, "%d %d %ld %d %a %d %d", g->epoch, g->skipped,
-                     g->skipped_rows, g->checked, g->ref_loss, g->ref_steps, g->skip);
-        else
-            snprintf(guard, sizeof guard, "0 0 0 0 %a 0 %d", (double)NAN, m->cfg.skip_nonfinite);
-        const char *kv[11][2] = {{"format", FORMAT},      {"spec", m->spec ? m->spec : ""},
-                                 {"trainer", k->trainer}, {"config", config},
-                                 {"position", position},  {"optimizer", optim},
-                                 {"rng.model", rng_m},    {"rng.shuffle", rng_s},
-                                 {"schedule", schedule},  {"sums", sums},
-                                 {"early_stop", early}};
-        for (int i = 0; i < 11; i++) keys[i] = kv[i][0], vals[i] = kv[i][1];
-        keys[11] = "guard", vals[11] = guard;
-        keys[12] = "guard.last", vals[12] = g ? g->last : "";
-        keys[13] = "kept", vals[13] = kept;
-        keys[14] = "elapsed", vals[14] = elapsed;
-        for (int i = 0; i < o->nmeta; i++)
-            keys[15 + i] = o->meta_keys[i], vals[15 + i] = o->meta_values[i];
-        keys[nkeys - 1] = "history";
-        vals[nkeys - 1] = k->history ? k->history : "";
+        meta_fill(o, m, opt, sched, k, t, keys, vals);
         snprintf(tmp, tmp_len, "%s.tmp", o->path);
         s = sn_st_save(tmp, n, names, ts, nkeys, keys, vals, err);
     }
-    if (s == SN_OK && o->delay_ms > 0) {
-        struct timespec d = {o->delay_ms / 1000, (long)(o->delay_ms % 1000) * 1000000L};
-        while (nanosleep(&d, &d) != 0 && errno == EINTR) {
-        }
-    }
-    if (s == SN_OK && rename(tmp, o->path) != 0)
-        s = sn_fail(err, SN_ERR_IO, "%s: cannot rename %s to it: %s", o->path, tmp,
-                    strerror(errno));
-    if (s == SN_OK) s = sync_dir_of(o->path, err);
-    if (s == SN_OK)
-        remove_leftovers(o->path);
-    else if (tmp)
-        remove(tmp);
+    s = commit(o, tmp, s, err);
     for (int i = 0; rnn && i < n; i++) sn_tensor_free(&rnn[i]);
     sn_free(sl);
     sn_free(names);
@@ -374,6 +408,7 @@ sn_status sn_ckpt_save(const sn_checkpoint_options *o, const sn_model *m, sn_opt
     sn_free(keys);
     sn_free(vals);
     sn_free(tmp);
+    sn_free(t);
     return s;
 }
 
