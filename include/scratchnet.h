@@ -869,15 +869,13 @@ typedef struct sn_run_options {
     /* Table runs: the data at `data`, read with data_options (sn_data_load)
      * once the model is built, or, when `train` is set, the training and
      * test sets as loaded (test may be NULL or empty), `data` and
-     * data_options.test then naming them. run.txt records the names,
-     * `classes` (the class names file, see sn_class_names_load), label_col
-     * (-1: unset), target_cols and header (NULL: unset), so that reports and
-     * `eval RUN_DIR` read the same data again. */
+     * data_options naming them. run.txt records them, and `classes` (the
+     * class names file, see sn_class_names_load), so that reports and
+     * `eval RUN_DIR` read the same data again (sn_run_data_read). */
     const char *data;
     sn_data_options data_options;
     const sn_dataset *train, *test;
-    const char *classes, *target_cols, *header;
-    long label_col;
+    const char *classes;
     /* Text runs (when `text` is set): the corpus file, and overrides of the
      * spec's [text] section (sn_text_spec; unset: NULL or -1). */
     const char *text, *level, *prime;
@@ -931,7 +929,8 @@ struct sn_run_result {
     double minutes;              /* text: training time */
 };
 
-/* The options unset: numbers -1, pointers NULL, flags 0. */
+/* The options unset: numbers -1, pointers NULL, flags 0; data_options the
+ * CSV defaults (header detected, the last column the label). */
 void sn_run_options_default(sn_run_options *o);
 /* Trains and writes the run folder (see above). r is filled as far as the
  * run got. SN_ERR_INTERRUPTED: stop_requested stopped it; its checkpoint is

@@ -191,7 +191,12 @@ int main(void) {
     /* ---- force: the old run's files go, stale ones included ---- */
     put("run/robustness.csv", "std,accuracy\n0,0.5\n");
     o.resume = 0, o.force = 1, o.epochs = 1;
+    o.data_options.csv.header = 1; /* recorded for reading the data again */
     CHECK(sn_run_train(&o, &r, &err) == SN_OK);
+    CHECK(strstr(slurp("run/run.txt"), "\ntask classification\nheader yes\n") != NULL);
+    sn_run_data rd;
+    CHECK(sn_run_data_read(run_dir, &rd, &err) == SN_OK);
+    CHECK(rd.header == 1 && strcmp(rd.data, data) == 0 && !rd.text && !rd.regression);
     CHECK(!exists("run/robustness.csv") && !exists("run/.replaced"));
     CHECK(lines("run/history.csv") == 2);
 

@@ -22,7 +22,7 @@ void sn_run_options_default(sn_run_options *o) {
     memset(o, 0, sizeof *o);
     o->seed = o->epochs = o->batch = -1;
     o->lr = o->val_split = o->minutes = -1;
-    o->label_col = -1;
+    o->data_options.csv.header = o->data_options.csv.label_col = -1;
     o->words = o->seq_len = o->sample_every = o->sample_length = -1;
     o->temperature = -1;
     o->checkpoint_every = o->checkpoint_steps = -1;

@@ -90,11 +90,15 @@ sn_status sn_run_txt_table(const char *dir, const sn_run_options *o, const sn_mo
                      head, o->spec_path, o->data ? o->data : "-");
     if (o->data_options.test) ADD("test %s\n", o->data_options.test);
     if (o->classes) ADD("classes %s\n", o->classes);
-    ADD("task %s\n", o->target_cols ? "regression" : "classification");
-    if (o->label_col >= 0) ADD("label_col %ld\n", o->label_col);
-    if (o->target_cols) ADD("target_cols %s\n", o->target_cols);
-    if (o->header && (strcmp(o->header, "yes") == 0 || strcmp(o->header, "no") == 0))
-        ADD("header %s\n", o->header);
+    const sn_csv_options *csv = &o->data_options.csv;
+    ADD("task %s\n", csv->num_target_cols ? "regression" : "classification");
+    if (csv->label_col >= 0) ADD("label_col %d\n", csv->label_col);
+    if (csv->num_target_cols) {
+        ADD("target_cols ");
+        for (int i = 0; i < csv->num_target_cols; i++)
+            ADD("%d%s", csv->target_cols[i], i + 1 < csv->num_target_cols ? "," : "\n");
+    }
+    if (csv->header >= 0) ADD("header %s\n", csv->header ? "yes" : "no");
     ADD("optimizer %s\nlr %g\n", c->optimizer, (double)c->lr);
     if (strcmp(c->optimizer, "sgd") == 0)
         ADD("momentum %g\nnesterov %d\ndecay %g\n", (double)c->momentum, c->nesterov,

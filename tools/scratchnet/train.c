@@ -435,8 +435,6 @@ static void run_options(const cli_opts *o, sn_run_options *r) {
     r->lr = o->lr, r->val_split = o->val_split, r->minutes = o->minutes;
     r->standardize = o->standardize, r->skip_nonfinite = o->skip_nonfinite;
     r->data = o->data, r->classes = o->classes;
-    r->target_cols = o->target_cols, r->label_col = o->label_col;
-    r->header = o->header;
     r->text = o->text, r->level = o->level, r->prime = o->prime;
     r->words = o->words, r->seq_len = o->seq_len;
     r->sample_every = o->sample_every, r->sample_length = o->sample_length;
@@ -478,8 +476,8 @@ sn_status cli_train_run(const cli_opts *o, const char *spec_path, const char *sp
     run_options(o, &ro);
     ro.spec_path = spec_path, ro.spec_text = spec_text, ro.run_dir = run_dir;
     ro.train = all, ro.test = test;
-    ro.data_options.test = o->test;
-    return train(o, &ro, NULL, &r, err);
+    sn_status s = cli_data_options(o, &ro.data_options, err);
+    return s == SN_OK ? train(o, &ro, NULL, &r, err) : s;
 }
 
 int cli_wants_text(int argc, char **argv) {
