@@ -36,6 +36,15 @@ typedef struct sn_error {
 /* Name of a status code, e.g. "format error". */
 const char *sn_status_name(sn_status s);
 
+/* Fills `err` (if not NULL) with code and a printf-style message; returns
+ * code. For the caller's own functions and callbacks (sn_train_dist's) to
+ * report errors as the library does. */
+sn_status sn_fail(sn_error *err, sn_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* ---- tensors ----------------------------------------------------------- */
 
 #define SN_MAX_DIMS 4
@@ -560,6 +569,11 @@ typedef struct sn_dataset {
                    readers set it) */
 } sn_dataset;
 
+/* A data set of n zero-filled samples of shape shape[0..ndim) (ndim 1 to 3),
+ * with n labels (all 0) when num_classes > 0, or n·num_targets targets
+ * when num_targets > 0 (else neither); release it with sn_dataset_free. */
+sn_status sn_dataset_alloc(sn_dataset *d, int n, int ndim, const int *shape, int num_classes,
+                           int num_targets, sn_error *err);
 void sn_dataset_free(sn_dataset *d);
 
 /* ---- IDX (MNIST, EMNIST, Fashion-MNIST) --------------------------------- */

@@ -114,6 +114,47 @@ static void test_noise(void) {
     sn_model_free(m);
 }
 
+/* sn_fail: code and message, cut to fit; no error to fill is fine. */
+static void test_fail(void) {
+    sn_error e = {0};
+    CHECK(sn_fail(&e, SN_ERR_FORMAT, "%s:%d: bad", "a.csv", 7) == SN_ERR_FORMAT);
+    CHECK(e.code == SN_ERR_FORMAT && strcmp(e.msg, "a.csv:7: bad") == 0);
+    char longer[1000];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    CHECK(sn_fail(&e, SN_ERR_IO, "%s", longer) == SN_ERR_IO);
+    CHECK(strlen(e.msg) == sizeof e.msg - 1 && e.code == SN_ERR_IO);
+    CHECK(sn_fail(NULL, SN_ERR_ARG, "nobody reads this") == SN_ERR_ARG);
+}
+
+/* sn_dataset_alloc: shapes, zeroed storage, labels or targets; misuse and
+ * sizes beyond memory refused. */
+static void test_dataset_alloc(void) {
+    sn_dataset d;
+    sn_error err = {0};
+    CHECK(sn_dataset_alloc(&d, 3, 3, (int[3]){2, 4, 5}, 7, 0, &err) == SN_OK);
+    CHECK(d.n == 3 && d.ndim == 3 && d.shape[0] == 2 && d.shape[1] == 4 && d.shape[2] == 5);
+    CHECK(d.sample_size == 40 && d.num_classes == 7 && d.labels && !d.targets);
+    int zero = 1;
+    for (int i = 0; i < 3 * 40; i++) zero &= d.x[i] == 0;
+    for (int i = 0; i < 3; i++) zero &= d.labels[i] == 0;
+    CHECK(zero);
+    d.x[3 * 40 - 1] = 1; /* the whole of it is there (ASan would tell) */
+    sn_dataset_free(&d);
+    CHECK(d.x == NULL && d.n == 0);
+    CHECK(sn_dataset_alloc(&d, 2, 1, (int[1]){6}, 0, 3, &err) == SN_OK);
+    CHECK(d.sample_size == 6 && !d.labels && d.targets && d.num_targets == 3);
+    d.targets[2 * 3 - 1] = 1;
+    sn_dataset_free(&d);
+    CHECK(sn_dataset_alloc(&d, 2, 0, NULL, 0, 0, &err) == SN_ERR_ARG);
+    CHECK(sn_dataset_alloc(&d, 2, 1, (int[1]){0}, 0, 0, &err) == SN_ERR_ARG);
+    CHECK(sn_dataset_alloc(&d, 2, 1, (int[1]){4}, 3, 2, &err) == SN_ERR_ARG);
+    CHECK(sn_dataset_alloc(&d, 1 << 30, 3, (int[3]){1 << 30, 1 << 30, 1 << 30}, 0, 0, &err) ==
+          SN_ERR_ARG); /* the sample size overflows */
+    CHECK(sn_dataset_alloc(&d, 1 << 30, 2, (int[2]){1 << 30, 1 << 30}, 0, 0, &err) == SN_ERR_NOMEM);
+    CHECK(d.x == NULL);
+}
+
 /* sn_spec_has_vocab: the whole word only. */
 static void test_spec_has_vocab(void) {
     CHECK(sn_spec_has_vocab("input 1\nembedding vocab 64\nlstm 8\ndense vocab\n") == 1);
@@ -128,6 +169,8 @@ static void test_spec_has_vocab(void) {
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/sn-public-XXXXXX");
     if (!mkdtemp(dir)) return 1;
+    test_fail();
+    test_dataset_alloc();
     test_spec_has_vocab();
     test_run_data();
     test_noise();

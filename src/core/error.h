@@ -12,8 +12,7 @@
 #define SN_PRINTF(a, b)
 #endif
 
-/* Fills `err` (if not NULL) with code and a printf-style message; returns code. */
-sn_status sn_fail(sn_error *err, sn_status code, const char *fmt, ...) SN_PRINTF(3, 4);
+/* sn_fail: include/scratchnet.h. */
 
 /* Prepends "prefix: " to an existing message (adds context on the way up). */
 sn_status sn_wrap(sn_error *err, const char *fmt, ...) SN_PRINTF(2, 3);

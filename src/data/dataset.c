@@ -9,6 +9,33 @@
  * initialization or shuffling seeded from the same number. */
 #define SPLIT_STREAM 0x73706c6974ULL /* "split" */
 
+sn_status sn_dataset_alloc(sn_dataset *d, int n, int ndim, const int *shape, int num_classes,
+                           int num_targets, sn_error *err) {
+    memset(d, 0, sizeof *d);
+    if (n < 0 || ndim < 1 || ndim > 3 || num_classes < 0 || num_targets < 0 ||
+        (num_classes > 0 && num_targets > 0))
+        return sn_fail(err, SN_ERR_ARG, "sn_dataset_alloc: n %d, ndim %d, %d classes, %d targets",
+                       n, ndim, num_classes, num_targets);
+    size_t size = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1 || !sn_mul_ok(size, (size_t)shape[i], &size))
+            return sn_fail(err, SN_ERR_ARG, "sn_dataset_alloc: bad sample shape");
+        d->shape[i] = shape[i];
+    }
+    d->n = n, d->ndim = ndim, d->sample_size = size;
+    d->num_classes = num_classes, d->num_targets = num_targets;
+    size_t count = n ? (size_t)n : 1, values;
+    if (sn_mul_ok(count, size, &values)) d->x = sn_alloc(values, sizeof(float));
+    if (d->x && num_classes) d->labels = sn_alloc(count, sizeof(int));
+    if (d->x && num_targets) d->targets = sn_alloc(count, (size_t)num_targets * sizeof(float));
+    if (!d->x || (num_classes && !d->labels) || (num_targets && !d->targets)) {
+        sn_dataset_free(d);
+        return sn_fail(err, SN_ERR_NOMEM,
+                       "sn_dataset_alloc: out of memory for %d samples of %zu values", n, size);
+    }
+    return SN_OK;
+}
+
 void sn_dataset_free(sn_dataset *d) {
     if (!d) return;
     sn_free(d->x);

@@ -15,14 +15,9 @@
 static sn_status to_sample(const unsigned char *px, int w, int h, int from, int channels,
                            sn_dataset *d, sn_error *err) {
     static const float luma[3] = {0.299f, 0.587f, 0.114f};
-    memset(d, 0, sizeof *d);
     size_t plane = (size_t)w * (size_t)h;
-    d->x = sn_alloc(plane * (size_t)channels, sizeof(float));
-    if (!d->x) return sn_fail(err, SN_ERR_NOMEM, "out of memory");
-    d->n = 1;
-    d->ndim = 3;
-    d->shape[0] = channels, d->shape[1] = h, d->shape[2] = w;
-    d->sample_size = plane * (size_t)channels;
+    sn_status s = sn_dataset_alloc(d, 1, 3, (int[3]){channels, h, w}, 0, 0, err);
+    if (s != SN_OK) return s;
     for (size_t i = 0; i < plane; i++) {
         const unsigned char *p = px + i * (size_t)from;
         for (int c = 0; c < channels; c++)
