@@ -3,9 +3,6 @@
 #ifndef SN_CLI_H
 #define SN_CLI_H
 
-#include "core/error.h"
-#include "data/dataset.h"
-#include "report/report.h"
 #include "scratchnet.h"
 
 #define EXIT_RUNTIME 1
