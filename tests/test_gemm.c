@@ -205,6 +205,7 @@ static void test_inside_parallel(void) {
  * one-hot. */
 static void test_onehot(void) {
     const int V = 89, shapes[][2] = {{1, 16}, {37, 64}, {300, 256}, {1000, 96}};
+    sn_set_threads(2); /* the larger shapes run in several chunks */
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         int R = shapes[c][0], G = shapes[c][1];
         float *x = calloc((size_t)R * V, sizeof(float)), *W = alloc_fill((size_t)G * V);
@@ -269,6 +270,29 @@ static void test_one_row(void) {
     }
 }
 
+/* sn_transpose against the definition, on sizes that are and are not
+ * multiples of its 32 x 32 blocks, and large enough to be cut into
+ * chunks of sn_parallel (1 and 2 threads). */
+static void test_transpose(void) {
+    static const int shapes[][2] = {{1, 1}, {3, 70}, {33, 31}, {300, 700}, {1024, 256}, {257, 513}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int R = shapes[s][0], C = shapes[s][1];
+        float *a = alloc_fill((size_t)R * C), *at = malloc(sizeof(float) * R * C);
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            memset(at, 0xff, sizeof(float) * R * C);
+            sn_transpose(a, R, C, at);
+            int ok = 1;
+            for (int r = 0; r < R; r++)
+                for (int c = 0; c < C; c++)
+                    if (memcmp(&at[(size_t)c * R + r], &a[(size_t)r * C + c], sizeof(float)))
+                        ok = 0;
+            CHECK(ok);
+        }
+        free(a), free(at);
+    }
+}
+
 int main(void) {
     sn_rng_seed(&rng, 42, 7);
     const char *name = sn_sgemm_kernel_name();
@@ -282,5 +306,6 @@ int main(void) {
     test_inside_parallel();
     test_onehot();
     test_one_row();
+    test_transpose();
     return check_report();
 }

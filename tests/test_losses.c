@@ -4,6 +4,7 @@
 #include "check.h"
 #include "kernels/act.h"
 #include "losses/loss.h"
+#include "scratchnet.h"
 
 #include <math.h>
 #include <string.h>
@@ -246,11 +247,60 @@ static void test_names(void) {
     printf("expected error: %s\n", err.msg);
 }
 
+/* A batch large enough for softmax + cross-entropy to run in parallel
+ * chunks and in several waves of rows: the same bits on 1 and 2 threads
+ * (loss and gradient), and the values of the formula summed in double. */
+static void test_softmax_xent_large(void) {
+    enum { N = 2500, K = 89 };
+    static float z[N * K], g1[N * K], g2[N * K], t[N * K];
+    static int labels[N];
+    sn_rng rng;
+    sn_rng_seed(&rng, 5, 1);
+    for (int i = 0; i < N * K; i++) z[i] = 3.0f * sn_rng_normal(&rng);
+    for (int n = 0; n < N; n++) {
+        labels[n] = (int)sn_rng_below(&rng, K);
+        double sum = 0;
+        for (int k = 0; k < K; k++) sum += t[n * K + k] = sn_rng_uniform(&rng);
+        for (int k = 0; k < K; k++) t[n * K + k] = (float)(t[n * K + k] / sum);
+    }
+    sn_tensor Z = mat(z, N, K), G1 = mat(g1, N, K), G2 = mat(g2, N, K);
+    for (int use_t = 0; use_t <= 1; use_t++) {
+        const int *lab = use_t ? NULL : labels;
+        const float *tt = use_t ? t : NULL;
+        sn_set_threads(1);
+        double l1 = sn_loss(SN_LOSS_SOFTMAX_XENT, &Z, lab, tt, &G1);
+        sn_set_threads(2);
+        double l2 = sn_loss(SN_LOSS_SOFTMAX_XENT, &Z, lab, tt, &G2);
+        double l3 = sn_loss(SN_LOSS_SOFTMAX_XENT, &Z, lab, tt, NULL);
+        CHECK(memcmp(&l1, &l2, sizeof l1) == 0 && memcmp(&l1, &l3, sizeof l1) == 0);
+        CHECK(memcmp(g1, g2, sizeof g1) == 0);
+        double want = 0, worst = 0;
+        for (int n = 0; n < N; n++) {
+            const float *zn = z + n * K;
+            double m = zn[0], s = 0, ln = 0;
+            for (int k = 1; k < K; k++) m = zn[k] > m ? zn[k] : m;
+            for (int k = 0; k < K; k++) s += exp(zn[k] - m);
+            double lse = m + log(s), tsum = 0;
+            for (int k = 0; k < K; k++) tsum += use_t ? t[n * K + k] : k == labels[n];
+            for (int k = 0; k < K; k++) {
+                double tk = use_t ? t[n * K + k] : k == labels[n];
+                ln += tk * (lse - zn[k]);
+                double d = fabs(g1[n * K + k] - (exp(zn[k] - lse) * tsum - tk) / N);
+                if (d > worst) worst = d;
+            }
+            want += ln;
+        }
+        CHECK_NEAR(l1, want / N, 1e-9 * fabs(want / N));
+        CHECK(worst < 1e-6 / N);
+    }
+}
+
 int main(void) {
     test_mse();
     test_bce();
     test_bce_logits();
     test_softmax_xent();
+    test_softmax_xent_large();
     test_bad_labels();
     test_gradients();
     test_output();

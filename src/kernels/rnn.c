@@ -1,5 +1,6 @@
 /* Pointwise kernels of the recurrent cells (see rnn.h for the equations). */
 #include "kernels/rnn.h"
+#include "core/threads.h"
 
 #include "kernels/fastmath.h"
 #include "kernels/kernels.h"
@@ -39,45 +40,106 @@ static int all_onehot(const float *x, int rows, int V) {
     return 1;
 }
 
+/* The one-hot kernels run in chunks of sn_parallel, one per thread: rows
+ * for the projection, column ranges for the weight gradient. Each output
+ * value is computed as in a serial loop (a copy; a sum over rows in row
+ * order), so neither the chunking nor the thread count changes a bit. */
+#define ONEHOT_CHUNK_VALUES 16384 /* copied or summed values per chunk, at least */
+#define ONEHOT_COLS         64    /* weight-gradient columns per chunk, at least */
+
+static int value_chunks(size_t values, int most) {
+    size_t c = values / ONEHOT_CHUNK_VALUES;
+    if (c > (size_t)sn_get_threads()) c = (size_t)sn_get_threads();
+    if (c > (size_t)most) c = (size_t)most;
+    return c < 1 ? 1 : (int)c;
+}
+
+/* The token of a row that all_onehot has accepted: its first nonzero. */
+static int hot_of(const float *x) {
+    int k = 0;
+    while (x[k] == 0.0f) k++;
+    return k;
+}
+
+typedef struct {
+    const float *x, *W, *da;
+    float *y, *dW, *work;
+    int rows, V, G, chunks, transposed, r0, r1;
+} onehot_job;
+
+static void project_chunk(void *ctx, int c) {
+    const onehot_job *j = ctx;
+    int V = j->V, G = j->G;
+    int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
+    for (int r = r0; r < r1; r++) {
+        int hot = hot_of(j->x + (size_t)r * V);
+        float *yr = j->y + (size_t)r * G;
+        if (j->transposed) {
+            /* + 0.0f turns a −0 into +0, as the GEMM's sum (from +0) does */
+            const float *w = j->work + (size_t)hot * G;
+            for (int k = 0; k < G; k++) yr[k] = w[k] + 0.0f;
+        } else {
+            const float *w = j->W + hot;
+            for (int k = 0; k < G; k++) yr[k] = w[(size_t)k * V] + 0.0f;
+        }
+    }
+}
+
 int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
                       size_t work_floats) {
     if (rows <= 0 || !all_onehot(x, rows, V)) return 0;
+    onehot_job j = {x, W, NULL, y, NULL, work, rows, V, G, 1, 0, 0, 0};
     if (work && work_floats >= (size_t)V * G) {
-        /* [V, G]: each token's column as a row. + 0.0f turns a −0 into +0,
-         * as the GEMM's sum (from +0) does. */
-        sn_transpose(W, G, V, work);
-        for (int r = 0; r < rows; r++) {
-            const float *w = work + (size_t)hot_index(x + (size_t)r * V, V) * G;
-            float *yr = y + (size_t)r * G;
-            for (int j = 0; j < G; j++) yr[j] = w[j] + 0.0f;
-        }
-        return 1;
+        sn_transpose(W, G, V, work); /* [V, G]: each token's column as a row */
+        j.transposed = 1;
     }
-    for (int r = 0; r < rows; r++) {
-        const float *w = W + hot_index(x + (size_t)r * V, V);
-        float *yr = y + (size_t)r * G;
-        for (int j = 0; j < G; j++) yr[j] = w[(size_t)j * V] + 0.0f;
-    }
+    j.chunks = value_chunks((size_t)rows * G, rows);
+    if (j.chunks == 1)
+        project_chunk(&j, 0);
+    else
+        sn_parallel(j.chunks, project_chunk, &j);
     return 1;
+}
+
+/* Columns [c0, c1) of dW for the rows [r0, r1) of one K block. */
+static void weight_grad_chunk(void *ctx, int c) {
+    const onehot_job *j = ctx;
+    int V = j->V, G = j->G;
+    int c0 = (int)((long)G * c / j->chunks), c1 = (int)((long)G * (c + 1) / j->chunks);
+    size_t w = (size_t)(c1 - c0) * sizeof(float);
+    for (int k = 0; k < V; k++) memset(j->work + (size_t)k * G + c0, 0, w);
+    for (int r = j->r0; r < j->r1; r++) {
+        float *s = j->work + (size_t)hot_of(j->x + (size_t)r * V) * G;
+        const float *d = j->da + (size_t)r * G;
+        for (int q = c0; q < c1; q++) s[q] += d[q];
+    }
+    /* dW[q, k] (+)= work[k, q], 16 columns q at a time: a read of one cache
+     * line of work feeds 16 rows of dW, each written in k order */
+    for (int q0 = c0; q0 < c1; q0 += 16) {
+        int q1 = q0 + 16 < c1 ? q0 + 16 : c1;
+        for (int k = 0; k < V; k++) {
+            const float *b = j->work + (size_t)k * G;
+            float *d = j->dW + k;
+            if (j->r0 == 0)
+                for (int q = q0; q < q1; q++) d[(size_t)q * V] = b[q];
+            else
+                for (int q = q0; q < q1; q++) d[(size_t)q * V] += b[q];
+        }
+    }
 }
 
 int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
                           float *work, size_t work_floats) {
     if (rows <= 0 || work_floats < (size_t)V * G || !all_onehot(x, rows, V)) return 0;
+    onehot_job j = {x, NULL, da, NULL, dW, work, rows, V, G, 1, 0, 0, 0};
     int kb = sn_sgemm_k_block(rows);
-    for (int r0 = 0; r0 < rows; r0 += kb) {
-        int r1 = r0 + kb < rows ? r0 + kb : rows;
-        memset(work, 0, sizeof(float) * V * G); /* [V, G]: this block's sums per token */
-        for (int r = r0; r < r1; r++) {
-            float *s = work + (size_t)hot_index(x + (size_t)r * V, V) * G;
-            const float *d = da + (size_t)r * G;
-            for (int j = 0; j < G; j++) s[j] += d[j];
-        }
-        for (int j = 0; j < G; j++)
-            for (int k = 0; k < V; k++) {
-                float b = work[(size_t)k * G + j];
-                dW[(size_t)j * V + k] = r0 == 0 ? b : dW[(size_t)j * V + k] + b;
-            }
+    j.chunks = value_chunks((size_t)rows * G, G / ONEHOT_COLS);
+    for (j.r0 = 0; j.r0 < rows; j.r0 += kb) {
+        j.r1 = j.r0 + kb < rows ? j.r0 + kb : rows;
+        if (j.chunks == 1)
+            weight_grad_chunk(&j, 0);
+        else
+            sn_parallel(j.chunks, weight_grad_chunk, &j);
     }
     return 1;
 }
