@@ -494,13 +494,17 @@ typedef struct sn_epoch_stats {
  * `rows` rows into those of the whole batch of `global_rows` rows, the
  * same on every rank (e.g. scale by rows / global_rows and all-reduce by
  * sum); reduce_sums sums n values over the ranks (evaluation sums: loss·n,
- * correct answers, n). Either callback may be NULL. */
+ * correct answers, n). grads_ready, during backward, says that layer
+ * `layer` (from the last down) has written its parameters' gradients, so
+ * that their reduction can start while the layers below still compute
+ * (overlap); reduce_gradients then finishes it. Any callback may be NULL. */
 typedef struct sn_train_dist {
     void *ctx;
     int rank, size;
     sn_status (*reduce_gradients)(void *ctx, sn_model *m, double *loss, int rows, int global_rows,
                                   sn_error *err);
     sn_status (*reduce_sums)(void *ctx, double *v, int n, sn_error *err);
+    void (*grads_ready)(void *ctx, int layer);
 } sn_train_dist;
 
 /* Hooks the training loops call; any may be NULL. The CLI's progress bar

@@ -10,7 +10,11 @@
  * - text history rows carry reg_loss (L1/L2 penalty), like table rows;
  * - a history file that cannot be written ends training with SN_ERR_IO;
  * - the time budget (cfg.max_seconds) cuts an epoch short, for table
- *   training too, and counts the time of a resumed training's earlier run. */
+ *   training too, and counts the time of a resumed training's earlier run;
+ * - data-parallel hooks (sn_train_dist, here a transport of two ranks that
+ *   reduces nothing): every step calls grads_ready once per layer, from the
+ *   last layer down, with the hooks' ctx, then reduce_gradients; the
+ *   model's own grads_ready is put back after training. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include "check.h"
 #include "model/model.h"
@@ -321,6 +325,64 @@ static void time_budget(void) {
     sn_dataset_free(&d);
 }
 
+/* A transport of two ranks that reduces nothing: it records the order of
+ * the calls. */
+typedef struct fake_dist {
+    int nlayers, next, steps, bad_order, bad_ctx, evals;
+} fake_dist;
+
+static void fake_ready(void *ctx, int layer) {
+    fake_dist *f = ctx;
+    f->bad_order += layer != f->next;
+    f->next = layer - 1;
+}
+
+static sn_status fake_reduce(void *ctx, sn_model *m, double *loss, int rows, int global,
+                             sn_error *err) {
+    fake_dist *f = ctx;
+    (void)m, (void)loss, (void)err;
+    f->bad_order += f->next != -1 || rows * 2 != global;
+    f->next = f->nlayers - 1;
+    f->steps++;
+    return SN_OK;
+}
+
+static sn_status fake_sums(void *ctx, double *v, int n, sn_error *err) {
+    (void)v, (void)n, (void)err;
+    ((fake_dist *)ctx)->evals++;
+    return SN_OK;
+}
+
+static void other_ready(void *ctx, int layer) {
+    (void)ctx, (void)layer;
+}
+
+static void dist_hooks(void) {
+    sn_dataset d;
+    make_table(&d, 64);
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 4\ndense 6\nrelu\ndense 2\nloss softmax_xent\n[train]\n"
+                             "batch 8\nepochs 2\n",
+                             "t", 1, &m, &err) == SN_OK);
+    if (m) {
+        fake_dist f = {.nlayers = m->nlayers, .next = m->nlayers - 1};
+        sn_train_dist dist = {.ctx = &f,
+                              .rank = 0,
+                              .size = 2,
+                              .reduce_gradients = fake_reduce,
+                              .reduce_sums = fake_sums,
+                              .grads_ready = fake_ready};
+        sn_train_hooks h = {.dist = &dist};
+        m->grads_ready = other_ready, m->grads_ready_ctx = &d;
+        CHECK(sn_train(m, &d, NULL, NULL, &h, NULL, &err) == SN_OK);
+        CHECK(f.steps == 2 * 8 && f.bad_order == 0 && f.evals >= 2);
+        CHECK(m->grads_ready == other_ready && m->grads_ready_ctx == &d);
+    }
+    sn_model_free(m);
+    sn_dataset_free(&d);
+}
+
 int main(void) {
     text_early_stop("early_stop patience=3", "val_loss", 0, 3, 1);
     text_early_stop("early_stop patience=3 restore=0", "val_loss", 0, 3, 0);
@@ -330,5 +392,6 @@ int main(void) {
     text_reg_loss();
     history_write_error();
     time_budget();
+    dist_hooks();
     return check_report();
 }

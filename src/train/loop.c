@@ -355,6 +355,11 @@ sn_status sn_loop_run(sn_model *m, const sn_batch_source *src, const sn_train_ho
     L->m = m, L->c = &m->cfg, L->src = src, L->hooks = hooks, L->ckopt = ckopt;
     L->dist = hooks ? hooks->dist : NULL;
     L->hist_path = history_csv;
+    /* the transport's per-layer hook, for this training only */
+    void (*ready)(void *, int) = m->grads_ready;
+    void *ready_ctx = m->grads_ready_ctx;
+    if (L->dist && L->dist->size > 1 && L->dist->grads_ready)
+        m->grads_ready = L->dist->grads_ready, m->grads_ready_ctx = L->dist->ctx;
     sn_status s = setup(L, err);
     int resume_batch = L->ck.batch;
     const double budget = L->c->max_seconds;
@@ -380,6 +385,7 @@ sn_status sn_loop_run(sn_model *m, const sn_batch_source *src, const sn_train_ho
         s = sn_fail(err, SN_ERR_IO, "%s: write error: %s", history_csv, strerror(errno));
     if (s == SN_OK && hooks && hooks->on_end && L->kept.epoch > 0)
         hooks->on_end(hooks->ctx, &L->kept);
+    m->grads_ready = ready, m->grads_ready_ctx = ready_ctx;
     teardown(L);
     sn_free(L);
     return s;

@@ -9,7 +9,18 @@
  * schedule and warm-up, optimizer), the epoch's sums, evaluation through
  * the source, the plateau schedule, early stopping and the best epoch's
  * snapshot, checkpoints (by steps, by epochs, on stop requests), the time
- * budget, the history rows and the hooks. */
+ * budget, the history rows and the hooks.
+ *
+ * Data-parallel training enters through one extension point, hooks->dist
+ * (sn_train_dist, scratchnet.h): rank and size pick this rank's share of
+ * every batch; grads_ready, which the loop installs as the model's
+ * m->grads_ready for the length of a run (and then puts the previous one
+ * back), lets the transport start reducing a layer's gradients while the
+ * layers below still run backward; reduce_gradients finishes that before
+ * the guard; reduce_sums sums the evaluation counts. The model's own
+ * grads_ready field is that same hook seen from sn_model_backward: it
+ * exists for callers that run backward without this loop (bench/ddp.c,
+ * tests/mpi/test_dist.c), and is the mechanism, not a second interface. */
 #ifndef SN_TRAIN_LOOP_H
 #define SN_TRAIN_LOOP_H
 
