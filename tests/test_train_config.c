@@ -9,7 +9,9 @@
  * 3. A bad value of every key (not a value of its type, outside its range)
  *    is refused naming the file, line and key.
  * 4. The run.txt lines (sn_train_config_lines): one "name value" line per
- *    key, each reading back to the same value. */
+ *    key, each reading back to the same value.
+ * 5. A checkpoint written before a key existed (its config text without
+ *    that key) is not checked on that key, and still on every other. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "check.h"
 #include "model/model.h"
@@ -265,6 +267,45 @@ static void test_lines(void) {
     CHECK(sn_train_config_lines(&c, small, sizeof small) == need && strlen(small) == 15);
 }
 
+/* text without its word "name=...". */
+static void drop_key(char *text, const char *name) {
+    size_t n = strlen(name);
+    for (char *p = text; *p;) {
+        size_t w = strcspn(p, " ");
+        if (w > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            memmove(p, p + w + (p[w] == ' '), strlen(p + w + (p[w] == ' ')) + 1);
+            if (*p == 0 && p > text) p[-1] = 0;
+            return;
+        }
+        p += w + (p[w] == ' ');
+    }
+}
+
+static void test_older_text(void) {
+    sn_error err = {0};
+    sn_train_config c;
+    sn_train_config_defaults(&c);
+    char all[4096], text[4096];
+    sn_train_config_write(&c, all, sizeof all);
+    for (int i = 0; i < sn_train_nkeys; i++) {
+        if (K(i)->flags & SN_KEY_MAY_CHANGE) continue;
+        int j = (i + 1) % sn_train_nkeys; /* another key, checked */
+        while (K(j)->flags & SN_KEY_MAY_CHANGE) j = (j + 1) % sn_train_nkeys;
+        snprintf(text, sizeof text, "%s", all);
+        drop_key(text, K(i)->name);
+        CHECK(strlen(text) < strlen(all));
+        sn_train_config other = c;
+        CHECK(sn_train_key_parse(K(i), &other, K(i)->example, &err) == SN_OK);
+        CHECK(sn_train_config_check(text, &other, "old", &err) == SN_OK);
+        CHECK(sn_train_config_check(all, &other, "old", &err) == SN_ERR_ARG);
+        CHECK(sn_train_key_parse(K(j), &other, K(j)->example, &err) == SN_OK);
+        char named[64];
+        snprintf(named, sizeof named, "with %s=", K(j)->name);
+        CHECK(sn_train_config_check(text, &other, "old", &err) == SN_ERR_ARG &&
+              strstr(err.msg, named) != NULL);
+    }
+}
+
 int main(void) {
     char dir[] = "/tmp/sn_train_config_XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -272,6 +313,7 @@ int main(void) {
     test_roundtrip(dir);
     test_bad_values();
     test_lines();
+    test_older_text();
     rmdir(dir);
     return check_report();
 }
