@@ -982,7 +982,8 @@ const char *sn_sweep_label(const sn_sweep *sw, int i);
 const char *sn_sweep_dir(const sn_sweep *sw, int i);
 const char *sn_sweep_spec_path(const sn_sweep *sw, int i);
 sn_status sn_sweep_spec_text(const sn_sweep *sw, int i, char **text, sn_error *err);
-/* Copies the sweep file to sweep_dir/sweep.txt (the folder must exist). */
+/* Creates sweep_dir (and its parents) and copies the sweep file to
+ * sweep_dir/sweep.txt. */
 sn_status sn_sweep_start(const sn_sweep *sw, const char *sweep_dir, sn_error *err);
 /* Records how configuration i's training went (error: NULL when it
  * succeeded), reads its run folder sweep_dir/DIR (history.csv, metrics.csv)

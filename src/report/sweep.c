@@ -22,8 +22,10 @@
  * exactly what was trained. Paths in the file are relative to its folder. */
 #include "core/error.h"
 #include "report/report.h"
+#include "run/run.h"
 #include "scratchnet.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -639,6 +641,8 @@ sn_status sn_sweep_spec_text(const sn_sweep *sw, int i, char **text, sn_error *e
 sn_status sn_sweep_start(const sn_sweep *sw, const char *sweep_dir, sn_error *err) {
     char path[4200];
     sn_buf copy = {0};
+    if (sn_run_make_dirs(sweep_dir) != 0)
+        return sn_fail(err, SN_ERR_IO, "%s: cannot create: %s", sweep_dir, strerror(errno));
     snprintf(path, sizeof path, "%s/sweep.txt", sweep_dir);
     sn_status s = sn_buf_read_file(&copy, sw->file, err);
     if (s == SN_OK) s = sn_buf_write_file(&copy, path, err);

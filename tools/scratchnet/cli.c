@@ -107,12 +107,8 @@ const char *const *cli_flag_names(void) {
     return flags;
 }
 
-int cli_option_takes_value(const char *name) {
-    const optdef *d = find_opt(name, strlen(name));
-    return d && d->kind != 'f';
-}
-
-int cli_header(const cli_opts *o) {
+/* --header: 1 yes, 0 no, -1 auto or unset. */
+static int header(const cli_opts *o) {
     return !o->header || strcmp(o->header, "auto") == 0 ? -1 : strcmp(o->header, "yes") == 0;
 }
 
@@ -143,18 +139,70 @@ char **cli_normalize_args(int argc, char **argv) {
     return out;
 }
 
-int cli_number(const char *verb, const char *name, const char *s, double lo, double hi, int integer,
-               double *v) {
+/* A number in [lo, hi] (whole when integer) at s, ending s or (in a list)
+ * at a comma: where it ends, or NULL. */
+static const char *number_at(const char *s, int list, double lo, double hi, int integer,
+                             double *v) {
     char *end;
     errno = 0;
     double x = strtod(s, &end);
-    if (end == s || *end || errno || !(x >= lo && x <= hi) || (integer && x != floor(x))) {
-        fprintf(stderr, "scratchnet %s: %s: '%s' is not %s in [%.15g, %.15g]\n", verb, name, s,
-                integer ? "an integer" : "a number", lo, hi);
-        return 0;
-    }
+    if (end == s || errno || !(x >= lo && x <= hi) || (integer && x != floor(x)) ||
+        (*end && !(list && *end == ',')))
+        return NULL;
     *v = x;
+    return end;
+}
+
+int cli_numbers(const char *s, double lo, double hi, int integer, double *v, int max) {
+    int n = 0;
+    for (const char *p = s;; p++) {
+        if (n == max || !(p = number_at(p, 1, lo, hi, integer, &v[n]))) return -1;
+        if (n++, !*p) return n;
+    }
+}
+
+static int number(const char *verb, const char *name, const char *s, double lo, double hi,
+                  int integer, double *v) {
+    if (number_at(s, 0, lo, hi, integer, v)) return 1;
+    fprintf(stderr, "scratchnet %s: %s: '%s' is not %s in [%.15g, %.15g]\n", verb, name, s,
+            integer ? "an integer" : "a number", lo, hi);
+    return 0;
+}
+
+/* "512M", "2G", "1.5G", "100000" (bytes; K, M, G, T: powers of 1024) into
+ * *out; 0 when s is not such a size. */
+static int parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult = 1;
+    if (end != s && *end) {
+        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
+        if (!u || !*u) return 0;
+        for (const char *p = units; p <= u; p++) mult *= 1024;
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (toupper((unsigned char)*end) == 'B')
+            end++;
+    }
+    v *= mult;
+    if (end == s || *end || errno || !(v >= 1) || v > 1e18) return 0;
+    *out = (size_t)v;
     return 1;
+}
+
+/* --threads n: at most THREADS_PER_CORE threads per core (more only
+ * thrash), saying so on stderr when n is capped. */
+#define THREADS_PER_CORE 4
+static int cap_threads(int n) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    long most = THREADS_PER_CORE * cores;
+    if (n <= most) return n;
+    fprintf(stderr, "scratchnet: --threads %d: using %ld, %d per core of the %ld cores\n", n, most,
+            THREADS_PER_CORE, cores);
+    return (int)most;
 }
 
 /* Levenshtein distance, for suggestions. */
@@ -257,12 +305,12 @@ int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o) {
             }
             *(const char **)p = val;
         } else if (d->kind == 'z') {
-            if (!cli_parse_size(val, (size_t *)p)) {
+            if (!parse_size(val, (size_t *)p)) {
                 fprintf(stderr, "scratchnet %s: %s: '%s' is not a size like 512M or 2G\n", v->name,
                         d->name, val);
                 return EXIT_USAGE;
             }
-        } else if (!cli_number(v->name, d->name, val, d->lo, d->hi, d->kind == 'i', &x)) {
+        } else if (!number(v->name, d->name, val, d->lo, d->hi, d->kind == 'i', &x)) {
             return EXIT_USAGE;
         } else if (d->kind == 'i') {
             *(long *)p = (long)x;
@@ -270,7 +318,7 @@ int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o) {
             *(double *)p = x;
         }
     }
-    if (o->threads > 0) o->threads = cli_cap_threads((int)o->threads);
+    if (o->threads > 0) o->threads = cap_threads((int)o->threads);
     if (o->npositional < v->min_pos) { /* name it as the usage line does */
         char line[256], *w[16], *save = NULL;
         int n = 0, k = 0;
@@ -286,62 +334,24 @@ int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o) {
     return 0;
 }
 
-sn_status cli_build_model(const char *path, const char *text, long seed, sn_model **m,
-                          sn_error *err) {
-    *m = NULL;
-    if (seed != 0) /* 0 to the library means "the spec's seed" */
-        return text ? sn_model_from_spec(text, path, seed > 0 ? (uint64_t)seed : 0, m, err)
-                    : sn_model_from_file(path, seed > 0 ? (uint64_t)seed : 0, m, err);
-    char *file = NULL, *spec;
-    size_t n = 0;
-    sn_status s = text ? SN_OK : sn_text_read_file(path, &file, &n, err);
-    if (s != SN_OK) return s;
-    const char *src = text ? text : file;
-    static const char seed0[] = "\n[train]\nseed 0\n";
-    if (!(spec = malloc(strlen(src) + sizeof seed0)))
-        s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
-    if (s == SN_OK) {
-        strcat(strcpy(spec, src), seed0);
-        s = sn_model_from_spec(spec, path, 0, m, err);
-    }
-    free(spec);
-    sn_free(file);
-    return s;
-}
-
 static int is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* --header, --label-col and --target-cols as CSV options. */
-static sn_status csv_options(const cli_opts *o, sn_csv_options *c, sn_error *err) {
-    memset(c, 0, sizeof *c);
-    c->header = cli_header(o);
-    c->label_col = (int)o->label_col;
-    c->delimiter = ',';
-    if (o->target_cols) {
-        const char *p = o->target_cols;
-        while (*p) {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p || v < 0 || c->num_target_cols == 16)
-                return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4 (at most 16)");
-            c->target_cols[c->num_target_cols++] = (int)v;
-            p = *end == ',' ? end + 1 : end;
-            if (*end && *end != ',')
-                return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4");
-        }
-        c->label_col = -1;
-    }
-    return SN_OK;
-}
-
 sn_status cli_data_options(const cli_opts *o, sn_data_options *d, sn_error *err) {
-    *d = (sn_data_options){.test = o->test,
-                           .cifar_per_file = o->cifar_per_file > 0 ? (int)o->cifar_per_file : 0,
-                           .grey = o->grey};
-    return csv_options(o, &d->csv, err);
+    *d = (sn_data_options){
+        .test = o->test,
+        .cifar_per_file = o->cifar_per_file > 0 ? (int)o->cifar_per_file : 0,
+        .grey = o->grey,
+        .csv = {.header = header(o), .label_col = (int)o->label_col, .delimiter = ','}};
+    double cols[16];
+    int n = o->target_cols ? cli_numbers(o->target_cols, 0, 1 << 20, 1, cols, 16) : 0;
+    if (n < 0) return sn_fail(err, SN_ERR_ARG, "--target-cols: expected e.g. 3,4 (at most 16)");
+    for (int i = 0; i < n; i++) d->csv.target_cols[i] = (int)cols[i];
+    d->csv.num_target_cols = n;
+    if (n) d->csv.label_col = -1;
+    return SN_OK;
 }
 
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
@@ -378,6 +388,13 @@ sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_datase
     return s;
 }
 
+/* Monotonic clock, seconds. */
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* "1:05" or "1:02:05" */
 static void clock_text(char *buf, size_t len, double seconds) {
     int t = seconds > 0 && seconds < 3.6e6 ? (int)(seconds + 0.5) : 0; /* under 1000 hours */
@@ -390,7 +407,7 @@ static void clock_text(char *buf, size_t len, double seconds) {
 void cli_progress_batch(cli_progress *p, int epoch, int batch, int nbatches, double loss,
                         double acc, double rate, const char *unit) {
     if (p->quiet || !p->tty) return;
-    double t = cli_now();
+    double t = now();
     long done = (long)(epoch - 1) * nbatches + batch, total = (long)p->epochs * nbatches;
     if (p->start == 0) p->start = t, p->done0 = done - 1; /* a resumed run starts midway */
     if (batch != nbatches && t - p->last_draw < 0.1) return;
@@ -446,26 +463,6 @@ sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs) {
     return h;
 }
 
-/* ---- run folders -------------------------------------------------------- */
-
-int cli_make_dirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void cli_model_path(const char *arg, char *buf, size_t len) {
     if (is_dir(arg))
         snprintf(buf, len, "%s/model.safetensors", arg);
@@ -512,35 +509,4 @@ void cli_command_line(int argc, char **argv) {
 
 const char *cli_command_text(void) {
     return command_text;
-}
-
-int cli_cap_threads(int n) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1) cores = 1;
-    long most = CLI_THREADS_PER_CORE * cores;
-    if (n <= most) return n;
-    fprintf(stderr, "scratchnet: --threads %d: using %ld, %d per core of the %ld cores\n", n, most,
-            CLI_THREADS_PER_CORE, cores);
-    return (int)most;
-}
-
-int cli_parse_size(const char *s, size_t *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    double mult = 1;
-    if (end != s && *end) {
-        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
-        if (!u || !*u) return 0;
-        for (const char *p = units; p <= u; p++) mult *= 1024;
-        end++;
-        if (*end == 'i' && end[1] == 'B')
-            end += 2;
-        else if (toupper((unsigned char)*end) == 'B')
-            end++;
-    }
-    v *= mult;
-    if (end == s || *end || errno || !(v >= 1) || v > 1e18) return 0;
-    *out = (size_t)v;
-    return 1;
 }

@@ -84,19 +84,10 @@ int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o);
 char **cli_normalize_args(int argc, char **argv);
 /* The options that take no value, NULL-terminated (for cli_record_args). */
 const char *const *cli_flag_names(void);
-/* 1 when name is an option taking a value. */
-int cli_option_takes_value(const char *name);
-/* --header: 1 yes, 0 no, -1 auto or unset. */
-int cli_header(const cli_opts *o);
-/* Reads a number for option `name` (for values inside option values, such
- * as --noise's list): 0 and a message on stderr when s is not one in
- * [lo, hi] (or not whole when integer). */
-int cli_number(const char *verb, const char *name, const char *s, double lo, double hi, int integer,
-               double *v);
-/* Builds the model of the spec file `path` (or of `text`, named path, when
- * not NULL) seeded with seed (-1: the spec's own). */
-sn_status cli_build_model(const char *path, const char *text, long seed, sn_model **m,
-                          sn_error *err);
+/* A comma-separated list of at most max numbers in [lo, hi] (whole when
+ * integer), such as --noise's and --target-cols' values, into v: how many,
+ * or -1 when s is not such a list. Option values are read the same way. */
+int cli_numbers(const char *s, double lo, double hi, int integer, double *v, int max);
 /* MODEL, or RUN_DIR/model.safetensors when arg is a folder. */
 void cli_model_path(const char *arg, char *buf, size_t len);
 /* Fills o's unset data options (--data: the run's test set or data,
@@ -175,19 +166,5 @@ int cmd_import_weights(int argc, char **argv); /* import_weights.c */
 sn_status cli_train_run(const cli_opts *o, const char *spec_path, const char *spec_text,
                         const sn_dataset *all, const sn_dataset *test, const char *run_dir,
                         sn_error *err);
-
-/* ---- sizes and threads -------------------------------------------------- */
-
-/* "512M", "2G", "1.5G", "100000" (bytes; K, M, G, T: powers of 1024) into
- * *out; 0 when s is not such a size. */
-int cli_parse_size(const char *s, size_t *out);
-/* --threads n: at most CLI_THREADS_PER_CORE threads per core (more only
- * thrash), saying so on stderr when n is capped. */
-#define CLI_THREADS_PER_CORE 4
-int cli_cap_threads(int n);
-/* mkdir -p: 0, or -1 with errno set. */
-int cli_make_dirs(const char *path);
-/* Monotonic clock, seconds. */
-double cli_now(void);
 
 #endif

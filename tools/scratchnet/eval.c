@@ -35,21 +35,6 @@ static const char usage[] =
 
 #define MAX_LEVELS 64
 
-static int parse_levels(const char *s, double *v) {
-    int n = 0;
-    for (const char *p = s; *p;) {
-        char *end;
-        errno = 0;
-        double x = strtod(p, &end);
-        if (end == p || errno || !(x >= 0 && x <= 100) || n == MAX_LEVELS || (*end && *end != ','))
-            return -1;
-        v[n++] = x;
-        p = *end ? end + 1 : end;
-        if (*end && !*p) return -1;
-    }
-    return n;
-}
-
 /* The folder of a model file when it is a run folder (holds history.csv or
  * run.txt); 0 otherwise. */
 static int run_folder_of(const char *model, char *dir, size_t len) {
@@ -116,8 +101,8 @@ int cmd_eval(int argc, char **argv) {
     int rc = cli_parse(argc, argv, &cli_verb_eval, &o);
     if (rc) return rc < 0 ? 0 : rc;
     double levels[MAX_LEVELS];
-    int nlevels = o.noise ? parse_levels(o.noise, levels) : 0;
-    if (nlevels < 0 || (o.noise && nlevels == 0)) {
+    int nlevels = o.noise ? cli_numbers(o.noise, 0, 100, 0, levels, MAX_LEVELS) : 0;
+    if (nlevels < 0) {
         fprintf(stderr,
                 "scratchnet eval: --noise: expected standard deviations in [0, 100] such as "
                 "0,0.1,0.2 (at most %d), got '%s'\n",

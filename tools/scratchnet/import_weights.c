@@ -44,7 +44,7 @@ int cmd_import_weights(int argc, char **argv) {
                     spec);
     sn_free(text);
     sn_model *m = NULL;
-    if (s == SN_OK) s = cli_build_model(spec, NULL, -1, &m, &err);
+    if (s == SN_OK) s = sn_model_from_file(spec, 0, &m, &err);
     if (s == SN_OK) s = sn_model_load_weights(m, weights, &err);
     if (s == SN_OK) s = sn_model_save(m, o.out, &err);
     sn_model_free(m);

@@ -80,11 +80,10 @@ static sn_status load_input(const cli_opts *o, const char *in, const sn_model *m
         return has_suffix(in, ".png") ? cli_png_load(in, 3, d, err) : cli_pgm_load(in, 3, d, err);
     }
     if (has_suffix(in, ".csv")) {
-        sn_csv_options c = {.header = cli_header(o),
-                            .label_col = (int)o->label_col,
-                            .delimiter = ',',
-                            .features_only = o->label_col < 0};
-        return sn_csv_load(in, &c, d, err);
+        sn_data_options c;
+        cli_data_options(o, &c, NULL); /* predict takes no --target-cols */
+        c.csv.features_only = o->label_col < 0;
+        return sn_csv_load(in, &c.csv, d, err);
     }
     return sn_idx_load_images(in, d, err);
 }

@@ -4,7 +4,6 @@
  * loads the data once and trains each configuration as `train` would. */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +76,6 @@ int cmd_sweep(int argc, char **argv) {
         sn_sweep_free(sw);
         return 0;
     }
-    if (s == SN_OK && cli_make_dirs(dir) != 0)
-        s = sn_fail(&err, SN_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     if (s == SN_OK) s = sn_sweep_start(sw, dir, &err);
     if (s == SN_OK)
         fprintf(stderr, "sweep %s: %d configurations into %s\n", sn_sweep_get(sw, "name"), n, dir);
