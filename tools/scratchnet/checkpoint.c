@@ -16,16 +16,13 @@ static const char usage[] =
 static const char *const opts[] = {NULL};
 const cli_verb cli_verb_checkpoint = {"checkpoint", usage, opts, 1, 1};
 
-int cmd_checkpoint(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_checkpoint, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+int cmd_checkpoint(cli_opts *o) {
     char path[1200];
-    size_t n = strlen(o.positional[0]);
-    if (n > 12 && strcmp(o.positional[0] + n - 12, ".safetensors") == 0)
-        snprintf(path, sizeof path, "%s", o.positional[0]);
+    size_t n = strlen(o->positional[0]);
+    if (n > 12 && strcmp(o->positional[0] + n - 12, ".safetensors") == 0)
+        snprintf(path, sizeof path, "%s", o->positional[0]);
     else
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", o.positional[0]);
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", o->positional[0]);
     sn_error err = {0};
     sn_checkpoint_info info;
     int done = 0;

@@ -139,21 +139,22 @@ void cli_progress_batch(cli_progress *p, int epoch, int batch, int nbatches, dou
 void cli_progress_end_line(cli_progress *p);
 sn_train_hooks cli_progress_hooks(cli_progress *p, int quiet, int epochs);
 
+/* The verbs. main.c parses a verb's options with cli_parse and runs it;
+ * `train` parses its own (a --resume stands for a recorded command line)
+ * and goes to cmd_train_text when its arguments include --text. */
 int cmd_train(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_predict(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_summary(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
-int cmd_gradcheck(int argc, char **argv);
-/* Text models (train.c, generate.c); `train` goes to cmd_train_text
- * when its arguments include --text. */
-int cli_wants_text(int argc, char **argv);
 int cmd_train_text(int argc, char **argv);
-int cmd_generate(int argc, char **argv);
-int cmd_checkpoint(int argc, char **argv);
-int cmd_import_weights(int argc, char **argv); /* import_weights.c */
+int cli_wants_text(int argc, char **argv);
+int cmd_eval(cli_opts *o);
+int cmd_predict(cli_opts *o);
+int cmd_report(cli_opts *o);
+int cmd_plot(cli_opts *o);
+int cmd_summary(cli_opts *o);
+int cmd_sweep(cli_opts *o);
+int cmd_gradcheck(cli_opts *o);
+int cmd_generate(cli_opts *o);
+int cmd_checkpoint(cli_opts *o);
+int cmd_import_weights(cli_opts *o);
 
 /* The exit status of a training stopped by a signal (SIGINT, SIGTERM,
  * SIGHUP): 128 + its number. */

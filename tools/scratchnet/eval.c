@@ -96,43 +96,40 @@ static const char *const opts[] = {
     "--header", "--grey",    "--cifar-per-file", NULL};
 const cli_verb cli_verb_eval = {"eval", usage, opts, 1, 1};
 
-int cmd_eval(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_eval, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+int cmd_eval(cli_opts *o) {
     double levels[MAX_LEVELS];
-    int nlevels = o.noise ? cli_numbers(o.noise, 0, 100, 0, levels, MAX_LEVELS) : 0;
+    int nlevels = o->noise ? cli_numbers(o->noise, 0, 100, 0, levels, MAX_LEVELS) : 0;
     if (nlevels < 0) {
         fprintf(stderr,
                 "scratchnet eval: --noise: expected standard deviations in [0, 100] such as "
                 "0,0.1,0.2 (at most %d), got '%s'\n",
-                MAX_LEVELS, o.noise);
+                MAX_LEVELS, o->noise);
         return EXIT_USAGE;
     }
     sn_error err = {0};
     sn_run_data run;
     char model[4200];
-    cli_model_path(o.positional[0], model, sizeof model);
-    if (strcmp(model, o.positional[0]) != 0 && !o.data &&
-        cli_run_defaults(o.positional[0], &o, &run, &err) != SN_OK) {
+    cli_model_path(o->positional[0], model, sizeof model);
+    if (strcmp(model, o->positional[0]) != 0 && !o->data &&
+        cli_run_defaults(o->positional[0], o, &run, &err) != SN_OK) {
         fprintf(stderr, "scratchnet eval: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
-    if (!o.data) {
+    if (!o->data) {
         fprintf(stderr, "scratchnet eval: --data is required\nsee 'scratchnet eval --help'\n");
         return EXIT_USAGE;
     }
-    o.positional[0] = model;
-    sn_set_threads((int)o.threads);
+    o->positional[0] = model;
+    sn_set_threads((int)o->threads);
     sn_model *m = NULL;
     sn_dataset none, test = {0};
     double loss, acc;
     char **names = NULL;
-    int K = 0, batch = o.batch > 0 ? (int)o.batch : 256;
-    sn_status s = sn_model_load(o.positional[0], &m, &err);
-    if (s == SN_OK) s = cli_load_data(&o, &none, &test, 0, &err);
-    if (s == SN_OK) s = cli_check_labels(&o, m, &none, &test, &err);
-    if (s == SN_OK) s = sn_model_check_input(m, &test, o.data, &err);
+    int K = 0, batch = o->batch > 0 ? (int)o->batch : 256;
+    sn_status s = sn_model_load(o->positional[0], &m, &err);
+    if (s == SN_OK) s = cli_load_data(o, &none, &test, 0, &err);
+    if (s == SN_OK) s = cli_check_labels(o, m, &none, &test, &err);
+    if (s == SN_OK) s = sn_model_check_input(m, &test, o->data, &err);
     if (s == SN_OK) s = sn_evaluate(m, &test, batch, &loss, &acc, &err);
     if (s == SN_OK) {
         printf("samples: %d\n", test.n);
@@ -143,19 +140,19 @@ int cmd_eval(int argc, char **argv) {
         K = sn_model_num_classes(m);
         sn_metrics mt;
         /* --classes, else the names the model was trained with, else the data's */
-        char *const *shown = o.classes ? NULL : sn_model_class_names(m);
-        if (!shown) s = sn_class_names_load(o.data, o.classes, &test, K, &names, &err);
+        char *const *shown = o->classes ? NULL : sn_model_class_names(m);
+        if (!shown) s = sn_class_names_load(o->data, o->classes, &test, K, &names, &err);
         if (!shown) shown = names;
         if (s == SN_OK)
             s = sn_evaluate_metrics(m, &test, batch, K > 5 ? 5 : 0, &mt, NULL, NULL, &err);
         if (s == SN_OK) {
-            print_metrics(&mt, shown, o.quiet);
+            print_metrics(&mt, shown, o->quiet);
             sn_metrics_free(&mt);
         }
     }
     if (s == SN_OK && nlevels && !test.labels)
         s = sn_fail(&err, SN_ERR_ARG, "--noise needs a classification test set");
-    if (s == SN_OK && nlevels) s = noise_study(&o, m, &test, levels, nlevels, batch, &err);
+    if (s == SN_OK && nlevels) s = noise_study(o, m, &test, levels, nlevels, batch, &err);
     if (s != SN_OK) fprintf(stderr, "scratchnet eval: %s\n", err.msg);
     sn_class_names_free(names, K);
     sn_dataset_free(&test);

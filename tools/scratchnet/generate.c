@@ -25,20 +25,17 @@ static const char *const opts[] = {"--prime", "--sample-length", "--temperature"
                                    "--seed",  "--allow-unk",     "--threads",     NULL};
 const cli_verb cli_verb_generate = {"generate", usage, opts, 1, 1};
 
-int cmd_generate(int argc, char **argv) {
-    cli_opts a;
-    int rc = cli_parse(argc, argv, &cli_verb_generate, &a);
-    if (rc) return rc < 0 ? 0 : rc;
+int cmd_generate(cli_opts *a) {
     sn_sample_options o = {500, 0.8f, 0, 0, 1};
-    if (a.sample_length >= 0) o.length = (int)a.sample_length;
-    if (a.temperature >= 0) o.temperature = (float)a.temperature;
-    if (a.top_k >= 0) o.top_k = (int)a.top_k;
-    if (a.seed >= 0) o.seed = (uint64_t)a.seed;
-    o.allow_unk = a.allow_unk;
-    const char *prime = a.prime;
+    if (a->sample_length >= 0) o.length = (int)a->sample_length;
+    if (a->temperature >= 0) o.temperature = (float)a->temperature;
+    if (a->top_k >= 0) o.top_k = (int)a->top_k;
+    if (a->seed >= 0) o.seed = (uint64_t)a->seed;
+    o.allow_unk = a->allow_unk;
+    const char *prime = a->prime;
     char model[4200];
-    cli_model_path(a.positional[0], model, sizeof model);
-    int threads = (int)a.threads;
+    cli_model_path(a->positional[0], model, sizeof model);
+    int threads = (int)a->threads;
     sn_set_threads(threads < 0 ? 0 : threads);
     sn_error err = {0};
     sn_model *m = NULL;

@@ -97,27 +97,24 @@ static void print_value(double e, double tol) {
         printf("  %10.2e%s", e, e > tol || e != e ? " !!" : "   ");
 }
 
-int cmd_gradcheck(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_gradcheck, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+int cmd_gradcheck(cli_opts *o) {
     struct {
         double tol, step;
         long samples, seq_len;
         int train;
-    } g = {o.tol > 0 ? o.tol : 1e-2, o.step > 0 ? o.step : 1e-2, o.samples > 0 ? o.samples : 64,
-           o.seq_len > 0 ? o.seq_len : 4, o.train_mode};
-    uint64_t seed = o.seed >= 0 ? (uint64_t)o.seed : 1;
-    int n = o.batch > 0 ? (int)o.batch : 4;
+    } g = {o->tol > 0 ? o->tol : 1e-2, o->step > 0 ? o->step : 1e-2,
+           o->samples > 0 ? o->samples : 64, o->seq_len > 0 ? o->seq_len : 4, o->train_mode};
+    uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : 1;
+    int n = o->batch > 0 ? (int)o->batch : 4;
     if (n > 4096) {
         fprintf(stderr, "scratchnet gradcheck: --batch %d: at most 4096 samples\n", n);
         return EXIT_USAGE;
     }
-    sn_set_threads((int)o.threads);
+    sn_set_threads((int)o->threads);
     sn_error err = {0};
     sn_model *m = NULL;
     char path[4200];
-    cli_model_path(o.positional[0], path, sizeof path);
+    cli_model_path(o->positional[0], path, sizeof path);
     size_t len = strlen(path);
     sn_status s = len > 12 && strcmp(path + len - 12, ".safetensors") == 0
                       ? sn_model_load(path, &m, &err)

@@ -23,16 +23,13 @@ static const char usage[] =
 static const char *const opts[] = {"--out", NULL};
 const cli_verb cli_verb_import_weights = {"import-weights", usage, opts, 2, 2};
 
-int cmd_import_weights(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_import_weights, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (!o.out) {
+int cmd_import_weights(cli_opts *o) {
+    if (!o->out) {
         fprintf(stderr, "scratchnet import-weights: -o MODEL is required\n"
                         "see 'scratchnet import-weights --help'\n");
         return EXIT_USAGE;
     }
-    const char *spec = o.positional[0], *weights = o.positional[1];
+    const char *spec = o->positional[0], *weights = o->positional[1];
     sn_error err = {0};
     char *text = NULL;
     size_t n = 0;
@@ -46,12 +43,12 @@ int cmd_import_weights(int argc, char **argv) {
     sn_model *m = NULL;
     if (s == SN_OK) s = sn_model_from_file(spec, 0, &m, &err);
     if (s == SN_OK) s = sn_model_load_weights(m, weights, &err);
-    if (s == SN_OK) s = sn_model_save(m, o.out, &err);
+    if (s == SN_OK) s = sn_model_save(m, o->out, &err);
     sn_model_free(m);
     if (s != SN_OK) {
         fprintf(stderr, "scratchnet import-weights: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
-    printf("wrote %s\n", o.out);
+    printf("wrote %s\n", o->out);
     return 0;
 }

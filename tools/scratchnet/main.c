@@ -11,12 +11,12 @@
 
 typedef struct verb {
     const char *name, *args, *what;
-    int (*run)(int argc, char **argv);
+    int (*run)(cli_opts *o); /* NULL: train, which parses its own options */
     const cli_verb *v;
 } verb;
 
 static const verb verbs[] = {
-    {"train", "SPEC --data DIR|FILE.csv", "train a model described by a spec file", cmd_train,
+    {"train", "SPEC --data DIR|FILE.csv", "train a model described by a spec file", NULL,
      &cli_verb_train},
     {"train", "SPEC --text FILE.txt", "train a text model (char, byte or word level)", NULL,
      &cli_verb_train_text},
@@ -43,6 +43,11 @@ static const verb verbs[] = {
      cmd_import_weights, &cli_verb_import_weights},
 };
 #define NVERBS (int)(sizeof verbs / sizeof verbs[0])
+
+/* 1 for the first row of a verb (train has three). */
+static int first(int i) {
+    return i == 0 || strcmp(verbs[i - 1].name, verbs[i].name) != 0;
+}
 
 static void usage(FILE *f) {
     fputs("usage: scratchnet VERB [options]\n       scratchnet --version\n\nverbs:\n", f);
@@ -91,7 +96,7 @@ static void man_page(void) {
          "\\fB\\-\\-opt=value\\fR.");
     puts(".SH VERBS");
     for (int i = 0; i < NVERBS; i++) {
-        if (!verbs[i].run) continue;
+        if (!first(i)) continue;
         printf(".SS %s\n.nf\n", verbs[i].name);
         roff(verbs[i].v->usage);
         puts(".fi");
@@ -144,7 +149,7 @@ static int completion(const char *shell) {
              "    fi\n"
              "    case $words[2] in");
     for (int i = 0; i < NVERBS; i++) {
-        if (!verbs[i].run) continue;
+        if (!first(i)) continue;
         printf("    %s) opts=%s", verbs[i].name, bash ? "\"" : "(");
         verb_options(i);
         printf("%s ;;\n", bash ? "\"" : ")");
@@ -163,7 +168,7 @@ static int completion(const char *shell) {
              "}");
     printf("_scratchnet_verbs() { echo");
     for (int i = 0; i < NVERBS; i++)
-        if (verbs[i].run) printf(" %s", verbs[i].name);
+        if (first(i)) printf(" %s", verbs[i].name);
     puts("; }");
     puts(bash ? "complete -o filenames -F _scratchnet scratchnet" : "_scratchnet \"$@\"");
     return 0;
@@ -193,8 +198,12 @@ static int run(int argc, char **argv) {
     cli_command_line(argc, argv);
     if (strcmp(args[1], "train") == 0)
         rc = cli_wants_text(n, args) ? cmd_train_text(n - 1, args + 1) : cmd_train(n - 1, args + 1);
-    for (int i = 0; rc < 0 && i < NVERBS; i++)
-        if (verbs[i].run && strcmp(args[1], verbs[i].name) == 0) rc = verbs[i].run(n - 1, args + 1);
+    for (int i = 0; rc < 0 && i < NVERBS; i++) {
+        cli_opts o;
+        if (verbs[i].run && strcmp(args[1], verbs[i].name) == 0)
+            rc = (rc = cli_parse(n - 1, args + 1, verbs[i].v, &o)) ? (rc < 0 ? 0 : rc)
+                                                                   : verbs[i].run(&o);
+    }
     if (rc < 0) {
         fprintf(stderr, "scratchnet: unknown verb '%s'\nsee 'scratchnet --help'\n", args[1]);
         rc = EXIT_USAGE;

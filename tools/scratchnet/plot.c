@@ -18,24 +18,21 @@ static const char usage[] =
 static const char *const opts[] = {"--out", "--columns", "--title", "--quiet", NULL};
 const cli_verb cli_verb_plot = {"plot", usage, opts, 1, 1};
 
-int cmd_plot(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_plot, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+int cmd_plot(cli_opts *o) {
     char out[4096];
-    const char *csv = o.positional[0];
-    if (o.out) {
-        snprintf(out, sizeof out, "%s", o.out);
+    const char *csv = o->positional[0];
+    if (o->out) {
+        snprintf(out, sizeof out, "%s", o->out);
     } else {
         size_t n = strlen(csv);
         if (n > 4 && strcmp(csv + n - 4, ".csv") == 0) n -= 4;
         snprintf(out, sizeof out, "%.*s.svg", (int)n, csv);
     }
     sn_error err = {0};
-    if (sn_plot_csv(csv, o.columns, o.title, out, &err) != SN_OK) {
+    if (sn_plot_csv(csv, o->columns, o->title, out, &err) != SN_OK) {
         fprintf(stderr, "scratchnet plot: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
-    if (!o.quiet) fprintf(stderr, "wrote %s\n", out);
+    if (!o->quiet) fprintf(stderr, "wrote %s\n", out);
     return 0;
 }

@@ -219,36 +219,34 @@ static sn_status class_names(const cli_opts *o, const sn_model *m, const char *m
     return s;
 }
 
-int cmd_predict(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_predict, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    sn_set_threads((int)o.threads);
+int cmd_predict(cli_opts *o) {
+    sn_set_threads((int)o->threads);
     sn_error err = {0};
     sn_model *m = NULL;
     char model[4200], tmp[1100] = "";
-    cli_model_path(o.positional[0], model, sizeof model);
+    cli_model_path(o->positional[0], model, sizeof model);
     sn_status s = sn_model_load(model, &m, &err);
     int K = s == SN_OK ? sn_model_output_size(m) : 0, classes = K == 1 ? 2 : K;
-    out w = {o.format ? o.format[0] : 't', o.top_k > 0 ? (int)o.top_k : 1, o.probs, K, 0, 0, NULL};
+    out w = {
+        o->format ? o->format[0] : 't', o->top_k > 0 ? (int)o->top_k : 1, o->probs, K, 0, 0, NULL};
     if (w.top > classes) w.top = classes;
-    const int batch = o.batch > 0 ? (int)o.batch : 256;
+    const int batch = o->batch > 0 ? (int)o->batch : 256;
     float *probs = NULL;
     int *order = NULL;
     char **owned = NULL;
-    if (s == SN_OK) s = class_names(&o, m, model, classes, &w.names, &owned, &err);
+    if (s == SN_OK) s = class_names(o, m, model, classes, &w.names, &owned, &err);
     if (s == SN_OK) s = sn_model_reserve(m, batch, &err);
     if (s == SN_OK && (!(probs = malloc((size_t)batch * (size_t)K * sizeof(float))) ||
                        !(order = malloc((size_t)classes * sizeof(int)))))
         s = sn_fail(&err, SN_ERR_NOMEM, "out of memory");
-    for (int f = 1; s == SN_OK && f < o.npositional; f++) {
-        const char *in = o.positional[f], *name = in;
+    for (int f = 1; s == SN_OK && f < o->npositional; f++) {
+        const char *in = o->positional[f], *name = in;
         sn_dataset d = {0};
         if (strcmp(in, "-") == 0) {
             s = stdin_file(tmp, sizeof tmp, &err);
             in = tmp, name = "-";
         }
-        if (s == SN_OK) s = load_input(&o, in, m, &d, &err);
+        if (s == SN_OK) s = load_input(o, in, m, &d, &err);
         if (s == SN_OK) s = sn_model_check_input(m, &d, name, &err);
         for (int start = 0; s == SN_OK && start < d.n; start += batch) {
             int n = d.n - start < batch ? d.n - start : batch;

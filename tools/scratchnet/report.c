@@ -70,11 +70,8 @@ static const char *const opts[] = {"--out",       "--data",           "--classes
                                    "--grey",      "--cifar-per-file", NULL};
 const cli_verb cli_verb_report = {"report", usage, opts, 1, 1};
 
-int cmd_report(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_report, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    const char *dir = o.positional[0];
+int cmd_report(cli_opts *o) {
+    const char *dir = o->positional[0];
     char path[4200];
     sn_error err = {0};
     struct stat st;
@@ -87,22 +84,22 @@ int cmd_report(int argc, char **argv) {
     if (s == SN_OK && !have_model && !have_hist)
         s = sn_fail(&err, SN_ERR_IO, "%s: not a run folder (no history.csv, no model.safetensors)",
                     dir);
-    int asked = o.data != NULL;
+    int asked = o->data != NULL;
     sn_run_data run; /* a text run's measure is its validation loss, shown as is */
-    int have_run = s == SN_OK && cli_run_defaults(dir, &o, &run, NULL) == SN_OK;
+    int have_run = s == SN_OK && cli_run_defaults(dir, o, &run, NULL) == SN_OK;
     if (s == SN_OK && have_model && (asked || (!have_metrics && !(have_run && run.text)))) {
-        sn_status e = compute_eval(&o, dir, have_run ? &run : NULL, &err);
+        sn_status e = compute_eval(o, dir, have_run ? &run : NULL, &err);
         if (e != SN_OK && (asked || !have_hist)) s = e;
         if (e != SN_OK && s == SN_OK)
             fprintf(stderr, "scratchnet report: no test metrics: %s\n", err.msg);
     }
-    if (s == SN_OK) s = sn_report_write(dir, o.out, &err);
+    if (s == SN_OK) s = sn_report_write(dir, o->out, &err);
     if (s != SN_OK) {
         fprintf(stderr, "scratchnet report: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
-    if (o.out)
-        printf("%s\n", o.out);
+    if (o->out)
+        printf("%s\n", o->out);
     else
         printf("%s/report.html\n", dir);
     return 0;

@@ -22,14 +22,11 @@ static int has_suffix(const char *s, const char *suffix) {
 static const char *const opts[] = {NULL};
 const cli_verb cli_verb_summary = {"summary", usage, opts, 1, 1};
 
-int cmd_summary(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_summary, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+int cmd_summary(cli_opts *o) {
     sn_error err = {0};
     sn_model *m = NULL;
     char path[4200];
-    cli_model_path(o.positional[0], path, sizeof path);
+    cli_model_path(o->positional[0], path, sizeof path);
     sn_status s = has_suffix(path, ".safetensors") ? sn_model_load(path, &m, &err)
                                                    : sn_model_from_file(path, 0, &m, &err);
     if (s != SN_OK) {

@@ -30,12 +30,9 @@ static const char *const opts[] = {"--out",   "--data",      "--dry-run",     "-
                                    "--seed",  "--val-split", "--standardize", NULL};
 const cli_verb cli_verb_sweep = {"sweep", usage, opts, 1, 1};
 
-int cmd_sweep(int argc, char **argv) {
-    cli_opts o;
-    int rc = cli_parse(argc, argv, &cli_verb_sweep, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    sn_set_threads((int)o.threads);
-    const char *file = o.positional[0];
+int cmd_sweep(cli_opts *o) {
+    sn_set_threads((int)o->threads);
+    const char *file = o->positional[0];
     sn_error err = {0};
     sn_sweep *sw = NULL;
     int n = 0, failed = 0;
@@ -44,21 +41,21 @@ int cmd_sweep(int argc, char **argv) {
     sn_status s = sn_sweep_load(file, &sw, &err);
     if (s == SN_OK) {
         const char *out = sn_sweep_get(sw, "out");
-        if (o.out)
-            snprintf(dir, sizeof dir, "%s", o.out);
+        if (o->out)
+            snprintf(dir, sizeof dir, "%s", o->out);
         else if (out)
             snprintf(dir, sizeof dir, "%s", out);
         else
             snprintf(dir, sizeof dir, "runs/%s", sn_sweep_get(sw, "name"));
-        if (!o.data) o.data = sn_sweep_get(sw, "data");
-        if (!o.test) o.test = sn_sweep_get(sw, "test");
-        if (!o.classes) o.classes = sn_sweep_get(sw, "classes");
-        if (!o.data) s = sn_fail(&err, SN_ERR_FORMAT, "%s: no 'data' line (or --data)", file);
+        if (!o->data) o->data = sn_sweep_get(sw, "data");
+        if (!o->test) o->test = sn_sweep_get(sw, "test");
+        if (!o->classes) o->classes = sn_sweep_get(sw, "classes");
+        if (!o->data) s = sn_fail(&err, SN_ERR_FORMAT, "%s: no 'data' line (or --data)", file);
         n = sn_sweep_count(sw);
     }
     /* The data, then every configuration must build and fit its labels
      * before anything is written or trained. */
-    if (s == SN_OK && !o.dry_run) s = cli_load_data(&o, &all, &test, 1, &err);
+    if (s == SN_OK && !o->dry_run) s = cli_load_data(o, &all, &test, 1, &err);
     for (int i = 0; s == SN_OK && i < n; i++) {
         char *text = NULL, name[800];
         sn_model *m = NULL;
@@ -66,11 +63,11 @@ int cmd_sweep(int argc, char **argv) {
                  sn_sweep_label(sw, i));
         s = sn_sweep_spec_text(sw, i, &text, &err);
         if (s == SN_OK) s = sn_model_from_spec(text, name, 0, &m, &err);
-        if (s == SN_OK && !o.dry_run) s = cli_check_labels(&o, m, &all, &test, &err);
+        if (s == SN_OK && !o->dry_run) s = cli_check_labels(o, m, &all, &test, &err);
         sn_model_free(m);
         sn_free(text);
     }
-    if (s == SN_OK && o.dry_run) {
+    if (s == SN_OK && o->dry_run) {
         for (int i = 0; i < n; i++)
             printf("%s/%s\t%s\n", dir, sn_sweep_dir(sw, i), sn_sweep_label(sw, i));
         sn_sweep_free(sw);
@@ -86,7 +83,7 @@ int cmd_sweep(int argc, char **argv) {
         snprintf(run_dir, sizeof run_dir, "%s/%s", dir, sn_sweep_dir(sw, i));
         fprintf(stderr, "\n[%d/%d] %s -> %s\n", i + 1, n, label, run_dir);
         sn_status t = sn_sweep_spec_text(sw, i, &text, &e);
-        if (t == SN_OK) t = cli_train_run(&o, spec, text, &all, &test, run_dir, &e);
+        if (t == SN_OK) t = cli_train_run(o, spec, text, &all, &test, run_dir, &e);
         if (t != SN_OK) {
             fprintf(stderr, "[%d/%d] %s: failed: %s\n", i + 1, n, label, e.msg);
             failed++;
