@@ -653,6 +653,14 @@ typedef struct sn_data_options {
 sn_status sn_data_load(const char *path, const sn_data_options *o, sn_dataset *train,
                        sn_dataset *test, sn_error *err);
 
+/* Checks that every class label of train and test (either may be NULL or
+ * empty), as sn_data_load read them from `path` (and a CSV test set from
+ * test_path), is one of m's classes, 0 .. sn_model_num_classes − 1. The
+ * error (SN_ERR_FORMAT) names the file, for a folder the set ("training
+ * labels", "test labels"), the sample and its label. */
+sn_status sn_data_check_labels(const sn_model *m, const char *path, const char *test_path,
+                               const sn_dataset *train, const sn_dataset *test, sn_error *err);
+
 /* ---- transforms and splits ---------------------------------------------- */
 
 /* Per-feature mean and standard deviation of d (std of 0 is taken as 1). */

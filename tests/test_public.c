@@ -155,6 +155,35 @@ static void test_dataset_alloc(void) {
     CHECK(d.x == NULL);
 }
 
+/* sn_data_check_labels: labels outside the model's classes, named by file,
+ * set (for a folder), sample and label. */
+static void test_check_labels(void) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 2\ndense 3\nloss softmax_xent\n", "m", 1, &m, &err) == SN_OK);
+    if (!m) return;
+    sn_dataset train, test;
+    CHECK(sn_dataset_alloc(&train, 4, 1, (int[1]){2}, 3, 0, &err) == SN_OK);
+    CHECK(sn_dataset_alloc(&test, 2, 1, (int[1]){2}, 3, 0, &err) == SN_OK);
+    train.labels[0] = 2, test.labels[1] = 1;
+    CHECK(sn_data_check_labels(m, "a.csv", "b.csv", &train, &test, &err) == SN_OK);
+    CHECK(sn_data_check_labels(m, "a.csv", NULL, NULL, NULL, &err) == SN_OK);
+    train.labels[3] = 3; /* the model has classes 0..2 */
+    CHECK(sn_data_check_labels(m, "a.csv", "b.csv", &train, &test, &err) == SN_ERR_FORMAT);
+    CHECK(strcmp(err.msg,
+                 "a.csv: sample 3: label 3 out of range (the model has 3 classes, 0..2)") == 0);
+    train.labels[3] = 0, test.labels[0] = -1;
+    CHECK(sn_data_check_labels(m, "a.csv", "b.csv", &train, &test, &err) == SN_ERR_FORMAT);
+    CHECK(strncmp(err.msg, "b.csv: sample 0: label -1", 25) == 0); /* the test file */
+    CHECK(sn_data_check_labels(m, dir, NULL, NULL, &test, &err) == SN_ERR_FORMAT);
+    char want[128];
+    snprintf(want, sizeof want, "%s (test labels): sample 0:", dir); /* a folder: which set */
+    CHECK(strncmp(err.msg, want, strlen(want)) == 0);
+    sn_dataset_free(&train);
+    sn_dataset_free(&test);
+    sn_model_free(m);
+}
+
 /* sn_spec_has_vocab: the whole word only. */
 static void test_spec_has_vocab(void) {
     CHECK(sn_spec_has_vocab("input 1\nembedding vocab 64\nlstm 8\ndense vocab\n") == 1);
@@ -171,6 +200,7 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     test_fail();
     test_dataset_alloc();
+    test_check_labels();
     test_spec_has_vocab();
     test_run_data();
     test_noise();

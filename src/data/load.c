@@ -58,3 +58,27 @@ sn_status sn_data_load(const char *path, const sn_data_options *o, sn_dataset *t
     }
     return s;
 }
+
+/* The first label of d outside 0..K-1, named after `file` (and `part` for
+ * a folder holding several sets). */
+static sn_status check_labels(const sn_dataset *d, int K, const char *file, const char *part,
+                              sn_error *err) {
+    for (int i = 0; d && d->labels && i < d->n; i++)
+        if (d->labels[i] < 0 || d->labels[i] >= K)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "%s%s: sample %d: label %d out of range (the model has %d classes, "
+                           "0..%d)",
+                           file, is_dir(file) ? part : "", i, d->labels[i], K, K - 1);
+    return SN_OK;
+}
+
+sn_status sn_data_check_labels(const sn_model *m, const char *path, const char *test_path,
+                               const sn_dataset *train, const sn_dataset *test, sn_error *err) {
+    int K = sn_model_num_classes(m);
+    if (!path) path = "data";
+    sn_status s = check_labels(train, K, path, " (training labels)", err);
+    if (s == SN_OK)
+        s = check_labels(test, K, test_path && train && train->n ? test_path : path,
+                         " (test labels)", err);
+    return s;
+}

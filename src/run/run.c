@@ -16,7 +16,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void sn_run_options_default(sn_run_options *o) {
     memset(o, 0, sizeof *o);
@@ -113,24 +112,6 @@ static void apply_overrides(const sn_run_options *o, sn_train_config *c) {
     if (o->standardize) c->standardize = 1;
 }
 
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The first label of d outside 0..K-1, named after `file` (and `part` for
- * a folder holding several sets). */
-static sn_status check_labels(const sn_dataset *d, int K, const char *file, const char *part,
-                              sn_error *err) {
-    for (int i = 0; d && d->labels && i < d->n; i++)
-        if (d->labels[i] < 0 || d->labels[i] >= K)
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "%s%s: sample %d: label %d out of range (the model has %d classes, "
-                           "0..%d)",
-                           file, is_dir(file) ? part : "", i, d->labels[i], K, K - 1);
-    return SN_OK;
-}
-
 /* train and val as training uses them: `all` split by the model's val_split
  * (train borrows `all` without a split; *own_train says when it is a copy),
  * and the model's input pipeline fitted to the training part. */
@@ -162,10 +143,7 @@ static sn_status table_run(const sn_run_options *o, sn_model *m, const sn_datase
     int own_train = 0;
     tst = test ? *test : none; /* raw: the model standardizes what it is given */
     const char *data = o->data ? o->data : "data";
-    sn_status s = check_labels(all, K, data, " (training labels)", err);
-    if (s == SN_OK)
-        s = check_labels(&tst, K, o->data_options.test && all->n ? o->data_options.test : data,
-                         " (test labels)", err);
+    sn_status s = sn_data_check_labels(m, data, o->data_options.test, all, &tst, err);
     /* the model's whole memory weighed (and taken) before the folder is touched */
     if (s == SN_OK) s = sn_model_reserve(m, c->batch, err);
     if (s == SN_OK) s = prepare_data(m, all, &train, &val, &own_train, err);

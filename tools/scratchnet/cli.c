@@ -365,29 +365,6 @@ sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, 
     return s;
 }
 
-/* The first label of d outside 0..K-1, named after `file` (and `part` for
- * a folder holding several sets). */
-static sn_status check_labels(const sn_dataset *d, int K, const char *file, const char *part,
-                              sn_error *err) {
-    for (int i = 0; d->labels && i < d->n; i++)
-        if (d->labels[i] < 0 || d->labels[i] >= K)
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "%s%s: sample %d: label %d out of range (the model has %d classes, "
-                           "0..%d)",
-                           file, is_dir(file) ? part : "", i, d->labels[i], K, K - 1);
-    return SN_OK;
-}
-
-sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_dataset *train,
-                           const sn_dataset *test, sn_error *err) {
-    int K = sn_model_num_classes(m);
-    const char *data = o->data ? o->data : "data";
-    sn_status s = check_labels(train, K, data, " (training labels)", err);
-    if (s == SN_OK)
-        s = check_labels(test, K, o->test && train->n ? o->test : data, " (test labels)", err);
-    return s;
-}
-
 /* Monotonic clock, seconds. */
 static double now(void) {
     struct timespec ts;

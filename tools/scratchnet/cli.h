@@ -116,12 +116,6 @@ sn_status cli_data_options(const cli_opts *o, sn_data_options *d, sn_error *err)
 sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, int need_train,
                         sn_error *err);
 
-/* Checks that every class label of train and test (either may be empty) is
- * one of the model's classes; the message names the data (o->data, o->test)
- * and the sample. */
-sn_status cli_check_labels(const cli_opts *o, const sn_model *m, const sn_dataset *train,
-                           const sn_dataset *test, sn_error *err);
-
 /* Progress hooks for sn_train: a bar redrawn in place on a terminal (the
  * epoch's batches, the run's elapsed time and the ETA of the whole run), one
  * plain line per epoch otherwise, nothing with --quiet. */

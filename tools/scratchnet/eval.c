@@ -128,7 +128,7 @@ int cmd_eval(cli_opts *o) {
     int K = 0, batch = o->batch > 0 ? (int)o->batch : 256;
     sn_status s = sn_model_load(o->positional[0], &m, &err);
     if (s == SN_OK) s = cli_load_data(o, &none, &test, 0, &err);
-    if (s == SN_OK) s = cli_check_labels(o, m, &none, &test, &err);
+    if (s == SN_OK) s = sn_data_check_labels(m, o->data, o->test, &none, &test, &err);
     if (s == SN_OK) s = sn_model_check_input(m, &test, o->data, &err);
     if (s == SN_OK) s = sn_evaluate(m, &test, batch, &loss, &acc, &err);
     if (s == SN_OK) {

@@ -63,7 +63,8 @@ int cmd_sweep(cli_opts *o) {
                  sn_sweep_label(sw, i));
         s = sn_sweep_spec_text(sw, i, &text, &err);
         if (s == SN_OK) s = sn_model_from_spec(text, name, 0, &m, &err);
-        if (s == SN_OK && !o->dry_run) s = cli_check_labels(o, m, &all, &test, &err);
+        if (s == SN_OK && !o->dry_run)
+            s = sn_data_check_labels(m, o->data, o->test, &all, &test, &err);
         sn_model_free(m);
         sn_free(text);
     }
