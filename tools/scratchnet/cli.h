@@ -98,10 +98,10 @@ sn_status cli_run_defaults(const char *dir, cli_opts *o, sn_run_data *run, sn_er
  * cli_command_text returns it ("" before). */
 void cli_command_line(int argc, char **argv);
 const char *cli_command_text(void);
-/* A PNG or PGM image as a one-sample set of `channels` (1 or 3) planes,
- * pixels scaled to [0, 1] (image.c). */
-sn_status cli_png_load(const char *path, int channels, sn_dataset *d, sn_error *err);
-sn_status cli_pgm_load(const char *path, int channels, sn_dataset *d, sn_error *err);
+/* A PNG (by its name) or PGM image as a one-sample set, pixels scaled to
+ * [0, 1]: 3 planes (RGB) when a model input of `size` values takes them,
+ * else 1 (image.c). */
+sn_status cli_image_load(const char *path, size_t size, sn_dataset *d, sn_error *err);
 
 extern const char cli_train_usage[];
 extern const cli_verb cli_verb_train, cli_verb_train_text, cli_verb_generate, cli_verb_eval,

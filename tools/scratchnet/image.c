@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* Grey (from 1) or RGB (from 3) bytes into d's one sample of `channels`
- * planes: colour made grey with the ITU-R BT.601 weights as CIFAR-10's
- * --grey does (Y = 0.299 R + 0.587 G + 0.114 B), grey repeated. */
-static sn_status to_sample(const unsigned char *px, int w, int h, int from, int channels,
+/* Grey (from 1) or RGB (from 3) bytes into d's one sample: 3 planes when a
+ * model input of `size` values takes that many, else 1, colour made grey
+ * with the ITU-R BT.601 weights as CIFAR-10's --grey does (Y = 0.299 R +
+ * 0.587 G + 0.114 B), grey repeated. */
+static sn_status to_sample(const unsigned char *px, int w, int h, int from, size_t size,
                            sn_dataset *d, sn_error *err) {
     static const float luma[3] = {0.299f, 0.587f, 0.114f};
     size_t plane = (size_t)w * (size_t)h;
+    int channels = plane * 3 == size ? 3 : 1;
     sn_status s = sn_dataset_alloc(d, 1, 3, (int[3]){channels, h, w}, 0, 0, err);
     if (s != SN_OK) return s;
     for (size_t i = 0; i < plane; i++) {
@@ -37,7 +40,7 @@ static void png_warn(png_structp p, png_const_charp msg) {
     (void)p, (void)msg;
 }
 
-sn_status cli_png_load(const char *path, int channels, sn_dataset *d, sn_error *err) {
+static sn_status png_load(const char *path, size_t size, sn_dataset *d, sn_error *err) {
     char why[200] = "";
     FILE *f = fopen(path, "rb");
     if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -69,7 +72,7 @@ sn_status cli_png_load(const char *path, int channels, sn_dataset *d, sn_error *
             for (png_uint_32 y = 0; y < h; y++) rows[y] = px + y * stride;
             png_read_image(p, rows);
             png_read_end(p, NULL);
-            s = to_sample(px, (int)w, (int)h, from, channels, d, err);
+            s = to_sample(px, (int)w, (int)h, from, size, d, err);
         }
     }
     png_destroy_read_struct(&p, info ? &info : NULL, NULL);
@@ -98,7 +101,7 @@ static int pgm_int(FILE *f, long *v) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == EOF;
 }
 
-sn_status cli_pgm_load(const char *path, int channels, sn_dataset *d, sn_error *err) {
+static sn_status pgm_load(const char *path, size_t size, sn_dataset *d, sn_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return sn_fail(err, SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     char magic[2] = {0};
@@ -127,7 +130,13 @@ sn_status cli_pgm_load(const char *path, int channels, sn_dataset *d, sn_error *
         if (s == SN_OK) px[i] = (unsigned char)((v * 255 + max / 2) / max);
     }
     fclose(f);
-    if (s == SN_OK) s = to_sample(px, (int)w, (int)h, 1, channels, d, err);
+    if (s == SN_OK) s = to_sample(px, (int)w, (int)h, 1, size, d, err);
     free(px);
     return s;
+}
+
+sn_status cli_image_load(const char *path, size_t size, sn_dataset *d, sn_error *err) {
+    size_t n = strlen(path);
+    return n > 4 && strcasecmp(path + n - 4, ".png") == 0 ? png_load(path, size, d, err)
+                                                          : pgm_load(path, size, d, err);
 }

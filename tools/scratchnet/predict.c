@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,22 +64,8 @@ static sn_status stdin_file(char *path, size_t len, sn_error *err) {
 
 static sn_status load_input(const cli_opts *o, const char *in, const sn_model *m, sn_dataset *d,
                             sn_error *err) {
-    size_t size = sn_model_input_size(m);
-    int channels = 1;
-    sn_status s;
-    if (has_suffix(in, ".png") || has_suffix(in, ".pgm")) {
-        sn_dataset probe;
-        s = has_suffix(in, ".png") ? cli_png_load(in, 1, &probe, err)
-                                   : cli_pgm_load(in, 1, &probe, err);
-        if (s != SN_OK) return s;
-        channels = probe.sample_size * 3 == size ? 3 : 1;
-        if (channels == 1) {
-            *d = probe;
-            return SN_OK;
-        }
-        sn_dataset_free(&probe);
-        return has_suffix(in, ".png") ? cli_png_load(in, 3, d, err) : cli_pgm_load(in, 3, d, err);
-    }
+    if (has_suffix(in, ".png") || has_suffix(in, ".pgm"))
+        return cli_image_load(in, sn_model_input_size(m), d, err);
     if (has_suffix(in, ".csv")) {
         sn_data_options c;
         cli_data_options(o, &c, NULL); /* predict takes no --target-cols */
@@ -106,7 +93,13 @@ typedef struct out {
     char *const *names;
 } out;
 
-static void text_cell(const out *w, const char *s, int first) {
+/* One TSV or CSV cell (printf-style), after a separator unless first. */
+static void cell(const out *w, int first, const char *fmt, ...) {
+    char text[4400], *s = text;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
     if (!first) putchar(w->fmt == 'c' ? ',' : '\t');
     if (w->fmt == 'c' && strpbrk(s, ",\"\n")) {
         putchar('"');
@@ -136,31 +129,22 @@ static void header(out *w) {
         puts("[");
         return;
     }
-    char col[300];
-    text_cell(w, "input", 1);
-    text_cell(w, "index", 0);
+    cell(w, 1, "input");
+    cell(w, 0, "index");
     for (int r = 1; r <= w->top; r++) {
-        char c[3][40], sfx[16] = "";
+        char sfx[16] = "";
         if (r > 1) snprintf(sfx, sizeof sfx, "_%d", r);
-        snprintf(c[0], sizeof c[0], "class%s", sfx);
-        snprintf(c[1], sizeof c[1], "name%s", sfx);
-        snprintf(c[2], sizeof c[2], "prob%s", sfx);
-        for (int i = 0; i < 3; i++) text_cell(w, c[i], 0);
+        cell(w, 0, "class%s", sfx);
+        cell(w, 0, "name%s", sfx);
+        cell(w, 0, "prob%s", sfx);
     }
-    for (int k = 0; w->probs && k < (w->K == 1 ? 2 : w->K); k++) {
-        snprintf(col, sizeof col, "prob_%s", w->names[k]);
-        text_cell(w, col, 0);
-    }
+    for (int k = 0; w->probs && k < w->K; k++) cell(w, 0, "prob_%s", w->names[k]);
     putchar('\n');
 }
 
-/* One sample: p holds K probabilities (K = 1: of class 1). */
-static void row(out *w, const char *in, int index, const float *p1, const int *order) {
-    int K = w->K;
-    float two[2];
-    const float *p = p1;
-    if (K == 1) two[0] = 1 - p1[0], two[1] = p1[0], p = two, K = 2;
-    char num[64];
+/* One sample: p holds the K classes' probabilities, order the classes
+ * ranked. */
+static void row(out *w, const char *in, int index, const float *p, const int *order) {
     header(w);
     if (w->fmt == 'j') {
         printf("%s  {\"input\": ", w->rows++ ? ",\n" : "");
@@ -179,26 +163,20 @@ static void row(out *w, const char *in, int index, const float *p1, const int *o
         }
         if (w->probs) {
             printf(", \"probs\": [");
-            for (int k = 0; k < K; k++) printf("%s%.6g", k ? ", " : "", p[k]);
+            for (int k = 0; k < w->K; k++) printf("%s%.6g", k ? ", " : "", p[k]);
             printf("]");
         }
         printf("}");
         return;
     }
-    text_cell(w, in, 1);
-    snprintf(num, sizeof num, "%d", index);
-    text_cell(w, num, 0);
+    cell(w, 1, "%s", in);
+    cell(w, 0, "%d", index);
     for (int r = 0; r < w->top; r++) {
-        snprintf(num, sizeof num, "%d", order[r]);
-        text_cell(w, num, 0);
-        text_cell(w, w->names[order[r]], 0);
-        snprintf(num, sizeof num, "%.4f", p[order[r]]);
-        text_cell(w, num, 0);
+        cell(w, 0, "%d", order[r]);
+        cell(w, 0, "%s", w->names[order[r]]);
+        cell(w, 0, "%.4f", p[order[r]]);
     }
-    for (int k = 0; w->probs && k < K; k++) {
-        snprintf(num, sizeof num, "%.4f", p[k]);
-        text_cell(w, num, 0);
-    }
+    for (int k = 0; w->probs && k < w->K; k++) cell(w, 0, "%.4f", p[k]);
     putchar('\n');
 }
 
@@ -227,8 +205,13 @@ int cmd_predict(cli_opts *o) {
     cli_model_path(o->positional[0], model, sizeof model);
     sn_status s = sn_model_load(model, &m, &err);
     int K = s == SN_OK ? sn_model_output_size(m) : 0, classes = K == 1 ? 2 : K;
-    out w = {
-        o->format ? o->format[0] : 't', o->top_k > 0 ? (int)o->top_k : 1, o->probs, K, 0, 0, NULL};
+    out w = {o->format ? o->format[0] : 't',
+             o->top_k > 0 ? (int)o->top_k : 1,
+             o->probs,
+             classes,
+             0,
+             0,
+             NULL};
     if (w.top > classes) w.top = classes;
     const int batch = o->batch > 0 ? (int)o->batch : 256;
     float *probs = NULL;
@@ -252,10 +235,10 @@ int cmd_predict(cli_opts *o) {
             int n = d.n - start < batch ? d.n - start : batch;
             s = sn_model_predict(m, d.x + (size_t)start * d.sample_size, n, probs, &err);
             for (int i = 0; s == SN_OK && i < n; i++) {
-                const float *p = probs + (size_t)i * K;
+                const float *p = probs + (size_t)i * K; /* one output: P(class 1) */
                 float two[2] = {1 - p[0], p[0]};
                 rank(K == 1 ? two : p, classes, order);
-                row(&w, name, start + i, p, order);
+                row(&w, name, start + i, K == 1 ? two : p, order);
             }
         }
         sn_dataset_free(&d);
