@@ -246,14 +246,15 @@ PY
 sed 's/^epochs 4$/epochs 6\nschedule step step_size=2 gamma=0.5\nearly_stop patience=2 monitor=val_acc/' \
     "$tmp/mlp.net" >"$tmp/es.net"
 "$sn" train "$tmp/es.net" --data "$data" --out "$tmp/es" --quiet >/dev/null 2>"$tmp/err" || bad "es: $(cat "$tmp/err")"
-grep -q "^schedule step step_size=2 gamma=0.5$" "$tmp/es/run.txt" && ok || bad "run.txt: $(grep schedule "$tmp/es/run.txt")"
-grep -q "^early_stop patience=2 .*monitor=val_acc restore=yes$" "$tmp/es/run.txt" && ok ||
-    bad "run.txt: $(grep early_stop "$tmp/es/run.txt")"
+for k in "schedule step" "step_size 2" "gamma 0.5" "patience 2" "monitor val_acc" "restore_best yes"; do
+    grep -qx "$k" "$tmp/es/run.txt" && ok || bad "run.txt lacks '$k': $(cat "$tmp/es/run.txt")"
+done
 # the kept epoch, as the library reports it, in run.txt and on the charts
 kept=$(sed -n 's/^kept_epoch //p' "$tmp/es/run.txt")
 [ -n "$kept" ] && grep -q "kept: epoch $kept<" "$tmp/es/report.html" &&
     grep -q "test accuracy (weights of epoch $kept)" "$tmp/es/report.html" && ok ||
     bad "early-stopped run: kept_epoch '$kept' not on the report"
-grep -q "step_size=2 gamma=0.5</td>" "$tmp/es/report.html" && grep -q "monitor=val_acc" "$tmp/es/report.html" &&
+grep -q '>step_size</td><td class="l">2</td>' "$tmp/es/report.html" &&
+    grep -q '>monitor</td><td class="l">val_acc</td>' "$tmp/es/report.html" &&
     ok || bad "the hyper-parameter table lacks the schedule or the monitor"
 finish

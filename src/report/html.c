@@ -524,7 +524,8 @@ static int kept_epoch(const sn_keyvals *run, const sn_table *h) {
         int r = best_row(h, cv);
         return r >= 0 ? (int)sn_table_num(h, r, ce) : 0;
     }
-    if (sn_keyvals_get(run, "early_stop")) return 0;
+    const char *patience = sn_keyvals_get(run, "patience"); /* early stopping: unknown */
+    if (sn_keyvals_get(run, "early_stop") || (patience && atoi(patience) > 0)) return 0;
     return (int)sn_table_num(h, h->nrows - 1, ce);
 }
 

@@ -53,9 +53,6 @@ sn_status sn_run_resume_check(const char *run_dir, const char *spec, const char 
  * git checkout), the command line, the start time; a resumed run keeps the
  * first command and start and adds a "resumed" line. */
 void sn_run_head(char *buf, size_t len, const char *run_dir, const char *command, int resumed);
-/* "schedule ..." (its kind and parameters) and, with early stopping,
- * "early_stop patience= min_delta= monitor= restore=". */
-void sn_run_train_lines(char *buf, size_t len, const sn_train_config *c);
 /* "YYYY-MM-DD HH:MM:SS", local time */
 void sn_run_now_text(char *buf, size_t len);
 /* run.txt of a table run: head (sn_run_head), what it trains on, the

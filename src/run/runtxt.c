@@ -40,40 +40,6 @@ void sn_run_head(char *buf, size_t len, const char *run_dir, const char *command
     sn_keyvals_free(&old);
 }
 
-void sn_run_train_lines(char *buf, size_t len, const sn_train_config *c) {
-    const sn_schedule_config *s = &c->schedule;
-    int k = snprintf(buf, len, "schedule %s", s->kind[0] ? s->kind : "none");
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        if (k >= 0 && k < (int)len) k += snprintf(buf + k, len - (size_t)k, __VA_ARGS__);          \
-    } while (0)
-    if (strcmp(s->kind, "step") == 0) PUT(" step_size=%d gamma=%g", s->step_size, (double)s->gamma);
-    if (strcmp(s->kind, "multistep") == 0) {
-        PUT(" milestones=");
-        for (int i = 0; i < s->nmilestones; i++) PUT("%s%d", i ? "," : "", s->milestones[i]);
-        PUT(" gamma=%g", (double)s->gamma);
-    }
-    if (strcmp(s->kind, "exponential") == 0) PUT(" gamma=%g", (double)s->gamma);
-    if (strcmp(s->kind, "cosine") == 0)
-        PUT(" t_max=%d eta_min=%g", s->t_max ? s->t_max : c->epochs, (double)s->eta_min);
-    if (strcmp(s->kind, "linear") == 0)
-        PUT(" start_factor=%g end_factor=%g total_iters=%d", (double)s->start_factor,
-            (double)s->end_factor, s->total_iters);
-    if (strcmp(s->kind, "plateau") == 0)
-        PUT(" monitor=%s factor=%g patience=%d threshold=%g",
-            s->monitor[0] ? s->monitor : "val_loss", (double)s->factor, s->patience,
-            (double)s->threshold);
-    if (s->warmup_steps || s->warmup_epochs)
-        PUT(" warmup=%d%s", s->warmup_steps ? s->warmup_steps : s->warmup_epochs,
-            s->warmup_steps ? "steps" : "epochs");
-    PUT("\n");
-    if (c->patience > 0)
-        PUT("early_stop patience=%d min_delta=%g monitor=%s restore=%s\n", c->patience,
-            (double)c->min_delta, c->monitor[0] ? c->monitor : "val_loss",
-            c->restore_best ? "yes" : "no");
-#undef PUT
-}
-
 #define ADD(...)                                                                                   \
     do {                                                                                           \
         if (k < (int)sizeof text) k += snprintf(text + k, sizeof text - (size_t)k, __VA_ARGS__);   \
@@ -83,7 +49,7 @@ sn_status sn_run_txt_table(const char *dir, const sn_run_options *o, const sn_mo
                            const char *head, const char *finished, long ntrain, long nval,
                            long ntest, const char *changed, int kept, sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
-    char text[8192];
+    char text[16384];
     int k = snprintf(text, sizeof text,
                      "# what this run trained, on what, and how (scratchnet train)\n%s"
                      "spec %s\ndata %s\n",
@@ -99,21 +65,9 @@ sn_status sn_run_txt_table(const char *dir, const sn_run_options *o, const sn_mo
             ADD("%d%s", csv->target_cols[i], i + 1 < csv->num_target_cols ? "," : "\n");
     }
     if (csv->header >= 0) ADD("header %s\n", csv->header ? "yes" : "no");
-    ADD("optimizer %s\nlr %g\n", c->optimizer, (double)c->lr);
-    if (strcmp(c->optimizer, "sgd") == 0)
-        ADD("momentum %g\nnesterov %d\ndecay %g\n", (double)c->momentum, c->nesterov,
-            (double)c->decay);
-    else
-        ADD("beta1 %g\nbeta2 %g\neps %g\n", (double)c->beta1, (double)c->beta2, (double)c->eps);
-    ADD("weight_decay %g\nbatch %d\nepochs %d\nval_split %g\n", (double)c->weight_decay, c->batch,
-        c->epochs, (double)c->val_split);
-    char lines[512];
-    sn_run_train_lines(lines, sizeof lines, c);
-    ADD("%s", lines);
-    ADD("skip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n",
-        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio);
-    ADD("seed %llu\nstandardize %s\nthreads %d\n", (unsigned long long)c->seed,
-        c->standardize ? "yes" : "no", sn_get_threads());
+    k += (int)sn_train_config_lines(c, k < (int)sizeof text ? text + k : NULL,
+                                    k < (int)sizeof text ? sizeof text - (size_t)k : 0);
+    ADD("threads %d\n", sn_get_threads());
     ADD("samples %ld train, %ld validation, %ld test\nparameters %zu\n", ntrain, nval, ntest,
         sn_model_num_params(m));
     if (changed && changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
@@ -126,18 +80,15 @@ sn_status sn_run_txt_text(const char *dir, const sn_run_options *o, const sn_tex
                           const sn_model *m, int resumed, const char *changed, int kept,
                           sn_error *err) {
     const sn_train_config *c = sn_model_config((sn_model *)m);
-    char text[8192], head[6000], lines[512];
+    char text[16384], head[6000];
     sn_run_head(head, sizeof head, dir, o->command, resumed);
-    sn_run_train_lines(lines, sizeof lines, c);
-    int k = snprintf(
-        text, sizeof text,
-        "# what this run trained, on what, and how (scratchnet train --text)\n%s"
-        "spec %s\ntext %s\nlevel %s\nseq %d\noptimizer %s\nlr %g\nbatch %d\nepochs %d\n"
-        "seed %llu\nthreads %d\nskip_nonfinite %s\nmax_grad_norm %g\nmax_loss_ratio %g\n%s",
-        head, o->spec_path, o->text, sn_text_level_name(t->level), t->o.seq_len, c->optimizer,
-        (double)c->lr, c->batch, c->epochs, (unsigned long long)c->seed, sn_get_threads(),
-        c->skip_nonfinite ? "yes" : "no", (double)c->max_grad_norm, (double)c->max_loss_ratio,
-        lines);
+    int k = snprintf(text, sizeof text,
+                     "# what this run trained, on what, and how (scratchnet train --text)\n%s"
+                     "spec %s\ntext %s\nlevel %s\nseq %d\n",
+                     head, o->spec_path, o->text, sn_text_level_name(t->level), t->o.seq_len);
+    k += (int)sn_train_config_lines(c, k < (int)sizeof text ? text + k : NULL,
+                                    k < (int)sizeof text ? sizeof text - (size_t)k : 0);
+    ADD("threads %d\n", sn_get_threads());
     if (changed[0]) ADD("resumed_on_changed_inputs %s\n", changed);
     if (kept > 0) ADD("kept_epoch %d\n", kept); /* the epoch whose weights the model holds */
     return sn_run_write_text(dir, "run.txt", text, err);
