@@ -166,139 +166,139 @@ static int parse_num(const char *s, double *v) {
     return end != s && *end == 0 && errno == 0 && isfinite(*v);
 }
 
+/* Where the parser stands. */
+typedef struct spec_state {
+    sn_model *m;
+    enum { NET, LOSS_SEEN, TRAIN, TEXT } part;
+    int have_input, have_loss;
+    uint64_t set; /* [train] keys given explicitly */
+} spec_state;
+
+/* A line of the network part: the input, a layer or the loss. */
+static sn_status net_line(spec_state *p, int n, char **w, sn_error *err) {
+    sn_model *m = p->m;
+    if (strcmp(w[0], "input") == 0) {
+        if (p->have_input) return sn_fail(err, SN_ERR_FORMAT, "a second 'input' line");
+        p->have_input = 1;
+        if (n != 2 || !parse_shape(w[1], &m->in_ndim, m->in_shape))
+            return sn_fail(err, SN_ERR_FORMAT, "input: expected a shape such as 784 or 1x28x28");
+        return check_input_size(w[1], m->in_ndim, m->in_shape, err);
+    }
+    if (!p->have_input)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "expected 'input SHAPE' (e.g. 'input 1x28x28') before '%s'", w[0]);
+    if (p->part == LOSS_SEEN)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "'%s' after the loss line (the loss comes last, then [train])", w[0]);
+    if (strcmp(w[0], "loss") == 0) {
+        p->have_loss = 1;
+        p->part = LOSS_SEEN;
+        if (n != 2)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "loss: expected one name (mse, bce, bce_logits, softmax_xent)");
+        return sn_loss_parse(w[1], &m->loss, err);
+    }
+    for (int i = 1; i < n; i++)
+        if (strcmp(w[i], "vocab") == 0)
+            return sn_fail(err, SN_ERR_FORMAT,
+                           "%s: 'vocab' stands for the vocabulary size, known once a corpus is "
+                           "read: build this model with sn_text_model_from_spec (or 'scratchnet "
+                           "train SPEC --text FILE')",
+                           w[0]);
+    return sn_model_add_words(m, n, w, err);
+}
+
+/* One line of n > 0 words: pass 0 reads the [train] section, pass 1 the
+ * network; both the section headers. */
+static sn_status spec_line(spec_state *p, int pass, int n, char **w, sn_error *err) {
+    if (strcmp(w[0], "[train]") == 0 || strcmp(w[0], "[text]") == 0) {
+        p->part = strcmp(w[0], "[train]") == 0 ? TRAIN : TEXT;
+        if (n != 1) return sn_fail(err, SN_ERR_FORMAT, "unexpected text after %s", w[0]);
+        return SN_OK;
+    }
+    if (w[0][0] == '[')
+        return sn_fail(err, SN_ERR_FORMAT, "unknown section '%s' (expected [train] or [text])",
+                       w[0]);
+    if (p->part == TEXT) return SN_OK;
+    if (p->part == TRAIN)
+        return pass == 0 ? sn_train_config_parse_line(&p->m->cfg, &p->set, n, w, err) : SN_OK;
+    return pass == 1 ? net_line(p, n, w, err) : SN_OK;
+}
+
+/* What a whole spec must have. */
+static sn_status spec_complete(const spec_state *p, const char *name, sn_error *err) {
+    const sn_model *m = p->m;
+    if (!p->have_input) return sn_fail(err, SN_ERR_FORMAT, "%s: no 'input SHAPE' line", name);
+    if (m->nlayers == 0) return sn_fail(err, SN_ERR_FORMAT, "%s: no layers after 'input'", name);
+    if (!p->have_loss)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "%s: no 'loss' line after the layers (expected e.g. 'loss softmax_xent')",
+                       name);
+    const sn_layer *last = m->layers[m->nlayers - 1];
+    if (last->out_ndim != 1)
+        return sn_fail(err, SN_ERR_SHAPE,
+                       "%s: the last layer's output has %d dimensions; the loss needs a vector "
+                       "(add 'flatten' and 'dense')",
+                       name, last->out_ndim);
+    if (m->loss == SN_LOSS_SOFTMAX_XENT && last->out_shape[0] < 2)
+        return sn_fail(err, SN_ERR_SHAPE,
+                       "%s: softmax_xent needs at least 2 outputs, the last layer has %d", name,
+                       last->out_shape[0]);
+    return SN_OK;
+}
+
+/* Both passes over the lines (the [train] section first: its seed
+ * initializes the weights); *lineno: where it stopped. */
+static sn_status spec_passes(spec_state *p, const char *text, char *copy, size_t len, uint64_t seed,
+                             int *lineno, sn_error *err) {
+    sn_status s = SN_OK;
+    for (int pass = 0; pass < 2 && s == SN_OK; pass++) {
+        memcpy(copy, text, len + 1);
+        p->part = NET;
+        *lineno = 0;
+        for (char *save = copy; s == SN_OK && save;) {
+            char *line = save, *nl = strchr(line, '\n');
+            save = nl ? nl + 1 : NULL;
+            if (nl) *nl = 0;
+            ++*lineno;
+            char *w[MAX_WORDS];
+            int n = split_words(line, w, MAX_WORDS);
+            if (n < 0) s = sn_fail(err, SN_ERR_FORMAT, "too many words on the line");
+            if (n > 0) s = spec_line(p, pass, n, w, err);
+        }
+        if (pass == 0 && s == SN_OK) {
+            if (seed) p->m->cfg.seed = seed;
+            sn_rng_seed(&p->m->rng, p->m->cfg.seed, 0x5eed);
+        }
+    }
+    return s;
+}
+
 sn_status sn_model_from_spec(const char *text, const char *name, uint64_t seed, sn_model **out,
                              sn_error *err) {
     *out = NULL;
-    sn_model *m = sn_alloc(1, sizeof *m);
     size_t len = strlen(text);
+    sn_model *m = sn_alloc(1, sizeof *m);
     char *copy = sn_alloc(len + 1, 1);
-    m = m && copy ? m : (sn_free(m), NULL);
-    if (!m) {
-        sn_free(copy);
-        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", name);
-    }
-    memcpy(copy, text, len);
-    sn_train_config_defaults(&m->cfg);
-    m->spec = sn_alloc(len + 1, 1);
-    if (!m->spec) {
+    if (m) m->spec = sn_alloc(len + 1, 1);
+    if (!m || !copy || !m->spec) {
         sn_free(copy);
         sn_model_free(m);
         return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", name);
     }
     memcpy(m->spec, text, len);
-
+    sn_train_config_defaults(&m->cfg);
     /* A [text] section (text_spec.c) is checked here and skipped below. */
     sn_text_spec text_part;
     sn_status s = strstr(text, "[text]") ? sn_text_spec_parse(text, name, &text_part, err) : SN_OK;
-    if (s != SN_OK) {
-        sn_free(copy);
-        sn_model_free(m);
-        return s;
-    }
-    /* First pass: the [train] section (its seed initializes the weights). */
-    enum { NET, LOSS_SEEN, TRAIN, TEXT } part = NET;
-    int lineno = 0, have_input = 0, have_loss = 0, pass;
-    uint64_t set = 0; /* [train] keys given explicitly */
-    for (pass = 0; pass < 2 && s == SN_OK; pass++) {
-        memcpy(copy, text, len + 1);
-        part = NET;
-        lineno = 0;
-        char *save = copy;
-        while (s == SN_OK && save) {
-            char *line = save;
-            char *nl = strchr(line, '\n');
-            save = nl ? nl + 1 : NULL;
-            if (nl) *nl = 0;
-            lineno++;
-            char *w[MAX_WORDS];
-            int n = split_words(line, w, MAX_WORDS);
-            if (n < 0) {
-                s = sn_fail(err, SN_ERR_FORMAT, "too many words on the line");
-                break;
-            }
-            if (n == 0) continue;
-            if (strcmp(w[0], "[train]") == 0) {
-                if (n != 1) s = sn_fail(err, SN_ERR_FORMAT, "unexpected text after [train]");
-                part = TRAIN;
-                continue;
-            }
-            if (strcmp(w[0], "[text]") == 0) {
-                if (n != 1) s = sn_fail(err, SN_ERR_FORMAT, "unexpected text after [text]");
-                part = TEXT;
-                continue;
-            }
-            if (w[0][0] == '[') {
-                s = sn_fail(err, SN_ERR_FORMAT, "unknown section '%s' (expected [train] or [text])",
-                            w[0]);
-                break;
-            }
-            if (part == TEXT) continue;
-            if (part == TRAIN) {
-                if (pass == 0) s = sn_train_config_parse_line(&m->cfg, &set, n, w, err);
-                continue;
-            }
-            if (pass == 0) continue;
-            if (strcmp(w[0], "input") == 0) {
-                if (have_input)
-                    s = sn_fail(err, SN_ERR_FORMAT, "a second 'input' line");
-                else if (n != 2 || !parse_shape(w[1], &m->in_ndim, m->in_shape))
-                    s = sn_fail(err, SN_ERR_FORMAT,
-                                "input: expected a shape such as 784 or 1x28x28");
-                else
-                    s = check_input_size(w[1], m->in_ndim, m->in_shape, err);
-                have_input = 1;
-            } else if (!have_input) {
-                s = sn_fail(err, SN_ERR_FORMAT,
-                            "expected 'input SHAPE' (e.g. 'input 1x28x28') before '%s'", w[0]);
-            } else if (part == LOSS_SEEN) {
-                s = sn_fail(err, SN_ERR_FORMAT,
-                            "'%s' after the loss line (the loss comes last, then [train])", w[0]);
-            } else if (strcmp(w[0], "loss") == 0) {
-                if (n != 2)
-                    s = sn_fail(err, SN_ERR_FORMAT,
-                                "loss: expected one name (mse, bce, bce_logits, softmax_xent)");
-                else
-                    s = sn_loss_parse(w[1], &m->loss, err);
-                have_loss = 1;
-                part = LOSS_SEEN;
-            } else {
-                for (int i = 1; i < n && s == SN_OK; i++)
-                    if (strcmp(w[i], "vocab") == 0)
-                        s = sn_fail(err, SN_ERR_FORMAT,
-                                    "%s: 'vocab' stands for the vocabulary size, known once a "
-                                    "corpus is read: build this model with "
-                                    "sn_text_model_from_spec (or 'scratchnet train SPEC --text "
-                                    "FILE')",
-                                    w[0]);
-                if (s == SN_OK) s = sn_model_add_words(m, n, w, err);
-            }
-        }
-        if (pass == 0 && s == SN_OK) {
-            if (seed) m->cfg.seed = seed;
-            sn_rng_seed(&m->rng, m->cfg.seed, 0x5eed);
-        }
-    }
-    if (s != SN_OK) {
-        sn_wrap(err, "%s:%d", name, lineno);
-    } else if (!have_input) {
-        s = sn_fail(err, SN_ERR_FORMAT, "%s: no 'input SHAPE' line", name);
-    } else if (m->nlayers == 0) {
-        s = sn_fail(err, SN_ERR_FORMAT, "%s: no layers after 'input'", name);
-    } else if (!have_loss) {
-        s = sn_fail(err, SN_ERR_FORMAT,
-                    "%s: no 'loss' line after the layers (expected e.g. 'loss softmax_xent')",
-                    name);
-    } else {
-        const sn_layer *last = m->layers[m->nlayers - 1];
-        if (last->out_ndim != 1)
-            s = sn_fail(err, SN_ERR_SHAPE,
-                        "%s: the last layer's output has %d dimensions; the loss needs a vector "
-                        "(add 'flatten' and 'dense')",
-                        name, last->out_ndim);
-        else if (m->loss == SN_LOSS_SOFTMAX_XENT && last->out_shape[0] < 2)
-            s = sn_fail(err, SN_ERR_SHAPE,
-                        "%s: softmax_xent needs at least 2 outputs, the last layer has %d", name,
-                        last->out_shape[0]);
+    spec_state p = {.m = m};
+    int lineno = 0;
+    if (s == SN_OK) {
+        s = spec_passes(&p, text, copy, len, seed, &lineno, err);
+        if (s != SN_OK)
+            sn_wrap(err, "%s:%d", name, lineno);
+        else
+            s = spec_complete(&p, name, err);
     }
     sn_free(copy);
     if (s != SN_OK) {
