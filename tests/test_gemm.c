@@ -293,6 +293,58 @@ static void test_transpose(void) {
     }
 }
 
+/* sn_add_row_vector and sn_sum_rows against plain loops, bit for bit (the
+ * column sums in row order), on shapes large enough to run in chunks, on 1
+ * and 2 threads. */
+static void test_row_ops(void) {
+    static const int shapes[][2] = {{3, 5}, {2048, 256}, {1000, 131}, {70000, 3}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int R = shapes[s][0], C = shapes[s][1];
+        float *x = alloc_fill((size_t)R * C), *b = alloc_fill((size_t)C);
+        float *y = malloc(sizeof(float) * R * C), *want = malloc(sizeof(float) * R * C);
+        float *sum = malloc(sizeof(float) * C), *wsum = malloc(sizeof(float) * C);
+        for (int k = 0; k < C; k++) wsum[k] = 0.0f;
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < C; k++) {
+                want[(size_t)r * C + k] = x[(size_t)r * C + k] + b[k];
+                wsum[k] += x[(size_t)r * C + k];
+            }
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            memcpy(y, x, sizeof(float) * R * C);
+            sn_add_row_vector(y, b, R, C);
+            CHECK(memcmp(y, want, sizeof(float) * R * C) == 0);
+            memset(sum, 0xff, sizeof(float) * C);
+            sn_sum_rows(x, sum, R, C);
+            CHECK(memcmp(sum, wsum, sizeof(float) * C) == 0);
+        }
+        free(x), free(b), free(y), free(want), free(sum), free(wsum);
+    }
+}
+
+/* sn_gather_rows against a plain loop of copies, rows picked at random with
+ * repeats, on sizes that run in one and in several chunks, 1 and 2 threads. */
+static void test_gather(void) {
+    static const int shapes[][3] = {{10, 7, 3}, {500, 784, 128}, {60, 3000, 1000}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int rows = shapes[s][0], row = shapes[s][1], n = shapes[s][2];
+        float *src = alloc_fill((size_t)rows * row), *dst = malloc(sizeof(float) * n * row);
+        float *want = malloc(sizeof(float) * n * row);
+        int *idx = malloc(sizeof(int) * n);
+        for (int i = 0; i < n; i++) {
+            idx[i] = (int)sn_rng_below(&rng, (uint32_t)rows);
+            memcpy(want + (size_t)i * row, src + (size_t)idx[i] * row, sizeof(float) * row);
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            memset(dst, 0xff, sizeof(float) * n * row);
+            sn_gather_rows(dst, src, idx, n, (size_t)row);
+            CHECK(memcmp(dst, want, sizeof(float) * n * row) == 0);
+        }
+        free(src), free(dst), free(want), free(idx);
+    }
+}
+
 int main(void) {
     sn_rng_seed(&rng, 42, 7);
     const char *name = sn_sgemm_kernel_name();
@@ -307,5 +359,7 @@ int main(void) {
     test_onehot();
     test_one_row();
     test_transpose();
+    test_row_ops();
+    test_gather();
     return check_report();
 }

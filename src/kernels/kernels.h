@@ -46,5 +46,8 @@ void sn_axpy(size_t n, float a, const float *x, float *y);
 int sn_argmax(const float *x, int n);
 /* at[c, r] = a[r, c] for a: [rows, cols]. */
 void sn_transpose(const float *a, int rows, int cols, float *at);
+/* dst[i, :] = src[idx[i], :] for i < n, rows of `row` floats (a mini-batch
+ * gathered from a data set). */
+void sn_gather_rows(float *dst, const float *src, const int *idx, int n, size_t row);
 
 #endif

@@ -34,12 +34,6 @@ static int hot_index(const float *x, int V) {
     return hot;
 }
 
-static int all_onehot(const float *x, int rows, int V) {
-    for (int r = 0; r < rows; r++)
-        if (hot_index(x + (size_t)r * V, V) < 0) return 0;
-    return 1;
-}
-
 /* The one-hot kernels run in chunks of sn_parallel, one per thread: rows
  * for the projection, column ranges for the weight gradient. Each output
  * value is computed as in a serial loop (a copy; a sum over rows in row
@@ -47,11 +41,43 @@ static int all_onehot(const float *x, int rows, int V) {
 #define ONEHOT_CHUNK_VALUES 16384 /* copied or summed values per chunk, at least */
 #define ONEHOT_COLS         64    /* weight-gradient columns per chunk, at least */
 
+#define SN_ONEHOT_MAX_CHUNKS 64
+
 static int value_chunks(size_t values, int most) {
     size_t c = values / ONEHOT_CHUNK_VALUES;
     if (c > (size_t)sn_get_threads()) c = (size_t)sn_get_threads();
+    if (c > SN_ONEHOT_MAX_CHUNKS) c = SN_ONEHOT_MAX_CHUNKS;
     if (c > (size_t)most) c = (size_t)most;
     return c < 1 ? 1 : (int)c;
+}
+
+typedef struct {
+    const float *x;
+    int rows, V, chunks;
+    int ok[SN_ONEHOT_MAX_CHUNKS];
+} check_job;
+
+static void check_chunk(void *ctx, int c) {
+    check_job *j = ctx;
+    int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
+    j->ok[c] = 1;
+    for (int r = r0; r < r1; r++)
+        if (hot_index(j->x + (size_t)r * j->V, j->V) < 0) {
+            j->ok[c] = 0;
+            return;
+        }
+}
+
+/* Whether every row of x is one-hot (rows checked in parallel chunks). */
+static int all_onehot(const float *x, int rows, int V) {
+    check_job j = {x, rows, V, value_chunks((size_t)rows * V, rows), {0}};
+    if (j.chunks == 1)
+        check_chunk(&j, 0);
+    else
+        sn_parallel(j.chunks, check_chunk, &j);
+    for (int c = 0; c < j.chunks; c++)
+        if (!j.ok[c]) return 0;
+    return 1;
 }
 
 /* The token of a row that all_onehot has accepted: its first nonzero. */

@@ -23,7 +23,7 @@
  * in waves of WAVE (the buffer lives on the stack); a chunk takes at least
  * CHUNK_VALUES logits. */
 #define WAVE         1024
-#define CHUNK_VALUES 8192
+#define CHUNK_VALUES 1024
 
 /* ℓ_n of row n (and its gradient row when dz is not NULL). */
 static double row_loss(const float *z, float *dz, const int *labels, const float *targets, int n,

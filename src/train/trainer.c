@@ -6,6 +6,7 @@
 #include "data/dataset.h"
 #include "data/pipeline.h"
 #include "dist/dist.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "train/loop.h"
 
@@ -17,10 +18,9 @@
  * labels / targets into the given buffers. */
 static void gather(const sn_dataset *d, const int *idx, int n, float *x, int *labels,
                    float *targets) {
+    sn_gather_rows(x, d->x, idx, n, d->sample_size);
     for (int i = 0; i < n; i++) {
         size_t s = (size_t)idx[i];
-        memcpy(x + (size_t)i * d->sample_size, d->x + s * d->sample_size,
-               d->sample_size * sizeof(float));
         if (d->labels) labels[i] = d->labels[s];
         if (d->targets)
             memcpy(targets + (size_t)i * d->num_targets, d->targets + s * d->num_targets,
