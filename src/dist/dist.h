@@ -158,6 +158,20 @@ const sn_train_dist *sn_dist_training_hooks(const sn_dist_training *t);
 /* Takes the reducer out of the model and frees everything. */
 void sn_dist_training_free(sn_dist_training *t);
 
+
+/* ---- the recurrent state of text training at checkpoints (state.c) ------------ */
+
+/* Rank r's recurrent layers carry the state of its share of n_global streams
+ * (sn_dist_share). Every rank calls gather at a checkpoint: afterwards rank
+ * 0's layers hold the state of all n_global streams, each at its place, as
+ * a single process's would (what the checkpoint stores); the other ranks'
+ * are unchanged. Then share (any rank, no communication): a model whose
+ * layers hold all n_global streams (rank 0 after writing the checkpoint,
+ * every rank after resuming from one) keeps its own share of them; layers
+ * holding another number of streams are left alone. */
+sn_status sn_dist_gather_state(sn_model *m, int n_global, sn_error *err);
+void sn_dist_share_state(sn_model *m, int n_global);
+
 /* ---- synchronized batch norm -------------------------------------------------- */
 
 /* The sticky error of collectives called where no status can be returned

@@ -176,8 +176,15 @@ static sn_status point(loop *L, int epoch, int batch, int finished, int halt, sn
     k->last_lr = L->last_lr, k->best = L->best, k->since_best = L->since_best;
     k->have_best = L->have_best, k->best_epoch = L->best_epoch, k->kept = L->kept;
     k->elapsed = now_seconds() - L->t_start;
-    return sn_ckpt_point(L->cko, L->m, L->opt, &L->sched, k, L->restore ? L->snap : NULL, halt,
-                         err);
+    /* mid-epoch, a data-parallel source gathers what the file needs from
+     * every rank (every rank comes here at the same steps) */
+    int gather = batch > 0 && L->src->checkpoint_state && L->dist && L->dist->size > 1;
+    sn_status s = gather ? L->src->checkpoint_state(L->src->ctx, L->m, 0, err) : SN_OK;
+    if (s == SN_OK)
+        s = sn_ckpt_point(L->cko, L->m, L->opt, &L->sched, k, L->restore ? L->snap : NULL, halt,
+                          err);
+    if (gather) L->src->checkpoint_state(L->src->ctx, L->m, 1, NULL);
+    return s;
 }
 
 static sn_status resume(loop *L, sn_error *err) {
@@ -285,9 +292,10 @@ static sn_status run_batches(loop *L, int epoch, int first, sn_error *err) {
         sn_status s = step(L, epoch, b, &refused, err);
         if (s != SN_OK) return s;
         /* after every batch, a skipped one too; every_steps counts
-         * optimizer steps (a skipped batch is none) */
+         * optimizer steps (a skipped batch is none); also where this rank
+         * writes nothing: every rank of a data-parallel training takes part */
         int halt = sn_ckpt_stop_requested(L->ckopt);
-        long every = L->cko ? L->cko->every_steps : 0;
+        long every = L->ckopt ? L->ckopt->every_steps : 0;
         if (halt || (!refused && every > 0 && L->opt->step % every == 0))
             if ((s = point(L, epoch, b + 1, 0, halt, err)) != SN_OK) return s;
         if (budget > 0 && now_seconds() - L->t_start >= budget) {

@@ -51,6 +51,11 @@ typedef struct sn_batch_source {
                  int *global_rows);
     /* After an applied step (may be NULL): text carries the recurrent state. */
     void (*after_step)(void *ctx, sn_model *m);
+    /* Around a mid-epoch checkpoint, on every rank of a data-parallel
+     * training (may be NULL): before writing it (done = 0), then after
+     * (done = 1). Text gathers every rank's streams' recurrent state into
+     * rank 0's model for the file, then gives rank 0 back its own share. */
+    sn_status (*checkpoint_state)(void *ctx, sn_model *m, int done, sn_error *err);
     /* After an epoch's training: fills e's val_* and test_* (NaN when
      * absent) and does what else the source does between epochs (text:
      * samples, passed to hooks->on_sample). */

@@ -78,28 +78,31 @@ static int fill_streams(const streams *st, int b, int T, int lo, int hi, float *
     return Tb;
 }
 
-static int fill_batch(const streams *st, int b, int T, float *x, int *labels) {
-    return fill_streams(st, b, T, 0, st->N, x, labels);
-}
-
-/* *loss = mean loss per token over all batches of `st`, from a zero state. */
-static sn_status eval_streams(sn_model *m, const streams *st, int T, int *labels, double *loss,
-                              sn_error *err) {
-    double sum = 0;
-    size_t tokens = 0;
+/* *loss = mean loss per token over all batches of `st`, from a zero state.
+ * Data-parallel (hooks->dist): this rank evaluates streams [N·r/P,
+ * N·(r+1)/P) of the N, and the sums of loss·tokens and tokens are reduced
+ * over the ranks; only the order of the additions differs from one
+ * process's. */
+static sn_status eval_streams(sn_model *m, const streams *st, int T, int *labels,
+                              const sn_train_hooks *hooks, double *loss, sn_error *err) {
+    const sn_train_dist *d = hooks ? hooks->dist : NULL;
+    const int P = d && d->size > 1 ? d->size : 1, r = P > 1 ? d->rank : 0;
+    const int lo = (int)((long)st->N * r / P), hi = (int)((long)st->N * (r + 1) / P);
+    double sums[2] = {0, 0}; /* loss·tokens, tokens */
     sn_status s = SN_OK;
     sn_model_reset_state(m);
-    for (int b = 0; s == SN_OK && b < nbatches_of(st, T); b++) {
-        int Tb = fill_batch(st, b, T, m->act[0].data, labels), rows = Tb * st->N;
+    for (int b = 0; s == SN_OK && hi > lo && b < nbatches_of(st, T); b++) {
+        int Tb = fill_streams(st, b, T, lo, hi, m->act[0].data, labels), rows = Tb * (hi - lo);
         s = sn_model_set_seq_len(m, Tb, err);
         if (s == SN_OK) s = sn_model_forward(m, m->act[0].data, rows, 0, err);
         if (s != SN_OK) break;
-        sum += sn_model_loss(m, labels, NULL) * rows;
-        tokens += (size_t)rows;
+        sums[0] += sn_model_loss(m, labels, NULL) * rows;
+        sums[1] += rows;
         sn_model_carry_state(m);
     }
     sn_model_reset_state(m);
-    *loss = sum / (double)tokens;
+    if (s == SN_OK) s = sn_loop_reduce(hooks, sums, 2, err);
+    *loss = sums[0] / sums[1];
     return s;
 }
 
@@ -138,7 +141,7 @@ sn_status sn_text_evaluate(sn_model *m, const int *ids, size_t n, int seq_len, i
     if (s == SN_OK) s = sn_model_reserve(m, seq_len * st.N, err);
     int *labels = s == SN_OK ? sn_alloc((size_t)seq_len * st.N, sizeof(int)) : NULL;
     if (s == SN_OK && !labels) s = sn_fail(err, SN_ERR_NOMEM, "evaluation: out of memory");
-    if (s == SN_OK) s = eval_streams(m, &st, seq_len, labels, loss, err);
+    if (s == SN_OK) s = eval_streams(m, &st, seq_len, labels, NULL, loss, err);
     sn_free(labels);
     return s;
 }
@@ -164,8 +167,22 @@ typedef struct text_source {
 } text_source;
 
 static void text_epoch_begin(void *ctx, sn_model *m, sn_rng *shuffle, int resumed) {
-    (void)ctx, (void)shuffle;
-    if (!resumed) sn_model_reset_state(m); /* else the state carried there was restored */
+    text_source *t = ctx;
+    (void)shuffle;
+    if (!resumed)
+        sn_model_reset_state(m);
+    else if (t->dist) /* the checkpoint holds every stream's state: this rank's share */
+        sn_dist_share_state(m, t->tr.N);
+}
+
+/* Data-parallel: a checkpoint holds the state of every rank's streams. */
+static sn_status text_checkpoint_state(void *ctx, sn_model *m, int done, sn_error *err) {
+    text_source *t = ctx;
+    if (done) {
+        sn_dist_share_state(m, t->tr.N);
+        return SN_OK;
+    }
+    return sn_dist_gather_state(m, t->tr.N, err);
 }
 
 /* Data-parallel (hooks->dist): rank r of P takes streams [N·r/P, N·(r+1)/P)
@@ -205,7 +222,8 @@ static void sample(sn_model *m, const text_source *t, int epoch, const sn_train_
 static sn_status text_evaluate(void *ctx, sn_model *m, const sn_train_hooks *h, sn_epoch_stats *e,
                                sn_error *err) {
     text_source *t = ctx;
-    sn_status s = t->have_val ? eval_streams(m, &t->va, t->T, t->labels, &e->val_loss, err) : SN_OK;
+    sn_status s =
+        t->have_val ? eval_streams(m, &t->va, t->T, t->labels, h, &e->val_loss, err) : SN_OK;
     if (s != SN_OK) return s;
     const sn_text_options *o = t->o;
     if (t->v && h && h->on_sample && o->sample_every > 0 && e->epoch % o->sample_every == 0)
@@ -253,6 +271,7 @@ sn_status sn_text_train_checkpointed(sn_model *m, const sn_vocab *v, const int *
                            .epoch_begin = text_epoch_begin,
                            .batch = text_batch,
                            .after_step = text_after_step,
+                           .checkpoint_state = text_checkpoint_state,
                            .evaluate = text_evaluate,
                            .history_header = "epoch,step,train_loss,train_bits,val_loss,val_bits,"
                                              "val_perplexity,lr,seconds,tokens_per_s,elapsed,"

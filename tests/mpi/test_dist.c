@@ -12,7 +12,13 @@
  *   big bucket; the running statistics too. With per-rank batch norm
  *   (sync=0) they differ, so the comparison can fail;
  * - the start-up check and the weight check name the rank and what differs;
- * - rank 0's buffers reach rank 1.
+ * - rank 0's buffers reach rank 1;
+ * - recurrent state: gathered from both ranks' streams (2 and 3 of 5), rank
+ *   0 holds every stream's state at its place; a model holding all streams
+ *   keeps its rank's share; a zero state gathers to a zero state;
+ * - text validation split over the ranks (3 and 4 of 7 streams) gives every
+ *   rank the loss one process computes for the same weights (to 1e-9
+ *   relative: only the order of the double sums differs; 1e-16 here).
  *
  * Fault modes (argument): "timeout": rank 1 does not join a sum, rank 0's
  * wait fails after 1 s and aborts the job (exit status 3 on every rank);
@@ -154,6 +160,124 @@ static void test_weights(void) {
     sn_model_free(m);
 }
 
+/* A layer's state value: stream s (of all), level k, unit j. */
+static float state_value(int piece, int k, int s, int j) {
+    return (float)(1000 * piece + 100 * k + 10 * s + j + 1);
+}
+
+/* Recurrent state at checkpoints: 5 streams, rank 0 carries 2, rank 1 3. */
+static void test_state(void) {
+    enum { N = 5, H = 3 };
+    sn_model *m = dist_model("input 1\nonehot 4\nlstm 3 layers=2\ndense 4\nloss softmax_xent\n", N);
+    CHECK(m != NULL);
+    if (!m) return;
+    sn_layer *l = m->layers[1];
+    sn_layer_state st[SN_MAX_STATES];
+    CHECK(l->ops->state(l, st) == 2 && st[0].levels == 2 && st[0].width == H);
+    long off, n;
+    sn_dist_share(N, rank, size, &off, &n);
+    /* rank r holds its streams [off, off + n) at the start of each level */
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 2; k++)
+            for (int s = 0; s < n; s++)
+                for (int j = 0; j < H; j++)
+                    st[c].data[k * st[c].stride + (size_t)s * H + j] =
+                        state_value(c, k, (int)off + s, j);
+    l->ops->restore_state(l, (int)n);
+    sn_error err = {0};
+    CHECK(sn_dist_gather_state(m, N, &err) == SN_OK);
+    l->ops->state(l, st);
+    int bad = 0;
+    if (rank == 0) { /* every stream at its place */
+        CHECK(st[0].streams == N);
+        for (int c = 0; c < 2; c++)
+            for (int k = 0; k < 2; k++)
+                for (int s = 0; s < N; s++)
+                    for (int j = 0; j < H; j++)
+                        bad += st[c].data[k * st[c].stride + (size_t)s * H + j] !=
+                               state_value(c, k, s, j);
+    } else { /* unchanged */
+        CHECK(st[0].streams == n);
+        for (int k = 0; k < 2; k++)
+            for (int s = 0; s < n; s++)
+                bad += st[1].data[k * st[1].stride + (size_t)s * H] !=
+                       state_value(1, k, (int)off + s, 0);
+    }
+    CHECK(bad == 0);
+    /* a model holding all N streams (a resumed checkpoint) keeps its share */
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 2; k++)
+            for (int s = 0; s < N; s++)
+                for (int j = 0; j < H; j++)
+                    st[c].data[k * st[c].stride + (size_t)s * H + j] = state_value(c, k, s, j);
+    l->ops->restore_state(l, N);
+    sn_dist_share_state(m, N);
+    l->ops->state(l, st);
+    CHECK(st[0].streams == n);
+    bad = 0;
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 2; k++)
+            for (int s = 0; s < n; s++)
+                for (int j = 0; j < H; j++)
+                    bad += st[c].data[k * st[c].stride + (size_t)s * H + j] !=
+                           state_value(c, k, (int)off + s, j);
+    CHECK(bad == 0);
+    /* a zero state everywhere gathers to a zero state */
+    sn_model_reset_state(m);
+    CHECK(sn_dist_gather_state(m, N, &err) == SN_OK);
+    l->ops->state(l, st);
+    CHECK(st[0].streams == 0);
+    sn_model_free(m);
+}
+
+static double val_loss_seen;
+static int val_rows; /* of the evaluation's last forward pass */
+static int on_epoch_val(void *ctx, const sn_epoch_stats *e) {
+    val_loss_seen = e->val_loss;
+    val_rows = ((sn_model *)ctx)->batch;
+    return 0;
+}
+
+/* Text validation split over the ranks (7 streams: 3 and 4) against one
+ * process's evaluation of the same weights. */
+static void test_text_validation(void) {
+    enum { K = 7, NTRAIN = 3000, NVAL = 701, T = 10, B = 7 };
+    static int train[NTRAIN], val[NVAL];
+    sn_rng g;
+    sn_rng_seed(&g, 11, 1);
+    for (int i = 0; i < NTRAIN; i++) train[i] = (int)sn_rng_below(&g, K);
+    for (int i = 0; i < NVAL; i++) val[i] = (int)sn_rng_below(&g, K);
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 1\nonehot 7\nlstm 16\ndense 7\nloss softmax_xent\n[train]\n"
+                             "optimizer adam lr=1e-2\nbatch 7\nepochs 1\nseed 2\n",
+                             "val", 0, &m, &err) == SN_OK);
+    if (!m) return;
+    sn_dist_training *d = NULL;
+    CHECK(sn_dist_training_new(m, 1 << 16, 0, &d, &err) == SN_OK);
+    sn_text_options o;
+    sn_text_options_default(&o);
+    o.seq_len = T;
+    sn_train_hooks h = {
+        .ctx = m, .on_epoch = on_epoch_val, .dist = d ? sn_dist_training_hooks(d) : NULL};
+    val_loss_seen = -1;
+    CHECK(sn_text_train(m, NULL, train, NTRAIN, val, NVAL, &o, &h, NULL, &err) == SN_OK);
+    sn_dist_training_free(d);
+    long off, n;
+    sn_dist_share(B, rank, size, &off, &n);
+    CHECK(val_rows == T * n); /* this rank evaluated its 3 or 4 streams only */
+    double one = -1, all[2] = {0, 0};
+    CHECK(sn_text_evaluate(m, val, NVAL, T, B, &one, &err) == SN_OK);
+    CHECK(sn_dist_allgather(&val_loss_seen, sizeof(double), all, &err) == SN_OK);
+    CHECK(all[0] == all[1]); /* every rank has the reduced value */
+    double rel = fabs(val_loss_seen - one) / one;
+    if (rank == 0)
+        printf("text validation loss on %d ranks %.17g, on one process %.17g (relative %.3g)\n",
+               size, val_loss_seen, one, rel);
+    CHECK(one > 1 && rel < 1e-9);
+    sn_model_free(m);
+}
+
 static int fault(const char *mode) {
     sn_error err = {0};
     double v = 1;
@@ -190,6 +314,8 @@ int main(int argc, char **argv) {
     test_reducer("input 5\ndense 6\nbatchnorm\ntanh\ndense 3\nloss softmax_xent\n", 5, 64, 0);
     test_check();
     test_weights();
+    test_state();
+    test_text_validation();
     int failed = check_report() != 0;
     /* every rank's verdict decides the exit status of both */
     double f = failed;
