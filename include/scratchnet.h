@@ -1207,6 +1207,13 @@ int sn_dist_size(void); /* 1 before init and without MPI */
 /* Ends all ranks with exit status `code` (MPI_Abort) when there are several;
  * returns without doing anything otherwise (the caller then exits as usual). */
 void sn_dist_abort(int code);
+/* 0, or once the ranks of a data-parallel training agreed to stop after
+ * the same step (a stop request reached one of them): the request they
+ * agreed on, non-zero (the value the stop_requested hook of the lowest rank
+ * that asked returned; the CLI's returns the signal's number). The ranks
+ * then end together, each with the stop's status, and need no
+ * sn_dist_abort. */
+int sn_dist_stopped_together(void);
 
 /* ---- memory ------------------------------------------------------------ */
 

@@ -158,6 +158,18 @@ const sn_train_dist *sn_dist_training_hooks(const sn_dist_training *t);
 /* Takes the reducer out of the model and frees everything. */
 void sn_dist_training_free(sn_dist_training *t);
 
+/* Stop requests agreed across ranks (a signal reaches one rank, or every
+ * rank at slightly different steps). local(ctx) is this rank's request
+ * (non-zero, e.g. the signal's number, asks to stop; a signal handler's
+ * flag fits), polled at every step; the ranks' requests travel with that
+ * step's sum of the loss, so all ranks see a request at the same step.
+ * From then on sn_dist_training_stop(t) (an sn_checkpoint_options
+ * stop_requested hook with stop_ctx = t) returns on every rank the request
+ * of the lowest rank that made one, and so does sn_dist_stopped_together()
+ * (scratchnet.h): the ranks end together, with one status, and need no
+ * sn_dist_abort. */
+void sn_dist_training_set_stop(sn_dist_training *t, int (*local)(void *ctx), void *ctx);
+int sn_dist_training_stop(void *t);
 
 /* ---- the recurrent state of text training at checkpoints (state.c) ------------ */
 

@@ -66,8 +66,8 @@ static void check_resume_ranks(const sn_run_options *o, const char *run_dir) {
 
 sn_status sn_run_dist_begin(const sn_run_options *o, const char *run_dir, sn_model *m,
                             const sn_dataset *train, const sn_dataset *test, const void *extra,
-                            size_t extra_len, const char *extra_name, sn_dist_training **out,
-                            sn_error *err) {
+                            size_t extra_len, const char *extra_name, sn_checkpoint_options *ck,
+                            sn_dist_training **out, sn_error *err) {
     *out = NULL;
     if (o->resume) check_resume_ranks(o, run_dir);
     if (sn_dist_size() == 1) return SN_OK;
@@ -75,5 +75,10 @@ sn_status sn_run_dist_begin(const sn_run_options *o, const char *run_dir, sn_mod
     if (s == SN_OK)
         s = sn_dist_training_new(m, (size_t)(o->bucket_kb > 0 ? o->bucket_kb : 256) * 1024,
                                  o->check_weights > 0 ? o->check_weights : 0, out, err);
+    if (s == SN_OK) { /* a stop request of any rank stops all after the same step */
+        sn_dist_training_set_stop(*out, o->stop_requested, o->stop_ctx);
+        ck->stop_requested = sn_dist_training_stop;
+        ck->stop_ctx = *out;
+    }
     return s;
 }

@@ -161,7 +161,8 @@ static sn_status table_run(const sn_run_options *o, sn_model *m, const sn_datase
     if (s == SN_OK && o->resume)
         s = sn_run_resume_check(run_dir, sn_model_spec(m), ck.inputs, c->epochs,
                                 o->resume_changed_inputs, changed, sizeof changed, err);
-    if (s == SN_OK) s = sn_run_dist_begin(o, run_dir, m, &train, &tst, NULL, 0, NULL, &dist, err);
+    if (s == SN_OK)
+        s = sn_run_dist_begin(o, run_dir, m, &train, &tst, NULL, 0, NULL, &ck.ck, &dist, err);
     r->ntrain = train.n, r->nval = val.n, r->ntest = tst.n;
     r->config = *c;
     r->threads = sn_get_threads();

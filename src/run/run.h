@@ -96,10 +96,13 @@ int sn_run_writer(void);
 /* Checks that every rank trains the same thing (spec, initial weights, the
  * record, data, and `extra`, e.g. the encoded text) and sets up the gradient
  * reducer; *out stays NULL for one process. On a resume, a checkpoint
- * written by another number of ranks gets a note. */
+ * written by another number of ranks gets a note. With several ranks, ck's
+ * stop hook becomes the ranks' agreed one (o->stop_requested polled on each
+ * rank at every step: sn_dist_training_set_stop), so that all stop after
+ * the same step. */
 sn_status sn_run_dist_begin(const sn_run_options *o, const char *run_dir, sn_model *m,
                             const sn_dataset *train, const sn_dataset *test, const void *extra,
-                            size_t extra_len, const char *extra_name, sn_dist_training **out,
-                            sn_error *err);
+                            size_t extra_len, const char *extra_name, sn_checkpoint_options *ck,
+                            sn_dist_training **out, sn_error *err);
 
 #endif

@@ -174,7 +174,7 @@ sn_status sn_text_run(const sn_run_options *o, sn_run_result *r, sn_run_folder *
     }
     if (s == SN_OK)
         s = sn_run_dist_begin(o, run_dir, m, NULL, NULL, ids, nids * sizeof *ids, "encoded text",
-                              &dist, err);
+                              &ck.ck, &dist, err);
     if (s == SN_OK && writer) {
         snprintf(path, sizeof path, "%s/samples.txt", run_dir);
         p.samples = fopen(path, o->resume ? "a" : "w");

@@ -213,7 +213,8 @@ static int run(int argc, char **argv) {
 }
 
 /* Under mpirun (an MPI build) every rank runs the verb; when one fails, the
- * job ends on every rank with its status (docs/distributed.md). */
+ * job ends on every rank with its status (docs/distributed.md), unless the
+ * ranks stopped together (a signal): then each exits with that status. */
 int main(int argc, char **argv) {
     sn_error err = {0};
     if (sn_dist_init(&argc, &argv, &err) != SN_OK) {
@@ -221,7 +222,7 @@ int main(int argc, char **argv) {
         return EXIT_RUNTIME;
     }
     int rc = run(argc, argv);
-    if (rc != 0) sn_dist_abort(rc);
+    if (rc != 0 && !sn_dist_stopped_together()) sn_dist_abort(rc);
     sn_dist_finalize();
     return rc;
 }

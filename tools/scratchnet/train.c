@@ -93,9 +93,10 @@ const char cli_train_usage[] =
     "  --prime TEXT       text the samples start from\n"
     "\n"
     "Options take their value as '--epochs 5' or '--epochs=5'. Ctrl-C (SIGINT),\n"
-    "SIGTERM and SIGHUP stop after the current step, write the checkpoint and exit\n"
-    "with status 130, 143 or 129; a second one exits at once. One training at a time\n"
-    "writes a run folder (RUN_DIR/.lock).\n";
+    "SIGTERM, SIGHUP and SIGUSR1 stop after the current step (under mpirun: every rank\n"
+    "after the same step), write the checkpoint and exit with status 130, 143, 129 or\n"
+    "138; a second one exits at once. One training at a time writes a run folder\n"
+    "(RUN_DIR/.lock).\n";
 
 static const char *const table_opts[] = {"--data",
                                          "--test",
@@ -158,18 +159,23 @@ const cli_verb cli_verb_train_text = {"train", cli_train_usage, text_opts, 0, 1}
 
 /* ---- Ctrl-C, SIGTERM, SIGHUP ---------------------------------------------- */
 
-/* The first of SIGINT (Ctrl-C), SIGTERM (kill, timeout, systemd) and SIGHUP
- * (a closed terminal) asks the training to stop after the current step; the
- * verb then exits with 128 + the signal's number. A second one exits at
- * once. */
+/* The first of SIGINT (Ctrl-C), SIGTERM (kill, timeout, systemd), SIGHUP
+ * (a closed terminal) and SIGUSR1 (which mpirun forwards to every rank
+ * without ending them) asks the training to stop after the current step;
+ * the verb then exits with 128 + the signal's number. Under mpirun every
+ * rank stops after the same step and exits with the status of the signal
+ * the ranks agreed on (sn_dist_stopped_together). A second signal exits at
+ * once, with the same status (so does mpirun's SIGTERM to the ranks still
+ * running once one has exited). */
 static volatile sig_atomic_t stop_flag, stop_signal;
 
 static void on_signal(int sig) {
-    if (stop_flag) {
+    int agreed = sn_dist_stopped_together(); /* reads an int: safe here */
+    if (stop_flag || agreed) {
         static const char msg[] = "\nscratchnet: interrupted again, exiting now\n";
         if (write(2, msg, sizeof msg - 1) < 0) {
         }
-        _exit(128 + sig);
+        _exit(128 + (agreed ? agreed : stop_signal));
     }
     stop_flag = 1;
     stop_signal = sig;
@@ -189,15 +195,18 @@ static void cli_interrupt_install(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 static int cli_interrupted_status(void) {
-    return stop_signal ? 128 + stop_signal : EXIT_INTERRUPTED;
+    int sig = sn_dist_stopped_together() ? sn_dist_stopped_together() : stop_signal;
+    return sig ? 128 + sig : EXIT_INTERRUPTED;
 }
 
+/* The signal's number: what the ranks of a data-parallel run agree on. */
 static int cli_stop_requested(void *ctx) {
     (void)ctx;
-    return stop_flag != 0;
+    return stop_flag ? stop_signal : 0;
 }
 
 static int cli_checkpoint_delay_ms(void) {
@@ -539,8 +548,10 @@ static int train_verb(int argc, char **argv, int text) {
     run_options(&o, &ro);
     sn_status s = text ? SN_OK : cli_data_options(&o, &ro.data_options, &err);
     if (s == SN_OK) s = train(&o, &ro, record, &r, &err);
-    if (s != SN_OK) fprintf(stderr, "scratchnet train: %s\n", err.msg);
-    if (s == SN_ERR_INTERRUPTED)
+    /* a stop: rank 0 says where (and the checkpoint); the others nothing */
+    if (s != SN_OK && (s != SN_ERR_INTERRUPTED || sn_dist_rank() == 0))
+        fprintf(stderr, "scratchnet train: %s\n", err.msg);
+    if (s == SN_ERR_INTERRUPTED && sn_dist_rank() == 0)
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", r.run_dir);
     free(record);
     resume_free(&res);
