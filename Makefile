@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test bench sanitize mpi fuzz memcheck clean parity-fixtures install
+.PHONY: all deps run test bench sanitize mpi mpi-sanitize fuzz memcheck clean parity-fixtures install
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -52,6 +52,17 @@ MPI_BUILD ?= build-mpi
 mpi:
 	scripts/install-deps.sh --mpi
 	$(MAKE) test BUILD=$(MPI_BUILD) CMAKE_FLAGS="-DSN_MPI=ON"
+
+# The tests of tests/mpi/ (2 ranks) under AddressSanitizer and
+# UndefinedBehaviorSanitizer: the MPI variant's Debug build in build-mpi-asan.
+# Open MPI's own allocations are suppressed (tests/mpi/lsan.supp). About 7
+# minutes on 2 busy cores, so CI does not run it.
+MPI_ASAN_BUILD ?= build-mpi-asan
+mpi-sanitize:
+	scripts/install-deps.sh --mpi
+	cmake -S . -B $(MPI_ASAN_BUILD) -DSN_SANITIZE=ON -DSN_MPI=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF
+	cmake --build $(MPI_ASAN_BUILD) -j$(JOBS) --target mpi-tests
+	ctest --test-dir $(MPI_ASAN_BUILD) -L mpi --output-on-failure
 
 # libFuzzer targets of fuzz/ (clang): each runs FUZZ_SECONDS from its seeds.
 FUZZ_SECONDS ?= 60
