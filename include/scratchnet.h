@@ -803,6 +803,13 @@ void sn_class_names_free(char **names, int K);
 sn_status sn_run_write_eval(const char *run_dir, sn_model *m, const sn_dataset *d,
                             char *const *names, int max_images, sn_error *err);
 
+/* sn_run_write_eval for run_dir/model.safetensors on the test set at `data`
+ * (read as sn_data_load reads it with o, which may be NULL; it must have
+ * class labels), with the class names of sn_class_names_load(data,
+ * classes, ...) and 40 images. */
+sn_status sn_run_evaluate(const char *run_dir, const char *data, const sn_data_options *o,
+                          const char *classes, sn_error *err);
+
 /* What a run folder's run.txt records about the data its model was trained
  * and tested on, for evaluating it again (strings "" when not recorded). */
 typedef struct sn_run_data {

@@ -184,6 +184,47 @@ static void test_check_labels(void) {
     sn_model_free(m);
 }
 
+/* sn_run_evaluate: the sign model of test_noise, saved into the folder,
+ * on a CSV whose last label is wrong: accuracy 3/4 in metrics.csv. */
+static void test_run_evaluate(void) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec("input 1\ndense 2\nloss softmax_xent\n", "sign", 1, &m, &err) ==
+          SN_OK);
+    if (!m) return;
+    sn_param_info w, b;
+    CHECK(sn_model_param(m, 0, 0, &w, &err) == SN_OK && sn_model_param(m, 0, 1, &b, &err) == SN_OK);
+    w.value->data[0] = 1, w.value->data[1] = -1, b.value->data[0] = b.value->data[1] = 0;
+    char path[128], csv[128], line[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(csv, sizeof csv, "%s/data.csv", dir);
+    write_file("data.csv", "x,y\n0.5,0\n-0.5,1\n0.25,0\n0.75,1\n");
+    sn_data_options o = {.csv = {.header = -1, .label_col = -1}};
+    CHECK(sn_run_evaluate(dir, csv, &o, NULL, &err) == SN_ERR_IO); /* no model yet */
+    CHECK(sn_model_save(m, path, &err) == SN_OK);
+    CHECK(sn_run_evaluate(dir, csv, &o, NULL, &err) == SN_OK);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    while (f && fgets(line, sizeof line, f)) found |= strcmp(line, "accuracy,0.75\n") == 0;
+    if (f) fclose(f);
+    CHECK(found);
+    o.csv.num_target_cols = 1, o.csv.target_cols[0] = 1; /* targets, no labels: refused */
+    CHECK(sn_run_evaluate(dir, csv, &o, NULL, &err) == SN_ERR_ARG && strstr(err.msg, "labels"));
+    const char *made[] = {"model.safetensors",
+                          "data.csv",
+                          "metrics.csv",
+                          "per_class.csv",
+                          "confusion.csv",
+                          "classes.txt",
+                          "misclassified.safetensors"};
+    for (int i = 0; i < 7; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
+        remove(path);
+    }
+    sn_model_free(m);
+}
+
 /* sn_spec_has_vocab: the whole word only. */
 static void test_spec_has_vocab(void) {
     CHECK(sn_spec_has_vocab("input 1\nembedding vocab 64\nlstm 8\ndense vocab\n") == 1);
@@ -204,6 +245,7 @@ int main(void) {
     test_spec_has_vocab();
     test_run_data();
     test_noise();
+    test_run_evaluate();
     char path[128];
     snprintf(path, sizeof path, "%s/run.txt", dir);
     remove(path);

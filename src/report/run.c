@@ -190,3 +190,26 @@ sn_status sn_run_data_read(const char *run_dir, sn_run_data *out, sn_error *err)
     sn_keyvals_free(&kv);
     return s;
 }
+
+sn_status sn_run_evaluate(const char *run_dir, const char *data, const sn_data_options *o,
+                          const char *classes, sn_error *err) {
+    char path[4200];
+    sn_model *m = NULL;
+    sn_dataset test = {0};
+    char **names = NULL;
+    int K = 0;
+    snprintf(path, sizeof path, "%s/model.safetensors", run_dir);
+    sn_status s = sn_model_load(path, &m, err);
+    if (s == SN_OK) s = sn_data_load(data, o, NULL, &test, err);
+    if (s == SN_OK && !test.labels)
+        s = sn_fail(err, SN_ERR_ARG, "%s: no class labels (a regression set)", data);
+    if (s == SN_OK) {
+        K = sn_model_num_classes(m);
+        s = sn_class_names_load(data, classes, &test, K, &names, err);
+    }
+    if (s == SN_OK) s = sn_run_write_eval(run_dir, m, &test, names, 40, err);
+    sn_class_names_free(names, K);
+    sn_dataset_free(&test);
+    sn_model_free(m);
+    return s;
+}

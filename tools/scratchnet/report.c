@@ -35,34 +35,17 @@ static int file_in(const char *dir, const char *name, char *path, size_t len) {
 /* Computes metrics.csv and friends from the saved model and the test set
  * (--data, else the one run.txt names; run: NULL without run.txt). */
 static sn_status compute_eval(cli_opts *o, const char *dir, const sn_run_data *run, sn_error *err) {
-    char path[4200];
-    sn_status s = SN_OK;
+    sn_data_options d;
     if (run && run->regression)
-        s = sn_fail(err, SN_ERR_ARG, "%s is a regression run: no class metrics", dir);
-    else if (run && run->text)
-        s = sn_fail(err, SN_ERR_ARG, "%s is a text run: its measure is the validation loss", dir);
-    else if (!o->data)
-        s = sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data", dir);
-    sn_model *m = NULL;
-    sn_dataset none, test = {0};
-    char **names = NULL;
-    int K = 0;
-    if (s == SN_OK) {
-        file_in(dir, "model.safetensors", path, sizeof path);
-        s = sn_model_load(path, &m, err);
-    }
-    if (s == SN_OK) s = cli_load_data(o, &none, &test, 0, err);
-    if (s == SN_OK && !test.labels)
-        s = sn_fail(err, SN_ERR_ARG, "%s: no class labels (a regression set)", o->data);
-    if (s == SN_OK) {
-        K = sn_model_num_classes(m);
-        s = sn_class_names_load(o->data, o->classes, &test, K, &names, err);
-    }
-    if (s == SN_OK) s = sn_run_write_eval(dir, m, &test, names, 40, err);
-    sn_class_names_free(names, K);
-    sn_dataset_free(&test);
-    sn_model_free(m);
-    return s;
+        return sn_fail(err, SN_ERR_ARG, "%s is a regression run: no class metrics", dir);
+    if (run && run->text)
+        return sn_fail(err, SN_ERR_ARG, "%s is a text run: its measure is the validation loss",
+                       dir);
+    if (!o->data)
+        return sn_fail(err, SN_ERR_ARG, "%s has no test metrics; name the test data with --data",
+                       dir);
+    sn_status s = cli_data_options(o, &d, err);
+    return s == SN_OK ? sn_run_evaluate(dir, o->data, &d, o->classes, err) : s;
 }
 
 static const char *const opts[] = {"--out",       "--data",           "--classes",
