@@ -371,7 +371,11 @@ sn_status sn_loop_run(sn_model *m, const sn_batch_source *src, const sn_train_ho
     sn_status s = setup(L, err);
     int resume_batch = L->ck.batch;
     const double budget = L->c->max_seconds;
-    if (s == SN_OK && budget > 0 && now_seconds() - L->t_start >= budget) L->ck.finished = 1;
+    /* a resumed run whose earlier runs spent the budget trains no more; a
+     * new one trains at least one batch, however long its setup took */
+    if (s == SN_OK && budget > 0 && L->ckopt && L->ckopt->resume &&
+        now_seconds() - L->t_start >= budget)
+        L->ck.finished = 1;
     for (int epoch = L->ck.epoch; s == SN_OK && !L->ck.finished && epoch <= L->c->epochs; epoch++) {
         L->t0 = now_seconds();
         L->last_lr = sn_optimizer_lr(L->opt);
