@@ -2,7 +2,8 @@
  * the distributed layer. The loop calls reduce_gradients after backward,
  * before the guard, so every rank's guard sees the same gradients and loss
  * and makes the same decision; reduce_sums after each epoch (evaluation
- * sums, correct answers). */
+ * sums, correct answers); grads_ready, which the loop installs on the model
+ * for the run, as each layer's backward ends (its buckets start early). */
 #include "dist/dist.h"
 #include "model/model.h"
 
@@ -56,6 +57,11 @@ static sn_status reduce_gradients(void *ctx, sn_model *m, double *loss, int rows
     return s;
 }
 
+/* A layer's gradients are written: start reducing its buckets. */
+static void grads_ready(void *ctx, int layer) {
+    sn_dist_grads_ready(((sn_dist_training *)ctx)->r, layer);
+}
+
 static sn_status reduce_sums(void *ctx, double *v, int n, sn_error *err) {
     (void)ctx;
     return sn_dist_sum_f64(v, n, err);
@@ -83,8 +89,8 @@ sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, long check_ever
                                .rank = sn_dist_rank(),
                                .size = sn_dist_size(),
                                .reduce_gradients = reduce_gradients,
-                               .reduce_sums = reduce_sums};
-    if (t->hooks.size > 1) m->grads_ready = sn_dist_grads_ready, m->grads_ready_ctx = t->r;
+                               .reduce_sums = reduce_sums,
+                               .grads_ready = grads_ready};
     *out = t;
     return SN_OK;
 }
@@ -95,8 +101,6 @@ const sn_train_dist *sn_dist_training_hooks(const sn_dist_training *t) {
 
 void sn_dist_training_free(sn_dist_training *t) {
     if (!t) return;
-    if (t->m && t->m->grads_ready_ctx == t->r)
-        t->m->grads_ready = NULL, t->m->grads_ready_ctx = NULL;
     sn_dist_reducer_free(t->r);
     sn_free(t->codes);
     sn_free(t);
