@@ -10,6 +10,7 @@
  *       the messages of 1 MiB and more).
  *
  *   bench_ddp train mlp|cnn DATA_DIR [BATCHES] [--no-overlap] [--bucket BYTES]
+ *                   [--compute-only]
  *       images per second of the Fashion-MNIST MLP (examples/fashion-mlp.net:
  *       784-512-256-10, ReLU, dropout 0.2) or CNN (examples/fashion-cnn.net),
  *       Adam, global batch 128 split over the P ranks, images in memory:
@@ -17,7 +18,10 @@
  *       buckets (of --bucket BYTES, default 256 KiB) started during backward
  *       (--no-overlap: all after it), the optimizer step. 5 untimed batches, then BATCHES (default
  * 100) timed, best of 2. Threads per rank: OMP_NUM_THREADS (else 1). Also the time rank 0 waited
- * for the all-reduce after its backward pass.
+ * for the all-reduce after its backward pass. --compute-only: the same
+ * steps without the all-reduce (each rank trains on its share alone): what
+ * P ranks compute when communication costs nothing; the images per second
+ * then count every rank's share at the slowest rank's pace.
  *
  * Rank 0 prints one line per measurement. */
 #include "data/dataset.h"
@@ -97,7 +101,8 @@ static int allreduce(size_t max_bytes) {
     return 0;
 }
 
-static int train(const char *which, const char *dir, int batches, int overlap, long bucket) {
+static int train(const char *which, const char *dir, int batches, int overlap, long bucket,
+                 int compute_only) {
     const int P = sn_dist_size(), rank = sn_dist_rank();
     sn_error err = {0};
     sn_dataset d;
@@ -115,7 +120,7 @@ static int train(const char *which, const char *dir, int batches, int overlap, l
         sn_optimizer_new(m, sn_model_config(m), &opt, &err) != SN_OK ||
         sn_dist_reducer_new(m, (size_t)bucket, &r, &err) != SN_OK)
         return die(&err);
-    if (overlap) m->grads_ready = sn_dist_grads_ready, m->grads_ready_ctx = r;
+    if (overlap && !compute_only) m->grads_ready = sn_dist_grads_ready, m->grads_ready_ctx = r;
     sn_dist_set_share(off, cnt, BATCH);
     const int nbatch = d.n / BATCH;
     double best = 1e30, best_wait = 0;
@@ -128,21 +133,27 @@ static int train(const char *which, const char *dir, int batches, int overlap, l
             sn_model_forward(m, d.x + s * d.sample_size, (int)cnt, 1, NULL);
             sn_model_backward(m, d.labels + s, NULL, NULL, NULL);
             double w0 = now();
-            if (sn_dist_reducer_finish(r, &err) != SN_OK || sn_dist_take_error(&err) != SN_OK)
+            if (!compute_only &&
+                (sn_dist_reducer_finish(r, &err) != SN_OK || sn_dist_take_error(&err) != SN_OK))
                 return die(&err);
             wait += now() - w0;
             sn_optimizer_step(opt);
         }
-        double t = now() - t0;
-        if (sn_dist_sum_f64(&t, 1, &err) != SN_OK) return die(&err);
-        t /= P;
+        double t = now() - t0, all[64];
+        if (P > 64) return fprintf(stderr, "bench_ddp: at most 64 ranks\n"), 1;
+        if (sn_dist_allgather(&t, sizeof t, all, &err) != SN_OK) return die(&err);
+        double mean = 0, slowest = 0;
+        for (int i = 0; i < P; i++)
+            mean += all[i] / P, slowest = all[i] > slowest ? all[i] : slowest;
+        /* ranks that waited for each other: their mean; alone: the slowest */
+        t = compute_only ? slowest : mean;
         if (rep >= 0 && t < best) best = t, best_wait = wait;
     }
     if (rank == 0)
-        printf("scratchnet model=%s ranks=%d threads=%d overlap=%d buckets=%d images_per_s=%.0f "
+        printf("scratchnet model=%s ranks=%d threads=%d overlap=%d buckets=%d%s images_per_s=%.0f "
                "allreduce_wait_s_per_step=%.2e\n",
-               which, P, threads, overlap, sn_dist_reducer_buckets(r), batches * BATCH / best,
-               best_wait / batches);
+               which, P, threads, overlap, sn_dist_reducer_buckets(r),
+               compute_only ? " compute_only=1" : "", batches * BATCH / best, best_wait / batches);
     sn_dist_reducer_free(r);
     sn_optimizer_free(opt);
     sn_model_free(m);
@@ -157,22 +168,26 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "allreduce") == 0) {
         rc = allreduce(argc > 2 ? (size_t)atol(argv[2]) : (size_t)64 << 20);
     } else if (argc >= 4 && strcmp(argv[1], "train") == 0) {
-        int overlap = 1, batches = 100;
+        int overlap = 1, batches = 100, compute_only = 0;
         long bucket = 256 << 10;
         for (int i = 4; i < argc; i++) {
             if (strcmp(argv[i], "--no-overlap") == 0)
                 overlap = 0;
+            else if (strcmp(argv[i], "--compute-only") == 0)
+                compute_only = 1;
             else if (strcmp(argv[i], "--bucket") == 0 && i + 1 < argc)
                 bucket = atol(argv[++i]);
             else
                 batches = atoi(argv[i]);
         }
-        rc = train(argv[2], argv[3], batches > 0 ? batches : 100, overlap, bucket > 0 ? bucket : 1);
+        rc = train(argv[2], argv[3], batches > 0 ? batches : 100, overlap, bucket > 0 ? bucket : 1,
+                   compute_only);
     } else {
         fprintf(
             stderr,
             "usage: bench_ddp allreduce [MAX_BYTES]\n"
-            "       bench_ddp train mlp|cnn DATA_DIR [BATCHES] [--no-overlap] [--bucket BYTES]\n");
+            "       bench_ddp train mlp|cnn DATA_DIR [BATCHES] [--no-overlap] [--bucket BYTES]\n"
+            "                 [--compute-only]\n");
     }
     sn_dist_finalize();
     return rc;

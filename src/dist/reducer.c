@@ -12,6 +12,8 @@
  * start in the same order on every rank (MPI requires it of collectives),
  * because every rank runs the same layers in the same order. finish() waits
  * for all and copies the sums Σ_r w_r g_r back: the global mean gradient.
+ * A bucket that holds a single parameter (one larger than the bucket size,
+ * or alone) is summed in place in that parameter's gradient instead.
  *
  * The buckets are allocated once; a step allocates nothing. */
 #include "dist/dist.h"
@@ -100,9 +102,22 @@ size_t sn_dist_reducer_bucket_floats(const sn_dist_reducer *r, int bucket) {
     return bucket >= 0 && bucket < r->nbuckets ? r->b[bucket].n : 0;
 }
 
-/* buf = w · the bucket's gradients, and the sum started. */
+/* buf = w · the bucket's gradients, and the sum started. A bucket of one
+ * parameter is summed in the gradient's own memory (buf is the gradient):
+ * no copy in, none back. */
 static void start(sn_dist_reducer *r, bucket *b) {
     const float w = (float)sn_dist_batch_weight();
+    if (b->count == 1) {
+        sn_tensor *g = &r->e[b->first].p->grad;
+        b->buf = g->data;
+        if (w == 0.0f)
+            memset(g->data, 0, g->size * sizeof(float));
+        else if (w != 1.0f)
+            for (size_t i = 0; i < g->size; i++) g->data[i] *= w;
+        b->req = -1;
+        if (r->err.code == SN_OK) sn_dist_isum_f32(b->buf, b->n, &b->req, &r->err);
+        return;
+    }
     for (int k = b->first; k < b->first + b->count; k++) {
         const sn_tensor *g = &r->e[k].p->grad;
         float *dst = b->buf + r->e[k].off;
@@ -137,7 +152,7 @@ sn_status sn_dist_reducer_finish(sn_dist_reducer *r, sn_error *err) {
         bucket *b = &r->b[i];
         sn_status s = sn_dist_wait(&b->req, 1, err);
         if (s != SN_OK) return sn_wrap(err, "gradient all-reduce, bucket %d", i);
-        for (int k = b->first; k < b->first + b->count; k++) {
+        for (int k = b->first; k < b->first + b->count && b->count > 1; k++) {
             sn_tensor *g = &r->e[k].p->grad;
             memcpy(g->data, b->buf + r->e[k].off, g->size * sizeof(float));
         }
