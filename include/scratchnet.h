@@ -965,6 +965,14 @@ struct sn_run_result {
 /* The options unset: numbers -1, pointers NULL, flags 0; data_options the
  * CSV defaults (header detected, the last column the label). */
 void sn_run_options_default(sn_run_options *o);
+/* The model a training run starts from (sn_run_train builds it so): the
+ * spec `text` (NULL: the file at `path`, which errors name), initialized
+ * with the RNG seeded by `seed`: a negative one, the spec's [train] seed
+ * (default 42); any other value is the seed, 0 included (unlike sn_model_from_spec's 0,
+ * the spec's; the model's spec then ends with "[train]\nseed 0").
+ * vocab_size > 0: a text spec, its `vocab` that size (sn_text_model_from_spec). */
+sn_status sn_run_build_model(const char *path, const char *text, long seed, int vocab_size,
+                             sn_model **m, sn_error *err);
 /* Trains and writes the run folder (see above). r is filled as far as the
  * run got. SN_ERR_INTERRUPTED: stop_requested stopped it; its checkpoint is
  * written and a resume continues it. */

@@ -32,24 +32,21 @@ sn_status sn_run_build_model(const char *path, const char *text, long seed, int 
                              sn_model **m, sn_error *err) {
     *m = NULL;
     uint64_t sd = seed > 0 ? (uint64_t)seed : 0; /* 0 to the builders: the spec's seed */
-    if (seed != 0 && vocab_size > 0)
-        return sn_text_model_from_spec(text, path, sd, vocab_size, m, err);
-    if (seed != 0)
-        return text ? sn_model_from_spec(text, path, sd, m, err)
-                    : sn_model_from_file(path, sd, m, err);
-    char *file = NULL, *spec;
+    if (!text && seed != 0 && vocab_size <= 0) return sn_model_from_file(path, sd, m, err);
+    char *file = NULL, *spec = NULL;
     size_t n = 0;
     sn_status s = text ? SN_OK : sn_text_read_file(path, &file, &n, err);
-    if (s != SN_OK) return s;
     const char *src = text ? text : file;
     static const char seed0[] = "\n[train]\nseed 0\n"; /* seed 0 asked for */
-    if (!(spec = malloc(strlen(src) + sizeof seed0)))
-        s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
-    if (s == SN_OK) {
-        strcat(strcpy(spec, src), seed0);
-        s = vocab_size > 0 ? sn_text_model_from_spec(spec, path, 0, vocab_size, m, err)
-                           : sn_model_from_spec(spec, path, 0, m, err);
+    if (s == SN_OK && seed == 0) {
+        if ((spec = malloc(strlen(src) + sizeof seed0)))
+            src = strcat(strcpy(spec, src), seed0);
+        else
+            s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
     }
+    if (s == SN_OK)
+        s = vocab_size > 0 ? sn_text_model_from_spec(src, path, sd, vocab_size, m, err)
+                           : sn_model_from_spec(src, path, sd, m, err);
     free(spec);
     sn_free(file);
     return s;

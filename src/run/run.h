@@ -68,11 +68,6 @@ sn_status sn_run_txt_text(const char *dir, const sn_run_options *o, const sn_tex
 
 /* ---- shared by both kinds of run (run.c) ------------------------------------ */
 
-/* The model of a spec (its text, or the file's) seeded with seed (-1: the
- * spec's own; 0 is a seed). vocab_size > 0: a text spec. */
-sn_status sn_run_build_model(const char *path, const char *text, long seed, int vocab_size,
-                             sn_model **m, sn_error *err);
-
 /* The checkpoint options of a run, with the metadata the folder's resume
  * reads back ("cli.args": the record, "cli.inputs", "cli.epochs",
  * "cli.ranks"). */

@@ -70,26 +70,6 @@ static const char *layer_desc(const sn_model *m, int i) {
     return sn_model_layer(m, i, &l, NULL) == SN_OK ? l.desc : "?";
 }
 
-/* The model of the spec file `path` seeded with seed (0 too: the library
- * reads a seed of 0 as "the spec's"). */
-static sn_status build_model(const char *path, uint64_t seed, sn_model **m, sn_error *err) {
-    if (seed) return sn_model_from_file(path, seed, m, err);
-    static const char seed0[] = "\n[train]\nseed 0\n";
-    char *file = NULL, *spec = NULL;
-    size_t n = 0;
-    sn_status s = sn_text_read_file(path, &file, &n, err);
-    if (s == SN_OK && !(spec = malloc(n + sizeof seed0)))
-        s = sn_fail(err, SN_ERR_NOMEM, "out of memory");
-    if (s == SN_OK) {
-        memcpy(spec, file, n);
-        memcpy(spec + n, seed0, sizeof seed0);
-        s = sn_model_from_spec(spec, path, 0, m, err);
-    }
-    free(spec);
-    sn_free(file);
-    return s;
-}
-
 static void print_value(double e, double tol) {
     if (e < 0)
         printf("  %10s   ", "-");
@@ -118,7 +98,7 @@ int cmd_gradcheck(cli_opts *o) {
     size_t len = strlen(path);
     sn_status s = len > 12 && strcmp(path + len - 12, ".safetensors") == 0
                       ? sn_model_load(path, &m, &err)
-                      : build_model(path, seed, &m, &err);
+                      : sn_run_build_model(path, NULL, (long)seed, 0, &m, &err);
     if (s != SN_OK) {
         fprintf(stderr, "scratchnet gradcheck: %s\n", err.msg);
         return EXIT_RUNTIME;

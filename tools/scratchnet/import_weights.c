@@ -39,9 +39,9 @@ int cmd_import_weights(cli_opts *o) {
                     "%s: a text model's spec (its size depends on the vocabulary, which a "
                     "state_dict does not hold); import-weights takes specs of fixed size",
                     spec);
-    sn_free(text);
     sn_model *m = NULL;
-    if (s == SN_OK) s = sn_model_from_file(spec, 0, &m, &err);
+    if (s == SN_OK) s = sn_run_build_model(spec, text, -1, 0, &m, &err);
+    sn_free(text);
     if (s == SN_OK) s = sn_model_load_weights(m, weights, &err);
     if (s == SN_OK) s = sn_model_save(m, o->out, &err);
     sn_model_free(m);
