@@ -980,6 +980,13 @@ sn_status sn_run_train(const sn_run_options *o, sn_run_result *r, sn_error *err)
 /* What RUN_DIR's checkpoint holds for a resume: the `record` of the run that
  * wrote it (sn_free it) and whether it is a text run. */
 sn_status sn_run_recorded(const char *run_dir, char **record, int *text, sn_error *err);
+/* A list of arguments as a `record`: one a line, each backslash in them
+ * doubled and each newline written as a backslash and n (sn_free it; NULL:
+ * out of memory). */
+char *sn_run_record_join(int n, const char *const *args);
+/* RUN_DIR's record (sn_run_recorded) split back into the arguments it was
+ * joined from: (*args)[0..*n), NULL after them, in one block (sn_free it). */
+sn_status sn_run_recorded_args(const char *run_dir, int *n, char ***args, int *text, sn_error *err);
 /* sn_checkpoint_verify, and whether the run that wrote the checkpoint is
  * over: *done 2 when early stopping ended it, 1 when all its epochs are done
  * (a resume must ask for more), else 0. */

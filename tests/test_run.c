@@ -188,9 +188,13 @@ int main(void) {
     CHECK(sn_run_train(&o, &r, &err) == SN_ERR_ARG);
     CHECK(strstr(err.msg, "nothing to resume") != NULL);
 
-    /* ---- force: the old run's files go, stale ones included ---- */
+    /* ---- force: the old run's files go, stale ones included; its record:
+     * arguments joined (one a line, \\ and \n escaped) and split back ---- */
+    const char *args[] = {"--threads", "1", "--prime", "a\\b\nc\\", ""};
+    char *joined = sn_run_record_join(5, args), **back = NULL;
+    CHECK(joined && strcmp(joined, "--threads\n1\n--prime\na\\\\b\\nc\\\\\n\n") == 0);
     put("run/robustness.csv", "std,accuracy\n0,0.5\n");
-    o.resume = 0, o.force = 1, o.epochs = 1;
+    o.resume = 0, o.force = 1, o.epochs = 1, o.record = joined;
     o.data_options.csv.header = 1; /* recorded for reading the data again */
     CHECK(sn_run_train(&o, &r, &err) == SN_OK);
     CHECK(strstr(slurp("run/run.txt"), "\ntask classification\nheader yes\n") != NULL);
@@ -199,6 +203,13 @@ int main(void) {
     CHECK(rd.header == 1 && strcmp(rd.data, data) == 0 && !rd.text && !rd.regression);
     CHECK(!exists("run/robustness.csv") && !exists("run/.replaced"));
     CHECK(lines("run/history.csv") == 2);
+    int nback = 0;
+    CHECK(sn_run_recorded_args(run_dir, &nback, &back, &text, &err) == SN_OK);
+    CHECK(nback == 5 && back && !back[5] && text == 0);
+    for (int i = 0; back && i < 5 && i < nback; i++) CHECK(strcmp(back[i], args[i]) == 0);
+    sn_free(back);
+    sn_free(joined);
+    o.record = "--threads\n1\n";
 
     /* ---- a bad data file: an error naming it, no folder ---- */
     put("bad.csv", "x,y,label\n1,2,0\n1,2\n");

@@ -423,6 +423,53 @@ sn_status sn_run_recorded(const char *run_dir, char **record, int *text, sn_erro
     return s;
 }
 
+char *sn_run_record_join(int n, const char *const *args) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += 2 * strlen(args[i]) + 1;
+    char *buf = sn_alloc(len, 1), *p = buf;
+    for (int i = 0; buf && i < n; i++) {
+        for (const char *a = args[i]; *a; a++) {
+            if (*a == '\\' || *a == '\n') *p++ = '\\';
+            *p++ = *a == '\n' ? 'n' : *a;
+        }
+        *p++ = '\n';
+    }
+    if (buf) *p = 0;
+    return buf;
+}
+
+sn_status sn_run_recorded_args(const char *run_dir, int *n, char ***args, int *text,
+                               sn_error *err) {
+    char *record = NULL;
+    *n = 0, *args = NULL;
+    sn_status s = sn_run_recorded(run_dir, &record, text, err);
+    if (s != SN_OK) return s;
+    size_t len = strlen(record), lines = 0;
+    for (size_t i = 0; i < len; i++) lines += record[i] == '\n';
+    char **v = sn_alloc((lines + 1) * sizeof *v + len + 1, 1); /* the pointers, then the text */
+    if (!v) {
+        sn_free(record);
+        return sn_fail(err, SN_ERR_NOMEM, "out of memory");
+    }
+    char *out = (char *)(v + lines + 1), *start = out;
+    for (const char *p = record; *p; p++) { /* unescaped, one argument a line */
+        if (*p == '\n') {
+            *out++ = 0;
+            v[(*n)++] = start;
+            start = out;
+        } else if (*p == '\\' && p[1]) {
+            p++;
+            *out++ = *p == 'n' ? '\n' : *p;
+        } else {
+            *out++ = *p;
+        }
+    }
+    v[*n] = NULL;
+    *args = v;
+    sn_free(record);
+    return SN_OK;
+}
+
 sn_status sn_run_checkpoint_verify(const char *path, sn_checkpoint_info *info, int *done,
                                    sn_error *err) {
     *done = 0;

@@ -418,7 +418,6 @@ static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss,
 
 static int on_epoch(void *ctx, const sn_epoch_stats *e) {
     cli_progress *p = ctx;
-    p->kept_epoch = e->kept_epoch;
     if (p->quiet) return 0;
     cli_progress_end_line(p);
     fprintf(stderr, "epoch %d/%d  loss %.4f", e->epoch, p->epochs, e->train_loss);

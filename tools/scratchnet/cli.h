@@ -121,7 +121,6 @@ sn_status cli_load_data(const cli_opts *o, sn_dataset *train, sn_dataset *test, 
  * plain line per epoch otherwise, nothing with --quiet. */
 typedef struct cli_progress {
     int quiet, tty, epochs, drawn;
-    int kept_epoch;                    /* the epoch whose weights training holds (sn_epoch_stats) */
     double last_draw, start, budget_s; /* budget_s: a time budget (0: none) */
     long done0;                        /* batches done before this process */
 } cli_progress;

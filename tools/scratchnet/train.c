@@ -12,7 +12,6 @@
 #define _XOPEN_SOURCE 700 /* sigaction, realpath */
 #include "cli.h"
 
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,56 +222,37 @@ static int in_list(const char *a, const char *const *list) {
     return 0;
 }
 
-/* Appends s, escaped (\\ and \n), and a newline. */
-static int put_arg(char **buf, size_t *len, size_t *cap, const char *s) {
-    size_t need = *len + 2 * strlen(s) + 2;
-    if (need > *cap) {
-        size_t c = 2 * need + 64;
-        char *p = realloc(*buf, c);
-        if (!p) return 0;
-        *buf = p, *cap = c;
-    }
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '\n') (*buf)[(*len)++] = '\\';
-        (*buf)[(*len)++] = *s == '\n' ? 'n' : *s;
-    }
-    (*buf)[(*len)++] = '\n';
-    (*buf)[*len] = 0;
-    return 1;
-}
-
+/* The record of a command line (sn_run_record_join): its options but the
+ * spec, --out, --resume and what holds for this command only, the paths made
+ * absolute. */
 static char *cli_record_args(int argc, char **argv, const char *const *bare_flags) {
+    static const char *const this_run[] = {"--quiet", "--force", "--resume-changed-inputs", NULL};
     static const char *const dropped[] = {"--out", "--resume", NULL};
     static const char *const paths[] = {"--data", "--test", "--classes", "--text", NULL};
-    size_t len = 0, cap = 1;
-    char *buf = calloc(1, 1);
-    int ok = buf != NULL;
-    for (int i = 1; ok && i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || a[1] == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--force") == 0 ||
-            strcmp(a, "--resume-changed-inputs") == 0)
-            continue; /* the spec, and what holds for this command only */
-        if (in_list(a, bare_flags)) {
-            ok = put_arg(&buf, &len, &cap, a);
-            continue;
+    const char **keep = calloc((size_t)argc, sizeof *keep);
+    char **abs = calloc((size_t)argc, sizeof *abs);
+    int n = 0;
+    for (int i = 1; keep && abs && i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (a[0] != '-' || a[1] == 0 || in_list(a, this_run)) continue;
+        if (!in_list(a, bare_flags)) {
+            if (i + 1 >= argc) break;
+            v = argv[++i];
+            if (in_list(a, dropped)) continue;
         }
-        if (i + 1 >= argc) break;
-        const char *v = argv[++i];
-        if (in_list(a, dropped)) continue;
-        char abs[PATH_MAX];
-        if (in_list(a, paths) && realpath(v, abs)) v = abs;
-        ok = put_arg(&buf, &len, &cap, a) && put_arg(&buf, &len, &cap, v);
+        keep[n++] = a;
+        if (v) keep[n++] = in_list(a, paths) && (abs[i] = realpath(v, NULL)) ? abs[i] : v;
     }
-    if (!ok) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
+    char *record = keep && abs ? sn_run_record_join(n, keep) : NULL;
+    for (int i = 0; abs && i < argc; i++) free(abs[i]);
+    free(abs);
+    free(keep);
+    return record;
 }
 
 /* ---- --resume ------------------------------------------------------------- */
 
-static int cli_has_resume(int argc, char **argv, const char **run_dir) {
+static int cli_has_resume(int argc, char **argv, char **run_dir) {
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--resume") == 0) {
             *run_dir = argv[i + 1];
@@ -284,62 +264,38 @@ static int cli_has_resume(int argc, char **argv, const char **run_dir) {
 /* The command line a --resume stands for: argv[0], RUN_DIR/spec.net, the
  * recorded options, --out RUN_DIR, then argv's other options. */
 typedef struct cli_resume {
-    int argc, text; /* text: the checkpoint is one of a text run */
-    char **argv;
-    char *record, *unescaped;
-    char spec[1100], run_dir[1024];
+    int argc;
+    char **argv, **recorded;
+    char spec[1100];
 } cli_resume;
 
-static sn_status resume_args(int argc, char **argv, cli_resume *r, sn_error *err) {
+static sn_status resume_args(int argc, char **argv, char *run_dir, cli_resume *r, sn_error *err) {
+    int n = 0, text;
     memset(r, 0, sizeof *r);
-    const char *run_dir = NULL;
-    cli_has_resume(argc, argv, &run_dir);
-    sn_status s = sn_run_recorded(run_dir, &r->record, &r->text, err);
+    sn_status s = sn_run_recorded_args(run_dir, &n, &r->recorded, &text, err);
     if (s != SN_OK) return s;
-    size_t n = strlen(r->record);
-    r->unescaped = malloc(n + 1);
-    r->argv = calloc(n + (size_t)argc + 8, sizeof *r->argv);
+    if (!(r->argv = calloc((size_t)(n + argc + 4), sizeof *r->argv)))
+        return sn_fail(err, SN_ERR_NOMEM, "out of memory");
     snprintf(r->spec, sizeof r->spec, "%s/spec.net", run_dir);
-    snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir);
-    if (!r->unescaped || !r->argv) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return SN_ERR_NOMEM;
-    }
     int k = 0;
     r->argv[k++] = argv[0];
     r->argv[k++] = r->spec;
-    char *out = r->unescaped, *start = out;
-    for (const char *p = r->record; *p; p++) { /* unescape, one argument per line */
-        if (*p == '\n') {
-            *out++ = 0;
-            r->argv[k++] = start;
-            start = out;
-        } else if (*p == '\\' && p[1]) {
-            p++;
-            *out++ = *p == 'n' ? '\n' : *p;
-        } else {
-            *out++ = *p;
-        }
-    }
+    for (int i = 0; i < n; i++) r->argv[k++] = r->recorded[i];
     r->argv[k++] = "--out";
-    r->argv[k++] = r->run_dir;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--resume") == 0) {
+    r->argv[k++] = run_dir;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--resume") == 0)
             i++;
-            continue;
-        }
-        r->argv[k++] = argv[i];
-    }
+        else
+            r->argv[k++] = argv[i];
     r->argc = k;
     return SN_OK;
 }
 
 static void resume_free(cli_resume *r) {
-    sn_free(r->record);
-    free(r->unescaped);
+    sn_free(r->recorded);
     free(r->argv);
-    r->record = r->unescaped = NULL;
-    r->argv = NULL;
+    r->recorded = r->argv = NULL;
 }
 
 /* ---- progress and results ------------------------------------------------- */
@@ -492,8 +448,7 @@ sn_status cli_train_run(const cli_opts *o, const char *spec_path, const char *sp
 int cli_wants_text(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--text") == 0) return 1;
-    const char *run_dir;
-    char *record = NULL;
+    char *run_dir, *record = NULL;
     int text = 0;
     if (cli_has_resume(argc - 1, argv + 1, &run_dir) &&
         sn_run_recorded(run_dir, &record, &text, NULL) == SN_OK)
@@ -507,9 +462,9 @@ static int train_verb(int argc, char **argv, int text) {
     cli_opts o;
     cli_resume res = {0};
     sn_error err = {0};
-    const char *resume_dir = NULL;
+    char *resume_dir = NULL;
     if (cli_has_resume(argc, argv, &resume_dir)) { /* the recorded options, then ours */
-        if (resume_args(argc, argv, &res, &err) != SN_OK) {
+        if (resume_args(argc, argv, resume_dir, &res, &err) != SN_OK) {
             fprintf(stderr, "scratchnet train: --resume %s: %s\n", resume_dir, err.msg);
             resume_free(&res);
             return EXIT_RUNTIME;
@@ -537,7 +492,7 @@ static int train_verb(int argc, char **argv, int text) {
         rc = EXIT_USAGE;
     }
     if (rc) {
-        free(record);
+        sn_free(record);
         resume_free(&res);
         return rc < 0 ? 0 : rc;
     }
@@ -553,7 +508,7 @@ static int train_verb(int argc, char **argv, int text) {
         fprintf(stderr, "scratchnet train: %s\n", err.msg);
     if (s == SN_ERR_INTERRUPTED && sn_dist_rank() == 0)
         fprintf(stderr, "resume with: scratchnet train --resume %s\n", r.run_dir);
-    free(record);
+    sn_free(record);
     resume_free(&res);
     return s == SN_OK ? 0 : s == SN_ERR_INTERRUPTED ? cli_interrupted_status() : EXIT_RUNTIME;
 }
