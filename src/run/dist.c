@@ -47,10 +47,10 @@ static sn_status check_ranks(const char *record, const sn_model *m, const sn_dat
  * different number resumes, but no longer bitwise reproducibly. */
 static void check_resume_ranks(const sn_run_options *o, const char *run_dir) {
     char path[1200];
-    sn_run_checkpoint_path(path, sizeof path, run_dir);
     sn_st_file f;
     sn_error e = {0};
-    if (sn_st_load(path, &f, &e) != SN_OK) return; /* the resume itself reports it */
+    if (sn_run_checkpoint_load(run_dir, path, sizeof path, &f, &e) != SN_OK)
+        return; /* the resume itself reports it */
     const char *r = sn_st_meta(&f, "cli.ranks");
     int was = r ? atoi(r) : 1, now = sn_dist_size();
     if (was != now && sn_run_writer() && o->on_note) {

@@ -304,9 +304,8 @@ sn_status sn_run_resume_check(const char *run_dir, const char *spec, const char 
                               int allow_changed, char *changed, size_t len, sn_error *err) {
     changed[0] = 0;
     char path[1200];
-    sn_run_checkpoint_path(path, sizeof path, run_dir);
     sn_st_file f;
-    sn_status s = sn_st_load(path, &f, err);
+    sn_status s = sn_run_checkpoint_load(run_dir, path, sizeof path, &f, err);
     if (s != SN_OK) return s;
     const char *was_spec = sn_st_meta(&f, "spec"), *was_inputs = sn_st_meta(&f, "cli.inputs");
     const char *position = sn_st_meta(&f, "position");
@@ -398,15 +397,20 @@ void sn_run_checkpoint_path(char *buf, size_t len, const char *run_dir) {
     snprintf(buf, len, "%s/checkpoint.safetensors", run_dir);
 }
 
+sn_status sn_run_checkpoint_load(const char *run_dir, char *path, size_t len, sn_st_file *f,
+                                 sn_error *err) {
+    sn_run_checkpoint_path(path, len, run_dir);
+    return sn_st_load(path, f, err);
+}
+
 /* ---- what a checkpoint says about its run ------------------------------------ */
 
 sn_status sn_run_recorded(const char *run_dir, char **record, int *text, sn_error *err) {
     char path[1200];
     *record = NULL;
     *text = 0;
-    sn_run_checkpoint_path(path, sizeof path, run_dir);
     sn_st_file f;
-    sn_status s = sn_st_load(path, &f, err);
+    sn_status s = sn_run_checkpoint_load(run_dir, path, sizeof path, &f, err);
     if (s != SN_OK) return s;
     const char *args = sn_st_meta(&f, "cli.args"), *trainer = sn_st_meta(&f, "trainer");
     *text = trainer && strcmp(trainer, "text") == 0;

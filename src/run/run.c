@@ -81,10 +81,10 @@ typedef struct table_hooks {
     int kept_epoch;
 } table_hooks;
 
-static void table_on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
-                           double sps) {
-    const sn_train_hooks *u = ((table_hooks *)ctx)->user;
-    if (u->on_batch) u->on_batch(u->ctx, epoch, batch, nbatches, loss, acc, sps);
+void sn_run_pass_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                       double rate) {
+    const sn_train_hooks *u = *(const sn_train_hooks **)ctx;
+    if (u->on_batch) u->on_batch(u->ctx, epoch, batch, nbatches, loss, acc, rate);
 }
 
 static int table_on_epoch(void *ctx, const sn_epoch_stats *e) {
@@ -175,7 +175,7 @@ static sn_status table_run(const sn_run_options *o, sn_model *m, const sn_datase
     if (s == SN_OK) {
         if (o->on_start) o->on_start(o->hooks.ctx, r);
         sn_train_hooks hooks = {.ctx = &th,
-                                .on_batch = table_on_batch,
+                                .on_batch = sn_run_pass_batch,
                                 .on_epoch = table_on_epoch,
                                 .on_end = table_on_end,
                                 .dist = dist ? sn_dist_training_hooks(dist) : NULL};

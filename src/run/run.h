@@ -4,6 +4,7 @@
 #define SN_RUN_RUN_H
 
 #include "core/error.h"
+#include "model/safetensors.h"
 
 #include <stdio.h>
 
@@ -34,6 +35,9 @@ int sn_run_make_dirs(const char *path);
 void sn_run_default_dir(char *buf, size_t len, const char *spec);
 /* RUN_DIR/checkpoint.safetensors */
 void sn_run_checkpoint_path(char *buf, size_t len, const char *run_dir);
+/* Loads RUN_DIR's checkpoint into f (sn_st_free it), its path into path. */
+sn_status sn_run_checkpoint_load(const char *run_dir, char *path, size_t len, sn_st_file *f,
+                                 sn_error *err);
 
 /* ---- what a resume checks (folder.c) --------------------------------------- */
 
@@ -78,6 +82,12 @@ typedef struct sn_run_ckpt {
 } sn_run_ckpt;
 void sn_run_ckpt_init(sn_run_ckpt *c, const sn_run_options *o, const char *run_dir, int writer,
                       int epochs);
+
+/* An on_batch hook that passes the batch on to the caller's hooks: ctx
+ * points to a struct whose first member is `const sn_train_hooks *`, the
+ * caller's. */
+void sn_run_pass_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                       double rate);
 
 /* The text run of sn_run_train (text.c), into r->run_dir. */
 sn_status sn_text_run(const sn_run_options *o, sn_run_result *r, sn_run_folder *folder,

@@ -36,12 +36,6 @@ typedef struct text_hooks {
     sn_error save_err;
 } text_hooks;
 
-static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
-                     double tps) {
-    const sn_train_hooks *u = ((text_hooks *)ctx)->user;
-    if (u->on_batch) u->on_batch(u->ctx, epoch, batch, nbatches, loss, acc, tps);
-}
-
 static int on_epoch(void *ctx, const sn_epoch_stats *e) {
     text_hooks *p = ctx;
     if (e->kept_epoch == e->epoch) { /* the weights training would end with */
@@ -196,7 +190,7 @@ sn_status sn_text_run(const sn_run_options *o, sn_run_result *r, sn_run_folder *
         p.nmeta = 2, p.meta_keys = keys, p.meta_vals = vals;
         snprintf(path, sizeof path, "%s/history.csv", run_dir);
         sn_train_hooks hooks = {.ctx = &p,
-                                .on_batch = on_batch,
+                                .on_batch = sn_run_pass_batch,
                                 .on_epoch = on_epoch,
                                 .on_sample = on_sample,
                                 .on_end = on_end,
