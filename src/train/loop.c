@@ -15,7 +15,9 @@
  * copied when they are to be restored, a history row is written and the
  * hooks are called. A checkpoint is written every N steps, every N epochs,
  * at the end and on a stop request; the time budget (cfg.max_seconds) is
- * checked after every batch and counts a resumed training's earlier runs.
+ * checked after every batch and counts a resumed training's earlier runs
+ * (data-parallel: the ranks' clocks differ, so they stop after the batch at
+ * which any of them ran out).
  * Everything a step needs is allocated before the first epoch; a step
  * itself allocates nothing. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -298,9 +300,13 @@ static sn_status run_batches(loop *L, int epoch, int first, sn_error *err) {
         long every = L->ckopt ? L->ckopt->every_steps : 0;
         if (halt || (!refused && every > 0 && L->opt->step % every == 0))
             if ((s = point(L, epoch, b + 1, 0, halt, err)) != SN_OK) return s;
-        if (budget > 0 && now_seconds() - L->t_start >= budget) {
-            L->out_of_time = b + 1 < nb || epoch < L->c->epochs;
-            break;
+        if (budget > 0) { /* data-parallel: every rank's clock, one decision */
+            double out = now_seconds() - L->t_start >= budget;
+            if ((s = sn_loop_reduce(L->hooks, &out, 1, err)) != SN_OK) return s;
+            if (out > 0) {
+                L->out_of_time = b + 1 < nb || epoch < L->c->epochs;
+                break;
+            }
         }
     }
     return SN_OK;
@@ -373,9 +379,11 @@ sn_status sn_loop_run(sn_model *m, const sn_batch_source *src, const sn_train_ho
     const double budget = L->c->max_seconds;
     /* a resumed run whose earlier runs spent the budget trains no more; a
      * new one trains at least one batch, however long its setup took */
-    if (s == SN_OK && budget > 0 && L->ckopt && L->ckopt->resume &&
-        now_seconds() - L->t_start >= budget)
-        L->ck.finished = 1;
+    if (s == SN_OK && budget > 0 && L->ckopt && L->ckopt->resume) {
+        double spent = now_seconds() - L->t_start >= budget;
+        s = sn_loop_reduce(hooks, &spent, 1, err);
+        if (spent > 0) L->ck.finished = 1;
+    }
     for (int epoch = L->ck.epoch; s == SN_OK && !L->ck.finished && epoch <= L->c->epochs; epoch++) {
         L->t0 = now_seconds();
         L->last_lr = sn_optimizer_lr(L->opt);

@@ -9,7 +9,9 @@
 #     run byte for byte;
 #   - resumed on 1 process, it ends within 1e-5 (relative to each tensor's
 #     norm) of an uninterrupted 1-process run: every stream's state is where
-#     a single process has it.
+#     a single process has it;
+#   - a 2-rank run with a time budget (--minutes) stops on it with status 0
+#     (the ranks agree on the batch).
 # usage: text.sh BUILD_DIR SOURCE_DIR   (MPIEXEC, MPIEXEC_FLAGS from ctest)
 set -u
 build=$(cd "$1" && pwd)
@@ -104,5 +106,17 @@ check "killed, resumed 2-rank run = uninterrupted 2-rank run, byte for byte" \
 check "resumed on 1 process" test $? -eq 0
 check "resumed on 1 process: within 1e-5 of an uninterrupted 1-process run" \
     "$py" "$src/tests/mpi/compare_weights.py" killed-one/model.safetensors one/model.safetensors 1e-5
+
+# A time budget: every rank stops after the same batch. Each rank reads its
+# own clock, and here rank 0 reads it 100 ms later than rank 1 after every
+# batch (it writes a checkpoint after each, slowed down): left to their
+# clocks, the ranks would stop after different batches and mismatch their
+# collectives.
+SN_CHECKPOINT_TEST_DELAY_MS=100 timeout 120 "$mpiexec" "${flags[@]}" -x SN_CHECKPOINT_TEST_DELAY_MS \
+    -np 2 "$sn" train lstm.net --text moby.txt --threads 1 --epochs 100 --minutes 0.02 \
+    --checkpoint-steps 1 --out budget >budget.out 2>&1
+rc=$?
+check "a 2-rank run with a time budget ends with status 0 (status $rc)" test $rc -eq 0
+check "it stopped on the budget" grep -q "time budget reached" budget/history.csv budget.out
 [ $fail -eq 0 ] || { for f in *.out; do echo "== $f"; tail -5 "$f"; done; }
 exit $fail
