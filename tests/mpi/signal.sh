@@ -112,14 +112,16 @@ case_() {
     timeout 300 "$mpiexec" "${flags[@]}" -np 2 "$sn" train "../$spec" "${opts[@]}" --out whole \
         >whole.out 2>&1
     check "$name: uninterrupted 2-rank run" test $? -eq 0
-    timeout 300 "$mpiexec" "${flags[@]}" -np 2 ../rank.sh "$sn" train "../$spec" "${opts[@]}" \
+    # slowed down (rank 0 pauses 100 ms in each checkpoint write, every 20
+    # steps), signalled once the first checkpoint exists: mid-training
+    SN_CHECKPOINT_TEST_DELAY_MS=100 timeout 300 "$mpiexec" "${flags[@]}" \
+        -x SN_CHECKPOINT_TEST_DELAY_MS -np 2 ../rank.sh "$sn" train "../$spec" "${opts[@]}" \
         --out stopped >stopped.out 2>&1 &
     local job=$! victim="" i
-    for i in $(seq 600); do # once training has begun (history.csv), 0.3 s into it
-        [ -f stopped/history.csv ] && break
+    for i in $(seq 1200); do
+        [ -f stopped/checkpoint.safetensors ] && break
         sleep 0.05
     done
-    sleep 0.3
     if [ "$target" = mpirun ]; then
         victim=$(pgrep -P $job -x "$(basename "$mpiexec")") # the job is timeout's
     else
@@ -150,7 +152,7 @@ case_() {
     cd ..
 }
 
-case_ text lstm.net TERM 1 143 --text "$T/moby.txt" --threads 1 --quiet
-case_ mlp mlp.net INT 0 130 --data "$T/fm" --threads 1 --quiet
-case_ mlp-mpirun mlp.net USR1 mpirun 138 --data "$T/fm" --threads 1 --quiet
+case_ text lstm.net TERM 1 143 --text "$T/moby.txt" --threads 1 --quiet --checkpoint-steps 20
+case_ mlp mlp.net INT 0 130 --data "$T/fm" --threads 1 --quiet --checkpoint-steps 20
+case_ mlp-mpirun mlp.net USR1 mpirun 138 --data "$T/fm" --threads 1 --quiet --checkpoint-steps 20
 exit $fail
