@@ -895,7 +895,8 @@ typedef struct sn_run_options {
     int resume_changed_inputs; /* resume although the network or data differ */
     int force;                 /* replace the run the folder holds */
     /* Overrides of the spec's [train] section; unset: -1 (seed: 0 is a
-     * seed; epochs, batch, lr, minutes: values <= 0 are unset too). */
+     * seed; epochs, batch, lr, minutes: values <= 0 are unset too; a text
+     * run's val_split, the fraction of the text held out: at most 0.9). */
     long seed, epochs, batch;
     double lr, val_split, minutes;
     int standardize, skip_nonfinite; /* 1 turns the setting on */
@@ -960,6 +961,11 @@ struct sn_run_result {
     double test_loss, test_acc;  /* table: on the test set (NaN: none) */
     double test_macro_f1;        /* classification with a test set (NaN: none) */
     double minutes;              /* text: training time */
+    /* The results in words, a line each: text runs the kept epoch's losses
+     * in nats per token and bits, and the validation perplexity (as
+     * summary.txt ends); table runs the test set's accuracy, loss and macro
+     * F1 ("" without a test set). */
+    char result[512];
 };
 
 /* The options unset: numbers -1, pointers NULL, flags 0; data_options the

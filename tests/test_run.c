@@ -134,6 +134,7 @@ int main(void) {
     CHECK(r.ntrain == 540 && r.nval == 60 && r.ntest == 0 && c.start_ntrain == 540);
     CHECK(r.config.epochs == 2 && r.config.batch == 16 && r.kept_epoch == 2);
     CHECK(isnan(r.test_acc) && isnan(r.test_macro_f1));
+    CHECK(r.result[0] == 0); /* no test set: no figures */
     const char *files[] = {"run/model.safetensors", "run/checkpoint.safetensors", "run/history.csv",
                            "run/report.html", "run/.lock"};
     for (int i = 0; i < 5; i++) CHECK(exists(files[i]));
@@ -237,13 +238,25 @@ int main(void) {
     snprintf(run_dir, sizeof run_dir, "%s/text", tmp);
     o.spec_path = text_spec, o.text = corpus, o.data = NULL;
     o.hooks.on_sample = on_sample;
+    o.val_split = 0.95; /* more than a text run may hold out: refused, no folder */
+    CHECK(sn_run_train(&o, &r, &err) == SN_ERR_ARG && strstr(err.msg, "at most 0.9") != NULL);
+    CHECK(!exists("text"));
+    o.val_split = -1;
+    err = (sn_error){0};
     CHECK(sn_run_train(&o, &r, &err) == SN_OK);
     if (err.msg[0]) fprintf(stderr, "%s\n", err.msg);
     CHECK(r.text == 1 && r.vocab_size > 5 && c.starts == 1 && c.epochs == 2 && c.samples == 2);
     CHECK(r.ntrain + r.nval == 40 * 37 && r.kept_epoch >= 1 && !isnan(r.val_loss));
     CHECK(strstr(slurp("text/samples.txt"), "---- epoch 2 ----\n") != NULL);
     CHECK(strstr(slurp("text/run.txt"), "\nlevel char\nseq 8\n") != NULL);
-    CHECK(strstr(slurp("text/summary.txt"), "validation loss") != NULL);
+    {
+        char want[200]; /* the kept epoch's figures, in summary.txt too */
+        snprintf(want, sizeof want,
+                 "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", r.val_loss,
+                 r.val_loss / log(2.0), exp(r.val_loss));
+        CHECK(strstr(r.result, want) != NULL && strncmp(r.result, "training loss ", 14) == 0);
+        CHECK(strstr(slurp("text/summary.txt"), r.result) != NULL);
+    }
     CHECK(exists("text/model.safetensors") && exists("text/checkpoint.safetensors"));
     CHECK(sn_run_recorded(run_dir, &record, &text, &err) == SN_OK && text == 1);
     sn_free(record);

@@ -124,6 +124,16 @@ static sn_status prepare_data(sn_model *m, const sn_dataset *all, sn_dataset *tr
     return s;
 }
 
+/* r->result: the test set's figures. */
+static void table_result(sn_run_result *r) {
+    size_t k = 0, n = sizeof r->result;
+    if (!isnan(r->test_acc))
+        k += (size_t)snprintf(r->result + k, n - k, "test accuracy: %.2f %%\n", 100 * r->test_acc);
+    k += (size_t)snprintf(r->result + k, n - k, "test loss: %.4f\n", r->test_loss);
+    if (!isnan(r->test_macro_f1))
+        snprintf(r->result + k, n - k, "test macro F1: %.4f\n", r->test_macro_f1);
+}
+
 static sn_status table_run(const sn_run_options *o, sn_model *m, const sn_dataset *all,
                            const sn_dataset *test, sn_run_result *r, sn_run_folder *folder,
                            sn_error *err) {
@@ -192,6 +202,7 @@ static sn_status table_run(const sn_run_options *o, sn_model *m, const sn_datase
             s = sn_evaluate(m, &tst, c->batch, &r->test_loss, &r->test_acc, err);
         if (s == SN_OK && tst.n && tst.labels)
             s = sn_run_write_eval_f1(run_dir, m, &tst, names, 40, &r->test_macro_f1, err);
+        if (s == SN_OK && tst.n) table_result(r);
         if (s == SN_OK) {
             sn_run_now_text(finished, sizeof finished);
             s = sn_run_txt_table(run_dir, o, m, head, finished, train.n, val.n, tst.n, changed,

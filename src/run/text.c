@@ -90,23 +90,27 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* r->result: the kept epoch's losses. */
+static void text_result(sn_run_result *r) {
+    double train_loss = r->train_loss, val_loss = r->val_loss;
+    int k = snprintf(r->result, sizeof r->result, "training loss %.4f nats/token (%.4f bits)\n",
+                     train_loss, train_loss / log(2.0));
+    if (r->nval)
+        snprintf(r->result + k, sizeof r->result - (size_t)k,
+                 "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
+                 val_loss / log(2.0), exp(val_loss));
+}
+
 /* summary.txt of a finished text run: the model's summary, the corpus, the
  * time and the kept epoch's losses. */
 static sn_status write_summary(const char *run_dir, const sn_run_options *o, const sn_run_result *r,
                                size_t nids, sn_error *err) {
-    char text[8192 + 512];
-    double train_loss = r->train_loss, val_loss = r->val_loss;
-    int k = snprintf(text, sizeof text, "%s", r->summary);
-    k += snprintf(text + k, sizeof text - (size_t)k,
-                  "corpus %s: %zu %s tokens, vocabulary %d; training %ld, validation %ld\n"
-                  "training time %.1f minutes; weights of epoch %d\n"
-                  "training loss %.4f nats/token (%.4f bits)\n",
-                  o->text, nids, r->level, r->vocab_size, r->ntrain, r->nval, r->minutes,
-                  r->kept_epoch, train_loss, train_loss / log(2.0));
-    if (r->nval)
-        snprintf(text + k, sizeof text - (size_t)k,
-                 "validation loss %.4f nats/token (%.4f bits), perplexity %.3f\n", val_loss,
-                 val_loss / log(2.0), exp(val_loss));
+    char text[8192 + 1024];
+    snprintf(text, sizeof text,
+             "%scorpus %s: %zu %s tokens, vocabulary %d; training %ld, validation %ld\n"
+             "training time %.1f minutes; weights of epoch %d\n%s",
+             r->summary, o->text, nids, r->level, r->vocab_size, r->ntrain, r->nval, r->minutes,
+             r->kept_epoch, r->result);
     return sn_run_write_text(run_dir, "summary.txt", text, err);
 }
 
@@ -138,6 +142,9 @@ sn_status sn_text_run(const sn_run_options *o, sn_run_result *r, sn_run_folder *
     if (s == SN_OK) s = sn_text_spec_parse(orig, o->spec_path, &t, err);
     if (s == SN_OK && o->level) s = sn_text_level_parse(o->level, &t.level, err);
     apply_options(o, &t, NULL);
+    if (s == SN_OK && t.val > 0.9)
+        s = sn_fail(err, SN_ERR_ARG, "val_split %g: a text run holds out at most 0.9 of the text",
+                    t.val);
     if (s == SN_OK) s = sn_text_read_file(o->text, &corpus, &corpus_len, err);
     if (s == SN_OK && (s = sn_vocab_build(corpus, corpus_len, t.level, t.words, &v, err)))
         sn_wrap(err, "%s", o->text);
@@ -203,6 +210,7 @@ sn_status sn_text_run(const sn_run_options *o, sn_run_result *r, sn_run_folder *
         r->minutes = (now_s() - t0) / 60;
         r->kept_epoch = p.kept.epoch;
         r->train_loss = p.kept.train_loss, r->val_loss = p.kept.val_loss;
+        text_result(r);
         if (s == SN_OK && p.save_status != SN_OK) {
             s = p.save_status;
             if (err) *err = p.save_err;

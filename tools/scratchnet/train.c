@@ -370,20 +370,10 @@ static void text_on_sample(void *ctx, int epoch, const char *text, size_t len) {
 
 static void print_results(const cli_opts *o, const sn_run_result *r) {
     if (r->rank != 0) return;
-    if (r->text) {
-        double loss = r->nval ? r->val_loss : r->train_loss;
-        printf("%s loss %.4f nats/token (%.4f bits)", r->nval ? "validation" : "training", loss,
-               loss / log(2.0));
-        if (r->nval) printf(", perplexity %.3f", exp(loss));
-        printf(" (epoch %d)\nmodel: %s/model.safetensors\n", r->kept_epoch, r->run_dir);
-        return;
-    }
-    if (r->ntest) {
-        if (!isnan(r->test_acc)) printf("test accuracy: %.2f %%\n", 100 * r->test_acc);
-        printf("test loss: %.4f\n", r->test_loss);
-        if (!isnan(r->test_macro_f1)) printf("test macro F1: %.4f\n", r->test_macro_f1);
-    }
-    if (!o->quiet)
+    fputs(r->result, stdout);
+    if (r->text)
+        printf("model: %s/model.safetensors (weights of epoch %d)\n", r->run_dir, r->kept_epoch);
+    else if (!o->quiet)
         fprintf(stderr, "report: %s/report.html\nrun folder: %s\n", r->run_dir, r->run_dir);
 }
 
@@ -479,10 +469,6 @@ static int train_verb(int argc, char **argv, int text) {
     if (rc == 0 && text && (!o.npositional || !o.text)) {
         fprintf(stderr, "scratchnet train: %s\nsee 'scratchnet train --help'\n",
                 o.npositional ? "--text is required" : "missing SPEC");
-        rc = EXIT_USAGE;
-    }
-    if (rc == 0 && text && o.val_split > 0.9) {
-        fprintf(stderr, "scratchnet train: --val-split: at most 0.9 for text\n");
         rc = EXIT_USAGE;
     }
     if (rc == 0 && !text && !o.data) {
