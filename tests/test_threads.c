@@ -70,6 +70,7 @@ static void outer_chunk(void *ctx, int c) {
 static void test_nested(void) {
     sn_set_threads(2);
     atomic_store(&inner_total, 0);
+    atomic_store(&outer_inline, 0);
     sn_parallel(8, outer_chunk, NULL);
     CHECK(atomic_load(&inner_total) == 40);
     CHECK(atomic_load(&outer_inline) == 8);
@@ -188,6 +189,21 @@ static void report_runs_alone_after_stall(void) {
     printf("after a stall on a worker: %d of %d jobs ran on the caller alone\n", alone, counted);
 }
 
+/* Right after a stall the caller may run jobs alone: a chunk still sees
+ * that it is inside a job, so nested work splits as it does beside the
+ * workers (the kernels pick their thread count by sn_in_parallel). */
+static void test_nested_after_stall(void) {
+    sn_set_threads(2);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        sleep_us(300000);
+        probe();
+        atomic_store(&taken, 0);
+        atomic_store(&stalled, 0);
+        sn_parallel(2, stall_chunk, NULL);
+        test_nested();
+    }
+}
+
 int main(void) {
     sn_set_threads(0);
     CHECK(sn_get_threads() == sn_cpu_count());
@@ -198,5 +214,6 @@ int main(void) {
     test_concurrent_callers();
     test_backoff_rule();
     report_runs_alone_after_stall();
+    test_nested_after_stall();
     return check_report();
 }

@@ -249,7 +249,11 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
     }
     double t0 = now_us();
     if (sn_team_backoff_solo(&P.solo, t0)) {
+        /* alone, but still a team's job: the chunks see sn_in_parallel()
+         * and so split nested work as they would beside the workers */
+        in_team = 1;
         run_inline(chunks, fn, ctx);
+        in_team = 0;
         atomic_flag_clear(&P.busy);
         return;
     }
