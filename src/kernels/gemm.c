@@ -77,7 +77,7 @@
 #define DIRECT_A_MAX_N 256
 #endif
 #define DIRECT_B_MAX_M  128
-#define DIRECT_B_MAX_KN (1 << 18)
+#define DIRECT_B_MAX_KN (1 << 20)
 
 /* Sets of packing buffers; a product uses at most this many threads. */
 #define SN_GEMM_MAX_THREADS 64
