@@ -28,42 +28,9 @@ check() { # message, then a command that must succeed
     fi
 }
 
-"$src/scripts/fetch-data.sh" fashion-mnist moby-dick >/dev/null || exit 1
-"$py" - "$src/data/fashion-mnist" fm <<'PY' || exit 1
-import gzip, os, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-os.makedirs(dst, exist_ok=True)
-def read(name):
-    for n in (name, name + ".gz"):
-        p = os.path.join(src, n)
-        if os.path.exists(p):
-            return (gzip.open if n.endswith(".gz") else open)(p, "rb").read()
-    raise SystemExit("missing " + name)
-for split, cnt in (("train", 3000), ("t10k", 500)):
-    for kind, head, per in (("images-idx3-ubyte", 16, 784), ("labels-idx1-ubyte", 8, 1)):
-        b = read(f"{split}-{kind}")
-        hdr = bytearray(b[:head]); hdr[4:8] = struct.pack(">I", cnt)
-        open(os.path.join(dst, f"{split}-{kind}"), "wb").write(bytes(hdr) + b[head:head + cnt * per])
-PY
-head -c 60000 "$src/data/moby-dick.txt" >moby.txt
-cat >lstm.net <<'EOF2'
-input 1
-onehot vocab
-lstm 32
-dropout 0.1
-dense vocab
-loss softmax_xent
-[text]
-level char
-seq 20
-val 0.1
-sample_every 0
-[train]
-optimizer adam lr=3e-3
-batch 8
-epochs 4
-seed 1
-EOF2
+. "$src/tests/lib/mpi_data.sh"
+fashion_subset fm 3000 500 || exit 1
+moby_lstm 4 || exit 1
 cat >mlp.net <<'EOF2'
 input 1x28x28
 flatten

@@ -34,26 +34,8 @@ check() { # message, then a command that must succeed
     fi
 }
 
-"$src/scripts/fetch-data.sh" moby-dick >/dev/null || exit 1
-head -c 60000 "$src/data/moby-dick.txt" >moby.txt
-cat >lstm.net <<'EOF2'
-input 1
-onehot vocab
-lstm 32
-dropout 0.1
-dense vocab
-loss softmax_xent
-[text]
-level char
-seq 20
-val 0.1
-sample_every 0
-[train]
-optimizer adam lr=3e-3
-batch 8
-epochs 2
-seed 1
-EOF2
+. "$src/tests/lib/mpi_data.sh"
+moby_lstm 2 || exit 1
 opts=(--text moby.txt --threads 1 --quiet --checkpoint-steps 50)
 
 mpi -np 2 "$sn" train lstm.net "${opts[@]}" --out whole >whole.out 2>&1

@@ -30,24 +30,8 @@ cd "$T" || exit 1
 
 # the data sets, fetched into the source tree's data/ on first use (a clean
 # clone has none)
-"$src/scripts/fetch-data.sh" fashion-mnist moby-dick >/dev/null || exit 1
-"$py" - "$src/data/fashion-mnist" fm <<'PY' || exit 1
-import gzip, os, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-os.makedirs(dst, exist_ok=True)
-def read(name):
-    for n in (name, name + ".gz"):
-        p = os.path.join(src, n)
-        if os.path.exists(p):
-            return (gzip.open if n.endswith(".gz") else open)(p, "rb").read()
-    raise SystemExit("missing " + name)
-for split, cnt in (("train", 1000), ("t10k", 500)):
-    for kind, head, per in (("images-idx3-ubyte", 16, 784), ("labels-idx1-ubyte", 8, 1)):
-        b = read(f"{split}-{kind}")
-        hdr = bytearray(b[:head]); hdr[4:8] = struct.pack(">I", cnt)
-        open(os.path.join(dst, f"{split}-{kind}"), "wb").write(bytes(hdr) + b[head:head + cnt * per])
-PY
-head -c 60000 "$src/data/moby-dick.txt" >moby.txt
+. "$src/tests/lib/mpi_data.sh"
+fashion_subset fm 1000 500 || exit 1
 
 cat >mlp.net <<'EOF2'
 input 1x28x28
@@ -79,24 +63,7 @@ batch 40
 epochs 3
 seed 5
 EOF2
-cat >lstm.net <<'EOF2'
-input 1
-onehot vocab
-lstm 32
-dropout 0.1
-dense vocab
-loss softmax_xent
-[text]
-level char
-seq 20
-val 0.1
-sample_every 0
-[train]
-optimizer adam lr=3e-3
-batch 8
-epochs 3
-seed 1
-EOF2
+moby_lstm 3 || exit 1
 
 acc() { sed -n 's/^test accuracy: \([0-9.]*\) %$/\1/p' "$1"; }
 close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; exit !(a != "" && (d < 0 ? -d : d) <= t) }'; }
