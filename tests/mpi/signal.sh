@@ -9,26 +9,8 @@
 #   - SIGUSR1 to mpirun, which forwards it to every rank, of the MLP run.
 # usage: signal.sh BUILD_DIR SOURCE_DIR   (MPIEXEC, MPIEXEC_FLAGS from ctest)
 set -u
-build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
-sn="$build/scratchnet"
-mpiexec=${MPIEXEC:-mpirun}
-read -r -a flags <<<"${MPIEXEC_FLAGS:---allow-run-as-root --oversubscribe}"
-py=/usr/bin/python3
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fail=0
-check() { # message, then a command that must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
-
-. "$src/tests/lib/mpi_data.sh"
+. "$src/tests/lib/mpi.sh"
 fashion_subset fm 3000 500 || exit 1
 moby_lstm 4 || exit 1
 cat >mlp.net <<'EOF2'
@@ -59,15 +41,6 @@ echo $rc >"status.$OMPI_COMM_WORLD_RANK"
 exit $rc
 EOF2
 chmod +x rank.sh
-
-# pid of rank $1's scratchnet process of run $2 (empty when none)
-rank_pid() {
-    local p
-    for p in $(pgrep -f "$sn train $2"); do
-        [ "$(cat /proc/$p/comm 2>/dev/null)" = scratchnet ] || continue
-        grep -qz "^OMPI_COMM_WORLD_RANK=$1\$" /proc/$p/environ 2>/dev/null && echo $p
-    done
-}
 
 # case NAME SPEC SIGNAL TARGET STATUS OPTIONS...: TARGET is 0 or 1 (that rank)
 # or mpirun
@@ -122,4 +95,4 @@ case_() {
 case_ text lstm.net TERM 1 143 --text "$T/moby.txt" --threads 1 --quiet --checkpoint-steps 20
 case_ mlp mlp.net INT 0 130 --data "$T/fm" --threads 1 --quiet --checkpoint-steps 20
 case_ mlp-mpirun mlp.net USR1 mpirun 138 --data "$T/fm" --threads 1 --quiet --checkpoint-steps 20
-exit $fail
+finish

@@ -14,27 +14,8 @@
 #     (the ranks agree on the batch).
 # usage: text.sh BUILD_DIR SOURCE_DIR   (MPIEXEC, MPIEXEC_FLAGS from ctest)
 set -u
-build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
-sn="$build/scratchnet"
-mpiexec=${MPIEXEC:-mpirun}
-read -r -a flags <<<"${MPIEXEC_FLAGS:---allow-run-as-root --oversubscribe}"
-mpi() { timeout 300 "$mpiexec" "${flags[@]}" "$@"; }
-py=/usr/bin/python3
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fail=0
-check() { # message, then a command that must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
-
-. "$src/tests/lib/mpi_data.sh"
+. "$src/tests/lib/mpi.sh"
 moby_lstm 2 || exit 1
 opts=(--text moby.txt --threads 1 --quiet --checkpoint-steps 50)
 
@@ -46,16 +27,7 @@ check "uninterrupted 1-process run" test $? -eq 0
 SN_CHECKPOINT_TEST_DELAY_MS=100 timeout 120 "$mpiexec" "${flags[@]}" -x SN_CHECKPOINT_TEST_DELAY_MS \
     -np 2 "$sn" train lstm.net "${opts[@]}" --out killed >killed.out 2>&1 &
 job=$!
-victim=""
-for _ in $(seq 600); do # rank 1, once a checkpoint exists (steps 50, 100, ...: mid-epoch)
-    if [ -f killed/checkpoint.safetensors ]; then
-        for p in $(pgrep -f "$sn train lstm.net"); do
-            grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && victim=$p
-        done
-        [ -n "$victim" ] && break
-    fi
-    sleep 0.05
-done
+victim=$(rank1_at_checkpoint killed lstm.net) # steps 50, 100, ...: mid-epoch
 check "found rank 1 of the run to kill" test -n "$victim"
 [ -n "$victim" ] && kill -9 "$victim"
 wait $job
@@ -101,4 +73,4 @@ rc=$?
 check "a 2-rank run with a time budget ends with status 0 (status $rc)" test $rc -eq 0
 check "it stopped on the budget" grep -q "time budget reached" budget/history.csv budget.out
 [ $fail -eq 0 ] || { for f in *.out; do echo "== $f"; tail -5 "$f"; done; }
-exit $fail
+finish

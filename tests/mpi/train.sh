@@ -16,21 +16,9 @@
 #     what differs, and write no history.
 # usage: train.sh BUILD_DIR SOURCE_DIR   (MPIEXEC, MPIEXEC_FLAGS from ctest)
 set -u
-build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
-sn="$build/scratchnet"
-mpiexec=${MPIEXEC:-mpirun}
-read -r -a flags <<<"${MPIEXEC_FLAGS:---allow-run-as-root --oversubscribe}"
-mpi() { timeout 300 "$mpiexec" "${flags[@]}" "$@"; }
-py=/usr/bin/python3
+. "$src/tests/lib/mpi.sh"
 cmpw="$src/tests/mpi/compare_weights.py"
-. "$src/tests/lib/harness.sh"
-T=$tmp
-cd "$T" || exit 1
-
-# the data sets, fetched into the source tree's data/ on first use (a clean
-# clone has none)
-. "$src/tests/lib/mpi_data.sh"
 fashion_subset fm 1000 500 || exit 1
 
 cat >mlp.net <<'EOF2'
@@ -100,16 +88,7 @@ check "uninterrupted 2-rank run" test $? -eq 0
 SN_CHECKPOINT_TEST_DELAY_MS=150 timeout 120 "$mpiexec" "${flags[@]}" -x SN_CHECKPOINT_TEST_DELAY_MS \
     -np 2 "$sn" train kill.net "${opts[@]}" --out killed >killed.out 2>&1 &
 job=$!
-victim=""
-for _ in $(seq 600); do # rank 1, once a checkpoint exists (mid-epoch: steps 7, 14, ...)
-    if [ -f killed/checkpoint.safetensors ]; then
-        for p in $(pgrep -f "$sn train kill.net"); do
-            grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && victim=$p
-        done
-        [ -n "$victim" ] && break
-    fi
-    sleep 0.05
-done
+victim=$(rank1_at_checkpoint killed kill.net) # mid-epoch: steps 7, 14, ...
 check "found rank 1 of the run to kill" test -n "$victim"
 [ -n "$victim" ] && kill -9 "$victim"
 wait $job
