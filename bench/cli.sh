@@ -11,7 +11,8 @@
 # scratchnet runs with nothing set (its default threads) and with
 # --threads 1; PyTorch with OMP_WAIT_POLICY=passive on 1 thread
 # (OPENBLAS_NUM_THREADS=1), on 1 thread with OPENBLAS_NUM_THREADS=2, and on
-# 2 threads; the ratio is against PyTorch's best of the three.
+# 2 threads, each with OpenBLAS's AVX-512 kernel where the CPU has it
+# (bench/peer-env.sh); the ratio is against PyTorch's best of the three.
 #
 # usage: bench/cli.sh [BUILD_DIR]
 #   env: MODELS ("fashion-mlp sgd-mlp fashion-cnn"), EXTRA (3; the CNN: 2),
@@ -27,6 +28,8 @@ sn="$build/scratchnet"
 models=${MODELS:-fashion-mlp sgd-mlp fashion-cnn}
 repeats=${REPEATS:-2}
 unset OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT OPENBLAS_NUM_THREADS
+. bench/peer-env.sh
+echo "== peer OpenBLAS kernel: ${OPENBLAS_CORETYPE:-as detected} (bench/peer-env.sh)"
 scripts/fetch-data.sh fashion-mnist >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

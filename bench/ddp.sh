@@ -15,6 +15,8 @@ bench="$build/bench/bench_ddp"
 [ -x "$bench" ] || bench="$build/bench_ddp"
 [ -x "$bench" ] || { echo "ddp.sh: no bench_ddp in $build (make mpi builds it)" >&2; exit 1; }
 export OMP_WAIT_POLICY=passive
+. bench/peer-env.sh
+echo "== peer OpenBLAS kernel: ${OPENBLAS_CORETYPE:-as detected} (bench/peer-env.sh)"
 # --bind-to none: for 2 processes or fewer Open MPI binds each to one core,
 # which would put the 2 threads of the 1 rank x 2 threads run on one core.
 mpi=(mpirun --oversubscribe --bind-to none)

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 export OMP_WAIT_POLICY=passive
+. bench/peer-env.sh
+echo "== peer OpenBLAS kernel: ${OPENBLAS_CORETYPE:-as detected} (bench/peer-env.sh)"
 scripts/fetch-data.sh fashion-mnist >/dev/null
 
 if [ -x "$build/bench_gemm" ]; then
