@@ -169,6 +169,99 @@ static void test_gradchecks(void) {
                   2, 6);
 }
 
+/* One training step through the model (sn_model_forward / backward, where a
+ * convolution runs the ReLU and max pooling after it in its own pass), and
+ * the same step layer by layer on a twin model: every activation, every
+ * gradient and every parameter gradient must be bitwise equal. The inputs
+ * are coarsely quantized so that pooling windows hold ties and ReLU meets
+ * exact zeros. */
+static void fused_case(const char *spec, int n, int threads, int input_grad) {
+    sn_model *a = NULL, *b = NULL;
+    sn_error err = {0};
+    sn_set_threads(threads);
+    CHECK(sn_model_from_spec(spec, "fused", 7, &a, &err) == SN_OK);
+    CHECK(sn_model_from_spec(spec, "fused", 7, &b, &err) == SN_OK);
+    if (!a || !b) {
+        fprintf(stderr, "%s\n", err.msg);
+        sn_model_free(a);
+        sn_model_free(b);
+        return;
+    }
+    a->input_grad = b->input_grad = input_grad;
+    CHECK(sn_model_reserve(a, n, &err) == SN_OK);
+    CHECK(sn_model_reserve(b, n, &err) == SN_OK);
+    size_t in = sn_model_input_size(a) * (size_t)n;
+    float *x = malloc(sizeof(float) * in);
+    int *labels = malloc(sizeof(int) * (size_t)n);
+    sn_rng r;
+    sn_rng_seed(&r, 5, 1);
+    for (size_t i = 0; i < in; i++) x[i] = (float)((int)sn_rng_below(&r, 9) - 4) * 0.25f;
+    for (int i = 0; i < n; i++) labels[i] = (int)sn_rng_below(&r, 3);
+    /* conv biases away from 0, so that outputs are both signs */
+    for (int l = 0; l < a->nlayers; l++)
+        if (strcmp(a->layers[l]->ops->kind, "conv2d") == 0)
+            for (size_t f = 0; f < a->layers[l]->params[1].value.size; f++)
+                a->layers[l]->params[1].value.data[f] = b->layers[l]->params[1].value.data[f] =
+                    (float)(f % 3 - 1) * 0.125f;
+    CHECK(sn_model_forward(a, x, n, 1, &err) == SN_OK);
+    CHECK(sn_model_backward(a, labels, NULL, NULL, &err) == SN_OK);
+
+    int L = b->nlayers;
+    memcpy(b->act[0].data, x, sizeof(float) * in);
+    for (int i = 0; i < L; i++) {
+        sn_tensor u = cnn_batch_view(&b->act[i], n), y = cnn_batch_view(&b->act[i + 1], n);
+        b->layers[i]->ops->forward(b->layers[i], &u, &y, 1);
+    }
+    sn_tensor out = cnn_batch_view(&b->act[L], n), dout = cnn_batch_view(&b->grad[L], n);
+    sn_loss(b->loss, &out, labels, NULL, &dout);
+    for (int i = L - 1; i >= 0; i--) {
+        sn_tensor u = cnn_batch_view(&b->act[i], n), y = cnn_batch_view(&b->act[i + 1], n);
+        sn_tensor dy = cnn_batch_view(&b->grad[i + 1], n), dx = cnn_batch_view(&b->grad[i], n);
+        b->layers[i]->ops->backward(b->layers[i], &u, &y, &dy, i > 0 || input_grad ? &dx : NULL);
+    }
+    for (int i = input_grad ? 0 : 1; i <= L; i++) {
+        size_t len = cnn_batch_view(&a->act[i], n).size * sizeof(float);
+        if (memcmp(a->act[i].data, b->act[i].data, len) != 0 ||
+            memcmp(a->grad[i].data, b->grad[i].data, len) != 0) {
+            fprintf(stderr, "fused pass: '%s' threads %d: act or grad %d differs\n", spec, threads,
+                    i);
+            CHECK(0);
+        }
+    }
+    for (int l = 0; l < L; l++)
+        for (int p = 0; p < a->layers[l]->nparams; p++) {
+            const sn_tensor *ga = &a->layers[l]->params[p].grad,
+                            *gb = &b->layers[l]->params[p].grad;
+            CHECK(memcmp(ga->data, gb->data, ga->size * sizeof(float)) == 0);
+        }
+    free(x);
+    free(labels);
+    sn_model_free(a);
+    sn_model_free(b);
+}
+
+static void test_fused_passes(void) {
+    static const char *const specs[] = {
+        "input 1x12x11\nconv2d 4 3\nrelu\nmaxpool 2\nconv2d 5 3 pad=same\nrelu\nmaxpool 2\n"
+        "flatten\ndense 3\nloss softmax_xent\n",
+        "input 2x9x10\nconv2d 3 3 pad=1\nrelu\nmaxpool 3 stride=2 pad=1\nflatten\ndense 3\n"
+        "loss softmax_xent\n",
+        "input 3x8x7\nconv2d 4 2 stride=2\nrelu\nflatten\ndense 3\nloss softmax_xent\n",
+        "input 1x7x7\nconv2d 3 3\nrelu\navgpool 2\nconv2d 2 1\nrelu\nmaxpool 2\nflatten\n"
+        "dense 3\nloss softmax_xent\n",
+        "input 2x6x6\nconv2d 3 3 pad=same\nleaky_relu\nmaxpool 2\nflatten\ndense 3\n"
+        "loss softmax_xent\n",
+        "input 1x30x30\nconv2d 6 3\nrelu\nmaxpool 2\nconv2d 8 3\nrelu\nmaxpool 2\nflatten\n"
+        "dense 3\nloss softmax_xent\n",
+    };
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++)
+        for (int t = 1; t <= 2; t++) {
+            fused_case(specs[s], 5, t, 0);
+            fused_case(specs[s], 3, t, 1);
+        }
+    sn_set_threads(1);
+}
+
 static void expect_error(const char *spec, const char *needle) {
     sn_model *m = NULL;
     sn_error err = {0};
@@ -255,6 +348,7 @@ int main(void) {
     test_adjoint();
     test_by_hand();
     test_gradchecks();
+    test_fused_passes();
     test_spec_errors();
     test_save_load();
     return check_report();

@@ -67,4 +67,30 @@ void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, con
                         const float *dy, float *dw, float *db, float *dx, float *scratch,
                         int slots);
 
+/* ---- convolution, ReLU and max pooling in one pass ------------------------- */
+
+/* The layers that may follow a convolution, run sample by sample while the
+ * sample is still in the cache; every tensor is [N, ...] as the layers one
+ * by one would have it, and every value comes out bit for bit as theirs
+ * (sn_act_forward / sn_act_backward with SN_ACT_RELU, sn_maxpool_forward /
+ * sn_maxpool_backward with `pool`, whose C is the convolution's F).
+ *
+ *   forward:  y = conv(x)   r = max(y, 0)   p = maxpool(r)   (p: pool != NULL)
+ *   backward: dr = maxpool_backward(r, p, dp)   (dr given when pool == NULL)
+ *             dy = dr ⊙ (y > 0), then the convolution's gradients from dy */
+typedef struct sn_conv_fused {
+    float *y, *r;             /* conv output, ReLU output */
+    const sn_conv_geom *pool; /* NULL: no pooling */
+    float *p;                 /* pooled output (pool != NULL) */
+    const float *dp;          /* backward: dL/dp (pool != NULL) */
+    float *dr;                /* dL/dr: written when pool != NULL, else read */
+    float *dy;                /* dL/dy: written */
+} sn_conv_fused;
+
+void sn_conv2d_relu_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                            const float *b, const sn_conv_fused *f, float *scratch, int slots);
+void sn_conv2d_relu_backward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                             const sn_conv_fused *f, float *dw, float *db, float *dx,
+                             float *scratch, int slots);
+
 #endif

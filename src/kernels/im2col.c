@@ -24,7 +24,9 @@
  * the column matrix in the scratch space. sn_im2col and sn_col2im (the
  * public, plain versions) need none. */
 #include "core/threads.h"
+#include "kernels/act.h"
 #include "kernels/conv.h"
+#include "kernels/pool.h"
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
@@ -293,6 +295,7 @@ typedef struct {
     int N, F, chunks;
     const float *x, *w, *b, *dy;
     float *y, *dw, *db, *dx, *scratch;
+    const sn_conv_fused *post; /* the ReLU and pooling after it, or NULL */
 } conv_job;
 
 static void forward_chunk(void *ctx, int t) {
@@ -311,12 +314,28 @@ static void forward_chunk(void *ctx, int t) {
             float *r = yn + (size_t)f * P, bf = j->b[f];
             for (int p = 0; p < P; p++) r[p] += bf;
         }
+        const sn_conv_fused *post = j->post;
+        if (!post) continue;
+        float *rn = post->r + out * n;
+        sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
+        if (post->pool)
+            sn_maxpool_forward(post->pool, 1, rn,
+                               post->p +
+                                   (size_t)post->pool->C * post->pool->OH * post->pool->OW * n);
     }
 }
 
 void sn_conv2d_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
                        const float *b, float *y, float *scratch, int slots) {
     conv_job j = {.g = g, .N = N, .F = F, .x = x, .w = w, .b = b, .y = y, .scratch = scratch};
+    j.chunks = sn_conv_threads(N, slots);
+    sn_parallel(j.chunks, forward_chunk, &j);
+}
+
+void sn_conv2d_relu_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                            const float *b, const sn_conv_fused *f, float *scratch, int slots) {
+    conv_job j = {
+        .g = g, .N = N, .F = F, .x = x, .w = w, .b = b, .y = f->y, .scratch = scratch, .post = f};
     j.chunks = sn_conv_threads(N, slots);
     sn_parallel(j.chunks, forward_chunk, &j);
 }
@@ -356,8 +375,22 @@ static void backward_chunk(void *ctx, int t) {
     int lo = (int)((long)j->N * t / j->chunks), hi = (int)((long)j->N * (t + 1) / j->chunks);
     memset(dwt, 0, sizeof(float) * F * K);
     memset(dbt, 0, sizeof(float) * F);
+    const sn_conv_fused *post = j->post;
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n, *dyn = j->dy + out * n;
+        if (post) { /* dy_n from dp_n (or dr_n) through the pooling and the ReLU */
+            const sn_conv_geom *pg = post->pool;
+            float *drn = post->dr + out * n;
+            if (pg) {
+                size_t pooled = (size_t)pg->C * pg->OH * pg->OW * n;
+                sn_maxpool_backward(pg, 1, post->r + out * n, post->p + pooled, post->dp + pooled,
+                                    drn);
+            }
+            /* r > 0 exactly where y > 0 (r is y or 0, NaN stays NaN), and r
+             * was just read by the pooling: it is in the cache, y is not */
+            sn_act_backward(SN_ACT_RELU, 0.0f, post->r + out * n, NULL, drn, post->dy + out * n,
+                            out);
+        }
         if (!is_identity(g)) im2col(g, xn, col);
         /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
          * has the long side (K) as rows, which suits the GEMM's tiles
@@ -410,6 +443,25 @@ void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, con
                   .db = db,
                   .dx = dx,
                   .scratch = scratch};
+    j.chunks = sn_conv_threads(N, slots);
+    sn_parallel(j.chunks, backward_chunk, &j);
+    sn_parallel(j.chunks, reduce_chunk, &j);
+}
+
+void sn_conv2d_relu_backward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
+                             const sn_conv_fused *f, float *dw, float *db, float *dx,
+                             float *scratch, int slots) {
+    conv_job j = {.g = g,
+                  .N = N,
+                  .F = F,
+                  .x = x,
+                  .w = w,
+                  .dy = f->dy,
+                  .dw = dw,
+                  .db = db,
+                  .dx = dx,
+                  .scratch = scratch,
+                  .post = f};
     j.chunks = sn_conv_threads(N, slots);
     sn_parallel(j.chunks, backward_chunk, &j);
     sn_parallel(j.chunks, reduce_chunk, &j);

@@ -28,6 +28,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/threads.h"
 
@@ -53,6 +54,44 @@ static void conv2d_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
     sn_conv2d_backward(&c->g, x->shape[0], c->F, x->data, l->params[0].value.data, dy->data,
                        l->params[0].grad.data, l->params[1].grad.data, dx ? dx->data : NULL,
                        c->scratch, c->slots);
+}
+
+/* A ReLU after the convolution, and a max pooling after that, run in the
+ * convolution's own pass, sample by sample (conv.h, sn_conv_fused): each
+ * sample's output is still in the cache when the next layer reads it. */
+static int conv2d_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
+    (void)l;
+    if (avail < 1 || strcmp(next[0]->ops->kind, "relu") != 0) return 0;
+    return avail >= 2 && sn_maxpool_geom(next[1]) ? 2 : 1;
+}
+
+static void conv2d_forward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                                 int train) {
+    (void)train;
+    conv2d *c = (conv2d *)l;
+    sn_conv_fused f = {.y = act[1].data, .r = act[2].data};
+    if (k == 2) {
+        f.pool = sn_maxpool_geom(next[1]);
+        f.p = act[3].data;
+    }
+    sn_conv2d_relu_forward(&c->g, act[0].shape[0], c->F, act[0].data, l->params[0].value.data,
+                           l->params[1].value.data, &f, c->scratch, c->slots);
+}
+
+/* grad[1] = dL/dy and grad[2] = dL/dr from grad[3] = dL/dp (or from
+ * grad[2] without pooling), then the convolution's gradients. */
+static void conv2d_backward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                                  const sn_tensor *grad, int want_dx) {
+    conv2d *c = (conv2d *)l;
+    sn_conv_fused f = {.y = act[1].data, .r = act[2].data, .dr = grad[2].data, .dy = grad[1].data};
+    if (k == 2) {
+        f.pool = sn_maxpool_geom(next[1]);
+        f.p = act[3].data;
+        f.dp = grad[3].data;
+    }
+    sn_conv2d_relu_backward(&c->g, act[0].shape[0], c->F, act[0].data, l->params[0].value.data, &f,
+                            l->params[0].grad.data, l->params[1].grad.data,
+                            want_dx ? grad[0].data : NULL, c->scratch, c->slots);
 }
 
 /* Scratch for every thread the kernels may use: the scratch is per thread,
@@ -86,8 +125,13 @@ static void conv2d_free(sn_layer *l) {
     sn_free(((conv2d *)l)->scratch);
 }
 
-static const sn_layer_ops conv2d_ops = {
-    .kind = "conv2d", .forward = conv2d_forward, .backward = conv2d_backward, .free = conv2d_free};
+static const sn_layer_ops conv2d_ops = {.kind = "conv2d",
+                                        .forward = conv2d_forward,
+                                        .backward = conv2d_backward,
+                                        .free = conv2d_free,
+                                        .fuse = conv2d_fuse,
+                                        .forward_fused = conv2d_forward_fused,
+                                        .backward_fused = conv2d_backward_fused};
 
 sn_status sn_conv2d_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     int F, kh, kw, same;

@@ -70,7 +70,22 @@ typedef struct sn_layer_ops {
     void (*carry_state)(sn_layer *l);
     int (*state)(sn_layer *l, sn_layer_state *out);
     void (*restore_state)(sn_layer *l, int streams);
+    /* Layers that can run the layers after them in the same pass (NULL for
+     * the others): fuse returns how many of the `avail` layers at next[0..]
+     * it takes along (0: none, at most SN_MAX_FUSED). Then the model calls
+     * forward_fused and backward_fused (with the same next) instead of the k + 1 layers' own
+     * forward and backward, with act[0..k+1] and grad[0..k+1] the model's
+     * tensors from this layer's input on; they fill every act and grad the
+     * layers would have, with the same values bit for bit (dx = grad[0]
+     * only when want_dx). */
+    int (*fuse)(const sn_layer *l, sn_layer *const *next, int avail);
+    void (*forward_fused)(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                          int train);
+    void (*backward_fused)(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                           const sn_tensor *grad, int want_dx);
 } sn_layer_ops;
+
+#define SN_MAX_FUSED 2
 
 struct sn_layer {
     const sn_layer_ops *ops;

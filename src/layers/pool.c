@@ -54,6 +54,10 @@ static const sn_layer_ops avgpool_ops = {
 static const sn_layer_ops global_ops = {
     .kind = "global_avgpool", .forward = pool_forward, .backward = pool_backward};
 
+const sn_conv_geom *sn_maxpool_geom(const sn_layer *l) {
+    return l->ops == &maxpool_ops ? &((const pool *)l)->g : NULL;
+}
+
 static sn_status make(sn_layer_args *a, const sn_layer_ops *ops, const sn_conv_geom *g, int max,
                       sn_layer **out, sn_error *err) {
     pool *p = sn_layer_alloc(sizeof *p, ops, a);

@@ -34,4 +34,8 @@ sn_status sn_window_geom(sn_layer_args *a, int kh, int kw, int def_stride, int a
  * non-zero ("pad=same" when same). */
 void sn_window_desc(const sn_conv_geom *g, int same, int def_stride, char *buf, size_t len);
 
+/* The window of a maxpool layer, NULL for any other layer (a convolution
+ * takes the pooling after it into its own pass: layer.h, fuse). */
+const sn_conv_geom *sn_maxpool_geom(const sn_layer *l);
+
 #endif

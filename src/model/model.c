@@ -175,6 +175,15 @@ static sn_status check_rows(const sn_model *m, int n, sn_error *err) {
     return SN_OK;
 }
 
+/* How many layers after layer i it runs in its own pass (layer.h: fuse). */
+static int fused(const sn_model *m, int i) {
+    const sn_layer *l = m->layers[i];
+    if (!l->ops->fuse) return 0;
+    int avail = m->nlayers - i - 1, k = l->ops->fuse(l, m->layers + i + 1, avail);
+    if (k > avail) k = avail;
+    return k < 0 ? 0 : k > SN_MAX_FUSED ? SN_MAX_FUSED : k;
+}
+
 sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_error *err) {
     sn_status s = check_rows(m, n, err);
     if (s != SN_OK) return s;
@@ -183,8 +192,17 @@ sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_err
     if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
     sn_preprocess_apply(m->pre, in.data, n);
     for (int i = 0; i < m->nlayers; i++) {
+        sn_layer *l = m->layers[i];
+        int k = fused(m, i);
+        if (k > 0) { /* layers i .. i+k in one pass */
+            sn_tensor a[SN_MAX_FUSED + 2];
+            for (int u = 0; u <= k + 1; u++) a[u] = batch_view(&m->act[i + u], n);
+            l->ops->forward_fused(l, m->layers + i + 1, k, a, train);
+            i += k;
+            continue;
+        }
         sn_tensor a = batch_view(&m->act[i], n), y = batch_view(&m->act[i + 1], n);
-        m->layers[i]->ops->forward(m->layers[i], &a, &y, train);
+        l->ops->forward(l, &a, &y, train);
     }
     m->out_view = batch_view(&m->act[m->nlayers], n);
     return SN_OK;
@@ -209,7 +227,29 @@ sn_status sn_model_backward(sn_model *m, const int *labels, const float *targets
     int lowest = 0;
     if (!m->input_grad)
         while (lowest < L - 1 && m->layers[lowest]->nparams == 0) lowest++;
+    int start[SN_MAX_LAYERS]; /* the first layer of the pass forward ran layer i in */
+    for (int i = 0; i < L; i++) {
+        int k = fused(m, i);
+        for (int u = 0; u <= k; u++) start[i + u] = i;
+        i += k;
+    }
     for (int i = L - 1; i >= lowest; i--) {
+        int first = start[i];
+        if (first < i && first >= lowest) { /* layers first .. i in one pass */
+            sn_layer *l = m->layers[first];
+            int k = i - first;
+            sn_tensor a[SN_MAX_FUSED + 2], d[SN_MAX_FUSED + 2];
+            for (int u = 0; u <= k + 1; u++) {
+                a[u] = batch_view(&m->act[first + u], n);
+                d[u] = batch_view(&m->grad[first + u], n);
+            }
+            l->ops->backward_fused(l, m->layers + first + 1, k, a, d,
+                                   first > lowest || m->input_grad);
+            for (; i >= first; i--)
+                if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, i);
+            i++; /* the loop's i-- moves on to first - 1 */
+            continue;
+        }
         sn_tensor x = batch_view(&m->act[i], n), y = batch_view(&m->act[i + 1], n);
         sn_tensor dy = batch_view(&m->grad[i + 1], n), dx = batch_view(&m->grad[i], n);
         m->layers[i]->ops->backward(m->layers[i], &x, &y, &dy,
