@@ -167,8 +167,9 @@ static void test_save_load_and_modes(void) {
     for (int k = 0; k < 3; k++) sn_model_forward(m, x, 8, 1, NULL);
     CHECK(m->params[4]->value.data[0] != 0.0f && m->params[5]->value.data[0] != 1.0f);
     sn_model_predict(m, x, 8, p1, NULL);
-    sn_model_predict(m, x + 4, 1, one, NULL); /* sample 1 alone */
-    CHECK(memcmp(one, p1 + 3, sizeof one) == 0);
+    /* sample 1 alone (its dense layers sum in another order: within rounding) */
+    sn_model_predict(m, x + 4, 1, one, NULL);
+    for (int i = 0; i < 3; i++) CHECK_NEAR(one[i], p1[3 + i], 1e-6);
     char dir[] = "/tmp/sn-bn-XXXXXX", path[64];
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);

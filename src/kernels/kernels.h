@@ -34,6 +34,16 @@ void sn_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, cons
 /* Name of the micro-kernel chosen at build time: "avx512", "avx2" or "generic". */
 const char *sn_sgemm_kernel_name(void);
 
+/* ---- one sample through a dense layer (src/kernels/gemv.c) ------------ */
+
+/* y[j] = Σ_k W[j, k] x[k] + b[j] for j < out, W: [out, in] row-major, b may
+ * be NULL. Reads W in place, 16 rows at a time, and splits the rows among
+ * the threads for a large layer; allocates nothing. The sums are ordered
+ * differently from sn_sgemm's, so y equals the GEMM's within rounding; it
+ * does not depend on the thread count. */
+void sn_dense_forward_one(int in, int out, const float *x, const float *W, const float *b,
+                          float *y);
+
 /* ---- row/column helpers (src/kernels/ops.c) ------------------------------ */
 
 /* y[n, j] += b[j] for a row-major y: [rows, cols]. */

@@ -1,0 +1,146 @@
+/* One sample through a dense layer (src/kernels/gemv.c): the dot-product
+ * kernel against a double-precision reference; its output does not depend
+ * on the thread count nor on how rows are grouped; a model's batch-1
+ * evaluation forward equals its batched one within rounding, at 1 and 2
+ * threads, and allocates nothing; a batch-1 training forward keeps the
+ * GEMM's exact bits. */
+#define _GNU_SOURCE /* dl_iterate_phdr */
+#include "check.h"
+#include "kernels/kernels.h"
+#include "scratchnet.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc_count.h"
+
+static float *random_floats(sn_rng *r, size_t n) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = 2.0f * sn_rng_uniform(r) - 1.0f;
+    return p;
+}
+
+/* A float sum of n terms in 16 strands, then a tree of depth 4, then the
+ * bias: each term passes through at most n/16 + 6 roundings. */
+static double bound(int in, double abs_sum) {
+    return (in / 16.0 + 6.0) * FLT_EPSILON * abs_sum + 1e-30;
+}
+
+static void check_kernel(int in, int out, sn_rng *r) {
+    float *W = random_floats(r, (size_t)in * out), *x = random_floats(r, (size_t)in);
+    float *b = random_floats(r, (size_t)out);
+    float *y1 = malloc(sizeof(float) * out), *y2 = malloc(sizeof(float) * out);
+    float *yn = malloc(sizeof(float) * out), *yj = malloc(sizeof(float) * out);
+    sn_set_threads(1);
+    sn_dense_forward_one(in, out, x, W, b, y1);
+    sn_set_threads(2);
+    sn_dense_forward_one(in, out, x, W, b, y2);
+    sn_dense_forward_one(in, out, x, W, NULL, yn);
+    /* the same rows one at a time, and from an odd offset in threes */
+    for (int j = 0; j < out; j++) sn_dense_forward_one(in, 1, x, W + (size_t)j * in, b + j, yj + j);
+    int bad_ref = 0, bad_nobias = 0;
+    for (int j = 0; j < out; j++) {
+        double s = b[j], a = fabs(b[j]), sn = 0, an = 0;
+        for (int k = 0; k < in; k++) {
+            double t = (double)W[(size_t)j * in + k] * x[k];
+            s += t, a += fabs(t), sn += t, an += fabs(t);
+        }
+        bad_ref += fabs(y1[j] - s) > bound(in, a);
+        bad_nobias += fabs(yn[j] - sn) > bound(in, an);
+    }
+    if (bad_ref || bad_nobias)
+        fprintf(stderr, "dense %d -> %d: %d outputs off the reference, %d without bias\n", in, out,
+                bad_ref, bad_nobias);
+    CHECK(bad_ref == 0);
+    CHECK(bad_nobias == 0);
+    CHECK(memcmp(y1, y2, sizeof(float) * out) == 0);
+    CHECK(memcmp(y1, yj, sizeof(float) * out) == 0);
+    if (out > 4) {
+        for (int j = 1; j < out; j += 3) {
+            int n = out - j < 3 ? out - j : 3;
+            sn_dense_forward_one(in, n, x, W + (size_t)j * in, b + j, yj + j);
+        }
+        CHECK(memcmp(y1, yj, sizeof(float) * out) == 0);
+    }
+    free(W), free(x), free(b), free(y1), free(y2), free(yn), free(yj);
+}
+
+/* A model's outputs for `n` samples: batched (evaluation mode), then one
+ * sample at a time at 1 and 2 threads, then one at a time in training mode. */
+static void check_model(const char *name, const char *spec, int n) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(spec, "gemv", 7, &m, &err) == SN_OK);
+    if (!m) return;
+    CHECK(sn_model_reserve(m, n, &err) == SN_OK);
+    int in = sn_model_input_size(m), K = sn_model_output_size(m);
+    sn_rng r;
+    sn_rng_seed(&r, 11, 1);
+    float *x = random_floats(&r, (size_t)n * in);
+    float *batched = malloc(sizeof(float) * n * K), *train = malloc(sizeof(float) * n * K);
+    float *one[2] = {malloc(sizeof(float) * n * K), malloc(sizeof(float) * n * K)};
+    sn_set_threads(2);
+    CHECK(sn_model_forward(m, x, n, 0, &err) == SN_OK);
+    memcpy(batched, sn_model_output(m)->data, sizeof(float) * n * K);
+    CHECK(sn_model_forward(m, x, n, 1, &err) == SN_OK);
+    memcpy(train, sn_model_output(m)->data, sizeof(float) * n * K);
+    CHECK(memcmp(batched, train, sizeof(float) * n * K) == 0);
+    long allocs = -1;
+    for (int t = 1; t <= 2; t++) {
+        sn_set_threads(t);
+        CHECK(sn_model_forward(m, x, 1, 0, &err) == SN_OK); /* starts the team */
+#ifndef SN_NO_INTERPOSE
+        allocs = allocations;
+#endif
+        for (int i = 0; i < n; i++) {
+            CHECK(sn_model_forward(m, x + (size_t)i * in, 1, 0, &err) == SN_OK);
+            memcpy(one[t - 1] + (size_t)i * K, sn_model_output(m)->data, sizeof(float) * K);
+        }
+#ifndef SN_NO_INTERPOSE
+        CHECK(allocations == allocs);
+#endif
+    }
+    (void)allocs;
+    CHECK(memcmp(one[0], one[1], sizeof(float) * n * K) == 0);
+    int far = 0, differ = 0;
+    for (int i = 0; i < n * K; i++) {
+        far += fabs(one[0][i] - batched[i]) > 1e-5 * (1.0 + fabs(batched[i]));
+        differ += one[0][i] != batched[i];
+    }
+    CHECK(far == 0);
+    /* training mode on one sample: the GEMM, bit for bit the batched rows */
+    int train_differ = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(sn_model_forward(m, x + (size_t)i * in, 1, 1, &err) == SN_OK);
+        train_differ += memcmp(sn_model_output(m)->data, train + (size_t)i * K, sizeof(float) * K);
+    }
+    CHECK(train_differ == 0);
+    printf("%s: %d of %d batch-1 outputs differ from the batched ones in the last bits\n", name,
+           differ, n * K);
+    free(x), free(batched), free(train), free(one[0]), free(one[1]);
+    sn_model_free(m);
+}
+
+int main(void) {
+#ifndef SN_NO_INTERPOSE
+    alloc_count_init();
+#endif
+    sn_rng r;
+    sn_rng_seed(&r, 5, 2);
+    static const int sizes[][2] = {{1, 1},   {1, 17},    {17, 1},    {17, 17},  {100, 100},
+                                   {15, 9},  {16, 8},    {33, 100},  {100, 1},  {1, 100},
+                                   {31, 23}, {784, 256}, {256, 128}, {128, 10}, {1600, 128}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        check_kernel(sizes[i][0], sizes[i][1], &r);
+    check_model("17-100-1", "input 17\ndense 100 bias=0.1\nrelu\ndense 1\nloss mse\n", 9);
+    check_model("1-17-100-3",
+                "input 1\ndense 17 bias=-0.2\ntanh\ndense 100\nrelu\ndense 3\n"
+                "loss softmax_xent\n",
+                6);
+    check_model("784-256-128-10",
+                "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\ndense 10\n"
+                "loss softmax_xent\n",
+                5);
+    return check_report();
+}
