@@ -1,5 +1,7 @@
 /* sn_sgemm against sn_sgemm_ref (which sums in double) on random shapes, all
  * transposes, alpha/beta variants, padded leading dimensions, 1 and 2 threads;
+ * the same bits whichever path (operands packed or read in place) computes
+ * a product;
  * plus degenerate cases, determinism and calls from inside a parallel region;
  * and the one-hot kernels of src/kernels/rnn.c, bit for bit against sn_sgemm. */
 #include "check.h"
@@ -143,6 +145,76 @@ static void test_large(void) {
         for (int t = 0; t < 4; t++)
             run_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], ab[(s + t) % 4][0],
                      ab[(s + t) % 4][1], (s + t) % 2 ? 3 : 0);
+}
+
+/* Small products (some of A and B read in place, tiles of their own, a
+ * product too small to be shared by threads) on every combination of the
+ * sizes 1, 3, 10, 17, 64 and 65, all transposes, the alpha/beta of the
+ * library's layers (1/0, 1/1) and a general pair. */
+static void test_small_paths(void) {
+    static const int sizes[] = {1, 3, 10, 17, 64, 65};
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 0.75f}};
+    int c = 0;
+    for (int t = 0; t < 4; t++)
+        for (int m = 0; m < 6; m++)
+            for (int n = 0; n < 6; n++)
+                for (int k = 0; k < 6; k++, c++)
+                    run_case(t >> 1, t & 1, sizes[m], sizes[n], sizes[k], ab[c % 3][0],
+                             ab[c % 3][1], c % 4 == 1 ? 3 : 0);
+}
+
+/* The bits of an output depend on K alone, not on the path or tile that
+ * computes it: small products read A and B in place, with tiles of their own;
+ * the same product as the top-left corner of a larger one (130 more rows and
+ * 260 more columns: both operands packed, the usual tiles, several threads)
+ * must give the same bits, on 1 and 2 threads. M = 1 has its own path,
+ * checked in test_one_row. */
+static void test_paths_agree(void) {
+    static const int sizes[] = {1, 3, 10, 17, 64, 65};
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 0.75f}};
+    int c = 0, bad = 0;
+    for (int t = 0; t < 4; t++)
+        for (int m = 1; m < 6; m++)
+            for (int n = 0; n < 6; n++)
+                for (int k = 0; k < 6; k++, c++) {
+                    int tA = t >> 1, tB = t & 1, M = sizes[m], N = sizes[n], K = sizes[k];
+                    int M2 = M + 130, N2 = N + 260;
+                    float alpha = ab[c % 3][0], beta = ab[c % 3][1];
+                    /* op(A2)[:M, :] = op(A), op(B2)[:, :N] = op(B), C2[:M, :N] = C */
+                    int lda = tA ? M : K, ldb = tB ? K : N, lda2 = tA ? M2 : K, ldb2 = tB ? K : N2;
+                    float *A2 = alloc_fill((size_t)M2 * K), *B2 = alloc_fill((size_t)K * N2);
+                    float *C2 = alloc_fill((size_t)M2 * N2), *C0 = malloc(sizeof(float) * M * N);
+                    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+                    float *C = malloc(sizeof(float) * M * N);
+                    for (int i = 0; i < M; i++)
+                        for (int p = 0; p < K; p++)
+                            A[tA ? (size_t)p * lda + i : (size_t)i * lda + p] =
+                                A2[tA ? (size_t)p * lda2 + i : (size_t)i * lda2 + p];
+                    for (int p = 0; p < K; p++)
+                        for (int j = 0; j < N; j++)
+                            B[tB ? (size_t)j * ldb + p : (size_t)p * ldb + j] =
+                                B2[tB ? (size_t)j * ldb2 + p : (size_t)p * ldb2 + j];
+                    for (int i = 0; i < M; i++)
+                        memcpy(C0 + (size_t)i * N, C2 + (size_t)i * N2, sizeof(float) * N);
+                    sn_set_threads(2);
+                    sn_sgemm(tA, tB, M2, N2, K, alpha, A2, lda2, B2, ldb2, beta, C2, N2);
+                    for (int threads = 1; threads <= 2; threads++) {
+                        sn_set_threads(threads);
+                        memcpy(C, C0, sizeof(float) * M * N);
+                        sn_sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+                        for (int i = 0; i < M; i++)
+                            if (memcmp(C + (size_t)i * N, C2 + (size_t)i * N2, sizeof(float) * N)) {
+                                fprintf(stderr,
+                                        "  paths differ: tA=%d tB=%d M=%d N=%d K=%d threads=%d "
+                                        "row %d\n",
+                                        tA, tB, M, N, K, threads, i);
+                                bad++;
+                                break;
+                            }
+                    }
+                    free(A2), free(B2), free(C2), free(C0), free(A), free(B), free(C);
+                }
+    CHECK(bad == 0);
 }
 
 /* alpha == 0 or K == 0: C = beta * C and A, B are not read. */
@@ -352,6 +424,8 @@ int main(void) {
     CHECK(!strcmp(name, "avx512") || !strcmp(name, "avx2") || !strcmp(name, "generic"));
     test_degenerate();
     test_small();
+    test_small_paths();
+    test_paths_agree();
     test_large();
     test_determinism(1);
     test_determinism(2);

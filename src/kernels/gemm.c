@@ -9,7 +9,11 @@
  *   ir, jr: one A micro-panel (stays in L1) times every B micro-panel of the
  *       block, each product an MR x NR tile of C (the micro-kernel).
  * Packed panels are zero-padded to MR / NR. Blocks are cut to near-equal sizes
- * (K = 257 is 129 + 128, not 256 + 1).
+ * (K = 257 is 129 + 128, not 256 + 1). Small products skip the packing (the
+ * AVX-512 kernel reads op(A) and op(B) in place, see DIRECT_A and DIRECT_B),
+ * and when neither is packed they use wider tiles (WR x WN). Every output is
+ * summed the same way whatever the path and tile: k blocks as above, each
+ * from +0 one FMA per k in k order, times alpha, plus beta C.
  *
  * Threads: C is split statically into a tm x tn grid of rectangles on tile
  * boundaries, one chunk of sn_parallel each (src/core/threads.h), each
@@ -73,8 +77,17 @@
 #else
 #define DIRECT_A 0
 #endif
+/* How the kernel reads op(A): a packed micro-panel, or A in place when
+ * op(A) = A (rows lda apart) or op(A) = Aᵀ (the rows of a tile side by side,
+ * k lda apart: a packed micro-panel with stride lda). */
+enum { A_PACKED, A_ROWS, A_COLS };
 #ifndef DIRECT_A_MAX_N
 #define DIRECT_A_MAX_N 256
+#endif
+/* op(A) = Aᵀ in place only when A's rows are short: the kc rows of a tile
+ * lie lda apart, and at 2048 floats apart they fall in few L1 sets. */
+#ifndef DIRECT_AT_MAX_LDA
+#define DIRECT_AT_MAX_LDA 512
 #endif
 #define DIRECT_B_MAX_M  128
 #define DIRECT_B_MAX_KN (1 << 20)
@@ -236,81 +249,112 @@ static void pack_b_block(int transB, const float *B, size_t ldb, int k0, int j0,
  * (NR when packed, B's own ldb when read in place). */
 
 #if defined(__AVX512F__)
-/* An R x 16V tile (R <= 12, V = 1 or 2): R x V zmm accumulators, at most 24;
- * per k, V loads of b and R broadcasts of a feed R x V FMAs. Columns past n
- * are masked off, so edge tiles need no buffer. R and V are constants in each
- * instance, so the accumulators live in registers. */
+/* An R x 16V tile (R <= 12, V <= 4, R x V <= 24): R x V zmm accumulators;
+ * per k, V loads of b and R broadcasts of a feed R x V FMAs. R, V and the
+ * other upper-case parameters are constants in each instance, so the
+ * accumulators live in registers.
+ *   DA: how a is read (A_PACKED, A_ROWS, A_COLS, see tile() below);
+ *   PF: prefetch the tile of C first;
+ *   FL: n == 16 V (a full tile): plain loads and stores. Otherwise columns
+ *       past n are masked off, so edge tiles need no buffer (masked loads of
+ *       b in the loop cost ~5% on a 64 x 64 x 64 product).
+ * Whatever R, V and the rest, output (r, j) is the same chain: +0, one FMA
+ * per k in k order, times alpha, plus beta C; so the bits of C do not depend
+ * on the tile shape that produced them. */
 static inline __attribute__((always_inline)) void
-kernel_rv(const int R, const int V, const int DA, int kc, const float *restrict a, size_t lda,
-          const float *restrict b, size_t ldb, float *restrict c, size_t ldc, int n, float alpha_in,
-          float beta_in) {
+kernel_rv(const int R, const int V, const int DA, const int PF, const int FL, int kc,
+          const float *restrict a, size_t lda, const float *restrict b, size_t ldb,
+          float *restrict c, size_t ldc, int n, float alpha_in, float beta_in) {
     /* alpha and beta wait in memory: held in registers through the loop,
      * they left GCC one register short of the 24 accumulators, 2 of b and a
      * broadcast, and it spilled b to the stack (a third slower). */
     volatile float alpha_v = alpha_in, beta_v = beta_in;
-    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
-    __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
-    __m512 acc[MR][2];
+    __mmask16 m[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++)
+        m[v] = FL || n >= 16 * (v + 1) ? 0xFFFF
+               : n > 16 * v            ? (__mmask16)((1u << (n - 16 * v)) - 1)
+                                       : 0;
+    __m512 acc[MR][4];
 #pragma GCC unroll 12
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-#pragma GCC unroll 12
-    for (int r = 0; r < R; r++) {
-        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
-    }
-    for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-        __m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
-        if (!DA) _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+    if (PF) {
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
-            __m512 ar = _mm512_set1_ps(DA ? a[r * lda] : a[r]);
-            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-            if (V == 2) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + r * ldc + 16 * V - 1), _MM_HINT_T0);
         }
-        a += DA ? 1 : MR;
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++)
+            bv[v] = FL ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(m[v], b + 16 * v);
+        if (DA == A_PACKED) _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            __m512 ar = _mm512_set1_ps(DA == A_ROWS ? a[r * lda] : a[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+        }
+        a += DA == A_ROWS ? 1 : DA == A_COLS ? lda : MR;
         b += ldb;
     }
     float alpha = alpha_v, beta = beta_v;
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (alpha != 1.0f) {
 #pragma GCC unroll 12
-        for (int r = 0; r < R; r++) {
-            acc[r][0] = _mm512_mul_ps(va, acc[r][0]);
-            acc[r][1] = _mm512_mul_ps(va, acc[r][1]);
-        }
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_mul_ps(va, acc[r][v]);
     }
-    if (beta == 0.0f) {
 #pragma GCC unroll 12
-        for (int r = 0; r < R; r++) {
-            _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
-            if (V == 2) _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc[r][1]);
-        }
-    } else {
-#pragma GCC unroll 12
-        for (int r = 0; r < R; r++) {
-            float *cr = c + r * ldc;
-            __m512 c0 = _mm512_maskz_loadu_ps(m0, cr);
-            _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, c0, acc[r][0]));
-            if (V == 2) {
-                __m512 c1 = _mm512_maskz_loadu_ps(m1, cr + 16);
-                _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, c1, acc[r][1]));
+    for (int r = 0; r < R; r++) {
+        float *cr = c + r * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) {
+            __m512 x = acc[r][v];
+            if (beta != 0.0f) {
+                __m512 cv =
+                    FL ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
+                x = _mm512_fmadd_ps(vb, cv, x);
             }
+            if (FL)
+                _mm512_storeu_ps(cr + 16 * v, x);
+            else
+                _mm512_mask_storeu_ps(cr + 16 * v, m[v], x);
         }
     }
 }
 
+/* Tiles of the blocked path: up to MR x NR. am: how a is read. */
 #define KERNEL_R(R)                                                                                \
-    static void kernel_##R(int kc, const float *a, size_t lda, const float *b, size_t ldb,         \
+    static void kernel_##R(int kc, int am, const float *a, size_t lda, const float *b, size_t ldb, \
                            float *c, size_t ldc, int n, float alpha, float beta) {                 \
-        if (lda == 0 && n > 16)                                                                    \
-            kernel_rv(R, 2, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);                          \
-        else if (lda == 0)                                                                         \
-            kernel_rv(R, 1, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);                          \
-        else if (n > 16)                                                                           \
-            kernel_rv(R, 2, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);                        \
-        else                                                                                       \
-            kernel_rv(R, 1, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);                        \
+        if (n == 32) {                                                                             \
+            if (am == A_PACKED)                                                                    \
+                kernel_rv(R, 2, A_PACKED, 1, 1, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);         \
+            else if (am == A_ROWS)                                                                 \
+                kernel_rv(R, 2, A_ROWS, 1, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
+            else                                                                                   \
+                kernel_rv(R, 2, A_COLS, 1, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
+        } else if (n > 16) {                                                                       \
+            if (am == A_PACKED)                                                                    \
+                kernel_rv(R, 2, A_PACKED, 1, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);         \
+            else if (am == A_ROWS)                                                                 \
+                kernel_rv(R, 2, A_ROWS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
+            else                                                                                   \
+                kernel_rv(R, 2, A_COLS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
+        } else {                                                                                   \
+            if (am == A_PACKED)                                                                    \
+                kernel_rv(R, 1, A_PACKED, 1, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);         \
+            else if (am == A_ROWS)                                                                 \
+                kernel_rv(R, 1, A_ROWS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
+            else                                                                                   \
+                kernel_rv(R, 1, A_COLS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
+        }                                                                                          \
     }
 KERNEL_R(1)
 KERNEL_R(2)
@@ -325,18 +369,55 @@ KERNEL_R(10)
 KERNEL_R(11)
 KERNEL_R(12)
 
-typedef void (*kernel_fn)(int, const float *, size_t, const float *, size_t, float *, size_t, int,
-                          float, float);
+typedef void (*kernel_fn)(int, int, const float *, size_t, const float *, size_t, float *, size_t,
+                          int, float, float);
 static const kernel_fn kernels_by_rows[MR + 1] = {
     NULL,     kernel_1, kernel_2, kernel_3,  kernel_4,  kernel_5,  kernel_6,
     kernel_7, kernel_8, kernel_9, kernel_10, kernel_11, kernel_12,
 };
 
-/* A tile of m <= MR rows and n <= NR columns; lda == 0: a is a packed
- * micro-panel, else op(A) = A read in place, rows lda apart. */
-static void tile(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+/* Wide tiles for small products with op(A) = A and op(B) = B both read in
+ * place (nothing packed): R <= WR rows by up to WN = 64 columns, 4 loads of
+ * b and R broadcasts of a per 4R FMAs (12 x 32 needs 14 loads per 24 FMAs).
+ * C is not prefetched: these products are small, and their C mostly in
+ * cache (the prefetches cost more than they saved on 64 x 64 x 64 and on
+ * 128 x 128 x 10). */
+#define WR 6
+#define WN 64
+#define KERNEL_W(R)                                                                                \
+    static void kernel_w##R(int kc, const float *a, size_t lda, const float *b, size_t ldb,        \
+                            float *c, size_t ldc, int n, float alpha, float beta) {                \
+        if (n == 64)                                                                               \
+            kernel_rv(R, 4, A_ROWS, 0, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);             \
+        else if (n > 48)                                                                           \
+            kernel_rv(R, 4, A_ROWS, 0, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);             \
+        else if (n > 32)                                                                           \
+            kernel_rv(R, 3, A_ROWS, 0, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);             \
+        else if (n > 16)                                                                           \
+            kernel_rv(R, 2, A_ROWS, 0, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);             \
+        else                                                                                       \
+            kernel_rv(R, 1, A_ROWS, 0, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);             \
+    }
+KERNEL_W(1)
+KERNEL_W(2)
+KERNEL_W(3)
+KERNEL_W(4)
+KERNEL_W(5)
+KERNEL_W(6)
+
+typedef void (*kernel_w_fn)(int, const float *, size_t, const float *, size_t, float *, size_t, int,
+                            float, float);
+static const kernel_w_fn kernels_w_by_rows[WR + 1] = {
+    NULL, kernel_w1, kernel_w2, kernel_w3, kernel_w4, kernel_w5, kernel_w6,
+};
+
+/* A tile of m <= MR rows and n <= NR columns. am: how a is laid out,
+ * A_PACKED (a packed micro-panel), A_ROWS (op(A) = A read in place, rows lda
+ * apart) or A_COLS (op(A) = Aᵀ read in place, the m values of one k
+ * contiguous and k lda apart). */
+static void tile(int kc, int am, const float *a, size_t lda, const float *b, size_t ldb, float *c,
                  size_t ldc, int m, int n, float alpha, float beta) {
-    kernels_by_rows[m](kc, a, lda, b, ldb, c, ldc, n, alpha, beta);
+    kernels_by_rows[m](kc, am, a, lda, b, ldb, c, ldc, n, alpha, beta);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 /* 6 x 16 tile: 12 ymm accumulators (6 rows x 2 vectors of 8). */
@@ -396,9 +477,9 @@ static void micro_kernel(int kc, const float *restrict a, const float *restrict 
 #if !defined(__AVX512F__)
 /* A tile of m <= MR rows and n <= NR columns; partial tiles are computed in
  * full into a buffer holding the valid part of C, then copied back. */
-static void tile(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+static void tile(int kc, int am, const float *a, size_t lda, const float *b, size_t ldb, float *c,
                  size_t ldc, int m, int n, float alpha, float beta) {
-    (void)lda; /* always packed here */
+    (void)am, (void)lda; /* always packed here */
     if (m == MR && n == NR) {
         micro_kernel(kc, a, b, ldb, c, ldc, alpha, beta);
         return;
@@ -550,7 +631,10 @@ static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, f
     slot = slot_claim(slot);
     float *pa = pack_a[slot], *pb = pack_b[slot];
     int direct_b = DIRECT_B && !transB && M <= DIRECT_B_MAX_M && (double)K * N <= DIRECT_B_MAX_KN;
-    int direct_a = DIRECT_A && !transA && N <= DIRECT_A_MAX_N;
+    int am = !DIRECT_A || N > DIRECT_A_MAX_N ? A_PACKED
+             : !transA                       ? A_ROWS
+             : lda <= DIRECT_AT_MAX_LDA      ? A_COLS
+                                             : A_PACKED;
     /* Blocks of near-equal size: K = 257 is cut 129 + 128, not 256 + 1. */
     int ncs = split(N, NC, NR), kcs = split(K, KC, 1), mcs = split(M, MC, MR);
     for (int jc = 0; jc < N; jc += ncs) {
@@ -569,14 +653,30 @@ static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, f
             }
             for (int ic = 0; ic < M; ic += mcs) {
                 int mc = M - ic < mcs ? M - ic : mcs;
-                if (!direct_a) pack_a_block(transA, A, lda, ic, pc, mc, kc, pa);
+                if (am == A_PACKED) pack_a_block(transA, A, lda, ic, pc, mc, kc, pa);
+#if defined(__AVX512F__)
+                if (am == A_ROWS && direct_b) {
+                    for (int ir = 0; ir < mc; ir += WR) {
+                        int m = mc - ir < WR ? mc - ir : WR;
+                        const float *ap = A + (size_t)(ic + ir) * lda + pc;
+                        for (int jr = 0; jr < nc; jr += WN) {
+                            int n = nc - jr < WN ? nc - jr : WN;
+                            kernels_w_by_rows[m](kc, ap, lda, bp + jr, bk,
+                                                 C + (size_t)(ic + ir) * ldc + jc + jr, ldc, n,
+                                                 alpha, beta_k);
+                        }
+                    }
+                    continue;
+                }
+#endif
                 for (int ir = 0; ir < mc; ir += MR) {
                     int m = mc - ir < MR ? mc - ir : MR;
-                    const float *ap =
-                        direct_a ? A + (size_t)(ic + ir) * lda + pc : pa + (size_t)ir * kc;
+                    const float *ap = am == A_ROWS   ? A + (size_t)(ic + ir) * lda + pc
+                                      : am == A_COLS ? A + (size_t)pc * lda + ic + ir
+                                                     : pa + (size_t)ir * kc;
                     for (int jr = 0; jr < nc; jr += NR) {
                         int n = nc - jr < NR ? nc - jr : NR;
-                        tile(kc, ap, direct_a ? lda : 0, bp + jr * bj, bk,
+                        tile(kc, am, ap, lda, bp + jr * bj, bk,
                              C + (size_t)(ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta_k);
                     }
                 }
