@@ -10,8 +10,13 @@
  *                    carry_state between them; reset_state and a change of N
  *                    start from zero;
  *   rnn_threads      1, 2 and 3 threads (1, 4 and 6 ranges of the 37 streams
- *                    in the time loops) give bitwise the same outputs, final
- *                    state, input gradient and parameter gradients. */
+ *                    in the time loops, or, with large recurrent weights, 2
+ *                    and 3 ranges of hidden units per step) give bitwise the
+ *                    same outputs, final state, input gradient and parameter
+ *                    gradients;
+ *   rnn_single_steps T passes of one step each (the path for sampling) give
+ *                    bitwise the outputs and final state of one pass of T
+ *                    steps. */
 #ifndef SN_TEST_RNN_CHECK_H
 #define SN_TEST_RNN_CHECK_H
 
@@ -299,6 +304,51 @@ static void rnn_threads(const char *spec) {
     CHECK(same);
     free(first);
     sn_set_threads(saved);
+}
+
+/* Inference over T steps of N streams: one pass, then T passes of one step
+ * with the state carried between them. The spec's output is the recurrent
+ * layer's (a dense layer on one row sums in another order). */
+static void rnn_single_steps(const char *spec, int N) {
+    enum { T = 3 };
+    sn_model *m = NULL;
+    sn_error err = {0};
+    if (sn_model_from_spec(spec, "steps", 5, &m, &err) != SN_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        CHECK(0);
+        return;
+    }
+    int R = T * N, K = sn_model_output_size(m);
+    size_t I = sn_model_input_size(m);
+    sn_recurrent *r = (sn_recurrent *)m->layers[0];
+    size_t state = (size_t)N * r->H;
+    float *x = malloc(I * R * sizeof(float)), *whole = malloc((size_t)K * R * sizeof(float));
+    float *steps = malloc((size_t)K * R * sizeof(float)), *hT = malloc(state * sizeof(float));
+    sn_rng g;
+    sn_rng_seed(&g, 5, 6);
+    for (size_t i = 0; i < I * R; i++) x[i] = sn_rng_normal(&g);
+    CHECK(sn_model_reserve(m, R, &err) == SN_OK);
+    sn_model_set_seq_len(m, T, NULL);
+    sn_model_forward(m, x, R, 0, NULL);
+    memcpy(whole, sn_model_output(m)->data, (size_t)K * R * sizeof(float));
+    memcpy(hT, r->hT, state * sizeof(float));
+    sn_model_reset_state(m);
+    sn_model_set_seq_len(m, 1, NULL);
+    for (int t = 0; t < T; t++) {
+        sn_model_forward(m, x + (size_t)t * N * I, N, 0, NULL);
+        memcpy(steps + (size_t)t * N * K, sn_model_output(m)->data, (size_t)N * K * sizeof(float));
+        sn_model_carry_state(m);
+    }
+    int same = memcmp(whole, steps, (size_t)K * R * sizeof(float)) == 0 &&
+               memcmp(hT, r->hT, state * sizeof(float)) == 0;
+    printf("single steps %s, %d streams: %s\n", spec_line(spec), N,
+           same ? "bitwise equal" : "DIFFERENT");
+    CHECK(same);
+    free(x);
+    free(whole);
+    free(steps);
+    free(hT);
+    sn_model_free(m);
 }
 
 #endif

@@ -185,6 +185,68 @@ void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float
     }
 }
 
+/* Panel p of units: where it starts in the panel layout, and its width. */
+static size_t panel_at(int G, int K, int u) {
+    return (size_t)K * G * u; /* the panels before u are all full */
+}
+
+static int panel_width(int H, int u) {
+    return H - u < SN_RNN_PANEL ? H - u : SN_RNN_PANEL;
+}
+
+typedef struct {
+    const float *W;
+    float *P;
+    int trans, G, H, K, panels, chunks;
+} pack_job;
+
+static void pack_chunk(void *ctx, int c) {
+    const pack_job *j = ctx;
+    int G = j->G, H = j->H, K = j->K, GH = G * H;
+    int p0 = (int)((long)j->panels * c / j->chunks),
+        p1 = (int)((long)j->panels * (c + 1) / j->chunks);
+    for (int p = p0; p < p1; p++) {
+        int u = p * SN_RNN_PANEL, w = panel_width(H, u);
+        for (int q = 0; q < G; q++) {
+            float *b = j->P + panel_at(G, K, u) + (size_t)K * w * q;
+            int col = q * H + u;
+            if (j->trans) /* b[k, i] = W[col + i, k], W: [G·H, K] */
+                for (int i = 0; i < w; i++) {
+                    const float *wr = j->W + (size_t)(col + i) * K;
+                    for (int k = 0; k < K; k++) b[(size_t)k * w + i] = wr[k];
+                }
+            else /* b[k, :] = W[k, col .. col + w), W: [K, G·H] */
+                for (int k = 0; k < K; k++)
+                    memcpy(b + (size_t)k * w, j->W + (size_t)k * GH + col,
+                           (size_t)w * sizeof(float));
+        }
+    }
+}
+
+void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P) {
+    pack_job j = {W, P, trans, G, H, K, (H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, 1};
+    size_t values = (size_t)G * H * K;
+    int chunks = (int)(values / (1 << 16)), nt = sn_get_threads();
+    if (chunks > nt) chunks = nt;
+    if (chunks > j.panels) chunks = j.panels;
+    j.chunks = chunks < 1 ? 1 : chunks;
+    if (j.chunks == 1)
+        pack_chunk(&j, 0);
+    else
+        sn_parallel(j.chunks, pack_chunk, &j);
+}
+
+void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
+                          const float *P, float beta, float *C, int ldc) {
+    for (int u = u0; u < u1; u += SN_RNN_PANEL) {
+        int w = panel_width(H, u);
+        const float *b = P + panel_at(G, K, u);
+        for (int q = 0; q < G; q++)
+            sn_sgemm(0, 0, M, w, K, 1.0f, A, lda, b + (size_t)K * w * q, w, beta, C + q * H + u,
+                     ldc);
+    }
+}
+
 /* One stream's row of each step function below. The restrict parameters
  * (distinct gate blocks and arrays) let the loops vectorize. */
 static void lstm_row_forward(int H, float *restrict i, float *restrict f, float *restrict g,
@@ -198,12 +260,13 @@ static void lstm_row_forward(int H, float *restrict i, float *restrict f, float 
     }
 }
 
-void sn_lstm_step_forward(int N, int H, float *g, const float *c_prev, float *c, float *tc,
-                          float *h) {
+void sn_lstm_step_forward(int N, int H, int u0, int u1, float *g, const float *c_prev, float *c,
+                          float *tc, float *h) {
     for (int n = 0; n < N; n++) {
-        float *gn = g + (size_t)n * 4 * H;
-        size_t o = (size_t)n * H;
-        lstm_row_forward(H, gn, gn + H, gn + 2 * H, gn + 3 * H, c_prev + o, c + o, tc + o, h + o);
+        float *gn = g + (size_t)n * 4 * H + u0;
+        size_t o = (size_t)n * H + u0;
+        lstm_row_forward(u1 - u0, gn, gn + H, gn + 2 * H, gn + 3 * H, c_prev + o, c + o, tc + o,
+                         h + o);
     }
 }
 
@@ -224,13 +287,14 @@ static void lstm_row_backward(int H, const float *restrict i, const float *restr
     }
 }
 
-void sn_lstm_step_backward(int N, int H, const float *g, const float *c_prev, const float *tc,
-                           const float *dy, const float *dh_next, float *dc, float *dg) {
+void sn_lstm_step_backward(int N, int H, int u0, int u1, const float *g, const float *c_prev,
+                           const float *tc, const float *dy, const float *dh_next, float *dc,
+                           float *dg) {
     for (int n = 0; n < N; n++) {
-        const float *gn = g + (size_t)n * 4 * H;
-        float *dn = dg + (size_t)n * 4 * H;
-        size_t o = (size_t)n * H;
-        lstm_row_backward(H, gn, gn + H, gn + 2 * H, gn + 3 * H, c_prev + o, tc + o, dy + o,
+        const float *gn = g + (size_t)n * 4 * H + u0;
+        float *dn = dg + (size_t)n * 4 * H + u0;
+        size_t o = (size_t)n * H + u0;
+        lstm_row_backward(u1 - u0, gn, gn + H, gn + 2 * H, gn + 3 * H, c_prev + o, tc + o, dy + o,
                           dh_next + o, dc + o, dn, dn + H, dn + 2 * H, dn + 3 * H);
     }
 }

@@ -45,24 +45,45 @@ void sn_rnn_act(float *y, size_t n, int relu);
 void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float *da, size_t n,
                          int relu);
 
-/* LSTM step. g: [N, 4H] pre-activations in, activations i f g o out;
- * c_prev, c, tc, h: [N, H]:
+/* The recurrent product of one step, split by hidden units. Its B matrix
+ * [K, G·H] (G gate blocks H wide: W_hhᵀ in forward, K = H; W_hh itself in
+ * backward, G = 1, K = G_cell·H) is kept in panels of SN_RNN_PANEL units:
+ * for each panel of units [u, u + w) (w = SN_RNN_PANEL but for the last),
+ * for each gate block q, the [K, w] block B[:, q·H + u .. + w) as rows of
+ * w floats, one after the other. A thread's units are then one contiguous
+ * stretch of memory, read in order, and each block is a whole product of
+ * sn_sgemm reading B in place. Every value is summed as sn_sgemm sums it on
+ * the unpacked B (K is never split), so results do not depend on the
+ * panels nor on how units are shared out.
+ *   sn_rnn_pack: P from W, which is [G·H, K] (trans: B = Wᵀ) or [K, G·H]
+ *   (B = W); G·H·K floats, in parallel chunks of panels.
+ *   sn_rnn_panel_product: C[:, q·H + u] = beta·C + A B[:, q·H + u] for the
+ *   units u in [u0, u1) (u0 a multiple of SN_RNN_PANEL) of every gate
+ *   block; A: [M, K] rows lda apart, C: rows ldc apart. */
+#define SN_RNN_PANEL 32
+void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P);
+void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
+                          const float *P, float beta, float *C, int ldc);
+
+/* LSTM step over the hidden units [u0, u1) of N streams. g: [N, 4H]
+ * pre-activations in, activations i f g o out; c_prev, c, tc, h: [N, H]:
  *   i = σ(g_i)  f = σ(g_f)  ĝ = tanh(g_g)  o = σ(g_o)
  *   c = f ⊙ c_prev + i ⊙ ĝ    tc = tanh(c)    h = o ⊙ tc */
-void sn_lstm_step_forward(int N, int H, float *g, const float *c_prev, float *c, float *tc,
-                          float *h);
+void sn_lstm_step_forward(int N, int H, int u0, int u1, float *g, const float *c_prev, float *c,
+                          float *tc, float *h);
 
-/* LSTM step backward. g: [N, 4H] the activations of the forward step; dy,
- * dh_next: [N, H] the gradients reaching h_t from above and from step t+1;
- * dc: [N, H] in: dL/dc_t from step t+1, out:
- * dL/dc_(t−1) through c; dg: [N, 4H] out: the gradients of the
- * pre-activations:
+/* LSTM step backward over the hidden units [u0, u1). g: [N, 4H] the
+ * activations of the forward step; dy, dh_next: [N, H] the gradients
+ * reaching h_t from above and from step t+1; dc: [N, H] in: dL/dc_t from
+ * step t+1, out: dL/dc_(t−1) through c; dg: [N, 4H] out: the gradients of
+ * the pre-activations:
  *   dh = dy + dh_next          dc_t = dc + dh ⊙ o ⊙ (1 − tc²)
  *   dg_i = dc_t ⊙ ĝ ⊙ i(1 − i)    dg_f = dc_t ⊙ c_prev ⊙ f(1 − f)
  *   dg_g = dc_t ⊙ i ⊙ (1 − ĝ²)    dg_o = dh ⊙ tc ⊙ o(1 − o)
  *   dc ← dc_t ⊙ f */
-void sn_lstm_step_backward(int N, int H, const float *g, const float *c_prev, const float *tc,
-                           const float *dy, const float *dh_next, float *dc, float *dg);
+void sn_lstm_step_backward(int N, int H, int u0, int u1, const float *g, const float *c_prev,
+                           const float *tc, const float *dy, const float *dh_next, float *dc,
+                           float *dg);
 
 /* GRU step. g: [N, 3H] in: x W_ihᵀ + b_ih, out: activations r z n;
  * hp: [N, 3H] h_prev W_hhᵀ + b_hh; hn: [N, H] out: its n block (kept for

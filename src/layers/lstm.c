@@ -19,9 +19,10 @@
  *     dx_t = da_t W_ih
  *
  * The input projection x W_ihᵀ of all T·N rows is one matrix product before
- * the time loop; only h_(t−1) W_hhᵀ is done step by step, for a range of
- * streams per thread (sn_rnn_chunks). Cached per row: the activated gates
- * [4H], c_t and tanh c_t.
+ * the time loop; only h_(t−1) W_hhᵀ (and in backward da_t W_hh) is done step
+ * by step, over all streams, a range of hidden units per thread
+ * (sn_rnn_run_steps). Cached per row: the activated gates [4H], c_t and
+ * tanh c_t.
  *
  * Spec: `lstm H [layers=L] [dropout=P] [forget_bias=B]`: the forget-gate
  * bias starts at B (b_ih's f block = B, b_hh's = 0; default 1, which keeps
@@ -36,62 +37,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The time loop for the streams of span p. */
-static void forward_rows(const sn_rnn_span *p) {
-    const sn_rnn_level *v = p->v;
-    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n = p->n;
-    size_t NH = p->NH, o = p->o;
+/* Step s->t for the streams and hidden units of slice s. */
+static void forward_slice(const sn_rnn_slice *s) {
+    const sn_rnn_level *v = s->v;
+    int t = s->t, N = v->N, H = v->H, G = 4 * H, R = v->T * N, n = s->n1 - s->n0;
+    size_t NH = (size_t)N * H, o = (size_t)t * NH + (size_t)s->n0 * H;
     float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
-    for (int t = 0; t < T; t++) {
-        float *g = gates + ((size_t)t * N + p->n0) * G;
-        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        const float *c_prev = t ? c + (t - 1) * NH : v->c0;
-        sn_sgemm(0, 0, n, G, H, 1.0f, h_prev + o, H, v->whh_t, G, 1.0f, g, G);
-        sn_lstm_step_forward(n, H, g, c_prev + o, c + t * NH + o, tc + t * NH + o,
-                             v->y + t * NH + o);
-    }
+    float *g = gates + ((size_t)t * N + s->n0) * G;
+    const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + (size_t)s->n0 * H;
+    const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + (size_t)s->n0 * H;
+    sn_rnn_panel_product(n, 4, H, H, s->u0, s->u1, h_prev, H, v->whh_t, 1.0f, g, G);
+    sn_lstm_step_forward(n, H, s->u0, s->u1, g, c_prev, c + o, tc + o, v->y + o);
 }
 
 static void lstm_forward(const sn_rnn_level *v) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 4 * H, R = T * N;
     size_t NH = (size_t)N * H;
-    float *gates = v->cache, *c = gates + (size_t)R * G;
+    float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
     float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
     if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, G, gates, b + G, (size_t)R * 6 * H - G))
         sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(gates, b, R, G);
-    sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
-    sn_rnn_run_spans(v, NULL, 0, forward_rows);
+    if (T == 1) { /* one step (sampling): W_hh as it is, not worth its panels */
+        sn_sgemm(0, 1, N, G, H, 1.0f, v->h0, H, v->w_hh->value.data, H, 1.0f, gates, G);
+        sn_lstm_step_forward(N, H, 0, H, gates, v->c0, c, tc, v->y);
+    } else {
+        sn_rnn_pack(v->w_hh->value.data, 1, 4, H, H, v->whh_t);
+        sn_rnn_run_steps(v, NULL, 0, 0, forward_slice);
+    }
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
     memcpy(v->cT, c + (T - 1) * NH, NH * sizeof(float));
 }
 
-/* The backward time loop for the streams of span p: da for every step. */
-static void backward_rows(const sn_rnn_span *p) {
-    const sn_rnn_level *v = p->v;
-    int T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n = p->n;
-    size_t NH = p->NH, o = p->o;
+/* Backward step s->t for the streams and hidden units of slice s: da_t
+ * from dh, the gradient reaching h_t from step t + 1 (dh = da_(t+1) W_hh,
+ * computed here for these streams and units). */
+static void backward_slice(const sn_rnn_slice *s) {
+    const sn_rnn_level *v = s->v;
+    int t = s->t, T = v->T, N = v->N, H = v->H, G = 4 * H, R = T * N, n = s->n1 - s->n0;
+    int u0 = s->u0, u1 = s->u1;
+    size_t NH = (size_t)N * H, o = (size_t)s->n0 * H, to = (size_t)t * NH + o;
     const float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
     float *da = v->scratch, *dh = da + (size_t)R * G + o, *dc = da + (size_t)R * G + NH + o;
-    memset(dh, 0, (size_t)n * H * sizeof(float));
-    memset(dc, 0, (size_t)n * H * sizeof(float));
-    for (int t = T - 1; t >= 0; t--) {
-        const float *c_prev = t ? c + (t - 1) * NH : v->c0;
-        size_t g0 = ((size_t)t * N + p->n0) * G;
-        sn_lstm_step_backward(n, H, gates + g0, c_prev + o, tc + t * NH + o, p->dy + t * NH + o, dh,
-                              dc, da + g0);
-        if (t > 0) sn_sgemm(0, 0, n, H, G, 1.0f, da + g0, G, v->w_hh->value.data, H, 0.0f, dh, H);
+    if (t == T - 1) {
+        for (int r = 0; r < n; r++) {
+            memset(dh + (size_t)r * H + u0, 0, (size_t)(u1 - u0) * sizeof(float));
+            memset(dc + (size_t)r * H + u0, 0, (size_t)(u1 - u0) * sizeof(float));
+        }
+    } else {
+        sn_rnn_panel_product(n, 1, H, G, u0, u1, da + ((size_t)(t + 1) * N + s->n0) * G, G,
+                             v->whh_p, 0.0f, dh, H);
     }
+    const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + o;
+    size_t g0 = ((size_t)t * N + s->n0) * G;
+    sn_lstm_step_backward(n, H, u0, u1, gates + g0, c_prev, tc + to, s->dy + to, dh, dc, da + g0);
 }
 
 /* One buffer da serves as dgx and dgh: both biases sit outside the gates. */
 static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
-    int R = v->T * v->N, G = 4 * v->H;
-    size_t NH = (size_t)v->N * v->H;
+    int R = v->T * v->N, H = v->H, G = 4 * H;
+    size_t NH = (size_t)v->N * H;
     float *da = v->scratch, *work = da + (size_t)R * G + 2 * NH; /* after da, dh, dc */
-    sn_rnn_run_spans(v, dy, 0, backward_rows);
-    sn_rnn_weight_grads(v, da, da, work, (size_t)R * 2 * v->H - 2 * NH, dx);
+    if (v->T > 1) sn_rnn_pack(v->w_hh->value.data, 0, 1, H, G, v->whh_p);
+    sn_rnn_run_steps(v, dy, 0, 1, backward_slice);
+    sn_rnn_weight_grads(v, da, da, work, (size_t)R * 2 * H - 2 * NH, dx);
 }
 
 static const sn_rnn_cell lstm_cell = {"lstm", 4, 1, 6, 6, lstm_forward, lstm_backward};

@@ -43,6 +43,7 @@ static sn_rnn_level level_view(sn_recurrent *r, int k, int T, int N) {
     v.cache = part(r->cache, k, rows * H * (size_t)r->cell->cache_per_row);
     v.scratch = r->scratch;
     v.whh_t = part(r->whh_t, k, G * H * H);
+    v.whh_p = r->whh_p;
     v.w_ih = &r->base.params[4 * k + 0];
     v.w_hh = &r->base.params[4 * k + 1];
     v.b_ih = &r->base.params[4 * k + 2];
@@ -152,6 +153,7 @@ void sn_recurrent_free(sn_layer *l) {
     sn_recurrent *r = (sn_recurrent *)l;
     free_buffers(r);
     sn_free(r->whh_t);
+    sn_free(r->whh_p);
 }
 
 /* a · b · c · d floats, or 0 on overflow */
@@ -262,7 +264,8 @@ sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const s
     r->base.reserve = recurrent_reserve;
     r->base.reserve_bytes = recurrent_reserve_bytes;
     r->whh_t = sn_alloc(count4((size_t)levels, G, (size_t)H, (size_t)H), sizeof(float));
-    if (!r->whh_t) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
+    r->whh_p = sn_alloc(count4(1, G, (size_t)H, (size_t)H), sizeof(float));
+    if (!r->whh_t || !r->whh_p) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
     /* PyTorch's initialization: every weight and bias U(−1/√H, 1/√H). */
     float bound = 1.0f / sqrtf((float)H);
     for (int k = 0; s == SN_OK && k < levels; k++) {
@@ -313,6 +316,61 @@ void sn_rnn_run_spans(const sn_rnn_level *v, const float *dy, int arg,
                       void (*fn)(const sn_rnn_span *s)) {
     span_job job = {v, dy, sn_rnn_chunks(v->N), arg, fn};
     sn_parallel(job.chunks, run_span, &job);
+}
+
+typedef struct step_job {
+    const sn_rnn_level *v;
+    const float *dy;
+    int t, arg, reverse, panels, chunks;
+    void (*fn)(const sn_rnn_slice *s);
+} step_job;
+
+/* Chunk `chunk` of step j->t: a range of whole panels of units. */
+static void run_units(void *ctx, int chunk) {
+    const step_job *j = ctx;
+    int p0 = (int)((long)j->panels * chunk / j->chunks);
+    int p1 = (int)((long)j->panels * (chunk + 1) / j->chunks);
+    int u1 = p1 * SN_RNN_PANEL < j->v->H ? p1 * SN_RNN_PANEL : j->v->H;
+    sn_rnn_slice s = {j->v, j->dy, j->t, 0, j->v->N, p0 * SN_RNN_PANEL, u1, j->arg};
+    j->fn(&s);
+}
+
+/* Chunk `chunk` of the whole loop: a range of streams, every step. */
+static void run_streams(void *ctx, int chunk) {
+    const step_job *j = ctx;
+    int n0, n1, T = j->v->T;
+    sn_rnn_rows(j->v->N, j->chunks, chunk, &n0, &n1);
+    for (int i = 0; i < T; i++) {
+        sn_rnn_slice s = {j->v, j->dy, j->reverse ? T - 1 - i : i, n0, n1, 0, j->v->H, j->arg};
+        j->fn(&s);
+    }
+}
+
+/* Splitting by units costs a hand-off per step (about a microsecond): it
+ * needs this many multiply-adds per step, and recurrent weights of at least
+ * STEP_MIN_WEIGHTS floats (below, every core keeps all of them in its L2). */
+#define STEP_MT_MIN (1 << 17)
+#ifndef STEP_MIN_WEIGHTS
+#define STEP_MIN_WEIGHTS (1 << 18)
+#endif
+
+void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int reverse,
+                      void (*fn)(const sn_rnn_slice *s)) {
+    size_t weights = (size_t)v->w_hh->value.size;
+    step_job job = {
+        v, dy, 0, arg, reverse, (v->H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, sn_get_threads(), fn};
+    if (job.chunks > job.panels) job.chunks = job.panels;
+    int units = job.chunks > 1 && weights >= STEP_MIN_WEIGHTS &&
+                (double)v->N * (double)weights >= STEP_MT_MIN;
+    if (!units) {
+        job.chunks = sn_rnn_chunks(v->N);
+        sn_parallel(job.chunks, run_streams, &job);
+        return;
+    }
+    for (int i = 0; i < v->T; i++) {
+        job.t = reverse ? v->T - 1 - i : i;
+        sn_parallel(job.chunks, run_units, &job);
+    }
 }
 
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,

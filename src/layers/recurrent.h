@@ -35,7 +35,9 @@ typedef struct sn_rnn_level {
     float *hT, *cT;       /* [N, H] final state, written by forward */
     float *cache;         /* cache_per_row · H floats per row, kept for backward */
     float *scratch;       /* scratch_per_row · H floats per row, shared by all levels */
-    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward */
+    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward (gru: as a
+                           * matrix; rnn, lstm: in panels, sn_rnn_pack) */
+    float *whh_p;         /* [G·H, H]: weight_hh in panels (sn_rnn_pack), for backward */
     sn_param *w_ih, *w_hh, *b_ih, *b_hh;
 } sn_rnn_level;
 
@@ -73,6 +75,7 @@ typedef struct sn_recurrent {
     float *cache;   /* [levels][max_rows · cache_per_row · H] */
     float *scratch; /* [max_rows · scratch_per_row · H] */
     float *whh_t;   /* [levels][G·H·H] */
+    float *whh_p;   /* [G·H·H]: one level's at a time, refilled by each backward */
 } sn_recurrent;
 
 /* The streams [n0, n0 + n) for which one thread runs a level's time loop. */
@@ -89,6 +92,32 @@ typedef struct sn_rnn_span {
  * parallel; the split never changes the result). */
 void sn_rnn_run_spans(const sn_rnn_level *v, const float *dy, int arg,
                       void (*fn)(const sn_rnn_span *s));
+
+/* Step t of a level's time loop for the streams [n0, n1) and the hidden
+ * units [u0, u1): what one thread computes at a time. */
+typedef struct sn_rnn_slice {
+    const sn_rnn_level *v;
+    const float *dy; /* backward: dL/dy [T·N, H] */
+    int t, n0, n1, u0, u1;
+    int arg; /* the cell's own (rnn: 1 for relu) */
+} sn_rnn_slice;
+
+/* Runs level v's time loop, t = 0 .. T−1 (T−1 .. 0 when reverse), calling
+ * fn for slices that cover every stream and unit of every step, in one of
+ * two ways:
+ *   - ranges of streams (sn_rnn_chunks of them), each through the whole
+ *     loop on one thread: one parallel job per sequence, as the streams are
+ *     independent through time; every thread reads all recurrent weights
+ *     at every step;
+ *   - when the recurrent weights are too large for that to stay in one
+ *     core's cache, every step is one parallel job whose chunks are ranges
+ *     of hidden units (whole panels of SN_RNN_PANEL units, sn_rnn_pack) over
+ *     all streams: a thread reads only its share of the weights, once per
+ *     step for all streams.
+ * Every value is computed as without any split (K is never split), so the
+ * way chosen never changes a result. */
+void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int reverse,
+                      void (*fn)(const sn_rnn_slice *s));
 
 /* The parameter gradients (overwritten) and dx (when not NULL) once the
  * backward time loop has left, for every row, dgx = dL/d(x W_ihᵀ + b_ih) and

@@ -25,17 +25,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The time loop for the streams of span p (p->arg: relu). */
-static void forward_rows(const sn_rnn_span *p) {
-    const sn_rnn_level *v = p->v;
-    int T = v->T, H = v->H;
-    size_t NH = p->NH, o = p->o, n = (size_t)p->n;
-    for (int t = 0; t < T; t++) {
-        const float *h_prev = t ? v->y + (t - 1) * NH : v->h0;
-        float *a = v->y + t * NH + o;
-        sn_sgemm(0, 0, (int)n, H, H, 1.0f, h_prev + o, H, v->whh_t, H, 1.0f, a, H);
-        sn_rnn_act(a, n * H, p->arg);
-    }
+/* Step s->t for the streams and hidden units of slice s (s->arg: relu). */
+static void forward_slice(const sn_rnn_slice *s) {
+    const sn_rnn_level *v = s->v;
+    int t = s->t, H = v->H, n = s->n1 - s->n0, w = s->u1 - s->u0;
+    size_t NH = (size_t)v->N * H, o = (size_t)s->n0 * H;
+    const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + o;
+    float *a = v->y + t * NH + o;
+    sn_rnn_panel_product(n, 1, H, H, s->u0, s->u1, h_prev, H, v->whh_t, 1.0f, a, H);
+    for (int r = 0; r < n; r++) sn_rnn_act(a + (size_t)r * H + s->u0, (size_t)w, s->arg);
 }
 
 static void rnn_forward(const sn_rnn_level *v, int relu) {
@@ -46,22 +44,34 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
         sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_add_row_vector(v->y, b, R, H);
-    sn_transpose(v->w_hh->value.data, H, H, v->whh_t);
-    sn_rnn_run_spans(v, NULL, relu, forward_rows);
+    if (T == 1) { /* one step (sampling): W_hh as it is, not worth its panels */
+        sn_sgemm(0, 1, N, H, H, 1.0f, v->h0, H, v->w_hh->value.data, H, 1.0f, v->y, H);
+        sn_rnn_act(v->y, NH, relu);
+    } else {
+        sn_rnn_pack(v->w_hh->value.data, 1, 1, H, H, v->whh_t);
+        sn_rnn_run_steps(v, NULL, relu, 0, forward_slice);
+    }
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
 }
 
-/* The backward time loop for the streams of span p: da for every step. */
-static void backward_rows(const sn_rnn_span *p) {
-    const sn_rnn_level *v = p->v;
-    int T = v->T, H = v->H, R = T * v->N;
-    size_t NH = p->NH, o = p->o, n = (size_t)p->n;
+/* Backward step s->t for the streams and hidden units of slice s: da_t
+ * from dh, the gradient reaching h_t from step t + 1 (dh = da_(t+1) W_hh,
+ * computed here for these streams and units). */
+static void backward_slice(const sn_rnn_slice *s) {
+    const sn_rnn_level *v = s->v;
+    int t = s->t, T = v->T, H = v->H, R = T * v->N, n = s->n1 - s->n0;
+    int u0 = s->u0, w = s->u1 - s->u0;
+    size_t NH = (size_t)v->N * H, o = (size_t)s->n0 * H;
     float *da = v->scratch, *dh = da + (size_t)R * H + o;
-    memset(dh, 0, n * H * sizeof(float));
-    for (int t = T - 1; t >= 0; t--) {
-        float *da_t = da + t * NH + o;
-        sn_rnn_act_backward(v->y + t * NH + o, p->dy + t * NH + o, dh, da_t, n * H, p->arg);
-        if (t > 0) sn_sgemm(0, 0, (int)n, H, H, 1.0f, da_t, H, v->w_hh->value.data, H, 0.0f, dh, H);
+    if (t == T - 1)
+        for (int r = 0; r < n; r++) memset(dh + (size_t)r * H + u0, 0, (size_t)w * sizeof(float));
+    else
+        sn_rnn_panel_product(n, 1, H, H, u0, s->u1, da + (t + 1) * NH + o, H, v->whh_p, 0.0f, dh,
+                             H);
+    for (int r = 0; r < n; r++) {
+        size_t at = t * NH + o + (size_t)r * H + u0;
+        sn_rnn_act_backward(v->y + at, s->dy + at, dh + (size_t)r * H + u0, da + at, (size_t)w,
+                            s->arg);
     }
 }
 
@@ -70,7 +80,8 @@ static void rnn_backward(const sn_rnn_level *v, const float *dy, float *dx, int 
     int R = v->T * v->N, H = v->H;
     size_t NH = (size_t)v->N * H;
     float *da = v->scratch, *work = da + (size_t)R * H + NH; /* after da, dh */
-    sn_rnn_run_spans(v, dy, relu, backward_rows);
+    if (v->T > 1) sn_rnn_pack(v->w_hh->value.data, 0, 1, H, H, v->whh_p);
+    sn_rnn_run_steps(v, dy, relu, 1, backward_slice);
     sn_rnn_weight_grads(v, da, da, work, (size_t)R * H - NH, dx);
 }
 
