@@ -4,6 +4,56 @@
  * out here in double precision. */
 #include "rnn_check.h"
 
+#include "kernels/kernels.h"
+#include "kernels/rnn.h"
+
+#include <math.h>
+
+/* The one-hot input projection with its bias added in the same pass, against
+ * the GEMM and sn_add_row_vector it replaces: the same bits, signed zeros in
+ * W and the bias included, with and without work space; and which rows count
+ * as one-hot (a −0 is a zero; a NaN, a second 1 or a 1 short of exact are
+ * not). */
+static void test_onehot_bias(void) {
+    enum { V = 89, R = 300, G = 96 };
+    int saved = sn_get_threads();
+    sn_set_threads(2); /* several chunks */
+    sn_rng g;
+    sn_rng_seed(&g, 7, 8);
+    float *x = calloc((size_t)R * V, sizeof(float)), *W = malloc(sizeof(float) * G * V);
+    float *b = malloc(sizeof(float) * G), *work = malloc(sizeof(float) * V * G);
+    float *y1 = malloc(sizeof(float) * R * G), *y2 = malloc(sizeof(float) * R * G);
+    for (int i = 0; i < G * V; i++) W[i] = sn_rng_normal(&g);
+    for (int i = 0; i < G; i++) b[i] = sn_rng_normal(&g);
+    for (int k = 0; k < 40; k++) W[sn_rng_below(&g, G * V)] = -0.0f;
+    for (int k = 0; k < 5; k++) b[sn_rng_below(&g, G)] = -0.0f;
+    for (int r = 0; r < R; r++) x[(size_t)r * V + sn_rng_below(&g, V)] = 1.0f;
+    for (int r = 0; r < R; r += 3) /* −0 counts as zero */
+        if (x[(size_t)r * V] == 0.0f) x[(size_t)r * V] = -0.0f;
+    sn_sgemm(0, 1, R, G, V, 1.0f, x, V, W, V, 0.0f, y1, G);
+    sn_add_row_vector(y1, b, R, G);
+    for (int with_work = 0; with_work <= 1; with_work++) {
+        memset(y2, 0xff, sizeof(float) * R * G);
+        CHECK(sn_onehot_project_bias(x, R, V, W, G, b, y2, with_work ? work : NULL,
+                                     with_work ? (size_t)V * G : 0));
+        CHECK(memcmp(y1, y2, sizeof(float) * R * G) == 0);
+    }
+    /* not one-hot: a NaN or a second 1 beside the 1, or the 1 a little short */
+    float *row = x + (size_t)(R / 2) * V;
+    int hot = 0;
+    while (row[hot] != 1.0f) hot++;
+    float *next = row + (hot + 1) % V;
+    float bad[3][2] = {{1.0f, NAN}, {1.0f, 1.0f}, {0.99999994f, 0.0f}};
+    for (int k = 0; k < 3; k++) {
+        row[hot] = bad[k][0], *next = bad[k][1];
+        CHECK(!sn_onehot_project_bias(x, R, V, W, G, b, y2, work, (size_t)V * G));
+        row[hot] = 1.0f, *next = 0.0f;
+        CHECK(sn_onehot_project_bias(x, R, V, W, G, b, y2, work, (size_t)V * G));
+    }
+    free(x), free(W), free(b), free(work), free(y1), free(y2);
+    sn_set_threads(saved);
+}
+
 /* h_1 = tanh(W_ih x_1 + b_ih + W_hh h_0 + b_hh), h_2 likewise, computed
  * here for one stream from the layer's own weights. */
 static void test_two_steps_by_hand(void) {
@@ -68,5 +118,6 @@ int main(void) {
     rnn_single_steps("input 3\nrnn 6\nloss mse\n", 4);
     rnn_chunking("input 3\nrnn 4 layers=2\ndense 3\nloss softmax_xent\n");
     test_spec_errors();
+    test_onehot_bias();
     return check_report();
 }

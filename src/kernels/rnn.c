@@ -22,16 +22,16 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1) {
     *n1 = (c + 1) * rows < N ? (c + 1) * rows : N;
 }
 
-/* The token of a one-hot row, or -1. */
-static int hot_index(const float *x, int V) {
-    int hot = -1;
+/* Whether a row is one-hot: exactly one value is nonzero, and it is an
+ * exact 1 (−0 counts as zero, NaN as nonzero). Counted without branches,
+ * so the loop vectorizes. */
+static int is_hot(const float *x, int V) {
+    int nonzero = 0, ones = 0;
     for (int k = 0; k < V; k++) {
-        if (x[k] == 1.0f && hot < 0)
-            hot = k;
-        else if (x[k] != 0.0f)
-            return -1;
+        nonzero += x[k] != 0.0f;
+        ones += x[k] == 1.0f;
     }
-    return hot;
+    return nonzero == 1 && ones == 1;
 }
 
 /* The one-hot kernels run in chunks of sn_parallel, one per thread: rows
@@ -62,7 +62,7 @@ static void check_chunk(void *ctx, int c) {
     int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
     j->ok[c] = 1;
     for (int r = r0; r < r1; r++)
-        if (hot_index(j->x + (size_t)r * j->V, j->V) < 0) {
+        if (!is_hot(j->x + (size_t)r * j->V, j->V)) {
             j->ok[c] = 0;
             return;
         }
@@ -80,15 +80,16 @@ static int all_onehot(const float *x, int rows, int V) {
     return 1;
 }
 
-/* The token of a row that all_onehot has accepted: its first nonzero. */
-static int hot_of(const float *x) {
+/* The token of a row that all_onehot has accepted: the index of its only
+ * nonzero (summed without branches, so the loop vectorizes). */
+static int hot_of(const float *x, int V) {
     int k = 0;
-    while (x[k] == 0.0f) k++;
+    for (int i = 0; i < V; i++) k += x[i] != 0.0f ? i : 0;
     return k;
 }
 
 typedef struct {
-    const float *x, *W, *da;
+    const float *x, *W, *da, *bias;
     float *y, *dW, *work;
     int rows, V, G, chunks, transposed, r0, r1;
 } onehot_job;
@@ -98,12 +99,19 @@ static void project_chunk(void *ctx, int c) {
     int V = j->V, G = j->G;
     int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
     for (int r = r0; r < r1; r++) {
-        int hot = hot_of(j->x + (size_t)r * V);
+        int hot = hot_of(j->x + (size_t)r * V, V);
         float *yr = j->y + (size_t)r * G;
-        if (j->transposed) {
+        if (j->transposed && j->bias) {
+            /* as the GEMM's result (below), then the bias added to it */
+            const float *w = j->work + (size_t)hot * G, *b = j->bias;
+            for (int k = 0; k < G; k++) yr[k] = (w[k] + 0.0f) + b[k];
+        } else if (j->transposed) {
             /* + 0.0f turns a −0 into +0, as the GEMM's sum (from +0) does */
             const float *w = j->work + (size_t)hot * G;
             for (int k = 0; k < G; k++) yr[k] = w[k] + 0.0f;
+        } else if (j->bias) {
+            const float *w = j->W + hot, *b = j->bias;
+            for (int k = 0; k < G; k++) yr[k] = (w[(size_t)k * V] + 0.0f) + b[k];
         } else {
             const float *w = j->W + hot;
             for (int k = 0; k < G; k++) yr[k] = w[(size_t)k * V] + 0.0f;
@@ -111,10 +119,10 @@ static void project_chunk(void *ctx, int c) {
     }
 }
 
-int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
-                      size_t work_floats) {
+int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
+                           const float *bias, float *y, float *work, size_t work_floats) {
     if (rows <= 0 || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, W, NULL, y, NULL, work, rows, V, G, 1, 0, 0, 0};
+    onehot_job j = {x, W, NULL, bias, y, NULL, work, rows, V, G, 1, 0, 0, 0};
     if (work && work_floats >= (size_t)V * G) {
         sn_transpose(W, G, V, work); /* [V, G]: each token's column as a row */
         j.transposed = 1;
@@ -127,6 +135,11 @@ int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, fl
     return 1;
 }
 
+int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
+                      size_t work_floats) {
+    return sn_onehot_project_bias(x, rows, V, W, G, NULL, y, work, work_floats);
+}
+
 /* Columns [c0, c1) of dW for the rows [r0, r1) of one K block. */
 static void weight_grad_chunk(void *ctx, int c) {
     const onehot_job *j = ctx;
@@ -135,7 +148,7 @@ static void weight_grad_chunk(void *ctx, int c) {
     size_t w = (size_t)(c1 - c0) * sizeof(float);
     for (int k = 0; k < V; k++) memset(j->work + (size_t)k * G + c0, 0, w);
     for (int r = j->r0; r < j->r1; r++) {
-        float *s = j->work + (size_t)hot_of(j->x + (size_t)r * V) * G;
+        float *s = j->work + (size_t)hot_of(j->x + (size_t)r * V, V) * G;
         const float *d = j->da + (size_t)r * G;
         for (int q = c0; q < c1; q++) s[q] += d[q];
     }
@@ -157,7 +170,7 @@ static void weight_grad_chunk(void *ctx, int c) {
 int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
                           float *work, size_t work_floats) {
     if (rows <= 0 || work_floats < (size_t)V * G || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, NULL, da, NULL, dW, work, rows, V, G, 1, 0, 0, 0};
+    onehot_job j = {x, NULL, da, NULL, NULL, dW, work, rows, V, G, 1, 0, 0, 0};
     int kb = sn_sgemm_k_block(rows);
     j.chunks = value_chunks((size_t)rows * G, G / ONEHOT_COLS);
     for (j.r0 = 0; j.r0 < rows; j.r0 += kb) {

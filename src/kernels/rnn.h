@@ -30,10 +30,14 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
  * nothing useful, when some row of x is not one-hot (or the work space is
  * too small); the caller then runs the GEMM.
  *   sn_onehot_project: y[r, :] = W[:, v_r]; work: V·G floats or NULL.
+ *   sn_onehot_project_bias: the same followed by sn_add_row_vector(y,
+ *   bias) (the same bits), in one pass.
  *   sn_onehot_weight_grad: dW[G, V] = Σ_r da[r, :]ᵀ x[r, :] (overwritten);
  *   work: V·G floats. */
 int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
                       size_t work_floats);
+int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
+                           const float *bias, float *y, float *work, size_t work_floats);
 int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
                           float *work, size_t work_floats);
 

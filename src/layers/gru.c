@@ -48,10 +48,11 @@ static void gru_forward(const sn_rnn_level *v) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = 3 * H, R = T * N;
     size_t NH = (size_t)N * H;
     float *gates = v->cache, *work = v->scratch + (size_t)N * G; /* after u */
-    if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, G, gates, work,
-                           (size_t)R * 7 * H - (size_t)N * G))
+    if (!sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, G, v->b_ih->value.data, gates,
+                                work, (size_t)R * 7 * H - (size_t)N * G)) {
         sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
-    sn_add_row_vector(gates, v->b_ih->value.data, R, G);
+        sn_add_row_vector(gates, v->b_ih->value.data, R, G);
+    }
     sn_transpose(v->w_hh->value.data, G, H, v->whh_t);
     sn_rnn_run_spans(v, NULL, 0, forward_rows);
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));

@@ -46,7 +46,7 @@ static void forward_slice(const sn_rnn_slice *s) {
     float *g = gates + ((size_t)t * N + s->n0) * G;
     const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + (size_t)s->n0 * H;
     const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + (size_t)s->n0 * H;
-    sn_rnn_panel_product(n, 4, H, H, s->u0, s->u1, h_prev, H, v->whh_t, 1.0f, g, G);
+    sn_rnn_slice_product(s, 4, H, h_prev, H, 1.0f, g, G);
     sn_lstm_step_forward(n, H, s->u0, s->u1, g, c_prev, c + o, tc + o, v->y + o);
 }
 
@@ -55,15 +55,16 @@ static void lstm_forward(const sn_rnn_level *v) {
     size_t NH = (size_t)N * H;
     float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
     float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
-    if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, G, gates, b + G, (size_t)R * 6 * H - G))
-        sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
-    sn_add_row_vector(gates, b, R, G);
+    if (!sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, G, b, gates, b + G,
+                                (size_t)R * 6 * H - G)) {
+        sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
+        sn_add_row_vector(gates, b, R, G);
+    }
     if (T == 1) { /* one step (sampling): W_hh as it is, not worth its panels */
         sn_sgemm(0, 1, N, G, H, 1.0f, v->h0, H, v->w_hh->value.data, H, 1.0f, gates, G);
         sn_lstm_step_forward(N, H, 0, H, gates, v->c0, c, tc, v->y);
     } else {
-        sn_rnn_pack(v->w_hh->value.data, 1, 4, H, H, v->whh_t);
         sn_rnn_run_steps(v, NULL, 0, 0, forward_slice);
     }
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
@@ -86,8 +87,7 @@ static void backward_slice(const sn_rnn_slice *s) {
             memset(dc + (size_t)r * H + u0, 0, (size_t)(u1 - u0) * sizeof(float));
         }
     } else {
-        sn_rnn_panel_product(n, 1, H, G, u0, u1, da + ((size_t)(t + 1) * N + s->n0) * G, G,
-                             v->whh_p, 0.0f, dh, H);
+        sn_rnn_slice_product(s, 1, G, da + ((size_t)(t + 1) * N + s->n0) * G, G, 0.0f, dh, H);
     }
     const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + o;
     size_t g0 = ((size_t)t * N + s->n0) * G;
@@ -99,7 +99,6 @@ static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     int R = v->T * v->N, H = v->H, G = 4 * H;
     size_t NH = (size_t)v->N * H;
     float *da = v->scratch, *work = da + (size_t)R * G + 2 * NH; /* after da, dh, dc */
-    if (v->T > 1) sn_rnn_pack(v->w_hh->value.data, 0, 1, H, G, v->whh_p);
     sn_rnn_run_steps(v, dy, 0, 1, backward_slice);
     sn_rnn_weight_grads(v, da, da, work, (size_t)R * 2 * H - 2 * NH, dx);
 }

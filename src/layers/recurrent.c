@@ -320,8 +320,8 @@ void sn_rnn_run_spans(const sn_rnn_level *v, const float *dy, int arg,
 
 typedef struct step_job {
     const sn_rnn_level *v;
-    const float *dy;
-    int t, arg, reverse, panels, chunks;
+    const float *dy, *B;
+    int t, arg, backward, panels, chunks;
     void (*fn)(const sn_rnn_slice *s);
 } step_job;
 
@@ -331,7 +331,7 @@ static void run_units(void *ctx, int chunk) {
     int p0 = (int)((long)j->panels * chunk / j->chunks);
     int p1 = (int)((long)j->panels * (chunk + 1) / j->chunks);
     int u1 = p1 * SN_RNN_PANEL < j->v->H ? p1 * SN_RNN_PANEL : j->v->H;
-    sn_rnn_slice s = {j->v, j->dy, j->t, 0, j->v->N, p0 * SN_RNN_PANEL, u1, j->arg};
+    sn_rnn_slice s = {j->v, j->dy, j->t, 0, j->v->N, p0 * SN_RNN_PANEL, u1, j->arg, j->B, 1};
     j->fn(&s);
 }
 
@@ -341,7 +341,8 @@ static void run_streams(void *ctx, int chunk) {
     int n0, n1, T = j->v->T;
     sn_rnn_rows(j->v->N, j->chunks, chunk, &n0, &n1);
     for (int i = 0; i < T; i++) {
-        sn_rnn_slice s = {j->v, j->dy, j->reverse ? T - 1 - i : i, n0, n1, 0, j->v->H, j->arg};
+        int t = j->backward ? T - 1 - i : i;
+        sn_rnn_slice s = {j->v, j->dy, t, n0, n1, 0, j->v->H, j->arg, j->B, 0};
         j->fn(&s);
     }
 }
@@ -354,23 +355,43 @@ static void run_streams(void *ctx, int chunk) {
 #define STEP_MIN_WEIGHTS (1 << 18)
 #endif
 
-void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int reverse,
+void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backward,
                       void (*fn)(const sn_rnn_slice *s)) {
+    int H = v->H, GH = v->w_hh->value.shape[0], G = GH / H;
     size_t weights = (size_t)v->w_hh->value.size;
+    const float *W = v->w_hh->value.data;
     step_job job = {
-        v, dy, 0, arg, reverse, (v->H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, sn_get_threads(), fn};
+        v, dy, NULL, 0, arg, backward, (H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, sn_get_threads(), fn};
     if (job.chunks > job.panels) job.chunks = job.panels;
     int units = job.chunks > 1 && weights >= STEP_MIN_WEIGHTS &&
                 (double)v->N * (double)weights >= STEP_MT_MIN;
     if (!units) {
+        if (!backward) sn_transpose(W, GH, H, v->whh_t);
+        job.B = backward ? W : v->whh_t;
         job.chunks = sn_rnn_chunks(v->N);
         sn_parallel(job.chunks, run_streams, &job);
         return;
     }
+    if (backward) {
+        if (v->T > 1) sn_rnn_pack(W, 0, 1, H, GH, v->whh_p); /* B = W_hh */
+        job.B = v->whh_p;
+    } else {
+        sn_rnn_pack(W, 1, G, H, H, v->whh_t); /* B = W_hhᵀ */
+        job.B = v->whh_t;
+    }
     for (int i = 0; i < v->T; i++) {
-        job.t = reverse ? v->T - 1 - i : i;
+        job.t = backward ? v->T - 1 - i : i;
         sn_parallel(job.chunks, run_units, &job);
     }
+}
+
+void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
+                          float *C, int ldc) {
+    int n = s->n1 - s->n0, H = s->v->H;
+    if (s->panels)
+        sn_rnn_panel_product(n, G, H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc);
+    else /* all units */
+        sn_sgemm(0, 0, n, G * H, K, 1.0f, A, lda, s->B, G * H, beta, C, ldc);
 }
 
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,

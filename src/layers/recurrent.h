@@ -35,9 +35,9 @@ typedef struct sn_rnn_level {
     float *hT, *cT;       /* [N, H] final state, written by forward */
     float *cache;         /* cache_per_row · H floats per row, kept for backward */
     float *scratch;       /* scratch_per_row · H floats per row, shared by all levels */
-    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward (gru: as a
-                           * matrix; rnn, lstm: in panels, sn_rnn_pack) */
-    float *whh_p;         /* [G·H, H]: weight_hh in panels (sn_rnn_pack), for backward */
+    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward (as a
+                           * matrix or in panels, sn_rnn_run_steps) */
+    float *whh_p;         /* [G·H, H]: weight_hh in panels, for backward */
     sn_param *w_ih, *w_hh, *b_ih, *b_hh;
 } sn_rnn_level;
 
@@ -99,10 +99,12 @@ typedef struct sn_rnn_slice {
     const sn_rnn_level *v;
     const float *dy; /* backward: dL/dy [T·N, H] */
     int t, n0, n1, u0, u1;
-    int arg; /* the cell's own (rnn: 1 for relu) */
+    int arg;        /* the cell's own (rnn: 1 for relu) */
+    const float *B; /* the recurrent product's right-hand side, see below */
+    int panels;     /* B in panels (sn_rnn_pack), else a matrix */
 } sn_rnn_slice;
 
-/* Runs level v's time loop, t = 0 .. T−1 (T−1 .. 0 when reverse), calling
+/* Runs level v's time loop, t = 0 .. T−1 (T−1 .. 0 when backward), calling
  * fn for slices that cover every stream and unit of every step, in one of
  * two ways:
  *   - ranges of streams (sn_rnn_chunks of them), each through the whole
@@ -111,13 +113,22 @@ typedef struct sn_rnn_slice {
  *     at every step;
  *   - when the recurrent weights are too large for that to stay in one
  *     core's cache, every step is one parallel job whose chunks are ranges
- *     of hidden units (whole panels of SN_RNN_PANEL units, sn_rnn_pack) over
- *     all streams: a thread reads only its share of the weights, once per
- *     step for all streams.
+ *     of hidden units (whole panels of SN_RNN_PANEL units) over all
+ *     streams: a thread reads only its share of the weights, once per step
+ *     for all streams.
  * Every value is computed as without any split (K is never split), so the
- * way chosen never changes a result. */
-void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int reverse,
+ * way chosen never changes a result. The recurrent product's B is W_hhᵀ
+ * [H, G·H] in forward (made in v->whh_t) and W_hh [G·H, H] in backward (in
+ * panels in v->whh_p, when split by units). */
+void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backward,
                       void (*fn)(const sn_rnn_slice *s));
+
+/* The recurrent product of slice s: for its streams and units,
+ *   C = beta·C + A B      A: [n1 − n0, K] rows lda apart, C rows ldc apart
+ * with B = s->B: G gate blocks H wide (forward: G = the cell's, K = H;
+ * backward: G = 1, K = the cell's G·H); A and C start at stream n0. */
+void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
+                          float *C, int ldc);
 
 /* The parameter gradients (overwritten) and dx (when not NULL) once the
  * backward time loop has left, for every row, dgx = dL/d(x W_ihᵀ + b_ih) and

@@ -32,7 +32,7 @@ static void forward_slice(const sn_rnn_slice *s) {
     size_t NH = (size_t)v->N * H, o = (size_t)s->n0 * H;
     const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + o;
     float *a = v->y + t * NH + o;
-    sn_rnn_panel_product(n, 1, H, H, s->u0, s->u1, h_prev, H, v->whh_t, 1.0f, a, H);
+    sn_rnn_slice_product(s, 1, H, h_prev, H, 1.0f, a, H);
     for (int r = 0; r < n; r++) sn_rnn_act(a + (size_t)r * H + s->u0, (size_t)w, s->arg);
 }
 
@@ -40,15 +40,16 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
     int T = v->T, N = v->N, H = v->H, I = v->I, R = T * N;
     size_t NH = (size_t)N * H;
     float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
-    if (!sn_onehot_project(v->x, R, I, v->w_ih->value.data, H, v->y, b + H, (size_t)R * 2 * H - H))
-        sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
-    sn_add_row_vector(v->y, b, R, H);
+    if (!sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, H, b, v->y, b + H,
+                                (size_t)R * 2 * H - H)) {
+        sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
+        sn_add_row_vector(v->y, b, R, H);
+    }
     if (T == 1) { /* one step (sampling): W_hh as it is, not worth its panels */
         sn_sgemm(0, 1, N, H, H, 1.0f, v->h0, H, v->w_hh->value.data, H, 1.0f, v->y, H);
         sn_rnn_act(v->y, NH, relu);
     } else {
-        sn_rnn_pack(v->w_hh->value.data, 1, 1, H, H, v->whh_t);
         sn_rnn_run_steps(v, NULL, relu, 0, forward_slice);
     }
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
@@ -66,8 +67,7 @@ static void backward_slice(const sn_rnn_slice *s) {
     if (t == T - 1)
         for (int r = 0; r < n; r++) memset(dh + (size_t)r * H + u0, 0, (size_t)w * sizeof(float));
     else
-        sn_rnn_panel_product(n, 1, H, H, u0, s->u1, da + (t + 1) * NH + o, H, v->whh_p, 0.0f, dh,
-                             H);
+        sn_rnn_slice_product(s, 1, H, da + (t + 1) * NH + o, H, 0.0f, dh, H);
     for (int r = 0; r < n; r++) {
         size_t at = t * NH + o + (size_t)r * H + u0;
         sn_rnn_act_backward(v->y + at, s->dy + at, dh + (size_t)r * H + u0, da + at, (size_t)w,
@@ -80,7 +80,6 @@ static void rnn_backward(const sn_rnn_level *v, const float *dy, float *dx, int 
     int R = v->T * v->N, H = v->H;
     size_t NH = (size_t)v->N * H;
     float *da = v->scratch, *work = da + (size_t)R * H + NH; /* after da, dh */
-    if (v->T > 1) sn_rnn_pack(v->w_hh->value.data, 0, 1, H, H, v->whh_p);
     sn_rnn_run_steps(v, dy, relu, 1, backward_slice);
     sn_rnn_weight_grads(v, da, da, work, (size_t)R * H - NH, dx);
 }
