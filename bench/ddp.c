@@ -2,26 +2,29 @@
  * under mpirun, bench/ddp.sh does).
  *
  *   bench_ddp allreduce [MAX_BYTES]
- *       the transport: time of MPI_Allreduce (sum of floats) from 4 bytes to
- *       MAX_BYTES (default 64 MiB), best of several repetitions; the
- *       latency α and inverse bandwidth β of the ring model
- *           t(n) = 2(P − 1) α + 2 (P − 1)/P · n β
- *       fitted to them (α from the smallest message, β from the slope over
- *       the messages of 1 MiB and more).
+ *       both transports: the time of an in-place sum of floats from 4 bytes
+ *       to MAX_BYTES (default 16 MiB) and of the MLP's 2.14 MB, best of 3
+ *       repetitions, over MPI (MPI_Allreduce; the latency α and inverse
+ *       bandwidth β of the ring model t(n) = 2(P − 1) α + 2 (P − 1)/P · n β
+ *       fitted to them) and over shared memory (sn_dist_node_sum: the copy
+ *       in, two barriers, the reduce-scatter and the copy out; its model
+ *       t(n) = 2 α + n β). α from the smallest message, β from the slope
+ *       over the gradients' sizes, 256 KiB to 4 MiB.
  *
  *   bench_ddp train mlp|cnn DATA_DIR [BATCHES] [--no-overlap] [--bucket BYTES]
- *                   [--compute-only]
+ *                   [--compute-only] [--allreduce auto|shm|mpi] [--reps N]
  *       images per second of the Fashion-MNIST MLP (examples/fashion-mlp.net:
  *       784-512-256-10, ReLU, dropout 0.2) or CNN (examples/fashion-cnn.net),
  *       Adam, global batch 128 split over the P ranks, images in memory:
  *       forward and backward on the rank's share, the gradient all-reduce in
  *       buckets (of --bucket BYTES, default 256 KiB) started during backward
  *       (--no-overlap: all after it), the optimizer step. 5 untimed batches, then BATCHES (default
- * 100) timed, best of 2. Threads per rank: OMP_NUM_THREADS (else 1). Also the time rank 0 waited
- * for the all-reduce after its backward pass. --compute-only: the same
- * steps without the all-reduce (each rank trains on its share alone): what
- * P ranks compute when communication costs nothing; the images per second
- * then count every rank's share at the slowest rank's pace.
+ * 100) timed, repeated N times (default 3): the median (and the slowest and fastest). --allreduce:
+ * the gradients' transport (default auto). Threads per rank: OMP_NUM_THREADS (else 1). Also the
+ * time rank 0 waited for the all-reduce after its backward pass. --compute-only: the same steps
+ * without the all-reduce (each rank trains on its share alone): what P ranks compute when
+ * communication costs nothing; the images per second then count every rank's share at the slowest
+ * rank's pace.
  *
  * Rank 0 prints one line per measurement. */
 #include "data/dataset.h"
@@ -56,53 +59,101 @@ static int die(const sn_error *err) {
     return 1;
 }
 
+/* Seconds per in-place sum of n floats over `transport` (node: the
+ * shared-memory one), the slowest rank's, best of 3 repetitions. */
+static int time_sum(sn_dist_node *node, float *buf, size_t n, double *best, sn_error *err) {
+    const int P = sn_dist_size();
+    size_t bytes = n * sizeof(float);
+    int reps = (int)(((size_t)32 << 20) / bytes);
+    reps = reps < 3 ? 3 : reps > 1000 ? 1000 : reps;
+    *best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (int i = 0; i < reps; i++)
+            if ((node ? sn_dist_node_sum(node, buf, n, err) : sn_dist_sum_f32(buf, n, err)) !=
+                SN_OK)
+                return 1;
+        double t = (now() - t0) / reps;
+        /* every rank uses the slowest rank's time */
+        if (sn_dist_sum_f64(&t, 1, err) != SN_OK) return 1;
+        t /= P;
+        *best = t < *best ? t : *best;
+    }
+    return 0;
+}
+
 static int allreduce(size_t max_bytes) {
     const int P = sn_dist_size(), rank = sn_dist_rank();
     sn_error err = {0};
     float *buf = sn_alloc(max_bytes / sizeof(float) + 1, sizeof(float));
     if (!buf) return fprintf(stderr, "bench_ddp: out of memory\n"), 1;
-    double t_small = 0, n_small = 0, fit_n[64], fit_t[64];
-    int nfit = 0;
-    for (size_t bytes = 4; bytes <= max_bytes; bytes *= 4) {
-        size_t n = bytes / sizeof(float);
-        int reps = (int)(((size_t)32 << 20) / bytes);
-        reps = reps < 3 ? 3 : reps > 1000 ? 1000 : reps;
-        double best = 1e30;
-        for (int rep = 0; rep < 3; rep++) {
-            double t0 = now();
-            for (int i = 0; i < reps; i++)
-                if (sn_dist_sum_f32(buf, n, &err) != SN_OK) return die(&err);
-            double t = (now() - t0) / reps;
-            /* every rank uses the slowest rank's time */
-            if (sn_dist_sum_f64(&t, 1, &err) != SN_OK) return die(&err);
-            t /= P;
-            best = t < best ? t : best;
+    for (size_t i = 0; i <= max_bytes / sizeof(float); i++) buf[i] = 1e-3f * (float)(i % 1000);
+    for (int transport = SN_ALLREDUCE_MPI; transport >= SN_ALLREDUCE_SHM; transport--) {
+        sn_dist_node *node = NULL;
+        if (transport == SN_ALLREDUCE_SHM) {
+            if (sn_dist_node_new(max_bytes / sizeof(float), SN_ALLREDUCE_SHM, &node, &err) != SN_OK)
+                return die(&err);
+            if (!node) {
+                if (rank == 0) printf("allreduce transport=shm: not available here\n");
+                break;
+            }
         }
-        if (bytes == 4) t_small = best, n_small = (double)bytes;
-        if (bytes >= (1u << 20) && nfit < 64) fit_n[nfit] = (double)bytes, fit_t[nfit++] = best;
-        if (rank == 0)
-            printf("allreduce ranks=%d bytes=%zu seconds=%.3e algbw_GBps=%.3f busbw_GBps=%.3f\n", P,
-                   bytes, best, bytes / best / 1e9, 2.0 * (P - 1) / P * bytes / best / 1e9);
-        fflush(stdout);
+        const char *name = sn_dist_allreduce_name(transport);
+        double t_small = 0, n_small = 0, fit_n[64], fit_t[64];
+        int nfit = 0;
+        /* powers of 4, and the MLP's gradients (535,818 floats) */
+        for (size_t bytes = 4, mlp = 535818 * sizeof(float); bytes <= max_bytes;) {
+            size_t now_bytes = mlp && mlp < bytes ? mlp : bytes;
+            double best;
+            if (time_sum(node, buf, now_bytes / sizeof(float), &best, &err)) return die(&err);
+            if (now_bytes == 4) t_small = best, n_small = (double)now_bytes;
+            if (now_bytes >= (256u << 10) && now_bytes <= (4u << 20) && nfit < 64)
+                fit_n[nfit] = (double)now_bytes, fit_t[nfit++] = best;
+            if (rank == 0)
+                printf("allreduce transport=%s ranks=%d bytes=%zu seconds=%.3e algbw_GBps=%.3f "
+                       "busbw_GBps=%.3f\n",
+                       name, P, now_bytes, best, now_bytes / best / 1e9,
+                       2.0 * (P - 1) / P * now_bytes / best / 1e9);
+            fflush(stdout);
+            if (now_bytes == mlp)
+                mlp = 0;
+            else
+                bytes *= 4;
+        }
+        /* least-squares slope of t over n for the gradients' sizes, 256 KiB to 4 MiB */
+        double mn = 0, mt = 0, sxx = 0, sxy = 0;
+        for (int i = 0; i < nfit; i++) mn += fit_n[i] / nfit, mt += fit_t[i] / nfit;
+        for (int i = 0; i < nfit; i++)
+            sxx += (fit_n[i] - mn) * (fit_n[i] - mn), sxy += (fit_n[i] - mn) * (fit_t[i] - mt);
+        double slope = sxx > 0 ? sxy / sxx : 0;
+        if (transport == SN_ALLREDUCE_MPI) {
+            /* slope = 2 (P − 1)/P · β;  t_small = 2 (P − 1) α + n_small · slope */
+            double beta = P > 1 ? slope * P / (2.0 * (P - 1)) : 0;
+            double alpha = P > 1 ? (t_small - n_small * slope) / (2.0 * (P - 1)) : 0;
+            if (rank == 0)
+                printf("ring_model transport=mpi ranks=%d alpha_us=%.2f beta_ns_per_byte=%.4f "
+                       "bandwidth_GBps=%.2f\n",
+                       P, alpha * 1e6, beta * 1e9, beta > 0 ? 1e-9 / beta : 0);
+        } else if (rank == 0) {
+            /* t = 2 α (two barriers) + n β (per byte of the vector) */
+            printf("shm_model transport=shm ranks=%d alpha_us=%.2f beta_ns_per_byte=%.4f "
+                   "bandwidth_GBps=%.2f\n",
+                   P, (t_small - n_small * slope) / 2 * 1e6, slope * 1e9,
+                   slope > 0 ? 1e-9 / slope : 0);
+        }
+        sn_dist_node_free(node);
     }
-    /* least-squares slope of t over n for the large messages */
-    double mn = 0, mt = 0, sxx = 0, sxy = 0;
-    for (int i = 0; i < nfit; i++) mn += fit_n[i] / nfit, mt += fit_t[i] / nfit;
-    for (int i = 0; i < nfit; i++)
-        sxx += (fit_n[i] - mn) * (fit_n[i] - mn), sxy += (fit_n[i] - mn) * (fit_t[i] - mt);
-    double slope = sxx > 0 ? sxy / sxx : 0;
-    /* slope = 2 (P − 1)/P · β;  t_small = 2 (P − 1) α + n_small · slope */
-    double beta = P > 1 ? slope * P / (2.0 * (P - 1)) : 0;
-    double alpha = P > 1 ? (t_small - n_small * slope) / (2.0 * (P - 1)) : 0;
-    if (rank == 0)
-        printf("ring_model ranks=%d alpha_us=%.2f beta_ns_per_byte=%.4f bandwidth_GBps=%.2f\n", P,
-               alpha * 1e6, beta * 1e9, beta > 0 ? 1e-9 / beta : 0);
     sn_free(buf);
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int train(const char *which, const char *dir, int batches, int overlap, long bucket,
-                 int compute_only) {
+                 int compute_only, int transport, int reps) {
     const int P = sn_dist_size(), rank = sn_dist_rank();
     sn_error err = {0};
     sn_dataset d;
@@ -118,14 +169,15 @@ static int train(const char *which, const char *dir, int batches, int overlap, l
     if (sn_model_from_spec(strcmp(which, "cnn") == 0 ? cnn : mlp, which, 1, &m, &err) != SN_OK ||
         sn_model_reserve(m, (int)cnt, &err) != SN_OK ||
         sn_optimizer_new(m, sn_model_config(m), &opt, &err) != SN_OK ||
-        sn_dist_reducer_new(m, (size_t)bucket, &r, &err) != SN_OK)
+        sn_dist_reducer_new(m, (size_t)bucket, transport, &r, &err) != SN_OK)
         return die(&err);
     if (overlap && !compute_only) m->grads_ready = sn_dist_grads_ready, m->grads_ready_ctx = r;
     sn_dist_set_share(off, cnt, BATCH);
     const int nbatch = d.n / BATCH;
-    double best = 1e30, best_wait = 0;
+    double times[64], waits[64];
+    if (reps > 64) reps = 64;
     long step = 0;
-    for (int rep = -1; rep < 2; rep++) { /* rep = -1: the warm-up */
+    for (int rep = -1; rep < reps; rep++) { /* rep = -1: the warm-up */
         int count = rep < 0 ? 5 : batches;
         double wait = 0, t0 = now();
         for (int b = 0; b < count; b++, step++) {
@@ -147,13 +199,23 @@ static int train(const char *which, const char *dir, int batches, int overlap, l
             mean += all[i] / P, slowest = all[i] > slowest ? all[i] : slowest;
         /* ranks that waited for each other: their mean; alone: the slowest */
         t = compute_only ? slowest : mean;
-        if (rep >= 0 && t < best) best = t, best_wait = wait;
+        if (rep >= 0) times[rep] = t, waits[rep] = wait;
     }
+    double sorted[64];
+    memcpy(sorted, times, (size_t)reps * sizeof *times);
+    qsort(sorted, (size_t)reps, sizeof *sorted, cmp_double);
+    double med = sorted[reps / 2], med_wait = 0;
+    for (int i = 0; i < reps; i++)
+        if (times[i] == med) med_wait = waits[i];
     if (rank == 0)
-        printf("scratchnet model=%s ranks=%d threads=%d overlap=%d buckets=%d%s images_per_s=%.0f "
-               "allreduce_wait_s_per_step=%.2e\n",
-               which, P, threads, overlap, sn_dist_reducer_buckets(r),
-               compute_only ? " compute_only=1" : "", batches * BATCH / best, best_wait / batches);
+        printf("scratchnet model=%s ranks=%d threads=%d transport=%s overlap=%d buckets=%d%s "
+               "images_per_s=%.0f min=%.0f max=%.0f reps=%d allreduce_wait_s_per_step=%.2e\n",
+               which, P, threads,
+               P > 1 && !compute_only ? sn_dist_allreduce_name(sn_dist_reducer_transport(r))
+                                      : "none",
+               overlap, sn_dist_reducer_buckets(r), compute_only ? " compute_only=1" : "",
+               batches * BATCH / med, batches * BATCH / sorted[reps - 1],
+               batches * BATCH / sorted[0], reps, med_wait / batches);
     sn_dist_reducer_free(r);
     sn_optimizer_free(opt);
     sn_model_free(m);
@@ -166,13 +228,26 @@ int main(int argc, char **argv) {
     if (sn_dist_init(&argc, &argv, &err) != SN_OK) return die(&err);
     int rc = 2;
     if (argc >= 2 && strcmp(argv[1], "allreduce") == 0) {
-        rc = allreduce(argc > 2 ? (size_t)atol(argv[2]) : (size_t)64 << 20);
+        rc = allreduce(argc > 2 ? (size_t)atol(argv[2]) : (size_t)16 << 20);
     } else if (argc >= 4 && strcmp(argv[1], "train") == 0) {
-        int overlap = 1, batches = 100, compute_only = 0;
+        int overlap = 1, batches = 100, compute_only = 0, transport = SN_ALLREDUCE_AUTO, reps = 3;
         long bucket = 256 << 10;
         for (int i = 4; i < argc; i++) {
             if (strcmp(argv[i], "--no-overlap") == 0)
                 overlap = 0;
+            else if (strcmp(argv[i], "--allreduce") == 0 && i + 1 < argc) {
+                const char *t = argv[++i];
+                transport = strcmp(t, "shm") == 0    ? SN_ALLREDUCE_SHM
+                            : strcmp(t, "mpi") == 0  ? SN_ALLREDUCE_MPI
+                            : strcmp(t, "auto") == 0 ? SN_ALLREDUCE_AUTO
+                                                     : -1;
+                if (transport < 0) {
+                    fprintf(stderr, "bench_ddp: --allreduce %s: expected auto, shm or mpi\n", t);
+                    sn_dist_finalize();
+                    return 2;
+                }
+            } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+                reps = atoi(argv[++i]);
             else if (strcmp(argv[i], "--compute-only") == 0)
                 compute_only = 1;
             else if (strcmp(argv[i], "--bucket") == 0 && i + 1 < argc)
@@ -181,13 +256,13 @@ int main(int argc, char **argv) {
                 batches = atoi(argv[i]);
         }
         rc = train(argv[2], argv[3], batches > 0 ? batches : 100, overlap, bucket > 0 ? bucket : 1,
-                   compute_only);
+                   compute_only, transport, reps > 0 ? reps : 3);
     } else {
         fprintf(
             stderr,
             "usage: bench_ddp allreduce [MAX_BYTES]\n"
             "       bench_ddp train mlp|cnn DATA_DIR [BATCHES] [--no-overlap] [--bucket BYTES]\n"
-            "                 [--compute-only]\n");
+            "                 [--compute-only] [--allreduce auto|shm|mpi] [--reps N]\n");
     }
     sn_dist_finalize();
     return rc;

@@ -926,8 +926,10 @@ typedef struct sn_run_options {
     int (*stop_requested)(void *ctx);
     void *stop_ctx;
     /* Data-parallel runs: all-reduce buckets of bucket_kb KiB (<= 0: 256);
-     * compare the ranks' weights every check_weights steps (<= 0: never). */
+     * compare the ranks' weights every check_weights steps (<= 0: never);
+     * the gradient all-reduce's transport (sn_allreduce; 0: auto). */
     long bucket_kb, check_weights;
+    int allreduce;
     const char *command; /* the command line run.txt records (NULL: none) */
     /* Progress: the training hooks (called on every rank), and with
      * hooks.ctx: on_start once the folder is ready, just before training
@@ -1222,6 +1224,15 @@ void sn_set_threads(int n);
 int sn_get_threads(void);
 
 /* ---- processes of a data-parallel run (docs/distributed.md) ------------ */
+
+/* The transport of the gradient all-reduce. */
+typedef enum sn_allreduce {
+    SN_ALLREDUCE_AUTO = 0, /* SHM when all ranks share one node, else MPI */
+    SN_ALLREDUCE_SHM,      /* an MPI-3 shared-memory window in each node, and
+                              hierarchical across nodes (MPI when the nodes
+                              hold different numbers of ranks) */
+    SN_ALLREDUCE_MPI       /* MPI_Iallreduce of buckets during backward */
+} sn_allreduce;
 
 /* Joins the group (MPI_Init_thread) when the program was started by an MPI
  * launcher (mpirun: its environment says so); otherwise, in a build without

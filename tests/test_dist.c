@@ -57,7 +57,7 @@ static void test_buckets(void) {
     if (!m) return;
     sn_dist_reducer *r = NULL;
     sn_error err = {0};
-    CHECK(sn_dist_reducer_new(m, 8 * sizeof(float), &r, &err) == SN_OK);
+    CHECK(sn_dist_reducer_new(m, 8 * sizeof(float), SN_ALLREDUCE_AUTO, &r, &err) == SN_OK);
     if (r) {
         CHECK(sn_dist_reducer_buckets(r) == 3);
         CHECK(sn_dist_reducer_bucket_floats(r, 0) == 8);
@@ -75,9 +75,13 @@ static void test_buckets(void) {
         sn_dist_reducer_free(r);
     }
     r = NULL;
-    CHECK(sn_dist_reducer_new(m, 1 << 20, &r, &err) == SN_OK);
+    CHECK(sn_dist_reducer_new(m, 1 << 20, SN_ALLREDUCE_SHM, &r, &err) == SN_OK);
     if (r) CHECK(sn_dist_reducer_buckets(r) == 1 && sn_dist_reducer_bucket_floats(r, 0) == 23);
     sn_dist_reducer_free(r);
+    /* an unknown transport is refused */
+    r = NULL;
+    CHECK(sn_dist_reducer_new(m, 1 << 20, SN_ALLREDUCE_MPI + 1, &r, &err) == SN_ERR_ARG && !r);
+    CHECK(strstr(err.msg, "unknown transport") != NULL);
     sn_model_free(m);
 }
 

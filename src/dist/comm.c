@@ -58,7 +58,8 @@ void sn_dist_layer_sum(double *v, int n) {
 
 #ifdef SN_MPI
 
-#include <mpi.h>
+#include "dist/mpi_private.h"
+
 #include <sched.h>
 #include <stdlib.h>
 
@@ -78,7 +79,7 @@ static int mpi_up(void) {
     return up && !down;
 }
 
-static sn_status mpi_fail(sn_error *err, int rc, const char *what) {
+sn_status sn_dist_mpi_fail(sn_error *err, int rc, const char *what) {
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
     if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", rc);
@@ -111,6 +112,7 @@ sn_status sn_dist_init(int *argc, char ***argv, sn_error *err) {
 
 void sn_dist_finalize(void) {
     if (inited_here && mpi_up() && !finalized) {
+        sn_dist_node_finalize();
         MPI_Finalize();
         finalized = 1;
     }
@@ -157,33 +159,30 @@ void sn_dist_progress(void) {
         }
 }
 
-sn_status sn_dist_wait(const int *req, int n, sn_error *err) {
-    if (!mpi_up()) return SN_OK;
+sn_status sn_dist_wait_request(MPI_Request *r, const char *what, sn_error *err) {
     double t0 = MPI_Wtime();
-    sn_status s = SN_OK;
-    for (int k = 0; k < n && s == SN_OK; k++) {
-        MPI_Request *r = &reqs[req[k]];
-        for (long spin = 0;; spin++) {
-            int done = 0;
-            int rc = MPI_Test(r, &done, MPI_STATUS_IGNORE);
-            if (rc != MPI_SUCCESS) {
-                s = mpi_fail(err, rc, "collective");
-                break;
-            }
-            if (done) break;
-            if ((spin & 255) == 255) {
-                double t = MPI_Wtime() - t0;
-                if (timeout_s > 0 && t > timeout_s) {
-                    s = sn_fail(err, SN_ERR_IO,
-                                "rank %d: a collective did not complete within %g s (another "
-                                "rank stopped or is stuck)",
-                                sn_dist_rank(), timeout_s);
-                    break;
-                }
-                if (t > 1e-3) sched_yield(); /* a long wait: let other work run */
-            }
+    for (long spin = 0;; spin++) {
+        int done = 0;
+        int rc = MPI_Test(r, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return sn_dist_mpi_fail(err, rc, what);
+        if (done) return SN_OK;
+        if ((spin & 255) == 255) {
+            double t = MPI_Wtime() - t0;
+            if (timeout_s > 0 && t > timeout_s)
+                return sn_fail(err, SN_ERR_IO,
+                               "rank %d: a collective did not complete within %g s (another "
+                               "rank stopped or is stuck)",
+                               sn_dist_rank(), timeout_s);
+            if (t > 1e-3) sched_yield(); /* a long wait: let other work run */
         }
     }
+}
+
+sn_status sn_dist_wait(const int *req, int n, sn_error *err) {
+    if (!mpi_up()) return SN_OK;
+    sn_status s = SN_OK;
+    for (int k = 0; k < n && s == SN_OK; k++)
+        s = sn_dist_wait_request(&reqs[req[k]], "collective", err);
     for (int k = 0; k < n; k++) req_used[req[k]] = 0; /* on error the job is aborted anyway */
     return s;
 }
@@ -198,7 +197,7 @@ sn_status sn_dist_isum_f32(float *v, size_t n, int *req, sn_error *err) {
         MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &reqs[*req]);
     if (rc != MPI_SUCCESS) {
         req_used[*req] = 0;
-        return mpi_fail(err, rc, "MPI_Iallreduce");
+        return sn_dist_mpi_fail(err, rc, "MPI_Iallreduce");
     }
     return SN_OK;
 }
@@ -214,7 +213,7 @@ sn_status sn_dist_isum_f32(float *v, size_t n, int *req, sn_error *err) {
         int rc_ = call;                                                                            \
         if (rc_ != MPI_SUCCESS) {                                                                  \
             req_used[id_] = 0;                                                                     \
-            return mpi_fail(err, rc_, what);                                                       \
+            return sn_dist_mpi_fail(err, rc_, what);                                               \
         }                                                                                          \
         return sn_dist_wait(&id_, 1, err);                                                         \
     } while (0)

@@ -61,6 +61,37 @@ sn_status sn_dist_isum_f32(float *v, size_t n, int *req, sn_error *err);
 void sn_dist_progress(void);
 sn_status sn_dist_wait(const int *req, int n, sn_error *err);
 
+/* ---- the shared-memory all-reduce (node.c) ---------------------------------- */
+
+/* The ranks of a node sum vectors of up to n floats in an MPI-3 shared
+ * window (reduce-scatter, then all-gather: node.c says how), and across
+ * nodes each local rank's slice with MPI_Iallreduce among the ranks of
+ * that local rank (hierarchical). Collective. *out is NULL, and the caller
+ * should use MPI_Iallreduce, for one rank, for want = SN_ALLREDUCE_MPI,
+ * when the nodes hold different numbers of ranks, and for want =
+ * SN_ALLREDUCE_AUTO unless all ranks share one node. The environment
+ * variable SN_DIST_RANKS_PER_NODE=N makes ranks r with the same r / N a
+ * node (they must share memory: a test of the hierarchical path on one
+ * machine). The window stays until sn_dist_finalize (MPI_Win_free is
+ * collective, and would hang on a rank whose peer failed). */
+typedef struct sn_dist_node sn_dist_node;
+sn_status sn_dist_node_new(size_t n, int want, sn_dist_node **out, sn_error *err);
+void sn_dist_node_free(sn_dist_node *nd);
+int sn_dist_node_ranks(const sn_dist_node *nd); /* ranks on this node */
+int sn_dist_node_count(const sn_dist_node *nd); /* nodes */
+/* This rank's vector for the next sum: write it here (64-byte aligned). */
+float *sn_dist_node_mine(sn_dist_node *nd);
+/* Sums the first n floats (at most the window's) of every rank's vector
+ * (fixed order: bitwise the same on every rank and in every run). */
+sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, sn_error *err);
+/* dst = the sum's values [off, off + n), off + n at most the sum's n;
+ * valid until the next reduce. */
+void sn_dist_node_read(const sn_dist_node *nd, size_t off, float *dst, size_t n);
+/* In-place sum of v (n floats, at most the window's) across all ranks. */
+sn_status sn_dist_node_sum(sn_dist_node *nd, float *v, size_t n, sn_error *err);
+/* "auto", "shm", "mpi" */
+const char *sn_dist_allreduce_name(int transport);
+
 /* ---- the share of a global batch ------------------------------------------- */
 
 /* Rank r of P takes samples [offset, offset + count) = [n·r/P, n·(r+1)/P)
@@ -83,9 +114,11 @@ typedef struct sn_dist_reducer sn_dist_reducer;
 
 /* Groups the model's trained parameters (not buffers) into buckets of up to
  * bucket_bytes (a parameter larger than that gets a bucket of its own), in
- * backward order: the last layer's parameters first. */
-sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, sn_dist_reducer **out,
-                              sn_error *err);
+ * backward order: the last layer's parameters first. transport
+ * (sn_allreduce): how they are summed, shared memory (sn_dist_node_new
+ * decides whether it applies) or MPI_Iallreduce per bucket. Collective. */
+sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, int transport,
+                              sn_dist_reducer **out, sn_error *err);
 void sn_dist_reducer_free(sn_dist_reducer *r);
 /* The backward pass calls this after layer `layer` has written its
  * gradients (layers run from the last down). A bucket whose parameters are
@@ -104,6 +137,10 @@ int sn_dist_reducer_buckets(const sn_dist_reducer *r);
  * backward pass that called sn_dist_grads_ready after every layer). */
 int sn_dist_reducer_started(const sn_dist_reducer *r);
 size_t sn_dist_reducer_bucket_floats(const sn_dist_reducer *r, int bucket);
+/* The transport in use: SN_ALLREDUCE_SHM or SN_ALLREDUCE_MPI; the nodes of
+ * the shared-memory path (0 for MPI). */
+int sn_dist_reducer_transport(const sn_dist_reducer *r);
+int sn_dist_reducer_nodes(const sn_dist_reducer *r);
 
 /* ---- consistency checks ------------------------------------------------------ */
 
@@ -147,12 +184,12 @@ sn_status sn_dist_bcast_buffers(sn_model *m, sn_error *err);
 
 /* What the training loop (sn_train_hooks.dist) needs to train on all ranks:
  * rank and size, a gradient reducer installed in the model (buckets of
- * bucket_bytes, started during backward), the loss reduced with the
+ * bucket_bytes, started during backward, over `transport`), the loss reduced with the
  * gradients, rank 0's buffers given to every rank after each step (as DDP's
  * broadcast_buffers; the checkpoint then holds every rank's state), and
  * every check_every steps (0: never) sn_dist_check_weights. */
 typedef struct sn_dist_training sn_dist_training;
-sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, long check_every,
+sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, int transport, long check_every,
                                sn_dist_training **out, sn_error *err);
 const sn_train_dist *sn_dist_training_hooks(const sn_dist_training *t);
 /* Takes the reducer out of the model and frees everything. */

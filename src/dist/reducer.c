@@ -15,6 +15,12 @@
  * A bucket that holds a single parameter (one larger than the bucket size,
  * or alone) is summed in place in that parameter's gradient instead.
  *
+ * With the shared-memory transport (node.c) a complete bucket is copied in,
+ * times w, at its place in this rank's area of the node's shared window;
+ * finish() sums the window (reduce-scatter, across nodes, all-gather) and
+ * reads the sums straight into the parameters' gradients. Nothing is sent
+ * during backward: on a node the copies are the communication.
+ *
  * The buckets are allocated once; a step allocates nothing. */
 #include "dist/dist.h"
 #include "model/model.h"
@@ -23,7 +29,8 @@
 
 typedef struct entry {
     sn_param *p;
-    size_t off; /* in the bucket */
+    size_t off;  /* in the bucket */
+    size_t flat; /* in the layout of all buckets (the shared window's) */
 } entry;
 
 typedef struct bucket {
@@ -39,13 +46,16 @@ struct sn_dist_reducer {
     bucket *b;
     entry *e;
     float *mem;
-    int next; /* the first bucket not started in this step */
+    sn_dist_node *node; /* the shared-memory transport, or NULL: MPI */
+    int next;           /* the first bucket not started in this step */
     sn_error err;
 };
 
-sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, sn_dist_reducer **out,
-                              sn_error *err) {
+sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, int transport,
+                              sn_dist_reducer **out, sn_error *err) {
     *out = NULL;
+    if (transport < SN_ALLREDUCE_AUTO || transport > SN_ALLREDUCE_MPI)
+        return sn_fail(err, SN_ERR_ARG, "gradient reducer: unknown transport %d", transport);
     size_t cap = bucket_bytes / sizeof(float), total = 0;
     if (cap < 1) cap = 1;
     int np = 0;
@@ -56,8 +66,13 @@ sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, sn_dist_reducer 
     if (!r) return sn_fail(err, SN_ERR_NOMEM, "gradient reducer: out of memory");
     r->e = sn_alloc((size_t)np + 1, sizeof *r->e);
     r->b = sn_alloc((size_t)np + 1, sizeof *r->b); /* at most one bucket per parameter */
-    r->mem = sn_alloc(total + 1, sizeof(float));
-    if (!r->e || !r->b || !r->mem) {
+    sn_status s = sn_dist_node_new(total, transport, &r->node, err);
+    if (s != SN_OK) {
+        sn_dist_reducer_free(r);
+        return sn_wrap(err, "gradient reducer");
+    }
+    if (!r->node) r->mem = sn_alloc(total + 1, sizeof(float));
+    if (!r->e || !r->b || (!r->node && !r->mem)) {
         sn_dist_reducer_free(r);
         return sn_fail(err, SN_ERR_NOMEM, "gradient reducer: out of memory");
     }
@@ -69,10 +84,10 @@ sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, sn_dist_reducer 
             if (p->buffer) continue;
             if (!cur || (cur->n > 0 && cur->n + p->grad.size > cap)) {
                 cur = &r->b[r->nbuckets++];
-                cur->buf = r->mem + used;
+                cur->buf = r->mem ? r->mem + used : NULL;
                 cur->first = r->nentries;
             }
-            r->e[r->nentries++] = (entry){p, cur->n};
+            r->e[r->nentries++] = (entry){p, cur->n, used};
             cur->count++;
             cur->n += p->grad.size;
             cur->low_layer = i;
@@ -87,6 +102,7 @@ void sn_dist_reducer_free(sn_dist_reducer *r) {
     sn_free(r->e);
     sn_free(r->b);
     sn_free(r->mem);
+    sn_dist_node_free(r->node);
     sn_free(r);
 }
 
@@ -102,11 +118,37 @@ size_t sn_dist_reducer_bucket_floats(const sn_dist_reducer *r, int bucket) {
     return bucket >= 0 && bucket < r->nbuckets ? r->b[bucket].n : 0;
 }
 
+int sn_dist_reducer_transport(const sn_dist_reducer *r) {
+    return r->node ? SN_ALLREDUCE_SHM : SN_ALLREDUCE_MPI;
+}
+
+int sn_dist_reducer_nodes(const sn_dist_reducer *r) {
+    return r->node ? sn_dist_node_count(r->node) : 0;
+}
+
+/* dst = w · src (exact zeros for w = 0: a rank without samples). */
+static void scaled(float *dst, const float *src, size_t n, float w) {
+    if (w == 1.0f)
+        memcpy(dst, src, n * sizeof(float));
+    else if (w == 0.0f)
+        memset(dst, 0, n * sizeof(float));
+    else
+        for (size_t i = 0; i < n; i++) dst[i] = w * src[i];
+}
+
 /* buf = w · the bucket's gradients, and the sum started. A bucket of one
  * parameter is summed in the gradient's own memory (buf is the gradient):
  * no copy in, none back. */
 static void start(sn_dist_reducer *r, bucket *b) {
     const float w = (float)sn_dist_batch_weight();
+    if (r->node) { /* into the shared window: summed in finish() */
+        float *mine = sn_dist_node_mine(r->node);
+        for (int k = b->first; k < b->first + b->count; k++) {
+            const sn_tensor *g = &r->e[k].p->grad;
+            scaled(mine + r->e[k].flat, g->data, g->size, w);
+        }
+        return;
+    }
     if (b->count == 1) {
         sn_tensor *g = &r->e[b->first].p->grad;
         b->buf = g->data;
@@ -120,13 +162,7 @@ static void start(sn_dist_reducer *r, bucket *b) {
     }
     for (int k = b->first; k < b->first + b->count; k++) {
         const sn_tensor *g = &r->e[k].p->grad;
-        float *dst = b->buf + r->e[k].off;
-        if (w == 1.0f)
-            memcpy(dst, g->data, g->size * sizeof(float));
-        else if (w == 0.0f) /* no samples on this rank: contribute exact zeros */
-            memset(dst, 0, g->size * sizeof(float));
-        else
-            for (size_t i = 0; i < g->size; i++) dst[i] = w * g->data[i];
+        scaled(b->buf + r->e[k].off, g->data, g->size, w);
     }
     b->req = -1;
     if (r->err.code == SN_OK) sn_dist_isum_f32(b->buf, b->n, &b->req, &r->err);
@@ -136,7 +172,7 @@ void sn_dist_grads_ready(void *reducer, int layer) {
     sn_dist_reducer *r = reducer;
     if (sn_dist_size() == 1) return;
     while (r->next < r->nbuckets && r->b[r->next].low_layer >= layer) start(r, &r->b[r->next++]);
-    sn_dist_progress();
+    if (!r->node) sn_dist_progress();
 }
 
 sn_status sn_dist_reducer_finish(sn_dist_reducer *r, sn_error *err) {
@@ -147,6 +183,15 @@ sn_status sn_dist_reducer_finish(sn_dist_reducer *r, sn_error *err) {
         *err = r->err;
         r->err.code = SN_OK;
         return err->code;
+    }
+    if (r->node) {
+        if (sn_dist_node_reduce(r->node, (size_t)-1, err) != SN_OK)
+            return sn_wrap(err, "gradient all-reduce (shared memory)");
+        for (int k = 0; k < r->nentries; k++) {
+            sn_tensor *g = &r->e[k].p->grad;
+            sn_dist_node_read(r->node, r->e[k].flat, g->data, g->size);
+        }
+        return SN_OK;
     }
     for (int i = 0; i < r->nbuckets; i++) {
         bucket *b = &r->b[i];

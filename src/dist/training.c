@@ -67,12 +67,12 @@ static sn_status reduce_sums(void *ctx, double *v, int n, sn_error *err) {
     return sn_dist_sum_f64(v, n, err);
 }
 
-sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, long check_every,
+sn_status sn_dist_training_new(sn_model *m, size_t bucket_bytes, int transport, long check_every,
                                sn_dist_training **out, sn_error *err) {
     *out = NULL;
     sn_dist_training *t = sn_alloc(1, sizeof *t);
     if (!t) return sn_fail(err, SN_ERR_NOMEM, "data-parallel training: out of memory");
-    sn_status s = sn_dist_reducer_new(m, bucket_bytes, &t->r, err);
+    sn_status s = sn_dist_reducer_new(m, bucket_bytes, transport, &t->r, err);
     if (s != SN_OK) {
         sn_free(t);
         return s;

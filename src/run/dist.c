@@ -74,7 +74,8 @@ sn_status sn_run_dist_begin(const sn_run_options *o, const char *run_dir, sn_mod
     sn_status s = check_ranks(o->record, m, train, test, extra, extra_len, extra_name, err);
     if (s == SN_OK)
         s = sn_dist_training_new(m, (size_t)(o->bucket_kb > 0 ? o->bucket_kb : 256) * 1024,
-                                 o->check_weights > 0 ? o->check_weights : 0, out, err);
+                                 o->allreduce, o->check_weights > 0 ? o->check_weights : 0, out,
+                                 err);
     if (s == SN_OK) { /* a stop request of any rank stops all after the same step */
         sn_dist_training_set_stop(*out, o->stop_requested, o->stop_ctx);
         ck->stop_requested = sn_dist_training_stop;

@@ -3,7 +3,9 @@
 # hang (tests/mpi/test_dist.c's fault modes):
 #   timeout: rank 1 never joins a sum; rank 0's wait fails after 1 s, says so,
 #            and aborts the job (MPI_Abort, status 3);
-#   kill:    rank 1 kills itself with SIGKILL before a sum; mpirun ends rank 0.
+#   kill:    rank 1 kills itself with SIGKILL before a sum; mpirun ends rank 0;
+#   timeout-shm, kill-shm: the same in a step of the shared-memory reducer
+#            (rank 0 waits at the window's barrier).
 # usage: faults.sh BUILD_DIR SOURCE_DIR   (MPIEXEC, MPIEXEC_FLAGS from ctest)
 set -u
 build=$1
@@ -13,7 +15,7 @@ fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for mode in timeout kill; do
+for mode in timeout kill timeout-shm kill-shm; do
     start=$(date +%s)
     # shellcheck disable=SC2086
     timeout 60 "$mpiexec" -np 2 $flags "$build/mpi_test_dist" "$mode" >"$tmp/out" 2>&1
@@ -28,13 +30,18 @@ for mode in timeout kill; do
     else
         echo "ok $mode: exit status $rc after ${took} s"
     fi
-    if [ "$mode" = timeout ] && ! grep -q "rank 0: a collective did not complete within 1 s" "$tmp/out"; then
-        echo "FAIL timeout: rank 0 did not report the timeout:"
+    if [ "${mode%-shm}" = timeout ] && ! grep -q "rank 0: a collective did not complete within 1 s" "$tmp/out"; then
+        echo "FAIL $mode: rank 0 did not report the timeout:"
         cat "$tmp/out"
         fail=1
     fi
-    if [ "$mode" = timeout ] && [ $took -ge 25 ]; then
-        echo "FAIL timeout: rank 1 (sleeping 30 s) was not ended by the abort"
+    if grep -q "no shared-memory reducer" "$tmp/out"; then
+        echo "FAIL $mode: the shared-memory reducer was not set up:"
+        cat "$tmp/out"
+        fail=1
+    fi
+    if [ "${mode%-shm}" = timeout ] && [ $took -ge 25 ]; then
+        echo "FAIL $mode: rank 1 (sleeping 30 s) was not ended by the abort"
         fail=1
     fi
 done

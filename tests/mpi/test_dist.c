@@ -20,15 +20,24 @@
  *   rank the loss one process computes for the same weights (to 1e-9
  *   relative: only the order of the double sums differs; 1e-16 here).
  *
- * Fault modes (argument): "timeout": rank 1 does not join a sum, rank 0's
- * wait fails after 1 s and aborts the job (exit status 3 on every rank);
- * "kill": rank 1 kills itself with SIGKILL before a sum, and mpirun must end
- * the job. */
+ * - the transports (tests/mpi/nodes.sh runs them on 4 ranks as 2 nodes
+ *   and on 3 ranks as nodes of 2 and 1): the shared-memory sum is exact on
+ *   exact values, keeps a step's sums while a faster rank writes its next
+ *   vector, is bitwise MPI_Allreduce's on 2 ranks (1e-6 on more), the same
+ *   on every rank; auto, shm and mpi give the transport they should; a
+ *   step's gradients over shared memory equal those over MPI.
+ *
+ * Arguments: "transports": the transports only, on any number of ranks.
+ * Fault modes: "timeout": rank 1 does not join a sum, rank 0's wait fails
+ * after 1 s and aborts the job (exit status 3 on every rank); "kill": rank
+ * 1 kills itself with SIGKILL before a sum, and mpirun must end the job;
+ * "timeout-shm", "kill-shm": the same in the shared-memory reducer's step. */
 #include "check.h"
 #include "dist_case.h"
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int rank, size;
@@ -50,7 +59,8 @@ static void test_collectives(void) {
 /* Reduced share gradients against one process's whole-batch gradients (a
  * model without " sync=1", which on one process computes the same:
  * tests/test_dist.c, and which communicates nothing). */
-static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int expect_equal) {
+static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int transport,
+                         int expect_equal) {
     enum { N = 7 };
     char local[512];
     size_t k = 0;
@@ -68,7 +78,8 @@ static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int e
     dist_batch(x, labels, N, in, 3, 5);
     sn_dist_reducer *r = NULL;
     sn_error err = {0};
-    CHECK(sn_dist_reducer_new(a, bucket_bytes, &r, &err) == SN_OK);
+    CHECK(sn_dist_reducer_new(a, bucket_bytes, transport, &r, &err) == SN_OK);
+    if (!r) return;
     a->grads_ready = sn_dist_grads_ready;
     a->grads_ready_ctx = r;
     long off, cnt;
@@ -100,6 +111,129 @@ static void test_reducer(const char *spec, size_t in, size_t bucket_bytes, int e
     }
     if (bucket_bytes < 256) CHECK(sn_dist_reducer_buckets(r) > 2);
     sn_dist_reducer_free(r);
+    free(x);
+    sn_model_free(a);
+    sn_model_free(b);
+}
+
+/* The two transports: the shared-memory sum against MPI_Allreduce, the
+ * transport each choice gives, and the reducer's gradients over both. On
+ * one node (2 ranks) the sums are bitwise MPI's; on nodes of 2 ranks
+ * (SN_DIST_RANKS_PER_NODE=2, 4 ranks: the hierarchical path) they agree to
+ * float rounding. */
+static void test_transports(void) {
+    enum { N = 100003 }; /* not a multiple of 16: a ragged last slice */
+    const char *per = getenv("SN_DIST_RANKS_PER_NODE");
+    const int forced = per ? atoi(per) : 0;
+    const int equal = !forced || size % forced == 0;
+    const int nodes = forced ? (size + forced - 1) / forced : 1;
+    sn_error err = {0};
+    sn_dist_node *nd = NULL;
+    CHECK(sn_dist_node_new(N, SN_ALLREDUCE_SHM, &nd, &err) == SN_OK);
+    CHECK((nd != NULL) == equal);
+    sn_dist_node *auto_nd = NULL;
+    CHECK(sn_dist_node_new(N, SN_ALLREDUCE_AUTO, &auto_nd, &err) == SN_OK);
+    CHECK((auto_nd != NULL) == (nodes == 1)); /* auto: shm on one node only */
+    sn_dist_node_free(auto_nd);
+    if (nd) {
+        CHECK(sn_dist_node_count(nd) == nodes);
+        CHECK(sn_dist_node_ranks(nd) == size / nodes);
+    }
+    float *v = malloc(N * sizeof(float)), *w = malloc(N * sizeof(float));
+    /* exact values: every sum is exact, whatever the order */
+    for (int step = 0; nd && step < 4; step++) {
+        float *mine = sn_dist_node_mine(nd);
+        for (int i = 0; i < N; i++) mine[i] = (float)((rank + 1) * (i % 1000) + step);
+        CHECK(sn_dist_node_reduce(nd, N, &err) == SN_OK);
+        /* the slower rank reads while the others write their next vector:
+         * the sums must stay (two areas, used in turn) */
+        if (rank == 1) nanosleep(&(struct timespec){0, 20000000}, NULL);
+        sn_dist_node_read(nd, 0, v, N);
+        int bad = 0;
+        for (int i = 0; i < N; i++)
+            bad += v[i] != (float)(size * (size + 1) / 2 * (i % 1000) + size * step);
+        CHECK(bad == 0);
+        /* a piece that spans slices */
+        sn_dist_node_read(nd, N / 3, w, 1000);
+        CHECK(memcmp(w, v + N / 3, 1000 * sizeof(float)) == 0);
+    }
+    /* values that round: against MPI_Allreduce */
+    sn_rng g;
+    sn_rng_seed(&g, 5, (uint64_t)rank + 1);
+    for (int i = 0; i < N; i++) v[i] = w[i] = sn_rng_uniform(&g) - 0.5f;
+    CHECK(sn_dist_sum_f32(w, N, &err) == SN_OK);
+    if (nd) {
+        CHECK(sn_dist_node_sum(nd, v, N, &err) == SN_OK);
+        double d = 0, nw = 0;
+        for (int i = 0; i < N; i++) d += fabs((double)v[i] - w[i]), nw += fabs((double)w[i]);
+        if (nodes == 1 && size == 2)
+            CHECK(memcmp(v, w, N * sizeof(float)) == 0); /* a + b, both */
+        else
+            CHECK(d / nw < 1e-6);
+        /* every rank holds the same sums */
+        uint64_t h = sn_dist_hash(SN_DIST_HASH0, v, N * sizeof(float)), hs[64];
+        CHECK(size <= 64 && sn_dist_allgather(&h, sizeof h, hs, &err) == SN_OK);
+        for (int q = 0; q < size && q < 64; q++) CHECK(hs[q] == h);
+    }
+    sn_dist_node_free(nd);
+    free(v);
+    free(w);
+    /* the reducer: the transport each choice gives */
+    sn_model *m = dist_model("input 5\ndense 6\ntanh\ndense 3\nloss softmax_xent\n", 4);
+    CHECK(m != NULL);
+    if (!m) return;
+    const int want[3] = {SN_ALLREDUCE_AUTO, SN_ALLREDUCE_SHM, SN_ALLREDUCE_MPI};
+    const int got[3] = {nodes == 1 ? SN_ALLREDUCE_SHM : SN_ALLREDUCE_MPI,
+                        equal ? SN_ALLREDUCE_SHM : SN_ALLREDUCE_MPI, SN_ALLREDUCE_MPI};
+    for (int k = 0; k < 3; k++) {
+        sn_dist_reducer *r = NULL;
+        CHECK(sn_dist_reducer_new(m, 64, want[k], &r, &err) == SN_OK);
+        if (!r) continue;
+        CHECK(sn_dist_reducer_transport(r) == got[k]);
+        CHECK(sn_dist_reducer_nodes(r) == (got[k] == SN_ALLREDUCE_SHM ? nodes : 0));
+        sn_dist_reducer_free(r);
+    }
+    sn_model_free(m);
+}
+
+/* The same step's gradients summed over shared memory and over MPI: equal
+ * bitwise on 2 ranks, to float rounding on more. */
+static void test_same_sums(const char *spec, size_t in) {
+    enum { N = 9 };
+    sn_model *a = dist_model(spec, N), *b = dist_model(spec, N);
+    CHECK(a && b);
+    if (!a || !b) return;
+    float *x = malloc(N * in * sizeof(float));
+    int labels[N];
+    dist_batch(x, labels, N, in, 3, 8);
+    sn_dist_reducer *ra = NULL, *rb = NULL;
+    sn_error err = {0};
+    CHECK(sn_dist_reducer_new(a, 64, SN_ALLREDUCE_SHM, &ra, &err) == SN_OK);
+    CHECK(sn_dist_reducer_new(b, 64, SN_ALLREDUCE_MPI, &rb, &err) == SN_OK);
+    long off, cnt;
+    sn_dist_share(N, rank, size, &off, &cnt);
+    sn_model *mm[2] = {a, b};
+    sn_dist_reducer *rr[2] = {ra, rb};
+    for (int k = 0; k < 2 && ra && rb; k++) {
+        mm[k]->grads_ready = sn_dist_grads_ready;
+        mm[k]->grads_ready_ctx = rr[k];
+        sn_dist_set_share(off, cnt, N);
+        sn_model_forward(mm[k], x + off * in, (int)cnt, 1, NULL);
+        sn_model_backward(mm[k], labels + off, NULL, NULL, NULL);
+        CHECK(sn_dist_reducer_finish(rr[k], &err) == SN_OK);
+    }
+    int same = 1;
+    for (int i = 0; i < a->nparams; i++)
+        if (!a->params[i]->buffer)
+            same &= memcmp(a->params[i]->grad.data, b->params[i]->grad.data,
+                           a->params[i]->grad.size * sizeof(float)) == 0;
+    if (size == 2 && !getenv("SN_DIST_RANKS_PER_NODE"))
+        CHECK(same);
+    else
+        CHECK(dist_worst(a, b, 1) < 1e-6);
+    sn_dist_set_share(0, 1, 1);
+    sn_dist_reducer_free(ra);
+    sn_dist_reducer_free(rb);
     free(x);
     sn_model_free(a);
     sn_model_free(b);
@@ -254,7 +388,7 @@ static void test_text_validation(void) {
                              "val", 0, &m, &err) == SN_OK);
     if (!m) return;
     sn_dist_training *d = NULL;
-    CHECK(sn_dist_training_new(m, 1 << 16, 0, &d, &err) == SN_OK);
+    CHECK(sn_dist_training_new(m, 1 << 16, SN_ALLREDUCE_AUTO, 0, &d, &err) == SN_OK);
     sn_text_options o;
     sn_text_options_default(&o);
     o.seq_len = T;
@@ -278,7 +412,43 @@ static void test_text_validation(void) {
     sn_model_free(m);
 }
 
+/* The shared-memory reducer's step with rank 1 stuck or killed. */
+static int fault_shm(const char *mode) {
+    sn_error err = {0};
+    sn_model *m = dist_model("input 5\ndense 6\ntanh\ndense 3\nloss softmax_xent\n", 4);
+    sn_dist_reducer *r = NULL;
+    if (!m || sn_dist_reducer_new(m, 64, SN_ALLREDUCE_SHM, &r, &err) != SN_OK ||
+        sn_dist_reducer_transport(r) != SN_ALLREDUCE_SHM) {
+        fprintf(stderr, "test_dist: no shared-memory reducer: %s\n", err.msg);
+        return 1;
+    }
+    if (strcmp(mode, "timeout-shm") == 0) {
+        sn_dist_set_timeout(1);
+        if (rank == 1) sleep(30); /* stuck: never joins */
+    } else if (rank == 1) {
+        raise(SIGKILL);
+    }
+    if (sn_dist_reducer_finish(r, &err) != SN_OK) {
+        fprintf(stderr, "test_dist: %s\n", err.msg);
+        sn_dist_abort(3);
+    }
+    return 0;
+}
+
 static int fault(const char *mode) {
+    if (strcmp(mode, "transports") == 0) { /* any number of ranks */
+        test_transports();
+        const char *mlp = "input 5\ndense 6\nbatchnorm sync=1\ntanh\ndropout 0.3\ndense 4\n"
+                          "relu\ndense 3\nloss softmax_xent\n";
+        test_same_sums(mlp, 5);
+        int failed = check_report() != 0;
+        double f = failed;
+        sn_error e = {0};
+        sn_dist_sum_f64(&f, 1, &e);
+        sn_dist_finalize();
+        return f > 0;
+    }
+    if (strstr(mode, "-shm")) return fault_shm(mode);
     sn_error err = {0};
     double v = 1;
     if (strcmp(mode, "timeout") == 0) {
@@ -308,10 +478,16 @@ int main(int argc, char **argv) {
                       "batchnorm sync=1\nrelu\ndropout 0.2\ndense 3\nloss softmax_xent\n";
     const char *cnn = "input 2x6x6\nconv2d 3 3\nbatchnorm sync=1\nrelu\nmaxpool 2\nflatten\n"
                       "dense 3\nloss softmax_xent\n";
-    test_reducer(mlp, 5, 64, 1);
-    test_reducer(mlp, 5, 1 << 20, 1);
-    test_reducer(cnn, 72, 64, 1);
-    test_reducer("input 5\ndense 6\nbatchnorm\ntanh\ndense 3\nloss softmax_xent\n", 5, 64, 0);
+    for (int t = SN_ALLREDUCE_SHM; t <= SN_ALLREDUCE_MPI; t++) {
+        test_reducer(mlp, 5, 64, t, 1);
+        test_reducer(mlp, 5, 1 << 20, t, 1);
+        test_reducer(cnn, 72, 64, t, 1);
+        test_reducer("input 5\ndense 6\nbatchnorm\ntanh\ndense 3\nloss softmax_xent\n", 5, 64, t,
+                     0);
+    }
+    test_transports();
+    test_same_sums(mlp, 5);
+    test_same_sums(cnn, 72);
     test_check();
     test_weights();
     test_state();

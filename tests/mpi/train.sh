@@ -7,7 +7,9 @@
 #     agree with the 1-process weights to 1e-5 relative to each tensor's
 #     norm (compare_weights.py), test accuracy (validation loss) within 0.1
 #     points (1e-4);
-#   - two 2-rank runs are bitwise identical;
+#   - two 2-rank runs are bitwise identical, and so are the shared-memory
+#     all-reduce (the default on one machine) and MPI_Iallreduce's
+#     (--allreduce mpi);
 #   - a 2-rank run whose rank 1 is killed with SIGKILL mid-epoch ends with a
 #     non-zero status (no hang); resumed on 2 ranks, it ends with the model
 #     of an uninterrupted 2-rank run byte for byte; resumed on 1 process it
@@ -78,6 +80,10 @@ check "lstm: validation loss within 1e-4" close "$(vl one-lstm.out)" "$(vl two-l
 mpi -np 2 "$sn" train mlp.net --data fm --threads 1 --quiet --out two-mlp-again >/dev/null 2>&1
 check "two 2-rank runs are bitwise identical" \
     cmp two-mlp/model.safetensors two-mlp-again/model.safetensors
+mpi -np 2 "$sn" train mlp.net --data fm --threads 1 --quiet --allreduce mpi --out two-mlp-mpi \
+    >/dev/null 2>&1
+check "2 ranks: --allreduce mpi = the default (shm), bitwise" \
+    cmp two-mlp/model.safetensors two-mlp-mpi/model.safetensors
 
 # Kill rank 1 mid-epoch, resume, compare with an uninterrupted 2-rank run.
 # Per-rank batch norm (its running statistics come from rank 0 after each step).

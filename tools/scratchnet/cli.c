@@ -59,6 +59,7 @@ static const optdef table[] = {
     I("--checkpoint-steps", checkpoint_steps, 0, 0x7fffffffL),
     I("--bucket-kb", bucket_kb, 1, 1 << 22),
     I("--check-weights", check_weights, 0, 0x7fffffffL),
+    C("--allreduce", allreduce, "auto|shm|mpi"),
     S("--resume", resume),
     {"--max-memory", NULL, NULL, 'z', 0, 0, NULL, offsetof(cli_opts, max_memory)},
     F("--resume-changed-inputs", resume_changed_inputs),

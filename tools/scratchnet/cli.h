@@ -38,6 +38,8 @@ typedef struct cli_opts {
     long bucket_kb;     /* --bucket-kb N: gradient all-reduce buckets (default 256) */
     long check_weights; /* --check-weights N: compare the ranks' weights every N steps */
     const char *resume; /* --resume RUN_DIR */
+    /* --allreduce auto|shm|mpi: the gradients' transport (NULL: auto) */
+    const char *allreduce;
     /* run folders */
     int force;                 /* --force: replace another run in --out */
     size_t max_memory;         /* --max-memory SIZE (0: the memory available) */

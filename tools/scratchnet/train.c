@@ -72,6 +72,10 @@ const char cli_train_usage[] =
     "                     (default 256)\n"
     "  --check-weights N  data-parallel: check every N steps that all ranks hold the same\n"
     "                     weights\n"
+    "  --allreduce auto|shm|mpi  data-parallel: how the gradients are summed: shm, in a\n"
+    "                     shared-memory window per machine (hierarchical across machines);\n"
+    "                     mpi, MPI_Iallreduce of buckets during backward; auto (default): shm\n"
+    "                     when all ranks run on one machine, else mpi\n"
     "\n"
     "With an MPI build, 'mpirun -np P scratchnet train ...' trains on P processes: each\n"
     "takes its share of every batch, rank 0 writes the run folder (docs/distributed.md).\n"
@@ -124,6 +128,7 @@ static const char *const table_opts[] = {"--data",
                                          "--force",
                                          "--bucket-kb",
                                          "--check-weights",
+                                         "--allreduce",
                                          NULL};
 static const char *const text_opts[] = {"--text",
                                         "--level",
@@ -151,6 +156,7 @@ static const char *const text_opts[] = {"--text",
                                         "--force",
                                         "--bucket-kb",
                                         "--check-weights",
+                                        "--allreduce",
                                         NULL};
 
 const cli_verb cli_verb_train = {"train", cli_train_usage, table_opts, 1, 1};
@@ -398,6 +404,9 @@ static void run_options(const cli_opts *o, sn_run_options *r) {
     r->checkpoint_delay_ms = cli_checkpoint_delay_ms();
     r->stop_requested = cli_stop_requested;
     r->bucket_kb = o->bucket_kb, r->check_weights = o->check_weights;
+    r->allreduce = !o->allreduce || strcmp(o->allreduce, "auto") == 0 ? SN_ALLREDUCE_AUTO
+                   : strcmp(o->allreduce, "shm") == 0                 ? SN_ALLREDUCE_SHM
+                                                                      : SN_ALLREDUCE_MPI;
     r->command = cli_command_text();
     r->on_start = on_start;
     r->on_note = on_note;
