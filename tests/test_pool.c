@@ -153,8 +153,47 @@ static void test_shapes(void) {
     sn_model_free(m);
 }
 
+/* 2x2 max pooling that keeps its window positions: the same output as
+ * sn_maxpool_forward, and from the positions alone the same dx as
+ * sn_maxpool_backward and the gradient through a ReLU before the pooling
+ * (dx where x > 0), on inputs full of ties, signed zeros and NaN. */
+static void test_kept_positions(void) {
+    static const float vals[] = {-1.0f, -0.0f, 0.0f, 1.0f, 2.0f, 1.0f, -2.0f, NAN};
+    sn_rng r;
+    sn_rng_seed(&r, 17, 1);
+    for (int trial = 0; trial < 60; trial++) {
+        sn_conv_geom g = {.C = rnd(&r, 1, 3), .H = rnd(&r, 2, 37), .W = rnd(&r, 2, 37)};
+        g.kh = g.kw = g.sh = g.sw = 2;
+        g.OH = g.H / 2;
+        g.OW = g.W / 2;
+        CHECK(sn_maxpool_keeps_arg(&g));
+        int N = rnd(&r, 1, 3);
+        size_t in = (size_t)N * g.C * g.H * g.W, out = (size_t)N * g.C * g.OH * g.OW;
+        float *x = malloc(sizeof(float) * in), *y = malloc(sizeof(float) * out);
+        float *y2 = malloc(sizeof(float) * out), *dy = malloc(sizeof(float) * out);
+        float *dx = malloc(sizeof(float) * in), *dx2 = malloc(sizeof(float) * in);
+        float *dxr = malloc(sizeof(float) * in), *dxr2 = malloc(sizeof(float) * in);
+        unsigned char *arg = malloc(out);
+        int nan = trial % 3 == 0; /* NaN in a third of the trials */
+        for (size_t i = 0; i < in; i++) x[i] = vals[sn_rng_below(&r, nan ? 8 : 7)];
+        for (size_t i = 0; i < out; i++) dy[i] = (float)sn_rng_below(&r, 100) - 50.0f;
+        sn_maxpool_forward(&g, N, x, y);
+        sn_maxpool_forward_arg(&g, N, x, y2, arg);
+        CHECK(memcmp(y, y2, sizeof(float) * out) == 0);
+        sn_maxpool_backward(&g, N, x, y, dy, dx);
+        for (size_t i = 0; i < in; i++) dxr[i] = x[i] > 0 ? dx[i] : 0.0f;
+        memset(dx2, 0xff, sizeof(float) * in); /* NaN: every value must be written */
+        memset(dxr2, 0xff, sizeof(float) * in);
+        sn_maxpool_relu_backward(&g, N, arg, dy, dx2, dxr2);
+        CHECK(memcmp(dx, dx2, sizeof(float) * in) == 0);
+        CHECK(memcmp(dxr, dxr2, sizeof(float) * in) == 0);
+        free(x), free(y), free(y2), free(dy), free(dx), free(dx2), free(dxr), free(dxr2), free(arg);
+    }
+}
+
 int main(void) {
     CHECK(cnn_run_fixture("cnn_pool.safetensors") == 12);
+    test_kept_positions();
     test_random_geometries();
     test_ties_and_nan();
     test_gradchecks();

@@ -77,14 +77,18 @@ void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, con
  *
  *   forward:  y = conv(x)   r = max(y, 0)   p = maxpool(r)   (p: pool != NULL)
  *   backward: dr = maxpool_backward(r, p, dp)   (dr given when pool == NULL)
+ *             (or sn_maxpool_relu_backward from arg, which gives dy too)
  *             dy = dr ⊙ (y > 0), then the convolution's gradients from dy */
 typedef struct sn_conv_fused {
     float *y, *r;             /* conv output, ReLU output */
     const sn_conv_geom *pool; /* NULL: no pooling */
     float *p;                 /* pooled output (pool != NULL) */
-    const float *dp;          /* backward: dL/dp (pool != NULL) */
-    float *dr;                /* dL/dr: written when pool != NULL, else read */
-    float *dy;                /* dL/dy: written */
+    /* forward: filled with pool's window positions (pool.h, arg), or NULL;
+     * backward: read instead of r and p, or NULL */
+    unsigned char *arg;
+    const float *dp; /* backward: dL/dp (pool != NULL) */
+    float *dr;       /* dL/dr: written when pool != NULL, else read */
+    float *dy;       /* dL/dy: written */
 } sn_conv_fused;
 
 void sn_conv2d_relu_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,

@@ -30,6 +30,7 @@
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
+#include <stdint.h>
 #include <string.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -275,7 +276,37 @@ static int is_identity(const sn_conv_geom *g) {
 static size_t slot_floats(const sn_conv_geom *g, int F) {
     size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
     return lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN) + lines((size_t)F * K) +
-           lines((size_t)F);
+           lines((size_t)F) + 2 * lines((size_t)F * P);
+}
+
+/* The two output-sized buffers of a slot after the partial dw and db, where
+ * the passes with a ReLU after the convolution work (sn_conv_fused). */
+static float *out_buf(const sn_conv_geom *g, int F, float *slot, int which) {
+    size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
+    size_t off = lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN) + lines((size_t)F * K) +
+                 lines((size_t)F);
+    return slot + off + (size_t)which * lines((size_t)F * P);
+}
+
+/* dst[0..n) = src[0..n) for values nothing reads soon (the activations and
+ * gradients the fused passes keep only for whoever looks at them later):
+ * with AVX-512 non-temporal stores, which skip reading the destination's
+ * lines into the cache first. Call stream_done before the data is read. */
+static void stream_copy(float *restrict dst, const float *restrict src, size_t n) {
+#if defined(__AVX512F__)
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 63) != 0; i++) dst[i] = src[i];
+    for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+    for (; i < n; i++) dst[i] = src[i];
+#else
+    memcpy(dst, src, n * sizeof(float));
+#endif
+}
+
+static void stream_done(void) {
+#if defined(__AVX512F__)
+    _mm_sfence();
+#endif
 }
 
 size_t sn_conv_scratch_size(const sn_conv_geom *g, int F, int threads) {
@@ -305,24 +336,31 @@ static void forward_chunk(void *ctx, int t) {
     const size_t in = (size_t)g->C * g->H * g->W, out = (size_t)F * P;
     float *col = j->scratch + slot_floats(g, F) * (size_t)t + lines(COL_MARGIN);
     int lo = (int)((long)j->N * t / j->chunks), hi = (int)((long)j->N * (t + 1) / j->chunks);
+    const sn_conv_fused *post = j->post;
+    float *slot = j->scratch + slot_floats(g, F) * (size_t)t;
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n;
-        float *yn = j->y + out * n;
+        /* with a ReLU after it, y_n and r_n are formed in the slot */
+        float *yn = post ? out_buf(g, F, slot, 0) : j->y + out * n;
         if (!is_identity(g)) im2col(g, xn, col);
         sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
         for (int f = 0; f < F; f++) {
             float *r = yn + (size_t)f * P, bf = j->b[f];
             for (int p = 0; p < P; p++) r[p] += bf;
         }
-        const sn_conv_fused *post = j->post;
         if (!post) continue;
-        float *rn = post->r + out * n;
+        float *rn = out_buf(g, F, slot, 1);
         sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
-        if (post->pool)
-            sn_maxpool_forward(post->pool, 1, rn,
-                               post->p +
-                                   (size_t)post->pool->C * post->pool->OH * post->pool->OW * n);
+        const sn_conv_geom *pg = post->pool;
+        size_t pooled = pg ? (size_t)pg->C * pg->OH * pg->OW : 0;
+        if (pg && post->arg)
+            sn_maxpool_forward_arg(pg, 1, rn, post->p + pooled * n, post->arg + pooled * n);
+        else if (pg)
+            sn_maxpool_forward(pg, 1, rn, post->p + pooled * n);
+        stream_copy(post->y + out * n, yn, out);
+        stream_copy(post->r + out * n, rn, out);
     }
+    if (post) stream_done();
 }
 
 void sn_conv2d_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,
@@ -378,18 +416,24 @@ static void backward_chunk(void *ctx, int t) {
     const sn_conv_fused *post = j->post;
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n, *dyn = j->dy + out * n;
-        if (post) { /* dy_n from dp_n (or dr_n) through the pooling and the ReLU */
+        if (post) { /* dy_n from dp_n (or dr_n) through the pooling and the ReLU, in the slot */
             const sn_conv_geom *pg = post->pool;
-            float *drn = post->dr + out * n;
-            if (pg) {
-                size_t pooled = (size_t)pg->C * pg->OH * pg->OW * n;
-                sn_maxpool_backward(pg, 1, post->r + out * n, post->p + pooled, post->dp + pooled,
-                                    drn);
+            float *drn = pg ? out_buf(g, F, base, 0) : post->dr + out * n;
+            float *dyb = out_buf(g, F, base, 1);
+            size_t pooled = pg ? (size_t)pg->C * pg->OH * pg->OW * n : 0;
+            if (pg && post->arg) { /* dr and dy from arg and dp alone */
+                sn_maxpool_relu_backward(pg, 1, post->arg + pooled, post->dp + pooled, drn, dyb);
+            } else {
+                if (pg)
+                    sn_maxpool_backward(pg, 1, post->r + out * n, post->p + pooled,
+                                        post->dp + pooled, drn);
+                /* r > 0 exactly where y > 0 (r is y or 0, NaN stays NaN), and
+                 * r was just read by the pooling: it is in the cache, y is not */
+                sn_act_backward(SN_ACT_RELU, 0.0f, post->r + out * n, NULL, drn, dyb, out);
             }
-            /* r > 0 exactly where y > 0 (r is y or 0, NaN stays NaN), and r
-             * was just read by the pooling: it is in the cache, y is not */
-            sn_act_backward(SN_ACT_RELU, 0.0f, post->r + out * n, NULL, drn, post->dy + out * n,
-                            out);
+            if (pg) stream_copy(post->dr + out * n, drn, out);
+            stream_copy(post->dy + out * n, dyb, out);
+            dyn = dyb;
         }
         if (!is_identity(g)) im2col(g, xn, col);
         /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
@@ -406,6 +450,7 @@ static void backward_chunk(void *ctx, int t) {
             col2im(g, col, dxn);
         }
     }
+    if (post) stream_done();
 }
 
 /* dw[f, k] = Σ_t dw_tᵀ[k, f], db = Σ_t db_t, each element summed in chunk

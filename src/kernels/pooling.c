@@ -121,7 +121,126 @@ static void maxpool2_plane_backward(const sn_conv_geom *g, const float *x, const
     }
     if (g->H % 2) memset(dx + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
 }
+
+/* maxpool2_plane that also writes arg (pool.h): the window position that
+ * maxpool2_plane_backward picks, + 4 where the maximum is > 0. */
+static void maxpool2_plane_arg(const sn_conv_geom *g, const float *x, float *y,
+                               unsigned char *arg) {
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < g->OH; i++) {
+        const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            int n = g->OW - j < 16 ? g->OW - j : 16;
+            __m512 a, b, c, d;
+            split2(r0 + 2 * j, n, &a, &b);
+            split2(r1 + 2 * j, n, &c, &d);
+            __m512 m = _mm512_mask_mov_ps(a, beats(b, a), b);
+            m = _mm512_mask_mov_ps(m, beats(c, m), c);
+            m = _mm512_mask_mov_ps(m, beats(d, m), d);
+            _mm512_mask_storeu_ps(y + (size_t)i * g->OW + j, lanes(n), m);
+            __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
+            __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
+            __m512i k = _mm512_mask_mov_epi32(three, e2, two);
+            k = _mm512_mask_mov_epi32(k, e1, one);
+            k = _mm512_maskz_mov_epi32((__mmask16)~e0, k);
+            k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(m, zero, _CMP_GT_OQ), k, four);
+            _mm512_mask_cvtepi32_storeu_epi8(arg + (size_t)i * g->OW + j, lanes(n), k);
+        }
+    }
+}
+
+/* From arg: dx as maxpool2_plane_backward writes it, and dxr = dx where the
+ * maximum is > 0, else 0. */
+static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned char *arg,
+                                         const float *dy, float *dx, float *dxr) {
+    const __m512i lo_i = _mm512_loadu_si512(lo_idx), hi_i = _mm512_loadu_si512(hi_idx);
+    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
+    for (int i = 0; i < g->OH; i++) {
+        float *d0 = dx + (size_t)(2 * i) * g->W, *d1 = d0 + g->W;
+        float *q0 = dxr + (size_t)(2 * i) * g->W, *q1 = q0 + g->W;
+        for (int j = 0; j < g->OW; j += 16) {
+            int n = g->OW - j < 16 ? g->OW - j : 16;
+            __m512i k =
+                _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lanes(n), arg + (size_t)i * g->OW + j));
+            __m512 gr = _mm512_maskz_loadu_ps(lanes(n), dy + (size_t)i * g->OW + j);
+            __mmask16 pos = _mm512_test_epi32_mask(k, four);
+            __m512i sel = _mm512_and_si512(k, three);
+            __mmask16 e[4];
+            for (int u = 0; u < 4; u++) e[u] = _mm512_cmpeq_epi32_mask(sel, _mm512_set1_epi32(u));
+            __m512 ga = _mm512_maskz_mov_ps(e[0], gr), gb = _mm512_maskz_mov_ps(e[1], gr);
+            __m512 gc = _mm512_maskz_mov_ps(e[2], gr), gd = _mm512_maskz_mov_ps(e[3], gr);
+            __mmask16 lo = lanes(2 * n), hi = lanes(2 * n - 16);
+            _mm512_mask_storeu_ps(d0 + 2 * j, lo, _mm512_permutex2var_ps(ga, lo_i, gb));
+            _mm512_mask_storeu_ps(d0 + 2 * j + 16, hi, _mm512_permutex2var_ps(ga, hi_i, gb));
+            _mm512_mask_storeu_ps(d1 + 2 * j, lo, _mm512_permutex2var_ps(gc, lo_i, gd));
+            _mm512_mask_storeu_ps(d1 + 2 * j + 16, hi, _mm512_permutex2var_ps(gc, hi_i, gd));
+            ga = _mm512_maskz_mov_ps(pos, ga), gb = _mm512_maskz_mov_ps(pos, gb);
+            gc = _mm512_maskz_mov_ps(pos, gc), gd = _mm512_maskz_mov_ps(pos, gd);
+            _mm512_mask_storeu_ps(q0 + 2 * j, lo, _mm512_permutex2var_ps(ga, lo_i, gb));
+            _mm512_mask_storeu_ps(q0 + 2 * j + 16, hi, _mm512_permutex2var_ps(ga, hi_i, gb));
+            _mm512_mask_storeu_ps(q1 + 2 * j, lo, _mm512_permutex2var_ps(gc, lo_i, gd));
+            _mm512_mask_storeu_ps(q1 + 2 * j + 16, hi, _mm512_permutex2var_ps(gc, hi_i, gd));
+        }
+        if (g->W % 2) d0[g->W - 1] = d1[g->W - 1] = q0[g->W - 1] = q1[g->W - 1] = 0.0f;
+    }
+    if (g->H % 2) {
+        memset(dx + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
+        memset(dxr + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
+    }
+}
+
+#else
+/* The scalar versions of the two above. */
+static void maxpool2_plane_arg_scalar(const sn_conv_geom *g, const float *x, float *y,
+                                      unsigned char *arg) {
+    for (int i = 0; i < g->OH; i++) {
+        const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
+        for (int j = 0; j < g->OW; j++) {
+            float m = fmax_nan(fmax_nan(r0[2 * j], r1[2 * j]), /* as maxpool_plane */
+                               fmax_nan(r0[2 * j + 1], r1[2 * j + 1]));
+            int k = same(r0[2 * j], m)       ? 0
+                    : same(r0[2 * j + 1], m) ? 1
+                    : same(r1[2 * j], m)     ? 2
+                                             : 3;
+            y[(size_t)i * g->OW + j] = m;
+            arg[(size_t)i * g->OW + j] = (unsigned char)(k + (m > 0 ? 4 : 0));
+        }
+    }
+}
+
+static void maxpool2_plane_relu_backward_scalar(const sn_conv_geom *g, const unsigned char *arg,
+                                                const float *dy, float *dx, float *dxr) {
+    memset(dx, 0, sizeof(float) * g->H * g->W);
+    memset(dxr, 0, sizeof(float) * g->H * g->W);
+    for (int i = 0; i < g->OH; i++)
+        for (int j = 0; j < g->OW; j++) {
+            int k = arg[(size_t)i * g->OW + j];
+            size_t p = (size_t)(2 * i + ((k >> 1) & 1)) * g->W + 2 * j + (k & 1);
+            dx[p] = dy[(size_t)i * g->OW + j];
+            if (k & 4) dxr[p] = dx[p];
+        }
+}
 #endif
+
+static void maxpool2_plane_arg_any(const sn_conv_geom *g, const float *x, float *y,
+                                   unsigned char *arg) {
+#if defined(__AVX512F__)
+    maxpool2_plane_arg(g, x, y, arg);
+#else
+    maxpool2_plane_arg_scalar(g, x, y, arg);
+#endif
+}
+
+static void maxpool2_plane_relu_backward_any(const sn_conv_geom *g, const unsigned char *arg,
+                                             const float *dy, float *dx, float *dxr) {
+#if defined(__AVX512F__)
+    maxpool2_plane_relu_backward(g, arg, dy, dx, dxr);
+#else
+    maxpool2_plane_relu_backward_scalar(g, arg, dy, dx, dxr);
+#endif
+}
 
 /* One plane: y[OH, OW] from x[H, W]. */
 static void maxpool_plane(const sn_conv_geom *g, const float *x, float *y) {
@@ -240,14 +359,16 @@ static void avgpool_plane_backward(const sn_conv_geom *g, const float *dy, float
     }
 }
 
-enum { MAX_FWD, MAX_BWD, AVG_FWD, AVG_BWD };
+enum { MAX_FWD, MAX_BWD, AVG_FWD, AVG_BWD, MAX_RELU_BWD };
 
 typedef struct {
     const sn_conv_geom *g;
     int kind;
     long planes, per_chunk;
     const float *x, *y, *dy;
-    float *out;
+    float *out, *out2;
+    const unsigned char *arg_in;
+    unsigned char *arg; /* MAX_FWD: also the window positions (2x2 only) */
 } pool_job;
 
 static void pool_chunk(void *ctx, int c) {
@@ -258,7 +379,14 @@ static void pool_chunk(void *ctx, int c) {
     for (long p = c * j->per_chunk; p < p1; p++) {
         switch (j->kind) {
         case MAX_FWD:
-            maxpool_plane(g, j->x + in * p, j->out + out * p);
+            if (j->arg)
+                maxpool2_plane_arg_any(g, j->x + in * p, j->out + out * p, j->arg + out * p);
+            else
+                maxpool_plane(g, j->x + in * p, j->out + out * p);
+            break;
+        case MAX_RELU_BWD:
+            maxpool2_plane_relu_backward_any(g, j->arg_in + out * p, j->dy + out * p,
+                                             j->out + in * p, j->out2 + in * p);
             break;
         case MAX_BWD:
             maxpool_plane_backward(g, j->x + in * p, j->y + out * p, j->dy + out * p,
@@ -293,6 +421,22 @@ void sn_maxpool_forward(const sn_conv_geom *g, int N, const float *x, float *y) 
 void sn_maxpool_backward(const sn_conv_geom *g, int N, const float *x, const float *y,
                          const float *dy, float *dx) {
     pool_job j = {.g = g, .kind = MAX_BWD, .x = x, .y = y, .dy = dy, .out = dx};
+    pool_run(&j, N);
+}
+
+int sn_maxpool_keeps_arg(const sn_conv_geom *g) {
+    return is_2x2(g);
+}
+
+void sn_maxpool_forward_arg(const sn_conv_geom *g, int N, const float *x, float *y,
+                            unsigned char *arg) {
+    pool_job j = {.g = g, .kind = MAX_FWD, .x = x, .out = y, .arg = arg};
+    pool_run(&j, N);
+}
+
+void sn_maxpool_relu_backward(const sn_conv_geom *g, int N, const unsigned char *arg,
+                              const float *dy, float *dx, float *dxr) {
+    pool_job j = {.g = g, .kind = MAX_RELU_BWD, .arg_in = arg, .dy = dy, .out = dx, .out2 = dxr};
     pool_run(&j, N);
 }
 

@@ -73,6 +73,7 @@ static void conv2d_forward_fused(sn_layer *l, sn_layer *const *next, int k, cons
     if (k == 2) {
         f.pool = sn_maxpool_geom(next[1]);
         f.p = act[3].data;
+        f.arg = sn_maxpool_arg_fill(next[1], act[0].shape[0]);
     }
     sn_conv2d_relu_forward(&c->g, act[0].shape[0], c->F, act[0].data, l->params[0].value.data,
                            l->params[1].value.data, &f, c->scratch, c->slots);
@@ -88,6 +89,7 @@ static void conv2d_backward_fused(sn_layer *l, sn_layer *const *next, int k, con
         f.pool = sn_maxpool_geom(next[1]);
         f.p = act[3].data;
         f.dp = grad[3].data;
+        f.arg = (unsigned char *)sn_maxpool_arg(next[1], act[0].shape[0]);
     }
     sn_conv2d_relu_backward(&c->g, act[0].shape[0], c->F, act[0].data, l->params[0].value.data, &f,
                             l->params[0].grad.data, l->params[1].grad.data,

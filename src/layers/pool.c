@@ -26,12 +26,31 @@ typedef struct pool {
     sn_layer base;
     sn_conv_geom g;
     int max; /* 1: max pooling, 0: average */
+    /* max pooling where sn_maxpool_keeps_arg: the window positions of the
+     * last forward pass (pool.h), room for arg_cap samples, filled for
+     * arg_n (0: not filled) */
+    unsigned char *arg;
+    int arg_cap, arg_n;
 } pool;
+
+unsigned char *sn_maxpool_arg_fill(sn_layer *l, int n) {
+    pool *p = (pool *)l;
+    p->arg_n = p->arg && n <= p->arg_cap ? n : 0;
+    return p->arg_n ? p->arg : NULL;
+}
+
+const unsigned char *sn_maxpool_arg(const sn_layer *l, int n) {
+    const pool *p = (const pool *)l;
+    return p->arg && p->arg_n == n ? p->arg : NULL;
+}
 
 static void pool_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
     (void)train;
     pool *p = (pool *)l;
-    if (p->max)
+    unsigned char *arg = p->max ? sn_maxpool_arg_fill(l, x->shape[0]) : NULL;
+    if (arg)
+        sn_maxpool_forward_arg(&p->g, x->shape[0], x->data, y->data, arg);
+    else if (p->max)
         sn_maxpool_forward(&p->g, x->shape[0], x->data, y->data);
     else
         sn_avgpool_forward(&p->g, x->shape[0], x->data, y->data);
@@ -47,8 +66,29 @@ static void pool_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, c
         sn_avgpool_backward(&p->g, x->shape[0], dy->data, dx->data);
 }
 
+static size_t pool_reserve_bytes(const sn_layer *l, int max_batch) {
+    const pool *p = (const pool *)l;
+    if (max_batch <= p->arg_cap) return 0;
+    return (size_t)max_batch * (size_t)p->g.C * (size_t)p->g.OH * (size_t)p->g.OW;
+}
+
+static sn_status pool_reserve(sn_layer *l, int max_batch, sn_error *err) {
+    pool *p = (pool *)l;
+    if (max_batch <= p->arg_cap) return SN_OK;
+    sn_free(p->arg);
+    p->arg_cap = p->arg_n = 0;
+    p->arg = sn_alloc(pool_reserve_bytes(l, max_batch), 1);
+    if (!p->arg) return sn_fail(err, SN_ERR_NOMEM, "maxpool: out of memory");
+    p->arg_cap = max_batch;
+    return SN_OK;
+}
+
+static void pool_free(sn_layer *l) {
+    sn_free(((pool *)l)->arg);
+}
+
 static const sn_layer_ops maxpool_ops = {
-    .kind = "maxpool", .forward = pool_forward, .backward = pool_backward};
+    .kind = "maxpool", .forward = pool_forward, .backward = pool_backward, .free = pool_free};
 static const sn_layer_ops avgpool_ops = {
     .kind = "avgpool", .forward = pool_forward, .backward = pool_backward};
 static const sn_layer_ops global_ops = {
@@ -84,6 +124,10 @@ sn_status sn_pool_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     if (s == SN_OK) s = sn_args_done(a, 1, err);
     if (s == SN_OK) s = make(a, max ? &maxpool_ops : &avgpool_ops, &g, max, out, err);
     if (s != SN_OK) return s;
+    if (max && sn_maxpool_keeps_arg(&g)) {
+        (*out)->reserve = pool_reserve;
+        (*out)->reserve_bytes = pool_reserve_bytes;
+    }
     char win[64];
     sn_window_desc(&g, 0, 0, win, sizeof win);
     snprintf((*out)->desc, sizeof(*out)->desc, "%s %s", a->kind, win);

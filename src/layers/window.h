@@ -37,5 +37,12 @@ void sn_window_desc(const sn_conv_geom *g, int same, int def_stride, char *buf, 
 /* The window of a maxpool layer, NULL for any other layer (a convolution
  * takes the pooling after it into its own pass: layer.h, fuse). */
 const sn_conv_geom *sn_maxpool_geom(const sn_layer *l);
+/* The window positions of a maxpool layer (kernels/pool.h, arg): the
+ * buffer to fill for a forward pass of n samples (NULL when the layer keeps
+ * none, or none for n), which marks it filled; and the buffer a backward
+ * pass of n samples may read, NULL unless the last forward pass filled it
+ * for n. */
+unsigned char *sn_maxpool_arg_fill(sn_layer *l, int n);
+const unsigned char *sn_maxpool_arg(const sn_layer *l, int n);
 
 #endif
