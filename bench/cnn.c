@@ -11,7 +11,11 @@
  * --profile, also the time per layer (forward and backward) of the last
  * repeat.
  *
- * usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] [--threads LIST]
+ * With --spec FILE, the network of a .net file instead (e.g.
+ * examples/fashion-cnn-bn.net; its optimizer, batches of 128 as above).
+ *
+ * usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] [--spec FILE]
+ *        [--threads LIST]
  * (LIST as in bench/threads_opt.h; default 1,2) */
 #include "model/model.h"
 #include "optim/optim.h"
@@ -78,16 +82,28 @@ int main(int argc, char **argv) {
     bench_threads bt;
     if (!bench_threads_parse(&argc, argv, &bt)) return 2;
     int profile = 0, npos = 0;
-    const char *pos[3] = {NULL, NULL, NULL};
+    const char *pos[3] = {NULL, NULL, NULL}, *net = spec;
+    static char text[1 << 16];
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--profile") == 0)
+        if (strcmp(argv[i], "--profile") == 0) {
             profile = 1;
-        else if (npos < 3)
+        } else if (strcmp(argv[i], "--spec") == 0 && i + 1 < argc) {
+            FILE *f = fopen(argv[++i], "r");
+            size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+            if (!f || ferror(f) || len == sizeof text - 1) {
+                fprintf(stderr, "bench_cnn: cannot read %s (or over 64 KiB)\n", argv[i]);
+                if (f) fclose(f);
+                return 2;
+            }
+            fclose(f);
+            text[len] = '\0';
+            net = text;
+        } else if (npos < 3)
             pos[npos++] = argv[i];
     }
     if (!pos[0]) {
-        fprintf(stderr,
-                "usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] [--threads LIST]\n");
+        fprintf(stderr, "usage: bench_cnn DATA_DIR [BATCHES] [REPEATS] [--profile] [--spec FILE] "
+                        "[--threads LIST]\n");
         return 2;
     }
     int batches = pos[1] ? atoi(pos[1]) : 100, repeats = pos[2] ? atoi(pos[2]) : 2;
@@ -106,7 +122,7 @@ int main(int argc, char **argv) {
         bench_threads_apply(&bt, k);
         sn_model *m = NULL;
         sn_optimizer *opt = NULL;
-        if (sn_model_from_spec(spec, "bench", 1, &m, &err) != SN_OK ||
+        if (sn_model_from_spec(net, "bench", 1, &m, &err) != SN_OK ||
             sn_model_reserve(m, BATCH, &err) != SN_OK ||
             sn_optimizer_new(m, sn_model_config(m), &opt, &err) != SN_OK) {
             fprintf(stderr, "bench_cnn: %s\n", err.msg);

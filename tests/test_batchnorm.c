@@ -10,6 +10,7 @@
  * statistics, and spec errors. */
 #include "fd_train.h"
 #include "fixture.h"
+#include "kernels/norm.h"
 #include "model/model.h"
 
 #include <stdlib.h>
@@ -193,6 +194,78 @@ static void test_save_load_and_modes(void) {
     sn_model_free(m);
 }
 
+/* The per-channel kernels against their definitions written as the plain
+ * loops (each plane's sum one chain of float additions in order, added
+ * into a double in sample order): bitwise equal on 1 and 2 threads, on
+ * sizes large enough to be split. */
+static void test_kernels_exact(void) {
+    static const int shapes[][3] = {{67, 5, 611}, {128, 3, 196}, {9, 4, 1000}, {20, 7, 7}};
+    sn_rng r;
+    sn_rng_seed(&r, 23, 1);
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        int N = shapes[k][0], C = shapes[k][1], S = shapes[k][2];
+        size_t n = (size_t)N * C * S;
+        float *x = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n);
+        float *y = malloc(sizeof(float) * n), *want = malloc(sizeof(float) * n);
+        float mean[8], var[8], m2[8], v2[8], sdy[8], sdyx[8], a[8], b[8], d[8];
+        double acc[16], ra[16];
+        random_fill(x, n, &r, 3.0f, 0.7f);
+        random_fill(dy, n, &r, 1e-3f, 0.0f);
+        for (int c = 0; c < C; c++) {
+            double s = 0, q = 0, g = 0, gx = 0;
+            for (int i = 0; i < N; i++) {
+                const float *xc = x + ((size_t)i * C + c) * S;
+                float t = 0;
+                for (int j = 0; j < S; j++) t += xc[j];
+                s += t;
+            }
+            m2[c] = (float)(s / ((double)N * S));
+            for (int i = 0; i < N; i++) {
+                const float *xc = x + ((size_t)i * C + c) * S, *gc = dy + ((size_t)i * C + c) * S;
+                float t = 0, t1 = 0, t2 = 0;
+                for (int j = 0; j < S; j++) {
+                    t += (xc[j] - m2[c]) * (xc[j] - m2[c]);
+                    t1 += gc[j];
+                    t2 += gc[j] * (xc[j] - m2[c]);
+                }
+                q += t;
+                g += t1;
+                gx += t2;
+            }
+            v2[c] = (float)(q / ((double)N * S));
+            ra[c] = g;
+            ra[C + c] = gx;
+            a[c] = 0.5f + (float)c, b[c] = 0.25f - (float)c, d[c] = 0.125f * (float)c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int c = (int)(i / (size_t)S % (size_t)C);
+            want[i] = a[c] * dy[i] + b[c] * (x[i] - m2[c]) + d[c];
+        }
+        for (int t = 1; t <= 2; t++) {
+            sn_set_threads(t);
+            sn_channel_moments(x, N, C, S, mean, var, acc);
+            CHECK(memcmp(mean, m2, sizeof(float) * C) == 0);
+            CHECK(memcmp(var, v2, sizeof(float) * C) == 0);
+            sn_channel_dot(x, dy, N, C, S, m2, sdy, sdyx, acc);
+            for (int c = 0; c < C; c++) {
+                CHECK(sdy[c] == (float)ra[c]);
+                CHECK(sdyx[c] == (float)ra[C + c]);
+            }
+            sn_channel_affine2(dy, x, y, N, C, S, a, b, m2, d);
+            CHECK(memcmp(y, want, sizeof(float) * n) == 0);
+            sn_channel_affine(x, y, N, C, S, a, b);
+            int same = 1;
+            for (size_t i = 0; i < n; i++) {
+                int c = (int)(i / (size_t)S % (size_t)C);
+                same &= y[i] == a[c] * x[i] + b[c];
+            }
+            CHECK(same);
+        }
+        sn_set_threads(1);
+        free(x), free(dy), free(y), free(want);
+    }
+}
+
 static void expect_error(const char *line, const char *want) {
     char spec[256];
     snprintf(spec, sizeof spec, "input 4\n%s\ndense 2\nloss mse\n", line);
@@ -207,6 +280,7 @@ int main(void) {
     test_fixture_cases();
     test_gradchecks();
     test_save_load_and_modes();
+    test_kernels_exact();
     expect_error("batchnorm momentum=2", "t.net:2: batchnorm: momentum must be in [0, 1]");
     expect_error("batchnorm eps=0", "t.net:2: batchnorm: eps must be > 0");
     expect_error("batchnorm 3", "t.net:2: batchnorm: unexpected argument '3'");
