@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process benchmark, as users run it: seconds per epoch of
 # `scratchnet train` on Fashion-MNIST for examples/fashion-mlp.net, the SGD
-# MLP 784-256-128-10 of bench/sgd-mlp.net and examples/fashion-cnn.net,
+# MLP 784-256-128-10 of bench/sgd-mlp.net, examples/fashion-cnn.net and
+# examples/fashion-cnn-bn.net (MODELS=fashion-cnn-bn; not run by default),
 # against PyTorch twins (bench/cli_torch.py) doing the same work per epoch
 # (training, the validation split when the spec has one, the test set).
 #
@@ -15,7 +16,8 @@
 # (bench/peer-env.sh); the ratio is against PyTorch's best of the three.
 #
 # usage: bench/cli.sh [BUILD_DIR]
-#   env: MODELS ("fashion-mlp sgd-mlp fashion-cnn"), EXTRA (3; the CNN: 2),
+#   env: MODELS ("fashion-mlp sgd-mlp fashion-cnn"; also fashion-cnn-bn),
+#        EXTRA (3; the CNNs: 2),
 #        REPEATS (2), TORCH (1; 0 skips PyTorch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +41,7 @@ spec_of() {
     fashion-mlp) echo examples/fashion-mlp.net ;;
     sgd-mlp) echo bench/sgd-mlp.net ;;
     fashion-cnn) echo examples/fashion-cnn.net ;;
+    fashion-cnn-bn) echo examples/fashion-cnn-bn.net ;;
     *)
         echo "cli.sh: unknown model $1" >&2
         exit 1
@@ -97,7 +100,7 @@ echo "cli.sh: $(nproc) CPUs; load at start: $(uptime | sed 's/.*load average: //
 summary=()
 for model in $models; do
     extra=${EXTRA:-3}
-    [ "$model" = fashion-cnn ] && extra=${EXTRA:-2}
+    case $model in fashion-cnn*) extra=${EXTRA:-2} ;; esac
     echo "== $model ($(spec_of "$model")), 2 vs $((2 + extra)) epochs, best of $repeats"
     sn_default=$(per_epoch run_sn "$model" default "$extra")
     sn_one=$(per_epoch run_sn "$model" 1 "$extra")

@@ -11,6 +11,9 @@ and the test set; at the end evaluate the test set and save the weights.
   fashion-cnn  examples/fashion-cnn.net: conv 3x3x32, ReLU, max-pool 2,
                conv 3x3x64, ReLU, max-pool 2, dense 128, ReLU, dense 10,
                Adam 1e-3, cosine schedule, batch 128
+  fashion-cnn-bn  examples/fashion-cnn-bn.net: as fashion-cnn with padding 1
+               (pad=same), batch norm before each ReLU, dropout 0.25 after
+               the convolutions and 0.5 after the hidden dense layer
 
 usage: python3 bench/cli_torch.py MODEL DATA_DIR EPOCHS THREADS OUT_FILE
 (threads: torch.set_num_threads; OPENBLAS_NUM_THREADS and OMP_WAIT_POLICY
@@ -35,6 +38,12 @@ def build(name):
         return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
                              nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                              nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10)), "adam", 0.0
+    if name == "fashion-cnn-bn":
+        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
+                             nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+                             nn.Flatten(), nn.Linear(3136, 128), nn.BatchNorm1d(128), nn.ReLU(),
+                             nn.Dropout(0.5), nn.Linear(128, 10)), "adam", 0.0
     raise SystemExit(f"cli_torch: unknown model {name}")
 
 
