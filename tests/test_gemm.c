@@ -166,55 +166,61 @@ static void test_small_paths(void) {
 /* The bits of an output depend on K alone, not on the path or tile that
  * computes it: small products read A and B in place, with tiles of their own;
  * the same product as the top-left corner of a larger one (130 more rows and
- * 260 more columns: both operands packed, the usual tiles, several threads)
- * must give the same bits, on 1 and 2 threads. M = 1 has its own path,
- * checked in test_one_row. */
+ * `more_n` more columns: both operands packed, the usual tiles, several
+ * threads) must give the same bits, on 1 and 2 threads. Returns 0 if not. */
+static int paths_agree(int tA, int tB, int M, int N, int K, int more_n, float alpha, float beta) {
+    int M2 = M + 130, N2 = N + more_n, bad = 0;
+    /* op(A2)[:M, :] = op(A), op(B2)[:, :N] = op(B), C2[:M, :N] = C */
+    int lda = tA ? M : K, ldb = tB ? K : N, lda2 = tA ? M2 : K, ldb2 = tB ? K : N2;
+    float *A2 = alloc_fill((size_t)M2 * K), *B2 = alloc_fill((size_t)K * N2);
+    float *C2 = alloc_fill((size_t)M2 * N2), *C0 = malloc(sizeof(float) * M * N);
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M; i++)
+        for (int p = 0; p < K; p++)
+            A[tA ? (size_t)p * lda + i : (size_t)i * lda + p] =
+                A2[tA ? (size_t)p * lda2 + i : (size_t)i * lda2 + p];
+    for (int p = 0; p < K; p++)
+        for (int j = 0; j < N; j++)
+            B[tB ? (size_t)j * ldb + p : (size_t)p * ldb + j] =
+                B2[tB ? (size_t)j * ldb2 + p : (size_t)p * ldb2 + j];
+    for (int i = 0; i < M; i++) memcpy(C0 + (size_t)i * N, C2 + (size_t)i * N2, sizeof(float) * N);
+    sn_set_threads(2);
+    sn_sgemm(tA, tB, M2, N2, K, alpha, A2, lda2, B2, ldb2, beta, C2, N2);
+    for (int threads = 1; threads <= 2; threads++) {
+        sn_set_threads(threads);
+        memcpy(C, C0, sizeof(float) * M * N);
+        sn_sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+        for (int i = 0; i < M; i++)
+            if (memcmp(C + (size_t)i * N, C2 + (size_t)i * N2, sizeof(float) * N)) {
+                fprintf(stderr, "  paths differ: tA=%d tB=%d M=%d N=%d K=%d threads=%d row %d\n",
+                        tA, tB, M, N, K, threads, i);
+                bad = 1;
+                break;
+            }
+    }
+    free(A2), free(B2), free(C2), free(C0), free(A), free(B), free(C);
+    return !bad;
+}
+
+/* paths_agree on every combination of the sizes 3, 10, 17, 64, 65 (M) and
+ * 1, 3, 10, 17, 64, 65 (N, K), all transposes and alpha/beta pairs; and on
+ * wide products read in place (N > 256, K <= 128) against the packed path.
+ * M = 1 has its own path, checked in test_one_row. */
 static void test_paths_agree(void) {
     static const int sizes[] = {1, 3, 10, 17, 64, 65};
     static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 0.75f}};
-    int c = 0, bad = 0;
+    int c = 0, ok = 1;
     for (int t = 0; t < 4; t++)
         for (int m = 1; m < 6; m++)
             for (int n = 0; n < 6; n++)
-                for (int k = 0; k < 6; k++, c++) {
-                    int tA = t >> 1, tB = t & 1, M = sizes[m], N = sizes[n], K = sizes[k];
-                    int M2 = M + 130, N2 = N + 260;
-                    float alpha = ab[c % 3][0], beta = ab[c % 3][1];
-                    /* op(A2)[:M, :] = op(A), op(B2)[:, :N] = op(B), C2[:M, :N] = C */
-                    int lda = tA ? M : K, ldb = tB ? K : N, lda2 = tA ? M2 : K, ldb2 = tB ? K : N2;
-                    float *A2 = alloc_fill((size_t)M2 * K), *B2 = alloc_fill((size_t)K * N2);
-                    float *C2 = alloc_fill((size_t)M2 * N2), *C0 = malloc(sizeof(float) * M * N);
-                    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
-                    float *C = malloc(sizeof(float) * M * N);
-                    for (int i = 0; i < M; i++)
-                        for (int p = 0; p < K; p++)
-                            A[tA ? (size_t)p * lda + i : (size_t)i * lda + p] =
-                                A2[tA ? (size_t)p * lda2 + i : (size_t)i * lda2 + p];
-                    for (int p = 0; p < K; p++)
-                        for (int j = 0; j < N; j++)
-                            B[tB ? (size_t)j * ldb + p : (size_t)p * ldb + j] =
-                                B2[tB ? (size_t)j * ldb2 + p : (size_t)p * ldb2 + j];
-                    for (int i = 0; i < M; i++)
-                        memcpy(C0 + (size_t)i * N, C2 + (size_t)i * N2, sizeof(float) * N);
-                    sn_set_threads(2);
-                    sn_sgemm(tA, tB, M2, N2, K, alpha, A2, lda2, B2, ldb2, beta, C2, N2);
-                    for (int threads = 1; threads <= 2; threads++) {
-                        sn_set_threads(threads);
-                        memcpy(C, C0, sizeof(float) * M * N);
-                        sn_sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
-                        for (int i = 0; i < M; i++)
-                            if (memcmp(C + (size_t)i * N, C2 + (size_t)i * N2, sizeof(float) * N)) {
-                                fprintf(stderr,
-                                        "  paths differ: tA=%d tB=%d M=%d N=%d K=%d threads=%d "
-                                        "row %d\n",
-                                        tA, tB, M, N, K, threads, i);
-                                bad++;
-                                break;
-                            }
-                    }
-                    free(A2), free(B2), free(C2), free(C0), free(A), free(B), free(C);
-                }
-    CHECK(bad == 0);
+                for (int k = 0; k < 6; k++, c++)
+                    ok &= paths_agree(t >> 1, t & 1, sizes[m], sizes[n], sizes[k], 260,
+                                      ab[c % 3][0], ab[c % 3][1]);
+    static const int wide[][3] = {{33, 700, 70}, {64, 300, 128}, {10, 1000, 9}, {65, 257, 129}};
+    for (int s = 0; s < 4; s++)
+        ok &= paths_agree(0, 0, wide[s][0], wide[s][1], wide[s][2], 0, ab[s % 3][0], ab[s % 3][1]);
+    CHECK(ok);
 }
 
 /* alpha == 0 or K == 0: C = beta * C and A, B are not read. */
