@@ -68,8 +68,8 @@ int main(void) {
                   "loss softmax_xent\n",
                   4, 2, 1, 1);
     rnn_threads("input 3\nlstm 6 layers=2\ndense 3\nloss softmax_xent\n");
-    /* 4·272² recurrent weights: split by units, 9 panels of them (the last
-     * 16 units wide) */
+    /* 4·272² recurrent weights: in panels, steps split by units (5 panels,
+     * the last 16 units wide) */
     rnn_threads("input 3\nlstm 272\ndense 3\nloss softmax_xent\n");
     rnn_single_steps("input 3\nlstm 272\nloss mse\n", 1);
     rnn_single_steps("input 3\nlstm 272\nloss mse\n", 5);

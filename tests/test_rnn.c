@@ -111,8 +111,8 @@ int main(void) {
     rnn_gradcheck("input 2\nrnn 4 act=relu\ndense 3\nloss softmax_xent\n", 5, 2, 1, 0);
     rnn_gradcheck("input 1\nonehot 5\nrnn 6\ndense 5\nloss softmax_xent\n", 5, 2, 1, 0);
     rnn_threads("input 3\nrnn 6 layers=2\ndense 3\nloss softmax_xent\n");
-    /* 528² recurrent weights: split by units, 17 panels of them (the last
-     * 16 units wide) */
+    /* 528² recurrent weights: in panels, steps split by units (9 panels, the
+     * last 16 units wide) */
     rnn_threads("input 3\nrnn 528 act=relu\ndense 3\nloss softmax_xent\n");
     rnn_single_steps("input 3\nrnn 528\nloss mse\n", 1);
     rnn_single_steps("input 3\nrnn 6\nloss mse\n", 4);

@@ -64,7 +64,7 @@ void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float
  *   sn_rnn_panel_product: C[:, q·H + u] = beta·C + A B[:, q·H + u] for the
  *   units u in [u0, u1) (u0 a multiple of SN_RNN_PANEL) of every gate
  *   block; A: [M, K] rows lda apart, C: rows ldc apart. */
-#define SN_RNN_PANEL 32
+#define SN_RNN_PANEL 64
 void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P);
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
                           const float *P, float beta, float *C, int ldc);

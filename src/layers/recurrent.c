@@ -347,13 +347,15 @@ static void run_streams(void *ctx, int chunk) {
     }
 }
 
-/* Splitting by units costs a hand-off per step (about a microsecond): it
- * needs this many multiply-adds per step, and recurrent weights of at least
- * STEP_MIN_WEIGHTS floats (below, every core keeps all of them in its L2). */
-#define STEP_MT_MIN (1 << 17)
+/* From STEP_MIN_WEIGHTS recurrent weights on (1 MiB, half a core's L2),
+ * W_hh is kept in panels and steps are split by units: one thread's product
+ * reads each weight once per step for all streams, and two threads share
+ * the weights between their caches. Splitting costs a hand-off per step
+ * (about a microsecond): it needs STEP_MT_MIN multiply-adds per step. */
 #ifndef STEP_MIN_WEIGHTS
 #define STEP_MIN_WEIGHTS (1 << 18)
 #endif
+#define STEP_MT_MIN (1 << 17)
 
 void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backward,
                       void (*fn)(const sn_rnn_slice *s)) {
@@ -362,16 +364,15 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
     const float *W = v->w_hh->value.data;
     step_job job = {
         v, dy, NULL, 0, arg, backward, (H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, sn_get_threads(), fn};
-    if (job.chunks > job.panels) job.chunks = job.panels;
-    int units = job.chunks > 1 && weights >= STEP_MIN_WEIGHTS &&
-                (double)v->N * (double)weights >= STEP_MT_MIN;
-    if (!units) {
+    if (weights < STEP_MIN_WEIGHTS) {
         if (!backward) sn_transpose(W, GH, H, v->whh_t);
         job.B = backward ? W : v->whh_t;
         job.chunks = sn_rnn_chunks(v->N);
         sn_parallel(job.chunks, run_streams, &job);
         return;
     }
+    if (job.chunks > job.panels) job.chunks = job.panels;
+    if ((double)v->N * (double)weights < STEP_MT_MIN) job.chunks = 1;
     if (backward) {
         if (v->T > 1) sn_rnn_pack(W, 0, 1, H, GH, v->whh_p); /* B = W_hh */
         job.B = v->whh_p;
@@ -381,7 +382,10 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
     }
     for (int i = 0; i < v->T; i++) {
         job.t = backward ? v->T - 1 - i : i;
-        sn_parallel(job.chunks, run_units, &job);
+        if (job.chunks == 1)
+            run_units(&job, 0);
+        else
+            sn_parallel(job.chunks, run_units, &job);
     }
 }
 

@@ -112,10 +112,11 @@ typedef struct sn_rnn_slice {
  *     independent through time; every thread reads all recurrent weights
  *     at every step;
  *   - when the recurrent weights are too large for that to stay in one
- *     core's cache, every step is one parallel job whose chunks are ranges
- *     of hidden units (whole panels of SN_RNN_PANEL units) over all
- *     streams: a thread reads only its share of the weights, once per step
- *     for all streams.
+ *     core's cache, they are kept in panels (sn_rnn_pack), every step's
+ *     product takes all streams (each weight read once per step), and on
+ *     several threads every step is one parallel job whose chunks are
+ *     ranges of hidden units (whole panels): a thread reads only its share
+ *     of the weights.
  * Every value is computed as without any split (K is never split), so the
  * way chosen never changes a result. The recurrent product's B is W_hhᵀ
  * [H, G·H] in forward (made in v->whh_t) and W_hh [G·H, H] in backward (in
