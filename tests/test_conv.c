@@ -170,7 +170,8 @@ static void test_gradchecks(void) {
 }
 
 /* One training step through the model (sn_model_forward / backward, where a
- * convolution runs the ReLU and max pooling after it in its own pass), and
+ * convolution or a batch norm runs the ReLU and max pooling after it in its
+ * own pass), and
  * the same step layer by layer on a twin model: every activation, every
  * gradient and every parameter gradient must be bitwise equal. The inputs
  * are coarsely quantized so that pooling windows hold ties and ReLU meets
@@ -253,6 +254,11 @@ static void test_fused_passes(void) {
         "loss softmax_xent\n",
         "input 1x30x30\nconv2d 6 3\nrelu\nmaxpool 2\nconv2d 8 3\nrelu\nmaxpool 2\nflatten\n"
         "dense 3\nloss softmax_xent\n",
+        "input 1x14x13\nconv2d 4 3 pad=same\nbatchnorm\nrelu\nmaxpool 2\nconv2d 5 3\n"
+        "batchnorm\nrelu\nmaxpool 2\nflatten\ndense 6\nbatchnorm\nrelu\ndense 3\n"
+        "loss softmax_xent\n",
+        "input 2x9x9\nconv2d 3 3\nbatchnorm\nrelu\nmaxpool 3 stride=2\nflatten\ndense 3\n"
+        "loss softmax_xent\n",
     };
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++)
         for (int t = 1; t <= 2; t++) {

@@ -12,6 +12,8 @@
 #include "kernels/norm.h"
 
 #include "core/threads.h"
+#include "kernels/act.h"
+#include "kernels/pool.h"
 
 /* planes summed side by side */
 #define NS 8
@@ -245,4 +247,50 @@ void sn_channel_affine2(const float *dy, const float *x, float *dx, int N, int C
         float *dn = dx + (size_t)n * C;
         for (int c = 0; c < C; c++) dn[c] = a[c] * gn[c] + b[c] * (xn[c] - m[c]) + d[c];
     }
+}
+
+typedef struct {
+    const float *x;
+    float *y, *r, *p;
+    unsigned char *arg;
+    int N, C, S, chunks;
+    const float *a, *b;
+    const sn_conv_geom *pool;
+} fused_job;
+
+/* samples [n0, n1): affine, ReLU, pooling, each while the sample is in the cache */
+static void affine_relu_pool_chunk(void *ctx, int t) {
+    const fused_job *j = ctx;
+    const int C = j->C, S = j->S;
+    const size_t in = (size_t)C * S, out = (size_t)C * j->pool->OH * j->pool->OW;
+    int n0, n1;
+    range(j->N, j->chunks, t, &n0, &n1);
+    for (int n = n0; n < n1; n++) {
+        for (int c = 0; c < C; c++) {
+            const float ac = j->a[c], bc = j->b[c];
+            const float *xc = j->x + in * n + (size_t)c * S;
+            float *yc = j->y + in * n + (size_t)c * S;
+            for (int i = 0; i < S; i++) yc[i] = ac * xc[i] + bc;
+        }
+        sn_act_forward(SN_ACT_RELU, 0.0f, j->y + in * n, j->r + in * n, in);
+        sn_maxpool_forward_arg(j->pool, 1, j->r + in * n, j->p + out * n, j->arg + out * n);
+    }
+}
+
+void sn_channel_affine_relu_pool(const float *x, float *y, float *r, float *p, unsigned char *arg,
+                                 int N, int C, int S, const float *a, const float *b,
+                                 const sn_conv_geom *pool) {
+    fused_job j = {.x = x,
+                   .y = y,
+                   .r = r,
+                   .p = p,
+                   .arg = arg,
+                   .N = N,
+                   .C = C,
+                   .S = S,
+                   .a = a,
+                   .b = b,
+                   .pool = pool};
+    j.chunks = norm_chunks(N, C, S, N);
+    sn_parallel(j.chunks, affine_relu_pool_chunk, &j);
 }

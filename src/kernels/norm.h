@@ -8,6 +8,7 @@
 #ifndef SN_KERNELS_NORM_H
 #define SN_KERNELS_NORM_H
 
+#include "kernels/conv.h"
 #include "scratchnet.h"
 
 #include <stddef.h>
@@ -28,5 +29,13 @@ void sn_channel_dot(const float *x, const float *dy, int N, int C, int S, const 
 /* dx[n,c,s] = a[c]·dy[n,c,s] + b[c]·(x[n,c,s] − m[c]) + d[c]  (dx may be dy). */
 void sn_channel_affine2(const float *dy, const float *x, float *dx, int N, int C, int S,
                         const float *a, const float *b, const float *m, const float *d);
+
+/* For an image batch (S = H·W of pool's input, C = pool's C) with a 2x2
+ * max pooling after a ReLU after it: y = a·x + b as sn_channel_affine,
+ * r = max(y, 0) as sn_act_forward's ReLU, p and arg as
+ * sn_maxpool_forward_arg (kernels/pool.h), sample by sample. */
+void sn_channel_affine_relu_pool(const float *x, float *y, float *r, float *p, unsigned char *arg,
+                                 int N, int C, int S, const float *a, const float *b,
+                                 const sn_conv_geom *pool);
 
 #endif

@@ -39,10 +39,13 @@
  * [eps=1e-5] [sync=0|1]`. The loops are in src/kernels/norm.c. */
 #include "dist/dist.h"
 #include "kernels/norm.h"
+#include "kernels/pool.h"
 #include "layers/layer.h"
+#include "layers/window.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef struct batchnorm {
     sn_layer base;
@@ -83,7 +86,9 @@ static double sync_moments(batchnorm *bn, const float *x, int N) {
     return v[0];
 }
 
-static void batchnorm_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
+/* The statistics of the forward pass (updating the running ones when
+ * training) and the coefficients a, b of y = a x + b. */
+static void batchnorm_prepare(sn_layer *l, const sn_tensor *x, int train) {
     batchnorm *bn = (batchnorm *)l;
     int N = x->shape[0], C = bn->C, S = bn->S;
     const float *g = l->params[GAMMA].value.data, *be = l->params[BETA].value.data;
@@ -110,7 +115,12 @@ static void batchnorm_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int
         bn->a[c] = g[c] * bn->invstd[c];
         bn->b[c] = be[c] - bn->a[c] * bn->mean[c];
     }
-    sn_channel_affine(x->data, y->data, N, C, S, bn->a, bn->b);
+}
+
+static void batchnorm_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
+    batchnorm *bn = (batchnorm *)l;
+    batchnorm_prepare(l, x, train);
+    sn_channel_affine(x->data, y->data, x->shape[0], bn->C, bn->S, bn->a, bn->b);
 }
 
 static void batchnorm_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y,
@@ -157,6 +167,52 @@ static void batchnorm_backward(sn_layer *l, const sn_tensor *x, const sn_tensor 
     if (dx) sn_channel_affine2(dy->data, x->data, dx->data, N, C, S, bn->a, bn->b, bn->mean, bn->d);
 }
 
+/* A ReLU and a 2x2 max pooling after an image batch norm run in one pass
+ * over each sample with the normalization (layer.h: fuse): y = a x + b,
+ * r = max(y, 0), p = maxpool(r) with its window positions, and backward
+ * dL/dr and dL/dy from those positions alone (kernels/pool.h), then batch
+ * norm's own backward. Without the positions (a batch the pooling has no
+ * room for) the layers run one by one. */
+static int batchnorm_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
+    const batchnorm *bn = (const batchnorm *)l;
+    if (bn->S == 1 || avail < 2 || strcmp(next[0]->ops->kind, "relu") != 0) return 0;
+    const sn_conv_geom *pg = sn_maxpool_geom(next[1]);
+    return pg && sn_maxpool_keeps_arg(pg) ? 2 : 0;
+}
+
+static void batchnorm_forward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                                    int train) {
+    (void)k;
+    batchnorm *bn = (batchnorm *)l;
+    unsigned char *arg = sn_maxpool_arg_fill(next[1], act[0].shape[0]);
+    if (!arg) {
+        batchnorm_forward(l, &act[0], (sn_tensor *)&act[1], train);
+        for (int u = 0; u < 2; u++)
+            next[u]->ops->forward(next[u], &act[u + 1], (sn_tensor *)&act[u + 2], train);
+        return;
+    }
+    batchnorm_prepare(l, &act[0], train);
+    sn_channel_affine_relu_pool(act[0].data, act[1].data, act[2].data, act[3].data, arg,
+                                act[0].shape[0], bn->C, bn->S, bn->a, bn->b,
+                                sn_maxpool_geom(next[1]));
+}
+
+static void batchnorm_backward_fused(sn_layer *l, sn_layer *const *next, int k,
+                                     const sn_tensor *act, const sn_tensor *grad, int want_dx) {
+    (void)k;
+    const unsigned char *arg = sn_maxpool_arg(next[1], act[0].shape[0]);
+    sn_tensor *dx = want_dx ? (sn_tensor *)&grad[0] : NULL;
+    if (!arg) {
+        for (int u = 1; u >= 0; u--)
+            next[u]->ops->backward(next[u], &act[u + 1], &act[u + 2], &grad[u + 2],
+                                   (sn_tensor *)&grad[u + 1]);
+    } else {
+        sn_maxpool_relu_backward(sn_maxpool_geom(next[1]), act[0].shape[0], arg, grad[3].data,
+                                 grad[2].data, grad[1].data);
+    }
+    batchnorm_backward(l, &act[0], &act[1], &grad[1], dx);
+}
+
 static void batchnorm_free(sn_layer *l) {
     batchnorm *bn = (batchnorm *)l;
     sn_free(bn->mean);
@@ -166,7 +222,10 @@ static void batchnorm_free(sn_layer *l) {
 static const sn_layer_ops batchnorm_ops = {.kind = "batchnorm",
                                            .forward = batchnorm_forward,
                                            .backward = batchnorm_backward,
-                                           .free = batchnorm_free};
+                                           .free = batchnorm_free,
+                                           .fuse = batchnorm_fuse,
+                                           .forward_fused = batchnorm_forward_fused,
+                                           .backward_fused = batchnorm_backward_fused};
 
 sn_status sn_batchnorm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     float momentum = 0.1f, eps = 1e-5f;
