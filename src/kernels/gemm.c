@@ -176,6 +176,35 @@ static void pack_transpose(const float *src, size_t ld, int n, int avail, int W,
                            float *dst) {
     int w = 0;
     (void)avail;
+#if defined(__AVX512F__)
+    /* 16 rows x 4 k at a time: lane L of v[i] holds row i + 4 L, so one
+     * in-lane 4 x 4 transpose (8 shuffles for 64 floats, half as many as
+     * below) leaves column k + c of the 16 rows in one vector. */
+    for (; w + 16 <= n; w += 16) {
+        const float *s = src + w * ld;
+        float *d = dst + w;
+        int k = 0;
+        for (; k + 4 <= kc; k += 4) {
+            __m512 v[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                __m512 x = _mm512_castps128_ps512(_mm_loadu_ps(s + i * ld + k));
+                x = _mm512_insertf32x4(x, _mm_loadu_ps(s + (i + 4) * ld + k), 1);
+                x = _mm512_insertf32x4(x, _mm_loadu_ps(s + (i + 8) * ld + k), 2);
+                v[i] = _mm512_insertf32x4(x, _mm_loadu_ps(s + (i + 12) * ld + k), 3);
+            }
+            __m512 t0 = _mm512_unpacklo_ps(v[0], v[1]), t1 = _mm512_unpackhi_ps(v[0], v[1]);
+            __m512 t2 = _mm512_unpacklo_ps(v[2], v[3]), t3 = _mm512_unpackhi_ps(v[2], v[3]);
+            float *dk = d + (size_t)k * W;
+            _mm512_storeu_ps(dk, _mm512_shuffle_ps(t0, t2, 0x44));
+            _mm512_storeu_ps(dk + W, _mm512_shuffle_ps(t0, t2, 0xEE));
+            _mm512_storeu_ps(dk + 2 * W, _mm512_shuffle_ps(t1, t3, 0x44));
+            _mm512_storeu_ps(dk + 3 * W, _mm512_shuffle_ps(t1, t3, 0xEE));
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < 16; i++) d[(size_t)k * W + i] = s[i * ld + k];
+    }
+#endif
 #if defined(__AVX__)
     for (; w + 4 <= n; w += 4) {
         const float *s0 = src + w * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
