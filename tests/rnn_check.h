@@ -9,7 +9,7 @@
  *   rnn_chunking     one pass over 2T steps equals two passes of T steps with
  *                    carry_state between them; reset_state and a change of N
  *                    start from zero;
- *   rnn_threads      1, 2 and 3 threads (1, 4 and 6 ranges of the 37 streams
+ *   rnn_threads      1, 2 and 3 threads (1, 2 and 3 ranges of the 37 streams
  *                    in the time loops, or, with large recurrent weights, 2
  *                    and 3 ranges of hidden units per step) give bitwise the
  *                    same outputs, final state, input gradient and parameter

@@ -11,7 +11,7 @@
 int sn_rnn_chunks(int N) {
     int nt = sn_get_threads();
     if (nt <= 1 || N <= 4) return 1;
-    int rows = (N + 2 * nt - 1) / (2 * nt);
+    int rows = (N + nt - 1) / nt;
     if (rows < 4) rows = 4;
     return (N + rows - 1) / rows;
 }
