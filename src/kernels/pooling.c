@@ -70,6 +70,18 @@ static inline __mmask16 beats(__m512 v, __m512 m) {
     return _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
 }
 
+/* The maxima of n 2x2 windows whose rows start at r0 and r1, in the order
+ * the windows are read (top left, top right, bottom left, bottom right; the
+ * first of equal values is kept, a NaN wins); a..d get the four values. */
+static inline __m512 window_max(const float *r0, const float *r1, int n, __m512 *a, __m512 *b,
+                                __m512 *c, __m512 *d) {
+    split2(r0, n, a, b);
+    split2(r1, n, c, d);
+    __m512 m = _mm512_mask_mov_ps(*a, beats(*b, *a), *b);
+    m = _mm512_mask_mov_ps(m, beats(*c, m), *c);
+    return _mm512_mask_mov_ps(m, beats(*d, m), *d);
+}
+
 /* v == m, or both NaN. */
 static inline __mmask16 same_v(__m512 v, __m512 m) {
     return _mm512_cmp_ps_mask(v, m, _CMP_EQ_OQ) |
@@ -82,11 +94,7 @@ static void maxpool2_plane(const sn_conv_geom *g, const float *x, float *y) {
         for (int j = 0; j < g->OW; j += 16) {
             int n = g->OW - j < 16 ? g->OW - j : 16;
             __m512 a, b, c, d;
-            split2(r0 + 2 * j, n, &a, &b);
-            split2(r1 + 2 * j, n, &c, &d);
-            __m512 m = _mm512_mask_mov_ps(a, beats(b, a), b);
-            m = _mm512_mask_mov_ps(m, beats(c, m), c);
-            m = _mm512_mask_mov_ps(m, beats(d, m), d);
+            __m512 m = window_max(r0 + 2 * j, r1 + 2 * j, n, &a, &b, &c, &d);
             _mm512_mask_storeu_ps(y + (size_t)i * g->OW + j, lanes(n), m);
         }
     }
@@ -134,11 +142,7 @@ static void maxpool2_plane_arg(const sn_conv_geom *g, const float *x, float *y,
         for (int j = 0; j < g->OW; j += 16) {
             int n = g->OW - j < 16 ? g->OW - j : 16;
             __m512 a, b, c, d;
-            split2(r0 + 2 * j, n, &a, &b);
-            split2(r1 + 2 * j, n, &c, &d);
-            __m512 m = _mm512_mask_mov_ps(a, beats(b, a), b);
-            m = _mm512_mask_mov_ps(m, beats(c, m), c);
-            m = _mm512_mask_mov_ps(m, beats(d, m), d);
+            __m512 m = window_max(r0 + 2 * j, r1 + 2 * j, n, &a, &b, &c, &d);
             _mm512_mask_storeu_ps(y + (size_t)i * g->OW + j, lanes(n), m);
             __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
             __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
