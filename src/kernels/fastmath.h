@@ -1,7 +1,8 @@
-/* Branch-free scalar building blocks of the pointwise kernels (act.c, rnn.c),
- * inlined into their loops so the compiler vectorizes them: e^x for x <= 0
- * from a range reduction and a Taylor polynomial, and from it e^x − 1, σ and
- * tanh without overflow or cancellation. Accuracy: see act.c. */
+/* Branch-free scalar building blocks of the pointwise kernels (act.c, rnn.c,
+ * the softmax cross-entropy), inlined into their loops so the compiler
+ * vectorizes them: e^x for x <= 0 from a range reduction and a Taylor
+ * polynomial, and from it e^x − 1, σ and tanh without overflow or
+ * cancellation (float; accuracy: see act.c), and e^x for x <= 0 in double. */
 #ifndef SN_KERNELS_FASTMATH_H
 #define SN_KERNELS_FASTMATH_H
 
@@ -49,6 +50,51 @@ static inline float exp_parts(float x, float *s) {
 static inline float exp_neg(float x) {
     float s, q = exp_parts(x, &s);
     return x < -87.0f ? 0.0f : s + s * q;
+}
+
+static inline double bits_to_double(uint64_t b) {
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static inline uint64_t double_to_bits(double d) {
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+/* e^x for x <= 0 in double, to a few units in the last place (for the loss,
+ * whose value must be good to far better than float: finite differences of
+ * it check gradients). The same reduction as exp_parts, in double:
+ *   x = k ln2 + r,  |r| <= ln2 / 2,  e^x = 2^k (1 + q),  q = r + r²/2! + ... + r¹³/13!
+ * (the Taylor tail r¹⁴/14! < 4e-18). ln2 = LN2_HI + LN2_LO, LN2_HI with its
+ * low 32 bits zero, so k·LN2_HI is exact for |k| < 2²⁰. Below −708 (where
+ * 2^k would leave the normal range) the result is 0; e^−708 < 1e−307. */
+static inline double exp_neg_d(double x) {
+    const double LOG2E = 1.4426950408889634, LN2_HI = 6.93147180369123816490e-01,
+                 LN2_LO = 1.90821492927058770002e-10;
+    const double ROUND = 6755399441055744.0; /* 1.5 · 2⁵² */
+    double xc = x < -708.0 ? -708.0 : x;
+    double kr = xc * LOG2E + ROUND;
+    double k = kr - ROUND;
+    uint64_t ki = double_to_bits(kr) - double_to_bits(ROUND); /* k mod 2⁶⁴ */
+    double s = bits_to_double((ki + 1023u) << 52);            /* 2^k, k in [-1022, 0] */
+    double r = (xc - k * LN2_HI) - k * LN2_LO;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    double q = r + r * r * p;
+    return x < -708.0 ? 0.0 : s + s * q;
 }
 
 /* e^x - 1 for x <= 0, without the cancellation of exp(x) - 1 near 0 (there
