@@ -3,7 +3,27 @@
  * differences through whole sequences. */
 #include "rnn_check.h"
 
+/* W_hh in panels is for the cells whose steps are split by units (RNN,
+ * LSTM) and only from STEP_MIN_WEIGHTS (2¹⁸) weights on: a GRU, whose
+ * streams each run their whole time loop, holds no panel buffer at any size. */
+static void panel_buffers(void) {
+    const char *specs[] = {"input 3\ngru 300\nloss mse\n", "input 3\nlstm 256\nloss mse\n",
+                           "input 3\nlstm 255\nloss mse\n", "input 3\nrnn 512\nloss mse\n",
+                           "input 3\nrnn 511\nloss mse\n"};
+    const int want[] = {0, 1, 0, 1, 0};
+    for (int i = 0; i < 5; i++) {
+        sn_model *m = NULL;
+        sn_error err = {0};
+        CHECK(sn_model_from_spec(specs[i], "panels", 1, &m, &err) == SN_OK);
+        if (!m) continue;
+        const sn_recurrent *r = (const sn_recurrent *)m->layers[0];
+        CHECK((r->whh_p != NULL) == want[i]);
+        sn_model_free(m);
+    }
+}
+
 int main(void) {
+    panel_buffers();
     rnn_parity("rnn_gru.safetensors");
     rnn_gradcheck("input 3\ngru 5\ndense 4\nloss softmax_xent\n", 6, 2, 0, 0);
     rnn_gradcheck("input 3\ngru 5\ndense 4\nloss softmax_xent\n", 7, 3, 1, 0);

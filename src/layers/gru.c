@@ -83,7 +83,7 @@ static void gru_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     sn_rnn_weight_grads(v, dgx, dgh, work, (size_t)R * v->H - NH, dx);
 }
 
-static const sn_rnn_cell gru_cell = {"gru", 3, 0, 4, 7, gru_forward, gru_backward};
+static const sn_rnn_cell gru_cell = {"gru", 3, 0, 4, 7, 0, gru_forward, gru_backward};
 static const sn_layer_ops gru_ops = SN_RECURRENT_OPS("gru");
 
 sn_status sn_gru_create(sn_layer_args *a, sn_layer **out, sn_error *err) {

@@ -103,7 +103,7 @@ static void lstm_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     sn_rnn_weight_grads(v, da, da, work, (size_t)R * 2 * H - 2 * NH, dx);
 }
 
-static const sn_rnn_cell lstm_cell = {"lstm", 4, 1, 6, 6, lstm_forward, lstm_backward};
+static const sn_rnn_cell lstm_cell = {"lstm", 4, 1, 6, 6, 1, lstm_forward, lstm_backward};
 static const sn_layer_ops lstm_ops = SN_RECURRENT_OPS("lstm");
 
 sn_status sn_lstm_create(sn_layer_args *a, sn_layer **out, sn_error *err) {

@@ -20,6 +20,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* From STEP_MIN_WEIGHTS recurrent weights on (1 MiB, half a core's L2),
+ * W_hh is kept in panels and steps are split by units (sn_rnn_run_steps):
+ * one thread's product reads each weight once per step for all streams, and
+ * two threads share the weights between their caches. */
+#ifndef STEP_MIN_WEIGHTS
+#define STEP_MIN_WEIGHTS (1 << 18)
+#endif
+
 /* level k's piece of a [levels][stride] buffer */
 static float *part(float *buf, int k, size_t stride) {
     return buf ? buf + (size_t)k * stride : NULL;
@@ -264,8 +272,10 @@ sn_status sn_recurrent_create(sn_layer_args *a, const sn_rnn_cell *cell, const s
     r->base.reserve = recurrent_reserve;
     r->base.reserve_bytes = recurrent_reserve_bytes;
     r->whh_t = sn_alloc(count4((size_t)levels, G, (size_t)H, (size_t)H), sizeof(float));
-    r->whh_p = sn_alloc(count4(1, G, (size_t)H, (size_t)H), sizeof(float));
-    if (!r->whh_t || !r->whh_p) s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
+    size_t panels = count4(1, G, (size_t)H, (size_t)H);
+    if (cell->stepped && panels >= STEP_MIN_WEIGHTS) r->whh_p = sn_alloc(panels, sizeof(float));
+    if (!r->whh_t || (cell->stepped && panels >= STEP_MIN_WEIGHTS && !r->whh_p))
+        s = sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", cell->kind);
     /* PyTorch's initialization: every weight and bias U(−1/√H, 1/√H). */
     float bound = 1.0f / sqrtf((float)H);
     for (int k = 0; s == SN_OK && k < levels; k++) {
@@ -347,14 +357,8 @@ static void run_streams(void *ctx, int chunk) {
     }
 }
 
-/* From STEP_MIN_WEIGHTS recurrent weights on (1 MiB, half a core's L2),
- * W_hh is kept in panels and steps are split by units: one thread's product
- * reads each weight once per step for all streams, and two threads share
- * the weights between their caches. Splitting costs a hand-off per step
- * (about a microsecond): it needs STEP_MT_MIN multiply-adds per step. */
-#ifndef STEP_MIN_WEIGHTS
-#define STEP_MIN_WEIGHTS (1 << 18)
-#endif
+/* Splitting a step by units costs a hand-off per step (about a
+ * microsecond): it needs STEP_MT_MIN multiply-adds per step. */
 #define STEP_MT_MIN (1 << 17)
 
 void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backward,

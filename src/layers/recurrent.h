@@ -51,6 +51,8 @@ typedef struct sn_rnn_cell {
     int has_cell;        /* the LSTM's c */
     int cache_per_row;   /* in units of H floats */
     int scratch_per_row; /* in units of H floats */
+    int stepped;         /* runs its time loops through sn_rnn_run_steps (and so
+                          * needs whh_p when W_hh is large) */
     void (*forward)(const sn_rnn_level *v);
     void (*backward)(const sn_rnn_level *v, const float *dy, float *dx);
 } sn_rnn_cell;
@@ -75,7 +77,9 @@ typedef struct sn_recurrent {
     float *cache;   /* [levels][max_rows · cache_per_row · H] */
     float *scratch; /* [max_rows · scratch_per_row · H] */
     float *whh_t;   /* [levels][G·H·H] */
-    float *whh_p;   /* [G·H·H]: one level's at a time, refilled by each backward */
+    float *whh_p;   /* [G·H·H]: one level's at a time, refilled by each backward;
+                     * NULL unless the cell is stepped and W_hh large enough
+                     * for panels (sn_rnn_run_steps) */
 } sn_recurrent;
 
 /* The streams [n0, n0 + n) for which one thread runs a level's time loop. */

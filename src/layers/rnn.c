@@ -97,8 +97,8 @@ static void relu_backward(const sn_rnn_level *v, const float *dy, float *dx) {
     rnn_backward(v, dy, dx, 1);
 }
 
-static const sn_rnn_cell tanh_cell = {"rnn", 1, 0, 0, 2, tanh_forward, tanh_backward};
-static const sn_rnn_cell relu_cell = {"rnn", 1, 0, 0, 2, relu_forward, relu_backward};
+static const sn_rnn_cell tanh_cell = {"rnn", 1, 0, 0, 2, 1, tanh_forward, tanh_backward};
+static const sn_rnn_cell relu_cell = {"rnn", 1, 0, 0, 2, 1, relu_forward, relu_backward};
 static const sn_layer_ops rnn_ops = SN_RECURRENT_OPS("rnn");
 
 sn_status sn_rnn_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
