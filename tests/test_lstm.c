@@ -71,9 +71,11 @@ int main(void) {
     /* 4·272² recurrent weights: in panels, steps split by units (5 panels,
      * the last 16 units wide) */
     rnn_threads("input 3\nlstm 272\ndense 3\nloss softmax_xent\n");
-    rnn_single_steps("input 3\nlstm 272\nloss mse\n", 1);
-    rnn_single_steps("input 3\nlstm 272\nloss mse\n", 5);
-    rnn_single_steps("input 3\nlstm 6\nloss mse\n", 4);
+    rnn_single_steps("input 3\nlstm 272\nloss mse\n", 1, 0);
+    rnn_single_steps("input 3\nlstm 272\nloss mse\n", 5, 0);
+    rnn_single_steps("input 3\nlstm 6\nloss mse\n", 4, 0);
+    rnn_single_steps("input 7\nlstm 272\nloss mse\n", 5, 1);
+    rnn_single_steps("input 7\nlstm 6\nloss mse\n", 4, 1);
     rnn_chunking("input 3\nlstm 4 layers=2\ndense 3\nloss softmax_xent\n");
     test_forget_bias();
     test_param_names();

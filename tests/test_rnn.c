@@ -54,6 +54,38 @@ static void test_onehot_bias(void) {
     sn_set_threads(saved);
 }
 
+/* The one-hot weight gradient with the bias gradient summed in the same
+ * pass: dW as sn_onehot_weight_grad gives it, db with the bits of
+ * sn_sum_rows, over several K blocks of rows, on 1 and 2 threads. */
+static void test_onehot_bias_grad(void) {
+    enum { V = 37, R = 1500, G = 200 };
+    int saved = sn_get_threads();
+    sn_rng g;
+    sn_rng_seed(&g, 9, 4);
+    float *x = calloc((size_t)R * V, sizeof(float)), *da = malloc(sizeof(float) * R * G);
+    float *work = malloc(sizeof(float) * V * G), *w1 = malloc(sizeof(float) * G * V);
+    float *w2 = malloc(sizeof(float) * G * V), *b1 = malloc(sizeof(float) * G);
+    float *b2 = malloc(sizeof(float) * G);
+    for (int i = 0; i < R * G; i++) da[i] = sn_rng_normal(&g);
+    for (int k = 0; k < 9; k++) da[sn_rng_below(&g, R * G)] = -0.0f;
+    for (int r = 0; r < R; r++) x[(size_t)r * V + sn_rng_below(&g, V)] = 1.0f;
+    CHECK(sn_sgemm_k_block(R) < R); /* more than one block */
+    for (int threads = 1; threads <= 2; threads++) {
+        sn_set_threads(threads);
+        sn_sum_rows(da, b1, R, G);
+        CHECK(sn_onehot_weight_grad(x, R, V, da, G, w1, work, (size_t)V * G));
+        memset(w2, 0xff, sizeof(float) * G * V);
+        memset(b2, 0xff, sizeof(float) * G);
+        CHECK(sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work, (size_t)V * G));
+        CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
+        CHECK(memcmp(b1, b2, sizeof(float) * G) == 0);
+    }
+    x[(size_t)(R / 2) * V] = 0.5f; /* not one-hot: nothing to do */
+    CHECK(!sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work, (size_t)V * G));
+    free(x), free(da), free(work), free(w1), free(w2), free(b1), free(b2);
+    sn_set_threads(saved);
+}
+
 /* h_1 = tanh(W_ih x_1 + b_ih + W_hh h_0 + b_hh), h_2 likewise, computed
  * here for one stream from the layer's own weights. */
 static void test_two_steps_by_hand(void) {
@@ -114,10 +146,13 @@ int main(void) {
     /* 528² recurrent weights: in panels, steps split by units (9 panels, the
      * last 16 units wide) */
     rnn_threads("input 3\nrnn 528 act=relu\ndense 3\nloss softmax_xent\n");
-    rnn_single_steps("input 3\nrnn 528\nloss mse\n", 1);
-    rnn_single_steps("input 3\nrnn 6\nloss mse\n", 4);
+    rnn_single_steps("input 3\nrnn 528\nloss mse\n", 1, 0);
+    rnn_single_steps("input 3\nrnn 6\nloss mse\n", 4, 0);
+    rnn_single_steps("input 7\nrnn 528\nloss mse\n", 4, 1);
+    rnn_single_steps("input 7\nrnn 6\nloss mse\n", 4, 1);
     rnn_chunking("input 3\nrnn 4 layers=2\ndense 3\nloss softmax_xent\n");
     test_spec_errors();
     test_onehot_bias();
+    test_onehot_bias_grad();
     return check_report();
 }

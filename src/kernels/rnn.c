@@ -90,7 +90,7 @@ static int hot_of(const float *x, int V) {
 
 typedef struct {
     const float *x, *W, *da, *bias;
-    float *y, *dW, *work;
+    float *y, *dW, *db, *work;
     int rows, V, G, chunks, transposed, r0, r1;
 } onehot_job;
 
@@ -122,7 +122,7 @@ static void project_chunk(void *ctx, int c) {
 int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
                            const float *bias, float *y, float *work, size_t work_floats) {
     if (rows <= 0 || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, W, NULL, bias, y, NULL, work, rows, V, G, 1, 0, 0, 0};
+    onehot_job j = {x, W, NULL, bias, y, NULL, NULL, work, rows, V, G, 1, 0, 0, 0};
     if (work && work_floats >= (size_t)V * G) {
         sn_transpose(W, G, V, work); /* [V, G]: each token's column as a row */
         j.transposed = 1;
@@ -140,17 +140,68 @@ int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, fl
     return sn_onehot_project_bias(x, rows, V, W, G, NULL, y, work, work_floats);
 }
 
-/* Columns [c0, c1) of dW for the rows [r0, r1) of one K block. */
+typedef struct {
+    const float *x;
+    int *tok;
+    int rows, V, chunks;
+    int ok[SN_ONEHOT_MAX_CHUNKS];
+} tokens_job;
+
+static void tokens_chunk(void *ctx, int c) {
+    tokens_job *j = ctx;
+    int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
+    j->ok[c] = 1;
+    for (int r = r0; r < r1; r++) {
+        const float *xr = j->x + (size_t)r * j->V;
+        if (!is_hot(xr, j->V)) {
+            j->ok[c] = 0;
+            return;
+        }
+        j->tok[r] = hot_of(xr, j->V);
+    }
+}
+
+int sn_onehot_tokens(const float *x, int rows, int V, int *tok) {
+    if (rows <= 0) return 0;
+    tokens_job j = {x, tok, rows, V, value_chunks((size_t)rows * V, rows), {0}};
+    if (j.chunks == 1)
+        tokens_chunk(&j, 0);
+    else
+        sn_parallel(j.chunks, tokens_chunk, &j);
+    for (int c = 0; c < j.chunks; c++)
+        if (!j.ok[c]) return 0;
+    return 1;
+}
+
+void sn_onehot_gather_bias(const int *tok, int rows, const float *WT, int G, const float *bias,
+                           int c0, int c1, float *y, int ldy) {
+    for (int r = 0; r < rows; r++) {
+        const float *restrict w = WT + (size_t)tok[r] * G;
+        float *restrict yr = y + (size_t)r * ldy;
+        for (int k = c0; k < c1; k++) yr[k] = (w[k] + 0.0f) + bias[k]; /* as project_chunk */
+    }
+}
+
+/* Columns [c0, c1) of dW (and of db) for the rows [r0, r1) of one K block.
+ * db runs on over the blocks: from +0, each row added in row order, as
+ * sn_sum_rows sums a column. */
 static void weight_grad_chunk(void *ctx, int c) {
     const onehot_job *j = ctx;
     int V = j->V, G = j->G;
     int c0 = (int)((long)G * c / j->chunks), c1 = (int)((long)G * (c + 1) / j->chunks);
     size_t w = (size_t)(c1 - c0) * sizeof(float);
     for (int k = 0; k < V; k++) memset(j->work + (size_t)k * G + c0, 0, w);
+    if (j->db && j->r0 == 0)
+        for (int q = c0; q < c1; q++) j->db[q] = 0.0f;
     for (int r = j->r0; r < j->r1; r++) {
-        float *s = j->work + (size_t)hot_of(j->x + (size_t)r * V, V) * G;
-        const float *d = j->da + (size_t)r * G;
-        for (int q = c0; q < c1; q++) s[q] += d[q];
+        float *restrict s = j->work + (size_t)hot_of(j->x + (size_t)r * V, V) * G;
+        const float *restrict d = j->da + (size_t)r * G;
+        if (j->db) {
+            float *restrict b = j->db;
+            for (int q = c0; q < c1; q++) s[q] += d[q], b[q] += d[q];
+        } else {
+            for (int q = c0; q < c1; q++) s[q] += d[q];
+        }
     }
     /* dW[q, k] (+)= work[k, q], 16 columns q at a time: a read of one cache
      * line of work feeds 16 rows of dW, each written in k order */
@@ -167,10 +218,10 @@ static void weight_grad_chunk(void *ctx, int c) {
     }
 }
 
-int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
-                          float *work, size_t work_floats) {
+int sn_onehot_weight_bias_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
+                               float *db, float *work, size_t work_floats) {
     if (rows <= 0 || work_floats < (size_t)V * G || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, NULL, da, NULL, NULL, dW, work, rows, V, G, 1, 0, 0, 0};
+    onehot_job j = {x, NULL, da, NULL, NULL, dW, db, work, rows, V, G, 1, 0, 0, 0};
     int kb = sn_sgemm_k_block(rows);
     j.chunks = value_chunks((size_t)rows * G, G / ONEHOT_COLS);
     for (j.r0 = 0; j.r0 < rows; j.r0 += kb) {
@@ -181,6 +232,11 @@ int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int 
             sn_parallel(j.chunks, weight_grad_chunk, &j);
     }
     return 1;
+}
+
+int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
+                          float *work, size_t work_floats) {
+    return sn_onehot_weight_bias_grad(x, rows, V, da, G, dW, NULL, work, work_floats);
 }
 
 void sn_rnn_act(float *y, size_t n, int relu) {

@@ -33,13 +33,27 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
  *   sn_onehot_project_bias: the same followed by sn_add_row_vector(y,
  *   bias) (the same bits), in one pass.
  *   sn_onehot_weight_grad: dW[G, V] = Σ_r da[r, :]ᵀ x[r, :] (overwritten);
- *   work: V·G floats. */
+ *   work: V·G floats.
+ *   sn_onehot_weight_bias_grad: the same, and when db is not NULL also
+ *   db[G] = Σ_r da[r, :] with the bits of sn_sum_rows(da, db, rows, G), in
+ *   the same pass over da. */
 int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
                       size_t work_floats);
 int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
                            const float *bias, float *y, float *work, size_t work_floats);
 int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
                           float *work, size_t work_floats);
+/* The input projection in pieces, for a caller that makes it step by step:
+ *   sn_onehot_tokens: whether every row of x is one-hot (as above); if so
+ *   tok[r] = the index of row r's 1.
+ *   sn_onehot_gather_bias: columns [c0, c1) of rows of sn_onehot_project_bias
+ *   (the same bits): y[r, c] = W[c, tok[r]] + bias[c], from WT = Wᵀ [V, G];
+ *   y rows ldy apart. */
+int sn_onehot_tokens(const float *x, int rows, int V, int *tok);
+void sn_onehot_gather_bias(const int *tok, int rows, const float *WT, int G, const float *bias,
+                           int c0, int c1, float *y, int ldy);
+int sn_onehot_weight_bias_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
+                               float *db, float *work, size_t work_floats);
 
 /* y = f(y) in place over n values, f = tanh (relu == 0) or max(·, 0). */
 void sn_rnn_act(float *y, size_t n, int relu);

@@ -19,8 +19,9 @@
  *     dx_t = da_t W_ih
  *
  * The input projection x W_ihᵀ of all T·N rows is one matrix product before
- * the time loop; only h_(t−1) W_hhᵀ (and in backward da_t W_hh) is done step
- * by step, over all streams, a range of hidden units per thread
+ * the time loop (for a one-hot x, a gather of W_ih's columns, made step by
+ * step just before each step's recurrent product, sn_rnn_onehot_input); only h_(t−1) W_hhᵀ (and in
+ * backward da_t W_hh) is done step by step, over all streams, a range of hidden units per thread
  * (sn_rnn_run_steps). Cached per row: the activated gates [4H], c_t and
  * tanh c_t.
  *
@@ -46,6 +47,7 @@ static void forward_slice(const sn_rnn_slice *s) {
     float *g = gates + ((size_t)t * N + s->n0) * G;
     const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + (size_t)s->n0 * H;
     const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + (size_t)s->n0 * H;
+    if (v->tok) sn_rnn_slice_input(s, 4, g, G);
     sn_rnn_slice_product(s, 4, H, h_prev, H, 1.0f, g, G);
     sn_lstm_step_forward(n, H, s->u0, s->u1, g, c_prev, c + o, tc + o, v->y + o);
 }
@@ -56,7 +58,9 @@ static void lstm_forward(const sn_rnn_level *v) {
     float *gates = v->cache, *c = gates + (size_t)R * G, *tc = c + (size_t)R * H;
     float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
-    if (!sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, G, b, gates, b + G,
+    sn_rnn_level fv = *v; /* with a one-hot x: the projection made step by step */
+    if (!sn_rnn_onehot_input(&fv, b, b + G, (size_t)R * 6 * H - G) &&
+        !sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, G, b, gates, b + G,
                                 (size_t)R * 6 * H - G)) {
         sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);
         sn_add_row_vector(gates, b, R, G);
@@ -65,7 +69,7 @@ static void lstm_forward(const sn_rnn_level *v) {
         sn_sgemm(0, 1, N, G, H, 1.0f, v->h0, H, v->w_hh->value.data, H, 1.0f, gates, G);
         sn_lstm_step_forward(N, H, 0, H, gates, v->c0, c, tc, v->y);
     } else {
-        sn_rnn_run_steps(v, NULL, 0, 0, forward_slice);
+        sn_rnn_run_steps(&fv, NULL, 0, 0, forward_slice);
     }
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
     memcpy(v->cT, c + (T - 1) * NH, NH * sizeof(float));

@@ -402,16 +402,41 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
         sn_sgemm(0, 0, n, G * H, K, 1.0f, A, lda, s->B, G * H, beta, C, ldc);
 }
 
+int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
+    int R = v->T * v->N, GH = v->w_ih->value.shape[0];
+    size_t wt = (size_t)v->I * GH;
+    v->tok = NULL;
+    if (v->T < 2 || work_len < wt || work_len - wt < (size_t)R) return 0;
+    int *tok = (int *)(work + wt);
+    if (!sn_onehot_tokens(v->x, R, v->I, tok)) return 0;
+    sn_transpose(v->w_ih->value.data, GH, v->I, work);
+    v->tok = tok;
+    v->w_ih_t = work;
+    v->bias_sum = bias;
+    return 1;
+}
+
+void sn_rnn_slice_input(const sn_rnn_slice *s, int G, float *C, int ldc) {
+    const sn_rnn_level *v = s->v;
+    int H = v->H, n = s->n1 - s->n0;
+    const int *tok = v->tok + (size_t)s->t * v->N + s->n0;
+    for (int q = 0; q < G; q++)
+        sn_onehot_gather_bias(tok, n, v->w_ih_t, G * H, v->bias_sum, q * H + s->u0, q * H + s->u1,
+                              C, ldc);
+}
+
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,
                          size_t work_len, float *dx) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = v->w_hh->value.shape[0], R = T * N;
-    if (!sn_onehot_weight_grad(v->x, R, I, dgx, G, v->w_ih->grad.data, work, work_len))
+    if (!sn_onehot_weight_bias_grad(v->x, R, I, dgx, G, v->w_ih->grad.data, v->b_ih->grad.data,
+                                    work, work_len)) {
         sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+        sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
+    }
     sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
     if (T > 1)
         sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G, G, v->y, H, 1.0f,
                  v->w_hh->grad.data, H);
-    sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
     if (dgh == dgx)
         memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)G * sizeof(float));
     else

@@ -39,6 +39,10 @@ typedef struct sn_rnn_level {
                            * matrix or in panels, sn_rnn_run_steps) */
     float *whh_p;         /* [G·H, H]: weight_hh in panels, for backward */
     sn_param *w_ih, *w_hh, *b_ih, *b_hh;
+    /* forward with a one-hot x (sn_rnn_onehot_input), else tok is NULL */
+    const int *tok;        /* [T·N]: the token of each row of x */
+    const float *w_ih_t;   /* [I, G·H]: weight_ihᵀ */
+    const float *bias_sum; /* [G·H]: the bias added with the projection */
 } sn_rnn_level;
 
 /* A cell type. forward: y, hT, cT and the cache from x and the initial state.
@@ -134,6 +138,19 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
  * backward: G = 1, K = the cell's G·H); A and C start at stream n0. */
 void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
                           float *C, int ldc);
+
+/* For a forward pass of T > 1 steps whose x is one-hot: instead of the input
+ * projection of all rows before the time loop, each slice writes its own
+ * piece (sn_rnn_slice_input) just before its recurrent product, while it is
+ * in cache. Fills v->tok and v->w_ih_t in work (I·G·H floats + T·N ints) and
+ * sets v->bias_sum = bias; returns 0, leaving v->tok NULL, when x is not
+ * one-hot or work is too small (the caller then projects all rows first). */
+int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
+
+/* Slice s's piece of the input projection, the bits of sn_onehot_project_bias:
+ * C[n, q·H + u] = x_n W_ihᵀ + bias for its streams n, gates q < G and units u
+ * (C starts at stream n0, rows ldc apart). */
+void sn_rnn_slice_input(const sn_rnn_slice *s, int G, float *C, int ldc);
 
 /* The parameter gradients (overwritten) and dx (when not NULL) once the
  * backward time loop has left, for every row, dgx = dL/d(x W_ihᵀ + b_ih) and

@@ -32,6 +32,7 @@ static void forward_slice(const sn_rnn_slice *s) {
     size_t NH = (size_t)v->N * H, o = (size_t)s->n0 * H;
     const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + o;
     float *a = v->y + t * NH + o;
+    if (v->tok) sn_rnn_slice_input(s, 1, a, H);
     sn_rnn_slice_product(s, 1, H, h_prev, H, 1.0f, a, H);
     for (int r = 0; r < n; r++) sn_rnn_act(a + (size_t)r * H + s->u0, (size_t)w, s->arg);
 }
@@ -41,7 +42,9 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
     size_t NH = (size_t)N * H;
     float *b = v->scratch; /* b_ih + b_hh, added once; after it, work space */
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
-    if (!sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, H, b, v->y, b + H,
+    sn_rnn_level fv = *v; /* with a one-hot x: the projection made step by step */
+    if (!sn_rnn_onehot_input(&fv, b, b + H, (size_t)R * 2 * H - H) &&
+        !sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, H, b, v->y, b + H,
                                 (size_t)R * 2 * H - H)) {
         sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
         sn_add_row_vector(v->y, b, R, H);
@@ -50,7 +53,7 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
         sn_sgemm(0, 1, N, H, H, 1.0f, v->h0, H, v->w_hh->value.data, H, 1.0f, v->y, H);
         sn_rnn_act(v->y, NH, relu);
     } else {
-        sn_rnn_run_steps(v, NULL, relu, 0, forward_slice);
+        sn_rnn_run_steps(&fv, NULL, relu, 0, forward_slice);
     }
     memcpy(v->hT, v->y + (T - 1) * NH, NH * sizeof(float));
 }
