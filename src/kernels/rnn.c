@@ -269,6 +269,21 @@ typedef struct {
     int trans, G, H, K, panels, chunks;
 } pack_job;
 
+/* b[k, i] = a[i, k] for a: [w, K] (rows K apart), b: [K, w], in tiles of
+ * TILE × TILE: a tile's reads and writes stay in a few cache lines, where a
+ * whole column of b at a time would touch a new line per value. */
+#define TILE 32
+static void pack_transposed(const float *a, int K, int w, float *b) {
+    for (int k0 = 0; k0 < K; k0 += TILE) {
+        int k1 = k0 + TILE < K ? k0 + TILE : K;
+        for (int i0 = 0; i0 < w; i0 += TILE) {
+            int i1 = i0 + TILE < w ? i0 + TILE : w;
+            for (int k = k0; k < k1; k++)
+                for (int i = i0; i < i1; i++) b[(size_t)k * w + i] = a[(size_t)i * K + k];
+        }
+    }
+}
+
 static void pack_chunk(void *ctx, int c) {
     const pack_job *j = ctx;
     int G = j->G, H = j->H, K = j->K, GH = G * H;
@@ -280,10 +295,7 @@ static void pack_chunk(void *ctx, int c) {
             float *b = j->P + panel_at(G, K, u) + (size_t)K * w * q;
             int col = q * H + u;
             if (j->trans) /* b[k, i] = W[col + i, k], W: [G·H, K] */
-                for (int i = 0; i < w; i++) {
-                    const float *wr = j->W + (size_t)(col + i) * K;
-                    for (int k = 0; k < K; k++) b[(size_t)k * w + i] = wr[k];
-                }
+                pack_transposed(j->W + (size_t)col * K, K, w, b);
             else /* b[k, :] = W[k, col .. col + w), W: [K, G·H] */
                 for (int k = 0; k < K; k++)
                     memcpy(b + (size_t)k * w, j->W + (size_t)k * GH + col,
