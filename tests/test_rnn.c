@@ -55,15 +55,17 @@ static void test_onehot_bias(void) {
 }
 
 /* The one-hot weight gradient with the bias gradient summed in the same
- * pass: dW as sn_onehot_weight_grad gives it, db with the bits of
- * sn_sum_rows, over several K blocks of rows, on 1 and 2 threads. */
+ * pass: dW with the bits of the GEMM it replaces, db with those of
+ * sn_sum_rows, over several K blocks of rows (the blocks added in dW one by
+ * one, with V·G floats of work, or in the work space first, with 2·V·G), on
+ * 1 and 2 threads; signed zeros in da included. */
 static void test_onehot_bias_grad(void) {
     enum { V = 37, R = 1500, G = 200 };
     int saved = sn_get_threads();
     sn_rng g;
     sn_rng_seed(&g, 9, 4);
     float *x = calloc((size_t)R * V, sizeof(float)), *da = malloc(sizeof(float) * R * G);
-    float *work = malloc(sizeof(float) * V * G), *w1 = malloc(sizeof(float) * G * V);
+    float *work = malloc(sizeof(float) * 2 * V * G), *w1 = malloc(sizeof(float) * G * V);
     float *w2 = malloc(sizeof(float) * G * V), *b1 = malloc(sizeof(float) * G);
     float *b2 = malloc(sizeof(float) * G);
     for (int i = 0; i < R * G; i++) da[i] = sn_rng_normal(&g);
@@ -73,12 +75,18 @@ static void test_onehot_bias_grad(void) {
     for (int threads = 1; threads <= 2; threads++) {
         sn_set_threads(threads);
         sn_sum_rows(da, b1, R, G);
-        CHECK(sn_onehot_weight_grad(x, R, V, da, G, w1, work, (size_t)V * G));
-        memset(w2, 0xff, sizeof(float) * G * V);
-        memset(b2, 0xff, sizeof(float) * G);
-        CHECK(sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work, (size_t)V * G));
-        CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
-        CHECK(memcmp(b1, b2, sizeof(float) * G) == 0);
+        sn_sgemm(1, 0, G, V, R, 1.0f, da, G, x, V, 0.0f, w1, V);
+        for (int twice = 0; twice <= 1; twice++) {
+            memset(w2, 0xff, sizeof(float) * G * V);
+            memset(b2, 0xff, sizeof(float) * G);
+            CHECK(sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work,
+                                             (size_t)(1 + twice) * V * G));
+            CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
+            CHECK(memcmp(b1, b2, sizeof(float) * G) == 0);
+            memset(w2, 0xff, sizeof(float) * G * V);
+            CHECK(sn_onehot_weight_grad(x, R, V, da, G, w2, work, (size_t)(1 + twice) * V * G));
+            CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
+        }
     }
     x[(size_t)(R / 2) * V] = 0.5f; /* not one-hot: nothing to do */
     CHECK(!sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work, (size_t)V * G));

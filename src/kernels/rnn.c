@@ -92,6 +92,8 @@ typedef struct {
     const float *x, *W, *da, *bias;
     float *y, *dW, *db, *work;
     int rows, V, G, chunks, transposed, r0, r1;
+    int kb;     /* weight gradient: rows per K block */
+    float *acc; /* weight gradient: [V, G] sum of the blocks so far, or NULL */
 } onehot_job;
 
 static void project_chunk(void *ctx, int c) {
@@ -122,7 +124,7 @@ static void project_chunk(void *ctx, int c) {
 int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
                            const float *bias, float *y, float *work, size_t work_floats) {
     if (rows <= 0 || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, W, NULL, bias, y, NULL, NULL, work, rows, V, G, 1, 0, 0, 0};
+    onehot_job j = {x, W, NULL, bias, y, NULL, NULL, work, rows, V, G, 1, 0, 0, 0, 0, NULL};
     if (work && work_floats >= (size_t)V * G) {
         sn_transpose(W, G, V, work); /* [V, G]: each token's column as a row */
         j.transposed = 1;
@@ -182,55 +184,76 @@ void sn_onehot_gather_bias(const int *tok, int rows, const float *WT, int G, con
     }
 }
 
-/* Columns [c0, c1) of dW (and of db) for the rows [r0, r1) of one K block.
- * db runs on over the blocks: from +0, each row added in row order, as
- * sn_sum_rows sums a column. */
+/* dW[q, k] (+)= b[k, q] for the columns q in [c0, c1), 16 at a time: a read
+ * of one cache line of b feeds 16 rows of dW, each written in k order. */
+static void add_transposed(const onehot_job *j, const float *b, int c0, int c1, int store) {
+    int V = j->V, G = j->G;
+    for (int q0 = c0; q0 < c1; q0 += 16) {
+        int q1 = q0 + 16 < c1 ? q0 + 16 : c1;
+        for (int k = 0; k < V; k++) {
+            const float *bk = b + (size_t)k * G;
+            float *d = j->dW + k;
+            if (store)
+                for (int q = q0; q < q1; q++) d[(size_t)q * V] = bk[q];
+            else
+                for (int q = q0; q < q1; q++) d[(size_t)q * V] += bk[q];
+        }
+    }
+}
+
+/* Columns [c0, c1) of dW (and of db), block of rows by block of rows (K
+ * blocks of kb rows): each block's sum from +0, the blocks added in order,
+ * as the GEMM does. With acc, the blocks are added up in acc [V, G] (the
+ * first summed there directly) and dW written once at the end; without, each
+ * block is added into dW as it comes. db runs on over the blocks: from +0,
+ * each row added in row order, as sn_sum_rows sums a column. */
 static void weight_grad_chunk(void *ctx, int c) {
     const onehot_job *j = ctx;
     int V = j->V, G = j->G;
     int c0 = (int)((long)G * c / j->chunks), c1 = (int)((long)G * (c + 1) / j->chunks);
     size_t w = (size_t)(c1 - c0) * sizeof(float);
-    for (int k = 0; k < V; k++) memset(j->work + (size_t)k * G + c0, 0, w);
-    if (j->db && j->r0 == 0)
+    if (j->db)
         for (int q = c0; q < c1; q++) j->db[q] = 0.0f;
-    for (int r = j->r0; r < j->r1; r++) {
-        float *restrict s = j->work + (size_t)hot_of(j->x + (size_t)r * V, V) * G;
-        const float *restrict d = j->da + (size_t)r * G;
-        if (j->db) {
-            float *restrict b = j->db;
-            for (int q = c0; q < c1; q++) s[q] += d[q], b[q] += d[q];
-        } else {
-            for (int q = c0; q < c1; q++) s[q] += d[q];
+    for (int r0 = 0; r0 < j->rows; r0 += j->kb) {
+        int r1 = r0 + j->kb < j->rows ? r0 + j->kb : j->rows;
+        float *sum = j->acc && r0 == 0 ? j->acc : j->work;
+        for (int k = 0; k < V; k++) memset(sum + (size_t)k * G + c0, 0, w);
+        for (int r = r0; r < r1; r++) {
+            float *restrict s = sum + (size_t)hot_of(j->x + (size_t)r * V, V) * G;
+            const float *restrict d = j->da + (size_t)r * G;
+            if (j->db) {
+                float *restrict b = j->db;
+                for (int q = c0; q < c1; q++) s[q] += d[q], b[q] += d[q];
+            } else {
+                for (int q = c0; q < c1; q++) s[q] += d[q];
+            }
+        }
+        if (!j->acc) {
+            add_transposed(j, j->work, c0, c1, r0 == 0);
+        } else if (r0 > 0) {
+            for (int k = 0; k < V; k++) {
+                float *restrict a = j->acc + (size_t)k * G;
+                const float *restrict b = j->work + (size_t)k * G;
+                for (int q = c0; q < c1; q++) a[q] += b[q];
+            }
         }
     }
-    /* dW[q, k] (+)= work[k, q], 16 columns q at a time: a read of one cache
-     * line of work feeds 16 rows of dW, each written in k order */
-    for (int q0 = c0; q0 < c1; q0 += 16) {
-        int q1 = q0 + 16 < c1 ? q0 + 16 : c1;
-        for (int k = 0; k < V; k++) {
-            const float *b = j->work + (size_t)k * G;
-            float *d = j->dW + k;
-            if (j->r0 == 0)
-                for (int q = q0; q < q1; q++) d[(size_t)q * V] = b[q];
-            else
-                for (int q = q0; q < q1; q++) d[(size_t)q * V] += b[q];
-        }
-    }
+    if (j->acc) add_transposed(j, j->acc, c0, c1, 1);
 }
 
+/* The chunks own column ranges through all the K blocks: one parallel job. */
 int sn_onehot_weight_bias_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
                                float *db, float *work, size_t work_floats) {
-    if (rows <= 0 || work_floats < (size_t)V * G || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, NULL, da, NULL, NULL, dW, db, work, rows, V, G, 1, 0, 0, 0};
-    int kb = sn_sgemm_k_block(rows);
+    size_t VG = (size_t)V * G;
+    if (rows <= 0 || work_floats < VG || !all_onehot(x, rows, V)) return 0;
+    onehot_job j = {x, NULL, da, NULL, NULL, dW, db, work, rows, V, G, 1, 0, 0, 0, 0, NULL};
+    j.kb = sn_sgemm_k_block(rows);
+    if (j.kb < rows && work_floats / 2 >= VG) j.acc = work + VG;
     j.chunks = value_chunks((size_t)rows * G, G / ONEHOT_COLS);
-    for (j.r0 = 0; j.r0 < rows; j.r0 += kb) {
-        j.r1 = j.r0 + kb < rows ? j.r0 + kb : rows;
-        if (j.chunks == 1)
-            weight_grad_chunk(&j, 0);
-        else
-            sn_parallel(j.chunks, weight_grad_chunk, &j);
-    }
+    if (j.chunks == 1)
+        weight_grad_chunk(&j, 0);
+    else
+        sn_parallel(j.chunks, weight_grad_chunk, &j);
     return 1;
 }
 

@@ -33,7 +33,7 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
  *   sn_onehot_project_bias: the same followed by sn_add_row_vector(y,
  *   bias) (the same bits), in one pass.
  *   sn_onehot_weight_grad: dW[G, V] = Σ_r da[r, :]ᵀ x[r, :] (overwritten);
- *   work: V·G floats.
+ *   work: V·G floats (2·V·G floats save a pass over dW per K block).
  *   sn_onehot_weight_bias_grad: the same, and when db is not NULL also
  *   db[G] = Σ_r da[r, :] with the bits of sn_sum_rows(da, db, rows, G), in
  *   the same pass over da. */
