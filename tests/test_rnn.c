@@ -57,8 +57,9 @@ static void test_onehot_bias(void) {
 /* The one-hot weight gradient with the bias gradient summed in the same
  * pass: dW with the bits of the GEMM it replaces, db with those of
  * sn_sum_rows, over several K blocks of rows (the blocks added in dW one by
- * one, with V·G floats of work, or in the work space first, with 2·V·G), on
- * 1 and 2 threads; signed zeros in da included. */
+ * one, with V·G floats of work, or in the work space first, with 2·V·G),
+ * with the tokens read from x or given (sn_onehot_tokens), on 1 and 2
+ * threads; signed zeros in da included. */
 static void test_onehot_bias_grad(void) {
     enum { V = 37, R = 1500, G = 200 };
     int saved = sn_get_threads();
@@ -68,6 +69,7 @@ static void test_onehot_bias_grad(void) {
     float *work = malloc(sizeof(float) * 2 * V * G), *w1 = malloc(sizeof(float) * G * V);
     float *w2 = malloc(sizeof(float) * G * V), *b1 = malloc(sizeof(float) * G);
     float *b2 = malloc(sizeof(float) * G);
+    int *tok = malloc(sizeof(int) * R);
     for (int i = 0; i < R * G; i++) da[i] = sn_rng_normal(&g);
     for (int k = 0; k < 9; k++) da[sn_rng_below(&g, R * G)] = -0.0f;
     for (int r = 0; r < R; r++) x[(size_t)r * V + sn_rng_below(&g, V)] = 1.0f;
@@ -76,21 +78,26 @@ static void test_onehot_bias_grad(void) {
         sn_set_threads(threads);
         sn_sum_rows(da, b1, R, G);
         sn_sgemm(1, 0, G, V, R, 1.0f, da, G, x, V, 0.0f, w1, V);
+        CHECK(sn_onehot_tokens(x, R, V, tok));
+        for (int twice = 0; twice <= 1; twice++)
+            for (int known = 0; known <= 1; known++) { /* the tokens given, or read from x */
+                memset(w2, 0xff, sizeof(float) * G * V);
+                memset(b2, 0xff, sizeof(float) * G);
+                CHECK(sn_onehot_weight_bias_grad(known ? NULL : x, known ? tok : NULL, R, V, da, G,
+                                                 w2, b2, work, (size_t)(1 + twice) * V * G));
+                CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
+                CHECK(memcmp(b1, b2, sizeof(float) * G) == 0);
+            }
         for (int twice = 0; twice <= 1; twice++) {
-            memset(w2, 0xff, sizeof(float) * G * V);
-            memset(b2, 0xff, sizeof(float) * G);
-            CHECK(sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work,
-                                             (size_t)(1 + twice) * V * G));
-            CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
-            CHECK(memcmp(b1, b2, sizeof(float) * G) == 0);
             memset(w2, 0xff, sizeof(float) * G * V);
             CHECK(sn_onehot_weight_grad(x, R, V, da, G, w2, work, (size_t)(1 + twice) * V * G));
             CHECK(memcmp(w1, w2, sizeof(float) * G * V) == 0);
         }
     }
     x[(size_t)(R / 2) * V] = 0.5f; /* not one-hot: nothing to do */
-    CHECK(!sn_onehot_weight_bias_grad(x, R, V, da, G, w2, b2, work, (size_t)V * G));
-    free(x), free(da), free(work), free(w1), free(w2), free(b1), free(b2);
+    CHECK(!sn_onehot_weight_bias_grad(x, NULL, R, V, da, G, w2, b2, work, (size_t)V * G));
+    CHECK(!sn_onehot_tokens(x, R, V, tok));
+    free(x), free(da), free(work), free(w1), free(w2), free(b1), free(b2), free(tok);
     sn_set_threads(saved);
 }
 

@@ -92,8 +92,9 @@ typedef struct {
     const float *x, *W, *da, *bias;
     float *y, *dW, *db, *work;
     int rows, V, G, chunks, transposed, r0, r1;
-    int kb;     /* weight gradient: rows per K block */
-    float *acc; /* weight gradient: [V, G] sum of the blocks so far, or NULL */
+    int kb;         /* weight gradient: rows per K block */
+    float *acc;     /* weight gradient: [V, G] sum of the blocks so far, or NULL */
+    const int *tok; /* weight gradient: the tokens of x's rows, or NULL (from x) */
 } onehot_job;
 
 static void project_chunk(void *ctx, int c) {
@@ -124,7 +125,7 @@ static void project_chunk(void *ctx, int c) {
 int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
                            const float *bias, float *y, float *work, size_t work_floats) {
     if (rows <= 0 || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, W, NULL, bias, y, NULL, NULL, work, rows, V, G, 1, 0, 0, 0, 0, NULL};
+    onehot_job j = {x, W, NULL, bias, y, NULL, NULL, work, rows, V, G, 1, 0, 0, 0, 0, NULL, NULL};
     if (work && work_floats >= (size_t)V * G) {
         sn_transpose(W, G, V, work); /* [V, G]: each token's column as a row */
         j.transposed = 1;
@@ -219,7 +220,8 @@ static void weight_grad_chunk(void *ctx, int c) {
         float *sum = j->acc && r0 == 0 ? j->acc : j->work;
         for (int k = 0; k < V; k++) memset(sum + (size_t)k * G + c0, 0, w);
         for (int r = r0; r < r1; r++) {
-            float *restrict s = sum + (size_t)hot_of(j->x + (size_t)r * V, V) * G;
+            int hot = j->tok ? j->tok[r] : hot_of(j->x + (size_t)r * V, V);
+            float *restrict s = sum + (size_t)hot * G;
             const float *restrict d = j->da + (size_t)r * G;
             if (j->db) {
                 float *restrict b = j->db;
@@ -242,11 +244,11 @@ static void weight_grad_chunk(void *ctx, int c) {
 }
 
 /* The chunks own column ranges through all the K blocks: one parallel job. */
-int sn_onehot_weight_bias_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
-                               float *db, float *work, size_t work_floats) {
+int sn_onehot_weight_bias_grad(const float *x, const int *tok, int rows, int V, const float *da,
+                               int G, float *dW, float *db, float *work, size_t work_floats) {
     size_t VG = (size_t)V * G;
-    if (rows <= 0 || work_floats < VG || !all_onehot(x, rows, V)) return 0;
-    onehot_job j = {x, NULL, da, NULL, NULL, dW, db, work, rows, V, G, 1, 0, 0, 0, 0, NULL};
+    if (rows <= 0 || work_floats < VG || (!tok && !all_onehot(x, rows, V))) return 0;
+    onehot_job j = {x, NULL, da, NULL, NULL, dW, db, work, rows, V, G, 1, 0, 0, 0, 0, NULL, tok};
     j.kb = sn_sgemm_k_block(rows);
     if (j.kb < rows && work_floats / 2 >= VG) j.acc = work + VG;
     j.chunks = value_chunks((size_t)rows * G, G / ONEHOT_COLS);
@@ -259,7 +261,7 @@ int sn_onehot_weight_bias_grad(const float *x, int rows, int V, const float *da,
 
 int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
                           float *work, size_t work_floats) {
-    return sn_onehot_weight_bias_grad(x, rows, V, da, G, dW, NULL, work, work_floats);
+    return sn_onehot_weight_bias_grad(x, NULL, rows, V, da, G, dW, NULL, work, work_floats);
 }
 
 void sn_rnn_act(float *y, size_t n, int relu) {

@@ -36,7 +36,8 @@ void sn_rnn_rows(int N, int chunks, int c, int *n0, int *n1);
  *   work: V·G floats (2·V·G floats save a pass over dW per K block).
  *   sn_onehot_weight_bias_grad: the same, and when db is not NULL also
  *   db[G] = Σ_r da[r, :] with the bits of sn_sum_rows(da, db, rows, G), in
- *   the same pass over da. */
+ *   the same pass over da; when tok is not NULL it holds the tokens of x
+ *   (sn_onehot_tokens), and x is not read. */
 int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, float *y, float *work,
                       size_t work_floats);
 int sn_onehot_project_bias(const float *x, int rows, int V, const float *W, int G,
@@ -52,8 +53,8 @@ int sn_onehot_weight_grad(const float *x, int rows, int V, const float *da, int 
 int sn_onehot_tokens(const float *x, int rows, int V, int *tok);
 void sn_onehot_gather_bias(const int *tok, int rows, const float *WT, int G, const float *bias,
                            int c0, int c1, float *y, int ldy);
-int sn_onehot_weight_bias_grad(const float *x, int rows, int V, const float *da, int G, float *dW,
-                               float *db, float *work, size_t work_floats);
+int sn_onehot_weight_bias_grad(const float *x, const int *tok, int rows, int V, const float *da,
+                               int G, float *dW, float *db, float *work, size_t work_floats);
 
 /* y = f(y) in place over n values, f = tanh (relu == 0) or max(·, 0). */
 void sn_rnn_act(float *y, size_t n, int relu);

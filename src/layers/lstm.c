@@ -20,10 +20,10 @@
  *
  * The input projection x W_ihᵀ of all T·N rows is one matrix product before
  * the time loop (for a one-hot x, a gather of W_ih's columns, made step by
- * step just before each step's recurrent product, sn_rnn_onehot_input); only h_(t−1) W_hhᵀ (and in
- * backward da_t W_hh) is done step by step, over all streams, a range of hidden units per thread
- * (sn_rnn_run_steps). Cached per row: the activated gates [4H], c_t and
- * tanh c_t.
+ * step just before each step's recurrent product, sn_rnn_onehot_input);
+ * only h_(t−1) W_hhᵀ (and in backward da_t W_hh) is done step by step, over
+ * all streams, a range of hidden units per thread (sn_rnn_run_steps). Cached
+ * per row: the activated gates [4H], c_t and tanh c_t.
  *
  * Spec: `lstm H [layers=L] [dropout=P] [forget_bias=B]`: the forget-gate
  * bias starts at B (b_ih's f block = B, b_hh's = 0; default 1, which keeps

@@ -56,6 +56,7 @@ static sn_rnn_level level_view(sn_recurrent *r, int k, int T, int N) {
     v.w_hh = &r->base.params[4 * k + 1];
     v.b_ih = &r->base.params[4 * k + 2];
     v.b_hh = &r->base.params[4 * k + 3];
+    v.tok = k == 0 && r->tok_ok ? r->tok : NULL;
     return v;
 }
 
@@ -83,6 +84,8 @@ void sn_recurrent_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int tra
         }
         r->state_n = N;
     }
+    /* the tokens of a one-hot x, for the stepped cells' forward and backward */
+    r->tok_ok = r->tok && r->cell->stepped && sn_onehot_tokens(x->data, R, r->I, r->tok);
     for (int k = 0; k < r->levels; k++) {
         sn_rnn_level v = level_view(r, k, T, N);
         v.x = x->data;
@@ -155,6 +158,9 @@ static void free_buffers(sn_recurrent *r) {
         sn_free(*bufs[i]);
         *bufs[i] = NULL;
     }
+    sn_free(r->tok);
+    r->tok = NULL;
+    r->tok_ok = 0;
 }
 
 void sn_recurrent_free(sn_layer *l) {
@@ -182,6 +188,7 @@ static size_t recurrent_reserve_bytes(const sn_layer *l, int max_rows) {
     size_t scratch = count4(rows, H, (size_t)r->cell->scratch_per_row, 1);
     size_t dseq = count4(rows, H, 1, 1);
     if (!state || !cache || !scratch || !dseq) return SIZE_MAX;
+    size_t tok = r->cell->stepped ? rows * sizeof(int) : 0;
     size_t parts[5] = {(r->cell->has_cell ? 4 : 2), 1, 1, 0, 0}, total = 0;
     parts[3] = L > 1 ? 1 + (r->dropout > 0) : 0; /* seq, dropped: `between` floats each */
     parts[4] = L > 1 ? 2 : 0;                    /* dseq[0], dseq[1] */
@@ -193,7 +200,7 @@ static size_t recurrent_reserve_bytes(const sn_layer *l, int max_rows) {
             return SIZE_MAX;
         total += n;
     }
-    return total;
+    return total > SIZE_MAX - tok ? SIZE_MAX : total + tok;
 }
 
 static sn_status recurrent_reserve(sn_layer *l, int max_rows, sn_error *err) {
@@ -214,6 +221,7 @@ static sn_status recurrent_reserve(sn_layer *l, int max_rows, sn_error *err) {
         r->cache = sn_alloc(cache, sizeof(float));
         r->scratch = sn_alloc(scratch, sizeof(float));
         ok = r->h0 && r->hT && r->cache && r->scratch;
+        if (ok && r->cell->stepped) ok = (r->tok = sn_alloc(rows, sizeof(int))) != NULL;
     }
     if (ok && r->cell->has_cell) {
         r->c0 = sn_alloc(state, sizeof(float));
@@ -403,14 +411,9 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
 }
 
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
-    int R = v->T * v->N, GH = v->w_ih->value.shape[0];
-    size_t wt = (size_t)v->I * GH;
-    v->tok = NULL;
-    if (v->T < 2 || work_len < wt || work_len - wt < (size_t)R) return 0;
-    int *tok = (int *)(work + wt);
-    if (!sn_onehot_tokens(v->x, R, v->I, tok)) return 0;
+    int GH = v->w_ih->value.shape[0];
+    if (!v->tok || v->T < 2 || work_len < (size_t)v->I * GH) return 0;
     sn_transpose(v->w_ih->value.data, GH, v->I, work);
-    v->tok = tok;
     v->w_ih_t = work;
     v->bias_sum = bias;
     return 1;
@@ -428,8 +431,8 @@ void sn_rnn_slice_input(const sn_rnn_slice *s, int G, float *C, int ldc) {
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,
                          size_t work_len, float *dx) {
     int T = v->T, N = v->N, H = v->H, I = v->I, G = v->w_hh->value.shape[0], R = T * N;
-    if (!sn_onehot_weight_bias_grad(v->x, R, I, dgx, G, v->w_ih->grad.data, v->b_ih->grad.data,
-                                    work, work_len)) {
+    if (!sn_onehot_weight_bias_grad(v->x, v->tok, R, I, dgx, G, v->w_ih->grad.data,
+                                    v->b_ih->grad.data, work, work_len)) {
         sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
         sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
     }

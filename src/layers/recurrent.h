@@ -39,8 +39,10 @@ typedef struct sn_rnn_level {
                            * matrix or in panels, sn_rnn_run_steps) */
     float *whh_p;         /* [G·H, H]: weight_hh in panels, for backward */
     sn_param *w_ih, *w_hh, *b_ih, *b_hh;
-    /* forward with a one-hot x (sn_rnn_onehot_input), else tok is NULL */
-    const int *tok;        /* [T·N]: the token of each row of x */
+    /* level 0 of a stepped cell with a one-hot x, else tok is NULL */
+    const int *tok; /* [T·N]: the token of each row of x, found by forward
+                     * (sn_recurrent_forward) and kept for backward */
+    /* forward with a one-hot x (sn_rnn_onehot_input) */
     const float *w_ih_t;   /* [I, G·H]: weight_ihᵀ */
     const float *bias_sum; /* [G·H]: the bias added with the projection */
 } sn_rnn_level;
@@ -80,6 +82,8 @@ typedef struct sn_recurrent {
     float *dseq[2]; /* [max_rows·H] each: gradients between levels */
     float *cache;   /* [levels][max_rows · cache_per_row · H] */
     float *scratch; /* [max_rows · scratch_per_row · H] */
+    int *tok;       /* [max_rows]: tokens of a one-hot x (stepped cells) */
+    int tok_ok;     /* whether tok holds those of the last forward's x */
     float *whh_t;   /* [levels][G·H·H] */
     float *whh_p;   /* [G·H·H]: one level's at a time, refilled by each backward;
                      * NULL unless the cell is stepped and W_hh large enough
@@ -139,12 +143,12 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
 void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
                           float *C, int ldc);
 
-/* For a forward pass of T > 1 steps whose x is one-hot: instead of the input
- * projection of all rows before the time loop, each slice writes its own
- * piece (sn_rnn_slice_input) just before its recurrent product, while it is
- * in cache. Fills v->tok and v->w_ih_t in work (I·G·H floats + T·N ints) and
- * sets v->bias_sum = bias; returns 0, leaving v->tok NULL, when x is not
- * one-hot or work is too small (the caller then projects all rows first). */
+/* For a forward pass of T > 1 steps whose x is one-hot (v->tok set):
+ * instead of the input projection of all rows before the time loop, each
+ * slice writes its own piece (sn_rnn_slice_input) just before its recurrent
+ * product, while it is in cache. Fills v->w_ih_t in work (I·G·H floats) and
+ * sets v->bias_sum = bias; returns 0 when v->tok is NULL, T = 1 or work is
+ * too small (the caller then projects all rows first). */
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
 
 /* Slice s's piece of the input projection, the bits of sn_onehot_project_bias:
