@@ -359,6 +359,47 @@ static void test_naming(void) {
     sn_dataset_free(&d);
 }
 
+/* A non-finite loss whose first non-finite activation lies inside layers
+ * run in one pass (a convolution with the ReLU and pooling after it), whose
+ * forward pass does not write it: the trace still names the layer, and the
+ * running statistics of batch norm are as the training step left them.
+ * One pixel of 3e38 times weights of 2 overflows the convolution. */
+static void test_trace_fused(const char *layers, const char *why) {
+    char spec[256];
+    snprintf(spec, sizeof spec, "input 1x6x6\n%sflatten\ndense 3\nloss softmax_xent\n", layers);
+    sn_error err = {0};
+    sn_model *m = NULL;
+    sn_guard g;
+    CHECK(sn_model_from_spec(spec, "trace", 7, &m, &err) == SN_OK);
+    CHECK(m && sn_model_reserve(m, 4, &err) == SN_OK &&
+          sn_guard_init(&g, m, &m->cfg, &err) == SN_OK);
+    if (!m) return;
+    float x[4 * 36];
+    int labels[4] = {0, 1, 2, 0};
+    for (int i = 0; i < 4 * 36; i++) x[i] = 0.5f;
+    x[2 * 36 + 3 * 6 + 3] = 3e38f;
+    sn_tensor *w = &m->layers[0]->params[0].value;
+    for (size_t j = 0; j < w->size; j++) w->data[j] = 2.0f;
+    sn_model_forward(m, x, 4, 1, NULL);
+    double loss = 0;
+    sn_model_backward(m, labels, NULL, &loss, NULL);
+    float before[64];
+    int nb = 0;
+    for (int i = 0; i < m->nparams; i++)
+        for (size_t j = 0; m->params[i]->buffer && j < m->params[i]->value.size && nb < 64; j++)
+            before[nb++] = m->params[i]->value.data[j];
+    CHECK(!isfinite(loss));
+    CHECK(sn_guard_check(&g, loss, 1, 2, 2, 0.01f, &err) == SN_ERR_NUMERIC);
+    CHECK(strstr(err.msg, why) != NULL);
+    if (!strstr(err.msg, why)) fprintf(stderr, "got '%s', expected '%s'\n", err.msg, why);
+    nb = 0;
+    for (int i = 0; i < m->nparams; i++)
+        for (size_t j = 0; m->params[i]->buffer && j < m->params[i]->value.size && nb < 64; j++)
+            CHECK(memcmp(&before[nb++], &m->params[i]->value.data[j], sizeof(float)) == 0);
+    sn_guard_free(&g);
+    sn_model_free(m);
+}
+
 /* Skip mode: a refused batch leaves the batch-norm running statistics
  * bitwise as they were before its forward pass, and zero gradients. */
 static void test_skip_restores(void) {
@@ -474,6 +515,10 @@ int main(void) {
     test_kernels();
     test_stop(NAN, "the input holds 'nan' (row ");
     test_stop(3e38f, "the output of layer 0 (dense 2->8) is the first non-finite activation");
+    test_trace_fused("conv2d 2 3\nrelu\nmaxpool 2\n",
+                     "the output of layer 0 (conv2d 1->2) is the first non-finite activation");
+    test_trace_fused("conv2d 2 3 pad=same\nbatchnorm\nrelu\nmaxpool 2\n",
+                     "the output of layer 0 (conv2d 1->2) is the first non-finite activation");
     test_explode();
     test_skip("dense 8\nrelu\ndense 3\n");
     test_skip("dense 8\nbatchnorm\nrelu\ndense 3\n");

@@ -80,15 +80,18 @@ void sn_conv2d_backward(const sn_conv_geom *g, int N, int F, const float *x, con
  *             (or sn_maxpool_relu_backward from arg, which gives dy too)
  *             dy = dr ⊙ (y > 0), then the convolution's gradients from dy */
 typedef struct sn_conv_fused {
-    float *y, *r;             /* conv output, ReLU output */
+    /* conv output, ReLU output: y is written unless NULL; r is written
+     * unless NULL, which only pooling with arg allows (backward reads r
+     * otherwise) */
+    float *y, *r;
     const sn_conv_geom *pool; /* NULL: no pooling */
     float *p;                 /* pooled output (pool != NULL) */
     /* forward: filled with pool's window positions (pool.h, arg), or NULL;
      * backward: read instead of r and p, or NULL */
     unsigned char *arg;
     const float *dp; /* backward: dL/dp (pool != NULL) */
-    float *dr;       /* dL/dr: written when pool != NULL, else read */
-    float *dy;       /* dL/dy: written */
+    float *dr;       /* dL/dr: written when pool != NULL (unless NULL), else read */
+    float *dy;       /* dL/dy: written unless NULL */
 } sn_conv_fused;
 
 void sn_conv2d_relu_forward(const sn_conv_geom *g, int N, int F, const float *x, const float *w,

@@ -357,8 +357,8 @@ static void forward_chunk(void *ctx, int t) {
             sn_maxpool_forward_arg(pg, 1, rn, post->p + pooled * n, post->arg + pooled * n);
         else if (pg)
             sn_maxpool_forward(pg, 1, rn, post->p + pooled * n);
-        stream_copy(post->y + out * n, yn, out);
-        stream_copy(post->r + out * n, rn, out);
+        if (post->y) stream_copy(post->y + out * n, yn, out);
+        if (post->r) stream_copy(post->r + out * n, rn, out);
     }
     if (post) stream_done();
 }
@@ -431,8 +431,8 @@ static void backward_chunk(void *ctx, int t) {
                  * r was just read by the pooling: it is in the cache, y is not */
                 sn_act_backward(SN_ACT_RELU, 0.0f, post->r + out * n, NULL, drn, dyb, out);
             }
-            if (pg) stream_copy(post->dr + out * n, drn, out);
-            stream_copy(post->dy + out * n, dyb, out);
+            if (pg && post->dr) stream_copy(post->dr + out * n, drn, out);
+            if (post->dy) stream_copy(post->dy + out * n, dyb, out);
             dyn = dyb;
         }
         if (!is_identity(g)) im2col(g, xn, col);

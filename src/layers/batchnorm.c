@@ -181,8 +181,9 @@ static int batchnorm_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
 }
 
 static void batchnorm_forward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
-                                    int train) {
+                                    int train, int keep) {
     (void)k;
+    (void)keep;
     batchnorm *bn = (batchnorm *)l;
     unsigned char *arg = sn_maxpool_arg_fill(next[1], act[0].shape[0]);
     if (!arg) {
@@ -198,8 +199,10 @@ static void batchnorm_forward_fused(sn_layer *l, sn_layer *const *next, int k, c
 }
 
 static void batchnorm_backward_fused(sn_layer *l, sn_layer *const *next, int k,
-                                     const sn_tensor *act, const sn_tensor *grad, int want_dx) {
+                                     const sn_tensor *act, const sn_tensor *grad, int want_dx,
+                                     int keep) {
     (void)k;
+    (void)keep;
     const unsigned char *arg = sn_maxpool_arg(next[1], act[0].shape[0]);
     sn_tensor *dx = want_dx ? (sn_tensor *)&grad[0] : NULL;
     if (!arg) {

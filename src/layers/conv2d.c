@@ -66,30 +66,35 @@ static int conv2d_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
 }
 
 static void conv2d_forward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
-                                 int train) {
+                                 int train, int keep) {
     (void)train;
     conv2d *c = (conv2d *)l;
-    sn_conv_fused f = {.y = act[1].data, .r = act[2].data};
+    /* backward reads r (or, with pooling, the window positions instead),
+     * never y */
+    sn_conv_fused f = {.y = keep ? act[1].data : NULL, .r = act[2].data};
     if (k == 2) {
         f.pool = sn_maxpool_geom(next[1]);
         f.p = act[3].data;
         f.arg = sn_maxpool_arg_fill(next[1], act[0].shape[0]);
+        if (f.arg && !keep) f.r = NULL;
     }
     sn_conv2d_relu_forward(&c->g, act[0].shape[0], c->F, act[0].data, l->params[0].value.data,
                            l->params[1].value.data, &f, c->scratch, c->slots);
 }
 
-/* grad[1] = dL/dy and grad[2] = dL/dr from grad[3] = dL/dp (or from
- * grad[2] without pooling), then the convolution's gradients. */
+/* dL/dy and dL/dr from grad[3] = dL/dp (or from grad[2] without pooling),
+ * then the convolution's gradients; grad[1] = dL/dy and, with pooling,
+ * grad[2] = dL/dr are written only when kept. */
 static void conv2d_backward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
-                                  const sn_tensor *grad, int want_dx) {
+                                  const sn_tensor *grad, int want_dx, int keep) {
     conv2d *c = (conv2d *)l;
-    sn_conv_fused f = {.y = act[1].data, .r = act[2].data, .dr = grad[2].data, .dy = grad[1].data};
+    sn_conv_fused f = {.r = act[2].data, .dr = grad[2].data, .dy = keep ? grad[1].data : NULL};
     if (k == 2) {
         f.pool = sn_maxpool_geom(next[1]);
         f.p = act[3].data;
         f.dp = grad[3].data;
         f.arg = (unsigned char *)sn_maxpool_arg(next[1], act[0].shape[0]);
+        if (!keep) f.dr = NULL;
     }
     sn_conv2d_relu_backward(&c->g, act[0].shape[0], c->F, act[0].data, l->params[0].value.data, &f,
                             l->params[0].grad.data, l->params[1].grad.data,

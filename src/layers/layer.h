@@ -75,14 +75,19 @@ typedef struct sn_layer_ops {
      * it takes along (0: none, at most SN_MAX_FUSED). Then the model calls
      * forward_fused and backward_fused (with the same next) instead of the k + 1 layers' own
      * forward and backward, with act[0..k+1] and grad[0..k+1] the model's
-     * tensors from this layer's input on; they fill every act and grad the
-     * layers would have, with the same values bit for bit (dx = grad[0]
-     * only when want_dx). */
+     * tensors from this layer's input on. They fill act[k + 1] (and dx =
+     * grad[0] when want_dx) with the values the layers one by one would
+     * give, bit for bit; the tensors inside the group, act[1 .. k] and
+     * grad[1 .. k], they fill likewise when `keep` is 1, and with keep 0
+     * only as far as their own backward pass reads them (a pass that keeps
+     * what backward needs in the cache or in a smaller form need not write
+     * them to memory at all). backward_fused gets the keep of the forward
+     * pass before it. */
     int (*fuse)(const sn_layer *l, sn_layer *const *next, int avail);
     void (*forward_fused)(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
-                          int train);
+                          int train, int keep);
     void (*backward_fused)(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
-                           const sn_tensor *grad, int want_dx);
+                           const sn_tensor *grad, int want_dx, int keep);
 } sn_layer_ops;
 
 #define SN_MAX_FUSED 2

@@ -171,13 +171,15 @@ sn_status sn_gradcheck_run(sn_model *m, const float *x, int n, const int *labels
     buffers(m, bufs, 1);
     sn_rng rng0 = m->rng;
 
-    int had_input_grad = m->input_grad;
+    int had_input_grad = m->input_grad, had_keep = m->keep_all;
     m->input_grad = 1;
+    m->keep_all = 1; /* backward fills grad[i] inside fused passes too */
     memcpy(view(&m->act[0], n).data, x, view(&m->act[0], n).size * sizeof(float));
     g->L0 = loss_from(g, 0, 1);
     g->floor = 1e-4 * (fabs(g->L0) > 1 ? fabs(g->L0) : 1) / h;
     sn_model_backward(m, labels, targets, NULL, NULL); /* after loss_from's forward */
     m->input_grad = had_input_grad;
+    m->keep_all = had_keep;
     float *dact[SN_MAX_LAYERS + 1], *dpar[SN_MAX_LAYERS * SN_MAX_PARAMS], *p = keep;
     for (int i = 0; i <= L; i++) {
         sn_tensor t = view(&m->grad[i], n);

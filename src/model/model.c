@@ -184,20 +184,16 @@ static int fused(const sn_model *m, int i) {
     return k < 0 ? 0 : k > SN_MAX_FUSED ? SN_MAX_FUSED : k;
 }
 
-sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_error *err) {
-    sn_status s = check_rows(m, n, err);
-    if (s != SN_OK) return s;
-    m->batch = n;
-    sn_tensor in = batch_view(&m->act[0], n);
-    if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
-    sn_preprocess_apply(m->pre, in.data, n);
+/* Layers 0 .. L−1 on act[0] (n rows). */
+static void run_layers(sn_model *m, int n, int train) {
+    m->rng_forward = m->rng;
     for (int i = 0; i < m->nlayers; i++) {
         sn_layer *l = m->layers[i];
         int k = fused(m, i);
         if (k > 0) { /* layers i .. i+k in one pass */
             sn_tensor a[SN_MAX_FUSED + 2];
             for (int u = 0; u <= k + 1; u++) a[u] = batch_view(&m->act[i + u], n);
-            l->ops->forward_fused(l, m->layers + i + 1, k, a, train);
+            l->ops->forward_fused(l, m->layers + i + 1, k, a, train, m->keep_all);
             i += k;
             continue;
         }
@@ -205,7 +201,28 @@ sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_err
         l->ops->forward(l, &a, &y, train);
     }
     m->out_view = batch_view(&m->act[m->nlayers], n);
+}
+
+sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_error *err) {
+    sn_status s = check_rows(m, n, err);
+    if (s != SN_OK) return s;
+    m->batch = n;
+    sn_tensor in = batch_view(&m->act[0], n);
+    if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
+    sn_preprocess_apply(m->pre, in.data, n);
+    run_layers(m, n, train);
     return SN_OK;
+}
+
+void sn_model_replay(sn_model *m, int train) {
+    if (m->batch < 1) return;
+    sn_rng now = m->rng;
+    int keep = m->keep_all;
+    m->rng = m->rng_forward;
+    m->keep_all = 1;
+    run_layers(m, m->batch, train);
+    m->keep_all = keep;
+    m->rng = now;
 }
 
 const sn_tensor *sn_model_output(const sn_model *m) {
@@ -244,7 +261,7 @@ sn_status sn_model_backward(sn_model *m, const int *labels, const float *targets
                 d[u] = batch_view(&m->grad[first + u], n);
             }
             l->ops->backward_fused(l, m->layers + first + 1, k, a, d,
-                                   first > lowest || m->input_grad);
+                                   first > lowest || m->input_grad, m->keep_all);
             for (; i >= first; i--)
                 if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, i);
             i++; /* the loop's i-- moves on to first - 1 */

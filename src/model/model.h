@@ -25,6 +25,12 @@ struct sn_model {
     sn_tensor act[SN_MAX_LAYERS + 1], grad[SN_MAX_LAYERS + 1];
     sn_tensor out_view; /* act[nlayers] with shape [batch, K] */
     int input_grad;     /* 1: backward also computes grad[0] = dL/dx */
+    /* 1: layers run in one pass (layer.h: fuse) still fill every act[i]
+     * and grad[i] inside it; 0 (the default): only what backward reads, the
+     * others are left as they were. sn_model_replay fills them after the
+     * fact. */
+    int keep_all;
+    sn_rng rng_forward; /* rng when the last forward pass began */
     /* Called by sn_model_backward once layer i has written its parameters'
      * gradients (i from the last layer down), e.g. sn_dist_grads_ready to
      * start their all-reduce while the layers below run. NULL: none. */
@@ -39,6 +45,14 @@ struct sn_model {
 /* Adds one layer from a spec line's words ("dense", "128", "init=he") after
  * the current last layer; used by the spec parser and by C callers. */
 sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *err);
+
+/* Runs the last forward pass again on act[0] (already prepared: no copy,
+ * no preprocessing) with keep_all = 1, so that every act[i] holds what it
+ * computed, from the same generator state (dropout draws the same masks).
+ * It updates what a forward pass updates (batch norm's running statistics in
+ * training mode, the recurrent layers' final state): callers put those back
+ * when it matters. */
+void sn_model_replay(sn_model *m, int train);
 
 /* sn_gradcheck_run (include/scratchnet.h) in evaluation mode, reduced to worst[i] = param[i] (0 for
  * layers without parameters) and worst_input = input[0]. */

@@ -9,7 +9,11 @@
  * the first, the order backward computes them in: a non-finite value spreads
  * downwards, so the first one found is where it started. A non-finite loss
  * is traced through the forward activations instead: the input batch, then
- * each layer's output, the first holding a NaN or inf named. */
+ * each layer's output, the first holding a NaN or inf named. Layers run in
+ * one pass leave the activations inside it unwritten (model.h: keep_all),
+ * so the trace first runs the forward pass on the batch again keeping them
+ * all (sn_model_replay: same generator state, so the same values), with the
+ * buffers it updates put back afterwards. */
 #include "train/guard.h"
 
 #include "kernels/finite.h"
@@ -27,9 +31,9 @@ sn_status sn_guard_init(sn_guard *g, sn_model *m, const sn_train_config *c, sn_e
     g->ref_loss = NAN;
     if (!(c->max_grad_norm >= 0) || !(c->max_loss_ratio >= 0))
         return sn_fail(err, SN_ERR_ARG, "max_grad_norm and max_loss_ratio must be >= 0 (0: off)");
-    for (int i = 0; g->skip && i < m->nparams; i++)
+    for (int i = 0; i < m->nparams; i++)
         if (m->params[i]->buffer) g->nsaved += m->params[i]->value.size;
-    if (g->nsaved && !(g->saved = sn_alloc(g->nsaved, sizeof(float))))
+    if (g->nsaved && !(g->saved = sn_alloc(2 * g->nsaved, sizeof(float))))
         return sn_fail(err, SN_ERR_NOMEM, "training guard: out of memory");
     return SN_OK;
 }
@@ -39,9 +43,8 @@ void sn_guard_free(sn_guard *g) {
     g->saved = NULL;
 }
 
-/* Copies the buffers into g->saved (restore = 0) or back (restore = 1). */
-static void buffers(sn_guard *g, int restore) {
-    float *s = g->saved;
+/* Copies the buffers into s (restore = 0) or back (restore = 1). */
+static void buffers_copy(sn_guard *g, float *s, int restore) {
     for (int i = 0; s && i < g->m->nparams; i++) {
         sn_tensor *v = &g->m->params[i]->value;
         if (!g->m->params[i]->buffer) continue;
@@ -51,6 +54,11 @@ static void buffers(sn_guard *g, int restore) {
             memcpy(s, v->data, v->size * sizeof(float));
         s += v->size;
     }
+}
+
+/* The same with the first half of g->saved, in skip mode. */
+static void buffers(sn_guard *g, int restore) {
+    if (g->skip) buffers_copy(g, g->saved, restore);
 }
 
 void sn_guard_begin(sn_guard *g) {
@@ -65,9 +73,27 @@ static void short_desc(const sn_layer *l, char *buf, size_t len) {
     snprintf(buf, len, "%.*s", n, l->desc);
 }
 
+/* Whether some layers run in one pass whose inner activations a forward
+ * pass leaves unwritten. */
+static int has_fused(const sn_model *m) {
+    if (m->keep_all) return 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const sn_layer *l = m->layers[i];
+        if (l->ops->fuse && l->ops->fuse(l, m->layers + i + 1, m->nlayers - i - 1) > 0) return 1;
+    }
+    return 0;
+}
+
 /* Where a non-finite loss came from: the first forward buffer (input, then
  * each layer's output) holding a NaN or inf. */
-static void trace_forward(const sn_model *m, char *buf, size_t len) {
+static void trace_forward(sn_guard *g, char *buf, size_t len) {
+    sn_model *m = g->m;
+    if (has_fused(m)) {
+        float *keep = g->saved ? g->saved + g->nsaved : NULL;
+        buffers_copy(g, keep, 0);
+        sn_model_replay(m, 1);
+        buffers_copy(g, keep, 1);
+    }
     int rows = m->batch;
     size_t per = sn_shape_size(m->in_ndim, m->in_shape);
     size_t j = sn_first_nonfinite(m->act[0].data, (size_t)rows * per);
@@ -104,7 +130,7 @@ sn_status sn_guard_check(sn_guard *g, double loss, int epoch, int batch, long st
     snprintf(where, sizeof where, "epoch %d, batch %d (step %ld)", epoch, batch, step);
     if (!isfinite(loss)) {
         char trace[200];
-        trace_forward(m, trace, sizeof trace);
+        trace_forward(g, trace, sizeof trace);
         snprintf(what, sizeof what, "non-finite loss '%g': %s; the learning rate is %g", loss,
                  trace, (double)lr);
         goto refuse;

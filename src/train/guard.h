@@ -40,7 +40,9 @@ typedef struct sn_guard {
     double ref_loss;  /* L_ref; NaN until the first step passes */
     int ref_steps;    /* steps that went into ref_loss */
     double grad_norm; /* ‖g‖₂ of the last checked step */
-    float *saved;     /* copies of the buffers (skip mode only) */
+    /* copies of the buffers: [0, nsaved) from before the forward pass
+     * (skip mode), [nsaved, 2·nsaved) while a trace runs the pass again */
+    float *saved;
     size_t nsaved;
     int epoch;                               /* of the counters below */
     int skipped;                             /* batches skipped in `epoch` */
@@ -49,7 +51,7 @@ typedef struct sn_guard {
     char last[sizeof(((sn_error *)0)->msg)]; /* why the last batch was refused */
 } sn_guard;
 
-/* Reads c's guard settings; in skip mode allocates room for m's buffers. */
+/* Reads c's guard settings; allocates room for m's buffers. */
 sn_status sn_guard_init(sn_guard *g, sn_model *m, const sn_train_config *c, sn_error *err);
 void sn_guard_free(sn_guard *g);
 
