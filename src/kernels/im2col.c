@@ -344,13 +344,31 @@ static void forward_chunk(void *ctx, int t) {
         float *yn = post ? out_buf(g, F, slot, 0) : j->y + out * n;
         if (!is_identity(g)) im2col(g, xn, col);
         sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
-        for (int f = 0; f < F; f++) {
-            float *r = yn + (size_t)f * P, bf = j->b[f];
-            for (int p = 0; p < P; p++) r[p] += bf;
+        if (!post) {
+            for (int f = 0; f < F; f++) {
+                float *r = yn + (size_t)f * P, bf = j->b[f];
+                for (int p = 0; p < P; p++) r[p] += bf;
+            }
+            continue;
         }
-        if (!post) continue;
-        float *rn = out_buf(g, F, slot, 1);
-        sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
+        /* y = y + b and r = max(y, 0) in one pass (r < 0 ? 0 : r, as
+         * sn_act_forward's ReLU: NaN passes); r overwrites y unless y is
+         * kept */
+        float *rn = post->y ? out_buf(g, F, slot, 1) : yn;
+        for (int f = 0; f < F; f++) {
+            float *yf = yn + (size_t)f * P, *rf = rn + (size_t)f * P, bf = j->b[f];
+            if (post->y)
+                for (int p = 0; p < P; p++) {
+                    float t = yf[p] + bf;
+                    yf[p] = t;
+                    rf[p] = t < 0 ? 0.0f : t;
+                }
+            else
+                for (int p = 0; p < P; p++) {
+                    float t = yf[p] + bf;
+                    rf[p] = t < 0 ? 0.0f : t;
+                }
+        }
         const sn_conv_geom *pg = post->pool;
         size_t pooled = pg ? (size_t)pg->C * pg->OH * pg->OW : 0;
         if (pg && post->arg)
@@ -421,8 +439,9 @@ static void backward_chunk(void *ctx, int t) {
             float *drn = pg ? out_buf(g, F, base, 0) : post->dr + out * n;
             float *dyb = out_buf(g, F, base, 1);
             size_t pooled = pg ? (size_t)pg->C * pg->OH * pg->OW * n : 0;
-            if (pg && post->arg) { /* dr and dy from arg and dp alone */
-                sn_maxpool_relu_backward(pg, 1, post->arg + pooled, post->dp + pooled, drn, dyb);
+            if (pg && post->arg) { /* dr (when kept) and dy from arg and dp alone */
+                sn_maxpool_relu_backward(pg, 1, post->arg + pooled, post->dp + pooled,
+                                         post->dr ? drn : NULL, dyb);
             } else {
                 if (pg)
                     sn_maxpool_backward(pg, 1, post->r + out * n, post->p + pooled,

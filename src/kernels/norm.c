@@ -266,14 +266,16 @@ static void affine_relu_pool_chunk(void *ctx, int t) {
     int n0, n1;
     range(j->N, j->chunks, t, &n0, &n1);
     for (int n = n0; n < n1; n++) {
+        /* not kept: y and r of every sample in the first sample's place */
+        float *yn = j->y + in * (j->r ? n : n0), *rn = j->r ? j->r + in * n : yn;
         for (int c = 0; c < C; c++) {
             const float ac = j->a[c], bc = j->b[c];
             const float *xc = j->x + in * n + (size_t)c * S;
-            float *yc = j->y + in * n + (size_t)c * S;
+            float *yc = yn + (size_t)c * S;
             for (int i = 0; i < S; i++) yc[i] = ac * xc[i] + bc;
         }
-        sn_act_forward(SN_ACT_RELU, 0.0f, j->y + in * n, j->r + in * n, in);
-        sn_maxpool_forward_arg(j->pool, 1, j->r + in * n, j->p + out * n, j->arg + out * n);
+        sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, in);
+        sn_maxpool_forward_arg(j->pool, 1, rn, j->p + out * n, j->arg + out * n);
     }
 }
 

@@ -33,7 +33,9 @@ void sn_channel_affine2(const float *dy, const float *x, float *dx, int N, int C
 /* For an image batch (S = H·W of pool's input, C = pool's C) with a 2x2
  * max pooling after a ReLU after it: y = a·x + b as sn_channel_affine,
  * r = max(y, 0) as sn_act_forward's ReLU, p and arg as
- * sn_maxpool_forward_arg (kernels/pool.h), sample by sample. */
+ * sn_maxpool_forward_arg (kernels/pool.h), sample by sample. With r NULL
+ * neither y nor r is kept: each thread works in the place of y of the first
+ * sample it takes. */
 void sn_channel_affine_relu_pool(const float *x, float *y, float *r, float *p, unsigned char *arg,
                                  int N, int C, int S, const float *a, const float *b,
                                  const sn_conv_geom *pool);

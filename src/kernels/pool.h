@@ -20,9 +20,9 @@ void sn_maxpool_backward(const sn_conv_geom *g, int N, const float *x, const flo
  *   arg[n, c, i, j] = the window position (0 .. 3, row-major) whose input
  *                     sn_maxpool_backward passes dy to, + 4 when y > 0.
  * sn_maxpool_forward_arg is sn_maxpool_forward that also writes arg;
- * sn_maxpool_relu_backward gives dx as sn_maxpool_backward does, and dxr =
- * dx ⊙ (x > 0), the gradient through a ReLU before the pooling (the input
- * the gradient goes to is the maximum). */
+ * sn_maxpool_relu_backward gives dx as sn_maxpool_backward does (unless dx
+ * is NULL), and dxr = dx ⊙ (x > 0), the gradient through a ReLU before the
+ * pooling (the input the gradient goes to is the maximum). */
 int sn_maxpool_keeps_arg(const sn_conv_geom *g);
 void sn_maxpool_forward_arg(const sn_conv_geom *g, int N, const float *x, float *y,
                             unsigned char *arg);

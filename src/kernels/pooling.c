@@ -155,8 +155,8 @@ static void maxpool2_plane_arg(const sn_conv_geom *g, const float *x, float *y,
     }
 }
 
-/* From arg: dx as maxpool2_plane_backward writes it, and dxr = dx where the
- * maximum is > 0, else 0. */
+/* From arg: dx as maxpool2_plane_backward writes it (unless dx is NULL),
+ * and dxr = dx where the maximum is > 0, else 0. */
 static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned char *arg,
                                          const float *dy, float *dx, float *dxr) {
     const __m512i lo_i = _mm512_loadu_si512(lo_idx), hi_i = _mm512_loadu_si512(hi_idx);
@@ -176,10 +176,12 @@ static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned c
             __m512 ga = _mm512_maskz_mov_ps(e[0], gr), gb = _mm512_maskz_mov_ps(e[1], gr);
             __m512 gc = _mm512_maskz_mov_ps(e[2], gr), gd = _mm512_maskz_mov_ps(e[3], gr);
             __mmask16 lo = lanes(2 * n), hi = lanes(2 * n - 16);
-            _mm512_mask_storeu_ps(d0 + 2 * j, lo, _mm512_permutex2var_ps(ga, lo_i, gb));
-            _mm512_mask_storeu_ps(d0 + 2 * j + 16, hi, _mm512_permutex2var_ps(ga, hi_i, gb));
-            _mm512_mask_storeu_ps(d1 + 2 * j, lo, _mm512_permutex2var_ps(gc, lo_i, gd));
-            _mm512_mask_storeu_ps(d1 + 2 * j + 16, hi, _mm512_permutex2var_ps(gc, hi_i, gd));
+            if (dx) {
+                _mm512_mask_storeu_ps(d0 + 2 * j, lo, _mm512_permutex2var_ps(ga, lo_i, gb));
+                _mm512_mask_storeu_ps(d0 + 2 * j + 16, hi, _mm512_permutex2var_ps(ga, hi_i, gb));
+                _mm512_mask_storeu_ps(d1 + 2 * j, lo, _mm512_permutex2var_ps(gc, lo_i, gd));
+                _mm512_mask_storeu_ps(d1 + 2 * j + 16, hi, _mm512_permutex2var_ps(gc, hi_i, gd));
+            }
             ga = _mm512_maskz_mov_ps(pos, ga), gb = _mm512_maskz_mov_ps(pos, gb);
             gc = _mm512_maskz_mov_ps(pos, gc), gd = _mm512_maskz_mov_ps(pos, gd);
             _mm512_mask_storeu_ps(q0 + 2 * j, lo, _mm512_permutex2var_ps(ga, lo_i, gb));
@@ -187,10 +189,13 @@ static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned c
             _mm512_mask_storeu_ps(q1 + 2 * j, lo, _mm512_permutex2var_ps(gc, lo_i, gd));
             _mm512_mask_storeu_ps(q1 + 2 * j + 16, hi, _mm512_permutex2var_ps(gc, hi_i, gd));
         }
-        if (g->W % 2) d0[g->W - 1] = d1[g->W - 1] = q0[g->W - 1] = q1[g->W - 1] = 0.0f;
+        if (g->W % 2) {
+            q0[g->W - 1] = q1[g->W - 1] = 0.0f;
+            if (dx) d0[g->W - 1] = d1[g->W - 1] = 0.0f;
+        }
     }
     if (g->H % 2) {
-        memset(dx + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
+        if (dx) memset(dx + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
         memset(dxr + (size_t)(g->H - 1) * g->W, 0, sizeof(float) * g->W);
     }
 }
@@ -216,14 +221,15 @@ static void maxpool2_plane_arg_scalar(const sn_conv_geom *g, const float *x, flo
 
 static void maxpool2_plane_relu_backward_scalar(const sn_conv_geom *g, const unsigned char *arg,
                                                 const float *dy, float *dx, float *dxr) {
-    memset(dx, 0, sizeof(float) * g->H * g->W);
+    if (dx) memset(dx, 0, sizeof(float) * g->H * g->W);
     memset(dxr, 0, sizeof(float) * g->H * g->W);
     for (int i = 0; i < g->OH; i++)
         for (int j = 0; j < g->OW; j++) {
             int k = arg[(size_t)i * g->OW + j];
             size_t p = (size_t)(2 * i + ((k >> 1) & 1)) * g->W + 2 * j + (k & 1);
-            dx[p] = dy[(size_t)i * g->OW + j];
-            if (k & 4) dxr[p] = dx[p];
+            float d = dy[(size_t)i * g->OW + j];
+            if (dx) dx[p] = d;
+            if (k & 4) dxr[p] = d;
         }
 }
 #endif
@@ -390,7 +396,7 @@ static void pool_chunk(void *ctx, int c) {
             break;
         case MAX_RELU_BWD:
             maxpool2_plane_relu_backward_any(g, j->arg_in + out * p, j->dy + out * p,
-                                             j->out + in * p, j->out2 + in * p);
+                                             j->out ? j->out + in * p : NULL, j->out2 + in * p);
             break;
         case MAX_BWD:
             maxpool_plane_backward(g, j->x + in * p, j->y + out * p, j->dy + out * p,

@@ -171,8 +171,9 @@ static void batchnorm_backward(sn_layer *l, const sn_tensor *x, const sn_tensor 
  * over each sample with the normalization (layer.h: fuse): y = a x + b,
  * r = max(y, 0), p = maxpool(r) with its window positions, and backward
  * dL/dr and dL/dy from those positions alone (kernels/pool.h), then batch
- * norm's own backward. Without the positions (a batch the pooling has no
- * room for) the layers run one by one. */
+ * norm's own backward; y, r and dL/dr are written out only when kept. Without
+ * the positions (a batch the pooling has no room for) the layers run one by
+ * one. */
 static int batchnorm_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
     const batchnorm *bn = (const batchnorm *)l;
     if (bn->S == 1 || avail < 2 || strcmp(next[0]->ops->kind, "relu") != 0) return 0;
@@ -183,7 +184,6 @@ static int batchnorm_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
 static void batchnorm_forward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
                                     int train, int keep) {
     (void)k;
-    (void)keep;
     batchnorm *bn = (batchnorm *)l;
     unsigned char *arg = sn_maxpool_arg_fill(next[1], act[0].shape[0]);
     if (!arg) {
@@ -193,8 +193,8 @@ static void batchnorm_forward_fused(sn_layer *l, sn_layer *const *next, int k, c
         return;
     }
     batchnorm_prepare(l, &act[0], train);
-    sn_channel_affine_relu_pool(act[0].data, act[1].data, act[2].data, act[3].data, arg,
-                                act[0].shape[0], bn->C, bn->S, bn->a, bn->b,
+    sn_channel_affine_relu_pool(act[0].data, act[1].data, keep ? act[2].data : NULL, act[3].data,
+                                arg, act[0].shape[0], bn->C, bn->S, bn->a, bn->b,
                                 sn_maxpool_geom(next[1]));
 }
 
@@ -202,7 +202,6 @@ static void batchnorm_backward_fused(sn_layer *l, sn_layer *const *next, int k,
                                      const sn_tensor *act, const sn_tensor *grad, int want_dx,
                                      int keep) {
     (void)k;
-    (void)keep;
     const unsigned char *arg = sn_maxpool_arg(next[1], act[0].shape[0]);
     sn_tensor *dx = want_dx ? (sn_tensor *)&grad[0] : NULL;
     if (!arg) {
@@ -211,7 +210,7 @@ static void batchnorm_backward_fused(sn_layer *l, sn_layer *const *next, int k,
                                    (sn_tensor *)&grad[u + 1]);
     } else {
         sn_maxpool_relu_backward(sn_maxpool_geom(next[1]), act[0].shape[0], arg, grad[3].data,
-                                 grad[2].data, grad[1].data);
+                                 keep ? grad[2].data : NULL, grad[1].data);
     }
     batchnorm_backward(l, &act[0], &act[1], &grad[1], dx);
 }
