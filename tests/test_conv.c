@@ -4,6 +4,7 @@
  * errors, and a save / load round trip. */
 #include "cnn_cases.h"
 #include "kernels/conv.h"
+#include "kernels/kernels.h"
 
 #include <unistd.h>
 
@@ -297,6 +298,60 @@ static void test_fused_passes(void) {
     sn_set_threads(1);
 }
 
+/* A single input channel takes a path without im2col: its output must be
+ * bitwise the product im2col · W plus the bias (and the ReLU after it, with
+ * y kept or not), on geometries with padding, row strides, rows wider than
+ * one vector, and an infinite weight whose product with a padding zero is
+ * NaN in the product too. */
+static void test_single_channel(void) {
+    sn_rng r;
+    sn_rng_seed(&r, 41, 2);
+    for (int trial = 0; trial < 30; trial++) {
+        sn_conv_geom g = {.C = 1, .sw = 1};
+        g.H = rnd(&r, 1, 40), g.W = rnd(&r, 1, 40);
+        g.kh = rnd(&r, 1, 4), g.kw = rnd(&r, 1, 4);
+        g.sh = rnd(&r, 1, 2);
+        g.ph = rnd(&r, 0, g.kh - 1), g.pw = rnd(&r, 0, g.kw - 1);
+        int sh = g.H + 2 * g.ph - g.kh, sw = g.W + 2 * g.pw - g.kw;
+        if (sh < 0 || sw < 0) {
+            trial--;
+            continue;
+        }
+        g.OH = sh / g.sh + 1, g.OW = sw + 1;
+        int N = rnd(&r, 1, 4), F = rnd(&r, 1, 11), K = g.kh * g.kw, P = g.OH * g.OW;
+        size_t nx = (size_t)N * g.H * g.W, ny = (size_t)N * F * P;
+        float *x = malloc(nx * 4), *w = malloc((size_t)F * K * 4), *b = malloc((size_t)F * 4);
+        float *y = malloc(ny * 4), *ref = malloc(ny * 4), *col = malloc((size_t)K * P * 4);
+        float *yk = malloc(ny * 4), *rk = malloc(ny * 4), *rn = malloc(ny * 4);
+        for (size_t i = 0; i < nx; i++) x[i] = sn_rng_normal(&r);
+        for (int i = 0; i < F * K; i++) w[i] = sn_rng_normal(&r);
+        for (int i = 0; i < F; i++) b[i] = sn_rng_normal(&r);
+        if (trial % 5 == 4) w[0] = INFINITY;
+        for (int n = 0; n < N; n++) {
+            sn_im2col(&g, x + (size_t)n * g.H * g.W, col);
+            float *yn = ref + (size_t)n * F * P;
+            sn_sgemm(0, 0, F, P, K, 1.0f, w, K, col, P, 0.0f, yn, P);
+            for (int f = 0; f < F; f++)
+                for (int p = 0; p < P; p++) yn[(size_t)f * P + p] += b[f];
+        }
+        int threads = 1 + trial % 2;
+        sn_set_threads(threads);
+        float *scratch = sn_alloc(sn_conv_scratch_size(&g, F, threads), sizeof(float));
+        sn_conv2d_forward(&g, N, F, x, w, b, y, scratch, threads);
+        CHECK(memcmp(y, ref, ny * 4) == 0);
+        sn_conv_fused kept = {.y = yk, .r = rk}, bare = {.r = rn};
+        sn_conv2d_relu_forward(&g, N, F, x, w, b, &kept, scratch, threads);
+        sn_conv2d_relu_forward(&g, N, F, x, w, b, &bare, scratch, threads);
+        for (size_t i = 0; i < ny; i++) ref[i] = ref[i] < 0 ? 0.0f : ref[i];
+        CHECK(memcmp(yk, y, ny * 4) == 0);
+        CHECK(memcmp(rk, ref, ny * 4) == 0);
+        CHECK(memcmp(rn, ref, ny * 4) == 0);
+        sn_free(scratch);
+        free(x), free(w), free(b), free(y), free(ref), free(col), free(yk), free(rk), free(rn);
+    }
+    sn_set_threads(1);
+}
+
 static void expect_error(const char *spec, const char *needle) {
     sn_model *m = NULL;
     sn_error err = {0};
@@ -380,6 +435,7 @@ static void test_save_load(void) {
 int main(void) {
     CHECK(cnn_run_fixture("cnn_conv.safetensors") == 12);
     test_random_geometries();
+    test_single_channel();
     test_adjoint();
     test_by_hand();
     test_gradchecks();

@@ -320,6 +320,85 @@ int sn_conv_threads(int n, int slots) {
     return nt < 1 ? 1 : nt;
 }
 
+/* A single-channel input (a first layer: K = kh·kw, a product with a short
+ * inner dimension and one k block) without im2col: each output row is
+ * formed in vectors of 16 pixels from the K shifted input rows, loaded
+ * once for all F filters, with the same chain as the product's, +0 and one
+ * FMA per k in k order (a tap in the padding multiplies a zero, as its
+ * column entry would), then + b[f] as the bias loop adds it, and with
+ * relu, r < 0 ? 0 : r (sn_act_forward's ReLU). y: [F, OH·OW]. */
+#if defined(__AVX512F__)
+#define DIRECT_MAX_K 16
+static int direct_c1(const sn_conv_geom *g) {
+    return g->C == 1 && g->sw == 1 && g->kh * g->kw <= DIRECT_MAX_K;
+}
+
+static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const float *w,
+                           const float *bias, float *y, int relu) {
+    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, K = kh * kw, OW = g->OW;
+    const size_t P = (size_t)g->OH * OW;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < g->OH; i++) {
+        for (int j0 = 0; j0 < OW; j0 += 16) {
+            const int n = OW - j0 < 16 ? OW - j0 : 16;
+            __m512 v[DIRECT_MAX_K];
+            for (int a = 0; a < kh; a++) {
+                const int row = i * g->sh - g->ph + a;
+                for (int b = 0; b < kw; b++) {
+                    /* lane l reads column j0 + l + b - pw, inside [0, W) */
+                    const int c0 = j0 + b - g->pw;
+                    int lo = c0 < 0 ? -c0 : 0, hi = W - c0 < n ? W - c0 : n;
+                    __m512 t = zero;
+                    if (row >= 0 && row < H && lo < hi) {
+                        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+                        t = _mm512_maskz_loadu_ps(m, x + (size_t)row * W + c0);
+                    }
+                    v[a * kw + b] = t;
+                }
+            }
+            const __mmask16 m = (__mmask16)((1u << n) - 1);
+            float *out = y + (size_t)i * OW + j0;
+            int f = 0;
+            for (; f + 4 <= F; f += 4) {
+                const float *w0 = w + (size_t)f * K;
+                __m512 a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+                for (int k = 0; k < K; k++) {
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(w0[k]), v[k], a0);
+                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(w0[K + k]), v[k], a1);
+                    a2 = _mm512_fmadd_ps(_mm512_set1_ps(w0[2 * K + k]), v[k], a2);
+                    a3 = _mm512_fmadd_ps(_mm512_set1_ps(w0[3 * K + k]), v[k], a3);
+                }
+                __m512 r[4] = {a0, a1, a2, a3};
+                for (int u = 0; u < 4; u++) {
+                    __m512 t = _mm512_add_ps(r[u], _mm512_set1_ps(bias[f + u]));
+                    if (relu)
+                        t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ), zero);
+                    _mm512_mask_storeu_ps(out + (size_t)(f + u) * P, m, t);
+                }
+            }
+            for (; f < F; f++) {
+                const float *wf = w + (size_t)f * K;
+                __m512 acc = zero;
+                for (int k = 0; k < K; k++) acc = _mm512_fmadd_ps(_mm512_set1_ps(wf[k]), v[k], acc);
+                __m512 t = _mm512_add_ps(acc, _mm512_set1_ps(bias[f]));
+                if (relu) t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ), zero);
+                _mm512_mask_storeu_ps(out + (size_t)f * P, m, t);
+            }
+        }
+    }
+}
+#else
+static int direct_c1(const sn_conv_geom *g) {
+    (void)g;
+    return 0;
+}
+
+static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const float *w,
+                           const float *bias, float *y, int relu) {
+    (void)g, (void)F, (void)x, (void)w, (void)bias, (void)y, (void)relu;
+}
+#endif
+
 /* One convolution over a batch cut into `chunks` ranges of samples. */
 typedef struct {
     const sn_conv_geom *g;
@@ -338,24 +417,30 @@ static void forward_chunk(void *ctx, int t) {
     int lo = (int)((long)j->N * t / j->chunks), hi = (int)((long)j->N * (t + 1) / j->chunks);
     const sn_conv_fused *post = j->post;
     float *slot = j->scratch + slot_floats(g, F) * (size_t)t;
+    const int direct = direct_c1(g);
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n;
         /* with a ReLU after it, y_n and r_n are formed in the slot */
         float *yn = post ? out_buf(g, F, slot, 0) : j->y + out * n;
-        if (!is_identity(g)) im2col(g, xn, col);
-        sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
-        if (!post) {
+        float *rn = post && post->y ? out_buf(g, F, slot, 1) : yn;
+        if (direct) { /* y with the bias, or r in y's place */
+            conv_c1_direct(g, F, xn, j->w, j->b, yn, post && !post->y);
+            if (post && post->y) sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
+        } else {
+            if (!is_identity(g)) im2col(g, xn, col);
+            sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
+        }
+        if (!post && !direct) {
             for (int f = 0; f < F; f++) {
                 float *r = yn + (size_t)f * P, bf = j->b[f];
                 for (int p = 0; p < P; p++) r[p] += bf;
             }
-            continue;
         }
+        if (!post) continue;
         /* y = y + b and r = max(y, 0) in one pass (r < 0 ? 0 : r, as
          * sn_act_forward's ReLU: NaN passes); r overwrites y unless y is
          * kept */
-        float *rn = post->y ? out_buf(g, F, slot, 1) : yn;
-        for (int f = 0; f < F; f++) {
+        for (int f = 0; f < F && !direct; f++) {
             float *yf = yn + (size_t)f * P, *rf = rn + (size_t)f * P, bf = j->b[f];
             if (post->y)
                 for (int p = 0; p < P; p++) {
