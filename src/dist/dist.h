@@ -79,14 +79,20 @@ sn_status sn_dist_node_new(size_t n, int want, sn_dist_node **out, sn_error *err
 void sn_dist_node_free(sn_dist_node *nd);
 int sn_dist_node_ranks(const sn_dist_node *nd); /* ranks on this node */
 int sn_dist_node_count(const sn_dist_node *nd); /* nodes */
-/* This rank's vector for the next sum: write it here (64-byte aligned). */
+/* Offsets in the vector that are multiples of SN_DIST_ALIGN floats are
+ * 64-byte aligned. */
+#define SN_DIST_ALIGN 16
+/* This rank's vector (n floats, 64-byte aligned, zeros at first): the same
+ * memory in every step, where the caller writes what it sums and finds the
+ * sums. The gradient reducer places the parameters' gradients in it. */
 float *sn_dist_node_mine(sn_dist_node *nd);
-/* Sums the first n floats (at most the window's) of every rank's vector
- * (fixed order: bitwise the same on every rank and in every run). */
-sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, sn_error *err);
-/* dst = the sum's values [off, off + n), off + n at most the sum's n;
- * valid until the next reduce. */
-void sn_dist_node_read(const sn_dist_node *nd, size_t off, float *dst, size_t n);
+/* Every rank's vector becomes Σ_r w_r·vector_r over its first n floats (at
+ * most the window's), each rank giving its own weight w (w = 0: that rank
+ * adds exact zeros, whatever its vector holds). Each product is rounded on
+ * its own, then the products are added in a fixed order: bitwise the same
+ * on every rank and in every run, and for 2 ranks MPI_Allreduce's sum of
+ * the products. */
+sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, float w, sn_error *err);
 /* In-place sum of v (n floats, at most the window's) across all ranks. */
 sn_status sn_dist_node_sum(sn_dist_node *nd, float *v, size_t n, sn_error *err);
 /* "auto", "shm", "mpi" */
@@ -116,7 +122,10 @@ typedef struct sn_dist_reducer sn_dist_reducer;
  * bucket_bytes (a parameter larger than that gets a bucket of its own), in
  * backward order: the last layer's parameters first. transport
  * (sn_allreduce): how they are summed, shared memory (sn_dist_node_new
- * decides whether it applies) or MPI_Iallreduce per bucket. Collective. */
+ * decides whether it applies) or MPI_Iallreduce per bucket. Collective.
+ * Over shared memory the parameters' gradients (p->grad.data) point into
+ * the shared window until sn_dist_reducer_free, which puts them back in
+ * their own memory with their values: free the reducer before the model. */
 sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, int transport,
                               sn_dist_reducer **out, sn_error *err);
 void sn_dist_reducer_free(sn_dist_reducer *r);

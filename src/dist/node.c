@@ -3,36 +3,49 @@
  * MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)), and across nodes each slice
  * goes through MPI_Iallreduce among the ranks of the same local rank.
  *
- * A rank's segment of the window holds two areas of n floats (64-byte
- * aligned). A step, with L ranks on the node:
+ * A rank's segment of the window holds its weight w, its vector V (n
+ * floats) and an area S for the sums of its slice (64-byte aligned). The
+ * vector stays where it is from step to step: the gradient reducer places
+ * the parameters' gradients in it, so backward writes them there and reads
+ * the sums there. A step, with L ranks on the node:
  *
- *   1. each rank writes its vector into its area of this step's parity;
+ *   1. each rank has written its vector V, and writes its weight w;
  *   2. barrier (the writes are visible);
- *   3. reduce-scatter: local rank q sums slice q of every rank's area, in
- *      local rank order 0, 1, ..., L − 1, into slice q of its own area (no
- *      other rank reads slice q of that area before step 5);
- *   4. several nodes: MPI_Iallreduce of slice q among the ranks of local
- *      rank q, one per node: the node sums in node order, as MPI does it;
+ *   3. reduce-scatter: local rank q sums slice q of every rank's w·V, in
+ *      local rank order 0, 1, ..., L − 1, into slice q of its S and of its
+ *      own V (no other rank reads slice q of V_q, nor S_q, before step 5);
+ *   4. several nodes: MPI_Iallreduce of slice q of S among the ranks of
+ *      local rank q, one per node: the node sums in node order, as MPI does
+ *      it; copied into slice q of V;
  *   5. barrier (the sums are visible);
- *   6. each rank copies slice q of owner q's area, for every q: the sum.
+ *   6. each rank copies slice q of S_q into its own V, for every other q:
+ *      V holds the whole sum.
  *
- * Why two areas. Nothing waits after 6: a rank that is done goes on to its
- * next step and writes its next vector (1) while a slower rank may still
- * read this step's sums (6). It writes the other area, so the sums stay
- * intact; it comes back to this area only in the step after, past that
+ * Why a separate S. Nothing waits after 6: a rank that is done goes on to
+ * its next step and writes its next vector (1) while a slower rank may
+ * still read this step's sums (6). It writes V, which nobody reads after
+ * barrier 5, not S; it comes back to S only in its next step's 3, past that
  * step's barrier 2, which the slower rank reaches only once it has finished
- * 6. Within a step, rank q writes (3, 4) only slice q of its own area,
+ * 6. Within a step, rank q writes (3, 4) only slice q of its own V and S,
  * which no other rank reads before barrier 5.
+ *
+ * The weighting happens in the sum (3): w·V is the product the reducer
+ * would have packed, computed as its own rounded product, then added (no
+ * fused multiply-add: ISO C mode contracts nothing across statements, and
+ * each product is a function's result), so the sums are bitwise those of
+ * packing w·g and summing. A weight of 0 (a rank without samples) adds
+ * exact zeros, whatever V holds.
  *
  * The sums are computed in a fixed order (local ranks in order, then the
  * nodes as MPI_Iallreduce sums them), so two runs are bitwise identical and
  * every rank gets the same values. For 2 ranks the sum a + b is the one
  * MPI_Allreduce gives (float addition is commutative).
  *
- * Why it beats MPI_Allreduce on one node: every byte crosses the caches
- * once each way (written once, read by its slice owner, the sums read by
- * every rank), with no copies into and out of MPI's transport buffers in
- * fragments, and both ranks' reductions run at once.
+ * Why it beats MPI_Allreduce on one node: no byte is copied in before the
+ * sum, and each crosses between cores the least it can: every rank reads
+ * its slice of the others' vectors and the others' slices of the sum, once,
+ * with no transport buffers in fragments, and all ranks' reductions run at
+ * once.
  *
  * MPI_Win_free is collective: a rank freeing its window while another has
  * failed (and will never call it) would hang. So a freed node group is kept
@@ -44,19 +57,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALIGN 16 /* floats: 64 bytes */
+#define ALIGN SN_DIST_ALIGN /* floats: 64 bytes */
 
 #ifdef SN_MPI
 
 #include "dist/mpi_private.h"
 
 struct sn_dist_node {
-    size_t n, npad;     /* floats, npad rounded up to ALIGN */
-    int lrank, lsize;   /* within the node */
-    int nnodes;         /* nodes (1: all ranks share one) */
-    int parity, result; /* the area written next, the area holding the sums */
-    size_t used;        /* floats of the last sum */
-    float **seg;        /* every local rank's segment (2 areas) */
+    size_t n, npad;   /* floats, npad rounded up to ALIGN */
+    int lrank, lsize; /* within the node */
+    int nnodes;       /* nodes (1: all ranks share one) */
+    float **seg;      /* every local rank's segment: w, V, S (node.c's top) */
     MPI_Comm node, cross;
     MPI_Win win;
     struct sn_dist_node *retired;
@@ -163,8 +174,9 @@ sn_status sn_dist_node_new(size_t n, int want, sn_dist_node **out, sn_error *err
         return sn_fail(err, SN_ERR_NOMEM, "shared-memory all-reduce: out of memory");
     }
     float *base = NULL;
-    rc = MPI_Win_allocate_shared((MPI_Aint)((2 * nd->npad + ALIGN) * sizeof(float)), 1,
-                                 MPI_INFO_NULL, nd->node, &base, &nd->win);
+    const size_t seg_floats = ALIGN + 2 * nd->npad; /* w, V, S */
+    rc = MPI_Win_allocate_shared((MPI_Aint)((seg_floats + ALIGN) * sizeof(float)), 1, MPI_INFO_NULL,
+                                 nd->node, &base, &nd->win);
     if (rc != MPI_SUCCESS) {
         nd->win = MPI_WIN_NULL;
         release(nd);
@@ -183,6 +195,8 @@ sn_status sn_dist_node_new(size_t n, int want, sn_dist_node **out, sn_error *err
         /* the window's segments are not 64-byte aligned: align them */
         nd->seg[q] = (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
     }
+    /* a vector's padding is summed too: zeros */
+    memset(nd->seg[nd->lrank], 0, seg_floats * sizeof(float));
     MPI_Win_lock_all(MPI_MODE_NOCHECK, nd->win);
     *out = nd;
     return SN_OK;
@@ -196,8 +210,19 @@ int sn_dist_node_count(const sn_dist_node *nd) {
     return nd->nnodes;
 }
 
+/* Rank q's weight, vector and sums. */
+static float *weight_of(const sn_dist_node *nd, int q) {
+    return nd->seg[q];
+}
+static float *vector_of(const sn_dist_node *nd, int q) {
+    return nd->seg[q] + ALIGN;
+}
+static float *sums_of(const sn_dist_node *nd, int q) {
+    return nd->seg[q] + ALIGN + nd->npad;
+}
+
 float *sn_dist_node_mine(sn_dist_node *nd) {
-    return nd->seg[nd->lrank] + (size_t)nd->parity * nd->npad;
+    return vector_of(nd, nd->lrank);
 }
 
 /* Slice q of L of a sum of n floats: [bound(q), bound(q + 1)), its start
@@ -218,56 +243,75 @@ static sn_status barrier(sn_dist_node *nd, sn_error *err) {
     return s;
 }
 
-/* dst[i] = Σ_q src[q][i] over [lo, hi), q in order. */
-static void sum_slice(float *dst, float *const *src, int L, size_t off, size_t lo, size_t hi) {
+/* w·v rounded to float on its own (never fused into the sum it enters);
+ * exact zero for w = 0, whatever v is (also inf or NaN). */
+static inline float term(float w, float v) {
+    return w == 0.0f ? 0.0f : w * v;
+}
+
+/* s[i] = v[i] = Σ_q w[q]·src[q][i] over [lo, hi), q in order. */
+static void sum_slice(float *s, float *v, float *const *src, const float *w, int L, size_t lo,
+                      size_t hi) {
+    if (L == 1) {
+        for (size_t i = lo; i < hi; i++) s[i] = v[i] = term(w[0], src[0][i]);
+        return;
+    }
     if (L == 2) {
-        const float *a = src[0] + off, *b = src[1] + off;
-        for (size_t i = lo; i < hi; i++) dst[i] = a[i] + b[i];
+        const float *a = src[0], *b = src[1], wa = w[0], wb = w[1];
+        for (size_t i = lo; i < hi; i++) {
+            float x = term(wa, a[i]) + term(wb, b[i]);
+            s[i] = x;
+            v[i] = x;
+        }
         return;
     }
     enum { CHUNK = 512 };
     float t[CHUNK];
     for (size_t c = lo; c < hi; c += CHUNK) {
         size_t m = hi - c < CHUNK ? hi - c : CHUNK;
-        const float *a = src[0] + off + c, *b = src[1] + off + c;
-        for (size_t i = 0; i < m; i++) t[i] = a[i] + b[i];
+        const float *a = src[0] + c, *b = src[1] + c;
+        for (size_t i = 0; i < m; i++) t[i] = term(w[0], a[i]) + term(w[1], b[i]);
         for (int q = 2; q < L; q++) {
-            const float *x = src[q] + off + c;
-            for (size_t i = 0; i < m; i++) t[i] += x[i];
+            const float *x = src[q] + c, wq = w[q];
+            for (size_t i = 0; i < m; i++) t[i] += term(wq, x[i]);
         }
-        memcpy(dst + c, t, m * sizeof(float));
+        memcpy(s + c, t, m * sizeof(float));
+        memcpy(v + c, t, m * sizeof(float));
     }
 }
 
-sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, sn_error *err) {
+enum { MAX_LOCAL = 256 }; /* ranks of a node summed from the stack's arrays */
+
+sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, float w, sn_error *err) {
     if (n > nd->n) n = nd->n;
     const int L = nd->lsize, q = nd->lrank;
-    const size_t off = (size_t)nd->parity * nd->npad, lo = bound(n, q, L), hi = bound(n, q + 1, L);
-    float *mine = nd->seg[q] + off;
-    nd->used = n;
-    nd->result = nd->parity;
-    nd->parity ^= 1;
+    if (L > MAX_LOCAL)
+        return sn_fail(err, SN_ERR_ARG, "shared-memory all-reduce: %d ranks on a node, at most %d",
+                       L, MAX_LOCAL);
+    const size_t lo = bound(n, q, L), hi = bound(n, q + 1, L);
+    float *v = vector_of(nd, q), *sums = sums_of(nd, q);
+    *weight_of(nd, q) = w;
     sn_status s = L > 1 ? barrier(nd, err) : SN_OK;
     if (s != SN_OK) return s;
-    if (L > 1) sum_slice(mine, nd->seg, L, off, lo, hi);
+    float *src[MAX_LOCAL], ws[MAX_LOCAL];
+    for (int r = 0; r < L; r++) src[r] = vector_of(nd, r), ws[r] = *weight_of(nd, r);
+    sum_slice(sums, v, src, ws, L, lo, hi);
     if (nd->nnodes > 1 && hi > lo) {
         MPI_Request rq;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, mine + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM,
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, sums + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM,
                                 nd->cross, &rq);
         if (rc != MPI_SUCCESS) return sn_dist_mpi_fail(err, rc, "MPI_Iallreduce (across nodes)");
         s = sn_dist_wait_request(&rq, "all-reduce across nodes", err);
         if (s != SN_OK) return s;
+        memcpy(v + lo, sums + lo, (hi - lo) * sizeof(float));
     }
-    return L > 1 ? barrier(nd, err) : SN_OK;
-}
-
-void sn_dist_node_read(const sn_dist_node *nd, size_t off, float *dst, size_t n) {
-    const size_t end = off + n, area = (size_t)nd->result * nd->npad;
-    for (int q = 0; q < nd->lsize; q++) {
-        size_t lo = bound(nd->used, q, nd->lsize), hi = bound(nd->used, q + 1, nd->lsize);
-        size_t a = lo > off ? lo : off, b = hi < end ? hi : end;
-        if (a < b) memcpy(dst + (a - off), nd->seg[q] + area + a, (b - a) * sizeof(float));
+    s = L > 1 ? barrier(nd, err) : SN_OK;
+    if (s != SN_OK) return s;
+    for (int r = 0; r < L; r++) {
+        size_t a = bound(n, r, L), b = bound(n, r + 1, L);
+        if (r != q && b > a) memcpy(v + a, sums_of(nd, r) + a, (b - a) * sizeof(float));
     }
+    return SN_OK;
 }
 
 #else /* one process: never a node group */
@@ -296,12 +340,9 @@ float *sn_dist_node_mine(sn_dist_node *nd) {
     (void)nd;
     return NULL;
 }
-sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, sn_error *err) {
-    (void)nd, (void)n;
+sn_status sn_dist_node_reduce(sn_dist_node *nd, size_t n, float w, sn_error *err) {
+    (void)nd, (void)n, (void)w;
     return sn_fail(err, SN_ERR_ARG, "no shared-memory all-reduce without MPI");
-}
-void sn_dist_node_read(const sn_dist_node *nd, size_t off, float *dst, size_t n) {
-    (void)nd, (void)off, (void)dst, (void)n;
 }
 
 #endif
@@ -310,8 +351,8 @@ sn_status sn_dist_node_sum(sn_dist_node *nd, float *v, size_t n, sn_error *err) 
     if (n > nd->n)
         return sn_fail(err, SN_ERR_ARG, "all-reduce of %zu values in a window of %zu", n, nd->n);
     memcpy(sn_dist_node_mine(nd), v, n * sizeof(float));
-    sn_status s = sn_dist_node_reduce(nd, n, err);
-    if (s == SN_OK) sn_dist_node_read(nd, 0, v, n);
+    sn_status s = sn_dist_node_reduce(nd, n, 1.0f, err);
+    if (s == SN_OK) memcpy(v, sn_dist_node_mine(nd), n * sizeof(float));
     return s;
 }
 

@@ -15,11 +15,16 @@
  * A bucket that holds a single parameter (one larger than the bucket size,
  * or alone) is summed in place in that parameter's gradient instead.
  *
- * With the shared-memory transport (node.c) a complete bucket is copied in,
- * times w, at its place in this rank's area of the node's shared window;
- * finish() sums the window (reduce-scatter, across nodes, all-gather) and
- * reads the sums straight into the parameters' gradients. Nothing is sent
- * during backward: on a node the copies are the communication.
+ * With the shared-memory transport (node.c) the parameters' gradients live
+ * in this rank's vector of the node's shared window, each at its place in
+ * the layout (64-byte aligned): p->grad.data points there from
+ * sn_dist_reducer_new to sn_dist_reducer_free, so backward writes them
+ * where the other ranks read them, and finish() sums the window in place
+ * (reduce-scatter weighted by each rank's w, across nodes, all-gather):
+ * nothing is copied in, and the sums are where the guard and the optimizer
+ * read them. Nothing is sent during backward. The gradients' own memory is
+ * kept aside and gets the gradients back when the reducer is freed (the
+ * model must outlive the reducer).
  *
  * The buckets are allocated once; a step allocates nothing. */
 #include "dist/dist.h"
@@ -31,6 +36,8 @@ typedef struct entry {
     sn_param *p;
     size_t off;  /* in the bucket */
     size_t flat; /* in the layout of all buckets (the shared window's) */
+    float *own;  /* shared memory: the gradient's own memory, set aside */
+    int owns;
 } entry;
 
 typedef struct bucket {
@@ -46,6 +53,7 @@ struct sn_dist_reducer {
     bucket *b;
     entry *e;
     float *mem;
+    size_t total;       /* floats in the layout */
     sn_dist_node *node; /* the shared-memory transport, or NULL: MPI */
     int next;           /* the first bucket not started in this step */
     sn_error err;
@@ -56,17 +64,21 @@ sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, int transport,
     *out = NULL;
     if (transport < SN_ALLREDUCE_AUTO || transport > SN_ALLREDUCE_MPI)
         return sn_fail(err, SN_ERR_ARG, "gradient reducer: unknown transport %d", transport);
-    size_t cap = bucket_bytes / sizeof(float), total = 0;
+    size_t cap = bucket_bytes / sizeof(float), total = 0, padded = 0;
     if (cap < 1) cap = 1;
     int np = 0;
     for (int i = 0; i < m->nlayers; i++)
-        for (int j = 0; j < m->layers[i]->nparams; j++)
-            if (!m->layers[i]->params[j].buffer) np++, total += m->layers[i]->params[j].grad.size;
+        for (int j = 0; j < m->layers[i]->nparams; j++) {
+            const sn_param *p = &m->layers[i]->params[j];
+            if (p->buffer) continue;
+            np++, total += p->grad.size;
+            padded += (p->grad.size + SN_DIST_ALIGN - 1) / SN_DIST_ALIGN * SN_DIST_ALIGN;
+        }
     sn_dist_reducer *r = sn_alloc(1, sizeof *r);
     if (!r) return sn_fail(err, SN_ERR_NOMEM, "gradient reducer: out of memory");
     r->e = sn_alloc((size_t)np + 1, sizeof *r->e);
     r->b = sn_alloc((size_t)np + 1, sizeof *r->b); /* at most one bucket per parameter */
-    sn_status s = sn_dist_node_new(total, transport, &r->node, err);
+    sn_status s = sn_dist_node_new(padded, transport, &r->node, err);
     if (s != SN_OK) {
         sn_dist_reducer_free(r);
         return sn_wrap(err, "gradient reducer");
@@ -87,18 +99,37 @@ sn_status sn_dist_reducer_new(sn_model *m, size_t bucket_bytes, int transport,
                 cur->buf = r->mem ? r->mem + used : NULL;
                 cur->first = r->nentries;
             }
-            r->e[r->nentries++] = (entry){p, cur->n, used};
+            r->e[r->nentries++] = (entry){p, cur->n, used, NULL, 0};
             cur->count++;
             cur->n += p->grad.size;
             cur->low_layer = i;
-            used += p->grad.size;
+            /* shared memory: every gradient 64-byte aligned in the window */
+            used += r->node ? (p->grad.size + SN_DIST_ALIGN - 1) / SN_DIST_ALIGN * SN_DIST_ALIGN
+                            : p->grad.size;
         }
+    r->total = used;
+    if (r->node) { /* the gradients move into the window */
+        float *mine = sn_dist_node_mine(r->node);
+        for (int k = 0; k < r->nentries; k++) {
+            entry *e = &r->e[k];
+            sn_tensor *g = &e->p->grad;
+            e->own = g->data, e->owns = g->owns;
+            if (g->size) memcpy(mine + e->flat, g->data, g->size * sizeof(float));
+            g->data = mine + e->flat, g->owns = 0;
+        }
+    }
     *out = r;
     return SN_OK;
 }
 
 void sn_dist_reducer_free(sn_dist_reducer *r) {
     if (!r) return;
+    for (int k = 0; r->node && k < r->nentries; k++) { /* the gradients go home */
+        entry *e = &r->e[k];
+        sn_tensor *g = &e->p->grad;
+        if (g->size) memcpy(e->own, g->data, g->size * sizeof(float));
+        g->data = e->own, g->owns = e->owns;
+    }
     sn_free(r->e);
     sn_free(r->b);
     sn_free(r->mem);
@@ -138,17 +169,11 @@ static void scaled(float *dst, const float *src, size_t n, float w) {
 
 /* buf = w · the bucket's gradients, and the sum started. A bucket of one
  * parameter is summed in the gradient's own memory (buf is the gradient):
- * no copy in, none back. */
+ * no copy in, none back. Shared memory: nothing to do (the gradients are in
+ * the window; finish() weights and sums them). */
 static void start(sn_dist_reducer *r, bucket *b) {
+    if (r->node) return;
     const float w = (float)sn_dist_batch_weight();
-    if (r->node) { /* into the shared window: summed in finish() */
-        float *mine = sn_dist_node_mine(r->node);
-        for (int k = b->first; k < b->first + b->count; k++) {
-            const sn_tensor *g = &r->e[k].p->grad;
-            scaled(mine + r->e[k].flat, g->data, g->size, w);
-        }
-        return;
-    }
     if (b->count == 1) {
         sn_tensor *g = &r->e[b->first].p->grad;
         b->buf = g->data;
@@ -185,12 +210,8 @@ sn_status sn_dist_reducer_finish(sn_dist_reducer *r, sn_error *err) {
         return err->code;
     }
     if (r->node) {
-        if (sn_dist_node_reduce(r->node, (size_t)-1, err) != SN_OK)
+        if (sn_dist_node_reduce(r->node, r->total, (float)sn_dist_batch_weight(), err) != SN_OK)
             return sn_wrap(err, "gradient all-reduce (shared memory)");
-        for (int k = 0; k < r->nentries; k++) {
-            sn_tensor *g = &r->e[k].p->grad;
-            sn_dist_node_read(r->node, r->e[k].flat, g->data, g->size);
-        }
         return SN_OK;
     }
     for (int i = 0; i < r->nbuckets; i++) {

@@ -144,18 +144,27 @@ static void test_transports(void) {
     for (int step = 0; nd && step < 4; step++) {
         float *mine = sn_dist_node_mine(nd);
         for (int i = 0; i < N; i++) mine[i] = (float)((rank + 1) * (i % 1000) + step);
-        CHECK(sn_dist_node_reduce(nd, N, &err) == SN_OK);
+        CHECK(sn_dist_node_reduce(nd, N, 1.0f, &err) == SN_OK);
         /* the slower rank reads while the others write their next vector:
-         * the sums must stay (two areas, used in turn) */
+         * the sums it copies must stay */
         if (rank == 1) nanosleep(&(struct timespec){0, 20000000}, NULL);
-        sn_dist_node_read(nd, 0, v, N);
         int bad = 0;
         for (int i = 0; i < N; i++)
-            bad += v[i] != (float)(size * (size + 1) / 2 * (i % 1000) + size * step);
+            bad += mine[i] != (float)(size * (size + 1) / 2 * (i % 1000) + size * step);
         CHECK(bad == 0);
-        /* a piece that spans slices */
-        sn_dist_node_read(nd, N / 3, w, 1000);
-        CHECK(memcmp(w, v + N / 3, 1000 * sizeof(float)) == 0);
+    }
+    /* weights: rank r's vector times r + 1, the last rank's times 0 adds
+     * exact zeros even where its vector holds NaN and infinities */
+    for (int step = 0; nd && step < 2; step++) {
+        float *mine = sn_dist_node_mine(nd);
+        const int last = rank == size - 1;
+        for (int i = 0; i < N; i++)
+            mine[i] = last && i % 3 ? (i % 3 == 1 ? NAN : -INFINITY) : (float)(i % 100 + step);
+        CHECK(sn_dist_node_reduce(nd, N, last ? 0.0f : (float)(rank + 1), &err) == SN_OK);
+        int bad = 0;
+        for (int i = 0; i < N; i++) /* Σ_{r < size-1} (r + 1)·(i % 100 + step) */
+            bad += mine[i] != (float)((size - 1) * size / 2 * (i % 100 + step));
+        CHECK(bad == 0);
     }
     /* values that round: against MPI_Allreduce */
     sn_rng g;
@@ -208,7 +217,11 @@ static void test_same_sums(const char *spec, size_t in) {
     dist_batch(x, labels, N, in, 3, 8);
     sn_dist_reducer *ra = NULL, *rb = NULL;
     sn_error err = {0};
+    float *own = a->params[0]->grad.data;
     CHECK(sn_dist_reducer_new(a, 64, SN_ALLREDUCE_SHM, &ra, &err) == SN_OK);
+    /* over shared memory the gradients live in the window */
+    CHECK(!ra || sn_dist_reducer_transport(ra) != SN_ALLREDUCE_SHM ||
+          (a->params[0]->grad.data != own && !a->params[0]->grad.owns));
     CHECK(sn_dist_reducer_new(b, 64, SN_ALLREDUCE_MPI, &rb, &err) == SN_OK);
     long off, cnt;
     sn_dist_share(N, rank, size, &off, &cnt);
@@ -234,6 +247,13 @@ static void test_same_sums(const char *spec, size_t in) {
     sn_dist_set_share(0, 1, 1);
     sn_dist_reducer_free(ra);
     sn_dist_reducer_free(rb);
+    /* ... until the reducer is freed: back in their own memory, the sums */
+    CHECK(a->params[0]->grad.data == own && a->params[0]->grad.owns);
+    CHECK(dist_worst(a, b, 1) < 1e-6);
+    for (int i = 0; same && i < a->nparams; i++)
+        if (!a->params[i]->buffer)
+            CHECK(memcmp(a->params[i]->grad.data, b->params[i]->grad.data,
+                         a->params[i]->grad.size * sizeof(float)) == 0);
     free(x);
     sn_model_free(a);
     sn_model_free(b);
