@@ -518,7 +518,8 @@ typedef struct sn_train_hooks {
     /* Returns non-zero to stop training after this epoch. */
     int (*on_epoch)(void *ctx, const sn_epoch_stats *s);
     /* Text training: a sample generated after `epoch` (sn_text_options), len
-     * bytes (it may hold NUL bytes; text[len] is 0). */
+     * bytes (it may hold NUL bytes; text[len] is 0). Data-parallel: on rank
+     * 0 only (the other ranks generate none). */
     void (*on_sample)(void *ctx, int epoch, const char *text, size_t len);
     /* Once training has ended (not after an error or interruption): the
      * statistics of the epoch whose weights the model now holds. */

@@ -226,8 +226,12 @@ static sn_status text_evaluate(void *ctx, sn_model *m, const sn_train_hooks *h, 
         t->have_val ? eval_streams(m, &t->va, t->T, t->labels, h, &e->val_loss, err) : SN_OK;
     if (s != SN_OK) return s;
     const sn_text_options *o = t->o;
-    if (t->v && h && h->on_sample && o->sample_every > 0 && e->epoch % o->sample_every == 0)
-        sample(m, t, e->epoch, h);
+    if (t->v && h && h->on_sample && o->sample_every > 0 && e->epoch % o->sample_every == 0) {
+        if (!t->dist || t->dist->rank == 0) /* data-parallel: rank 0 generates the sample */
+            sample(m, t, e->epoch, h);
+        else /* the state sampling leaves, so the ranks' models stay alike */
+            sn_model_reset_state(m);
+    }
     return SN_OK;
 }
 

@@ -432,6 +432,54 @@ static void test_text_validation(void) {
     sn_model_free(m);
 }
 
+static int samples_seen;
+static void count_sample(void *ctx, int epoch, const char *text, size_t len) {
+    (void)ctx, (void)epoch, (void)text, (void)len;
+    samples_seen++;
+}
+
+/* Text samples come from rank 0 alone (the others' would be thrown away),
+ * and the ranks' weights stay equal (checked at every step) across the
+ * epochs after which rank 0 sampled. */
+static void test_text_samples(void) {
+    static const char line[] = "call me ishmael. some years ago, never mind how long precisely, "
+                               "having little or no money in my purse. ";
+    char text[40 * sizeof line];
+    size_t len = 0;
+    for (int i = 0; i < 40; i++, len += sizeof line - 1) memcpy(text + len, line, sizeof line - 1);
+    sn_vocab *v = NULL;
+    sn_error err = {0};
+    int *ids = NULL;
+    size_t n = 0;
+    CHECK(sn_vocab_build(text, len, SN_TEXT_CHAR, 0, &v, &err) == SN_OK);
+    if (!v) return;
+    CHECK(sn_vocab_encode(v, text, len, &ids, &n, &err) == SN_OK);
+    char spec[256];
+    snprintf(spec, sizeof spec,
+             "input 1\nonehot %d\nlstm 12\ndense %d\nloss softmax_xent\n[train]\n"
+             "optimizer adam lr=1e-2\nbatch 6\nepochs 3\nseed 4\n",
+             sn_vocab_size(v), sn_vocab_size(v));
+    sn_model *m = NULL;
+    CHECK(sn_model_from_spec(spec, "samples", 0, &m, &err) == SN_OK);
+    sn_dist_training *d = NULL;
+    if (m) CHECK(sn_dist_training_new(m, 1 << 16, SN_ALLREDUCE_AUTO, 1, &d, &err) == SN_OK);
+    if (m && d) {
+        sn_text_options o;
+        sn_text_options_default(&o);
+        o.seq_len = 8, o.sample_every = 1, o.sample_length = 30;
+        sn_train_hooks h = {.on_sample = count_sample, .dist = sn_dist_training_hooks(d)};
+        samples_seen = 0;
+        sn_status s = sn_text_train(m, v, ids, n, NULL, 0, &o, &h, NULL, &err);
+        if (s != SN_OK) fprintf(stderr, "rank %d: %s\n", rank, err.msg);
+        CHECK(s == SN_OK);
+        CHECK(samples_seen == (rank == 0 ? 3 : 0));
+    }
+    sn_dist_training_free(d);
+    sn_model_free(m);
+    sn_free(ids);
+    sn_vocab_free(v);
+}
+
 /* The shared-memory reducer's step with rank 1 stuck or killed. */
 static int fault_shm(const char *mode) {
     sn_error err = {0};
@@ -512,6 +560,7 @@ int main(int argc, char **argv) {
     test_weights();
     test_state();
     test_text_validation();
+    test_text_samples();
     int failed = check_report() != 0;
     /* every rank's verdict decides the exit status of both */
     double f = failed;
