@@ -9,7 +9,10 @@
  *       fitted to them) and over shared memory (sn_dist_node_sum: the copy
  *       in, two barriers, the reduce-scatter and the copy out; its model
  *       t(n) = 2 α + n β). α from the smallest message, β from the slope
- *       over the gradients' sizes, 256 KiB to 4 MiB.
+ *       over the gradients' sizes, 256 KiB to 4 MiB. Then the gradient
+ *       reducer's step on the MLP's gradients over each transport (its
+ *       gradients written, sn_dist_reducer_finish: the weighting, the sum,
+ *       the sums in the gradients), fastest and median of 200 steps.
  *
  *   bench_ddp train mlp|cnn DATA_DIR [BATCHES] [--no-overlap] [--bucket BYTES]
  *                   [--compute-only] [--allreduce auto|shm|mpi] [--reps N]
@@ -82,6 +85,55 @@ static int time_sum(sn_dist_node *node, float *buf, size_t n, double *best, sn_e
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b);
+
+/* The gradient reducer's step on the MLP's gradients over `transport`, as
+ * the training loop has it after backward: every rank's gradients written
+ * (here: filled), then sn_dist_reducer_finish (the weighting by each
+ * rank's share of a batch of 128, the sum, the sums in the gradients).
+ * Each of the steps starts with the ranks together (a sum of one number);
+ * its time is the slowest rank's. Prints the fastest and the median. */
+static int reducer_step(int transport, int steps) {
+    const int P = sn_dist_size(), rank = sn_dist_rank();
+    sn_error err = {0};
+    sn_model *m = NULL;
+    sn_dist_reducer *r = NULL;
+    if (P > 64) return fprintf(stderr, "bench_ddp: at most 64 ranks\n"), 1;
+    if (sn_model_from_spec(mlp, "mlp", 1, &m, &err) != SN_OK ||
+        sn_dist_reducer_new(m, 256 << 10, transport, &r, &err) != SN_OK)
+        return die(&err);
+    long off, cnt;
+    sn_dist_share(BATCH, rank, P, &off, &cnt);
+    sn_dist_set_share(off, cnt, BATCH);
+    double *t = sn_alloc((size_t)steps, sizeof(double)), all[64], sync = 0;
+    size_t floats = 0;
+    for (int i = 0; i < m->nparams; i++)
+        floats += m->params[i]->buffer ? 0 : m->params[i]->grad.size;
+    for (int k = -10; t && k < steps; k++) { /* k < 0: warm-up */
+        for (int i = 0; i < m->nparams; i++) {
+            sn_tensor *g = &m->params[i]->grad;
+            for (size_t j = 0; j < g->size; j++) g->data[j] = 1e-3f * (float)((j + (size_t)k) % 97);
+        }
+        if (sn_dist_sum_f64(&sync, 1, &err) != SN_OK) return die(&err);
+        double t0 = now();
+        if (sn_dist_reducer_finish(r, &err) != SN_OK) return die(&err);
+        double dt = now() - t0;
+        if (sn_dist_allgather(&dt, sizeof dt, all, &err) != SN_OK) return die(&err);
+        for (int q = 0; q < P; q++) dt = all[q] > dt ? all[q] : dt;
+        if (k >= 0) t[k] = dt;
+    }
+    if (t) qsort(t, (size_t)steps, sizeof *t, cmp_double);
+    if (t && rank == 0)
+        printf("reducer_step transport=%s ranks=%d bytes=%zu steps=%d min_us=%.1f median_us=%.1f\n",
+               sn_dist_allreduce_name(sn_dist_reducer_transport(r)), P, floats * sizeof(float),
+               steps, t[0] * 1e6, t[steps / 2] * 1e6);
+    sn_dist_set_share(0, 1, 1);
+    sn_free(t);
+    sn_dist_reducer_free(r);
+    sn_model_free(m);
+    return 0;
+}
+
 static int allreduce(size_t max_bytes) {
     const int P = sn_dist_size(), rank = sn_dist_rank();
     sn_error err = {0};
@@ -144,6 +196,8 @@ static int allreduce(size_t max_bytes) {
         sn_dist_node_free(node);
     }
     sn_free(buf);
+    for (int transport = SN_ALLREDUCE_MPI; transport >= SN_ALLREDUCE_SHM; transport--)
+        if (reducer_step(transport, 200)) return 1;
     return 0;
 }
 
