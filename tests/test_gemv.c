@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "check.h"
 #include "kernels/kernels.h"
+#include "model/model.h"
 #include "scratchnet.h"
 
 #include <float.h>
@@ -64,6 +65,95 @@ static void check_kernel(int in, int out, sn_rng *r) {
         CHECK(memcmp(y1, yj, sizeof(float) * out) == 0);
     }
     free(W), free(x), free(b), free(y1), free(y2), free(yn), free(yj);
+}
+
+/* A chain of dense steps (sn_dense_chain_one), each with or without a ReLU,
+ * against the steps one by one through sn_dense_forward_one and the relu
+ * layer's formula: the same bits at 1, 2 and 3 threads, y and relu alike.
+ * One bias is NaN, so one pre-activation is: x < 0 ? 0 : x keeps it. */
+static void check_chain(int n, const int *dims, unsigned relu_mask, sn_rng *r) {
+    sn_dense_step s[8];
+    float *W[8], *b[8], *y[8], *a[8], *ry[8], *ra[8];
+    float *x = random_floats(r, (size_t)dims[0]);
+    for (int i = 0; i < n; i++) {
+        int in = dims[i], out = dims[i + 1];
+        W[i] = random_floats(r, (size_t)in * out), b[i] = random_floats(r, (size_t)out);
+        y[i] = calloc((size_t)out + 1, sizeof(float)),
+        a[i] = calloc((size_t)out + 1, sizeof(float));
+        ry[i] = calloc((size_t)out + 1, sizeof(float)),
+        ra[i] = calloc((size_t)out + 1, sizeof(float));
+    }
+    if (n > 1 && dims[n] > 2) b[n - 1][2] = NAN;
+    /* reference: one step at a time, the next step reading the last output */
+    sn_set_threads(1);
+    for (int i = 0; i < n; i++) {
+        int out = dims[i + 1];
+        const float *xi = i == 0 ? x : (relu_mask >> (i - 1) & 1) ? ra[i - 1] : ry[i - 1];
+        sn_dense_forward_one(dims[i], out, xi, W[i], b[i], ry[i]);
+        for (int j = 0; j < out; j++) ra[i][j] = ry[i][j] < 0 ? 0.0f : ry[i][j];
+    }
+    int bad = 0;
+    for (int t = 1; t <= 3; t++) {
+        sn_set_threads(t);
+        for (int i = 0; i < n; i++) {
+            const float *xi = i == 0 ? x : (relu_mask >> (i - 1) & 1) ? a[i - 1] : y[i - 1];
+            s[i] = (sn_dense_step){
+                dims[i], dims[i + 1], xi, W[i], b[i], y[i], (relu_mask >> i & 1) ? a[i] : NULL};
+            memset(y[i], 0, sizeof(float) * dims[i + 1]);
+            memset(a[i], 0, sizeof(float) * dims[i + 1]);
+        }
+        sn_dense_chain_one(n, s);
+        for (int i = 0; i < n; i++) {
+            bad += memcmp(y[i], ry[i], sizeof(float) * dims[i + 1]) != 0;
+            if (relu_mask >> i & 1) bad += memcmp(a[i], ra[i], sizeof(float) * dims[i + 1]) != 0;
+        }
+    }
+    if (bad)
+        fprintf(stderr, "chain of %d steps from %d inputs: %d outputs differ\n", n, dims[0], bad);
+    CHECK(bad == 0);
+    if (n > 1 && dims[n] > 2 && (relu_mask >> (n - 1) & 1)) CHECK(isnan(a[n - 1][2]));
+    free(x);
+    for (int i = 0; i < n; i++)
+        free(W[i]), free(b[i]), free(y[i]), free(a[i]), free(ry[i]), free(ra[i]);
+}
+
+/* A model's batch-1 evaluation forward fills every layer's output as the
+ * layers' own forward passes on that sample do, bit for bit, at 1 to 3
+ * threads: the dense chains (src/layers/dense.c) change no value. */
+static void check_model_acts(const char *name, const char *spec) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(spec, "gemv", 3, &m, &err) == SN_OK);
+    if (!m) return;
+    CHECK(sn_model_reserve(m, 4, &err) == SN_OK);
+    int L = m->nlayers, in = (int)sn_model_input_size(m);
+    float *ref[SN_MAX_LAYERS + 1] = {0};
+    sn_rng r;
+    sn_rng_seed(&r, 13, 1);
+    float *x = random_floats(&r, (size_t)in);
+    for (int i = 0; i <= L; i++) ref[i] = calloc(m->act[i].size / m->max_batch + 1, sizeof(float));
+    memcpy(ref[0], x, sizeof(float) * in);
+    for (int i = 0; i < L; i++) {
+        int sx[SN_MAX_DIMS], sy[SN_MAX_DIMS];
+        memcpy(sx, m->act[i].shape, sizeof sx), memcpy(sy, m->act[i + 1].shape, sizeof sy);
+        sx[0] = sy[0] = 1;
+        sn_tensor a = sn_tensor_view(ref[i], m->act[i].ndim, sx);
+        sn_tensor y = sn_tensor_view(ref[i + 1], m->act[i + 1].ndim, sy);
+        m->layers[i]->ops->forward(m->layers[i], &a, &y, 0);
+    }
+    int bad = 0;
+    for (int t = 1; t <= 3; t++) {
+        sn_set_threads(t);
+        CHECK(sn_model_forward(m, x, 1, 0, &err) == SN_OK);
+        for (int i = 1; i <= L; i++)
+            bad += memcmp(m->act[i].data, ref[i],
+                          sizeof(float) * (m->act[i].size / m->max_batch)) != 0;
+    }
+    if (bad) fprintf(stderr, "%s: %d layer outputs differ\n", name, bad);
+    CHECK(bad == 0);
+    free(x);
+    for (int i = 0; i <= L; i++) free(ref[i]);
+    sn_model_free(m);
 }
 
 /* A model's outputs for `n` samples: batched (evaluation mode), then one
@@ -133,6 +223,23 @@ int main(void) {
                                    {31, 23}, {784, 256}, {256, 128}, {128, 10}, {1600, 128}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_kernel(sizes[i][0], sizes[i][1], &r);
+    {
+        static const int d1[] = {784, 256, 128, 10}, d2[] = {1600, 128, 10}, d3[] = {300, 70},
+                         d4[] = {33, 200, 300, 5, 40, 9}, d5[] = {0, 20, 100};
+        for (unsigned mask = 0; mask < 8; mask++) check_chain(3, d1, mask, &r);
+        check_chain(2, d2, 1, &r);
+        check_chain(1, d3, 1, &r);
+        check_chain(5, d4, 0x15, &r);
+        check_chain(5, d4, 0x0A, &r);
+        check_chain(2, d5, 3, &r);
+    }
+    check_model_acts("mlp", "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\ndense 10\n"
+                            "loss softmax_xent\n");
+    check_model_acts("mixed",
+                     "input 300\ndense 256\ndense 128 bias=-0.1\nrelu\nrelu\ndense 64\ntanh\n"
+                     "dense 200\nrelu\ndense 3\nloss softmax_xent\n");
+    check_model_acts("cnn", "input 1x12x12\nconv2d 8 3\nrelu\nflatten\ndense 300\nrelu\ndense 10\n"
+                            "relu\nloss mse\n");
     check_model("17-100-1", "input 17\ndense 100 bias=0.1\nrelu\ndense 1\nloss mse\n", 9);
     check_model("1-17-100-3",
                 "input 1\ndense 17 bias=-0.2\ntanh\ndense 100\nrelu\ndense 3\n"

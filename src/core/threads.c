@@ -283,3 +283,76 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
     in_team = 0;
     atomic_flag_clear(&P.busy);
 }
+
+/* ---- phased jobs (sn_parallel_phases) -------------------------------------
+ *
+ * One sn_parallel job of phases * chunks items, item i = p * chunks + c.
+ * Items are claimed in increasing order (a job's next chunk only grows, and
+ * a thread on its own runs them in order), so when an item of phase p
+ * starts, every item of the phases before it has been taken by a thread
+ * that is running it or has run it: waiting for them cannot deadlock.
+ * `finished` counts the items run to the end, and an item of phase p waits
+ * until it reaches p * chunks. That means all of phases < p have finished:
+ * items of phase p or later wait before they can finish, so the first of
+ * them to finish saw the count reach p * chunks while only items of earlier
+ * phases, p * chunks of them in all, could have finished.
+ *
+ * The caller's time in these waits is a stall like a long wait in
+ * sn_parallel (a worker descheduled in the middle of a phase): it feeds the
+ * same rule for running alone, with a state of its own under its own lock
+ * (a caller that finds the lock taken skips the rule this time). */
+typedef struct {
+    sn_phase_fn fn;
+    void *ctx;
+    int chunks;
+    atomic_int finished;
+    double waited; /* the calling thread's (index 0) time in the waits, us */
+} phase_job;
+
+static struct {
+    atomic_flag lock;
+    sn_team_backoff solo;
+} PH = {.lock = ATOMIC_FLAG_INIT};
+
+static void phase_item(void *arg, int i) {
+    phase_job *j = arg;
+    int p = i / j->chunks, need = p * j->chunks;
+    if (atomic_load_explicit(&j->finished, memory_order_acquire) < need) {
+        double t0 = now_us();
+        for (int k = 0; atomic_load_explicit(&j->finished, memory_order_acquire) < need; k++)
+            if (k < 64)
+                cpu_relax();
+            else
+                sched_yield();
+        if (thread_index == 0) j->waited += now_us() - t0;
+    }
+    j->fn(j->ctx, p, i - need);
+    atomic_fetch_add_explicit(&j->finished, 1, memory_order_release);
+}
+
+void sn_parallel_phases(int phases, int chunks, sn_phase_fn fn, void *ctx) {
+    if (phases <= 0 || chunks <= 0) return;
+    int alone =
+        chunks == 1 || (long)phases * chunks > SN_MAX_CHUNKS || sn_get_threads() <= 1 || in_team;
+    double t0 = 0;
+    if (!alone) {
+        t0 = now_us();
+        if (!atomic_flag_test_and_set(&PH.lock)) {
+            alone = sn_team_backoff_solo(&PH.solo, t0);
+            atomic_flag_clear(&PH.lock);
+        }
+    }
+    if (alone) {
+        for (int p = 0; p < phases; p++)
+            for (int c = 0; c < chunks; c++) fn(ctx, p, c);
+        return;
+    }
+    phase_job j = {.fn = fn, .ctx = ctx, .chunks = chunks};
+    atomic_init(&j.finished, 0);
+    sn_parallel(phases * chunks, phase_item, &j);
+    double t1 = now_us();
+    if (!atomic_flag_test_and_set(&PH.lock)) {
+        sn_team_backoff_update(&PH.solo, t1 - t0 - j.waited, j.waited, t1);
+        atomic_flag_clear(&PH.lock);
+    }
+}

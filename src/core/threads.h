@@ -30,6 +30,17 @@ typedef void (*sn_chunk_fn)(void *ctx, int chunk);
  * another thread is using the team at the moment. */
 void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx);
 
+/* Phased work: runs fn(ctx, p, c) for p = 0 .. phases-1 and c = 0 ..
+ * chunks-1, each once, every call of phase p starting after all of phase
+ * p - 1 have returned (a barrier between phases), and returns when all have
+ * finished: one hand-off to the team for several dependent steps (a
+ * model's layers on one sample). Split and run alone as sn_parallel does
+ * (phases * chunks <= SN_MAX_CHUNKS); calls on one thread go in order,
+ * phase by phase. A thread waits for the phase before with a bounded spin
+ * that yields its core, never asleep: the calls it waits for are being run. */
+typedef void (*sn_phase_fn)(void *ctx, int phase, int chunk);
+void sn_parallel_phases(int phases, int chunks, sn_phase_fn fn, void *ctx);
+
 /* Nonzero on a team thread (a worker, or the caller inside sn_parallel). */
 int sn_in_parallel(void);
 

@@ -12,11 +12,17 @@
  * bias is added last. A group of fewer than 8 rows runs the same arithmetic
  * with empty rows, so an output does not depend on how rows are grouped.
  *
- * Threads: outputs are split into near-equal ranges of whole 8-row groups,
- * one chunk of sn_parallel each (src/core/threads.h), when the layer holds
- * at least SN_GEMV_MT_MIN weights; each output is computed by one thread
- * alone, so the result does not depend on the thread count. With two
- * cores, each reads only its half of W, which then stays in its own L2.
+ * A chain of layers (sn_dense_chain_one: a model's dense layers, each
+ * followed or not by a ReLU) runs as one job of the team: when the chain
+ * holds at least SN_GEMV_MT_MIN weights, its layers of SN_GEMV_SPLIT_MIN
+ * weights or more have their outputs split into near-equal ranges of whole
+ * 8-row groups, one per thread, and the layers up to the last split one are
+ * the phases of one sn_parallel_phases call (src/core/threads.h): a single
+ * hand-off, then a barrier between layers instead of a hand-off each; the
+ * small layers after it run on the calling thread. Each output is computed
+ * by one thread alone, so the result does not depend on the thread count.
+ * The ReLU is applied to the 8 outputs of a group as they are stored, with
+ * the relu layer's formula (x < 0 ? 0 : x), so its bits are that layer's.
  *
  * The sum is ordered differently from sn_sgemm's (k in order, one chain per
  * output), so the result equals the batched forward's within rounding, not
@@ -29,14 +35,20 @@
 #include <immintrin.h>
 #endif
 
-/* Below this many weights (multiply-adds) one thread does the whole layer.
- * One core streams W from L2 at about 130 GB/s (2 us for 64k weights);
- * handing a chunk to a spinning team thread and seeing it done costs about
- * half a microsecond (some five cache-line transfers between cores), and
- * nothing is gained when the other core is busy with another process, so
- * a 256 x 128 layer (1 us) stays on the calling thread. */
+/* Below this many weights (multiply-adds) in all, one thread does the whole
+ * chain. One core streams W from L2 at about 130 GB/s (2 us for 64k
+ * weights); handing work to a spinning team thread and seeing it done costs
+ * about half a microsecond (some five cache-line transfers between cores),
+ * and nothing is gained when the other core is busy with another process,
+ * so a lone 256 x 128 layer (1 us) stays on the calling thread. */
 #ifndef SN_GEMV_MT_MIN
 #define SN_GEMV_MT_MIN (1 << 16)
+#endif
+/* In a chain, a step of this many weights or more is split among the
+ * threads too, at the price of a barrier (a fraction of a microsecond):
+ * the 256 x 128 layer of the MLP after a 784 x 256 one (1 us alone). */
+#ifndef SN_GEMV_SPLIT_MIN
+#define SN_GEMV_SPLIT_MIN (1 << 14)
 #endif
 #define GEMV_MAX_CHUNKS 64
 
@@ -61,8 +73,8 @@ static inline __attribute__((always_inline)) __m256 reduce8(const __m512 a[8]) {
 
 /* y[0 : R] = W[0 : R, :] x + b[0 : R] for R (a constant in each instance) of
  * 8, 4, 2 or 1 rows, W's rows `in` floats apart. */
-static inline __attribute__((always_inline)) void rows_r(const int R, int in, const float *x,
-                                                         const float *W, const float *b, float *y) {
+static inline __attribute__((always_inline)) void
+rows_r(const int R, int in, const float *x, const float *W, const float *b, float *y, float *yr) {
     __m512 acc[8];
 #pragma GCC unroll 8
     for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
@@ -87,76 +99,124 @@ static inline __attribute__((always_inline)) void rows_r(const int R, int in, co
     __mmask8 m = (__mmask8)((1u << R) - 1);
     if (b) s = _mm256_add_ps(s, _mm256_maskz_loadu_ps(m, b));
     _mm256_mask_storeu_ps(y, m, s);
+    if (yr) /* x < 0 ? 0 : x, as the relu layer: NaN and -0 pass through */
+        _mm256_mask_storeu_ps(
+            yr, m, _mm256_maskz_mov_ps(_mm256_cmp_ps_mask(s, _mm256_setzero_ps(), _CMP_NLT_UQ), s));
 }
 
-static void rows_8(int in, const float *x, const float *W, const float *b, float *y) {
-    rows_r(8, in, x, W, b, y);
+static void rows_8(int in, const float *x, const float *W, const float *b, float *y, float *yr) {
+    rows_r(8, in, x, W, b, y, yr);
 }
-static void rows_4(int in, const float *x, const float *W, const float *b, float *y) {
-    rows_r(4, in, x, W, b, y);
+static void rows_4(int in, const float *x, const float *W, const float *b, float *y, float *yr) {
+    rows_r(4, in, x, W, b, y, yr);
 }
-static void rows_2(int in, const float *x, const float *W, const float *b, float *y) {
-    rows_r(2, in, x, W, b, y);
+static void rows_2(int in, const float *x, const float *W, const float *b, float *y, float *yr) {
+    rows_r(2, in, x, W, b, y, yr);
 }
-static void rows_1(int in, const float *x, const float *W, const float *b, float *y) {
-    rows_r(1, in, x, W, b, y);
+static void rows_1(int in, const float *x, const float *W, const float *b, float *y, float *yr) {
+    rows_r(1, in, x, W, b, y, yr);
 }
 
-/* Outputs j0 .. j1-1. */
-static void gemv_rows(int in, int j0, int j1, const float *x, const float *W, const float *b,
-                      float *y) {
+/* Outputs j0 .. j1-1 of one step. */
+static void step_rows(const sn_dense_step *s, int j0, int j1) {
+    const int in = s->in;
+    const float *x = s->x, *b = s->b;
+    float *y = s->y, *yr = s->relu;
+#define ROWS(R, j)                                                                                 \
+    rows_##R(in, x, s->W + (size_t)(j)*in, b ? b + (j) : NULL, y + (j), yr ? yr + (j) : NULL)
     int j = j0;
-    for (; j + 8 <= j1; j += 8) rows_8(in, x, W + (size_t)j * in, b ? b + j : NULL, y + j);
+    for (; j + 8 <= j1; j += 8) ROWS(8, j);
     if (j + 4 <= j1) {
-        rows_4(in, x, W + (size_t)j * in, b ? b + j : NULL, y + j);
+        ROWS(4, j);
         j += 4;
     }
     if (j + 2 <= j1) {
-        rows_2(in, x, W + (size_t)j * in, b ? b + j : NULL, y + j);
+        ROWS(2, j);
         j += 2;
     }
-    if (j < j1) rows_1(in, x, W + (size_t)j * in, b ? b + j : NULL, y + j);
+    if (j < j1) ROWS(1, j);
+#undef ROWS
+}
+
+/* Part c of `chunks` of a step: near-equal ranges of whole 8-row groups. */
+static void step_part(const sn_dense_step *s, int c, int chunks) {
+    int groups = (s->out + 7) / 8;
+    int j0 = (int)((long)groups * c / chunks) * 8;
+    int j1 = (int)((long)groups * (c + 1) / chunks) * 8;
+    if (j1 > s->out) j1 = s->out;
+    step_rows(s, j0, j1);
 }
 
 typedef struct {
-    int in, out, chunks;
-    const float *x, *W, *b;
-    float *y;
-} gemv_job;
+    const sn_dense_step *s;
+    int chunks;
+    unsigned split; /* bit i: step i is split among the chunks; else chunk 0 runs it */
+} chain_job;
 
-static void gemv_chunk(void *ctx, int c) {
-    const gemv_job *g = ctx;
-    int groups = (g->out + 7) / 8;
-    int j0 = (int)((long)groups * c / g->chunks) * 8;
-    int j1 = (int)((long)groups * (c + 1) / g->chunks) * 8;
-    if (j1 > g->out) j1 = g->out;
-    gemv_rows(g->in, j0, j1, g->x, g->W, g->b, g->y);
+static void chain_phase(void *ctx, int p, int c) {
+    const chain_job *g = ctx;
+    if (g->split >> p & 1)
+        step_part(&g->s[p], c, g->chunks);
+    else if (c == 0)
+        step_rows(&g->s[p], 0, g->s[p].out);
+}
+
+static void step_bias_only(const sn_dense_step *s) {
+    for (int j = 0; j < s->out; j++) {
+        s->y[j] = s->b ? s->b[j] : 0.0f;
+        if (s->relu) s->relu[j] = s->y[j] < 0 ? 0.0f : s->y[j];
+    }
+}
+
+void sn_dense_chain_one(int n, const sn_dense_step *s) {
+    /* the phases: steps 0 .. phases-1, up to the last one split */
+    int phases = 0, chunks = 1;
+    unsigned split = 0;
+    if (n > 0 && !sn_in_parallel() && sn_get_threads() > 1) {
+        double total = 0;
+        for (int i = 0; i < n && i < 32; i++) total += (double)s[i].in * s[i].out;
+        if (total >= SN_GEMV_MT_MIN) {
+            chunks = sn_get_threads() < GEMV_MAX_CHUNKS ? sn_get_threads() : GEMV_MAX_CHUNKS;
+            for (int i = 0; i < n && i < 32; i++)
+                if ((double)s[i].in * s[i].out >= SN_GEMV_SPLIT_MIN && s[i].out > 8) {
+                    split |= 1u << i;
+                    phases = i + 1;
+                }
+        }
+    }
+    for (int i = 0; i < phases; i++)
+        if (s[i].in <= 0) phases = 0; /* degenerate: no threads */
+    if (phases > 0) {
+        chain_job g = {s, chunks, split};
+        sn_parallel_phases(phases, chunks, chain_phase, &g);
+    }
+    for (int i = phases; i < n; i++) {
+        if (s[i].out <= 0) continue;
+        if (s[i].in <= 0)
+            step_bias_only(&s[i]);
+        else
+            step_rows(&s[i], 0, s[i].out);
+    }
 }
 
 void sn_dense_forward_one(int in, int out, const float *x, const float *W, const float *b,
                           float *y) {
-    if (out <= 0) return;
-    if (in <= 0) {
-        for (int j = 0; j < out; j++) y[j] = b ? b[j] : 0.0f;
-        return;
-    }
-    int chunks = 1;
-    if ((double)in * out >= SN_GEMV_MT_MIN && !sn_in_parallel()) {
-        chunks = sn_get_threads();
-        int groups = (out + 7) / 8;
-        if (chunks > groups) chunks = groups;
-        if (chunks > GEMV_MAX_CHUNKS) chunks = GEMV_MAX_CHUNKS;
-    }
-    gemv_job g = {in, out, chunks, x, W, b, y};
-    if (chunks <= 1)
-        gemv_chunk(&g, 0);
-    else
-        sn_parallel(chunks, gemv_chunk, &g);
+    sn_dense_step s = {in, out, x, W, b, y, NULL};
+    sn_dense_chain_one(1, &s);
 }
 #else
 void sn_dense_forward_one(int in, int out, const float *x, const float *W, const float *b,
                           float *y) {
     sn_sgemm(0, 1, 1, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
     if (b) sn_add_row_vector(y, b, 1, out);
+}
+
+void sn_dense_chain_one(int n, const sn_dense_step *s) {
+    for (int i = 0; i < n; i++) {
+        if (s[i].out <= 0) continue;
+        sn_dense_forward_one(s[i].in, s[i].out, s[i].x, s[i].W, s[i].b, s[i].y);
+        if (s[i].relu)
+            for (int j = 0; j < s[i].out; j++) s[i].relu[j] = s[i].y[j] < 0 ? 0.0f : s[i].y[j];
+    }
 }
 #endif

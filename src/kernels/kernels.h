@@ -37,12 +37,26 @@ const char *sn_sgemm_kernel_name(void);
 /* ---- one sample through a dense layer (src/kernels/gemv.c) ------------ */
 
 /* y[j] = Σ_k W[j, k] x[k] + b[j] for j < out, W: [out, in] row-major, b may
- * be NULL. Reads W in place, 16 rows at a time, and splits the rows among
+ * be NULL. Reads W in place, 8 rows at a time, and splits the rows among
  * the threads for a large layer; allocates nothing. The sums are ordered
  * differently from sn_sgemm's, so y equals the GEMM's within rounding; it
  * does not depend on the thread count. */
 void sn_dense_forward_one(int in, int out, const float *x, const float *W, const float *b,
                           float *y);
+
+/* A chain of dense layers on one sample, each optionally followed by a
+ * ReLU: for each step in order, y = W x + b as sn_dense_forward_one computes
+ * it (the same bits), and where relu is not NULL, relu[j] = y[j] < 0 ? 0 :
+ * y[j] (the relu layer's formula) in the same pass. A step's x is usually
+ * the y or relu of the step before. The threads share the large steps, all
+ * in one hand-off to the team with a barrier between steps
+ * (sn_parallel_phases); allocates nothing. */
+typedef struct {
+    int in, out;
+    const float *x, *W, *b;
+    float *y, *relu;
+} sn_dense_step;
+void sn_dense_chain_one(int n, const sn_dense_step *s);
 
 /* ---- row/column helpers (src/kernels/ops.c) ------------------------------ */
 

@@ -14,6 +14,7 @@
 #include "layers/layer.h"
 
 #include <stdio.h>
+#include <string.h>
 
 typedef struct dense {
     sn_layer base;
@@ -36,6 +37,39 @@ static void dense_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int tra
     sn_add_row_vector(y->data, b->data, N, d->out);
 }
 
+static const sn_layer_ops dense_ops;
+
+/* One sample in evaluation mode, with the dense layers after this one, each
+ * followed or not by a relu layer, in one chain (sn_dense_chain_one): the
+ * threads share the large layers in a single hand-off, and each ReLU is
+ * applied as its outputs are made. The values are those of the layers' own
+ * batch-1 forward passes, bit for bit. */
+#define CHAIN_MAX 8
+static int dense_forward_one(sn_layer *l, sn_layer *const *next, int avail, const sn_tensor *act) {
+    sn_dense_step s[CHAIN_MAX];
+    int n = 0, u = 0; /* steps; layers taken after l */
+    const sn_layer *cur = l;
+    for (;;) {
+        const dense *d = (const dense *)cur;
+        sn_dense_step *st = &s[n++];
+        *st = (sn_dense_step){d->in,
+                              d->out,
+                              act[u].data,
+                              cur->params[0].value.data,
+                              cur->params[1].value.data,
+                              act[u + 1].data,
+                              NULL};
+        if (u < avail && strcmp(next[u]->ops->kind, "relu") == 0) {
+            st->relu = act[u + 2].data;
+            u++;
+        }
+        if (n == CHAIN_MAX || u >= avail || next[u]->ops != &dense_ops) break;
+        cur = next[u++];
+    }
+    sn_dense_chain_one(n, s);
+    return u;
+}
+
 static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, const sn_tensor *dy,
                            sn_tensor *dx) {
     (void)y;
@@ -50,8 +84,10 @@ static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, 
                  dx->data, d->in);
 }
 
-static const sn_layer_ops dense_ops = {
-    .kind = "dense", .forward = dense_forward, .backward = dense_backward};
+static const sn_layer_ops dense_ops = {.kind = "dense",
+                                       .forward = dense_forward,
+                                       .backward = dense_backward,
+                                       .forward_one = dense_forward_one};
 
 sn_status sn_dense_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     int units;

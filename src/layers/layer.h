@@ -88,6 +88,13 @@ typedef struct sn_layer_ops {
                           int train, int keep);
     void (*backward_fused)(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
                            const sn_tensor *grad, int want_dx, int keep);
+    /* Optional (NULL for the others): runs this layer on one sample in
+     * evaluation mode together with layers after it that it can take along,
+     * and returns how many of the `avail` layers at next[0..] it ran (0:
+     * itself only). act[0..k+1] are the model's tensors from this layer's
+     * input on; every one is filled as the layers' own forward passes on one
+     * sample would fill it, bit for bit. */
+    int (*forward_one)(sn_layer *l, sn_layer *const *next, int avail, const sn_tensor *act);
 } sn_layer_ops;
 
 #define SN_MAX_FUSED 2

@@ -189,6 +189,10 @@ static void run_layers(sn_model *m, int n, int train) {
     m->rng_forward = m->rng;
     for (int i = 0; i < m->nlayers; i++) {
         sn_layer *l = m->layers[i];
+        if (n == 1 && !train && l->ops->forward_one) { /* one sample: layers i .. i+k */
+            i += l->ops->forward_one(l, m->layers + i + 1, m->nlayers - i - 1, m->act + i);
+            continue;
+        }
         int k = fused(m, i);
         if (k > 0) { /* layers i .. i+k in one pass */
             sn_tensor a[SN_MAX_FUSED + 2];
