@@ -7,15 +7,16 @@
  * threads (OMP_NUM_THREADS=1 for one).
  *
  * A dense layer on one sample in evaluation mode is a dot product per
- * output, W read in place (src/kernels/gemv.c); a layer of 64k weights or
- * more splits its rows between the threads. The MLP's 235k weights (940 KB)
- * stay in L2 and one core streams them at about 130 GB/s, so one thread
- * takes 7.5 us, 95% of it in that kernel; two threads can take about 5 us
- * (3.1 us for each half of the first layer, plus about half a microsecond to
- * hand it to the other thread and see it done), when the other core is
- * free. Before this kernel, the GEMM's one-row path transposed W in
- * registers on every call: 21.4 us. Figures from one run, old and new
- * binaries interleaved, are in the README.
+ * output, W read in place (src/kernels/gemv.c); the MLP's three dense layers
+ * and two ReLUs run as one chain, each ReLU applied as its outputs are
+ * stored. The MLP's 235k weights (940 KB) stay in L2 and one core streams
+ * them at about 130 GB/s, so one thread takes 7.5 us, 95% of it in that
+ * kernel. With two threads each streams its half of the 784 x 256 and
+ * 256 x 128 layers, all in one hand-off to the other thread with a barrier
+ * between the layers (sn_parallel_phases), when the other core is free.
+ * Before this kernel, the GEMM's one-row path transposed W in registers on
+ * every call: 21.4 us. Figures from one run, old and new binaries
+ * interleaved, are in the README.
  *
  * usage: bench_latency DATA_DIR [CALLS] */
 #include "scratchnet.h"
