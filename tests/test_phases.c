@@ -9,6 +9,7 @@
 #include "core/threads.h"
 #include "scratchnet.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -22,9 +23,18 @@ typedef struct {
     atomic_int ended[MAXP]; /* calls of each phase that have returned */
     atomic_int early;       /* calls that started before their phase was due */
     atomic_int on_worker;
+    int wait_helper; /* call (0, 0) waits up to 20 ms for call (0, 1) to start */
+    atomic_int started1;
     atomic_int order_bad; /* calls on one thread out of (phase, chunk) order */
     int last;             /* the last call's p * chunks + c, for in-order runs */
+    int thread;           /* the thread that must run them */
 } job;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void sleep_us(long us) {
     struct timespec ts = {us / 1000000, us % 1000000 * 1000};
@@ -35,6 +45,9 @@ static void call(void *ctx, int p, int c) {
     job *j = ctx;
     if (p > 0 && atomic_load(&j->ended[p - 1]) != j->chunks) atomic_fetch_add(&j->early, 1);
     if (sn_thread_index() > 0) atomic_fetch_add(&j->on_worker, 1);
+    if (j->wait_helper && p == 0 && c == 0) /* until another thread has taken (0, 1) */
+        for (double t0 = now_s(); !atomic_load(&j->started1) && now_s() - t0 < 0.02;) sched_yield();
+    if (p == 0 && c == 1) atomic_store(&j->started1, 1);
     if (j->slow_us && p == 1 && c == j->chunks - 1) sleep_us(j->slow_us);
     for (volatile int k = 0; k < 500; k++) /* a microsecond or so, for a worker to take part */
         ;
@@ -50,6 +63,8 @@ static void reset(job *j, int phases, int chunks, long slow_us) {
     }
     atomic_store(&j->early, 0);
     atomic_store(&j->on_worker, 0);
+    atomic_store(&j->started1, 0);
+    j->wait_helper = 0;
     atomic_store(&j->order_bad, 0);
     j->last = -1;
 }
@@ -79,7 +94,7 @@ static int run_many(int jobs, int phases, int chunks, long slow_us, long *on_wor
 static void ordered_call(void *ctx, int p, int c) {
     job *j = ctx;
     int k = p * j->chunks + c;
-    if (k != j->last + 1 || sn_thread_index() != 0) atomic_fetch_add(&j->order_bad, 1);
+    if (k != j->last + 1 || sn_thread_index() != j->thread) atomic_fetch_add(&j->order_bad, 1);
     j->last = k;
     atomic_fetch_add(&j->runs[p][c], 1);
 }
@@ -87,7 +102,10 @@ static void ordered_call(void *ctx, int p, int c) {
 static job nested;
 static void nested_chunk(void *ctx, int c) {
     (void)ctx;
-    if (c == 0) sn_parallel_phases(nested.phases, nested.chunks, ordered_call, &nested);
+    if (c == 0) {
+        nested.thread = sn_thread_index(); /* the team's thread that runs this chunk */
+        sn_parallel_phases(nested.phases, nested.chunks, ordered_call, &nested);
+    }
 }
 
 static int seq_chunks;
@@ -99,15 +117,21 @@ static void seq_call(void *ctx, int p, int c) {
 }
 
 int main(void) {
-    /* workers take part: over many jobs of long-enough calls, some calls
-     * are theirs (a machine too busy to ever run a worker would fail this
-     * after 2,000 jobs of 50 us, which has not been seen). First, before
-     * the slow calls below start a period of running alone. */
+    /* workers take part: a first call that waits up to 20 ms for another
+     * thread to take the second; over 50 such jobs some worker gets a core.
+     * First, before the slow calls below start a period of running alone. */
     sn_set_threads(2);
     {
-        long on_worker = 0;
-        for (int r = 0; r < 20 && on_worker == 0; r++) run_many(100, 2, 2, 50, &on_worker);
-        CHECK(on_worker > 0);
+        static job w;
+        int helped = 0;
+        for (int r = 0; r < 50 && !helped; r++) {
+            reset(&w, 2, 2, 0);
+            w.wait_helper = 1;
+            sn_parallel_phases(2, 2, call, &w);
+            CHECK(each_once(&w) && atomic_load(&w.early) == 0);
+            helped = atomic_load(&w.on_worker) > 0;
+        }
+        CHECK(helped);
     }
     for (int t = 1; t <= 4; t++) {
         sn_set_threads(t);
