@@ -126,6 +126,7 @@ static void check_model_acts(const char *name, const char *spec) {
     CHECK(sn_model_from_spec(spec, "gemv", 3, &m, &err) == SN_OK);
     if (!m) return;
     CHECK(sn_model_reserve(m, 4, &err) == SN_OK);
+    m->keep_all = 1; /* the fused convolution's inner outputs too */
     int L = m->nlayers, in = (int)sn_model_input_size(m);
     float *ref[SN_MAX_LAYERS + 1] = {0};
     sn_rng r;
