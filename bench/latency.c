@@ -8,8 +8,8 @@
  *
  * A dense layer on one sample in evaluation mode is a dot product per
  * output, W read in place (src/kernels/gemv.c); the MLP's three dense layers
- * and two ReLUs run as one chain, each ReLU applied as its outputs are
- * stored. The MLP's 235k weights (940 KB) stay in L2 and one core streams
+ * and two ReLUs run as one chain, each thread applying the ReLU to the
+ * outputs it made. The MLP's 235k weights (940 KB) stay in L2 and one core streams
  * them at about 130 GB/s, so one thread takes 7.5 us, 95% of it in that
  * kernel. With two threads each streams its half of the 784 x 256 and
  * 256 x 128 layers, all in one hand-off to the other thread with a barrier
