@@ -1,5 +1,6 @@
 /* Flatten: x: [N, C, H, W] -> y: [N, C·H·W]. The values are already laid out
- * row-major, so forward and backward are copies. */
+ * row-major, so forward and backward are copies, and none at all in a model,
+ * which gives y and dy the storage of x and dx (`reshape` in layer.h). */
 #include "layers/layer.h"
 
 #include <stdio.h>
@@ -17,7 +18,7 @@ static void flatten_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y
 }
 
 static const sn_layer_ops flatten_ops = {
-    .kind = "flatten", .forward = flatten_forward, .backward = flatten_backward};
+    .kind = "flatten", .forward = flatten_forward, .backward = flatten_backward, .reshape = 1};
 
 sn_status sn_flatten_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     sn_status s = sn_args_done(a, 0, err);

@@ -95,6 +95,12 @@ typedef struct sn_layer_ops {
      * input on; every one is filled as the layers' own forward passes on one
      * sample would fill it, bit for bit. */
     int (*forward_one)(sn_layer *l, sn_layer *const *next, int avail, const sn_tensor *act);
+    /* Nonzero for a layer whose output is its input's values in the same
+     * order under another shape (flatten): the model then gives its output
+     * and output gradient the storage of its input and input gradient, and
+     * forward and backward, which copy only between different buffers, do
+     * nothing. */
+    int reshape;
 } sn_layer_ops;
 
 #define SN_MAX_FUSED 2

@@ -85,7 +85,8 @@ void sn_model_memory(const sn_model *m, int max_batch, sn_memory *out) {
     }
     out->grads = out->params;
     out->optimizer = add_mul(0, trained, (size_t)sn_optimizer_state_per_param(&m->cfg) * 4);
-    for (int i = 0; i <= m->nlayers; i++) { /* act[i] and grad[i], [B, shape] */
+    for (int i = 0; i <= m->nlayers; i++) {                    /* act[i] and grad[i], [B, shape] */
+        if (i > 0 && m->layers[i - 1]->ops->reshape) continue; /* act[i - 1]'s storage */
         int ndim, shape[4];
         act_shape(m, i, &ndim, shape);
         size_t n = add_mul(0, sn_shape_size(ndim, shape), B);
@@ -127,6 +128,12 @@ sn_status sn_model_reserve(sn_model *m, int max_batch, sn_error *err) {
         shape[0] = max_batch;
         sn_tensor_free(&m->act[i]);
         sn_tensor_free(&m->grad[i]);
+        if (i > 0 && m->layers[i - 1]->ops->reshape) {
+            /* the input's values under another shape: its storage, no copy */
+            m->act[i] = sn_tensor_view(m->act[i - 1].data, ndim + 1, shape);
+            m->grad[i] = sn_tensor_view(m->grad[i - 1].data, ndim + 1, shape);
+            continue;
+        }
         sn_status s = sn_tensor_alloc(&m->act[i], ndim + 1, shape, err);
         if (s == SN_OK) s = sn_tensor_alloc(&m->grad[i], ndim + 1, shape, err);
         if (s != SN_OK) {
