@@ -1,22 +1,37 @@
 /* The thread team (see threads.h).
  *
- * One job at a time: the caller publishes fn and ctx, then one 64-bit word
- *   claim = generation << 32 | chunks << 16 | next chunk
- * from which every team thread (the caller too) takes chunk numbers with a
- * compare-and-swap until none is left; a thread that took a chunk adds one
- * to `done` when it has run it, and the caller returns when done == chunks.
- * Because the chunk count travels in the same word as the generation, a
- * worker that wakes late can never take a chunk of a job that has ended: its
- * compare-and-swap fails on the old generation. fn and ctx are read only
- * after a chunk has been taken, while the job cannot end.
+ * One job at a time. The caller publishes fn, ctx and the chunk count, then
+ * cuts the chunks into one contiguous range per team thread (the caller is
+ * thread 0), each range in one 64-bit word
+ *   claim[t] = generation << 32 | end << 16 | next
+ * A thread first takes the chunks of its own range from the front (next + 1
+ * by compare-and-swap), then those left in the others' ranges from the back
+ * (end - 1); a thread that took a chunk adds one to `done` when it has run
+ * it, and the caller returns when done == chunks. Because the generation
+ * travels in the same word, a worker that wakes late can never take a chunk
+ * of a job that has ended: its compare-and-swap fails on the old
+ * generation. fn and ctx are read only after a chunk has been taken, while
+ * the job cannot end.
+ *
+ * Why ranges: with chunks handed out first come, first served, which thread
+ * ran which part of the data changed from job to job, so the data one job
+ * left in a core's private cache (a layer's outputs, the rows of a weight
+ * matrix and their gradients) was read by the next job from the other core.
+ * With ranges, chunk c of a job of C chunks on T threads runs on thread
+ * c·T/C whenever that thread keeps up, and kernels that cut their data the
+ * same way in successive jobs (the optimizer step after the gradient
+ * products, the next step's forward product) find it in their own cache.
+ * Taking the others' leftovers from the back keeps that true for all but
+ * the last chunks of a thread that is late, and still lets a descheduled
+ * thread hold up the others for no more than the chunk it is running.
  *
  * Idle workers poll `gen` for up to SN_SPIN_US microseconds, then sleep on
  * `wake`; the caller signals `wake` only when someone sleeps. The caller
  * waits for the last chunks the same way (`finished`). Polling starts with
- * a few pause instructions and goes on with sched_yield, so that a poller
- * sharing its core with a thread that has work (ours or another process's)
- * hands the core over. Workers are created on the first job that needs
- * them and live until the process exits.
+ * pause instructions and goes on with sched_yield, so that a poller sharing
+ * its core with a thread that has work (ours or another process's) hands
+ * the core over. Workers are created on the first job that needs them and
+ * live until the process exits.
  *
  * Another process on the machine can deschedule a worker for a whole time
  * slice (milliseconds) in the middle of a chunk, and the caller then waits
@@ -59,9 +74,15 @@
 #define BACKOFF_MIN 2000.0
 #define BACKOFF_MAX 256000.0
 
+/* One thread's range of the current job, alone on its cache line. */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t w;
+} claim_word;
+
 static struct {
-    _Atomic uint64_t claim;
+    claim_word claim[MAX_WORKERS + 1];
     atomic_uint gen;
+    atomic_int chunks;
     atomic_int done;
     _Atomic(sn_chunk_fn) fn;
     _Atomic(void *) ctx;
@@ -145,23 +166,40 @@ static int poll_on(int i, double *t0) {
     return t - *t0 <= SN_SPIN_US;
 }
 
-/* Takes and runs chunks of the current job until none is left. */
-static void run_chunks(void) {
-    uint64_t w = atomic_load_explicit(&P.claim, memory_order_acquire);
+/* Takes one chunk of range t, from the front (own) or from the back;
+ * -1 when the range is empty (or belongs to an ended job). */
+static int take(int t, int own) {
+    _Atomic uint64_t *p = &P.claim[t].w;
+    uint64_t w = atomic_load_explicit(p, memory_order_acquire);
     for (;;) {
-        int chunks = (int)(w >> 16 & 0xFFFF), c = (int)(w & 0xFFFF);
-        if (c >= chunks) return;
-        if (!atomic_compare_exchange_weak_explicit(&P.claim, &w, w + 1, memory_order_acq_rel,
-                                                   memory_order_acquire))
-            continue;
-        sn_chunk_fn fn = atomic_load_explicit(&P.fn, memory_order_relaxed);
-        fn(atomic_load_explicit(&P.ctx, memory_order_relaxed), c);
-        if (atomic_fetch_add(&P.done, 1) + 1 == chunks && atomic_load(&P.waiting)) {
-            pthread_mutex_lock(&P.m);
-            pthread_cond_signal(&P.finished);
-            pthread_mutex_unlock(&P.m);
-        }
-        w = atomic_load_explicit(&P.claim, memory_order_acquire);
+        int end = (int)(w >> 16 & 0xFFFF), next = (int)(w & 0xFFFF);
+        if (next >= end) return -1;
+        uint64_t to = own ? w + 1 : w - ((uint64_t)1 << 16);
+        if (atomic_compare_exchange_weak_explicit(p, &w, to, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return own ? next : end - 1;
+    }
+}
+
+static void run_one(int c) {
+    sn_chunk_fn fn = atomic_load_explicit(&P.fn, memory_order_relaxed);
+    fn(atomic_load_explicit(&P.ctx, memory_order_relaxed), c);
+    int chunks = atomic_load_explicit(&P.chunks, memory_order_relaxed);
+    if (atomic_fetch_add(&P.done, 1) + 1 == chunks && atomic_load(&P.waiting)) {
+        pthread_mutex_lock(&P.m);
+        pthread_cond_signal(&P.finished);
+        pthread_mutex_unlock(&P.m);
+    }
+}
+
+/* Thread `me` of a team of `team`: its own range, then the others'
+ * leftovers, until no chunk is left. */
+static void run_chunks(int me, int team) {
+    int c;
+    while ((c = take(me, 1)) >= 0) run_one(c);
+    for (int i = 1; i < team; i++) {
+        int t = (me + i) % team;
+        while ((c = take(t, 0)) >= 0) run_one(c);
     }
 }
 
@@ -188,7 +226,8 @@ static void *worker(void *arg) {
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_job(seen);
-        if (thread_index < atomic_load_explicit(&P.team, memory_order_relaxed)) run_chunks();
+        int team = atomic_load_explicit(&P.team, memory_order_relaxed);
+        if (thread_index < team) run_chunks(thread_index, team);
     }
     return NULL;
 }
@@ -263,9 +302,14 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
     atomic_store_explicit(&P.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&P.team, team, memory_order_relaxed);
     atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&P.chunks, chunks, memory_order_relaxed);
     unsigned g = atomic_load_explicit(&P.gen, memory_order_relaxed) + 1;
-    atomic_store_explicit(&P.claim, (uint64_t)g << 32 | (uint64_t)chunks << 16,
-                          memory_order_release);
+    for (int t = 0; t < team; t++) {
+        uint64_t lo = (uint64_t)chunks * (uint64_t)t / (uint64_t)team,
+                 hi = (uint64_t)chunks * (uint64_t)(t + 1) / (uint64_t)team;
+        atomic_store_explicit(&P.claim[t].w, (uint64_t)g << 32 | hi << 16 | lo,
+                              memory_order_release);
+    }
     atomic_store(&P.gen, g);
     int all_awake = atomic_load(&P.sleepers) == 0 && P.workers >= team - 1;
     if (!all_awake) {
@@ -273,7 +317,7 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
         pthread_cond_broadcast(&P.wake);
         pthread_mutex_unlock(&P.m);
     }
-    run_chunks();
+    run_chunks(0, team);
     double t1 = now_us();
     wait_done(chunks);
     if (all_awake) {

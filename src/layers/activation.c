@@ -63,6 +63,15 @@ static void activation_backward(sn_layer *l, const sn_tensor *x, const sn_tensor
     }
 }
 
+int sn_activation_elementwise(const sn_layer *l, sn_act *act, float *alpha) {
+    if (l->ops->forward != activation_forward || l->ops->backward != activation_backward) return 0;
+    const activation *a = (const activation *)l;
+    if (a->softmax) return 0;
+    *act = a->act;
+    *alpha = a->alpha;
+    return 1;
+}
+
 #define OPS(name)                                                                                  \
     { .kind = name, .forward = activation_forward, .backward = activation_backward }
 

@@ -10,11 +10,15 @@
  * An input with more than one dimension per sample is read as its flattened
  * vector (in = C·H·W). Spec: `dense UNITS [init=he|xavier|...] [scale=S]
  * [bias=B]`; the default init is He uniform, PyTorch-style bounds. */
+#include "core/threads.h"
 #include "kernels/kernels.h"
 #include "layers/layer.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* Products under this many multiply-adds run on one thread (as in gemm.c). */
+#define SN_DENSE_MT_MIN (1 << 19)
 
 typedef struct dense {
     sn_layer base;
@@ -84,9 +88,140 @@ static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, 
                  dx->data, d->in);
 }
 
+/* ---- with the activation after it, in one pass ------------------------------
+ *
+ * An elementwise activation right after the layer (r = f(y)) runs in the
+ * layer's own pass: the output units are cut into bands, one chunk of the
+ * thread team each (core/threads.h), and a chunk computes its band of y, adds
+ * the bias and applies f while the band is still in its core's cache;
+ * backward, a chunk computes its band of dy = dr ⊙ f'(y), the bias gradient
+ * of those units and their rows of dW, which need no other band. Each value
+ * is computed by the same operations in the same order as by the separate
+ * layers (the product's sums never depend on how C is cut, see gemm.c), so
+ * the bits are the same; what goes is the serial elementwise passes over
+ * the batch and two of the thread team's hand-offs per layer. */
+
+/* Bands of the output units: none (1) under the product size at which the
+ * GEMM itself would use one thread, else one per thread, on 32-unit bounds. */
+static int dense_bands(int N, int in, int out) {
+    int nt = sn_in_parallel() ? 1 : sn_get_threads();
+    if ((double)N * in * out < (double)SN_DENSE_MT_MIN || nt < 2) return 1;
+    int most = (out + 31) / 32;
+    return nt < most ? nt : most;
+}
+
+typedef struct {
+    const dense *d;
+    int N, bands;
+    sn_act act;
+    float alpha;
+    const float *x, *W, *b, *dr;
+    float *y, *r, *dy, *dW, *db;
+} dense_job;
+
+static void band_of(const dense_job *j, int c, int *u0, int *u1) {
+    int units = (j->d->out + 31) / 32;
+    *u0 = (int)((long)units * c / j->bands) * 32;
+    *u1 = (int)((long)units * (c + 1) / j->bands) * 32;
+    if (*u1 > j->d->out) *u1 = j->d->out;
+}
+
+static void forward_band(void *ctx, int c) {
+    const dense_job *j = ctx;
+    int in = j->d->in, out = j->d->out, u0, u1;
+    band_of(j, c, &u0, &u1);
+    if (u1 <= u0) return;
+    sn_sgemm(0, 1, j->N, u1 - u0, in, 1.0f, j->x, in, j->W + (size_t)u0 * in, in, 0.0f, j->y + u0,
+             out);
+    for (int n = 0; n < j->N; n++) {
+        float *y = j->y + (size_t)n * out;
+        for (int k = u0; k < u1; k++) y[k] += j->b[k];
+        sn_act_forward(j->act, j->alpha, y + u0, j->r + (size_t)n * out + u0, (size_t)(u1 - u0));
+    }
+}
+
+static void backward_band(void *ctx, int c) {
+    const dense_job *j = ctx;
+    int in = j->d->in, out = j->d->out, u0, u1;
+    band_of(j, c, &u0, &u1);
+    if (u1 <= u0) return;
+    for (int k = u0; k < u1; k++) j->db[k] = 0.0f;
+    for (int n = 0; n < j->N; n++) {
+        size_t o = (size_t)n * out + u0;
+        sn_act_backward(j->act, j->alpha, j->y + o, j->r + o, j->dr + o, j->dy + o,
+                        (size_t)(u1 - u0));
+        for (int k = u0; k < u1; k++) j->db[k] += j->dy[(size_t)n * out + k];
+    }
+    sn_sgemm(1, 0, u1 - u0, in, j->N, 1.0f, j->dy + u0, out, j->x, in, 0.0f,
+             j->dW + (size_t)u0 * in, in);
+}
+
+static int dense_fuse(const sn_layer *l, sn_layer *const *next, int avail) {
+    (void)l;
+    sn_act act;
+    float alpha;
+    return avail >= 1 && sn_activation_elementwise(next[0], &act, &alpha) ? 1 : 0;
+}
+
+/* act[0] = x, act[1] = y (before the activation), act[2] = r = f(y). */
+static void dense_forward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                                int train, int keep) {
+    (void)k, (void)keep; /* act[1] is always written: backward reads it */
+    dense *d = (dense *)l;
+    int N = act[0].shape[0];
+    if (N == 1 && !train) { /* the batch-1 path of dense_forward */
+        dense_forward(l, &act[0], (sn_tensor *)&act[1], train);
+        next[0]->ops->forward(next[0], &act[1], (sn_tensor *)&act[2], train);
+        return;
+    }
+    dense_job j = {.d = d,
+                   .N = N,
+                   .bands = dense_bands(N, d->in, d->out),
+                   .x = act[0].data,
+                   .W = l->params[0].value.data,
+                   .b = l->params[1].value.data,
+                   .y = act[1].data,
+                   .r = act[2].data};
+    sn_activation_elementwise(next[0], &j.act, &j.alpha);
+    if (j.bands == 1)
+        forward_band(&j, 0);
+    else
+        sn_parallel(j.bands, forward_band, &j);
+}
+
+/* grad[2] = dL/dr given; grad[1] = dL/dy, the parameters' gradients and,
+ * when want_dx, grad[0] = dL/dx. */
+static void dense_backward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
+                                 const sn_tensor *grad, int want_dx, int keep) {
+    (void)k, (void)keep; /* grad[1] is always written: the products read it */
+    dense *d = (dense *)l;
+    int N = act[0].shape[0];
+    dense_job j = {.d = d,
+                   .N = N,
+                   .bands = dense_bands(N, d->in, d->out),
+                   .x = act[0].data,
+                   .y = act[1].data,
+                   .r = act[2].data,
+                   .dr = grad[2].data,
+                   .dy = grad[1].data,
+                   .dW = l->params[0].grad.data,
+                   .db = l->params[1].grad.data};
+    sn_activation_elementwise(next[0], &j.act, &j.alpha);
+    if (j.bands == 1)
+        backward_band(&j, 0);
+    else
+        sn_parallel(j.bands, backward_band, &j);
+    if (want_dx)
+        sn_sgemm(0, 0, N, d->in, d->out, 1.0f, j.dy, d->out, l->params[0].value.data, d->in, 0.0f,
+                 grad[0].data, d->in);
+}
+
 static const sn_layer_ops dense_ops = {.kind = "dense",
                                        .forward = dense_forward,
                                        .backward = dense_backward,
+                                       .fuse = dense_fuse,
+                                       .forward_fused = dense_forward_fused,
+                                       .backward_fused = dense_backward_fused,
                                        .forward_one = dense_forward_one};
 
 sn_status sn_dense_create(sn_layer_args *a, sn_layer **out, sn_error *err) {

@@ -15,6 +15,7 @@
 #define SN_LAYERS_LAYER_H
 
 #include "core/error.h"
+#include "kernels/act.h"
 
 #define SN_MAX_PARAMS 16 /* a stacked recurrent layer: 4 per level, up to 4 levels */
 #define SN_MAX_ARGS   12
@@ -149,6 +150,11 @@ sn_status sn_args_opt_int(sn_layer_args *a, const char *key, int *v, sn_error *e
 const char *sn_args_opt_str(sn_layer_args *a, const char *key, const char *def);
 /* Errors on extra positional words or unknown options. */
 sn_status sn_args_done(const sn_layer_args *a, int max_pos, sn_error *err);
+
+/* Nonzero when l is an elementwise activation layer (not softmax); then
+ * *act and *alpha say which function (kernels/act.h). For layers that run
+ * the activation after them in their own pass. */
+int sn_activation_elementwise(const sn_layer *l, sn_act *act, float *alpha);
 
 /* Number of values per sample of a shape. */
 size_t sn_shape_size(int ndim, const int *shape);

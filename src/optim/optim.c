@@ -146,10 +146,17 @@ sn_tensor *sn_optimizer_state(sn_optimizer *o, int i, char *name, size_t len) {
     return &o->state[k][p];
 }
 
-/* The step is element by element, so the parameters are cut into blocks of
- * STEP_BLOCK values handed to the thread team (src/core/threads.h); no
- * value depends on the cut. Models under STEP_MT_MIN values step on the
- * calling thread. */
+/* The step is element by element, so no value depends on how the
+ * parameters are cut. Each parameter is cut into one contiguous part per
+ * thread (on 16-value bounds) and each part into blocks of at most
+ * STEP_BLOCK values; the chunks handed to the thread team
+ * (src/core/threads.h) are the blocks of part 0 of every parameter, then
+ * those of part 1, and so on, as many for every part. The team runs chunk c
+ * of C on thread c·T/C when that thread keeps up, so thread t steps the t-th
+ * part of every parameter: for a dense layer, the rows of the weights (its
+ * band of output units) that the same thread reads in the next forward
+ * product and whose gradients it has just computed, so they stay in its
+ * core's cache. Models under STEP_MT_MIN values step on the calling thread. */
 #define STEP_BLOCK  ((size_t)16384)
 #define STEP_MT_MIN ((size_t)65536)
 
@@ -158,6 +165,7 @@ typedef struct {
     float lr;
     long t;
     const sn_train_config *nowd;
+    int parts, per_part; /* parts (threads) and chunks per part */
 } step_job;
 
 /* Values [lo, lo + n) of parameter i. */
@@ -192,14 +200,29 @@ static void step_range(const step_job *j, int i, size_t lo, size_t n) {
     }
 }
 
+/* Part `part` of `parts` of n values: [*lo, *hi), cut on 16-value bounds. */
+static void part_of(size_t n, int part, int parts, size_t *lo, size_t *hi) {
+    *lo = part == 0 ? 0 : (n * (size_t)part / (size_t)parts) & ~(size_t)15;
+    *hi = part == parts - 1 ? n : (n * (size_t)(part + 1) / (size_t)parts) & ~(size_t)15;
+}
+
+/* Blocks of any part of parameter p (a part is at most n/parts + 16 long). */
+static size_t part_blocks(const sn_param *p, int parts) {
+    size_t most = p->value.size / (size_t)parts + 16;
+    return (most + STEP_BLOCK - 1) / STEP_BLOCK;
+}
+
 static void step_chunk(void *ctx, int chunk) {
     const step_job *j = ctx;
-    size_t c = (size_t)chunk;
+    int part = chunk / j->per_part;
+    size_t c = (size_t)(chunk % j->per_part);
     for (int i = 0; i < j->o->nparams; i++) {
-        size_t n = j->o->params[i]->value.size, blocks = (n + STEP_BLOCK - 1) / STEP_BLOCK;
+        size_t blocks = part_blocks(j->o->params[i], j->parts);
         if (c < blocks) {
-            size_t lo = c * STEP_BLOCK;
-            step_range(j, i, lo, n - lo < STEP_BLOCK ? n - lo : STEP_BLOCK);
+            size_t lo, hi;
+            part_of(j->o->params[i]->value.size, part, j->parts, &lo, &hi);
+            lo += c * STEP_BLOCK;
+            if (lo < hi) step_range(j, i, lo, hi - lo < STEP_BLOCK ? hi - lo : STEP_BLOCK);
             return;
         }
         c -= blocks;
@@ -209,14 +232,15 @@ static void step_chunk(void *ctx, int chunk) {
 void sn_optimizer_step(sn_optimizer *o) {
     sn_train_config nowd = o->cfg; /* for tensors without weight decay (biases, norms) */
     nowd.weight_decay = 0.0f;
-    step_job j = {o, sn_optimizer_lr(o), o->step + 1, &nowd};
+    step_job j = {o, sn_optimizer_lr(o), o->step + 1, &nowd, sn_get_threads(), 0};
     size_t total = 0, blocks = 0;
     for (int i = 0; i < o->nparams; i++) {
         total += o->params[i]->value.size;
-        blocks += (o->params[i]->value.size + STEP_BLOCK - 1) / STEP_BLOCK;
+        blocks += part_blocks(o->params[i], j.parts);
     }
-    if (total >= STEP_MT_MIN && blocks <= SN_MAX_CHUNKS)
-        sn_parallel((int)blocks, step_chunk, &j);
+    j.per_part = (int)blocks;
+    if (total >= STEP_MT_MIN && j.parts > 1 && blocks * (size_t)j.parts <= SN_MAX_CHUNKS)
+        sn_parallel((int)blocks * j.parts, step_chunk, &j);
     else
         for (int i = 0; i < o->nparams; i++) step_range(&j, i, 0, o->params[i]->value.size);
     o->step++;
