@@ -27,11 +27,11 @@
  *
  * Idle workers poll `gen` for up to SN_SPIN_US microseconds, then sleep on
  * `wake`; the caller signals `wake` only when someone sleeps. The caller
- * waits for the last chunks the same way (`finished`). Polling starts with
- * pause instructions and goes on with sched_yield, so that a poller sharing
- * its core with a thread that has work (ours or another process's) hands
- * the core over. Workers are created on the first job that needs them and
- * live until the process exits.
+ * waits for the last chunks the same way (`finished`). Polling pauses for
+ * SN_PAUSE_US and then also yields the core every few microseconds
+ * (sched_yield), so that a poller sharing its core with a thread that has
+ * work (ours or another process's) hands the core over. Workers are created on the first job that
+ * needs them and live until the process exits.
  *
  * Another process on the machine can deschedule a worker for a whole time
  * slice (milliseconds) in the middle of a chunk, and the caller then waits
@@ -67,6 +67,11 @@
  * with another busy process soon gives the core back. */
 #ifndef SN_SPIN_US
 #define SN_SPIN_US 100
+#endif
+
+/* How long of that a poller only pauses before it also yields its core. */
+#ifndef SN_PAUSE_US
+#define SN_PAUSE_US 20
 #endif
 
 #define MAX_WORKERS 63
@@ -153,16 +158,24 @@ static double now_us(void) {
 }
 
 /* One poll of a waiting loop, i = 0, 1, ...; returns 0 once SN_SPIN_US
- * have passed since *t0 (set on the first call that reads the clock). */
+ * have passed since *t0 (set on the first call that reads the clock). The
+ * first SN_PAUSE_US pause the core only; after that each poll also yields
+ * it (sched_yield). Most waits inside a training step (the serial work
+ * between two parallel jobs, a thread finishing its last chunk) are shorter
+ * than SN_PAUSE_US: they then cost no system call, and the new job is seen
+ * within a pause rather than after a yield returns. */
 static int poll_on(int i, double *t0) {
-    if (i < 64) {
+    if (i % 64) {
+        cpu_relax();
+        return 1;
+    }
+    double t = now_us();
+    if (*t0 == 0) *t0 = t;
+    if (t - *t0 < SN_PAUSE_US) {
         cpu_relax();
         return 1;
     }
     sched_yield();
-    if (i % 8) return 1;
-    double t = now_us();
-    if (*t0 == 0) *t0 = t;
     return t - *t0 <= SN_SPIN_US;
 }
 
