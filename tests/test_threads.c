@@ -10,6 +10,7 @@
 #include "scratchnet.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,41 @@ static void test_each_once(void) {
             ok &= each_once(chunks);
         }
         CHECK(ok);
+    }
+}
+
+/* Ranges and order. sn_parallel: thread t's first chunk is c = C·t/T, and
+ * its range is done by it or by the others, each chunk once (above). Here:
+ * sn_parallel_ordered, where a chunk starts only after every lower one was
+ * taken: when chunk c enters, at most T - 1 lower chunks (one per other
+ * thread, taken but not yet entered) have not entered. Each chunk works a
+ * little so that the workers join in. */
+static atomic_int entered[MAXC], out_of_order, ordered_on_worker;
+static void order_chunk(void *ctx, int c) {
+    int threads = *(const int *)ctx, below = 0;
+    for (int k = 0; k < c; k++) below += atomic_load(&entered[k]);
+    if (below < c - (threads - 1)) atomic_fetch_add(&out_of_order, 1);
+    atomic_store(&entered[c], 1);
+    if (sn_thread_index() > 0) atomic_fetch_add(&ordered_on_worker, 1);
+    volatile double x = 1;
+    for (int i = 0; i < 20000; i++) x = x * 1.0000001 + 1e-9;
+}
+
+static void test_ordered(void) {
+    for (int threads = 2; threads <= 4; threads++) {
+        sn_set_threads(threads);
+        atomic_store(&out_of_order, 0);
+        atomic_store(&ordered_on_worker, 0);
+        for (int job = 0; job < 20; job++) {
+            for (int c = 0; c < 400; c++) atomic_store(&entered[c], 0);
+            sn_parallel_ordered(400, order_chunk, &threads);
+            int all = 1;
+            for (int c = 0; c < 400; c++) all &= atomic_load(&entered[c]);
+            CHECK(all);
+        }
+        CHECK(atomic_load(&out_of_order) == 0);
+        printf("ordered jobs on %d threads: %d of 8000 chunks on workers\n", threads,
+               atomic_load(&ordered_on_worker));
     }
 }
 
@@ -211,6 +247,7 @@ int main(void) {
     CHECK(sn_get_threads() == 64);
     test_each_once();
     test_nested();
+    test_ordered();
     test_concurrent_callers();
     test_backoff_rule();
     report_runs_alone_after_stall();

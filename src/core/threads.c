@@ -88,6 +88,7 @@ static struct {
     claim_word claim[MAX_WORKERS + 1];
     atomic_uint gen;
     atomic_int chunks;
+    atomic_int ordered; /* 1: one range, everyone takes from its front */
     atomic_int done;
     _Atomic(sn_chunk_fn) fn;
     _Atomic(void *) ctx;
@@ -209,6 +210,10 @@ static void run_one(int c) {
  * leftovers, until no chunk is left. */
 static void run_chunks(int me, int team) {
     int c;
+    if (atomic_load_explicit(&P.ordered, memory_order_relaxed)) {
+        while ((c = take(0, 1)) >= 0) run_one(c);
+        return;
+    }
     while ((c = take(me, 1)) >= 0) run_one(c);
     for (int i = 1; i < team; i++) {
         int t = (me + i) % team;
@@ -292,7 +297,7 @@ int sn_team_backoff_solo(const sn_team_backoff *b, double now) {
     return now < b->solo_until;
 }
 
-void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
+static void run_job(int chunks, sn_chunk_fn fn, void *ctx, int ordered) {
     int team = sn_get_threads();
     if (chunks <= 1 || chunks > SN_MAX_CHUNKS || team <= 1 || in_team ||
         atomic_flag_test_and_set(&P.busy)) {
@@ -316,10 +321,13 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
     atomic_store_explicit(&P.team, team, memory_order_relaxed);
     atomic_store_explicit(&P.done, 0, memory_order_relaxed);
     atomic_store_explicit(&P.chunks, chunks, memory_order_relaxed);
+    atomic_store_explicit(&P.ordered, ordered, memory_order_relaxed);
     unsigned g = atomic_load_explicit(&P.gen, memory_order_relaxed) + 1;
     for (int t = 0; t < team; t++) {
         uint64_t lo = (uint64_t)chunks * (uint64_t)t / (uint64_t)team,
                  hi = (uint64_t)chunks * (uint64_t)(t + 1) / (uint64_t)team;
+        if (ordered) /* all of it in thread 0's range, the others empty */
+            lo = t == 0 ? 0 : (uint64_t)chunks, hi = (uint64_t)chunks;
         atomic_store_explicit(&P.claim[t].w, (uint64_t)g << 32 | hi << 16 | lo,
                               memory_order_release);
     }
@@ -344,8 +352,9 @@ void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
 /* ---- phased jobs (sn_parallel_phases) -------------------------------------
  *
  * One sn_parallel job of phases * chunks items, item i = p * chunks + c.
- * Items are claimed in increasing order (a job's next chunk only grows, and
- * a thread on its own runs them in order), so when an item of phase p
+ * Items are claimed in increasing order (sn_parallel_ordered: every thread
+ * takes the lowest item not yet taken, and a thread on its own runs them in
+ * order), so when an item of phase p
  * starts, every item of the phases before it has been taken by a thread
  * that is running it or has run it: waiting for them cannot deadlock.
  * `finished` counts the items run to the end, and an item of phase p waits
@@ -406,10 +415,18 @@ void sn_parallel_phases(int phases, int chunks, sn_phase_fn fn, void *ctx) {
     }
     phase_job j = {.fn = fn, .ctx = ctx, .chunks = chunks};
     atomic_init(&j.finished, 0);
-    sn_parallel(phases * chunks, phase_item, &j);
+    sn_parallel_ordered(phases * chunks, phase_item, &j);
     double t1 = now_us();
     if (!atomic_flag_test_and_set(&PH.lock)) {
         sn_team_backoff_update(&PH.solo, t1 - t0 - j.waited, j.waited, t1);
         atomic_flag_clear(&PH.lock);
     }
+}
+
+void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx) {
+    run_job(chunks, fn, ctx, 0);
+}
+
+void sn_parallel_ordered(int chunks, sn_chunk_fn fn, void *ctx) {
+    run_job(chunks, fn, ctx, 1);
 }

@@ -1,8 +1,11 @@
 /* The library's thread team: the kernels split their work into a fixed number
  * of chunks and hand them to sn_parallel, which runs each chunk exactly once
- * on whichever team thread is free (the calling thread included).
+ * on one of the team's threads (the calling thread included).
  *
- * Which thread runs a chunk changes from run to run; what a chunk computes
+ * Each thread first takes the chunks of a range of its own (chunk c of C
+ * on thread c·T/C of T, the caller being thread 0), then helps with the
+ * others' leftovers, so which thread runs a chunk may change from run to
+ * run; what a chunk computes
  * does not: the split depends only on the problem and on sn_get_threads(),
  * so results are bitwise identical for a given thread count. A chunk that
  * needs private scratch or a partial sum indexes it by its chunk number,
@@ -29,6 +32,12 @@ typedef void (*sn_chunk_fn)(void *ctx, int chunk);
  * when sn_get_threads() is 1, when called from inside a chunk, or when
  * another thread is using the team at the moment. */
 void sn_parallel(int chunks, sn_chunk_fn fn, void *ctx);
+
+/* sn_parallel where chunks must start in increasing order: every thread
+ * takes the lowest chunk not yet taken (sn_parallel gives each thread a
+ * range of its own first, see threads.c), so that a chunk may wait for
+ * lower ones without deadlock: they are all taken by running threads. */
+void sn_parallel_ordered(int chunks, sn_chunk_fn fn, void *ctx);
 
 /* Phased work: runs fn(ctx, p, c) for p = 0 .. phases-1 and c = 0 ..
  * chunks-1, each once, every call of phase p starting after all of phase
