@@ -103,14 +103,14 @@ static void valid_cols(const sn_conv_geom *g, int b, int *j0, int *j1) {
 /* im2col; spill: rows may be written with copy_row's spill (col needs
  * COL_MARGIN floats of slack after its end). Rows are written in increasing
  * address order, so a spill is always overwritten by a later row. */
-static void im2col_impl(const sn_conv_geom *g, const float *x, float *col, int spill) {
+static void im2col_impl(const sn_conv_geom *g, const float *x, float *col, size_t ld, int spill) {
     const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
-    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW, P = OH * OW;
+    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW;
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * H * W;
         for (int a = 0; a < kh; a++) {
             for (int b = 0; b < kw; b++) {
-                float *out = col + ((size_t)(c * kh + a) * kw + b) * P;
+                float *out = col + ((size_t)(c * kh + a) * kw + b) * ld;
                 const int off = b - pw; /* input column of output column j: j·sw + off */
                 int j0, j1;
                 valid_cols(g, b, &j0, &j1);
@@ -134,22 +134,22 @@ static void im2col_impl(const sn_conv_geom *g, const float *x, float *col, int s
 }
 
 void sn_im2col(const sn_conv_geom *g, const float *x, float *col) {
-    im2col_impl(g, x, col, 0);
+    im2col_impl(g, x, col, (size_t)g->OH * g->OW, 0);
 }
 
 #if defined(__AVX512F__)
 /* im2col for sw == 1 and OW <= 16: every output row is one vector, loaded
  * with the lanes outside the image zeroed and stored whole (16 floats, the
  * excess overwritten by the next row or landing in the slack). */
-static void im2col_narrow(const sn_conv_geom *g, const float *x, float *col) {
+static void im2col_narrow(const sn_conv_geom *g, const float *x, float *col, size_t ld) {
     const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh;
-    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW, P = OH * OW;
+    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW;
     const __m512 zero = _mm512_setzero_ps();
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * H * W;
         for (int a = 0; a < kh; a++) {
             for (int b = 0; b < kw; b++) {
-                float *out = col + ((size_t)(c * kh + a) * kw + b) * P;
+                float *out = col + ((size_t)(c * kh + a) * kw + b) * ld;
                 int j0, j1;
                 valid_cols(g, b, &j0, &j1);
                 /* lanes j0 .. j1-1 read input columns j0 + b - pw ... */
@@ -172,26 +172,27 @@ static void im2col_narrow(const sn_conv_geom *g, const float *x, float *col) {
 }
 #endif
 
-/* im2col into a column matrix with COL_MARGIN floats of slack after it. */
-static void im2col(const sn_conv_geom *g, const float *x, float *col) {
+/* im2col into a column matrix whose rows lie ld >= OH·OW floats apart,
+ * with COL_MARGIN floats of slack after it. */
+static void im2col(const sn_conv_geom *g, const float *x, float *col, size_t ld) {
 #if defined(__AVX512F__)
     if (g->sw == 1 && g->OW <= 16) {
-        im2col_narrow(g, x, col);
+        im2col_narrow(g, x, col, ld);
         return;
     }
 #endif
-    im2col_impl(g, x, col, COL_MARGIN >= 16);
+    im2col_impl(g, x, col, ld, COL_MARGIN >= 16);
 }
 
-void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
+static void col2im_impl(const sn_conv_geom *g, const float *dcol, size_t ld, float *dx) {
     const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
-    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW, P = OH * OW;
+    const int ph = g->ph, pw = g->pw, OH = g->OH, OW = g->OW;
     memset(dx, 0, sizeof(float) * C * H * W);
     for (int c = 0; c < C; c++) {
         float *xc = dx + (size_t)c * H * W;
         for (int a = 0; a < kh; a++) {
             for (int b = 0; b < kw; b++) {
-                const float *in = dcol + ((size_t)(c * kh + a) * kw + b) * P;
+                const float *in = dcol + ((size_t)(c * kh + a) * kw + b) * ld;
                 const int off = b - pw;
                 int j0, j1;
                 valid_cols(g, b, &j0, &j1);
@@ -209,6 +210,10 @@ void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
     }
 }
 
+void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
+    col2im_impl(g, dcol, (size_t)g->OH * g->OW, dx);
+}
+
 #if defined(__AVX512F__)
 /* col2im for sw == 1 and kw <= COL_MARGIN, accumulating each 16-wide piece
  * of a dx row in a register and storing it once (the scatter-add of
@@ -217,9 +222,9 @@ void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
  * and b with 0 <= j = x + pw - b < OW of dcol[(c, a, b), i·OW + j]. Reads up
  * to COL_MARGIN floats before and after dcol under masks (the lanes outside
  * are never used): the caller's buffer must extend that far. */
-static void col2im_rows(const sn_conv_geom *g, const float *dcol, float *dx) {
+static void col2im_rows(const sn_conv_geom *g, const float *dcol, size_t ld, float *dx) {
     const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, ph = g->ph, pw = g->pw;
-    const int OH = g->OH, OW = g->OW, P = OH * OW;
+    const int OH = g->OH, OW = g->OW;
     for (int c = 0; c < g->C; c++) {
         for (int y = 0; y < H; y++) {
             float *out = dx + ((size_t)c * H + y) * W;
@@ -231,9 +236,10 @@ static void col2im_rows(const sn_conv_geom *g, const float *dcol, float *dx) {
                 for (int a = 0; a < kh; a++) {
                     const int t = y + ph - a;
                     if (t < 0 || t % sh != 0 || t / sh >= OH) continue;
-                    const float *row = dcol + (size_t)(c * kh + a) * kw * P + (size_t)(t / sh) * OW;
+                    const float *row =
+                        dcol + (size_t)(c * kh + a) * kw * ld + (size_t)(t / sh) * OW;
                     __m512 part = _mm512_setzero_ps();
-                    for (int b = 0; b < kw; b++, row += P) {
+                    for (int b = 0; b < kw; b++, row += ld) {
                         const int base = x0 + pw - b; /* j of lane 0 */
                         const int lo = base < 0 ? -base : 0;
                         const int hi = OW - base < lanes ? OW - base : lanes;
@@ -254,15 +260,16 @@ static void col2im_rows(const sn_conv_geom *g, const float *dcol, float *dx) {
 }
 #endif
 
-/* col2im into dx from dcol with COL_MARGIN readable floats on both sides. */
-static void col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
+/* col2im into dx from dcol (rows ld floats apart) with COL_MARGIN
+ * readable floats on both sides. */
+static void col2im(const sn_conv_geom *g, const float *dcol, size_t ld, float *dx) {
 #if defined(__AVX512F__)
     if (g->sw == 1 && g->kw <= COL_MARGIN) {
-        col2im_rows(g, dcol, dx);
+        col2im_rows(g, dcol, ld, dx);
         return;
     }
 #endif
-    sn_col2im(g, dcol, dx);
+    col2im_impl(g, dcol, ld, dx);
 }
 
 /* ---- batched convolution -------------------------------------------------- */
@@ -271,11 +278,18 @@ static int is_identity(const sn_conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
+/* The distance between the rows of the column matrix in the scratch: OH·OW
+ * rounded up to whole 64-byte lines, so that every row starts on one (the
+ * products load and store them a line at a time). */
+static size_t col_ld(const sn_conv_geom *g) {
+    return lines((size_t)g->OH * g->OW);
+}
+
 /* Per-thread scratch: the column matrix between margins of COL_MARGIN
  * floats, then the partial dw and db. */
 static size_t slot_floats(const sn_conv_geom *g, int F) {
     size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
-    return lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN) + lines((size_t)F * K) +
+    return lines(COL_MARGIN) + K * col_ld(g) + lines(COL_MARGIN) + lines((size_t)F * K) +
            lines((size_t)F) + 2 * lines((size_t)F * P);
 }
 
@@ -283,7 +297,7 @@ static size_t slot_floats(const sn_conv_geom *g, int F) {
  * the passes with a ReLU after the convolution work (sn_conv_fused). */
 static float *out_buf(const sn_conv_geom *g, int F, float *slot, int which) {
     size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
-    size_t off = lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN) + lines((size_t)F * K) +
+    size_t off = lines(COL_MARGIN) + K * col_ld(g) + lines(COL_MARGIN) + lines((size_t)F * K) +
                  lines((size_t)F);
     return slot + off + (size_t)which * lines((size_t)F * P);
 }
@@ -427,8 +441,9 @@ static void forward_chunk(void *ctx, int t) {
             conv_c1_direct(g, F, xn, j->w, j->b, yn, post && !post->y);
             if (post && post->y) sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
         } else {
-            if (!is_identity(g)) im2col(g, xn, col);
-            sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, P, 0.0f, yn, P);
+            const int ld = is_identity(g) ? P : (int)col_ld(g);
+            if (!is_identity(g)) im2col(g, xn, col, (size_t)ld);
+            sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, ld, 0.0f, yn, P);
         }
         if (!post && !direct) {
             for (int f = 0; f < F; f++) {
@@ -528,8 +543,8 @@ static size_t col_off(void) {
     return lines(COL_MARGIN);
 }
 static size_t dw_off(const sn_conv_geom *g) {
-    size_t K = (size_t)g->C * g->kh * g->kw, P = (size_t)g->OH * g->OW;
-    return lines(COL_MARGIN) + lines(K * P) + lines(COL_MARGIN);
+    size_t K = (size_t)g->C * g->kh * g->kw;
+    return lines(COL_MARGIN) + K * col_ld(g) + lines(COL_MARGIN);
 }
 static size_t db_off(const sn_conv_geom *g, int F) {
     return dw_off(g) + lines((size_t)F * g->C * g->kh * g->kw);
@@ -568,19 +583,20 @@ static void backward_chunk(void *ctx, int t) {
             if (post->dy) stream_copy(post->dy + out * n, dyb, out);
             dyn = dyb;
         }
-        if (!is_identity(g)) im2col(g, xn, col);
+        const int ld = is_identity(g) ? P : (int)col_ld(g);
+        if (!is_identity(g)) im2col(g, xn, col, (size_t)ld);
         /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
          * has the long side (K) as rows, which suits the GEMM's tiles
          * when K is small (a first layer: K = kh·kw). */
-        sn_sgemm(0, 1, K, F, P, 1.0f, is_identity(g) ? xn : col, P, dyn, P, 1.0f, dwt, F);
+        sn_sgemm(0, 1, K, F, P, 1.0f, is_identity(g) ? xn : col, ld, dyn, P, 1.0f, dwt, F);
         row_sums(dyn, P, F, dbt);
         if (!j->dx) continue;
         float *dxn = j->dx + in * n;
         if (is_identity(g)) {
             sn_sgemm(1, 0, K, P, F, 1.0f, j->w, K, dyn, P, 0.0f, dxn, P);
         } else {
-            sn_sgemm(1, 0, K, P, F, 1.0f, j->w, K, dyn, P, 0.0f, col, P);
-            col2im(g, col, dxn);
+            sn_sgemm(1, 0, K, P, F, 1.0f, j->w, K, dyn, P, 0.0f, col, ld);
+            col2im(g, col, (size_t)ld, dxn);
         }
     }
     if (post) stream_done();
