@@ -366,18 +366,27 @@ static void run_job(int chunks, sn_chunk_fn fn, void *ctx, int ordered) {
  * The caller's time in these waits is a stall like a long wait in
  * sn_parallel (a worker descheduled in the middle of a phase): it feeds the
  * same rule for running alone, with a state of its own under its own lock
- * (a caller that finds the lock taken skips the rule this time). */
+ * (a caller that finds the lock taken skips the rule this time). So does a
+ * team that never comes: ABSENT_JOBS jobs in a row in which the caller ran
+ * every item (the other cores busy with other processes, the team with
+ * another caller, or the workers asleep at every job because jobs come far
+ * apart) count as one stall. Each such job costs the hand-off (its atomics,
+ * a wake-up) and gains nothing; a worker spinning on a free core takes its
+ * first item within microseconds. */
+#define ABSENT_JOBS 8
 typedef struct {
     sn_phase_fn fn;
     void *ctx;
     int chunks;
     atomic_int finished;
-    double waited; /* the calling thread's (index 0) time in the waits, us */
+    atomic_int helped; /* a worker ran an item */
+    double waited;     /* the calling thread's (index 0) time in the waits, us */
 } phase_job;
 
 static struct {
     atomic_flag lock;
     sn_team_backoff solo;
+    int absent; /* jobs in a row the team did not come to */
 } PH = {.lock = ATOMIC_FLAG_INIT};
 
 static void phase_item(void *arg, int i) {
@@ -392,6 +401,7 @@ static void phase_item(void *arg, int i) {
                 sched_yield();
         if (thread_index == 0) j->waited += now_us() - t0;
     }
+    if (thread_index) atomic_store_explicit(&j->helped, 1, memory_order_relaxed);
     j->fn(j->ctx, p, i - need);
     atomic_fetch_add_explicit(&j->finished, 1, memory_order_release);
 }
@@ -415,10 +425,17 @@ void sn_parallel_phases(int phases, int chunks, sn_phase_fn fn, void *ctx) {
     }
     phase_job j = {.fn = fn, .ctx = ctx, .chunks = chunks};
     atomic_init(&j.finished, 0);
+    atomic_init(&j.helped, 0);
     sn_parallel_ordered(phases * chunks, phase_item, &j);
     double t1 = now_us();
     if (!atomic_flag_test_and_set(&PH.lock)) {
-        sn_team_backoff_update(&PH.solo, t1 - t0 - j.waited, j.waited, t1);
+        double worked = t1 - t0 - j.waited, waited = j.waited;
+        PH.absent = atomic_load_explicit(&j.helped, memory_order_relaxed) ? 0 : PH.absent + 1;
+        if (PH.absent >= ABSENT_JOBS) { /* as a stall */
+            PH.absent = 0;
+            waited = worked + STALL_US + 1;
+        }
+        sn_team_backoff_update(&PH.solo, worked, waited, t1);
         atomic_flag_clear(&PH.lock);
     }
 }
