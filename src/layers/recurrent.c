@@ -412,7 +412,10 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
 
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
     int GH = v->w_ih->value.shape[0];
-    if (!v->tok || v->T < 2 || work_len < (size_t)v->I * GH) return 0;
+    if (!v->tok || v->T < 2 || work_len < (size_t)v->I * GH) {
+        v->tok = NULL; /* the caller projects all rows first: no slice adds its piece */
+        return 0;
+    }
     sn_transpose(v->w_ih->value.data, GH, v->I, work);
     v->w_ih_t = work;
     v->bias_sum = bias;

@@ -148,7 +148,8 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
  * slice writes its own piece (sn_rnn_slice_input) just before its recurrent
  * product, while it is in cache. Fills v->w_ih_t in work (I·G·H floats) and
  * sets v->bias_sum = bias; returns 0 when v->tok is NULL, T = 1 or work is
- * too small (the caller then projects all rows first). */
+ * too small (the caller then projects all rows first), and then sets v->tok
+ * to NULL so that no slice adds its piece a second time. */
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
 
 /* Slice s's piece of the input projection, the bits of sn_onehot_project_bias:
