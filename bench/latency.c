@@ -11,9 +11,10 @@
  * and two ReLUs run as one chain, each thread applying the ReLU to the
  * outputs it made. The MLP's 235k weights (940 KB) stay in L2 and one core streams
  * them at about 130 GB/s, so one thread takes 7.5 us, 95% of it in that
- * kernel. With two threads each streams its half of the 784 x 256 and
- * 256 x 128 layers, all in one hand-off to the other thread with a barrier
- * between the layers (sn_parallel_phases), when the other core is free.
+ * kernel. With two threads each streams its half of the 784 x 256 layer
+ * when the other core is free; the 256 x 128 one stays on the calling
+ * thread (split, its halves gained less than the barrier and the inputs
+ * crossing between the cores cost).
  * Before this kernel, the GEMM's one-row path transposed W in registers on
  * every call: 21.4 us. Figures from one run, old and new binaries
  * interleaved, are in the README.

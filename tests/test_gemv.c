@@ -226,13 +226,15 @@ int main(void) {
         check_kernel(sizes[i][0], sizes[i][1], &r);
     {
         static const int d1[] = {784, 256, 128, 10}, d2[] = {1600, 128, 10}, d3[] = {300, 70},
-                         d4[] = {33, 200, 300, 5, 40, 9}, d5[] = {0, 20, 100};
+                         d4[] = {33, 200, 300, 5, 40, 9}, d5[] = {0, 20, 100},
+                         d6[] = {300, 260, 300, 7}; /* two layers split: a barrier */
         for (unsigned mask = 0; mask < 8; mask++) check_chain(3, d1, mask, &r);
         check_chain(2, d2, 1, &r);
         check_chain(1, d3, 1, &r);
         check_chain(5, d4, 0x15, &r);
         check_chain(5, d4, 0x0A, &r);
         check_chain(2, d5, 3, &r);
+        for (unsigned mask = 0; mask < 4; mask++) check_chain(3, d6, mask, &r);
     }
     check_model_acts("mlp", "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\ndense 10\n"
                             "loss softmax_xent\n");

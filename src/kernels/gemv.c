@@ -18,8 +18,9 @@
  * weights or more have their outputs split into near-equal ranges of whole
  * 8-row groups, one per thread, and the layers up to the last split one are
  * the phases of one sn_parallel_phases call (src/core/threads.h): a single
- * hand-off, then a barrier between layers instead of a hand-off each; the
- * small layers after it run on the calling thread. Each output is computed
+ * hand-off, then a barrier between layers instead of a hand-off each (a
+ * plain sn_parallel job when only the first is split); the small layers
+ * after it run on the calling thread. Each output is computed
  * by one thread alone, so the result does not depend on the thread count.
  * Each thread applies the ReLU to its own outputs once they are all made
  * (a pass over a few hundred floats in L1), with the relu layer's formula
@@ -47,10 +48,13 @@
 #define SN_GEMV_MT_MIN (1 << 16)
 #endif
 /* In a chain, a step of this many weights or more is split among the
- * threads too, at the price of a barrier (a fraction of a microsecond):
- * the 256 x 128 layer of the MLP after a 784 x 256 one (1 us alone). */
+ * threads, at the price of a barrier before the next split step. Not the
+ * MLP's 256 x 128 layer (1 us alone): split, each half took 0.8-0.9 us
+ * (its inputs, half of them made on the other core, cross between the
+ * cores), plus 0.25 us at the barrier, and the MLP's 2-thread call was
+ * slower (6.8 us against 6.6 us, fastest tenth, quiet moments). */
 #ifndef SN_GEMV_SPLIT_MIN
-#define SN_GEMV_SPLIT_MIN (1 << 14)
+#define SN_GEMV_SPLIT_MIN (1 << 16)
 #endif
 #define GEMV_MAX_CHUNKS 64
 
@@ -172,6 +176,10 @@ static void chain_phase(void *ctx, int p, int c) {
         step_rows(&g->s[p], 0, g->s[p].out);
 }
 
+static void chain_first(void *ctx, int c) {
+    chain_phase(ctx, 0, c);
+}
+
 static void step_bias_only(const sn_dense_step *s) {
     for (int j = 0; j < s->out; j++) {
         s->y[j] = s->b ? s->b[j] : 0.0f;
@@ -199,7 +207,10 @@ void sn_dense_chain_one(int n, const sn_dense_step *s) {
         if (s[i].in <= 0) phases = 0; /* degenerate: no threads */
     if (phases > 0) {
         chain_job g = {s, chunks, split};
-        sn_parallel_phases(phases, chunks, chain_phase, &g);
+        if (phases == 1) /* no barrier needed: a plain job */
+            sn_parallel(chunks, chain_first, &g);
+        else
+            sn_parallel_phases(phases, chunks, chain_phase, &g);
     }
     for (int i = phases; i < n; i++) {
         if (s[i].out <= 0) continue;
