@@ -11,7 +11,8 @@
 # turns (so a change of the machine's load hits them all alike), and the
 # median is reported.
 # usage: bench/ddp.sh [BUILD_DIR] [MLP_BATCHES] [CNN_BATCHES] [ROUNDS]
-#        (default build-mpi, 1000, 100, 5; TORCH=0 skips PyTorch)
+#        (default build-mpi, 1000, 100, 5; TORCH=0 skips PyTorch;
+#        TORCH_TIMEOUT, 600 s, bounds each PyTorch run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-mpi}
@@ -57,9 +58,17 @@ for model in mlp cnn; do
         echo "$model $name: median ${med[$name]} images/s of${got[$name]}"
     done
     p2=0
+    # the PyTorch twin on RANKS x THREADS; a run that fails or hangs (its 1 x 2
+    # process has been seen waiting forever) is reported and leaves no ratio
+    torch_ddp() {
+        local limit=${TORCH_TIMEOUT:-600}
+        timeout --kill-after=10 "$limit" /usr/bin/python3 bench/ddp_torch.py "$model" \
+            data/fashion-mnist "$1" "$2" "$batches" ||
+            echo "ddp.sh: PyTorch DDP $model $1 x $2 failed or ran past $limit s" >&2
+    }
     if [ "${TORCH:-1}" != 0 ]; then
-        p1=$(/usr/bin/python3 bench/ddp_torch.py $model data/fashion-mnist 1 2 "$batches")
-        p2l=$(/usr/bin/python3 bench/ddp_torch.py $model data/fashion-mnist 2 1 "$batches")
+        p1=$(torch_ddp 1 2)
+        p2l=$(torch_ddp 2 1)
         printf '%s\n' "$p1" "$p2l"
         p2=$(echo "$p2l" | ips)
     fi
