@@ -51,41 +51,50 @@ static int value_chunks(size_t values, int most) {
     return c < 1 ? 1 : (int)c;
 }
 
+/* The token of a one-hot row: the index of its only nonzero (summed without
+ * branches, so the loop vectorizes). */
+static int hot_of(const float *x, int V) {
+    int k = 0;
+    for (int i = 0; i < V; i++) k += x[i] != 0.0f ? i : 0;
+    return k;
+}
+
 typedef struct {
     const float *x;
+    int *tok; /* the rows' tokens, or NULL: only check */
     int rows, V, chunks;
     int ok[SN_ONEHOT_MAX_CHUNKS];
-} check_job;
+} scan_job;
 
-static void check_chunk(void *ctx, int c) {
-    check_job *j = ctx;
+static void scan_chunk(void *ctx, int c) {
+    scan_job *j = ctx;
     int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
     j->ok[c] = 1;
-    for (int r = r0; r < r1; r++)
-        if (!is_hot(j->x + (size_t)r * j->V, j->V)) {
+    for (int r = r0; r < r1; r++) {
+        const float *xr = j->x + (size_t)r * j->V;
+        if (!is_hot(xr, j->V)) {
             j->ok[c] = 0;
             return;
         }
+        if (j->tok) j->tok[r] = hot_of(xr, j->V);
+    }
 }
 
-/* Whether every row of x is one-hot (rows checked in parallel chunks). */
-static int all_onehot(const float *x, int rows, int V) {
-    check_job j = {x, rows, V, value_chunks((size_t)rows * V, rows), {0}};
+/* Whether every row of x is one-hot (rows checked in parallel chunks), and
+ * when tok is not NULL the rows' tokens in it. */
+static int scan_onehot(const float *x, int rows, int V, int *tok) {
+    scan_job j = {x, tok, rows, V, value_chunks((size_t)rows * V, rows), {0}};
     if (j.chunks == 1)
-        check_chunk(&j, 0);
+        scan_chunk(&j, 0);
     else
-        sn_parallel(j.chunks, check_chunk, &j);
+        sn_parallel(j.chunks, scan_chunk, &j);
     for (int c = 0; c < j.chunks; c++)
         if (!j.ok[c]) return 0;
     return 1;
 }
 
-/* The token of a row that all_onehot has accepted: the index of its only
- * nonzero (summed without branches, so the loop vectorizes). */
-static int hot_of(const float *x, int V) {
-    int k = 0;
-    for (int i = 0; i < V; i++) k += x[i] != 0.0f ? i : 0;
-    return k;
+static int all_onehot(const float *x, int rows, int V) {
+    return scan_onehot(x, rows, V, NULL);
 }
 
 typedef struct {
@@ -143,37 +152,8 @@ int sn_onehot_project(const float *x, int rows, int V, const float *W, int G, fl
     return sn_onehot_project_bias(x, rows, V, W, G, NULL, y, work, work_floats);
 }
 
-typedef struct {
-    const float *x;
-    int *tok;
-    int rows, V, chunks;
-    int ok[SN_ONEHOT_MAX_CHUNKS];
-} tokens_job;
-
-static void tokens_chunk(void *ctx, int c) {
-    tokens_job *j = ctx;
-    int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
-    j->ok[c] = 1;
-    for (int r = r0; r < r1; r++) {
-        const float *xr = j->x + (size_t)r * j->V;
-        if (!is_hot(xr, j->V)) {
-            j->ok[c] = 0;
-            return;
-        }
-        j->tok[r] = hot_of(xr, j->V);
-    }
-}
-
 int sn_onehot_tokens(const float *x, int rows, int V, int *tok) {
-    if (rows <= 0) return 0;
-    tokens_job j = {x, tok, rows, V, value_chunks((size_t)rows * V, rows), {0}};
-    if (j.chunks == 1)
-        tokens_chunk(&j, 0);
-    else
-        sn_parallel(j.chunks, tokens_chunk, &j);
-    for (int c = 0; c < j.chunks; c++)
-        if (!j.ok[c]) return 0;
-    return 1;
+    return rows > 0 && scan_onehot(x, rows, V, tok);
 }
 
 void sn_onehot_gather_bias(const int *tok, int rows, const float *WT, int G, const float *bias,
