@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 int sn_rnn_chunks(int N) {
     int nt = sn_get_threads();
     if (nt <= 1 || N <= 4) return 1;
@@ -322,8 +326,118 @@ void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P) {
         sn_parallel(j.chunks, pack_chunk, &j);
 }
 
+#if defined(__AVX512F__)
+/* Rows [0, R) (R <= PANEL_ROWS) by columns [0, n) (n <= 32: two vectors) of
+ * C = beta·C + A B over one K block of kc: per k, 2 loads of b and R
+ * broadcasts of a feed 2R FMAs. Each value is sn_sgemm's chain: +0, one FMA
+ * per k in k order, then beta·C added by one FMA when beta != 0 (C is not
+ * read when it is 0). FL: n == 32, no masks. */
+#define PANEL_ROWS 12
+static inline __attribute__((always_inline)) void
+panel_tile(const int R, const int FL, int kc, const float *restrict a, int lda,
+           const float *restrict b, int ldb, float *restrict c, int ldc, int n, float beta) {
+    __mmask16 m0 = FL || n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 m1 = FL || n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+    __m512 acc[PANEL_ROWS][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = FL ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = FL ? _mm512_loadu_ps(b + 16) : _mm512_maskz_loadu_ps(m1, b + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            __m512 ar = _mm512_set1_ps(a[(size_t)r * lda + k]);
+            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+        }
+        b += ldb;
+    }
+    __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m512 x0 = acc[r][0], x1 = acc[r][1];
+        if (beta != 0.0f) {
+            x0 = _mm512_fmadd_ps(vb, FL ? _mm512_loadu_ps(cr) : _mm512_maskz_loadu_ps(m0, cr), x0);
+            x1 = _mm512_fmadd_ps(
+                vb, FL ? _mm512_loadu_ps(cr + 16) : _mm512_maskz_loadu_ps(m1, cr + 16), x1);
+        }
+        if (FL) {
+            _mm512_storeu_ps(cr, x0);
+            _mm512_storeu_ps(cr + 16, x1);
+        } else {
+            _mm512_mask_storeu_ps(cr, m0, x0);
+            _mm512_mask_storeu_ps(cr + 16, m1, x1);
+        }
+    }
+}
+
+#define PANEL_TILE(R)                                                                              \
+    static void panel_tile_##R(int kc, const float *a, int lda, const float *b, int ldb, float *c, \
+                               int ldc, int n, float beta) {                                       \
+        if (n == 32)                                                                               \
+            panel_tile(R, 1, kc, a, lda, b, ldb, c, ldc, n, beta);                                 \
+        else                                                                                       \
+            panel_tile(R, 0, kc, a, lda, b, ldb, c, ldc, n, beta);                                 \
+    }
+PANEL_TILE(1)
+PANEL_TILE(2)
+PANEL_TILE(3)
+PANEL_TILE(4)
+PANEL_TILE(5)
+PANEL_TILE(6)
+PANEL_TILE(7)
+PANEL_TILE(8)
+PANEL_TILE(9)
+PANEL_TILE(10)
+PANEL_TILE(11)
+PANEL_TILE(12)
+
+typedef void (*panel_tile_fn)(int, const float *, int, const float *, int, float *, int, int,
+                              float);
+static const panel_tile_fn panel_tiles[PANEL_ROWS + 1] = {
+    NULL,          panel_tile_1,  panel_tile_2,  panel_tile_3, panel_tile_4,
+    panel_tile_5,  panel_tile_6,  panel_tile_7,  panel_tile_8, panel_tile_9,
+    panel_tile_10, panel_tile_11, panel_tile_12,
+};
+
+/* C[M, w] = beta·C + A B for one [K, w] block of a panel (rows w apart), as
+ * sn_sgemm computes it: K in the same blocks (sn_sgemm_k_block), each
+ * block's sum added to C by one FMA (beta·C for the first block, C after).
+ * Column halves of 32 go outer and near-equal tiles of rows inner, so one
+ * block's half of B (32 KiB at a K block of 256) stays in L1 while every
+ * row of A passes over it. */
+static void panel_block(int M, int w, int K, const float *A, int lda, const float *B, float beta,
+                        float *C, int ldc) {
+    int kb = sn_sgemm_k_block(K), tiles = (M + PANEL_ROWS - 1) / PANEL_ROWS;
+    for (int k0 = 0; k0 < K; k0 += kb) {
+        int kc = K - k0 < kb ? K - k0 : kb;
+        float bk = k0 == 0 ? beta : 1.0f;
+        for (int j = 0; j < w; j += 32) {
+            int n = w - j < 32 ? w - j : 32;
+            for (int t = 0; t < tiles; t++) {
+                int r0 = (int)((long)M * t / tiles), r1 = (int)((long)M * (t + 1) / tiles);
+                panel_tiles[r1 - r0](kc, A + (size_t)r0 * lda + k0, lda, B + (size_t)k0 * w + j, w,
+                                     C + (size_t)r0 * ldc + j, ldc, n, bk);
+            }
+        }
+    }
+}
+#endif
+
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
                           const float *P, float beta, float *C, int ldc) {
+#if defined(__AVX512F__)
+    if (M > 0 && K > 0) {
+        for (int u = u0; u < u1; u += SN_RNN_PANEL) {
+            int w = panel_width(H, u);
+            const float *b = P + panel_at(G, K, u);
+            for (int q = 0; q < G; q++)
+                panel_block(M, w, K, A, lda, b + (size_t)K * w * q, beta, C + q * H + u, ldc);
+        }
+        return;
+    }
+#endif
     for (int u = u0; u < u1; u += SN_RNN_PANEL) {
         int w = panel_width(H, u);
         const float *b = P + panel_at(G, K, u);
