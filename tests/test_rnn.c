@@ -148,6 +148,60 @@ static void test_spec_errors(void) {
     }
 }
 
+/* The recurrent product on panels (sn_rnn_panel_product) against sn_sgemm on
+ * the matrix it packs, bit for bit: forward's B = W_hhᵀ (several gate blocks)
+ * and backward's B = W_hh (K of several GEMM K blocks, one not a multiple of
+ * 16), stream counts that leave short row tiles, a last panel narrower than
+ * 32 or 64 units, beta 0 and 1, signed zeros, and a range of units that
+ * leaves the others untouched. */
+static void test_panel_product(void) {
+    struct {
+        int trans, G, H, K;
+    } cases[] = {{1, 4, 80, 80}, {0, 1, 80, 600}, {1, 3, 100, 100}, {0, 1, 40, 257}};
+    int Ms[] = {1, 5, 13, 32, 37};
+    sn_rng g;
+    sn_rng_seed(&g, 9, 10);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int G = cases[c].G, H = cases[c].H, K = cases[c].K, GH = G * H, trans = cases[c].trans;
+        int cols = trans ? K : GH; /* W: [G·H, K] (trans) or [K, G·H] */
+        float *W = malloc(sizeof(float) * GH * K), *P = malloc(sizeof(float) * GH * K);
+        for (int i = 0; i < GH * K; i++) W[i] = i % 37 == 0 ? -0.0f : sn_rng_normal(&g);
+        sn_rnn_pack(W, trans, G, H, K, P);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+            int M = Ms[mi], lda = K + 3, ldc = GH + 5;
+            float *A = malloc(sizeof(float) * M * lda), *C0 = malloc(sizeof(float) * M * ldc);
+            float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+            for (int i = 0; i < M * lda; i++) A[i] = i % 29 == 0 ? -0.0f : sn_rng_normal(&g);
+            for (int i = 0; i < M * ldc; i++) C0[i] = i % 31 == 0 ? -0.0f : sn_rng_normal(&g);
+            for (int beta = 0; beta <= 1; beta++) {
+                memcpy(C1, C0, sizeof(float) * M * ldc);
+                memcpy(C2, C0, sizeof(float) * M * ldc);
+                sn_sgemm(0, trans, M, GH, K, 1.0f, A, lda, W, cols, (float)beta, C1, ldc);
+                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc);
+                CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0);
+                /* units [64, H) only: the first panel's columns keep C0 */
+                memcpy(C2, C0, sizeof(float) * M * ldc);
+                sn_rnn_panel_product(M, G, H, K, SN_RNN_PANEL, H, A, lda, P, (float)beta, C2, ldc);
+                int same = 1;
+                for (int r = 0; r < M; r++)
+                    for (int j = 0; j < ldc; j++) {
+                        int u = j < GH ? j % H : -1;
+                        const float *want = u >= SN_RNN_PANEL ? C1 : C0;
+                        same &= memcmp(&want[(size_t)r * ldc + j], &C2[(size_t)r * ldc + j],
+                                       sizeof(float)) == 0;
+                    }
+                CHECK(same);
+            }
+            free(A);
+            free(C0);
+            free(C1);
+            free(C2);
+        }
+        free(W);
+        free(P);
+    }
+}
+
 int main(void) {
     rnn_parity("rnn_rnn.safetensors");
     test_two_steps_by_hand();
@@ -171,5 +225,6 @@ int main(void) {
     test_spec_errors();
     test_onehot_bias();
     test_onehot_bias_grad();
+    test_panel_product();
     return check_report();
 }
