@@ -401,49 +401,45 @@ static const panel_tile_fn panel_tiles[PANEL_ROWS + 1] = {
     panel_tile_10, panel_tile_11, panel_tile_12,
 };
 
-/* C[M, w] = beta·C + A B for one [K, w] block of a panel (rows w apart), as
- * sn_sgemm computes it: K in the same blocks (sn_sgemm_k_block), each
- * block's sum added to C by one FMA (beta·C for the first block, C after).
- * Column halves of 32 go outer and near-equal tiles of rows inner, so one
- * block's half of B (32 KiB at a K block of 256) stays in L1 while every
- * row of A passes over it. */
-static void panel_block(int M, int w, int K, const float *A, int lda, const float *B, float beta,
-                        float *C, int ldc) {
+/* Column halves of 32 go outer and near-equal tiles of rows inner, so a
+ * half of one K block of B (32 KiB at a K block of 256) stays in L1 while
+ * every row of A passes over it. */
+static void product(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc) {
     int kb = sn_sgemm_k_block(K), tiles = (M + PANEL_ROWS - 1) / PANEL_ROWS;
     for (int k0 = 0; k0 < K; k0 += kb) {
         int kc = K - k0 < kb ? K - k0 : kb;
         float bk = k0 == 0 ? beta : 1.0f;
-        for (int j = 0; j < w; j += 32) {
-            int n = w - j < 32 ? w - j : 32;
+        for (int j = 0; j < N; j += 32) {
+            int n = N - j < 32 ? N - j : 32;
             for (int t = 0; t < tiles; t++) {
                 int r0 = (int)((long)M * t / tiles), r1 = (int)((long)M * (t + 1) / tiles);
-                panel_tiles[r1 - r0](kc, A + (size_t)r0 * lda + k0, lda, B + (size_t)k0 * w + j, w,
-                                     C + (size_t)r0 * ldc + j, ldc, n, bk);
+                panel_tiles[r1 - r0](kc, A + (size_t)r0 * lda + k0, lda, B + (size_t)k0 * ldb + j,
+                                     ldb, C + (size_t)r0 * ldc + j, ldc, n, bk);
             }
         }
     }
 }
 #endif
 
-void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
-                          const float *P, float beta, float *C, int ldc) {
+void sn_rnn_product(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc) {
 #if defined(__AVX512F__)
-    if (M > 0 && K > 0) {
-        for (int u = u0; u < u1; u += SN_RNN_PANEL) {
-            int w = panel_width(H, u);
-            const float *b = P + panel_at(G, K, u);
-            for (int q = 0; q < G; q++)
-                panel_block(M, w, K, A, lda, b + (size_t)K * w * q, beta, C + q * H + u, ldc);
-        }
+    if (M > 0 && N > 0 && K > 0) {
+        product(M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #endif
+    sn_sgemm(0, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
+                          const float *P, float beta, float *C, int ldc) {
     for (int u = u0; u < u1; u += SN_RNN_PANEL) {
         int w = panel_width(H, u);
         const float *b = P + panel_at(G, K, u);
         for (int q = 0; q < G; q++)
-            sn_sgemm(0, 0, M, w, K, 1.0f, A, lda, b + (size_t)K * w * q, w, beta, C + q * H + u,
-                     ldc);
+            sn_rnn_product(M, w, K, A, lda, b + (size_t)K * w * q, w, beta, C + q * H + u, ldc);
     }
 }
 

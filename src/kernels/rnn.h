@@ -80,6 +80,12 @@ void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float
  *   units u in [u0, u1) (u0 a multiple of SN_RNN_PANEL) of every gate
  *   block; A: [M, K] rows lda apart, C: rows ldc apart. */
 #define SN_RNN_PANEL 64
+/* C = beta·C + A B (A: [M, K], B: [K, N], rows lda, ldb, ldc apart) with the
+ * bits of sn_sgemm(0, 0, M, N, K, 1, ...), in a kernel for the few rows of
+ * one step's product (tiles of up to 12 rows by 32 columns that read B
+ * from L1 while every row passes over it). */
+void sn_rnn_product(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc);
 void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P);
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
                           const float *P, float beta, float *C, int ldc);

@@ -407,7 +407,7 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
     if (s->panels)
         sn_rnn_panel_product(n, G, H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc);
     else /* all units */
-        sn_sgemm(0, 0, n, G * H, K, 1.0f, A, lda, s->B, G * H, beta, C, ldc);
+        sn_rnn_product(n, G * H, K, A, lda, s->B, G * H, beta, C, ldc);
 }
 
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
