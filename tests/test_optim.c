@@ -5,12 +5,15 @@
  * PyTorch's settings came from, feeds the same gradients for 6 steps and
  * compares the weights after every step (element-wise bound 1e-6) and the
  * final state tensors by name. Also: gradient clipping and L1/L2 penalties
- * (toolkit_clip, toolkit_reg), state naming, buffers left alone, and
- * configuration errors. */
+ * (toolkit_clip, toolkit_reg), state naming, buffers left alone,
+ * configuration errors, and the bits of SGD with momentum on values with
+ * subnormals against the plain float loop. */
 #include "fixture.h"
 #include "model/model.h"
 #include "optim/optim.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,7 +271,78 @@ static void test_decay_and_lr(void) {
     sn_model_free(m);
 }
 
+/* Values where the subnormal path matters: normal ones, subnormals (the
+ * smallest included), tiny normals, zeros of both signs, mixed in every
+ * 16-value block or alone in one. */
+static float odd_value(unsigned *r, size_t i, int dense) {
+    *r = *r * 1664525u + 1013904223u;
+    float u = (float)(*r >> 8) / 16777216.0f - 0.5f; /* [-0.5, 0.5) */
+    int kind = (int)((*r >> 4) % (dense ? 5 : 40));
+    if (i >= 512 && i < 528) kind = 0; /* a block of normal values only */
+    switch (kind) {
+    case 1:
+        return u * 1e-39f; /* subnormal */
+    case 2:
+        return u < 0 ? -1e-45f : 1e-45f; /* the smallest subnormal */
+    case 3:
+        return u * 1e-25f; /* tiny, normal */
+    case 4:
+        return u < 0 ? -0.0f : 0.0f;
+    case 5:
+        return u * 1e-19f; /* squares to a subnormal */
+    default:
+        return u * 1e-2f;
+    }
+}
+
+static int same_bits(const float *a, const float *b, size_t n) {
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* sn_sgd_update against its float formula written one operation a
+ * statement (no contraction), over several steps, bit for bit, with and
+ * without Nesterov, weight decay and dampening; n = 1000 leaves a tail after
+ * the 16-value blocks. */
+static void test_subnormal_bits(void) {
+    enum { N = 1000 };
+    static float w[N], g[N], v[N], rw[N], rv[N];
+    for (int dense = 0; dense < 2; dense++) {
+        for (int variant = 0; variant < 3; variant++) {
+            sn_train_config c;
+            memset(&c, 0, sizeof c);
+            c.momentum = 0.9f;
+            c.nesterov = variant == 1;
+            c.weight_decay = variant == 2 ? 1e-3f : 0.0f;
+            c.dampening = variant == 2 ? 0.25f : 0.0f;
+            unsigned r = 12345u + (unsigned)variant;
+            for (size_t i = 0; i < N; i++) {
+                w[i] = odd_value(&r, i, dense);
+                v[i] = odd_value(&r, i, dense);
+            }
+            memcpy(rw, w, sizeof w), memcpy(rv, v, sizeof v);
+            for (long t = 1; t <= 3; t++) {
+                for (size_t i = 0; i < N; i++) g[i] = odd_value(&r, i, dense);
+                const float lr = 0.05f, mu = c.momentum, damp = 1.0f - c.dampening;
+                sn_sgd_update(&c, lr, t, w, g, v, N);
+                for (size_t i = 0; i < N; i++) {
+                    float p = c.weight_decay * rw[i];
+                    float gi = g[i] + p;
+                    float a = mu * rv[i];
+                    float b = damp * gi;
+                    rv[i] = a + b;
+                    float mv = mu * rv[i];
+                    float d = c.nesterov ? gi + mv : rv[i];
+                    float u = lr * d;
+                    rw[i] -= u;
+                }
+            }
+            CHECK(same_bits(w, rw, N) && same_bits(v, rv, N));
+        }
+    }
+}
+
 int main(void) {
+    test_subnormal_bits();
     test_fixture_cases();
     test_clip();
     test_penalties();
