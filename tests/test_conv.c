@@ -364,6 +364,67 @@ static void test_single_channel(void) {
     sn_set_threads(1);
 }
 
+/* The batched passes form each sample's column matrix in their own scratch
+ * by several paths (whole vectors across output rows when there is no
+ * padding, one vector per output row when rows are narrow, plain loops
+ * otherwise): the output and the filter gradient must be bitwise the
+ * products with sn_im2col's matrix, on geometries that take each path
+ * (images up to 40 wide, strides up to 3, several channels, padding on
+ * all sides or only below and right as pad=same makes it). */
+static void test_column_paths(void) {
+    sn_rng r;
+    sn_rng_seed(&r, 43, 3);
+    for (int trial = 0; trial < 60; trial++) {
+        sn_conv_geom g;
+        g.C = rnd(&r, 1, 6), g.H = rnd(&r, 1, 40), g.W = rnd(&r, 1, 40);
+        g.kh = rnd(&r, 1, 5), g.kw = rnd(&r, 1, 5);
+        g.sh = rnd(&r, 1, 3), g.sw = rnd(&r, 1, 3);
+        g.ph = trial % 3 ? 0 : rnd(&r, 0, g.kh - 1);
+        g.pw = trial % 3 ? 0 : rnd(&r, 0, g.kw - 1);
+        int sh = g.H + 2 * g.ph - g.kh, sw = g.W + 2 * g.pw - g.kw;
+        if (sh < 0 || sw < 0) {
+            trial--;
+            continue;
+        }
+        g.OH = sh / g.sh + 1, g.OW = sw / g.sw + 1;
+        if (trial % 3 == 1) { /* pad=same: zeros below and right only */
+            g.OH = (g.H + g.sh - 1) / g.sh, g.OW = (g.W + g.sw - 1) / g.sw;
+        }
+        int N = rnd(&r, 1, 4), F = rnd(&r, 1, 9), K = g.C * g.kh * g.kw, P = g.OH * g.OW;
+        size_t in = (size_t)g.C * g.H * g.W, nx = in * N, ny = (size_t)N * F * P;
+        float *x = malloc(nx * 4), *w = malloc((size_t)F * K * 4), *b = malloc((size_t)F * 4);
+        float *y = malloc(ny * 4), *ref = malloc(ny * 4), *col = malloc((size_t)K * P * 4);
+        float *dy = malloc(ny * 4), *dw = malloc((size_t)F * K * 4), *db = malloc((size_t)F * 4);
+        float *dwt = calloc((size_t)F * K, 4), *dx = malloc(nx * 4);
+        for (size_t i = 0; i < nx; i++) x[i] = sn_rng_normal(&r);
+        for (int i = 0; i < F * K; i++) w[i] = sn_rng_normal(&r);
+        for (int i = 0; i < F; i++) b[i] = sn_rng_normal(&r);
+        for (size_t i = 0; i < ny; i++) dy[i] = sn_rng_normal(&r);
+        for (int n = 0; n < N; n++) {
+            sn_im2col(&g, x + in * n, col);
+            float *yn = ref + (size_t)n * F * P;
+            sn_sgemm(0, 0, F, P, K, 1.0f, w, K, col, P, 0.0f, yn, P);
+            for (int f = 0; f < F; f++)
+                for (int p = 0; p < P; p++) yn[(size_t)f * P + p] += b[f];
+            /* dwᵀ accumulated sample by sample, as one thread does */
+            sn_sgemm(0, 1, K, F, P, 1.0f, col, P, dy + (size_t)n * F * P, P, 1.0f, dwt, F);
+        }
+        sn_set_threads(1);
+        float *scratch = sn_alloc(sn_conv_scratch_size(&g, F, 1), sizeof(float));
+        sn_conv2d_forward(&g, N, F, x, w, b, y, scratch, 1);
+        CHECK(memcmp(y, ref, ny * 4) == 0);
+        sn_conv2d_backward(&g, N, F, x, w, dy, dw, db, dx, scratch, 1);
+        int same_dw = 1;
+        for (int f = 0; f < F; f++)
+            for (int k = 0; k < K; k++)
+                same_dw &= memcmp(&dw[(size_t)f * K + k], &dwt[(size_t)k * F + f], 4) == 0;
+        CHECK(same_dw);
+        sn_free(scratch);
+        free(x), free(w), free(b), free(y), free(ref), free(col), free(dy), free(dw), free(db);
+        free(dwt), free(dx);
+    }
+}
+
 static void expect_error(const char *spec, const char *needle) {
     sn_model *m = NULL;
     sn_error err = {0};
@@ -448,6 +509,7 @@ int main(void) {
     CHECK(cnn_run_fixture("cnn_conv.safetensors") == 12);
     test_random_geometries();
     test_single_channel();
+    test_column_paths();
     test_adjoint();
     test_by_hand();
     test_gradchecks();

@@ -17,12 +17,15 @@
  * on the thread that runs the chunk. A 1x1 kernel with stride 1 and no padding
  * needs no im2col: col_n is x_n itself.
  *
- * With AVX-512 and stride 1 along the width, two faster paths replace the
- * plain loops: im2col_narrow writes each output row (OW <= 16) as one whole
- * vector, and col2im_rows sums each piece of a dx row in registers instead
- * of adding into memory; both rely on COL_MARGIN floats of slack around
- * the column matrix in the scratch space. sn_im2col and sn_col2im (the
- * public, plain versions) need none. */
+ * With AVX-512, faster paths replace the plain loops: without padding,
+ * im2col_flat writes each row of the column matrix in whole vectors of 16
+ * columns, across output rows (one permutation of two loads each); else,
+ * with stride 1 along the width, im2col_narrow writes each output row
+ * (OW <= 16) as one whole vector; and col2im_rows sums each piece of a dx
+ * row in registers instead of adding into memory. They rely on COL_MARGIN
+ * floats of slack around the column matrix in the scratch space (and on
+ * rows of whole 64-byte lines). sn_im2col and sn_col2im (the public, plain
+ * versions) need none. */
 #include "core/threads.h"
 #include "kernels/act.h"
 #include "kernels/conv.h"
@@ -172,14 +175,92 @@ static void im2col_narrow(const sn_conv_geom *g, const float *x, float *col, siz
 }
 #endif
 
-/* im2col into a column matrix whose rows lie ld >= OH·OW floats apart,
- * with COL_MARGIN floats of slack after it. */
-static void im2col(const sn_conv_geom *g, const float *x, float *col, size_t ld) {
+/* im2col without padding (no window reaches outside the image), a whole vector of 16 columns of the
+ * column matrix at a time, across output rows: column q = i·OW + j of row (c, a, b) reads x[c, a +
+ * i·sh, b + j·sw] = xcab[idx(q)] with xcab = x + (c·H + a)·W + b and idx(q) = (q / OW)·sh·W + (q %
+ * OW)·sw, the same offsets for every row. Where the 16 offsets of a vector span at most 32 floats,
+ * the vector is two (masked) loads and one permutation, and the row is written in whole aligned
+ * vectors (the last one's extra lanes land in the row's slack up to ld), instead of one short,
+ * unaligned store per output row. The plan holds the offsets; it is made once per batch. */
 #if defined(__AVX512F__)
+#define FLAT_MAX_V 64
+typedef struct flat_plan {
+    int nv;                      /* vectors per row: ceil(OH·OW / 16) */
+    int start[FLAT_MAX_V];       /* idx of the vector's first column */
+    __mmask16 lo[FLAT_MAX_V];    /* lanes loaded from xcab + start */
+    __mmask16 hi[FLAT_MAX_V];    /* lanes loaded from xcab + start + 16 */
+    int32_t idx[FLAT_MAX_V][16]; /* idx - start, lane by lane (0 past OH·OW) */
+} flat_plan;
+
+/* Fills *pl and returns 1 when the flat path applies to g. */
+static int flat_plan_make(const sn_conv_geom *g, flat_plan *pl) {
+    const int P = g->OH * g->OW;
+    /* no padding on any side: every window inside the image */
+    if (g->ph != 0 || g->pw != 0 || (g->OH - 1) * g->sh + g->kh > g->H ||
+        (g->OW - 1) * g->sw + g->kw > g->W || P > 16 * FLAT_MAX_V)
+        return 0;
+    pl->nv = (P + 15) / 16;
+    for (int v = 0; v < pl->nv; v++) {
+        int q0 = 16 * v, n = P - q0 < 16 ? P - q0 : 16;
+        int start = (q0 / g->OW) * g->sh * g->W + (q0 % g->OW) * g->sw, need = 0;
+        for (int l = 0; l < 16; l++) {
+            int q = q0 + l, d = 0;
+            if (l < n) d = (q / g->OW) * g->sh * g->W + (q % g->OW) * g->sw - start;
+            if (d >= 32) return 0;
+            pl->idx[v][l] = d;
+            if (d + 1 > need) need = d + 1;
+        }
+        pl->start[v] = start;
+        pl->lo[v] = (__mmask16)(need >= 16 ? 0xFFFF : (1u << need) - 1);
+        pl->hi[v] = (__mmask16)(need <= 16 ? 0 : (1u << (need - 16)) - 1);
+    }
+    return 1;
+}
+
+static void im2col_flat(const sn_conv_geom *g, const flat_plan *pl, const float *x, float *col,
+                        size_t ld) {
+    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, nv = pl->nv;
+    for (int c = 0; c < g->C; c++)
+        for (int a = 0; a < kh; a++)
+            for (int b = 0; b < kw; b++) {
+                const float *xcab = x + ((size_t)c * H + a) * W + b;
+                float *out = col + ((size_t)(c * kh + a) * kw + b) * ld;
+                for (int v = 0; v < nv; v++) {
+                    const float *s = xcab + pl->start[v];
+                    __m512 lo = _mm512_maskz_loadu_ps(pl->lo[v], s);
+                    __m512 hi = _mm512_maskz_loadu_ps(pl->hi[v], s + 16);
+                    __m512i ix = _mm512_loadu_si512(pl->idx[v]);
+                    _mm512_storeu_ps(out + 16 * v, _mm512_permutex2var_ps(lo, ix, hi));
+                }
+            }
+}
+#else
+typedef struct flat_plan {
+    int nv;
+} flat_plan;
+
+static int flat_plan_make(const sn_conv_geom *g, flat_plan *pl) {
+    (void)g, (void)pl;
+    return 0;
+}
+#endif
+
+/* im2col into a column matrix whose rows lie ld >= OH·OW floats apart
+ * (ld a multiple of 16 when pl is given), with COL_MARGIN floats of slack
+ * after it; pl: a plan from flat_plan_make for g, or NULL. */
+static void im2col(const sn_conv_geom *g, const flat_plan *pl, const float *x, float *col,
+                   size_t ld) {
+#if defined(__AVX512F__)
+    if (pl) {
+        im2col_flat(g, pl, x, col, ld);
+        return;
+    }
     if (g->sw == 1 && g->OW <= 16) {
         im2col_narrow(g, x, col, ld);
         return;
     }
+#else
+    (void)pl;
 #endif
     im2col_impl(g, x, col, ld, COL_MARGIN >= 16);
 }
@@ -225,28 +306,37 @@ void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
 static void col2im_rows(const sn_conv_geom *g, const float *dcol, size_t ld, float *dx) {
     const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, ph = g->ph, pw = g->pw;
     const int OH = g->OH, OW = g->OW;
-    for (int c = 0; c < g->C; c++) {
-        for (int y = 0; y < H; y++) {
-            float *out = dx + ((size_t)c * H + y) * W;
-            for (int x0 = 0; x0 < W; x0 += 16) {
-                const int lanes = W - x0 < 16 ? W - x0 : 16;
+    for (int x0 = 0; x0 < W; x0 += 16) {
+        const int lanes = W - x0 < 16 ? W - x0 : 16;
+        /* the lanes of b's load, and where it starts in a row of dcol
+         * (the same for every channel and row) */
+        __mmask16 mb[COL_MARGIN];
+        int base[COL_MARGIN];
+        for (int b = 0; b < kw; b++) {
+            base[b] = x0 + pw - b; /* j of lane 0 */
+            const int lo = base[b] < 0 ? -base[b] : 0;
+            const int hi = OW - base[b] < lanes ? OW - base[b] : lanes;
+            mb[b] = lo >= hi ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        }
+        for (int c = 0; c < g->C; c++) {
+            for (int y = 0; y < H; y++) {
+                float *out = dx + ((size_t)c * H + y) * W;
                 /* two partial sums (even and odd a), so that consecutive
                  * additions do not wait for each other */
                 __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
                 for (int a = 0; a < kh; a++) {
                     const int t = y + ph - a;
-                    if (t < 0 || t % sh != 0 || t / sh >= OH) continue;
-                    const float *row =
-                        dcol + (size_t)(c * kh + a) * kw * ld + (size_t)(t / sh) * OW;
-                    __m512 part = _mm512_setzero_ps();
-                    for (int b = 0; b < kw; b++, row += ld) {
-                        const int base = x0 + pw - b; /* j of lane 0 */
-                        const int lo = base < 0 ? -base : 0;
-                        const int hi = OW - base < lanes ? OW - base : lanes;
-                        if (lo >= hi) continue;
-                        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-                        part = _mm512_add_ps(part, _mm512_maskz_loadu_ps(m, row + base));
+                    int i = t;
+                    if (sh != 1) {
+                        if (t < 0 || t % sh != 0) continue;
+                        i = t / sh;
                     }
+                    if (i < 0 || i >= OH) continue;
+                    const float *row = dcol + (size_t)(c * kh + a) * kw * ld + (size_t)i * OW;
+                    __m512 part = _mm512_setzero_ps();
+                    for (int b = 0; b < kw; b++, row += ld)
+                        if (mb[b])
+                            part = _mm512_add_ps(part, _mm512_maskz_loadu_ps(mb[b], row + base[b]));
                     if (a & 1)
                         odd = _mm512_add_ps(odd, part);
                     else
@@ -432,6 +522,8 @@ static void forward_chunk(void *ctx, int t) {
     const sn_conv_fused *post = j->post;
     float *slot = j->scratch + slot_floats(g, F) * (size_t)t;
     const int direct = direct_c1(g);
+    flat_plan plan;
+    const flat_plan *pl = !direct && !is_identity(g) && flat_plan_make(g, &plan) ? &plan : NULL;
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n;
         /* with a ReLU after it, y_n and r_n are formed in the slot */
@@ -442,7 +534,7 @@ static void forward_chunk(void *ctx, int t) {
             if (post && post->y) sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
         } else {
             const int ld = is_identity(g) ? P : (int)col_ld(g);
-            if (!is_identity(g)) im2col(g, xn, col, (size_t)ld);
+            if (!is_identity(g)) im2col(g, pl, xn, col, (size_t)ld);
             sn_sgemm(0, 0, F, P, K, 1.0f, j->w, K, is_identity(g) ? xn : col, ld, 0.0f, yn, P);
         }
         if (!post && !direct) {
@@ -561,6 +653,8 @@ static void backward_chunk(void *ctx, int t) {
     memset(dwt, 0, sizeof(float) * F * K);
     memset(dbt, 0, sizeof(float) * F);
     const sn_conv_fused *post = j->post;
+    flat_plan plan;
+    const flat_plan *pl = !is_identity(g) && flat_plan_make(g, &plan) ? &plan : NULL;
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n, *dyn = j->dy + out * n;
         if (post) { /* dy_n from dp_n (or dr_n) through the pooling and the ReLU, in the slot */
@@ -584,7 +678,7 @@ static void backward_chunk(void *ctx, int t) {
             dyn = dyb;
         }
         const int ld = is_identity(g) ? P : (int)col_ld(g);
-        if (!is_identity(g)) im2col(g, xn, col, (size_t)ld);
+        if (!is_identity(g)) im2col(g, pl, xn, col, (size_t)ld);
         /* dw_tᵀ[K, F] += col_n[K, P] · dy_nᵀ[P, F]: the transposed product
          * has the long side (K) as rows, which suits the GEMM's tiles
          * when K is small (a first layer: K = kh·kw). */
