@@ -4,8 +4,10 @@
  * of the last good step, bitwise; skipping (counts per epoch from an
  * independent observation of which batches hold a bad sample, history.csv,
  * batch-norm statistics left finite); every batch skipped; the gradient
- * naming on hand-poisoned gradients; the [train] keys; text training. */
+ * naming on hand-poisoned gradients; the norm of gradients cut into many
+ * blocks, on 1 and 2 threads; the [train] keys; text training. */
 #include "check.h"
+#include "core/threads.h"
 #include "data/dataset.h"
 #include "kernels/finite.h"
 #include "model/model.h"
@@ -510,8 +512,55 @@ static void test_text(void) {
     }
 }
 
+/* A layer of 70,500 weights (5 blocks, the last one short) and gradients
+ * set by hand: the norm against a double reference, the same bits on 1 and
+ * 2 threads; a NaN deep in the fourth block and an entry whose square
+ * overflows float in a block of its own are found and named as in one
+ * pass. */
+static void test_blocks(void) {
+    sn_error err = {0};
+    sn_model *m = NULL;
+    CHECK(sn_model_from_spec("input 470\ndense 150\nrelu\ndense 3\nloss softmax_xent\n", "guard", 7,
+                             &m, &err) == SN_OK);
+    if (!m) return;
+    sn_rng r;
+    sn_rng_seed(&r, 5, 2);
+    double ref = 0;
+    for (int i = 0; i < m->nparams; i++)
+        for (size_t j = 0; j < m->params[i]->grad.size; j++) {
+            float v = (2 * sn_rng_uniform(&r) - 1) * (i == 0 ? 1e-3f : 1.0f);
+            m->params[i]->grad.data[j] = v;
+            ref += (double)v * v;
+        }
+    double norm[2];
+    for (int t = 1; t <= 2; t++) {
+        sn_set_threads(t);
+        sn_guard g;
+        CHECK(sn_guard_init(&g, m, &m->cfg, &err) == SN_OK && g.nblocks == 5 + 1 + 1 + 1);
+        g.max_grad_norm = 0; /* no limit */
+        CHECK(sn_guard_check(&g, 1.0, 1, 1, 1, 0.1f, &err) == SN_OK);
+        norm[t - 1] = g.grad_norm;
+        float *w = m->layers[0]->params[0].grad.data, keep = w[3 * SN_GUARD_BLOCK + 777];
+        w[3 * SN_GUARD_BLOCK + 777] = NAN;
+        CHECK(sn_guard_check(&g, 1.0, 1, 1, 1, 0.1f, &err) == SN_ERR_NUMERIC);
+        CHECK(strstr(err.msg, "layer 0 (dense 470->150), weight ('nan' at index 49929)") != NULL);
+        w[3 * SN_GUARD_BLOCK + 777] = keep;
+        float big = 1e20f, keep2 = w[4 * SN_GUARD_BLOCK + 5];
+        w[4 * SN_GUARD_BLOCK + 5] = big;
+        CHECK(sn_guard_check(&g, 1.0, 1, 1, 1, 0.1f, &err) == SN_OK);
+        CHECK_NEAR(g.grad_norm, sqrt(ref - (double)keep2 * keep2 + (double)big * big), 1e-9);
+        w[4 * SN_GUARD_BLOCK + 5] = keep2;
+        sn_guard_free(&g);
+    }
+    sn_set_threads(1);
+    CHECK_NEAR(norm[0], sqrt(ref), 1e-6);
+    CHECK(memcmp(&norm[0], &norm[1], sizeof norm[0]) == 0);
+    sn_model_free(m);
+}
+
 int main(void) {
     sn_set_threads(1);
+    test_blocks();
     test_kernels();
     test_stop(NAN, "the input holds 'nan' (row ");
     test_stop(3e38f, "the output of layer 0 (dense 2->8) is the first non-finite activation");

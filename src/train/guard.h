@@ -23,14 +23,24 @@
  * statistics (batch norm) put back as they were before the forward pass,
  * recurrent state reset, the batch's loss left out of the epoch's mean and
  * counted in `skipped`. An epoch whose every batch was skipped stops
- * training. A check costs one pass over the gradients (sn_sumsq), no
- * allocation. */
+ * training. A check costs one pass over the gradients, no allocation: the
+ * gradients are cut into blocks of SN_GUARD_BLOCK values, the blocks'
+ * float sums of squares taken by the thread team, and a parameter's Σ g² is
+ * the sum of its blocks' in block order, in double (the same whatever the
+ * thread count). */
 #ifndef SN_TRAIN_GUARD_H
 #define SN_TRAIN_GUARD_H
 
 #include "model/model.h"
 
 #define SN_GUARD_REF_STEPS 10
+#define SN_GUARD_BLOCK     16384
+
+/* A block of a trained parameter's gradient. */
+typedef struct sn_guard_block {
+    const sn_param *q;
+    size_t off, n;
+} sn_guard_block;
 
 typedef struct sn_guard {
     sn_model *m;
@@ -44,10 +54,14 @@ typedef struct sn_guard {
      * (skip mode), [nsaved, 2·nsaved) while a trace runs the pass again */
     float *saved;
     size_t nsaved;
-    int epoch;                               /* of the counters below */
-    int skipped;                             /* batches skipped in `epoch` */
-    long skipped_rows;                       /* their samples (rows) */
-    int checked;                             /* batches checked in `epoch` */
+    sn_guard_block *blocks; /* the trained parameters' blocks, layer by layer */
+    float *part;            /* Σ g² of each block */
+    int nblocks;
+    int *first;        /* first[i·SN_MAX_PARAMS + p]: parameter p of layer i's first block */
+    int epoch;         /* of the counters below */
+    int skipped;       /* batches skipped in `epoch` */
+    long skipped_rows; /* their samples (rows) */
+    int checked;       /* batches checked in `epoch` */
     char last[sizeof(((sn_error *)0)->msg)]; /* why the last batch was refused */
 } sn_guard;
 
