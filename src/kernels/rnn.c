@@ -300,16 +300,17 @@ static void pack_chunk(void *ctx, int c) {
         p1 = (int)((long)j->panels * (c + 1) / j->chunks);
     for (int p = p0; p < p1; p++) {
         int u = p * SN_RNN_PANEL, w = panel_width(H, u);
-        for (int q = 0; q < G; q++) {
-            float *b = j->P + panel_at(G, K, u) + (size_t)K * w * q;
-            int col = q * H + u;
-            if (j->trans) /* b[k, i] = W[col + i, k], W: [G·H, K] */
-                pack_transposed(j->W + (size_t)col * K, K, w, b);
-            else /* b[k, :] = W[k, col .. col + w), W: [K, G·H] */
-                for (int k = 0; k < K; k++)
-                    memcpy(b + (size_t)k * w, j->W + (size_t)k * GH + col,
-                           (size_t)w * sizeof(float));
-        }
+        for (int q = 0; q < G; q++)
+            for (int j0 = 0; j0 < w; j0 += SN_RNN_STRIP) {
+                int ws = w - j0 < SN_RNN_STRIP ? w - j0 : SN_RNN_STRIP, col = q * H + u + j0;
+                float *b = j->P + panel_at(G, K, u) + (size_t)K * (w * q + j0);
+                if (j->trans) /* b[k, i] = W[col + i, k], W: [G·H, K] */
+                    pack_transposed(j->W + (size_t)col * K, K, ws, b);
+                else /* b[k, :] = W[k, col .. col + ws), W: [K, G·H] */
+                    for (int k = 0; k < K; k++)
+                        memcpy(b + (size_t)k * ws, j->W + (size_t)k * GH + col,
+                               (size_t)ws * sizeof(float));
+            }
     }
 }
 
@@ -439,7 +440,11 @@ void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const floa
         int w = panel_width(H, u);
         const float *b = P + panel_at(G, K, u);
         for (int q = 0; q < G; q++)
-            sn_rnn_product(M, w, K, A, lda, b + (size_t)K * w * q, w, beta, C + q * H + u, ldc);
+            for (int j0 = 0; j0 < w; j0 += SN_RNN_STRIP) {
+                int ws = w - j0 < SN_RNN_STRIP ? w - j0 : SN_RNN_STRIP;
+                sn_rnn_product(M, ws, K, A, lda, b + (size_t)K * (w * q + j0), ws, beta,
+                               C + q * H + u + j0, ldc);
+            }
     }
 }
 

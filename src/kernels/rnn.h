@@ -68,18 +68,23 @@ void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float
  * [K, G·H] (G gate blocks H wide: W_hhᵀ in forward, K = H; W_hh itself in
  * backward, G = 1, K = G_cell·H) is kept in panels of SN_RNN_PANEL units:
  * for each panel of units [u, u + w) (w = SN_RNN_PANEL but for the last),
- * for each gate block q, the [K, w] block B[:, q·H + u .. + w) as rows of
- * w floats, one after the other. A thread's units are then one contiguous
- * stretch of memory, read in order, and each block is a whole product of
- * sn_sgemm reading B in place. Every value is summed as sn_sgemm sums it on
- * the unpacked B (K is never split), so results do not depend on the
- * panels nor on how units are shared out.
+ * for each gate block q, the [K, w] block B[:, q·H + u .. + w) in strips of
+ * SN_RNN_STRIP columns (the last may be narrower), each strip [K, ws] as
+ * rows of ws floats, one after the other. A thread's units are then one
+ * contiguous stretch of memory, read in order, and each strip is a whole
+ * product (sn_rnn_product) that keeps it in L1 (at K = 256, 32 KiB in
+ * consecutive lines, which no cache set holds more of than it can; rows
+ * of a wider B, 256 bytes or more apart, crowd a few sets and miss).
+ * Every value is summed as sn_sgemm sums it on the unpacked B (K is never
+ * split), so results do not depend on the panels nor on how units are
+ * shared out.
  *   sn_rnn_pack: P from W, which is [G·H, K] (trans: B = Wᵀ) or [K, G·H]
  *   (B = W); G·H·K floats, in parallel chunks of panels.
  *   sn_rnn_panel_product: C[:, q·H + u] = beta·C + A B[:, q·H + u] for the
  *   units u in [u0, u1) (u0 a multiple of SN_RNN_PANEL) of every gate
  *   block; A: [M, K] rows lda apart, C: rows ldc apart. */
 #define SN_RNN_PANEL 64
+#define SN_RNN_STRIP 32
 /* C = beta·C + A B (A: [M, K], B: [K, N], rows lda, ldb, ldc apart) with the
  * bits of sn_sgemm(0, 0, M, N, K, 1, ...), in a kernel for the few rows of
  * one step's product (tiles of up to 12 rows by 32 columns that read B

@@ -349,7 +349,7 @@ static void run_units(void *ctx, int chunk) {
     int p0 = (int)((long)j->panels * chunk / j->chunks);
     int p1 = (int)((long)j->panels * (chunk + 1) / j->chunks);
     int u1 = p1 * SN_RNN_PANEL < j->v->H ? p1 * SN_RNN_PANEL : j->v->H;
-    sn_rnn_slice s = {j->v, j->dy, j->t, 0, j->v->N, p0 * SN_RNN_PANEL, u1, j->arg, j->B, 1};
+    sn_rnn_slice s = {j->v, j->dy, j->t, 0, j->v->N, p0 * SN_RNN_PANEL, u1, j->arg, j->B};
     j->fn(&s);
 }
 
@@ -360,7 +360,7 @@ static void run_streams(void *ctx, int chunk) {
     sn_rnn_rows(j->v->N, j->chunks, chunk, &n0, &n1);
     for (int i = 0; i < T; i++) {
         int t = j->backward ? T - 1 - i : i;
-        sn_rnn_slice s = {j->v, j->dy, t, n0, n1, 0, j->v->H, j->arg, j->B, 0};
+        sn_rnn_slice s = {j->v, j->dy, t, n0, n1, 0, j->v->H, j->arg, j->B};
         j->fn(&s);
     }
 }
@@ -377,8 +377,13 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
     step_job job = {
         v, dy, NULL, 0, arg, backward, (H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, sn_get_threads(), fn};
     if (weights < STEP_MIN_WEIGHTS) {
-        if (!backward) sn_transpose(W, GH, H, v->whh_t);
-        job.B = backward ? W : v->whh_t;
+        /* B in panels too, in whh_t: W_hhᵀ for forward; W_hh for backward,
+         * which overwrites it (forward packs it again) */
+        if (!backward)
+            sn_rnn_pack(W, 1, G, H, H, v->whh_t);
+        else if (v->T > 1)
+            sn_rnn_pack(W, 0, 1, H, GH, v->whh_t);
+        job.B = v->whh_t;
         job.chunks = sn_rnn_chunks(v->N);
         sn_parallel(job.chunks, run_streams, &job);
         return;
@@ -403,11 +408,7 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
 
 void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
                           float *C, int ldc) {
-    int n = s->n1 - s->n0, H = s->v->H;
-    if (s->panels)
-        sn_rnn_panel_product(n, G, H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc);
-    else /* all units */
-        sn_rnn_product(n, G * H, K, A, lda, s->B, G * H, beta, C, ldc);
+    sn_rnn_panel_product(s->n1 - s->n0, G, s->v->H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc);
 }
 
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {

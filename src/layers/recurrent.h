@@ -35,8 +35,9 @@ typedef struct sn_rnn_level {
     float *hT, *cT;       /* [N, H] final state, written by forward */
     float *cache;         /* cache_per_row · H floats per row, kept for backward */
     float *scratch;       /* scratch_per_row · H floats per row, shared by all levels */
-    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward (as a
-                           * matrix or in panels, sn_rnn_run_steps) */
+    float *whh_t;         /* [H, G·H]: weight_hhᵀ, refreshed by each forward (in
+                           * panels, sn_rnn_run_steps; backward of a level split
+                           * by streams packs weight_hh there) */
     float *whh_p;         /* [G·H, H]: weight_hh in panels, for backward */
     sn_param *w_ih, *w_hh, *b_ih, *b_hh;
     /* level 0 of a stepped cell with a one-hot x, else tok is NULL */
@@ -112,8 +113,8 @@ typedef struct sn_rnn_slice {
     const float *dy; /* backward: dL/dy [T·N, H] */
     int t, n0, n1, u0, u1;
     int arg;        /* the cell's own (rnn: 1 for relu) */
-    const float *B; /* the recurrent product's right-hand side, see below */
-    int panels;     /* B in panels (sn_rnn_pack), else a matrix */
+    const float *B; /* the recurrent product's right-hand side, in panels
+                     * (sn_rnn_pack), see below */
 } sn_rnn_slice;
 
 /* Runs level v's time loop, t = 0 .. T−1 (T−1 .. 0 when backward), calling
@@ -124,15 +125,15 @@ typedef struct sn_rnn_slice {
  *     independent through time; every thread reads all recurrent weights
  *     at every step;
  *   - when the recurrent weights are too large for that to stay in one
- *     core's cache, they are kept in panels (sn_rnn_pack), every step's
- *     product takes all streams (each weight read once per step), and on
- *     several threads every step is one parallel job whose chunks are
- *     ranges of hidden units (whole panels): a thread reads only its share
- *     of the weights.
+ *     core's cache, every step's product takes all streams (each weight
+ *     read once per step), and on several threads every step is one
+ *     parallel job whose chunks are ranges of hidden units (whole panels):
+ *     a thread reads only its share of the weights.
  * Every value is computed as without any split (K is never split), so the
- * way chosen never changes a result. The recurrent product's B is W_hhᵀ
- * [H, G·H] in forward (made in v->whh_t) and W_hh [G·H, H] in backward (in
- * panels in v->whh_p, when split by units). */
+ * way chosen never changes a result. The recurrent product's B, in panels
+ * (sn_rnn_pack) either way, is W_hhᵀ [H, G·H] in forward (made in
+ * v->whh_t) and W_hh [G·H, H] in backward (in v->whh_p when split by
+ * units, else in v->whh_t). */
 void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backward,
                       void (*fn)(const sn_rnn_slice *s));
 
