@@ -152,8 +152,9 @@ static void test_spec_errors(void) {
  * the matrix it packs, bit for bit: forward's B = W_hhᵀ (several gate blocks)
  * and backward's B = W_hh (K of several GEMM K blocks, one not a multiple of
  * 16), stream counts that leave short row tiles, a last panel narrower than
- * 32 or 64 units, beta 0 and 1, signed zeros, and a range of units that
- * leaves the others untouched. */
+ * 32 or 64 units, beta 0 and 1, signed zeros, a range of units that
+ * leaves the others untouched, and the input term of a one-hot x made in
+ * the product (against sn_onehot_gather_bias before sn_sgemm). */
 static void test_panel_product(void) {
     struct {
         int trans, G, H, K;
@@ -177,11 +178,12 @@ static void test_panel_product(void) {
                 memcpy(C1, C0, sizeof(float) * M * ldc);
                 memcpy(C2, C0, sizeof(float) * M * ldc);
                 sn_sgemm(0, trans, M, GH, K, 1.0f, A, lda, W, cols, (float)beta, C1, ldc);
-                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc);
+                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc, NULL);
                 CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0);
                 /* units [64, H) only: the first panel's columns keep C0 */
                 memcpy(C2, C0, sizeof(float) * M * ldc);
-                sn_rnn_panel_product(M, G, H, K, SN_RNN_PANEL, H, A, lda, P, (float)beta, C2, ldc);
+                sn_rnn_panel_product(M, G, H, K, SN_RNN_PANEL, H, A, lda, P, (float)beta, C2, ldc,
+                                     NULL);
                 int same = 1;
                 for (int r = 0; r < M; r++)
                     for (int j = 0; j < ldc; j++) {
@@ -191,6 +193,23 @@ static void test_panel_product(void) {
                                        sizeof(float)) == 0;
                     }
                 CHECK(same);
+                /* with the input term of a one-hot x: the gather, then the product */
+                enum { V = 7 };
+                float *WT = malloc(sizeof(float) * V * GH), *bias = malloc(sizeof(float) * GH);
+                int *tok = malloc(sizeof(int) * M);
+                for (int i = 0; i < V * GH; i++) WT[i] = i % 5 == 0 ? -0.0f : sn_rng_normal(&g);
+                for (int i = 0; i < GH; i++) bias[i] = i % 3 == 0 ? -0.0f : sn_rng_normal(&g);
+                for (int r = 0; r < M; r++) tok[r] = (int)sn_rng_below(&g, V);
+                memcpy(C1, C0, sizeof(float) * M * ldc);
+                memcpy(C2, C0, sizeof(float) * M * ldc);
+                sn_onehot_gather_bias(tok, M, WT, GH, bias, 0, GH, C1, ldc);
+                sn_sgemm(0, trans, M, GH, K, 1.0f, A, lda, W, cols, (float)beta, C1, ldc);
+                sn_rnn_input in = {WT, bias, tok, GH};
+                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc, &in);
+                CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0);
+                free(WT);
+                free(bias);
+                free(tok);
             }
             free(A);
             free(C0);

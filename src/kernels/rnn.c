@@ -332,11 +332,21 @@ void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P) {
  * C = beta·C + A B over one K block of kc: per k, 2 loads of b and R
  * broadcasts of a feed 2R FMAs. Each value is sn_sgemm's chain: +0, one FMA
  * per k in k order, then beta·C added by one FMA when beta != 0 (C is not
- * read when it is 0). FL: n == 32, no masks. */
+ * read when it is 0). With tok (not NULL), C's value there is the input
+ * term (w[tok[r]·ldw + j] + 0) + bias[j] instead, as sn_onehot_gather_bias
+ * would have written it. FL: n == 32, no masks. */
 #define PANEL_ROWS 12
-static inline __attribute__((always_inline)) void
-panel_tile(const int R, const int FL, int kc, const float *restrict a, int lda,
-           const float *restrict b, int ldb, float *restrict c, int ldc, int n, float beta) {
+typedef struct {
+    const float *w, *bias;
+    const int *tok;
+    int ldw;
+} tile_input;
+
+static inline __attribute__((always_inline)) void panel_tile(const int R, const int FL, int kc,
+                                                             const float *restrict a, int lda,
+                                                             const float *restrict b, int ldb,
+                                                             float *restrict c, int ldc, int n,
+                                                             float beta, const tile_input *in) {
     __mmask16 m0 = FL || n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
     __mmask16 m1 = FL || n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
     __m512 acc[PANEL_ROWS][2];
@@ -353,15 +363,29 @@ panel_tile(const int R, const int FL, int kc, const float *restrict a, int lda,
         }
         b += ldb;
     }
-    __m512 vb = _mm512_set1_ps(beta);
+    __m512 vb = _mm512_set1_ps(beta), zero = _mm512_setzero_ps(), ib0 = zero, ib1 = zero;
+    if (in) {
+        ib0 = FL ? _mm512_loadu_ps(in->bias) : _mm512_maskz_loadu_ps(m0, in->bias);
+        ib1 = FL ? _mm512_loadu_ps(in->bias + 16) : _mm512_maskz_loadu_ps(m1, in->bias + 16);
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         float *cr = c + (size_t)r * ldc;
         __m512 x0 = acc[r][0], x1 = acc[r][1];
         if (beta != 0.0f) {
-            x0 = _mm512_fmadd_ps(vb, FL ? _mm512_loadu_ps(cr) : _mm512_maskz_loadu_ps(m0, cr), x0);
-            x1 = _mm512_fmadd_ps(
-                vb, FL ? _mm512_loadu_ps(cr + 16) : _mm512_maskz_loadu_ps(m1, cr + 16), x1);
+            __m512 c0, c1;
+            if (in) {
+                const float *w = in->w + (size_t)in->tok[r] * in->ldw;
+                c0 = FL ? _mm512_loadu_ps(w) : _mm512_maskz_loadu_ps(m0, w);
+                c1 = FL ? _mm512_loadu_ps(w + 16) : _mm512_maskz_loadu_ps(m1, w + 16);
+                c0 = _mm512_add_ps(_mm512_add_ps(c0, zero), ib0);
+                c1 = _mm512_add_ps(_mm512_add_ps(c1, zero), ib1);
+            } else {
+                c0 = FL ? _mm512_loadu_ps(cr) : _mm512_maskz_loadu_ps(m0, cr);
+                c1 = FL ? _mm512_loadu_ps(cr + 16) : _mm512_maskz_loadu_ps(m1, cr + 16);
+            }
+            x0 = _mm512_fmadd_ps(vb, c0, x0);
+            x1 = _mm512_fmadd_ps(vb, c1, x1);
         }
         if (FL) {
             _mm512_storeu_ps(cr, x0);
@@ -375,11 +399,11 @@ panel_tile(const int R, const int FL, int kc, const float *restrict a, int lda,
 
 #define PANEL_TILE(R)                                                                              \
     static void panel_tile_##R(int kc, const float *a, int lda, const float *b, int ldb, float *c, \
-                               int ldc, int n, float beta) {                                       \
+                               int ldc, int n, float beta, const tile_input *in) {                 \
         if (n == 32)                                                                               \
-            panel_tile(R, 1, kc, a, lda, b, ldb, c, ldc, n, beta);                                 \
+            panel_tile(R, 1, kc, a, lda, b, ldb, c, ldc, n, beta, in);                             \
         else                                                                                       \
-            panel_tile(R, 0, kc, a, lda, b, ldb, c, ldc, n, beta);                                 \
+            panel_tile(R, 0, kc, a, lda, b, ldb, c, ldc, n, beta, in);                             \
     }
 PANEL_TILE(1)
 PANEL_TILE(2)
@@ -394,8 +418,8 @@ PANEL_TILE(10)
 PANEL_TILE(11)
 PANEL_TILE(12)
 
-typedef void (*panel_tile_fn)(int, const float *, int, const float *, int, float *, int, int,
-                              float);
+typedef void (*panel_tile_fn)(int, const float *, int, const float *, int, float *, int, int, float,
+                              const tile_input *);
 static const panel_tile_fn panel_tiles[PANEL_ROWS + 1] = {
     NULL,          panel_tile_1,  panel_tile_2,  panel_tile_3, panel_tile_4,
     panel_tile_5,  panel_tile_6,  panel_tile_7,  panel_tile_8, panel_tile_9,
@@ -404,9 +428,10 @@ static const panel_tile_fn panel_tiles[PANEL_ROWS + 1] = {
 
 /* Column halves of 32 go outer and near-equal tiles of rows inner, so a
  * half of one K block of B (32 KiB at a K block of 256) stays in L1 while
- * every row of A passes over it. */
+ * every row of A passes over it. The input term, if any, stands for C in
+ * the first K block. */
 static void product(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                    float beta, float *C, int ldc) {
+                    float beta, float *C, int ldc, const sn_rnn_input *in) {
     int kb = sn_sgemm_k_block(K), tiles = (M + PANEL_ROWS - 1) / PANEL_ROWS;
     for (int k0 = 0; k0 < K; k0 += kb) {
         int kc = K - k0 < kb ? K - k0 : kb;
@@ -415,8 +440,13 @@ static void product(int M, int N, int K, const float *A, int lda, const float *B
             int n = N - j < 32 ? N - j : 32;
             for (int t = 0; t < tiles; t++) {
                 int r0 = (int)((long)M * t / tiles), r1 = (int)((long)M * (t + 1) / tiles);
+                tile_input ti, *tip = NULL;
+                if (in && k0 == 0) {
+                    ti = (tile_input){in->w + j, in->bias + j, in->tok + r0, in->ldw};
+                    tip = &ti;
+                }
                 panel_tiles[r1 - r0](kc, A + (size_t)r0 * lda + k0, lda, B + (size_t)k0 * ldb + j,
-                                     ldb, C + (size_t)r0 * ldc + j, ldc, n, bk);
+                                     ldb, C + (size_t)r0 * ldc + j, ldc, n, bk, tip);
             }
         }
     }
@@ -424,26 +454,32 @@ static void product(int M, int N, int K, const float *A, int lda, const float *B
 #endif
 
 void sn_rnn_product(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                    float beta, float *C, int ldc) {
+                    float beta, float *C, int ldc, const sn_rnn_input *in) {
 #if defined(__AVX512F__)
     if (M > 0 && N > 0 && K > 0) {
-        product(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        product(M, N, K, A, lda, B, ldb, beta, C, ldc, in);
         return;
     }
 #endif
+    if (in) sn_onehot_gather_bias(in->tok, M, in->w, in->ldw, in->bias, 0, N, C, ldc);
     sn_sgemm(0, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
-                          const float *P, float beta, float *C, int ldc) {
+                          const float *P, float beta, float *C, int ldc, const sn_rnn_input *in) {
     for (int u = u0; u < u1; u += SN_RNN_PANEL) {
         int w = panel_width(H, u);
         const float *b = P + panel_at(G, K, u);
         for (int q = 0; q < G; q++)
             for (int j0 = 0; j0 < w; j0 += SN_RNN_STRIP) {
-                int ws = w - j0 < SN_RNN_STRIP ? w - j0 : SN_RNN_STRIP;
-                sn_rnn_product(M, ws, K, A, lda, b + (size_t)K * (w * q + j0), ws, beta,
-                               C + q * H + u + j0, ldc);
+                int ws = w - j0 < SN_RNN_STRIP ? w - j0 : SN_RNN_STRIP, col = q * H + u + j0;
+                sn_rnn_input at, *ap = NULL;
+                if (in) {
+                    at = (sn_rnn_input){in->w + col, in->bias + col, in->tok, in->ldw};
+                    ap = &at;
+                }
+                sn_rnn_product(M, ws, K, A, lda, b + (size_t)K * (w * q + j0), ws, beta, C + col,
+                               ldc, ap);
             }
     }
 }

@@ -85,15 +85,29 @@ void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float
  *   block; A: [M, K] rows lda apart, C: rows ldc apart. */
 #define SN_RNN_PANEL 64
 #define SN_RNN_STRIP 32
+/* A forward step's input term, for a one-hot x: row r of C (row r of the
+ * product) takes the value that sn_onehot_gather_bias writes,
+ *   C[r, c] = (w[tok[r]·ldw + c] + 0) + bias[c]
+ * (w = W_ihᵀ from column 0 of the product on), before the product is
+ * added: made in the product's last pass over C instead of in a pass of
+ * its own. */
+typedef struct sn_rnn_input {
+    const float *w, *bias;
+    const int *tok;
+    int ldw;
+} sn_rnn_input;
+
 /* C = beta·C + A B (A: [M, K], B: [K, N], rows lda, ldb, ldc apart) with the
  * bits of sn_sgemm(0, 0, M, N, K, 1, ...), in a kernel for the few rows of
  * one step's product (tiles of up to 12 rows by 32 columns that read B
- * from L1 while every row passes over it). */
+ * from L1 while every row passes over it); with in (not NULL), C is first
+ * set to the input term. */
 void sn_rnn_product(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                    float beta, float *C, int ldc);
+                    float beta, float *C, int ldc, const sn_rnn_input *in);
 void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P);
+/* (in: as for sn_rnn_product, its w and bias for column 0 of C) */
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
-                          const float *P, float beta, float *C, int ldc);
+                          const float *P, float beta, float *C, int ldc, const sn_rnn_input *in);
 
 /* LSTM step over the hidden units [u0, u1) of N streams. g: [N, 4H]
  * pre-activations in, activations i f g o out; c_prev, c, tc, h: [N, H]:

@@ -47,8 +47,7 @@ static void forward_slice(const sn_rnn_slice *s) {
     float *g = gates + ((size_t)t * N + s->n0) * G;
     const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + (size_t)s->n0 * H;
     const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + (size_t)s->n0 * H;
-    if (v->tok) sn_rnn_slice_input(s, 4, g, G);
-    sn_rnn_slice_product(s, 4, H, h_prev, H, 1.0f, g, G);
+    sn_rnn_slice_product(s, 4, H, h_prev, H, 1.0f, g, G, 1);
     sn_lstm_step_forward(n, H, s->u0, s->u1, g, c_prev, c + o, tc + o, v->y + o);
 }
 
@@ -91,7 +90,7 @@ static void backward_slice(const sn_rnn_slice *s) {
             memset(dc + (size_t)r * H + u0, 0, (size_t)(u1 - u0) * sizeof(float));
         }
     } else {
-        sn_rnn_slice_product(s, 1, G, da + ((size_t)(t + 1) * N + s->n0) * G, G, 0.0f, dh, H);
+        sn_rnn_slice_product(s, 1, G, da + ((size_t)(t + 1) * N + s->n0) * G, G, 0.0f, dh, H, 0);
     }
     const float *c_prev = (t ? c + (t - 1) * NH : v->c0) + o;
     size_t g0 = ((size_t)t * N + s->n0) * G;

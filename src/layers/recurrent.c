@@ -407,8 +407,14 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
 }
 
 void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
-                          float *C, int ldc) {
-    sn_rnn_panel_product(s->n1 - s->n0, G, s->v->H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc);
+                          float *C, int ldc, int input) {
+    const sn_rnn_level *v = s->v;
+    sn_rnn_input in, *inp = NULL;
+    if (input && v->tok) {
+        in = (sn_rnn_input){v->w_ih_t, v->bias_sum, v->tok + (size_t)s->t * v->N + s->n0, G * v->H};
+        inp = &in;
+    }
+    sn_rnn_panel_product(s->n1 - s->n0, G, v->H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc, inp);
 }
 
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
@@ -421,15 +427,6 @@ int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t 
     v->w_ih_t = work;
     v->bias_sum = bias;
     return 1;
-}
-
-void sn_rnn_slice_input(const sn_rnn_slice *s, int G, float *C, int ldc) {
-    const sn_rnn_level *v = s->v;
-    int H = v->H, n = s->n1 - s->n0;
-    const int *tok = v->tok + (size_t)s->t * v->N + s->n0;
-    for (int q = 0; q < G; q++)
-        sn_onehot_gather_bias(tok, n, v->w_ih_t, G * H, v->bias_sum, q * H + s->u0, q * H + s->u1,
-                              C, ldc);
 }
 
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,

@@ -140,23 +140,21 @@ void sn_rnn_run_steps(const sn_rnn_level *v, const float *dy, int arg, int backw
 /* The recurrent product of slice s: for its streams and units,
  *   C = beta·C + A B      A: [n1 − n0, K] rows lda apart, C rows ldc apart
  * with B = s->B: G gate blocks H wide (forward: G = the cell's, K = H;
- * backward: G = 1, K = the cell's G·H); A and C start at stream n0. */
+ * backward: G = 1, K = the cell's G·H); A and C start at stream n0. With
+ * input set and v->tok (a forward step, one-hot x), C is first set to its
+ * piece of the input projection, the bits of sn_onehot_project_bias:
+ * C[n, q·H + u] = x_n W_ihᵀ + bias (sn_rnn_input). */
 void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, int lda, float beta,
-                          float *C, int ldc);
+                          float *C, int ldc, int input);
 
 /* For a forward pass of T > 1 steps whose x is one-hot (v->tok set):
  * instead of the input projection of all rows before the time loop, each
- * slice writes its own piece (sn_rnn_slice_input) just before its recurrent
- * product, while it is in cache. Fills v->w_ih_t in work (I·G·H floats) and
+ * slice's recurrent product makes its own piece (sn_rnn_slice_product with
+ * input set) as it writes C. Fills v->w_ih_t in work (I·G·H floats) and
  * sets v->bias_sum = bias; returns 0 when v->tok is NULL, T = 1 or work is
  * too small (the caller then projects all rows first), and then sets v->tok
  * to NULL so that no slice adds its piece a second time. */
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
-
-/* Slice s's piece of the input projection, the bits of sn_onehot_project_bias:
- * C[n, q·H + u] = x_n W_ihᵀ + bias for its streams n, gates q < G and units u
- * (C starts at stream n0, rows ldc apart). */
-void sn_rnn_slice_input(const sn_rnn_slice *s, int G, float *C, int ldc);
 
 /* The parameter gradients (overwritten) and dx (when not NULL) once the
  * backward time loop has left, for every row, dgx = dL/d(x W_ihᵀ + b_ih) and

@@ -32,8 +32,7 @@ static void forward_slice(const sn_rnn_slice *s) {
     size_t NH = (size_t)v->N * H, o = (size_t)s->n0 * H;
     const float *h_prev = (t ? v->y + (t - 1) * NH : v->h0) + o;
     float *a = v->y + t * NH + o;
-    if (v->tok) sn_rnn_slice_input(s, 1, a, H);
-    sn_rnn_slice_product(s, 1, H, h_prev, H, 1.0f, a, H);
+    sn_rnn_slice_product(s, 1, H, h_prev, H, 1.0f, a, H, 1);
     for (int r = 0; r < n; r++) sn_rnn_act(a + (size_t)r * H + s->u0, (size_t)w, s->arg);
 }
 
@@ -70,7 +69,7 @@ static void backward_slice(const sn_rnn_slice *s) {
     if (t == T - 1)
         for (int r = 0; r < n; r++) memset(dh + (size_t)r * H + u0, 0, (size_t)w * sizeof(float));
     else
-        sn_rnn_slice_product(s, 1, H, da + (t + 1) * NH + o, H, 0.0f, dh, H);
+        sn_rnn_slice_product(s, 1, H, da + (t + 1) * NH + o, H, 0.0f, dh, H, 0);
     for (int r = 0; r < n; r++) {
         size_t at = t * NH + o + (size_t)r * H + u0;
         sn_rnn_act_backward(v->y + at, s->dy + at, dh + (size_t)r * H + u0, da + at, (size_t)w,
