@@ -308,10 +308,12 @@ static void rnn_threads(const char *spec) {
 
 /* Inference over T steps of N streams: one pass, then T passes of one step
  * with the state carried between them. The spec's output is the recurrent
- * layer's (a dense layer on one row sums in another order). With onehot,
+ * layer's (a dense layer on one row sums in another order). With onehot 1,
  * each row of x is one-hot: the whole pass then makes the input projection
  * step by step inside the time loop (sn_rnn_onehot_input), the single steps
- * all at once before it. */
+ * all at once before it. With onehot 2, the rows of x are copies of 3
+ * distinct ones (an embedding's output): the whole pass projects each
+ * distinct row once (sn_rnn_distinct_input), the single steps every row. */
 static void rnn_single_steps(const char *spec, int N, int onehot) {
     enum { T = 3 };
     sn_model *m = NULL;
@@ -329,8 +331,11 @@ static void rnn_single_steps(const char *spec, int N, int onehot) {
     float *steps = malloc((size_t)K * R * sizeof(float)), *hT = malloc(state * sizeof(float));
     sn_rng g;
     sn_rng_seed(&g, 5, 6);
-    for (size_t i = 0; i < I * R; i++) x[i] = onehot ? 0.0f : sn_rng_normal(&g);
-    for (int n = 0; onehot && n < R; n++) x[(size_t)n * I + sn_rng_below(&g, (uint32_t)I)] = 1.0f;
+    for (size_t i = 0; i < I * R; i++) x[i] = onehot == 1 ? 0.0f : sn_rng_normal(&g);
+    for (int n = 0; onehot == 1 && n < R; n++)
+        x[(size_t)n * I + sn_rng_below(&g, (uint32_t)I)] = 1.0f;
+    for (int n = 3; onehot == 2 && n < R; n++) /* rows repeated from the first 3 */
+        memcpy(x + (size_t)n * I, x + (size_t)sn_rng_below(&g, 3) * I, I * sizeof(float));
     CHECK(sn_model_reserve(m, R, &err) == SN_OK);
     sn_model_set_seq_len(m, T, NULL);
     sn_model_forward(m, x, R, 0, NULL);
@@ -345,7 +350,8 @@ static void rnn_single_steps(const char *spec, int N, int onehot) {
     }
     int same = memcmp(whole, steps, (size_t)K * R * sizeof(float)) == 0 &&
                memcmp(hT, r->hT, state * sizeof(float)) == 0;
-    printf("single steps %s, %d streams%s: %s\n", spec_line(spec), N, onehot ? ", one-hot" : "",
+    printf("single steps %s, %d streams%s: %s\n", spec_line(spec), N,
+           onehot == 1 ? ", one-hot" : onehot == 2 ? ", repeated rows" : "",
            same ? "bitwise equal" : "DIFFERENT");
     CHECK(same);
     free(x);

@@ -76,6 +76,8 @@ int main(void) {
     rnn_single_steps("input 3\nlstm 6\nloss mse\n", 4, 0);
     rnn_single_steps("input 7\nlstm 272\nloss mse\n", 5, 1);
     rnn_single_steps("input 7\nlstm 6\nloss mse\n", 4, 1);
+    rnn_single_steps("input 7\nlstm 272\nloss mse\n", 5, 2);
+    rnn_single_steps("input 7\nlstm 6\nloss mse\n", 4, 2);
     /* one-hot, but too few rows for the transposed W_ih in the work space */
     rnn_single_steps("input 64\nlstm 6\nloss mse\n", 1, 1);
     rnn_chunking("input 3\nlstm 4 layers=2\ndense 3\nloss softmax_xent\n");

@@ -238,6 +238,8 @@ int main(void) {
     rnn_single_steps("input 3\nrnn 6\nloss mse\n", 4, 0);
     rnn_single_steps("input 7\nrnn 528\nloss mse\n", 4, 1);
     rnn_single_steps("input 7\nrnn 6\nloss mse\n", 4, 1);
+    rnn_single_steps("input 7\nrnn 528\nloss mse\n", 4, 2);
+    rnn_single_steps("input 7\nrnn 6\nloss mse\n", 4, 2);
     /* one-hot, but too few rows for the transposed W_ih in the work space */
     rnn_single_steps("input 64\nrnn 6\nloss mse\n", 1, 1);
     rnn_chunking("input 3\nrnn 4 layers=2\ndense 3\nloss softmax_xent\n");

@@ -59,6 +59,7 @@ static void lstm_forward(const sn_rnn_level *v) {
     for (int j = 0; j < G; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_rnn_level fv = *v; /* with a one-hot x: the projection made step by step */
     if (!sn_rnn_onehot_input(&fv, b, b + G, (size_t)R * 6 * H - G) &&
+        !sn_rnn_distinct_input(&fv, b, b + G, (size_t)R * 6 * H - G) &&
         !sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, G, b, gates, b + G,
                                 (size_t)R * 6 * H - G)) {
         sn_sgemm(0, 1, R, G, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, gates, G);

@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 /* From STEP_MIN_WEIGHTS recurrent weights on (1 MiB, half a core's L2),
@@ -57,6 +58,7 @@ static sn_rnn_level level_view(sn_recurrent *r, int k, int T, int N) {
     v.b_ih = &r->base.params[4 * k + 2];
     v.b_hh = &r->base.params[4 * k + 3];
     v.tok = k == 0 && r->tok_ok ? r->tok : NULL;
+    v.ids = k == 0 && !r->tok_ok ? r->tok : NULL;
     return v;
 }
 
@@ -425,6 +427,52 @@ int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t 
     }
     sn_transpose(v->w_ih->value.data, GH, v->I, work);
     v->w_ih_t = work;
+    v->bias_sum = bias;
+    return 1;
+}
+
+/* A hash of a row's first few values (equal rows are then found by
+ * comparing whole rows). */
+static uint32_t row_hash(const float *x, int I) {
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < I && i < 8; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        h = (h ^ b) * 16777619u;
+        h ^= h >> 15;
+    }
+    return h;
+}
+
+int sn_rnn_distinct_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
+    int R = v->T * v->N, I = v->I, GH = v->w_ih->value.shape[0], most = R / 2;
+    size_t S = 1;
+    while (S < 2 * (size_t)R) S *= 2;
+    /* work: hash [S] and first [most] ints, then the distinct rows [most, I]
+     * and their products [most, G·H] */
+    size_t need = S + (size_t)most + (size_t)most * ((size_t)I + (size_t)GH);
+    if (!v->ids || v->T < 2 || most < 1 || work_len < need) return 0;
+    int *hash = (int *)work, *first = hash + S, U = 0;
+    memset(hash, 0xff, S * sizeof(int)); /* −1: empty */
+    for (int r = 0; r < R; r++) {
+        const float *xr = v->x + (size_t)r * I;
+        size_t at = row_hash(xr, I) & (S - 1);
+        while (hash[at] >= 0 &&
+               memcmp(v->x + (size_t)first[hash[at]] * I, xr, (size_t)I * sizeof(float)) != 0)
+            at = (at + 1) & (S - 1);
+        if (hash[at] < 0) {
+            if (U == most) return 0; /* too many distinct rows to be worth it */
+            first[U] = r;
+            hash[at] = U++;
+        }
+        v->ids[r] = hash[at];
+    }
+    float *rows = work + S + most, *table = rows + (size_t)most * I;
+    for (int u = 0; u < U; u++)
+        memcpy(rows + (size_t)u * I, v->x + (size_t)first[u] * I, (size_t)I * sizeof(float));
+    sn_sgemm(0, 1, U, GH, I, 1.0f, rows, I, v->w_ih->value.data, I, 0.0f, table, GH);
+    v->tok = v->ids;
+    v->w_ih_t = table;
     v->bias_sum = bias;
     return 1;
 }

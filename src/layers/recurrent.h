@@ -44,8 +44,11 @@ typedef struct sn_rnn_level {
     const int *tok; /* [T·N]: the token of each row of x, found by forward
                      * (sn_recurrent_forward) and kept for backward */
     /* forward with a one-hot x (sn_rnn_onehot_input) */
-    const float *w_ih_t;   /* [I, G·H]: weight_ihᵀ */
+    const float *w_ih_t;   /* [I, G·H]: weight_ihᵀ (or the table of
+                            * sn_rnn_distinct_input, tok then its rows) */
     const float *bias_sum; /* [G·H]: the bias added with the projection */
+    int *ids;              /* level 0 of a stepped cell whose x is not one-hot:
+                            * [T·N] room for sn_rnn_distinct_input, else NULL */
 } sn_rnn_level;
 
 /* A cell type. forward: y, hT, cT and the cache from x and the initial state.
@@ -155,6 +158,18 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
  * too small (the caller then projects all rows first), and then sets v->tok
  * to NULL so that no slice adds its piece a second time. */
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
+
+/* For a forward pass of T > 1 steps of level 0 whose x has few distinct
+ * rows (an embedding's output: one per token of the vocabulary), the
+ * product x W_ihᵀ of each distinct row once, into a table in work, and
+ * v->tok set to each row's place in it (in v->ids); the slices then add
+ * their pieces as for a one-hot x (v->w_ih_t = the table, v->bias_sum =
+ * bias). Each product has the bits it has in the GEMM over all rows, and
+ * (p + 0) + bias those of the GEMM followed by sn_add_row_vector (the GEMM's
+ * sums start from +0 and never give −0). Rows are equal when their bits
+ * are. Returns 0, having set nothing, when v->ids is NULL, T = 1, more
+ * than half of the rows are distinct, or work is too small. */
+int sn_rnn_distinct_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
 
 /* The parameter gradients (overwritten) and dx (when not NULL) once the
  * backward time loop has left, for every row, dgx = dL/d(x W_ihᵀ + b_ih) and

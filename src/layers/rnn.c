@@ -43,6 +43,7 @@ static void rnn_forward(const sn_rnn_level *v, int relu) {
     for (int j = 0; j < H; j++) b[j] = v->b_ih->value.data[j] + v->b_hh->value.data[j];
     sn_rnn_level fv = *v; /* with a one-hot x: the projection made step by step */
     if (!sn_rnn_onehot_input(&fv, b, b + H, (size_t)R * 2 * H - H) &&
+        !sn_rnn_distinct_input(&fv, b, b + H, (size_t)R * 2 * H - H) &&
         !sn_onehot_project_bias(v->x, R, I, v->w_ih->value.data, H, b, v->y, b + H,
                                 (size_t)R * 2 * H - H)) {
         sn_sgemm(0, 1, R, H, I, 1.0f, v->x, I, v->w_ih->value.data, I, 0.0f, v->y, H);
