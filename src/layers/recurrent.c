@@ -431,17 +431,24 @@ int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t 
     return 1;
 }
 
-/* A hash of a row's first few values (equal rows are then found by
- * comparing whole rows). */
+/* A hash of a row's bits, in 8 lanes (lane l takes the values l, l + 8,
+ * ...), so the loop vectorizes; equal rows are then found by comparing
+ * whole rows. */
 static uint32_t row_hash(const float *x, int I) {
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < I && i < 8; i++) {
-        uint32_t b;
-        memcpy(&b, &x[i], sizeof b);
-        h = (h ^ b) * 16777619u;
-        h ^= h >> 15;
+    uint32_t h[8], b[8];
+    for (int l = 0; l < 8; l++) h[l] = 2166136261u + (uint32_t)l;
+    int i = 0;
+    for (; i + 8 <= I; i += 8) {
+        memcpy(b, x + i, sizeof b);
+        for (int l = 0; l < 8; l++) h[l] = (h[l] ^ b[l]) * 16777619u;
     }
-    return h;
+    for (int l = 0; i + l < I; l++) {
+        memcpy(&b[l], x + i + l, sizeof b[l]);
+        h[l] = (h[l] ^ b[l]) * 16777619u;
+    }
+    uint32_t r = 0;
+    for (int l = 0; l < 8; l++) r = (r ^ h[l] ^ (h[l] >> 15)) * 2246822519u;
+    return r ^ (r >> 13);
 }
 
 int sn_rnn_distinct_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
