@@ -351,7 +351,9 @@ static void rnn_single_steps(const char *spec, int N, int onehot) {
     int same = memcmp(whole, steps, (size_t)K * R * sizeof(float)) == 0 &&
                memcmp(hT, r->hT, state * sizeof(float)) == 0;
     printf("single steps %s, %d streams%s: %s\n", spec_line(spec), N,
-           onehot == 1 ? ", one-hot" : onehot == 2 ? ", repeated rows" : "",
+           onehot == 1   ? ", one-hot"
+           : onehot == 2 ? ", repeated rows"
+                         : "",
            same ? "bitwise equal" : "DIFFERENT");
     CHECK(same);
     free(x);
