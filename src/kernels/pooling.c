@@ -1,7 +1,10 @@
 /* Max and average pooling over NCHW batches (see conv.h for the window
  * geometry). Every image plane [H, W] of every sample is independent: the
  * N·C planes are cut into contiguous ranges, chunks of sn_parallel, and no
- * value depends on the thread count. */
+ * value depends on the thread count. The 2x2 max pooling that keeps its
+ * window positions works on vectors of up to 16 outputs of a row, or of
+ * two planes' rows when they hold 8 or fewer (the second convolution of a
+ * small image: 5 outputs a row would leave 11 of 16 lanes idle). */
 #include "core/threads.h"
 #include "kernels/pool.h"
 #include "scratchnet.h"
@@ -200,6 +203,90 @@ static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned c
     }
 }
 
+/* The two above for two planes at once, when a row holds at most 8 outputs
+ * (OW <= 8): lanes 0..7 work on plane x, lanes 8..15 on the plane after it
+ * (planes `in` floats apart, outputs `out` apart), with the same operations
+ * lane by lane; split2 of a row pair with the two planes' rows as its two
+ * halves gives each plane's even and odd columns, and the interleaving
+ * permutations give each plane's row of gradients. */
+static void maxpool2_pair_arg(const sn_conv_geom *g, size_t in, size_t out, const float *x,
+                              float *y, unsigned char *arg) {
+    const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
+    const __m512 zero = _mm512_setzero_ps();
+    const int n = g->OW, W = g->W;
+    const __mmask16 row = lanes(2 * n), lo = lanes(n), hi = (__mmask16)(lanes(n) << 8);
+    for (int i = 0; i < g->OH; i++) {
+        const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
+        __m512 t0 = _mm512_maskz_loadu_ps(row, r0), t1 = _mm512_maskz_loadu_ps(row, r0 + in);
+        __m512 u0 = _mm512_maskz_loadu_ps(row, r1), u1 = _mm512_maskz_loadu_ps(row, r1 + in);
+        __m512 a = _mm512_permutex2var_ps(t0, ev, t1), b = _mm512_permutex2var_ps(t0, od, t1);
+        __m512 c = _mm512_permutex2var_ps(u0, ev, u1), d = _mm512_permutex2var_ps(u0, od, u1);
+        __m512 m = _mm512_mask_mov_ps(a, beats(b, a), b);
+        m = _mm512_mask_mov_ps(m, beats(c, m), c);
+        m = _mm512_mask_mov_ps(m, beats(d, m), d);
+        const size_t o = (size_t)i * n;
+        _mm512_mask_storeu_ps(y + o, lo, m);
+        _mm512_mask_storeu_ps(y + out + o - 8, hi, m);
+        __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
+        __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
+        __m512i k = _mm512_mask_mov_epi32(three, e2, two);
+        k = _mm512_mask_mov_epi32(k, e1, one);
+        k = _mm512_maskz_mov_epi32((__mmask16)~e0, k);
+        k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(m, zero, _CMP_GT_OQ), k, four);
+        _mm512_mask_cvtepi32_storeu_epi8(arg + o, lo, k);
+        _mm512_mask_cvtepi32_storeu_epi8(arg + out + o - 8, hi, k);
+    }
+}
+
+static void maxpool2_pair_relu_backward(const sn_conv_geom *g, size_t in, size_t out,
+                                        const unsigned char *arg, const float *dy, float *dx,
+                                        float *dxr) {
+    const __m512i lo_i = _mm512_loadu_si512(lo_idx), hi_i = _mm512_loadu_si512(hi_idx);
+    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
+    const int n = g->OW, W = g->W;
+    const __mmask16 row = lanes(2 * n), lo = lanes(n), hi = (__mmask16)(lanes(n) << 8);
+    for (int i = 0; i < g->OH; i++) {
+        const size_t o = (size_t)i * n;
+        __m128i kb = _mm_maskz_loadu_epi8(lo, arg + o);
+        kb = _mm_mask_loadu_epi8(kb, hi, arg + out + o - 8);
+        __m512i k = _mm512_cvtepu8_epi32(kb);
+        __m512 gr = _mm512_maskz_loadu_ps(lo, dy + o);
+        gr = _mm512_mask_loadu_ps(gr, hi, dy + out + o - 8);
+        __mmask16 pos = _mm512_test_epi32_mask(k, four);
+        __m512i sel = _mm512_and_si512(k, three);
+        __mmask16 e[4];
+        for (int u = 0; u < 4; u++) e[u] = _mm512_cmpeq_epi32_mask(sel, _mm512_set1_epi32(u));
+        __m512 ga = _mm512_maskz_mov_ps(e[0], gr), gb = _mm512_maskz_mov_ps(e[1], gr);
+        __m512 gc = _mm512_maskz_mov_ps(e[2], gr), gd = _mm512_maskz_mov_ps(e[3], gr);
+        const size_t r0 = (size_t)(2 * i) * W, r1 = r0 + W;
+        if (dx) { /* lo_i: plane x's rows, hi_i: the next plane's */
+            _mm512_mask_storeu_ps(dx + r0, row, _mm512_permutex2var_ps(ga, lo_i, gb));
+            _mm512_mask_storeu_ps(dx + in + r0, row, _mm512_permutex2var_ps(ga, hi_i, gb));
+            _mm512_mask_storeu_ps(dx + r1, row, _mm512_permutex2var_ps(gc, lo_i, gd));
+            _mm512_mask_storeu_ps(dx + in + r1, row, _mm512_permutex2var_ps(gc, hi_i, gd));
+        }
+        ga = _mm512_maskz_mov_ps(pos, ga), gb = _mm512_maskz_mov_ps(pos, gb);
+        gc = _mm512_maskz_mov_ps(pos, gc), gd = _mm512_maskz_mov_ps(pos, gd);
+        _mm512_mask_storeu_ps(dxr + r0, row, _mm512_permutex2var_ps(ga, lo_i, gb));
+        _mm512_mask_storeu_ps(dxr + in + r0, row, _mm512_permutex2var_ps(ga, hi_i, gb));
+        _mm512_mask_storeu_ps(dxr + r1, row, _mm512_permutex2var_ps(gc, lo_i, gd));
+        _mm512_mask_storeu_ps(dxr + in + r1, row, _mm512_permutex2var_ps(gc, hi_i, gd));
+        if (W % 2)
+            for (int q = 0; q < 2; q++) {
+                float *z = dxr + q * in;
+                z[r0 + W - 1] = z[r1 + W - 1] = 0.0f;
+                if (dx) dx[q * in + r0 + W - 1] = dx[q * in + r1 + W - 1] = 0.0f;
+            }
+    }
+    if (g->H % 2)
+        for (int q = 0; q < 2; q++) {
+            if (dx) memset(dx + q * in + (size_t)(g->H - 1) * W, 0, sizeof(float) * W);
+            memset(dxr + q * in + (size_t)(g->H - 1) * W, 0, sizeof(float) * W);
+        }
+}
+
 #else
 /* The scalar versions of the two above. */
 static void maxpool2_plane_arg_scalar(const sn_conv_geom *g, const float *x, float *y,
@@ -386,7 +473,20 @@ static void pool_chunk(void *ctx, int c) {
     const sn_conv_geom *g = j->g;
     const size_t in = (size_t)g->H * g->W, out = (size_t)g->OH * g->OW;
     long p1 = (c + 1) * j->per_chunk < j->planes ? (c + 1) * j->per_chunk : j->planes;
-    for (long p = c * j->per_chunk; p < p1; p++) {
+    long p = c * j->per_chunk;
+#if defined(__AVX512F__)
+    /* rows of at most 8 outputs: two planes at a time */
+    if (is_2x2(g) && g->OW <= 8 && (j->kind == MAX_RELU_BWD || (j->kind == MAX_FWD && j->arg))) {
+        for (; p + 2 <= p1; p += 2) {
+            if (j->kind == MAX_FWD)
+                maxpool2_pair_arg(g, in, out, j->x + in * p, j->out + out * p, j->arg + out * p);
+            else
+                maxpool2_pair_relu_backward(g, in, out, j->arg_in + out * p, j->dy + out * p,
+                                            j->out ? j->out + in * p : NULL, j->out2 + in * p);
+        }
+    }
+#endif
+    for (; p < p1; p++) {
         switch (j->kind) {
         case MAX_FWD:
             if (j->arg)
