@@ -265,13 +265,21 @@ sn_status sn_model_layer(const sn_model *m, int i, sn_layer_info *out, sn_error 
 /* Tensor j (0 <= j < ntensors) of layer i: name as in weight files without
  * the layer index ("weight", "bias", "running_mean", "weight_ih_l0"),
  * value, gradient (the last backward pass's; NULL for a buffer) and
- * whether it is a buffer (not trained). Values may be read and written. */
+ * whether it is a buffer (not trained). Values may be read and written:
+ * writes made before the next forward pass are seen by it. A value pointer
+ * kept and written through after a forward pass needs
+ * sn_model_params_changed before the next one (a one-sample evaluation
+ * pass may read a copy of the dense weights, made again only when told). */
 typedef struct sn_param_info {
     const char *name;
     sn_tensor *value, *grad;
     int buffer;
 } sn_param_info;
 sn_status sn_model_param(sn_model *m, int i, int j, sn_param_info *out, sn_error *err);
+/* Tells the model that parameter values may have changed (see
+ * sn_model_param); the library's own writers (optimizer steps, weight and
+ * checkpoint loads, restores) call it themselves. */
+void sn_model_params_changed(sn_model *m);
 
 /* The loss's spec word: "mse", "bce", "bce_logits" or "softmax_xent". */
 const char *sn_model_loss_name(const sn_model *m);

@@ -98,7 +98,8 @@ static void check_chain(int n, const int *dims, unsigned relu_mask, sn_rng *r) {
         for (int i = 0; i < n; i++) {
             const float *xi = i == 0 ? x : (relu_mask >> (i - 1) & 1) ? a[i - 1] : y[i - 1];
             s[i] = (sn_dense_step){
-                dims[i], dims[i + 1], xi, W[i], b[i], y[i], (relu_mask >> i & 1) ? a[i] : NULL};
+                dims[i], dims[i + 1], xi, W[i], b[i], y[i], (relu_mask >> i & 1) ? a[i] : NULL,
+                NULL};
             memset(y[i], 0, sizeof(float) * dims[i + 1]);
             memset(a[i], 0, sizeof(float) * dims[i + 1]);
         }

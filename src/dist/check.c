@@ -68,6 +68,7 @@ sn_status sn_dist_check_weights(const sn_model *m, long step, sn_error *err) {
 }
 
 sn_status sn_dist_bcast_buffers(sn_model *m, sn_error *err) {
+    sn_model_params_changed(m);
     for (int i = 0; i < m->nparams; i++) {
         const sn_param *p = m->params[i];
         if (!p->buffer) continue;

@@ -34,6 +34,8 @@
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
+#include <math.h>
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -132,11 +134,150 @@ static void relu_range(const float *y, float *relu, int j0, int j1) {
     }
 }
 
+/* ---- the transposed copy: inputs that are zero skip their row ---------
+ *
+ * With Wt = Wᵀ ([in, ld] row-major, ld = out rounded up to 16, the padding
+ * zero), y = b + Σ_k x[k] Wt[k, :] is one multiply-add of a whole row per
+ * input, and an input that is zero (+0 or -0) contributes nothing: its row
+ * is not read. After a ReLU about half the inputs are zero (and about half
+ * of a Fashion-MNIST image's pixels), so about half of W is read.
+ *
+ * The sum, per output j: acc = +0; for each k in order with x[k] != 0 (NaN
+ * counts as nonzero), acc = fma(x[k], W[j, k], acc); then y[j] = acc + b[j].
+ * One chain per output, in the order of k, whatever the thread count or
+ * the grouping of outputs. For finite weights it is the same chain over
+ * every k, zero terms included: fma(±0, w, acc) = acc + (±0) = acc for any
+ * acc but -0, and acc, which starts at +0, becomes -0 only when a product
+ * under 2^-150 in magnitude rounds to -0; even then the two chains differ
+ * only in the sign of a zero. A copy is made only of finite weights
+ * (sn_dense_t_build); 0 · inf = NaN must reach y as in the GEMM, so W
+ * holding an infinity or a NaN keeps the dot-product kernel.
+ *
+ * The nonzero inputs of each block of T_BLOCK are gathered first into a
+ * list of indices (compress, no branch per input), so that the loop over
+ * them has no unpredictable branch. Up to T_MAXV vectors of 16 outputs go
+ * in one pass over the list, one accumulator each. */
+#define T_BLOCK 256
+#define T_MAXV  16
+
+/* y[0 : n] = b + Σ x[k] Wt[k, 0 : n] as above, n <= 16·V, Wt's rows ld
+ * floats apart. */
+static inline __attribute__((always_inline)) void t_pass(const int V, int in, const float *x,
+                                                         const float *Wt, size_t ld, const float *b,
+                                                         float *y, int n) {
+    __m512 acc[T_MAXV];
+#pragma GCC unroll 16
+    for (int v = 0; v < V; v++) acc[v] = _mm512_setzero_ps();
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int idx[T_BLOCK + 16];
+    for (int k0 = 0; k0 < in; k0 += T_BLOCK) {
+        int kn = in - k0 < T_BLOCK ? in - k0 : T_BLOCK, nz = 0;
+        for (int k = 0; k < kn; k += 16) {
+            __mmask16 m = kn - k >= 16 ? 0xFFFF : (__mmask16)((1u << (kn - k)) - 1);
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + k0 + k);
+            __mmask16 keep = _mm512_mask_cmp_ps_mask(m, xv, zero, _CMP_NEQ_UQ);
+            __m512i kv = _mm512_add_epi32(_mm512_set1_epi32(k0 + k), iota);
+            _mm512_storeu_si512((void *)(idx + nz), _mm512_maskz_compress_epi32(keep, kv));
+            nz += __builtin_popcount(keep);
+        }
+        for (int i = 0; i < nz; i++) {
+            const int k = idx[i];
+            const __m512 xb = _mm512_set1_ps(x[k]);
+            const float *w = Wt + (size_t)k * ld;
+#pragma GCC unroll 16
+            for (int v = 0; v < V; v++)
+                acc[v] = _mm512_fmadd_ps(xb, _mm512_loadu_ps(w + 16 * v), acc[v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < V; v++) {
+        int left = n - 16 * v;
+        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512 s = acc[v];
+        if (b) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, b + 16 * v));
+        _mm512_mask_storeu_ps(y + 16 * v, m, s);
+    }
+}
+
+#define T_PASS(V)                                                                                  \
+    static void t_pass_##V(int in, const float *x, const float *Wt, size_t ld, const float *b,     \
+                           float *y, int n) {                                                      \
+        t_pass(V, in, x, Wt, ld, b, y, n);                                                         \
+    }
+T_PASS(16)
+T_PASS(8)
+T_PASS(4)
+T_PASS(2)
+T_PASS(1)
+#undef T_PASS
+
+/* Outputs j0 .. j1-1 (j0 a multiple of 16) of a step with its copy, in
+ * passes of 16, 8, 4, 2 or 1 vectors. */
+static void t_rows(const sn_dense_step *s, int j0, int j1) {
+    const size_t ld = (size_t)(s->out + 15) / 16 * 16;
+    for (int j = j0; j < j1;) {
+        int nv = (j1 - j + 15) / 16, V = nv >= 16  ? 16
+                                         : nv >= 8 ? 8
+                                         : nv >= 4 ? 4
+                                         : nv >= 2 ? 2
+                                                   : 1;
+        int n = j1 - j < 16 * V ? j1 - j : 16 * V;
+        const float *b = s->b ? s->b + j : NULL, *Wt = s->Wt + j;
+        switch (V) {
+        case 16:
+            t_pass_16(s->in, s->x, Wt, ld, b, s->y + j, n);
+            break;
+        case 8:
+            t_pass_8(s->in, s->x, Wt, ld, b, s->y + j, n);
+            break;
+        case 4:
+            t_pass_4(s->in, s->x, Wt, ld, b, s->y + j, n);
+            break;
+        case 2:
+            t_pass_2(s->in, s->x, Wt, ld, b, s->y + j, n);
+            break;
+        default:
+            t_pass_1(s->in, s->x, Wt, ld, b, s->y + j, n);
+            break;
+        }
+        j += n;
+    }
+}
+
+#ifndef T_MIN_OUT
+#define T_MIN_OUT 1
+#endif
+size_t sn_dense_t_floats(int in, int out) {
+    if (in <= 0 || out < T_MIN_OUT) return 0;
+    return (size_t)in * (size_t)((out + 15) / 16 * 16);
+}
+
+int sn_dense_t_build(int in, int out, const float *W, float *Wt) {
+    const size_t ld = (size_t)(out + 15) / 16 * 16;
+    int finite = 1;
+    for (int j = 0; j < out; j++) {
+        const float *w = W + (size_t)j * in;
+        for (int k = 0; k < in; k++) {
+            finite &= isfinite(w[k]) != 0;
+            Wt[(size_t)k * ld + j] = w[k];
+        }
+    }
+    for (int k = 0; k < in; k++)
+        for (size_t j = (size_t)out; j < ld; j++) Wt[(size_t)k * ld + j] = 0.0f;
+    return finite;
+}
+
 /* Outputs j0 .. j1-1 of one step, then their ReLU. */
 static void step_rows(const sn_dense_step *s, int j0, int j1) {
     const int in = s->in;
     const float *x = s->x, *b = s->b;
     float *y = s->y;
+    if (s->Wt) {
+        t_rows(s, j0, j1);
+        if (s->relu) relu_range(y, s->relu, j0, j1);
+        return;
+    }
 #define ROWS(R, j) rows_##R(in, x, s->W + (size_t)(j)*in, b ? b + (j) : NULL, y + (j))
     int j = j0;
     for (; j + 8 <= j1; j += 8) ROWS(8, j);
@@ -153,11 +294,12 @@ static void step_rows(const sn_dense_step *s, int j0, int j1) {
     if (s->relu) relu_range(y, s->relu, j0, j1);
 }
 
-/* Part c of `chunks` of a step: near-equal ranges of whole 8-row groups. */
+/* Part c of `chunks` of a step: near-equal ranges of whole 8-row groups,
+ * or of whole 16-output vectors with the copy. */
 static void step_part(const sn_dense_step *s, int c, int chunks) {
-    int groups = (s->out + 7) / 8;
-    int j0 = (int)((long)groups * c / chunks) * 8;
-    int j1 = (int)((long)groups * (c + 1) / chunks) * 8;
+    int g = s->Wt ? 16 : 8, groups = (s->out + g - 1) / g;
+    int j0 = (int)((long)groups * c / chunks) * g;
+    int j1 = (int)((long)groups * (c + 1) / chunks) * g;
     if (j1 > s->out) j1 = s->out;
     step_rows(s, j0, j1);
 }
@@ -223,10 +365,20 @@ void sn_dense_chain_one(int n, const sn_dense_step *s) {
 
 void sn_dense_forward_one(int in, int out, const float *x, const float *W, const float *b,
                           float *y) {
-    sn_dense_step s = {in, out, x, W, b, y, NULL};
+    sn_dense_step s = {in, out, x, W, b, y, NULL, NULL};
     sn_dense_chain_one(1, &s);
 }
 #else
+size_t sn_dense_t_floats(int in, int out) {
+    (void)in, (void)out;
+    return 0; /* the GEMM has no use for a copy */
+}
+
+int sn_dense_t_build(int in, int out, const float *W, float *Wt) {
+    (void)in, (void)out, (void)W, (void)Wt;
+    return 0;
+}
+
 void sn_dense_forward_one(int in, int out, const float *x, const float *W, const float *b,
                           float *y) {
     sn_sgemm(0, 1, 1, out, in, 1.0f, x, in, W, in, 0.0f, y, out);

@@ -55,8 +55,21 @@ typedef struct {
     int in, out;
     const float *x, *W, *b;
     float *y, *relu;
+    /* NULL, or W's transposed copy from sn_dense_t_build (which returned
+     * 1): then inputs that are zero skip their row of it, and y is summed
+     * in another order (see gemv.c), not as sn_dense_forward_one does. */
+    const float *Wt;
 } sn_dense_step;
 void sn_dense_chain_one(int n, const sn_dense_step *s);
+
+/* The floats of a dense layer's transposed copy ([in, out rounded up to
+ * 16]); 0 where the build has no kernel that reads one (no AVX-512). */
+size_t sn_dense_t_floats(int in, int out);
+/* Writes W's transposed copy into Wt (sn_dense_t_floats(in, out) floats).
+ * Returns 1 when every weight is finite, 0 when one is not (an infinity
+ * or a NaN): then the copy must not be used, so that 0 · inf gives NaN as
+ * in the GEMM. */
+int sn_dense_t_build(int in, int out, const float *W, float *Wt);
 
 /* ---- row/column helpers (src/kernels/ops.c) ------------------------------ */
 

@@ -12,29 +12,55 @@
  * [bias=B]`; the default init is He uniform, PyTorch-style bounds. */
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "core/alloc.h"
 #include "layers/layer.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Products under this many multiply-adds run on one thread (as in gemm.c). */
 #define SN_DENSE_MT_MIN (1 << 19)
 
+/* wt: W's transposed copy for one sample in evaluation mode
+ * (sn_dense_t_build), allocated by reserve (NULL where the kernels have no
+ * use for one); made from W at wt_gen, the model's parameter stamp then
+ * (layer.h: params_gen); wt_ok: made, and W was finite. */
 typedef struct dense {
     sn_layer base;
     int in, out;
+    float *wt;
+    unsigned long wt_gen;
+    int wt_made, wt_ok;
 } dense;
 
-/* One sample in evaluation (inference) mode takes a dot-product kernel that
- * reads W in place, row by row; its sums are ordered differently, so the
- * output equals the batched one within rounding. Training always takes the
- * GEMM, whose bits do not depend on the batch size. */
+/* The transposed copy of W, made again first when the model's parameter
+ * stamp moved since it was made; NULL when there is none or W holds a
+ * value that is not finite (then the dot-product kernel runs). */
+static const float *dense_wt(dense *d) {
+    const unsigned long *gen = d->base.params_gen;
+    if (!d->wt || !gen) return NULL;
+    if (!d->wt_made || d->wt_gen != *gen) {
+        d->wt_ok = sn_dense_t_build(d->in, d->out, d->base.params[0].value.data, d->wt);
+        d->wt_gen = *gen;
+        d->wt_made = 1;
+    }
+    return d->wt_ok ? d->wt : NULL;
+}
+
+/* One sample in evaluation (inference) mode takes a kernel for one sample
+ * (src/kernels/gemv.c): with the transposed copy, the rows of the inputs
+ * that are not zero; without, dot products reading W in place, row by row.
+ * Either orders its sums differently, so the output equals the batched
+ * one within rounding. Training always takes the GEMM, whose bits do not
+ * depend on the batch size. */
 static void dense_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int train) {
     dense *d = (dense *)l;
     int N = x->shape[0];
     const sn_tensor *W = &l->params[0].value, *b = &l->params[1].value;
     if (N == 1 && !train) {
-        sn_dense_forward_one(d->in, d->out, x->data, W->data, b->data, y->data);
+        sn_dense_step s = {d->in, d->out, x->data, W->data, b->data, y->data, NULL, dense_wt(d)};
+        sn_dense_chain_one(1, &s);
         return;
     }
     sn_sgemm(0, 1, N, d->out, d->in, 1.0f, x->data, d->in, W->data, d->in, 0.0f, y->data, d->out);
@@ -52,7 +78,7 @@ static const sn_layer_ops dense_ops;
 static int dense_forward_one(sn_layer *l, sn_layer *const *next, int avail, const sn_tensor *act) {
     sn_dense_step s[CHAIN_MAX];
     int n = 0, u = 0; /* steps; layers taken after l */
-    const sn_layer *cur = l;
+    sn_layer *cur = l;
     for (;;) {
         const dense *d = (const dense *)cur;
         sn_dense_step *st = &s[n++];
@@ -62,7 +88,8 @@ static int dense_forward_one(sn_layer *l, sn_layer *const *next, int avail, cons
                               cur->params[0].value.data,
                               cur->params[1].value.data,
                               act[u + 1].data,
-                              NULL};
+                              NULL,
+                              dense_wt((dense *)cur)};
         if (u < avail && strcmp(next[u]->ops->kind, "relu") == 0) {
             st->relu = act[u + 2].data;
             u++;
@@ -216,9 +243,34 @@ static void dense_backward_fused(sn_layer *l, sn_layer *const *next, int k, cons
                  grad[0].data, d->in);
 }
 
+/* The transposed copy's bytes: room for it is taken once, with the
+ * workspace, whatever the batch. */
+static size_t dense_reserve_bytes(const sn_layer *l, int max_batch) {
+    (void)max_batch;
+    const dense *d = (const dense *)l;
+    size_t n = sn_dense_t_floats(d->in, d->out), bytes;
+    return sn_mul_ok(n, sizeof(float), &bytes) ? bytes : SIZE_MAX;
+}
+
+static sn_status dense_reserve(sn_layer *l, int max_batch, sn_error *err) {
+    (void)max_batch;
+    dense *d = (dense *)l;
+    size_t n = sn_dense_t_floats(d->in, d->out);
+    if (d->wt || n == 0) return SN_OK;
+    d->wt = sn_alloc(n, sizeof(float));
+    if (!d->wt) return sn_fail(err, SN_ERR_NOMEM, "dense: out of memory for W's transposed copy");
+    d->wt_made = 0;
+    return SN_OK;
+}
+
+static void dense_free(sn_layer *l) {
+    sn_free(((dense *)l)->wt);
+}
+
 static const sn_layer_ops dense_ops = {.kind = "dense",
                                        .forward = dense_forward,
                                        .backward = dense_backward,
+                                       .free = dense_free,
                                        .fuse = dense_fuse,
                                        .forward_fused = dense_forward_fused,
                                        .backward_fused = dense_backward_fused,
@@ -241,6 +293,8 @@ sn_status sn_dense_create(sn_layer_args *a, sn_layer **out, sn_error *err) {
     if (!d) return sn_fail(err, SN_ERR_NOMEM, "dense: out of memory");
     d->in = (int)in;
     d->out = units;
+    d->base.reserve = dense_reserve;
+    d->base.reserve_bytes = dense_reserve_bytes;
     d->base.out_ndim = 1;
     d->base.out_shape[0] = units;
     int wshape[2] = {units, d->in};

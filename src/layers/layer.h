@@ -122,6 +122,12 @@ struct sn_layer {
     sn_param params[SN_MAX_PARAMS];
     char desc[96]; /* e.g. "dense 784->128 init=he_uniform" */
     int seq_len;   /* T of the layers that carry state (sn_layer_ops) */
+    /* The model's parameter stamp (sn_model params_gen): it moves whenever
+     * any parameter value may have changed, so that a layer keeping a copy
+     * derived from its weights (dense: a transposed one) knows when to make
+     * it again. Set when the layer is added to a model; NULL outside one
+     * (then no such copy may be used). */
+    const unsigned long *params_gen;
 };
 
 /* ---- spec-line arguments --------------------------------------------------- */

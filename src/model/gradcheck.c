@@ -90,11 +90,15 @@ static double rel_err(double a, double num, double floor) {
  * float32); *kink: whether the one-sided slopes disagree as at a kink. */
 static double numeric(gc *g, float *v, int first, float h, int *kink) {
     float keep = *v;
+    /* v may be a weight: the parameter stamp moves with each value */
     *v = keep + h;
+    sn_model_params_changed(g->m);
     double hu = (double)*v - keep, up = loss_from(g, first, 0);
     *v = keep - h;
+    sn_model_params_changed(g->m);
     double hd = keep - (double)*v, down = loss_from(g, first, 0);
     *v = keep;
+    sn_model_params_changed(g->m);
     if (hu == 0 || hd == 0) { /* |v| so large that v ± h rounds to v */
         *kink = 0;
         return 0;
@@ -134,7 +138,10 @@ static size_t buffers(sn_model *m, float *keep, int save) {
         sn_tensor *t = &m->params[i]->value;
         if (!m->params[i]->buffer) continue;
         if (keep && save) memcpy(keep + k, t->data, t->size * sizeof(float));
-        if (keep && !save) memcpy(t->data, keep + k, t->size * sizeof(float));
+        if (keep && !save) {
+            memcpy(t->data, keep + k, t->size * sizeof(float));
+            sn_model_params_changed(m);
+        }
         k += t->size;
     }
     return k;

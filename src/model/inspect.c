@@ -36,7 +36,12 @@ sn_status sn_model_param(sn_model *m, int i, int j, sn_param_info *out, sn_error
                        l->nparams, j + 1);
     sn_param *p = &l->params[j];
     *out = (sn_param_info){p->name, &p->value, p->buffer ? NULL : &p->grad, p->buffer};
+    sn_model_params_changed(m); /* the caller may write the values */
     return SN_OK;
+}
+
+void sn_model_params_changed(sn_model *m) {
+    m->params_gen++;
 }
 
 const char *sn_model_loss_name(const sn_model *m) {

@@ -218,6 +218,7 @@ sn_status sn_model_forward(sn_model *m, const float *x, int n, int train, sn_err
     sn_status s = check_rows(m, n, err);
     if (s != SN_OK) return s;
     m->batch = n;
+    if (train) sn_model_params_changed(m); /* a training step's writes follow */
     sn_tensor in = batch_view(&m->act[0], n);
     if (x != in.data) memcpy(in.data, x, in.size * sizeof(float));
     sn_preprocess_apply(m->pre, in.data, n);

@@ -40,6 +40,10 @@ struct sn_model {
     /* All parameters of all layers in order. */
     int nparams;
     sn_param *params[SN_MAX_LAYERS * SN_MAX_PARAMS];
+    /* The parameter stamp: every path that writes or may write parameter
+     * values moves it (sn_model_params_changed), before the next forward
+     * pass; the layers see it through their params_gen. */
+    unsigned long params_gen;
 };
 
 /* Adds one layer from a spec line's words ("dense", "128", "init=he") after

@@ -63,6 +63,7 @@ static int is_batch_counter(const char *name) {
  * other dtypes than F32 (only sn_st_load_any gives them) are refused by name,
  * unless they are BatchNorm counters, which are ignored. */
 static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
+    sn_model_params_changed(m); /* values are written below, even when a later tensor fails */
     int matched = 0, ignored = 0;
     for (int k = 0; k < f->n; k++) {
         const sn_st_entry *e = &f->entries[k];

@@ -154,6 +154,7 @@ sn_status sn_model_add_words(sn_model *m, int nwords, char **words, sn_error *er
         sn_layer_free(l);
         return sn_fail(err, SN_ERR_FORMAT, "%s: no parameters to apply l1/l2 to", words[0]);
     }
+    l->params_gen = &m->params_gen;
     m->layers[m->nlayers++] = l;
     for (int i = 0; i < l->nparams; i++) m->params[m->nparams++] = &l->params[i];
     return SN_OK;

@@ -95,6 +95,7 @@ sn_status sn_optimizer_new(sn_model *m, const sn_train_config *c, sn_optimizer *
     o->cfg = *c;
     o->lr = c->lr;
     o->nstate = state_kinds(c, o->kind, o->state_names);
+    o->params_gen = &m->params_gen;
     int n = m->nparams ? m->nparams : 1;
     o->params = sn_alloc((size_t)n, sizeof *o->params);
     s = o->params ? SN_OK : sn_fail(err, SN_ERR_NOMEM, "optimizer: out of memory");
@@ -233,6 +234,7 @@ void sn_optimizer_step(sn_optimizer *o) {
     sn_train_config nowd = o->cfg; /* for tensors without weight decay (biases, norms) */
     nowd.weight_decay = 0.0f;
     step_job j = {o, sn_optimizer_lr(o), o->step + 1, &nowd, sn_get_threads(), 0};
+    ++*o->params_gen;
     size_t total = 0, blocks = 0;
     for (int i = 0; i < o->nparams; i++) {
         total += o->params[i]->value.size;

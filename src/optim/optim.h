@@ -29,8 +29,9 @@ struct sn_optimizer {
     float lr;  /* base learning rate (the schedule's), before the 1/t decay */
     long step; /* updates done so far */
     int nparams;
-    sn_param **params; /* the model's trained parameters (buffers excluded) */
-    int nstate;        /* state tensors per parameter */
+    sn_param **params;         /* the model's trained parameters (buffers excluded) */
+    unsigned long *params_gen; /* the model's parameter stamp: each step moves it */
+    int nstate;                /* state tensors per parameter */
     const char *state_names[SN_OPT_MAX_STATE];
     sn_tensor *state[SN_OPT_MAX_STATE]; /* state[k][i]: kind k of parameter i */
 };

@@ -711,6 +711,7 @@ sn_status sn_ckpt_load(const char *path, sn_model *m, sn_optimizer *opt, sn_sche
                        sn_ckpt *k, sn_tensor *best, sn_error *err) {
     sn_st_file f;
     sn_status s = sn_st_load(path, &f, err);
+    sn_model_params_changed(m); /* load writes the weights */
     if (s == SN_OK) s = load(path, &f, m, opt, sched, k, best, err);
     sn_st_free(&f);
     return s;

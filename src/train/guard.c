@@ -104,6 +104,7 @@ static void block_sums(sn_guard *g) {
 
 /* Copies the buffers into s (restore = 0) or back (restore = 1). */
 static void buffers_copy(sn_guard *g, float *s, int restore) {
+    if (restore) sn_model_params_changed(g->m);
     for (int i = 0; s && i < g->m->nparams; i++) {
         sn_tensor *v = &g->m->params[i]->value;
         if (!g->m->params[i]->buffer) continue;

@@ -136,6 +136,7 @@ static sn_status check_monitor(const loop *L, const char *what, const char *name
 
 /* Copies every parameter into (restore = 0) or out of the snapshot. */
 static void snapshot_copy(loop *L, int restore) {
+    if (restore) sn_model_params_changed(L->m);
     for (int i = 0; i < L->m->nparams; i++) {
         sn_tensor *w = &L->m->params[i]->value;
         if (restore)
