@@ -1,9 +1,16 @@
 /* One sample through a dense layer (src/kernels/gemv.c): the dot-product
  * kernel against a double-precision reference; its output does not depend
- * on the thread count nor on how rows are grouped; a model's batch-1
- * evaluation forward equals its batched one within rounding, at 1 and 2
- * threads, and allocates nothing; a batch-1 training forward keeps the
- * GEMM's exact bits. */
+ * on the thread count nor on how rows are grouped; the transposed-copy
+ * kernel, which skips zero inputs, gives the bits of its documented sum
+ * (one fused multiply-add chain per output, k in order, zero terms
+ * included) at 1 to 3 threads; a model's batch-1 evaluation forward equals
+ * its batched one within rounding, at 1 and 2 threads, on inputs with
+ * zeros, negative zeros and all zeros, and allocates nothing; a batch-1
+ * training forward keeps the GEMM's exact bits; the transposed copy is
+ * never stale: after an optimizer step, a write through sn_model_param,
+ * a write through a kept pointer announced with sn_model_params_changed,
+ * and a weight load, the next batch-1 pass matches the batched one; a
+ * weight that is not finite reaches the output as in the GEMM. */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "check.h"
 #include "kernels/kernels.h"
@@ -13,12 +20,22 @@
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc_count.h"
 
 static float *random_floats(sn_rng *r, size_t n) {
     float *p = malloc(sizeof(float) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) p[i] = 2.0f * sn_rng_uniform(r) - 1.0f;
+    return p;
+}
+
+/* n inputs of which about `zeros` (a fraction) are 0, a quarter of those
+ * -0; the others uniform in [-1, 1]. */
+static float *sparse_floats(sn_rng *r, size_t n, double zeros) {
+    float *p = random_floats(r, n);
+    for (size_t i = 0; i < n; i++)
+        if (sn_rng_uniform(r) < zeros) p[i] = sn_rng_uniform(r) < 0.25 ? -0.0f : 0.0f;
     return p;
 }
 
@@ -65,6 +82,48 @@ static void check_kernel(int in, int out, sn_rng *r) {
         CHECK(memcmp(y1, yj, sizeof(float) * out) == 0);
     }
     free(W), free(x), free(b), free(y1), free(y2), free(yn), free(yj);
+}
+
+/* The transposed-copy kernel on one step: y[j] = fma(x[k], W[j, k], ...)
+ * over every k in order from +0, then + b[j] (gemv.c), bit for bit, at 1,
+ * 2 and 3 threads, for inputs with a fraction `zeros` of zeros; an
+ * all-zero input gives b exactly. */
+static void check_t_kernel(int in, int out, double zeros, sn_rng *r) {
+    size_t nt = sn_dense_t_floats(in, out);
+    if (nt == 0) return; /* no such kernel in this build */
+    float *W = random_floats(r, (size_t)in * out), *b = random_floats(r, (size_t)out);
+    float *x = sparse_floats(r, (size_t)in, zeros), *z = calloc((size_t)in, sizeof(float));
+    float *Wt = malloc(sizeof(float) * nt), *want = malloc(sizeof(float) * out);
+    float *y = malloc(sizeof(float) * out), *relu = malloc(sizeof(float) * out);
+    CHECK(sn_dense_t_build(in, out, W, Wt) == 1);
+    for (int j = 0; j < out; j++) {
+        float acc = 0.0f;
+        for (int k = 0; k < in; k++) acc = fmaf(x[k], W[(size_t)j * in + k], acc);
+        want[j] = acc + b[j];
+    }
+    int bad = 0, bad_relu = 0, bad_zero = 0;
+    for (int t = 1; t <= 3; t++) {
+        sn_set_threads(t);
+        /* in a chain of two, so that the step is split among the threads */
+        sn_dense_step s[2] = {{in, out, x, W, b, y, relu, Wt}, {in, out, x, W, b, y, relu, Wt}};
+        memset(y, 0xff, sizeof(float) * out);
+        sn_dense_chain_one(2, s);
+        bad += memcmp(y, want, sizeof(float) * out) != 0;
+        for (int j = 0; j < out; j++) bad_relu += relu[j] != (want[j] < 0 ? 0.0f : want[j]);
+        s[0].x = s[1].x = z;
+        sn_dense_chain_one(1, s);
+        bad_zero += memcmp(y, b, sizeof(float) * out) != 0;
+    }
+    if (bad || bad_relu || bad_zero)
+        fprintf(stderr, "transposed dense %d -> %d (%.0f%% zeros): %d %d %d runs differ\n", in, out,
+                100 * zeros, bad, bad_relu, bad_zero);
+    CHECK(bad == 0 && bad_relu == 0 && bad_zero == 0);
+    /* a weight that is not finite: the copy refuses it */
+    W[(size_t)in * out / 2] = INFINITY;
+    CHECK(sn_dense_t_build(in, out, W, Wt) == 0);
+    W[(size_t)in * out / 2] = NAN;
+    CHECK(sn_dense_t_build(in, out, W, Wt) == 0);
+    free(W), free(b), free(x), free(z), free(Wt), free(want), free(y), free(relu);
 }
 
 /* A chain of dense steps (sn_dense_chain_one), each with or without a ReLU,
@@ -159,8 +218,10 @@ static void check_model_acts(const char *name, const char *spec) {
 }
 
 /* A model's outputs for `n` samples: batched (evaluation mode), then one
- * sample at a time at 1 and 2 threads, then one at a time in training mode. */
-static void check_model(const char *name, const char *spec, int n) {
+ * sample at a time at 1 and 2 threads, then one at a time in training mode.
+ * With zeros > 0, that fraction of the inputs is 0 or -0 and the last
+ * sample is all zeros. */
+static void check_model(const char *name, const char *spec, int n, double zeros) {
     sn_model *m = NULL;
     sn_error err = {0};
     CHECK(sn_model_from_spec(spec, "gemv", 7, &m, &err) == SN_OK);
@@ -169,7 +230,9 @@ static void check_model(const char *name, const char *spec, int n) {
     int in = sn_model_input_size(m), K = sn_model_output_size(m);
     sn_rng r;
     sn_rng_seed(&r, 11, 1);
-    float *x = random_floats(&r, (size_t)n * in);
+    float *x =
+        zeros > 0 ? sparse_floats(&r, (size_t)n * in, zeros) : random_floats(&r, (size_t)n * in);
+    if (zeros > 0) memset(x + (size_t)(n - 1) * in, 0, sizeof(float) * in);
     float *batched = malloc(sizeof(float) * n * K), *train = malloc(sizeof(float) * n * K);
     float *one[2] = {malloc(sizeof(float) * n * K), malloc(sizeof(float) * n * K)};
     sn_set_threads(2);
@@ -214,6 +277,100 @@ static void check_model(const char *name, const char *spec, int n) {
     sn_model_free(m);
 }
 
+/* The batch-1 output of x against the batched pass's (x twice, row 0),
+ * within rounding; returns the number of outputs off. */
+static int one_vs_batched(sn_model *m, const float *x, float *one) {
+    sn_error err = {0};
+    int in = (int)sn_model_input_size(m), K = sn_model_output_size(m), far = 0;
+    float *xx = malloc(sizeof(float) * 2 * in);
+    memcpy(xx, x, sizeof(float) * in), memcpy(xx + in, x, sizeof(float) * in);
+    CHECK(sn_model_forward(m, x, 1, 0, &err) == SN_OK);
+    memcpy(one, sn_model_output(m)->data, sizeof(float) * K);
+    CHECK(sn_model_forward(m, xx, 2, 0, &err) == SN_OK);
+    const float *b = sn_model_output(m)->data;
+    for (int i = 0; i < K; i++) {
+        if (isnan(b[i]) || isnan(one[i]))
+            far += isnan(b[i]) != isnan(one[i]);
+        else
+            far += !(fabs(one[i] - b[i]) <= 1e-5 * (1.0 + fabs(b[i])));
+    }
+    free(xx);
+    return far;
+}
+
+/* The transposed copy is never stale: between two batch-1 passes the
+ * weights change by each library path below; the second pass matches the
+ * batched forward (and differs from the first). */
+static void check_stale(int threads) {
+    static const char spec[] = "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\n"
+                               "dense 10\nloss softmax_xent\n[train]\noptimizer sgd lr=0.5\n";
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(spec, "stale", 3, &m, &err) == SN_OK);
+    if (!m) return;
+    sn_set_threads(threads);
+    CHECK(sn_model_reserve(m, 2, &err) == SN_OK);
+    int in = (int)sn_model_input_size(m), K = sn_model_output_size(m);
+    sn_rng r;
+    sn_rng_seed(&r, 21, 1);
+    float *x = sparse_floats(&r, (size_t)2 * in, 0.5);
+    float before[16], after[16];
+    int labels[2] = {3, 7};
+
+    /* an optimizer step after the copy was made from this training step's
+     * forward pass: only the step's own stamp tells */
+    sn_optimizer *o = NULL;
+    CHECK(sn_optimizer_new(m, sn_model_config(m), &o, &err) == SN_OK);
+    double loss;
+    CHECK(sn_model_forward(m, x, 2, 1, &err) == SN_OK);
+    CHECK(sn_model_backward(m, labels, NULL, &loss, &err) == SN_OK);
+    CHECK(one_vs_batched(m, x, before) == 0);
+    sn_optimizer_step(o);
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) != 0);
+
+    /* a write through sn_model_param */
+    sn_param_info p;
+    memcpy(before, after, sizeof before);
+    CHECK(sn_model_param(m, 1, 0, &p, &err) == SN_OK);
+    for (size_t i = 0; i < p.value->size; i++) p.value->data[i] *= -1.5f;
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) != 0);
+
+    /* a write through the kept pointer, announced */
+    memcpy(before, after, sizeof before);
+    for (size_t i = 0; i < p.value->size; i++) p.value->data[i] *= 0.5f;
+    sn_model_params_changed(m);
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) != 0);
+
+    /* a weight load brings the saved weights back */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_gemv_%ld.safetensors", (long)getpid());
+    CHECK(sn_model_save(m, path, &err) == SN_OK);
+    memcpy(before, after, sizeof before);
+    CHECK(sn_model_param(m, 3, 0, &p, &err) == SN_OK);
+    for (size_t i = 0; i < p.value->size; i++) p.value->data[i] += 0.25f;
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) != 0);
+    CHECK(sn_model_load_weights(m, path, &err) == SN_OK);
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) == 0);
+    remove(path);
+
+    /* an infinity times an input that is 0: NaN, as in the batched pass */
+    int k0 = 0;
+    while (k0 < in && x[k0] != 0) k0++;
+    CHECK(k0 < in);
+    CHECK(sn_model_param(m, 1, 0, &p, &err) == SN_OK);
+    p.value->data[(size_t)5 * in + k0] = INFINITY; /* unit 5's weight of input k0 */
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(isnan(after[0]));
+    sn_optimizer_free(o);
+    free(x);
+    sn_model_free(m);
+}
+
 int main(void) {
 #ifndef SN_NO_INTERPOSE
     alloc_count_init();
@@ -225,6 +382,11 @@ int main(void) {
                                    {31, 23}, {784, 256}, {256, 128}, {128, 10}, {1600, 128}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_kernel(sizes[i][0], sizes[i][1], &r);
+    static const int tsizes[][2] = {{1, 1},     {1, 17},    {17, 1},    {17, 33},   {16, 16},
+                                    {100, 10},  {33, 300},  {256, 128}, {784, 256}, {1000, 70},
+                                    {300, 260}, {784, 300}, {1600, 128}};
+    for (size_t i = 0; i < sizeof tsizes / sizeof tsizes[0]; i++)
+        for (int z = 0; z <= 2; z++) check_t_kernel(tsizes[i][0], tsizes[i][1], z * 0.45, &r);
     {
         static const int d1[] = {784, 256, 128, 10}, d2[] = {1600, 128, 10}, d3[] = {300, 70},
                          d4[] = {33, 200, 300, 5, 40, 9}, d5[] = {0, 20, 100},
@@ -244,14 +406,23 @@ int main(void) {
                      "dense 200\nrelu\ndense 3\nloss softmax_xent\n");
     check_model_acts("cnn", "input 1x12x12\nconv2d 8 3\nrelu\nflatten\ndense 300\nrelu\ndense 10\n"
                             "relu\nloss mse\n");
-    check_model("17-100-1", "input 17\ndense 100 bias=0.1\nrelu\ndense 1\nloss mse\n", 9);
+    check_model("17-100-1", "input 17\ndense 100 bias=0.1\nrelu\ndense 1\nloss mse\n", 9, 0);
     check_model("1-17-100-3",
                 "input 1\ndense 17 bias=-0.2\ntanh\ndense 100\nrelu\ndense 3\n"
                 "loss softmax_xent\n",
-                6);
+                6, 0);
     check_model("784-256-128-10",
                 "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\ndense 10\n"
                 "loss softmax_xent\n",
-                5);
+                5, 0);
+    check_model("784-256-128-10 sparse",
+                "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\ndense 10\n"
+                "loss softmax_xent\n",
+                60, 0.5);
+    check_model("300-64-200-3 sparse",
+                "input 300\ndense 64 bias=-0.1\nrelu\ndense 200\ntanh\ndense 3\nloss mse\n", 30,
+                0.7);
+    check_stale(1);
+    check_stale(2);
     return check_report();
 }
