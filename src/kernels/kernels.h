@@ -45,10 +45,12 @@ void sn_dense_forward_one(int in, int out, const float *x, const float *W, const
                           float *y);
 
 /* A chain of dense layers on one sample, each optionally followed by a
- * ReLU: for each step in order, y = W x + b as sn_dense_forward_one computes
- * it (the same bits), and where relu is not NULL, relu[j] = y[j] < 0 ? 0 :
- * y[j] (the relu layer's formula) by the thread that made y[j]. A step's x is usually
- * the y or relu of the step before. The threads share the large steps, all
+ * ReLU: for each step in order, y = W x + b as sn_dense_forward_one
+ * computes it (the same bits) or, for a step with its transposed copy Wt,
+ * by the kernel that skips zero inputs (gemv.c), and where relu is not
+ * NULL, relu[j] = y[j] < 0 ? 0 : y[j] (the relu layer's formula) by the
+ * thread that made y[j]. A step's x is usually the y or relu of the step
+ * before. The threads share the large steps, all
  * in one hand-off to the team with a barrier between steps
  * (sn_parallel_phases); allocates nothing. */
 typedef struct {
