@@ -9,13 +9,15 @@
  * training forward keeps the GEMM's exact bits; the transposed copy is
  * never stale: after an optimizer step, a write through sn_model_param,
  * a write through a kept pointer announced with sn_model_params_changed,
- * and a weight load, the next batch-1 pass matches the batched one; a
- * weight that is not finite reaches the output as in the GEMM. */
+ * a weight load and a checkpoint's resume, the next batch-1 pass matches
+ * the batched one; a weight that is not finite reaches the output as in
+ * the GEMM. */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "check.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "scratchnet.h"
+#include "train/checkpoint.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -356,6 +358,26 @@ static void check_stale(int threads) {
     CHECK(sn_model_load_weights(m, path, &err) == SN_OK);
     CHECK(one_vs_batched(m, x, after) == 0);
     CHECK(memcmp(before, after, sizeof(float) * K) == 0);
+    remove(path);
+
+    /* so does a checkpoint's resume */
+    sn_schedule sc;
+    CHECK(sn_schedule_init(&sc, &m->cfg, 5, &err) == SN_OK);
+    sn_ckpt k = {.trainer = "table", .epoch = 1, .nbatches = 5, .samples = 2};
+    sn_checkpoint_options co;
+    memset(&co, 0, sizeof co);
+    snprintf(path, sizeof path, "/tmp/test_gemv_%ld.ckpt", (long)getpid());
+    co.path = path;
+    CHECK(sn_ckpt_save(&co, m, o, &sc, &k, NULL, &err) == SN_OK);
+    CHECK(sn_model_param(m, 5, 0, &p, &err) == SN_OK);
+    for (size_t i = 0; i < p.value->size; i++) p.value->data[i] -= 0.5f;
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) != 0);
+    sn_ckpt k2 = {.trainer = "table", .nbatches = 5, .samples = 2};
+    CHECK(sn_ckpt_load(path, m, o, &sc, &k2, NULL, &err) == SN_OK);
+    CHECK(one_vs_batched(m, x, after) == 0);
+    CHECK(memcmp(before, after, sizeof(float) * K) == 0);
+    sn_ckpt_free(&k2);
     remove(path);
 
     /* an infinity times an input that is 0: NaN, as in the batched pass */

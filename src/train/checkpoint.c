@@ -670,6 +670,7 @@ static void apply(const saved *v, sn_model *m, sn_optimizer *opt, sn_schedule *s
 
 static sn_status load(const char *path, const sn_st_file *f, sn_model *m, sn_optimizer *opt,
                       sn_schedule *sched, sn_ckpt *k, sn_tensor *best, sn_error *err) {
+    sn_model_params_changed(m); /* the weights are written below */
     saved *v = sn_alloc(1, sizeof *v);
     if (!v) return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
     v->c.trainer = k->trainer;
@@ -711,7 +712,6 @@ sn_status sn_ckpt_load(const char *path, sn_model *m, sn_optimizer *opt, sn_sche
                        sn_ckpt *k, sn_tensor *best, sn_error *err) {
     sn_st_file f;
     sn_status s = sn_st_load(path, &f, err);
-    sn_model_params_changed(m); /* load writes the weights */
     if (s == SN_OK) s = load(path, &f, m, opt, sched, k, best, err);
     sn_st_free(&f);
     return s;
