@@ -91,6 +91,39 @@ static inline __mmask16 same_v(__m512 v, __m512 m) {
            (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q));
 }
 
+/* The maxima of the windows a..d (as window_max, into *max) and their
+ * positions for arg (pool.h): the first of a..d equal to the maximum (NaN
+ * equal to NaN), + 4 where the maximum is > 0. A NaN anywhere in a window
+ * makes its maximum NaN; without one, a value replaces the running maximum
+ * only when greater, so no earlier value equals the final maximum and the
+ * position is the last replacement's. Vectors with a NaN maximum compare
+ * every value with it instead. */
+static inline __m512i max_arg(__m512 a, __m512 b, __m512 c, __m512 d, __m512 *max) {
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i three = _mm512_set1_epi32(3);
+    __mmask16 s1 = beats(b, a);
+    __m512 m = _mm512_mask_mov_ps(a, s1, b);
+    __mmask16 s2 = beats(c, m);
+    m = _mm512_mask_mov_ps(m, s2, c);
+    __mmask16 s3 = beats(d, m);
+    m = _mm512_mask_mov_ps(m, s3, d);
+    __m512i k;
+    if (_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q) == 0) {
+        k = _mm512_maskz_mov_epi32(s1, one);
+        k = _mm512_mask_mov_epi32(k, s2, two);
+        k = _mm512_mask_mov_epi32(k, s3, three);
+    } else {
+        __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
+        __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
+        k = _mm512_mask_mov_epi32(three, e2, two);
+        k = _mm512_mask_mov_epi32(k, e1, one);
+        k = _mm512_maskz_mov_epi32((__mmask16)~e0, k);
+    }
+    *max = m;
+    return _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), k,
+                                 _mm512_set1_epi32(4));
+}
+
 static void maxpool2_plane(const sn_conv_geom *g, const float *x, float *y) {
     for (int i = 0; i < g->OH; i++) {
         const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
@@ -137,22 +170,15 @@ static void maxpool2_plane_backward(const sn_conv_geom *g, const float *x, const
  * maxpool2_plane_backward picks, + 4 where the maximum is > 0. */
 static void maxpool2_plane_arg(const sn_conv_geom *g, const float *x, float *y,
                                unsigned char *arg) {
-    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
-    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
-    const __m512 zero = _mm512_setzero_ps();
     for (int i = 0; i < g->OH; i++) {
         const float *r0 = x + (size_t)(2 * i) * g->W, *r1 = r0 + g->W;
         for (int j = 0; j < g->OW; j += 16) {
             int n = g->OW - j < 16 ? g->OW - j : 16;
-            __m512 a, b, c, d;
-            __m512 m = window_max(r0 + 2 * j, r1 + 2 * j, n, &a, &b, &c, &d);
+            __m512 a, b, c, d, m;
+            split2(r0 + 2 * j, n, &a, &b);
+            split2(r1 + 2 * j, n, &c, &d);
+            __m512i k = max_arg(a, b, c, d, &m);
             _mm512_mask_storeu_ps(y + (size_t)i * g->OW + j, lanes(n), m);
-            __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
-            __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
-            __m512i k = _mm512_mask_mov_epi32(three, e2, two);
-            k = _mm512_mask_mov_epi32(k, e1, one);
-            k = _mm512_maskz_mov_epi32((__mmask16)~e0, k);
-            k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(m, zero, _CMP_GT_OQ), k, four);
             _mm512_mask_cvtepi32_storeu_epi8(arg + (size_t)i * g->OW + j, lanes(n), k);
         }
     }
@@ -212,9 +238,6 @@ static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned c
 static void maxpool2_pair_arg(const sn_conv_geom *g, size_t in, size_t out, const float *x,
                               float *y, unsigned char *arg) {
     const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);
-    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
-    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
-    const __m512 zero = _mm512_setzero_ps();
     const int n = g->OW, W = g->W;
     const __mmask16 row = lanes(2 * n), lo = lanes(n), hi = (__mmask16)(lanes(n) << 8);
     for (int i = 0; i < g->OH; i++) {
@@ -223,18 +246,11 @@ static void maxpool2_pair_arg(const sn_conv_geom *g, size_t in, size_t out, cons
         __m512 u0 = _mm512_maskz_loadu_ps(row, r1), u1 = _mm512_maskz_loadu_ps(row, r1 + in);
         __m512 a = _mm512_permutex2var_ps(t0, ev, t1), b = _mm512_permutex2var_ps(t0, od, t1);
         __m512 c = _mm512_permutex2var_ps(u0, ev, u1), d = _mm512_permutex2var_ps(u0, od, u1);
-        __m512 m = _mm512_mask_mov_ps(a, beats(b, a), b);
-        m = _mm512_mask_mov_ps(m, beats(c, m), c);
-        m = _mm512_mask_mov_ps(m, beats(d, m), d);
+        __m512 m;
+        __m512i k = max_arg(a, b, c, d, &m);
         const size_t o = (size_t)i * n;
         _mm512_mask_storeu_ps(y + o, lo, m);
         _mm512_mask_storeu_ps(y + out + o - 8, hi, m);
-        __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
-        __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
-        __m512i k = _mm512_mask_mov_epi32(three, e2, two);
-        k = _mm512_mask_mov_epi32(k, e1, one);
-        k = _mm512_maskz_mov_epi32((__mmask16)~e0, k);
-        k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(m, zero, _CMP_GT_OQ), k, four);
         _mm512_mask_cvtepi32_storeu_epi8(arg + o, lo, k);
         _mm512_mask_cvtepi32_storeu_epi8(arg + out + o - 8, hi, k);
     }
