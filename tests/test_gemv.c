@@ -89,7 +89,8 @@ static void check_kernel(int in, int out, sn_rng *r) {
 /* The transposed-copy kernel on one step: y[j] = fma(x[k], W[j, k], ...)
  * over every k in order from +0, then + b[j] (gemv.c), bit for bit, at 1,
  * 2 and 3 threads, for inputs with a fraction `zeros` of zeros; an
- * all-zero input gives b exactly. */
+ * all-zero input gives b exactly. The last sizes are split among the
+ * threads, by whole panels or by vectors. */
 static void check_t_kernel(int in, int out, double zeros, sn_rng *r) {
     size_t nt = sn_dense_t_floats(in, out);
     if (nt == 0) return; /* no such kernel in this build */
@@ -404,9 +405,9 @@ int main(void) {
                                    {31, 23}, {784, 256}, {256, 128}, {128, 10}, {1600, 128}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_kernel(sizes[i][0], sizes[i][1], &r);
-    static const int tsizes[][2] = {{1, 1},     {1, 17},    {17, 1},    {17, 33},   {16, 16},
-                                    {100, 10},  {33, 300},  {256, 128}, {784, 256}, {1000, 70},
-                                    {300, 260}, {784, 300}, {1600, 128}};
+    static const int tsizes[][2] = {{1, 1},     {1, 17},    {17, 1},     {17, 33},    {16, 16},
+                                    {100, 10},  {33, 300},  {256, 128},  {784, 256},  {1000, 70},
+                                    {300, 260}, {784, 300}, {1600, 128}, {1024, 600}, {2048, 300}};
     for (size_t i = 0; i < sizeof tsizes / sizeof tsizes[0]; i++)
         for (int z = 0; z <= 2; z++) check_t_kernel(tsizes[i][0], tsizes[i][1], z * 0.45, &r);
     {

@@ -23,8 +23,9 @@
  * A chain of layers (sn_dense_chain_one: a model's dense layers, each
  * followed or not by a ReLU) runs as one job of the team: when the chain
  * holds at least SN_GEMV_MT_MIN weights, its layers of SN_GEMV_SPLIT_MIN
- * weights or more have their outputs split into near-equal ranges of whole
- * 8-row groups (16-output vectors with the copy), one per thread, and the
+ * weights or more (with the copy, an eighth counted: SN_GEMV_T_SCALE) have
+ * their outputs split into near-equal ranges of whole 8-row groups (with
+ * the copy, of panels or 16-output vectors), one per thread, and the
  * layers up to the last split one are the phases of one sn_parallel_phases
  * call (src/core/threads.h): a single hand-off, then a barrier between
  * layers instead of a hand-off each (a plain sn_parallel job when only the
@@ -68,6 +69,16 @@
  * slower (6.8 us against 6.6 us, fastest tenth, quiet moments). */
 #ifndef SN_GEMV_SPLIT_MIN
 #define SN_GEMV_SPLIT_MIN (1 << 16)
+#endif
+/* A step with the transposed copy counts for an eighth of its weights in
+ * the two thresholds above, so the MLP's 784 x 256 layer (200k weights)
+ * stays on the calling thread: the copy's rows of the nonzero inputs take
+ * it about 3.5 us on one core, and split between two threads the MLP took
+ * 4.8-5.0 us at the median against 4.6 us unsplit (under load, and as much
+ * with the bench at nice -15); with 784-1024-1024-10 (7 MB, read from L3)
+ * the split gained nothing either. */
+#ifndef SN_GEMV_T_SCALE
+#define SN_GEMV_T_SCALE 8
 #endif
 #define GEMV_MAX_CHUNKS 64
 
@@ -147,11 +158,12 @@ static void relu_range(const float *y, float *relu, int j0, int j1) {
 
 /* ---- the transposed copy: inputs that are zero skip their row ---------
  *
- * With Wt = Wᵀ ([in, ld] row-major, ld = out rounded up to 16, the padding
- * zero), y = b + Σ_k x[k] Wt[k, :] is one multiply-add of a whole row per
- * input, and an input that is zero (+0 or -0) contributes nothing: its row
- * is not read. After a ReLU about half the inputs are zero (and about half
- * of a Fashion-MNIST image's pixels), so about half of W is read.
+ * With Wt = Wᵀ ([in, ld], ld = out rounded up to 16, the padding zero,
+ * stored in panels: T_PW below), y = b + Σ_k x[k] Wt[k, :] is one
+ * multiply-add of a whole row per input, and an input that is zero (+0 or
+ * -0) contributes nothing: its row is not read. After a ReLU about half
+ * the inputs are zero (and about half of a Fashion-MNIST image's pixels),
+ * so about half of W is read.
  *
  * The sum, per output j: acc = +0; for each k in order with x[k] != 0 (NaN
  * counts as nonzero), acc = fma(x[k], W[j, k], acc); then y[j] = acc + b[j].
@@ -175,6 +187,15 @@ static void relu_range(const float *y, float *relu, int j0, int j1) {
  * kernel as with one accumulator here, so every layer takes the copy. */
 #define T_BLOCK 256
 #define T_MAXV  16
+/* The copy is stored in panels of T_PW outputs: panel p, outputs
+ * [p T_PW, p T_PW + wp) with wp = min(T_PW, ld - p T_PW), holds
+ * Wt[k, p T_PW + j] at p T_PW in + k wp + j, so a pass reads rows of its
+ * panel that lie one after the other, and threads split a wide layer by
+ * whole panels, each reading its own contiguous part (two passes of 8
+ * vectors over every other 512 bytes of 1 KB rows took the MLP's first
+ * layer 4.5 us where one pass of 16 took 3.15; panels of 128 outputs, each
+ * a pass of 8, were 2% slower than one pass of 16 at one thread). */
+#define T_PW 256
 
 /* y[0 : n] = b + Σ x[k] Wt[k, 0 : n] as above, n <= 16·V, Wt's rows ld
  * floats apart. */
@@ -228,33 +249,36 @@ T_PASS(2)
 T_PASS(1)
 #undef T_PASS
 
-/* Outputs j0 .. j1-1 (j0 a multiple of 16) of a step with its copy, in
- * passes of 16, 8, 4, 2 or 1 vectors. */
+/* Outputs j0 .. j1-1 (j0 a multiple of 16) of a step with its copy, panel
+ * by panel, in passes of 16, 8, 4, 2 or 1 vectors. */
 static void t_rows(const sn_dense_step *s, int j0, int j1) {
-    const size_t ld = (size_t)(s->out + 15) / 16 * 16;
+    const int ld = (s->out + 15) / 16 * 16;
     for (int j = j0; j < j1;) {
-        int nv = (j1 - j + 15) / 16, V = nv >= 16  ? 16
-                                         : nv >= 8 ? 8
-                                         : nv >= 4 ? 4
-                                         : nv >= 2 ? 2
-                                                   : 1;
-        int n = j1 - j < 16 * V ? j1 - j : 16 * V;
-        const float *b = s->b ? s->b + j : NULL, *Wt = s->Wt + j;
+        int p0 = j / T_PW * T_PW, wp = ld - p0 < T_PW ? ld - p0 : T_PW;
+        int end = j1 < p0 + wp ? j1 : p0 + wp; /* this panel's part of the range */
+        int nv = (end - j + 15) / 16, V = nv >= 16  ? 16
+                                          : nv >= 8 ? 8
+                                          : nv >= 4 ? 4
+                                          : nv >= 2 ? 2
+                                                    : 1;
+        int n = end - j < 16 * V ? end - j : 16 * V;
+        const float *b = s->b ? s->b + j : NULL;
+        const float *Wt = s->Wt + (size_t)p0 * s->in + (j - p0);
         switch (V) {
         case 16:
-            t_pass_16(s->in, s->x, Wt, ld, b, s->y + j, n);
+            t_pass_16(s->in, s->x, Wt, (size_t)wp, b, s->y + j, n);
             break;
         case 8:
-            t_pass_8(s->in, s->x, Wt, ld, b, s->y + j, n);
+            t_pass_8(s->in, s->x, Wt, (size_t)wp, b, s->y + j, n);
             break;
         case 4:
-            t_pass_4(s->in, s->x, Wt, ld, b, s->y + j, n);
+            t_pass_4(s->in, s->x, Wt, (size_t)wp, b, s->y + j, n);
             break;
         case 2:
-            t_pass_2(s->in, s->x, Wt, ld, b, s->y + j, n);
+            t_pass_2(s->in, s->x, Wt, (size_t)wp, b, s->y + j, n);
             break;
         default:
-            t_pass_1(s->in, s->x, Wt, ld, b, s->y + j, n);
+            t_pass_1(s->in, s->x, Wt, (size_t)wp, b, s->y + j, n);
             break;
         }
         j += n;
@@ -281,15 +305,17 @@ int sn_dense_t_build(int in, int out, const float *W, float *Wt) {
     /* in tiles of 16 x 16, whose 16 rows of W stay in L1 while their
      * columns are written out as rows of Wt */
     for (int j0 = 0; j0 < out; j0 += 16) {
-        int j1 = out - j0 < 16 ? out : j0 + 16;
+        int j1 = out - j0 < 16 ? out : j0 + 16, p0 = j0 / T_PW * T_PW;
+        size_t wp = ld - (size_t)p0 < T_PW ? ld - (size_t)p0 : T_PW;
+        float *P = Wt + (size_t)p0 * in - p0; /* P[k wp + j]: panel p0's (k, j) */
         for (int k0 = 0; k0 < in; k0 += 16) {
             int k1 = in - k0 < 16 ? in : k0 + 16;
-            for (int k = k0; k < k1; k++)
-                for (int j = j0; j < j1; j++) Wt[(size_t)k * ld + j] = W[(size_t)j * in + k];
+            for (int k = k0; k < k1; k++) {
+                for (int j = j0; j < j1; j++) P[k * wp + j] = W[(size_t)j * in + k];
+                for (int j = j1; j < j0 + 16; j++) P[k * wp + j] = 0.0f; /* the padding */
+            }
         }
     }
-    for (int k = 0; k < in; k++)
-        for (size_t j = (size_t)out; j < ld; j++) Wt[(size_t)k * ld + j] = 0.0f;
     return !bad;
 }
 
@@ -320,9 +346,11 @@ static void step_rows(const sn_dense_step *s, int j0, int j1) {
 }
 
 /* Part c of `chunks` of a step: near-equal ranges of whole 8-row groups,
- * or of whole 16-output vectors with the copy. */
+ * or with the copy of whole panels when there are enough, else of whole
+ * 16-output vectors. */
 static void step_part(const sn_dense_step *s, int c, int chunks) {
-    int g = s->Wt ? 16 : 8, groups = (s->out + g - 1) / g;
+    int g = !s->Wt ? 8 : (s->out + T_PW - 1) / T_PW >= chunks ? T_PW : 16;
+    int groups = (s->out + g - 1) / g;
     int j0 = (int)((long)groups * c / chunks) * g;
     int j1 = (int)((long)groups * (c + 1) / chunks) * g;
     if (j1 > s->out) j1 = s->out;
@@ -359,12 +387,15 @@ void sn_dense_chain_one(int n, const sn_dense_step *s) {
     int phases = 0, chunks = 1;
     unsigned split = 0;
     if (n > 0 && !sn_in_parallel() && sn_get_threads() > 1) {
-        double total = 0;
-        for (int i = 0; i < n && i < 32; i++) total += (double)s[i].in * s[i].out;
+        double total = 0, w[32];
+        for (int i = 0; i < n && i < 32; i++) {
+            w[i] = (double)s[i].in * s[i].out / (s[i].Wt ? SN_GEMV_T_SCALE : 1);
+            total += w[i];
+        }
         if (total >= SN_GEMV_MT_MIN) {
             chunks = sn_get_threads() < GEMV_MAX_CHUNKS ? sn_get_threads() : GEMV_MAX_CHUNKS;
             for (int i = 0; i < n && i < 32; i++)
-                if ((double)s[i].in * s[i].out >= SN_GEMV_SPLIT_MIN && s[i].out > 8) {
+                if (w[i] >= SN_GEMV_SPLIT_MIN && s[i].out > 8) {
                     split |= 1u << i;
                     phases = i + 1;
                 }
