@@ -17,13 +17,14 @@
  * takes about 1 us plus 8.6 ns per nonzero pixel (a 1 KB row of the first
  * layer): the time follows the image (of these 1,000, a tenth have fewer
  * than 240 nonzero pixels, half fewer than 405, a tenth more than 533), so
- * the fastest tenth and the median lie further apart than before. With
- * two threads each streams its half of the first layer's rows when the
- * other core is free; the 256 x 128 layer stays on the calling thread.
- * Before the copy, all of W was read in place, one dot product per output:
- * 7.5 us at 1 thread; before that, the GEMM's one-row path transposed W in
- * registers on every call: 21.4 us. Figures from one run, old and new
- * binaries interleaved, are in the README.
+ * the fastest tenth and the median lie further apart than before. The
+ * chain is not split between threads any more: split, each core read every
+ * other 512 bytes of the first layer's rows, and two threads were no
+ * faster than one (gemv.c: SN_GEMV_T_SCALE). Before the copy, all of W was
+ * read in place, one dot product per output: 7.5 us at 1 thread; before
+ * that, the GEMM's one-row path transposed W in registers on every call:
+ * 21.4 us. Figures from one run, old and new binaries interleaved, are in
+ * the README.
  *
  * usage: bench_latency DATA_DIR [CALLS] */
 #include "scratchnet.h"
