@@ -15,7 +15,7 @@
 # Rates are higher-is-better: tokens/s, samples/s, images/s.
 # usage: bench/threads.sh [BUILD_DIR]
 #   env: RUNS (5), REPEATS (3), BUSY_CPU (1), BENCHES ("lstm rnn mlp cnn"),
-#        LSTM_STEPS (20), CNN_BATCHES (60)
+#        LSTM_STEPS (20), RNN_STEPS (LSTM_STEPS), MLP_EPOCHS (1), CNN_BATCHES (60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -45,11 +45,13 @@ rate() {
     local out
     case $1 in
     lstm | rnn)
-        out=$("$lstm" data/moby-dick.txt "${LSTM_STEPS:-20}" "$1" --threads "$2")
+        local steps=${LSTM_STEPS:-20}
+        [ "$1" = rnn ] && steps=${RNN_STEPS:-$steps}
+        out=$("$lstm" data/moby-dick.txt "$steps" "$1" --threads "$2")
         echo "$out" | awk '/^scratchnet/ { split($4, a, "="); print a[2] }'
         ;;
     mlp)
-        out=$("$mlp" data/fashion-mnist 1 adam --threads "$2")
+        out=$("$mlp" data/fashion-mnist "${MLP_EPOCHS:-1}" adam --threads "$2")
         echo "$out" | awk '/^scratchnet/ { split($4, a, "="); printf "%.0f\n", 60000 / a[2] }'
         ;;
     cnn)
