@@ -170,9 +170,11 @@ static void relu_range(const float *y, float *relu, int j0, int j1) {
  * One chain per output, in the order of k, whatever the thread count or
  * the grouping of outputs. For finite weights it is the same chain over
  * every k, zero terms included: fma(±0, w, acc) = acc + (±0) = acc for any
- * acc but -0, and acc, which starts at +0, becomes -0 only when a product
- * under 2^-150 in magnitude rounds to -0; even then the two chains differ
- * only in the sign of a zero. A copy is made only of finite weights
+ * acc but -0, and acc, which starts at +0, becomes -0 only when an fma's
+ * exact result is negative and at most 2^-150 in magnitude (it underflows
+ * to -0); even then the two chains differ only in the sign of a zero (an
+ * fma of a nonzero term gives both chains the same value from +0 or -0,
+ * unless that value is itself a zero). A copy is made only of finite weights
  * (sn_dense_t_build); 0 · inf = NaN must reach y as in the GEMM, so W
  * holding an infinity or a NaN keeps the dot-product kernel.
  *
