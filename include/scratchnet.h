@@ -191,13 +191,17 @@ void sn_model_free(sn_model *m);
 
 /* Weights in safetensors format ("<layer index>.weight", "<i>.bias", the
  * names of a PyTorch nn.Sequential), the spec text in __metadata__["spec"].
- * Written to a temporary file, flushed and renamed. */
+ * Written to a temporary file, flushed and renamed. sn_model_load builds
+ * the model from the embedded spec; on failure *out is NULL. */
 sn_status sn_model_save(const sn_model *m, const char *path, sn_error *err);
 sn_status sn_model_load(const char *path, sn_model **out, sn_error *err);
 /* Loads weights saved by PyTorch (a Sequential's state_dict as safetensors,
  * or ours) into an existing model; names and shapes must match exactly.
  * BatchNorm's "<i>.num_batches_tracked" (I64 in PyTorch) is ignored; any
- * other tensor that is not F32 is refused, naming it (SN_ERR_FORMAT). */
+ * other tensor that is not F32 is refused, naming it (SN_ERR_FORMAT).
+ * All or nothing: a load that fails (a missing, extra, misshapen or non-F32
+ * tensor, a truncated file, bad input-pipeline metadata, out of memory)
+ * changes nothing in m, neither parameter values nor input pipeline. */
 sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err);
 
 /* Allocates activations and gradients for batches of up to max_batch
@@ -1215,7 +1219,8 @@ sn_status sn_text_generate_n(sn_model *m, const sn_vocab *v, const char *prime,
 
 /* A text model file: the weights and spec as sn_model_save writes them,
  * plus the vocabulary in __metadata__["vocab"] (and `extra` key/value
- * metadata pairs, may be 0). sn_text_model_load gives both back. */
+ * metadata pairs, may be 0). sn_text_model_load gives both back (on
+ * failure neither: *m and *v are NULL). */
 sn_status sn_text_model_save(const sn_model *m, const sn_vocab *v, const char *path, int nextra,
                              const char *const *extra_keys, const char *const *extra_values,
                              sn_error *err);

@@ -5,7 +5,7 @@
  * next one-sample pass is that of the batched forward (a validation set
  * of 16k + 1 samples evaluated in batches of 16 makes the copy from the
  * last epoch's weights first); after a weight load that fails on a later
- * tensor (having written the earlier ones), likewise; reserving the model
+ * tensor (and so writes nothing), the copy still matches; reserving the model
  * again for a larger batch keeps a correct copy; a finite-difference check
  * on one sample in evaluation mode sees each weight it nudges. And the transposed-copy
  * kernel (src/kernels/gemv.c) skips only the inputs that are zero: a NaN
@@ -100,8 +100,8 @@ static void check_restore_best(void) {
 static const char mlp[] = "input 1x28x28\nflatten\ndense 256\nrelu\ndense 128\nrelu\ndense %d\n"
                           "loss softmax_xent\n";
 
-/* A weight load that fails at the last layer's tensors after writing the
- * first layers' (the file's last layer has 11 units, the model's 10). */
+/* A weight load that fails at the last layer's tensors (the file's last
+ * layer has 11 units, the model's 10). */
 static void check_failed_load(void) {
     char spec[256], path[64];
     sn_model *m = NULL, *other = NULL;
@@ -123,8 +123,8 @@ static void check_failed_load(void) {
     CHECK(one_vs_batched(m, x, before) == 0);
     CHECK(sn_model_load_weights(m, path, &err) == SN_ERR_SHAPE);
     CHECK(one_vs_batched(m, x, after) == 0);
-    /* (the load writes the first layers before it fails: the copy must be
-     * made again; a load that wrote nothing would need no new copy) */
+    /* (the load checks every tensor before it writes any: the model, and
+     * so its copy, is unchanged) */
     remove(path);
     free(x);
     sn_model_free(other);

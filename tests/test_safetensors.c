@@ -1,10 +1,13 @@
 /* safetensors: save/load round trip, the atomic write, a file built by hand
- * from the format's description, and a table of malformed headers. */
+ * from the format's description, a table of malformed headers, and weight
+ * loads that fail on a later tensor and leave the model unchanged. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include "model/model.h"
 #include "model/safetensors.h"
+#include "scratchnet.h"
 
 #include "check.h"
 #include "file_bytes.h"
@@ -599,6 +602,140 @@ static void test_any_dtype(void) {
     remove(path);
 }
 
+/* ---- a weight load that fails changes nothing ---------------------------- */
+
+/* "input 4, dense 3, relu, dense 2": 0.weight [3, 4], 0.bias [3],
+ * 2.weight [2, 3], 2.bias [2]. */
+static const char *small_spec = "input 4\ndense 3\nrelu\ndense 2\nloss mse\n";
+
+/* Every parameter value of m, in order, into buf (at most cap floats);
+ * returns the count. */
+static size_t param_values(const sn_model *m, float *buf, size_t cap) {
+    size_t n = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        for (int p = 0; p < m->layers[i]->nparams; p++) {
+            const sn_tensor *t = &m->layers[i]->params[p].value;
+            if (n + t->size <= cap) memcpy(buf + n, t->data, t->size * sizeof(float));
+            n += t->size;
+        }
+    return n;
+}
+
+/* Saves the tensors named in `names` (NULL-terminated), each with the shape
+ * given in `dims` (ndim, d0, d1 per tensor), values 1 + 0.25·k (none of them
+ * the model's initial values), plus the metadata pairs in `meta`
+ * (NULL-terminated). */
+static void save_tensors(const char *path, const char *const *names, const int (*dims)[3],
+                         const char *const *meta) {
+    static float values[64];
+    for (int k = 0; k < 64; k++) values[k] = 1.0f + 0.25f * (float)k;
+    sn_tensor t[8];
+    const sn_tensor *tp[8];
+    int n = 0, nmeta = 0;
+    while (names[n]) {
+        t[n] = sn_tensor_view(values, dims[n][0], &dims[n][1]);
+        tp[n] = &t[n];
+        n++;
+    }
+    const char *keys[4], *vals[4];
+    for (; meta && meta[2 * nmeta]; nmeta++) {
+        keys[nmeta] = meta[2 * nmeta];
+        vals[nmeta] = meta[2 * nmeta + 1];
+    }
+    sn_error err = {0};
+    CHECK(sn_st_save(path, n, names, tp, nmeta, keys, vals, &err) == SN_OK);
+}
+
+/* Loads path into a fresh model and checks the status, that the message
+ * holds `msg`, and that every parameter is bitwise what it was before and
+ * the input pipeline still absent. */
+static void check_load_fails(const char *path, sn_status want, const char *msg) {
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(small_spec, "small", 5, &m, &err) == SN_OK);
+    if (!m) return;
+    float before[32], after[32];
+    size_t n = param_values(m, before, 32);
+    CHECK(n == 23);
+    sn_status s = sn_model_load_weights(m, path, &err);
+    CHECK(s == want && strstr(err.msg, msg) && strstr(err.msg, path));
+    if (s != want || !strstr(err.msg, msg))
+        fprintf(stderr, "expected status %d and '%s'; got %d: %s\n", (int)want, msg, (int)s,
+                err.msg);
+    CHECK(param_values(m, after, 32) == n && same_bits(before, after, n));
+    CHECK(!sn_model_standardizes(m) && !sn_model_class_names(m));
+    sn_model_free(m);
+}
+
+static void test_failed_load_changes_nothing(void) {
+    char path[128];
+    path_in_dir(path, sizeof path, "partial.safetensors");
+    static const int good[][3] = {{2, 3, 4}, {1, 3, 0}, {2, 2, 3}, {1, 2, 0}};
+    const char *all[] = {"0.weight", "0.bias", "2.weight", "2.bias", NULL};
+
+    /* the file the failing ones are made from loads, and changes every value */
+    save_tensors(path, all, good, NULL);
+    sn_model *m = NULL;
+    sn_error err = {0};
+    CHECK(sn_model_from_spec(small_spec, "small", 5, &m, &err) == SN_OK);
+    float before[32], after[32];
+    if (m) {
+        size_t n = param_values(m, before, 32);
+        CHECK(sn_model_load_weights(m, path, &err) == SN_OK);
+        CHECK(param_values(m, after, 32) == n);
+        for (size_t k = 0; k < n; k++) CHECK(after[k] != before[k]);
+        sn_model_free(m);
+    }
+
+    /* the last layer's weight has the wrong shape */
+    static const int bad_shape[][3] = {{2, 3, 4}, {1, 3, 0}, {2, 3, 3}, {1, 2, 0}};
+    save_tensors(path, all, bad_shape, NULL);
+    check_load_fails(path, SN_ERR_SHAPE, "tensor '2.weight' has shape [3, 3]; layer 2");
+
+    /* the last tensor is missing */
+    const char *three[] = {"0.weight", "0.bias", "2.weight", NULL};
+    save_tensors(path, three, good, NULL);
+    check_load_fails(path, SN_ERR_FORMAT, "tensor '2.bias' missing");
+
+    /* a tensor the model does not have, after all of its own */
+    static const int extra_dims[][3] = {{2, 3, 4}, {1, 3, 0}, {2, 2, 3}, {1, 2, 0}, {1, 2, 0}};
+    const char *extra[] = {"0.weight", "0.bias", "2.weight", "2.bias", "4.bias", NULL};
+    save_tensors(path, extra, extra_dims, NULL);
+    check_load_fails(path, SN_ERR_FORMAT, "tensor '4.bias' is not a parameter of the model");
+
+    /* valid standardization tensors, then bad metadata of the input pipeline */
+    static const int pre_dims[][3] = {{2, 3, 4}, {1, 3, 0}, {2, 2, 3},
+                                      {1, 2, 0}, {1, 4, 0}, {1, 4, 0}};
+    const char *pre[] = {"0.weight",        "0.bias",         "2.weight", "2.bias",
+                         "preprocess.mean", "preprocess.std", NULL};
+    const char *bad_range[] = {"input.range", "1 0", NULL};
+    save_tensors(path, pre, pre_dims, bad_range);
+    check_load_fails(path, SN_ERR_FORMAT, "input.range: expected 'LO HI', got '1 0'");
+    const char *bad_classes[] = {"input.range", "0 1", "classes", "a\nb\nc", NULL};
+    save_tensors(path, pre, pre_dims, bad_classes);
+    check_load_fails(path, SN_ERR_FORMAT, "classes: 3 names for a model of 2 classes");
+
+    /* the last tensor's bytes cut off: refused when the file is read */
+    save_tensors(path, all, good, NULL);
+    size_t len;
+    unsigned char *b = read_all(path, &len);
+    CHECK(b && len > 8);
+    if (b) write_all(path, b, len - 4);
+    free(b);
+    check_load_fails(path, SN_ERR_FORMAT, "] run past the end of the data (");
+
+    /* the last tensor of another dtype, which only sn_st_load_any reads */
+    const char *json = "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+                       "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]},"
+                       "\"2.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[60,84]},"
+                       "\"2.bias\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[84,92]}}";
+    b = make_file(json, 92, &len);
+    if (b) write_all(path, b, len);
+    free(b);
+    check_load_fails(path, SN_ERR_FORMAT, "tensor '2.bias' has dtype I32");
+    remove(path);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "st_test.%ld", (long)getpid());
     if (mkdir(dir, 0755) != 0) {
@@ -613,6 +750,7 @@ int main(void) {
     test_malformed();
     test_malformed_special();
     test_any_dtype();
+    test_failed_load_changes_nothing();
     CHECK(count_files("") == 2); /* only "." and ".." are left */
     rmdir(dir);
     return check_report();

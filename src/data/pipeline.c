@@ -266,6 +266,8 @@ static int parse_float(const char *s, char **end, float *out) {
     return 1;
 }
 
+/* All or nothing: everything is checked and allocated before m's input
+ * pipeline is changed. */
 sn_status sn_preprocess_read(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
     size_t size = sn_model_input_size(m);
     const sn_st_entry *mean = sn_st_find(f, "preprocess.mean"),
@@ -281,51 +283,67 @@ sn_status sn_preprocess_read(sn_model *m, const sn_st_file *f, const char *path,
                        "%s: preprocess.mean and preprocess.std must have shape [%zu] (the model's "
                        "input size)",
                        path, size);
-    sn_preprocess *p = get_pre(m, err);
-    if (!p) return SN_ERR_NOMEM;
-    p->size = size;
-    p->fitted = 1;
-    if (mean) {
-        p->mean = sn_alloc(size, sizeof(float));
-        p->std = sn_alloc(size, sizeof(float));
-        if (!p->mean || !p->std) return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
-        memcpy(p->mean, mean->data, size * sizeof(float));
-        memcpy(p->std, sd->data, size * sizeof(float));
-    }
+    float lo = 0, hi = 0;
     if (range) {
         char *end;
-        if (!parse_float(range, &end, &p->lo) || !parse_float(end, &end, &p->hi) || *end ||
-            !(p->lo <= p->hi))
+        if (!parse_float(range, &end, &lo) || !parse_float(end, &end, &hi) || *end || !(lo <= hi))
             return sn_fail(err, SN_ERR_FORMAT,
                            "%s: __metadata__ input.range: expected 'LO HI', got '%.40s'", path,
                            range);
-        p->has_range = 1;
     }
-    if (scale) {
-        if (strcmp(scale, "1/255") != 0)
-            return sn_fail(err, SN_ERR_FORMAT,
-                           "%s: __metadata__ input.scale: expected '1/255', got '%.40s'", path,
-                           scale);
-        p->pixels = 1;
-    }
+    if (scale && strcmp(scale, "1/255") != 0)
+        return sn_fail(err, SN_ERR_FORMAT,
+                       "%s: __metadata__ input.scale: expected '1/255', got '%.40s'", path, scale);
+    int K = sn_model_num_classes(m);
     if (classes) {
-        int K = sn_model_num_classes(m), n = 1;
+        int n = 1;
         for (const char *c = classes; *c; c++) n += *c == '\n';
         if (n != K)
             return sn_fail(err, SN_ERR_FORMAT,
                            "%s: __metadata__ classes: %d names for a model of %d classes", path, n,
                            K);
-        char **names = calloc((size_t)K, sizeof *names);
-        if (!names) return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+    }
+    float *mean_copy = NULL, *std_copy = NULL;
+    char **names = NULL;
+    int ok = 1;
+    if (mean) {
+        mean_copy = sn_alloc(size, sizeof(float));
+        std_copy = sn_alloc(size, sizeof(float));
+        ok = mean_copy && std_copy;
+    }
+    if (ok && classes) {
+        ok = (names = calloc((size_t)K, sizeof *names)) != NULL;
         const char *c = classes;
-        for (int k = 0; k < K; k++) {
+        for (int k = 0; ok && k < K; k++) {
             size_t l = strcspn(c, "\n");
-            if (!(names[k] = strndup(c, l))) {
-                sn_class_names_free(names, K);
-                return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
-            }
+            ok = (names[k] = strndup(c, l)) != NULL;
             c += l + (c[l] == '\n');
         }
+    }
+    sn_preprocess *p = ok ? get_pre(m, err) : NULL;
+    if (!p) {
+        sn_free(mean_copy);
+        sn_free(std_copy);
+        sn_class_names_free(names, names ? K : 0);
+        return sn_fail(err, SN_ERR_NOMEM, "%s: out of memory", path);
+    }
+    p->size = size;
+    p->fitted = 1;
+    if (mean) {
+        memcpy(mean_copy, mean->data, size * sizeof(float));
+        memcpy(std_copy, sd->data, size * sizeof(float));
+        sn_free(p->mean);
+        sn_free(p->std);
+        p->mean = mean_copy;
+        p->std = std_copy;
+    }
+    if (range) {
+        p->lo = lo;
+        p->hi = hi;
+        p->has_range = 1;
+    }
+    if (scale) p->pixels = 1;
+    if (classes) {
         sn_class_names_free(p->classes, p->nclasses);
         p->classes = names;
         p->nclasses = K;

@@ -39,7 +39,8 @@ sn_status sn_preprocess_describe(const sn_preprocess *p, const char **names,
 size_t sn_preprocess_text_size(const sn_preprocess *p);
 
 /* Reads what sn_preprocess_describe wrote from a loaded file into m
- * (replacing m's); checks sizes against m's input. */
+ * (replacing m's); checks sizes against m's input. All or nothing: on
+ * failure m is unchanged. */
 sn_status sn_preprocess_read(sn_model *m, const sn_st_file *f, const char *path, sn_error *err);
 
 /* 1 for the names of tensors sn_preprocess_describe writes. */

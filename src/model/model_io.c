@@ -59,11 +59,12 @@ static int is_batch_counter(const char *name) {
     return n > k && strcmp(name + n - k, suffix) == 0;
 }
 
-/* Copies every parameter of m from f, checking names and shapes. Tensors of
- * other dtypes than F32 (only sn_st_load_any gives them) are refused by name,
- * unless they are BatchNorm counters, which are ignored. */
-static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
-    sn_model_params_changed(m); /* values are written below, even when a later tensor fails */
+/* The file's tensor for each parameter of m, in order, checking names,
+ * dtypes and shapes; writes nothing. Tensors of other dtypes than F32 (only
+ * sn_st_load_any gives them) are refused by name, unless they are BatchNorm
+ * counters, which are ignored. */
+static sn_status match_weights(const sn_model *m, const sn_st_file *f, const char *path,
+                               const sn_st_entry **src, sn_error *err) {
     int matched = 0, ignored = 0;
     for (int k = 0; k < f->n; k++) {
         const sn_st_entry *e = &f->entries[k];
@@ -77,7 +78,7 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
     }
     for (int i = 0; i < m->nlayers; i++) {
         for (int p = 0; p < m->layers[i]->nparams; p++) {
-            sn_tensor *t = &m->layers[i]->params[p].value;
+            const sn_tensor *t = &m->layers[i]->params[p].value;
             char pname[40];
             param_name(pname, sizeof pname, i, m->layers[i]->params[p].name);
             const sn_st_entry *e = sn_st_find(f, pname);
@@ -94,8 +95,7 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
                                "%s: tensor '%s' has shape %s; layer %d (%s) expects %s", path,
                                pname, found, i, m->layers[i]->desc, expected);
             }
-            memcpy(t->data, e->data, t->size * sizeof(float));
-            matched++;
+            src[matched++] = e;
         }
     }
     int others = ignored; /* the input pipeline's tensors, BatchNorm counters */
@@ -120,7 +120,27 @@ static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path
         return sn_fail(err, SN_ERR_FORMAT,
                        "%s: %d tensors in the file, the model has %d parameters", path, f->n,
                        matched);
-    return sn_preprocess_read(m, f, path, err);
+    return SN_OK;
+}
+
+/* Copies every parameter of m from f, and the input pipeline's tensors and
+ * metadata; all or nothing: everything that can fail (the file's bytes
+ * were read and its offsets checked by sn_st_load) is checked before the
+ * first value is written. */
+static sn_status copy_weights(sn_model *m, const sn_st_file *f, const char *path, sn_error *err) {
+    const sn_st_entry *src[SN_MAX_LAYERS * SN_MAX_PARAMS];
+    sn_status s = match_weights(m, f, path, src, err);
+    if (s == SN_OK) s = sn_preprocess_read(m, f, path, err); /* itself all or nothing */
+    if (s != SN_OK) return s;
+    sn_model_params_changed(m); /* the values are written below */
+    int k = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        for (int p = 0; p < m->layers[i]->nparams; p++) {
+            sn_tensor *t = &m->layers[i]->params[p].value;
+            memcpy(t->data, src[k++]->data, t->size * sizeof(float));
+        }
+    }
+    return SN_OK;
 }
 
 sn_status sn_model_load_weights(sn_model *m, const char *path, sn_error *err) {
