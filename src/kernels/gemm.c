@@ -81,6 +81,8 @@
  * op(A) = A (rows lda apart) or op(A) = Aᵀ (the rows of a tile side by side,
  * k lda apart: a packed micro-panel with stride lda). */
 enum { A_PACKED, A_ROWS, A_COLS };
+/* Or'ed into the above: op(B) is a packed panel, zero-padded to NR. */
+#define B_PADDED 4
 #ifndef DIRECT_A_MAX_N
 #define DIRECT_A_MAX_N 256
 #endif
@@ -161,6 +163,22 @@ static void pack_copy(const float *src, size_t ld, int n, int W, int kc, float *
         for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * W, src + k * ld, sizeof(float) * W);
         return;
     }
+#if defined(__AVX512F__)
+    /* An edge panel: masked loads (columns past n read as 0) and full
+     * stores, W / 16 vectors per k. */
+    if (W % 16 == 0 && W <= 64) {
+        __mmask16 m[4];
+        for (int v = 0; v < W / 16; v++)
+            m[v] = n >= 16 * (v + 1) ? 0xFFFF
+                   : n > 16 * v      ? (__mmask16)((1u << (n - 16 * v)) - 1)
+                                     : 0;
+        for (int k = 0; k < kc; k++)
+            for (int v = 0; v < W / 16; v++)
+                _mm512_storeu_ps(dst + (size_t)k * W + 16 * v,
+                                 _mm512_maskz_loadu_ps(m[v], src + k * ld + 16 * v));
+        return;
+    }
+#endif
     for (int k = 0; k < kc; k++) {
         float *d = dst + (size_t)k * W;
         const float *s = src + k * ld;
@@ -290,9 +308,11 @@ static void pack_b_block(int transB, const float *B, size_t ldb, int k0, int j0,
  * accumulators live in registers.
  *   DA: how a is read (A_PACKED, A_ROWS, A_COLS, see tile() below);
  *   PF: prefetch the tile of C first;
- *   FL: n == 16 V (a full tile): plain loads and stores. Otherwise columns
+ *   FL: 1: n == 16 V (a full tile): plain loads and stores. 0: columns
  *       past n are masked off, so edge tiles need no buffer (masked loads of
- *       b in the loop cost ~5% on a 64 x 64 x 64 product).
+ *       b in the loop cost ~5% on a 64 x 64 x 64 product). 2: b is a packed
+ *       panel, zero-padded to 16 V columns: plain loads of b, C masked (the
+ *       padded columns are summed and dropped).
  * Whatever R, V and the rest, output (r, j) is the same chain: +0, one FMA
  * per k in k order, times alpha, plus beta C; so the bits of C do not depend
  * on the tile shape that produced them. */
@@ -310,9 +330,9 @@ kernel_rv(const int R, const int V, const int DA, const int PF, const int FL, in
     __mmask16 m[4];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++)
-        m[v] = FL || n >= 16 * (v + 1) ? 0xFFFF
-               : n > 16 * v            ? (__mmask16)((1u << (n - 16 * v)) - 1)
-                                       : 0;
+        m[v] = FL == 1 || n >= 16 * (v + 1) ? 0xFFFF
+               : n > 16 * v                 ? (__mmask16)((1u << (n - 16 * v)) - 1)
+                                            : 0;
     __m512 acc[MR][4];
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++)
@@ -355,11 +375,11 @@ kernel_rv(const int R, const int V, const int DA, const int PF, const int FL, in
         for (int v = 0; v < V; v++) {
             __m512 x = acc[r][v];
             if (beta != 0.0f) {
-                __m512 cv =
-                    FL ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
+                __m512 cv = FL == 1 ? _mm512_loadu_ps(cr + 16 * v)
+                                    : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
                 x = _mm512_fmadd_ps(vb, cv, x);
             }
-            if (FL)
+            if (FL == 1)
                 _mm512_storeu_ps(cr + 16 * v, x);
             else
                 _mm512_mask_storeu_ps(cr + 16 * v, m[v], x);
@@ -367,32 +387,33 @@ kernel_rv(const int R, const int V, const int DA, const int PF, const int FL, in
     }
 }
 
-/* Tiles of the blocked path: up to MR x NR. am: how a is read. */
+/* Tiles of the blocked path: up to MR x NR. am: how a is read, plus
+ * B_PADDED when b is a packed panel (zero-padded to NR, so an edge tile can
+ * load whole vectors of b and mask only C). */
+#define KERNEL_RV_AM(R, V, FL)                                                                     \
+    do {                                                                                           \
+        if (am == A_PACKED)                                                                        \
+            kernel_rv(R, V, A_PACKED, 1, FL, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);            \
+        else if (am == A_ROWS)                                                                     \
+            kernel_rv(R, V, A_ROWS, 1, FL, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);            \
+        else                                                                                       \
+            kernel_rv(R, V, A_COLS, 1, FL, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);            \
+    } while (0)
 #define KERNEL_R(R)                                                                                \
     static void kernel_##R(int kc, int am, const float *a, size_t lda, const float *b, size_t ldb, \
                            float *c, size_t ldc, int n, float alpha, float beta) {                 \
-        if (n == 32) {                                                                             \
-            if (am == A_PACKED)                                                                    \
-                kernel_rv(R, 2, A_PACKED, 1, 1, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);         \
-            else if (am == A_ROWS)                                                                 \
-                kernel_rv(R, 2, A_ROWS, 1, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
-            else                                                                                   \
-                kernel_rv(R, 2, A_COLS, 1, 1, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
-        } else if (n > 16) {                                                                       \
-            if (am == A_PACKED)                                                                    \
-                kernel_rv(R, 2, A_PACKED, 1, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);         \
-            else if (am == A_ROWS)                                                                 \
-                kernel_rv(R, 2, A_ROWS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
-            else                                                                                   \
-                kernel_rv(R, 2, A_COLS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
-        } else {                                                                                   \
-            if (am == A_PACKED)                                                                    \
-                kernel_rv(R, 1, A_PACKED, 1, 0, kc, a, 0, b, ldb, c, ldc, n, alpha, beta);         \
-            else if (am == A_ROWS)                                                                 \
-                kernel_rv(R, 1, A_ROWS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
-            else                                                                                   \
-                kernel_rv(R, 1, A_COLS, 1, 0, kc, a, lda, b, ldb, c, ldc, n, alpha, beta);         \
-        }                                                                                          \
+        int padded = am & B_PADDED;                                                                \
+        am &= ~B_PADDED;                                                                           \
+        if (n == 32)                                                                               \
+            KERNEL_RV_AM(R, 2, 1);                                                                 \
+        else if (n > 16 && padded)                                                                 \
+            KERNEL_RV_AM(R, 2, 2);                                                                 \
+        else if (n > 16)                                                                           \
+            KERNEL_RV_AM(R, 2, 0);                                                                 \
+        else if (padded)                                                                           \
+            KERNEL_RV_AM(R, 1, 2);                                                                 \
+        else                                                                                       \
+            KERNEL_RV_AM(R, 1, 0);                                                                 \
     }
 KERNEL_R(1)
 KERNEL_R(2)
@@ -720,7 +741,7 @@ static void gemm_serial(int slot, int transA, int transB, int M, int N, int K, f
                                                      : pa + (size_t)ir * kc;
                     for (int jr = 0; jr < nc; jr += NR) {
                         int n = nc - jr < NR ? nc - jr : NR;
-                        tile(kc, am, ap, lda, bp + jr * bj, bk,
+                        tile(kc, direct_b ? am : am | B_PADDED, ap, lda, bp + jr * bj, bk,
                              C + (size_t)(ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta_k);
                     }
                 }
