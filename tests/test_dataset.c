@@ -2,6 +2,7 @@
 #include "check.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "data/pipeline.h"
 
 #include <string.h>
 
@@ -148,8 +149,38 @@ static void test_split(void) {
     sn_dataset_free(&all);
 }
 
+/* A model's standardization of a batch (sn_preprocess_apply), in chunks of
+ * the thread team when the batch is large: the floats of
+ * sn_dataset_standardize on one thread, for every row and feature (a
+ * feature with std 0 is divided by 1), whatever the number of rows. */
+static void test_preprocess_threads(void) {
+    enum { F = 784, N = 128 };
+    static float mean[F], sd[F], x[N * F], want[N * F];
+    sn_rng r;
+    sn_rng_seed(&r, 9, 1);
+    for (int j = 0; j < F; j++) {
+        mean[j] = sn_rng_uniform(&r);
+        sd[j] = j % 7 == 0 ? 0.0f : 0.1f + sn_rng_uniform(&r);
+    }
+    sn_preprocess p = {.size = F, .mean = mean, .std = sd};
+    int rows[] = {1, 5, 11, 127, N};
+    for (int t = 1; t <= 2; t++)
+        for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+            int n = rows[k];
+            for (int i = 0; i < n * F; i++) x[i] = want[i] = sn_rng_uniform(&r);
+            sn_dataset d = {.x = want, .n = n, .sample_size = F};
+            sn_set_threads(1);
+            sn_dataset_standardize(&d, mean, sd);
+            sn_set_threads(t);
+            sn_preprocess_apply(&p, x, n);
+            CHECK(memcmp(x, want, (size_t)n * F * sizeof(float)) == 0);
+        }
+    sn_set_threads(0);
+}
+
 int main(void) {
     test_stats();
     test_split();
+    test_preprocess_threads();
     return check_report();
 }

@@ -21,6 +21,7 @@
 #include "data/pipeline.h"
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "model/model.h"
 
 #include <errno.h>
@@ -38,14 +39,43 @@ void sn_preprocess_free(sn_preprocess *p) {
 }
 
 /* The same expression as sn_dataset_standardize: both give the same floats. */
-void sn_preprocess_apply(const sn_preprocess *p, float *x, int n) {
-    if (!p || !p->mean) return;
-    const size_t f = p->size;
-    const float *mean = p->mean, *std = p->std;
-    for (size_t i = 0; i < (size_t)n; i++) {
-        float *r = x + i * f;
+typedef struct {
+    const sn_preprocess *p;
+    float *x;
+    int n, chunks;
+} apply_job;
+
+static void apply_rows(void *ctx, int c) {
+    const apply_job *j = ctx;
+    const size_t f = j->p->size;
+    const float *mean = j->p->mean, *std = j->p->std;
+    size_t i0 = (size_t)((long)j->n * c / j->chunks),
+           i1 = (size_t)((long)j->n * (c + 1) / j->chunks);
+    for (size_t i = i0; i < i1; i++) {
+        float *r = j->x + i * f;
         for (size_t j = 0; j < f; j++) r[j] = (r[j] - mean[j]) / (std[j] != 0 ? std[j] : 1.0f);
     }
+}
+
+/* A batch of inputs takes a division per value (about 25 us for 128 images
+ * of 28 x 28 on one core), serial work before the first layer of every
+ * training step: rows go in chunks of the thread team, cut as the batch
+ * gather cuts them (sn_gather_rows: at least APPLY_CHUNK values a chunk, no
+ * more chunks than threads), so each thread standardizes the rows it has
+ * just copied. Each value is computed alone: the bits do not depend on the
+ * cut. */
+#define APPLY_CHUNK ((size_t)1 << 13)
+
+void sn_preprocess_apply(const sn_preprocess *p, float *x, int n) {
+    if (!p || !p->mean || n < 1) return;
+    size_t c = (size_t)n * p->size / APPLY_CHUNK, t = (size_t)sn_get_threads();
+    if (c > t) c = t;
+    if (c > (size_t)n) c = (size_t)n;
+    apply_job j = {p, x, n, c < 1 ? 1 : (int)c};
+    if (j.chunks == 1)
+        apply_rows(&j, 0);
+    else
+        sn_parallel(j.chunks, apply_rows, &j);
 }
 
 static sn_preprocess *get_pre(sn_model *m, sn_error *err) {
