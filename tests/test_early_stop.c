@@ -9,6 +9,7 @@
  * val_* monitor without a validation set is an error. */
 #include "check.h"
 #include "model/model.h"
+#include "model_check.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,24 +44,6 @@ static int on_epoch(void *ctx, const sn_epoch_stats *s) {
     r->weights[s->epoch] = malloc(total_size(r->m) * sizeof(float));
     copy_params(r->m, r->weights[s->epoch]);
     return 0;
-}
-
-static void make_data(sn_dataset *d, int n, uint64_t seed) {
-    memset(d, 0, sizeof *d);
-    d->n = n;
-    d->ndim = 1;
-    d->shape[0] = 8;
-    d->sample_size = 8;
-    d->num_classes = 3;
-    d->x = sn_alloc((size_t)n * 8, sizeof(float));
-    d->labels = sn_alloc((size_t)n, sizeof(int));
-    sn_rng r;
-    sn_rng_seed(&r, seed, 1);
-    for (int i = 0; i < n; i++) {
-        d->labels[i] = (int)sn_rng_below(&r, 3);
-        for (int j = 0; j < 8; j++) /* a weak signal in feature 0, noise elsewhere */
-            d->x[i * 8 + j] = sn_rng_normal(&r) + (j == 0 ? 0.7f * (float)d->labels[i] : 0.0f);
-    }
 }
 
 /* Trains with the given early_stop line; returns the best epoch it finds,

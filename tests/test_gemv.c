@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "alloc_count.h"
+#include "model_check.h"
 
 static float *random_floats(sn_rng *r, size_t n) {
     float *p = malloc(sizeof(float) * (n ? n : 1));
@@ -278,27 +279,6 @@ static void check_model(const char *name, const char *spec, int n, double zeros)
            differ, n * K);
     free(x), free(batched), free(train), free(one[0]), free(one[1]);
     sn_model_free(m);
-}
-
-/* The batch-1 output of x against the batched pass's (x twice, row 0),
- * within rounding; returns the number of outputs off. */
-static int one_vs_batched(sn_model *m, const float *x, float *one) {
-    sn_error err = {0};
-    int in = (int)sn_model_input_size(m), K = sn_model_output_size(m), far = 0;
-    float *xx = malloc(sizeof(float) * 2 * in);
-    memcpy(xx, x, sizeof(float) * in), memcpy(xx + in, x, sizeof(float) * in);
-    CHECK(sn_model_forward(m, x, 1, 0, &err) == SN_OK);
-    memcpy(one, sn_model_output(m)->data, sizeof(float) * K);
-    CHECK(sn_model_forward(m, xx, 2, 0, &err) == SN_OK);
-    const float *b = sn_model_output(m)->data;
-    for (int i = 0; i < K; i++) {
-        if (isnan(b[i]) || isnan(one[i]))
-            far += isnan(b[i]) != isnan(one[i]);
-        else
-            far += !(fabs(one[i] - b[i]) <= 1e-5 * (1.0 + fabs(b[i])));
-    }
-    free(xx);
-    return far;
 }
 
 /* The transposed copy is never stale: between two batch-1 passes the
