@@ -184,12 +184,23 @@ static void maxpool2_plane_arg(const sn_conv_geom *g, const float *x, float *y,
     }
 }
 
+/* The backward of max_arg's codes: q[u] = gr in the lanes whose window had
+ * its maximum at position u (code & 3), else 0; returns the lanes whose
+ * maximum was > 0 (code & 4). */
+static inline __attribute__((always_inline)) __mmask16 route_arg(__m512i k, __m512 gr,
+                                                                 __m512 q[4]) {
+    __m512i sel = _mm512_and_si512(k, _mm512_set1_epi32(3));
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++)
+        q[u] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(sel, _mm512_set1_epi32(u)), gr);
+    return _mm512_test_epi32_mask(k, _mm512_set1_epi32(4));
+}
+
 /* From arg: dx as maxpool2_plane_backward writes it (unless dx is NULL),
  * and dxr = dx where the maximum is > 0, else 0. */
 static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned char *arg,
                                          const float *dy, float *dx, float *dxr) {
     const __m512i lo_i = _mm512_loadu_si512(lo_idx), hi_i = _mm512_loadu_si512(hi_idx);
-    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
     for (int i = 0; i < g->OH; i++) {
         float *d0 = dx + (size_t)(2 * i) * g->W, *d1 = d0 + g->W;
         float *q0 = dxr + (size_t)(2 * i) * g->W, *q1 = q0 + g->W;
@@ -198,12 +209,9 @@ static void maxpool2_plane_relu_backward(const sn_conv_geom *g, const unsigned c
             __m512i k =
                 _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lanes(n), arg + (size_t)i * g->OW + j));
             __m512 gr = _mm512_maskz_loadu_ps(lanes(n), dy + (size_t)i * g->OW + j);
-            __mmask16 pos = _mm512_test_epi32_mask(k, four);
-            __m512i sel = _mm512_and_si512(k, three);
-            __mmask16 e[4];
-            for (int u = 0; u < 4; u++) e[u] = _mm512_cmpeq_epi32_mask(sel, _mm512_set1_epi32(u));
-            __m512 ga = _mm512_maskz_mov_ps(e[0], gr), gb = _mm512_maskz_mov_ps(e[1], gr);
-            __m512 gc = _mm512_maskz_mov_ps(e[2], gr), gd = _mm512_maskz_mov_ps(e[3], gr);
+            __m512 q[4];
+            __mmask16 pos = route_arg(k, gr, q);
+            __m512 ga = q[0], gb = q[1], gc = q[2], gd = q[3];
             __mmask16 lo = lanes(2 * n), hi = lanes(2 * n - 16);
             if (dx) {
                 _mm512_mask_storeu_ps(d0 + 2 * j, lo, _mm512_permutex2var_ps(ga, lo_i, gb));
@@ -260,7 +268,6 @@ static void maxpool2_pair_relu_backward(const sn_conv_geom *g, size_t in, size_t
                                         const unsigned char *arg, const float *dy, float *dx,
                                         float *dxr) {
     const __m512i lo_i = _mm512_loadu_si512(lo_idx), hi_i = _mm512_loadu_si512(hi_idx);
-    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
     const int n = g->OW, W = g->W;
     const __mmask16 row = lanes(2 * n), lo = lanes(n), hi = (__mmask16)(lanes(n) << 8);
     for (int i = 0; i < g->OH; i++) {
@@ -270,12 +277,9 @@ static void maxpool2_pair_relu_backward(const sn_conv_geom *g, size_t in, size_t
         __m512i k = _mm512_cvtepu8_epi32(kb);
         __m512 gr = _mm512_maskz_loadu_ps(lo, dy + o);
         gr = _mm512_mask_loadu_ps(gr, hi, dy + out + o - 8);
-        __mmask16 pos = _mm512_test_epi32_mask(k, four);
-        __m512i sel = _mm512_and_si512(k, three);
-        __mmask16 e[4];
-        for (int u = 0; u < 4; u++) e[u] = _mm512_cmpeq_epi32_mask(sel, _mm512_set1_epi32(u));
-        __m512 ga = _mm512_maskz_mov_ps(e[0], gr), gb = _mm512_maskz_mov_ps(e[1], gr);
-        __m512 gc = _mm512_maskz_mov_ps(e[2], gr), gd = _mm512_maskz_mov_ps(e[3], gr);
+        __m512 q[4];
+        __mmask16 pos = route_arg(k, gr, q);
+        __m512 ga = q[0], gb = q[1], gc = q[2], gd = q[3];
         const size_t r0 = (size_t)(2 * i) * W, r1 = r0 + W;
         if (dx) { /* lo_i: plane x's rows, hi_i: the next plane's */
             _mm512_mask_storeu_ps(dx + r0, row, _mm512_permutex2var_ps(ga, lo_i, gb));
