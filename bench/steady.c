@@ -1,0 +1,98 @@
+/* How steady is the machine itself? One thread runs a fixed amount of work of
+ * one kind and prints its rate, so that back-to-back runs of it give the
+ * spread (max/min) that the machine shows with no scratchnet code in the way.
+ * bench/threads.sh runs it beside the training benchmarks: a training
+ * benchmark cannot be steadier than the machine under it.
+ *
+ *   fma:    independent multiply-adds on registers only (no memory traffic);
+ *           prints GFLOP/s. Varies only with the core's clock and with time
+ *           taken from this thread (other processes, the hypervisor).
+ *   stream: a[i] = b[i] + s * c[i] over three 8 MiB arrays (beyond L2); prints
+ *           GB/s moved. Varies also with the memory system's other users.
+ *
+ * usage: bench_steady fma|stream [seconds]   (default 0.5 s of work) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* 12 independent chains of 16-lane vectors, kept in registers: enough in
+ * flight to keep two FMA ports busy (latency 4) without touching memory.
+ * AVX-512 FMA where the build targets it; portable vector C elsewhere. */
+typedef float v16 __attribute__((vector_size(64)));
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define FMA(x) (x = (v16)_mm512_fmadd_ps((__m512)x, (__m512)m, (__m512)a))
+#else /* ISO C mode does not contract x * m + a into one instruction */
+#define FMA(x) (x = x * m + a)
+#endif
+
+static double fma_rate(double seconds) {
+    v16 m, a, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11;
+    for (int l = 0; l < 16; l++) {
+        m[l] = 0.999999f, a[l] = 1e-7f;
+        x0[l] = x1[l] = x2[l] = x3[l] = x4[l] = x5[l] = 1e-3f * (float)l;
+        x6[l] = x7[l] = x8[l] = x9[l] = x10[l] = x11[l] = 2e-3f * (float)l;
+    }
+    const long inner = 1L << 20;
+    long rounds = 0;
+    double t0 = now(), t;
+    do {
+        for (long k = 0; k < inner; k++) {
+            FMA(x0), FMA(x1), FMA(x2), FMA(x3), FMA(x4), FMA(x5);
+            FMA(x6), FMA(x7), FMA(x8), FMA(x9), FMA(x10), FMA(x11);
+        }
+        rounds++;
+        t = now() - t0;
+    } while (t < seconds);
+    v16 sum = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11;
+    float sink = 0;
+    for (int l = 0; l < 16; l++) sink += sum[l];
+    if (sink == 12345.0f) puts(""); /* keeps the chains alive */
+    return rounds * (double)inner * 12 * 16 * 2 / t / 1e9;
+}
+
+static double stream_rate(double seconds) {
+    const size_t n = (8u << 20) / sizeof(float);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    if (!a || !b || !c) {
+        fprintf(stderr, "bench_steady: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) a[i] = 0, b[i] = (float)(i & 255), c[i] = 1.0f;
+    long rounds = 0;
+    double t0 = now(), t;
+    do {
+        float s = 1e-3f * (float)(rounds & 7);
+        for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+        __asm__ volatile("" ::"r"(a) : "memory");
+        rounds++;
+        t = now() - t0;
+    } while (t < seconds);
+    double gbs = rounds * 3.0 * n * sizeof(float) / t / 1e9;
+    free(a), free(b), free(c);
+    return gbs;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || argc > 3 || (strcmp(argv[1], "fma") && strcmp(argv[1], "stream"))) {
+        fprintf(stderr, "usage: bench_steady fma|stream [seconds]\n");
+        return 2;
+    }
+    double seconds = argc == 3 ? atof(argv[2]) : 0.5;
+    if (!(seconds > 0 && seconds <= 60)) {
+        fprintf(stderr, "bench_steady: seconds must be in (0, 60], got '%s'\n", argv[2]);
+        return 2;
+    }
+    if (!strcmp(argv[1], "fma"))
+        printf("fma %.1f GFLOP/s\n", fma_rate(seconds));
+    else
+        printf("stream %.2f GB/s\n", stream_rate(seconds));
+    return 0;
+}
