@@ -152,7 +152,7 @@ static void test_spec_errors(void) {
  * the matrix it packs, bit for bit: forward's B = W_hhᵀ (several gate blocks)
  * and backward's B = W_hh (K of several GEMM K blocks, one not a multiple of
  * 16), stream counts that leave short row tiles, a last panel narrower than
- * 32 or 64 units, beta 0 and 1, signed zeros, a range of units that
+ * 32 or 64 units, beta 0 and 1, strips in either order, signed zeros, a range of units that
  * leaves the others untouched, and the input term of a one-hot x made in
  * the product (against sn_onehot_gather_bias before sn_sgemm). */
 static void test_panel_product(void) {
@@ -174,16 +174,17 @@ static void test_panel_product(void) {
             float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
             for (int i = 0; i < M * lda; i++) A[i] = i % 29 == 0 ? -0.0f : sn_rng_normal(&g);
             for (int i = 0; i < M * ldc; i++) C0[i] = i % 31 == 0 ? -0.0f : sn_rng_normal(&g);
-            for (int beta = 0; beta <= 1; beta++) {
+            for (int bv = 0; bv < 4; bv++) {
+                int beta = bv & 1, rev = bv >> 1; /* rev: strips in the opposite order */
                 memcpy(C1, C0, sizeof(float) * M * ldc);
                 memcpy(C2, C0, sizeof(float) * M * ldc);
                 sn_sgemm(0, trans, M, GH, K, 1.0f, A, lda, W, cols, (float)beta, C1, ldc);
-                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc, NULL);
+                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc, NULL, rev);
                 CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0);
                 /* units [64, H) only: the first panel's columns keep C0 */
                 memcpy(C2, C0, sizeof(float) * M * ldc);
                 sn_rnn_panel_product(M, G, H, K, SN_RNN_PANEL, H, A, lda, P, (float)beta, C2, ldc,
-                                     NULL);
+                                     NULL, rev);
                 int same = 1;
                 for (int r = 0; r < M; r++)
                     for (int j = 0; j < ldc; j++) {
@@ -205,7 +206,7 @@ static void test_panel_product(void) {
                 sn_onehot_gather_bias(tok, M, WT, GH, bias, 0, GH, C1, ldc);
                 sn_sgemm(0, trans, M, GH, K, 1.0f, A, lda, W, cols, (float)beta, C1, ldc);
                 sn_rnn_input in = {WT, bias, tok, GH};
-                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc, &in);
+                sn_rnn_panel_product(M, G, H, K, 0, H, A, lda, P, (float)beta, C2, ldc, &in, rev);
                 CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0);
                 free(WT);
                 free(bias);

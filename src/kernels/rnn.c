@@ -466,12 +466,16 @@ void sn_rnn_product(int M, int N, int K, const float *A, int lda, const float *B
 }
 
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
-                          const float *P, float beta, float *C, int ldc, const sn_rnn_input *in) {
-    for (int u = u0; u < u1; u += SN_RNN_PANEL) {
-        int w = panel_width(H, u);
+                          const float *P, float beta, float *C, int ldc, const sn_rnn_input *in,
+                          int reverse) {
+    int np = (u1 - u0 + SN_RNN_PANEL - 1) / SN_RNN_PANEL;
+    for (int pi = 0; pi < np; pi++) {
+        int u = u0 + (reverse ? np - 1 - pi : pi) * SN_RNN_PANEL, w = panel_width(H, u);
+        int ns = (w + SN_RNN_STRIP - 1) / SN_RNN_STRIP;
         const float *b = P + panel_at(G, K, u);
-        for (int q = 0; q < G; q++)
-            for (int j0 = 0; j0 < w; j0 += SN_RNN_STRIP) {
+        for (int qi = 0; qi < G; qi++)
+            for (int si = 0; si < ns; si++) {
+                int q = reverse ? G - 1 - qi : qi, j0 = (reverse ? ns - 1 - si : si) * SN_RNN_STRIP;
                 int ws = w - j0 < SN_RNN_STRIP ? w - j0 : SN_RNN_STRIP, col = q * H + u + j0;
                 sn_rnn_input at, *ap = NULL;
                 if (in) {

@@ -82,7 +82,12 @@ void sn_rnn_act_backward(const float *y, const float *dy, const float *dh, float
  *   (B = W); G·H·K floats, in parallel chunks of panels.
  *   sn_rnn_panel_product: C[:, q·H + u] = beta·C + A B[:, q·H + u] for the
  *   units u in [u0, u1) (u0 a multiple of SN_RNN_PANEL) of every gate
- *   block; A: [M, K] rows lda apart, C: rows ldc apart. */
+ *   block; A: [M, K] rows lda apart, C: rows ldc apart. With reverse, the
+ *   strips are taken in the opposite order (last panel, last gate, last
+ *   strip first; each strip's K blocks still in order, so no bit changes):
+ *   steps that alternate the order start on the strips the step before
+ *   ended on, which are still in cache when a thread's B is larger than
+ *   its L2 (4·512·512 floats, 4 MiB, against 2 MiB). */
 #define SN_RNN_PANEL 64
 #define SN_RNN_STRIP 32
 /* A forward step's input term, for a one-hot x: row r of C (row r of the
@@ -107,7 +112,8 @@ void sn_rnn_product(int M, int N, int K, const float *A, int lda, const float *B
 void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P);
 /* (in: as for sn_rnn_product, its w and bias for column 0 of C) */
 void sn_rnn_panel_product(int M, int G, int H, int K, int u0, int u1, const float *A, int lda,
-                          const float *P, float beta, float *C, int ldc, const sn_rnn_input *in);
+                          const float *P, float beta, float *C, int ldc, const sn_rnn_input *in,
+                          int reverse);
 
 /* LSTM step over the hidden units [u0, u1) of N streams. g: [N, 4H]
  * pre-activations in, activations i f g o out; c_prev, c, tc, h: [N, H]:

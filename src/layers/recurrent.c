@@ -416,7 +416,8 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
         in = (sn_rnn_input){v->w_ih_t, v->bias_sum, v->tok + (size_t)s->t * v->N + s->n0, G * v->H};
         inp = &in;
     }
-    sn_rnn_panel_product(s->n1 - s->n0, G, v->H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc, inp);
+    sn_rnn_panel_product(s->n1 - s->n0, G, v->H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc, inp,
+                         s->t & 1);
 }
 
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
