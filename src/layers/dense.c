@@ -48,6 +48,70 @@ static const float *dense_wt(dense *d) {
     return d->wt_ok ? d->wt : NULL;
 }
 
+/* ---- small products on the thread team ---------------------------------------
+ *
+ * A product under the size at which the GEMM takes the thread team (a
+ * classifier's last layer: 128 x 128 x 10) runs on the calling thread, all
+ * of it serial work between a training step's parallel products. Here it is
+ * cut into one part per thread: forward, part c computes rows of y (samples)
+ * and adds the bias to them; backward, part c computes a band of dW's rows
+ * (output units) with their bias gradients, and rows of dx (samples). Every
+ * value is summed in the same order as by the whole product (the GEMM's sums
+ * do not depend on how C is cut, see gemm.c; db[k] goes over the samples in
+ * order, as sn_sum_rows), so the bits are those of the serial pass. Below
+ * SMALL_MIN multiply-adds, or under SMALL_ROWS samples a part, the hand-off
+ * costs more than it saves. */
+#define SMALL_MIN  (1 << 15)
+#define SMALL_ROWS 16
+
+static int small_parts(int N, int in, int out) {
+    double work = (double)N * in * out;
+    if (work >= (double)SN_DENSE_MT_MIN || work < (double)SMALL_MIN || sn_in_parallel()) return 1;
+    int nt = sn_get_threads(), most = N / SMALL_ROWS;
+    if (nt > most) nt = most;
+    return nt < 1 ? 1 : nt;
+}
+
+typedef struct {
+    const dense *d;
+    int N, parts;
+    const float *x, *W, *b, *dy;
+    float *y, *dW, *db, *dx;
+} small_job;
+
+/* [*lo, *hi) of n, part c of parts */
+static void small_cut(int n, int c, int parts, int *lo, int *hi) {
+    *lo = (int)((long)n * c / parts);
+    *hi = (int)((long)n * (c + 1) / parts);
+}
+
+static void small_forward(void *ctx, int c) {
+    const small_job *j = ctx;
+    int in = j->d->in, out = j->d->out, n0, n1;
+    small_cut(j->N, c, j->parts, &n0, &n1);
+    if (n1 <= n0) return;
+    float *y = j->y + (size_t)n0 * out;
+    sn_sgemm(0, 1, n1 - n0, out, in, 1.0f, j->x + (size_t)n0 * in, in, j->W, in, 0.0f, y, out);
+    sn_add_row_vector(y, j->b, n1 - n0, out);
+}
+
+static void small_backward(void *ctx, int c) {
+    const small_job *j = ctx;
+    int in = j->d->in, out = j->d->out, N = j->N, u0, u1, n0, n1;
+    small_cut(out, c, j->parts, &u0, &u1);
+    if (u1 > u0) {
+        sn_sgemm(1, 0, u1 - u0, in, N, 1.0f, j->dy + u0, out, j->x, in, 0.0f,
+                 j->dW + (size_t)u0 * in, in);
+        for (int k = u0; k < u1; k++) j->db[k] = 0.0f;
+        for (int n = 0; n < N; n++)
+            for (int k = u0; k < u1; k++) j->db[k] += j->dy[(size_t)n * out + k];
+    }
+    small_cut(N, c, j->parts, &n0, &n1);
+    if (j->dx && n1 > n0)
+        sn_sgemm(0, 0, n1 - n0, in, out, 1.0f, j->dy + (size_t)n0 * out, out, j->W, in, 0.0f,
+                 j->dx + (size_t)n0 * in, in);
+}
+
 /* One sample in evaluation (inference) mode takes a kernel for one sample
  * (src/kernels/gemv.c): with the transposed copy, the rows of the inputs
  * that are not zero; without, dot products reading W in place, row by row.
@@ -61,6 +125,17 @@ static void dense_forward(sn_layer *l, const sn_tensor *x, sn_tensor *y, int tra
     if (N == 1 && !train) {
         sn_dense_step s = {d->in, d->out, x->data, W->data, b->data, y->data, NULL, dense_wt(d)};
         sn_dense_chain_one(1, &s);
+        return;
+    }
+    small_job j = {.d = d,
+                   .N = N,
+                   .parts = small_parts(N, d->in, d->out),
+                   .x = x->data,
+                   .W = W->data,
+                   .b = b->data,
+                   .y = y->data};
+    if (j.parts > 1) {
+        sn_parallel(j.parts, small_forward, &j);
         return;
     }
     sn_sgemm(0, 1, N, d->out, d->in, 1.0f, x->data, d->in, W->data, d->in, 0.0f, y->data, d->out);
@@ -107,6 +182,19 @@ static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, 
     dense *d = (dense *)l;
     int N = x->shape[0];
     sn_param *W = &l->params[0], *b = &l->params[1];
+    small_job j = {.d = d,
+                   .N = N,
+                   .parts = small_parts(N, d->in, d->out),
+                   .x = x->data,
+                   .W = W->value.data,
+                   .dy = dy->data,
+                   .dW = W->grad.data,
+                   .db = b->grad.data,
+                   .dx = dx ? dx->data : NULL};
+    if (j.parts > 1) {
+        sn_parallel(j.parts, small_backward, &j);
+        return;
+    }
     sn_sgemm(1, 0, d->out, d->in, N, 1.0f, dy->data, d->out, x->data, d->in, 0.0f, W->grad.data,
              d->in);
     sn_sum_rows(dy->data, b->grad.data, N, d->out);
