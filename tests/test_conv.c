@@ -299,6 +299,10 @@ static void test_fused_passes(void) {
         "loss softmax_xent\n",
         "input 2x9x9\nconv2d 3 3\nbatchnorm\nrelu\nmaxpool 3 stride=2\nflatten\ndense 3\n"
         "loss softmax_xent\n",
+        /* a first layer pooled in registers: a 2x3 kernel with padding, an
+         * odd number of output rows and columns, filters not a multiple of 4 */
+        "input 1x10x21\nconv2d 5 2x3 pad=1\nrelu\nmaxpool 2\nflatten\ndense 3\n"
+        "loss softmax_xent\n",
     };
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++)
         for (int t = 1; t <= 2; t++) {

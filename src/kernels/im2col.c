@@ -30,6 +30,7 @@
 #include "kernels/act.h"
 #include "kernels/conv.h"
 #include "kernels/pool.h"
+#include "kernels/pool_simd.h"
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
@@ -491,7 +492,113 @@ static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const f
         }
     }
 }
+
+/* conv_c1_direct with the ReLU, followed by the 2x2 max pooling that keeps
+ * its window positions (pool.h, sn_maxpool_keeps_arg: pg, whose C is F),
+ * when only the pooling reads the ReLU's output: each pair of output rows
+ * 2q, 2q + 1 is formed in registers, G filters at a time, and pooled there
+ * into row q of p: [F, pg->OH, pg->OW] and arg (same layout). The values
+ * are conv_c1_direct's, and the pooling sees what sn_maxpool_forward_arg
+ * loads from them (lanes past the row as zeros), so p and arg come out bit
+ * for bit as theirs. A conv output row of at most 32 values (two vectors). */
+static int c1_pool_fits(const sn_conv_geom *g) {
+    return direct_c1(g) && g->OW <= 32;
+}
+
+#define C1_G 4
+static inline __attribute__((always_inline)) void
+c1_pool_rows(int K, int NH, const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
+             const float *w, const float *bias, int q, float *p, unsigned char *arg) {
+    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, OW = g->OW, n = pg->OW;
+    const size_t lp = (size_t)pg->OH * pg->OW;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    /* v[r·2 + h][k]: tap k of conv row 2q + r, columns 16h .. 16h + 15;
+     * the pooling reads columns below 2n, the others it sees as zeros */
+    __m512 v[4][DIRECT_MAX_K];
+    __mmask16 valid[2];
+    for (int h = 0; h < NH; h++) {
+        const int used = 2 * n - 16 * h;
+        valid[h] = used >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (used < 0 ? 0 : used)) - 1);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int h = 0; h < NH; h++) {
+            const int i = 2 * q + r, j0 = 16 * h, cnt = OW - j0 < 16 ? OW - j0 : 16;
+            for (int a = 0; a < kh; a++) {
+                const int row = i * g->sh - g->ph + a;
+                for (int b = 0; b < kw; b++) {
+                    const int c0 = j0 + b - g->pw;
+                    int lo = c0 < 0 ? -c0 : 0, hi = W - c0 < cnt ? W - c0 : cnt;
+                    __m512 t = zero;
+                    if (row >= 0 && row < H && lo < hi) {
+                        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+                        t = _mm512_maskz_loadu_ps(m, x + (size_t)row * W + c0);
+                    }
+                    v[r * 2 + h][a * kw + b] = t;
+                }
+            }
+        }
+    const __mmask16 out = (__mmask16)((1u << n) - 1);
+    for (int f = 0; f < F; f += C1_G) {
+        const int G = F - f < C1_G ? F - f : C1_G;
+        __m512 acc[C1_G][4];
+        for (int u = 0; u < C1_G; u++)
+            for (int e = 0; e < 4; e++) acc[u][e] = zero;
+        for (int k = 0; k < K; k++)
+            for (int u = 0; u < C1_G; u++) {
+                if (u >= G) break;
+                const __m512 wk = _mm512_set1_ps(w[(size_t)(f + u) * K + k]);
+                for (int r = 0; r < 2; r++)
+                    for (int h = 0; h < NH; h++)
+                        acc[u][r * 2 + h] = _mm512_fmadd_ps(wk, v[r * 2 + h][k], acc[u][r * 2 + h]);
+            }
+        for (int u = 0; u < G; u++) {
+            const __m512 bf = _mm512_set1_ps(bias[f + u]);
+            __m512 t[4];
+            for (int e = 0; e < 4; e++) t[e] = zero;
+            for (int r = 0; r < 2; r++)
+                for (int h = 0; h < NH; h++) {
+                    __m512 y = _mm512_add_ps(acc[u][r * 2 + h], bf);
+                    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ), zero);
+                    t[r * 2 + h] = _mm512_maskz_mov_ps(valid[h], y);
+                }
+            __m512 a = _mm512_permutex2var_ps(t[0], ev, t[1]);
+            __m512 b = _mm512_permutex2var_ps(t[0], od, t[1]);
+            __m512 c = _mm512_permutex2var_ps(t[2], ev, t[3]);
+            __m512 d = _mm512_permutex2var_ps(t[2], od, t[3]);
+            __m512 m;
+            __m512i kk = max_arg(a, b, c, d, &m);
+            const size_t o = (size_t)(f + u) * lp + (size_t)q * n;
+            _mm512_mask_storeu_ps(p + o, out, m);
+            _mm512_mask_cvtepi32_storeu_epi8(arg + o, out, kk);
+        }
+    }
+}
+
+static void conv_c1_pool(const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
+                         const float *w, const float *bias, float *p, unsigned char *arg) {
+    const int K = g->kh * g->kw, two = g->OW > 16;
+    for (int q = 0; q < pg->OH; q++) {
+        if (K == 9 && two)
+            c1_pool_rows(9, 2, g, pg, F, x, w, bias, q, p, arg);
+        else if (two)
+            c1_pool_rows(K, 2, g, pg, F, x, w, bias, q, p, arg);
+        else
+            c1_pool_rows(K, 1, g, pg, F, x, w, bias, q, p, arg);
+    }
+}
 #else
+static int c1_pool_fits(const sn_conv_geom *g) {
+    (void)g;
+    return 0;
+}
+
+static void conv_c1_pool(const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
+                         const float *w, const float *bias, float *p, unsigned char *arg) {
+    (void)g, (void)pg, (void)F, (void)x, (void)w, (void)bias, (void)p, (void)arg;
+}
+
 static int direct_c1(const sn_conv_geom *g) {
     (void)g;
     return 0;
@@ -522,6 +629,11 @@ static void forward_chunk(void *ctx, int t) {
     const sn_conv_fused *post = j->post;
     float *slot = j->scratch + slot_floats(g, F) * (size_t)t;
     const int direct = direct_c1(g);
+    /* a first layer whose ReLU output only the pooling reads (its window
+     * positions kept): pooled in registers, nothing else written */
+    const sn_conv_geom *pool_regs =
+        post && post->pool && post->arg && !post->y && !post->r && c1_pool_fits(g) ? post->pool
+                                                                                   : NULL;
     flat_plan plan;
     const flat_plan *pl = !direct && !is_identity(g) && flat_plan_make(g, &plan) ? &plan : NULL;
     for (int n = lo; n < hi; n++) {
@@ -529,6 +641,12 @@ static void forward_chunk(void *ctx, int t) {
         /* with a ReLU after it, y_n and r_n are formed in the slot */
         float *yn = post ? out_buf(g, F, slot, 0) : j->y + out * n;
         float *rn = post && post->y ? out_buf(g, F, slot, 1) : yn;
+        if (pool_regs) {
+            const size_t pooled = (size_t)F * pool_regs->OH * pool_regs->OW;
+            conv_c1_pool(g, pool_regs, F, xn, j->w, j->b, post->p + pooled * n,
+                         post->arg + pooled * n);
+            continue;
+        }
         if (direct) { /* y with the bias, or r in y's place */
             conv_c1_direct(g, F, xn, j->w, j->b, yn, post && !post->y);
             if (post && post->y) sn_act_forward(SN_ACT_RELU, 0.0f, yn, rn, out);
