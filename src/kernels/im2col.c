@@ -304,8 +304,11 @@ void sn_col2im(const sn_conv_geom *g, const float *dcol, float *dx) {
  * and b with 0 <= j = x + pw - b < OW of dcol[(c, a, b), i·OW + j]. Reads up
  * to COL_MARGIN floats before and after dcol under masks (the lanes outside
  * are never used): the caller's buffer must extend that far. */
-static void col2im_rows(const sn_conv_geom *g, const float *dcol, size_t ld, float *dx) {
-    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, ph = g->ph, pw = g->pw;
+static inline __attribute__((always_inline)) void col2im_rows_k(int kh, int kw, int sh,
+                                                                const sn_conv_geom *g,
+                                                                const float *dcol, size_t ld,
+                                                                float *dx) {
+    const int H = g->H, W = g->W, ph = g->ph, pw = g->pw;
     const int OH = g->OH, OW = g->OW;
     for (int x0 = 0; x0 < W; x0 += 16) {
         const int lanes = W - x0 < 16 ? W - x0 : 16;
@@ -348,6 +351,15 @@ static void col2im_rows(const sn_conv_geom *g, const float *dcol, size_t ld, flo
             }
         }
     }
+}
+
+/* The common 3x3 window with stride 1 with constant bounds, so that the
+ * loops over a and b unroll (the same additions in the same order). */
+static void col2im_rows(const sn_conv_geom *g, const float *dcol, size_t ld, float *dx) {
+    if (g->kh == 3 && g->kw == 3 && g->sh == 1)
+        col2im_rows_k(3, 3, 1, g, dcol, ld, dx);
+    else
+        col2im_rows_k(g->kh, g->kw, g->sh, g, dcol, ld, dx);
 }
 #endif
 
