@@ -25,8 +25,9 @@
  * CHUNK_VALUES logits. A row costs about a hundred nanoseconds whatever K
  * (an exp per logit, a log, the loops' set-up), so a batch of 128 rows of
  * 10 classes (about 17 us on one thread, all of it serial work between a
- * training step's parallel products) is worth cutting: in five chunks it
- * takes about 11 us on two threads. */
+ * training step's parallel products) is worth cutting. The chunk count is
+ * rounded down to a multiple of the thread count, so that each thread has
+ * as many rows (five chunks on two threads gave one of them three). */
 #define WAVE         1024
 #define CHUNK_VALUES 256
 
@@ -152,8 +153,10 @@ double sn_loss_softmax_xent(const sn_tensor *pred, const int *labels, const floa
     xent_job j = {pred->data, dpred ? dpred->data : NULL, labels, targets, N, K, 0, 0, 1, loss};
     for (j.n0 = 0; j.n0 < N; j.n0 += WAVE) {
         j.rows = N - j.n0 < WAVE ? N - j.n0 : WAVE;
-        long chunks = (long)j.rows * K / CHUNK_VALUES;
-        j.chunks = chunks < 1 ? 1 : chunks > j.rows ? j.rows : (int)chunks;
+        long chunks = (long)j.rows * K / CHUNK_VALUES, nt = sn_get_threads();
+        if (chunks > j.rows) chunks = j.rows;
+        if (chunks > nt) chunks -= chunks % nt; /* as many for every thread */
+        j.chunks = chunks < 1 ? 1 : (int)chunks;
         if (j.chunks == 1)
             xent_chunk(&j, 0);
         else
