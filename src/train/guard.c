@@ -186,8 +186,7 @@ sn_status sn_guard_check(sn_guard *g, double loss, int epoch, int batch, long st
         g->skipped_rows = 0;
     }
     g->checked++;
-    char where[64], what[320], d[96];
-    snprintf(where, sizeof where, "epoch %d, batch %d (step %ld)", epoch, batch, step);
+    char what[320], d[96];
     if (!isfinite(loss)) {
         char trace[200];
         trace_forward(g, trace, sizeof trace);
@@ -246,7 +245,8 @@ sn_status sn_guard_check(sn_guard *g, double loss, int epoch, int batch, long st
     }
     return SN_OK;
 refuse:
-    snprintf(g->last, sizeof g->last, "%s: %s", where, what);
+    snprintf(g->last, sizeof g->last, "epoch %d, batch %d (step %ld): %s", epoch, batch, step,
+             what);
     if (!g->skip) sn_fail(err, SN_ERR_NUMERIC, "%s", g->last);
     return SN_ERR_NUMERIC;
 }
