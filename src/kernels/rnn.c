@@ -317,7 +317,9 @@ static void pack_chunk(void *ctx, int c) {
 void sn_rnn_pack(const float *W, int trans, int G, int H, int K, float *P) {
     pack_job j = {W, P, trans, G, H, K, (H + SN_RNN_PANEL - 1) / SN_RNN_PANEL, 1};
     size_t values = (size_t)G * H * K;
-    int chunks = (int)(values / (1 << 16)), nt = sn_get_threads();
+    /* a chunk copies 16k values or more (64 KiB, several microseconds
+     * against a hand-off's one): the 256 × 256 W_hh of an RNN is shared too */
+    int chunks = (int)(values / (1 << 14)), nt = sn_get_threads();
     if (chunks > nt) chunks = nt;
     if (chunks > j.panels) chunks = j.panels;
     j.chunks = chunks < 1 ? 1 : chunks;
