@@ -63,16 +63,23 @@ static float row_max(const float *z, int K) {
  * (as a float) when e is not NULL. The terms go through a block buffer in
  * plain loops, each of which vectorizes. */
 #define BLOCK 256
-static double row_sum_exp(const float *z, double m, float *e, int K, int *count) {
-    double s[LANES] = {0}, v[BLOCK];
+static double row_sum_exp(const float *z, double m, const double *pre, float *e, int K,
+                          int *count) {
+    double s[LANES] = {0}, buf[BLOCK];
     int c = 0;
     for (int k0 = 0; k0 < K; k0 += BLOCK) {
         int n = K - k0 < BLOCK ? K - k0 : BLOCK, i = 0;
         const float *zb = z + k0;
-        for (int j = 0; j < n; j++) {
-            double x = zb[j] - m;
-            v[j] = x == 0 ? 0.0 : exp_neg_d(x);
-            c += x == 0;
+        const double *v = buf;
+        if (pre) { /* the terms, made by terms() */
+            v = pre + k0;
+            for (int j = 0; j < n; j++) c += zb[j] - m == 0;
+        } else {
+            for (int j = 0; j < n; j++) {
+                double x = zb[j] - m;
+                buf[j] = x == 0 ? 0.0 : exp_neg_d(x);
+                c += x == 0;
+            }
         }
         if (e)
             for (int j = 0; j < n; j++)
@@ -94,9 +101,9 @@ static double row_sum_exp(const float *z, double m, float *e, int K, int *count)
  * c − 1 + δ when y is a maximum, else c + (δ − e_y)), so a confident p_y
  * near 1 loses nothing to cancellation. */
 static double row_loss(const float *z, float *dz, const int *labels, const float *targets, int n,
-                       int N, int K) {
+                       int N, int K, const double *pre) {
     int c;
-    double m = row_max(z, K), d = row_sum_exp(z, m, dz, K, &c), S = c + d;
+    double m = row_max(z, K), d = row_sum_exp(z, m, pre, dz, K, &c), S = c + d;
     double L = c == 1 ? log1p(d) : log(S); /* lse = m + L */
     if (!targets && K > 1) {
         int y = labels[n];
@@ -107,7 +114,7 @@ static double row_loss(const float *z, float *dz, const int *labels, const float
         }
         if (dz) {
             double inv = 1.0 / (S * N), xy = z[y] - m;
-            double rest = xy == 0 ? (c - 1) + d : c + (d - exp_neg_d(xy));
+            double rest = xy == 0 ? (c - 1) + d : c + (d - (pre ? pre[y] : exp_neg_d(xy)));
             for (int k = 0; k < K; k++) dz[k] = (float)(dz[k] * inv);
             dz[y] = (float)(-rest * inv);
         }
@@ -136,13 +143,36 @@ typedef struct {
     double *loss; /* [rows]: ℓ of rows n0 .. n0 + rows - 1 */
 } xent_job;
 
+/* Rows of few classes: the terms e^(z − m) of TERMS / K rows at a time in
+ * one flat loop, which vectorizes across the rows (row_sum_exp's loop over
+ * one row of 10 classes runs mostly in its scalar tail); each term is the
+ * same expression of the same value, so it has the same bits. (One class,
+ * or more than SMALL_K, gain nothing.) */
+#define TERMS   1024
+#define SMALL_K 16
+static void terms(const float *z, int rows, int K, double *v) {
+    double mx[TERMS];
+    for (int r = 0; r < rows; r++) {
+        double m = row_max(z + (size_t)r * K, K);
+        for (int k = 0; k < K; k++) mx[r * K + k] = m;
+    }
+    for (int i = 0; i < rows * K; i++) {
+        double x = z[i] - mx[i];
+        v[i] = x == 0 ? 0.0 : exp_neg_d(x);
+    }
+}
+
 static void xent_chunk(void *ctx, int c) {
     const xent_job *j = ctx;
     int r0 = (int)((long)j->rows * c / j->chunks), r1 = (int)((long)j->rows * (c + 1) / j->chunks);
+    const int K = j->K, group = K >= 2 && K <= SMALL_K ? TERMS / K : 0;
+    double v[TERMS];
     for (int r = r0; r < r1; r++) {
         size_t n = (size_t)(j->n0 + r);
-        j->loss[r] = row_loss(j->z + n * j->K, j->dz ? j->dz + n * j->K : NULL, j->labels,
-                              j->targets, (int)n, j->N, j->K);
+        int g = group ? (r - r0) % group : 0;
+        if (group && g == 0) terms(j->z + n * K, r1 - r < group ? r1 - r : group, K, v);
+        j->loss[r] = row_loss(j->z + n * K, j->dz ? j->dz + n * K : NULL, j->labels, j->targets,
+                              (int)n, j->N, K, group ? v + (size_t)g * K : NULL);
     }
 }
 
