@@ -191,6 +191,11 @@ typedef struct flat_plan {
     __mmask16 lo[FLAT_MAX_V];    /* lanes loaded from xcab + start */
     __mmask16 hi[FLAT_MAX_V];    /* lanes loaded from xcab + start + 16 */
     int32_t idx[FLAT_MAX_V][16]; /* idx - start, lane by lane (0 past OH·OW) */
+    /* shared: 1 when every vector's offsets stay below 32 for b up to
+     * kw - 1 as well, so that one load pair serves a whole window row;
+     * lo_all, hi_all: the lanes that pair loads */
+    int shared;
+    __mmask16 lo_all[FLAT_MAX_V], hi_all[FLAT_MAX_V];
 } flat_plan;
 
 /* Fills *pl and returns 1 when the flat path applies to g. */
@@ -201,6 +206,7 @@ static int flat_plan_make(const sn_conv_geom *g, flat_plan *pl) {
         (g->OW - 1) * g->sw + g->kw > g->W || P > 16 * FLAT_MAX_V)
         return 0;
     pl->nv = (P + 15) / 16;
+    pl->shared = 1;
     for (int v = 0; v < pl->nv; v++) {
         int q0 = 16 * v, n = P - q0 < 16 ? P - q0 : 16;
         int start = (q0 / g->OW) * g->sh * g->W + (q0 % g->OW) * g->sw, need = 0;
@@ -214,6 +220,10 @@ static int flat_plan_make(const sn_conv_geom *g, flat_plan *pl) {
         pl->start[v] = start;
         pl->lo[v] = (__mmask16)(need >= 16 ? 0xFFFF : (1u << need) - 1);
         pl->hi[v] = (__mmask16)(need <= 16 ? 0 : (1u << (need - 16)) - 1);
+        const int all = need + g->kw - 1; /* floats read for b = 0 .. kw-1 */
+        if (all > 32) pl->shared = 0;
+        pl->lo_all[v] = (__mmask16)(all >= 16 ? 0xFFFF : (1u << all) - 1);
+        pl->hi_all[v] = (__mmask16)(all <= 16 ? 0 : all >= 32 ? 0xFFFF : (1u << (all - 16)) - 1);
     }
     return 1;
 }
@@ -221,6 +231,27 @@ static int flat_plan_make(const sn_conv_geom *g, flat_plan *pl) {
 static void im2col_flat(const sn_conv_geom *g, const flat_plan *pl, const float *x, float *col,
                         size_t ld) {
     const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, nv = pl->nv;
+    if (pl->shared) {
+        /* the kw rows of one window row (c, a) come from the same input
+         * floats, b further on: one load pair and kw permutations, the
+         * offsets + b (the same floats the loads from xcab + b would give) */
+        const __m512i one = _mm512_set1_epi32(1);
+        for (int c = 0; c < g->C; c++)
+            for (int a = 0; a < kh; a++) {
+                const float *xca = x + ((size_t)c * H + a) * W;
+                float *out = col + (size_t)(c * kh + a) * kw * ld;
+                for (int v = 0; v < nv; v++) {
+                    const float *s = xca + pl->start[v];
+                    __m512 lo = _mm512_maskz_loadu_ps(pl->lo_all[v], s);
+                    __m512 hi = _mm512_maskz_loadu_ps(pl->hi_all[v], s + 16);
+                    __m512i ix = _mm512_loadu_si512(pl->idx[v]);
+                    for (int b = 0; b < kw; b++, ix = _mm512_add_epi32(ix, one))
+                        _mm512_storeu_ps(out + (size_t)b * ld + 16 * v,
+                                         _mm512_permutex2var_ps(lo, ix, hi));
+                }
+            }
+        return;
+    }
     for (int c = 0; c < g->C; c++)
         for (int a = 0; a < kh; a++)
             for (int b = 0; b < kw; b++) {
