@@ -293,6 +293,14 @@ static void pack_transposed(const float *a, int K, int w, float *b) {
     }
 }
 
+/* b[k, :] = a[k·lda .. + w) for k < K: rows of at most a strip (32
+ * floats), copied in a loop the compiler unrolls into vector moves rather
+ * than a call to memcpy per 128 bytes. */
+static void copy_rows(const float *restrict a, int lda, int K, int w, float *restrict b) {
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < w; i++) b[(size_t)k * w + i] = a[(size_t)k * lda + i];
+}
+
 static void pack_chunk(void *ctx, int c) {
     const pack_job *j = ctx;
     int G = j->G, H = j->H, K = j->K, GH = G * H;
@@ -307,9 +315,7 @@ static void pack_chunk(void *ctx, int c) {
                 if (j->trans) /* b[k, i] = W[col + i, k], W: [G·H, K] */
                     pack_transposed(j->W + (size_t)col * K, K, ws, b);
                 else /* b[k, :] = W[k, col .. col + ws), W: [K, G·H] */
-                    for (int k = 0; k < K; k++)
-                        memcpy(b + (size_t)k * ws, j->W + (size_t)k * GH + col,
-                               (size_t)ws * sizeof(float));
+                    copy_rows(j->W + col, GH, K, ws, b);
             }
     }
 }
