@@ -209,7 +209,10 @@ void sn_act_forward(sn_act k, float alpha, const float *x, float *y, size_t n) {
     int chunks;
     act_job j = {.k = k, .alpha = alpha, .x = x, .out = y, .n = n};
     j.len = block_len(n, &chunks);
-    if (n) sn_parallel(chunks, forward_chunk, &j);
+    if (chunks == 1) /* directly: a dense layer's band calls this for every row */
+        fwd_fns[k](alpha, x, y, n);
+    else
+        sn_parallel(chunks, forward_chunk, &j);
 }
 
 /* x or y may be NULL when the kind does not read it (see act.h). */
@@ -218,7 +221,10 @@ void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, cons
     int chunks;
     act_job j = {.k = k, .alpha = alpha, .x = x, .y = y, .dy = dy, .out = dx, .n = n};
     j.len = block_len(n, &chunks);
-    if (n) sn_parallel(chunks, backward_chunk, &j);
+    if (chunks == 1)
+        bwd_fns[k](alpha, x, y, dy, dx, n);
+    else
+        sn_parallel(chunks, backward_chunk, &j);
 }
 
 /* ---- softmax ------------------------------------------------------------------ */
