@@ -1,17 +1,11 @@
 /* The allocator every buffer of the library comes from: 64-byte aligned
  * (a cache line, the widest SIMD load), zero-filled, with the size's
  * overflow checked. */
-#define _DEFAULT_SOURCE /* madvise */
 #include "core/alloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/mman.h>
-#define HUGE_PAGE ((size_t)2 << 20)
-#define HUGE_MIN  ((size_t)16 << 20)
-#endif
 
 int sn_mul_ok(size_t n, size_t size, size_t *out) {
     if (size != 0 && n > SIZE_MAX / size) return 0;
@@ -25,14 +19,6 @@ void *sn_alloc(size_t n, size_t size) {
     bytes = (bytes + 63) & ~(size_t)63;
     if (bytes == 0) bytes = 64;
     void *p = NULL;
-#ifdef __linux__
-    if (bytes >= HUGE_MIN) {
-        if (posix_memalign(&p, HUGE_PAGE, bytes) != 0) return NULL;
-        madvise(p, bytes & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
-        memset(p, 0, bytes);
-        return p;
-    }
-#endif
     if (posix_memalign(&p, 64, bytes) != 0) return NULL;
     memset(p, 0, bytes);
     return p;
