@@ -9,8 +9,18 @@
  *           taken from this thread (other processes, the hypervisor).
  *   stream: a[i] = b[i] + s * c[i] over three 8 MiB arrays (beyond L2); prints
  *           GB/s moved. Varies also with the memory system's other users.
+ *   sync:   the fma work on THREADS threads in lock step, as a training step
+ *           runs: slices of about 20 us each, and every thread waits (spinning)
+ *           for all the others at the end of each slice. Prints GFLOP/s of all
+ *           threads together. Varies also when the machine takes one thread's
+ *           core away for a moment: the other threads then wait for it.
  *
- * usage: bench_steady fma|stream [seconds]   (default 0.5 s of work) */
+ * fma and stream run THREADS independent copies and print their total rate.
+ *
+ * usage: bench_steady fma|stream|sync [seconds] [threads]
+ *        (default 0.5 s of work on 1 thread; sync: 2 threads) */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +43,28 @@ typedef float v16 __attribute__((vector_size(64)));
 #define FMA(x) (x = x * m + a)
 #endif
 
-static double fma_rate(double seconds) {
+static atomic_int arrived, phase; /* the lock-step barrier of sync */
+static int nthreads;
+
+static void barrier(void) {
+    int p = atomic_load(&phase);
+    if (atomic_fetch_add(&arrived, 1) == nthreads - 1) {
+        atomic_store(&arrived, 0);
+        atomic_store(&phase, p + 1);
+    } else
+        while (atomic_load(&phase) == p) __asm__ volatile("pause");
+}
+
+/* inner: multiply-add rounds per slice; lockstep: wait for every thread
+ * after each slice (then every thread runs the same number of slices). */
+static double fma_rate(double seconds, long inner, int lockstep) {
     v16 m, a, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11;
     for (int l = 0; l < 16; l++) {
         m[l] = 0.999999f, a[l] = 1e-7f;
         x0[l] = x1[l] = x2[l] = x3[l] = x4[l] = x5[l] = 1e-3f * (float)l;
         x6[l] = x7[l] = x8[l] = x9[l] = x10[l] = x11[l] = 2e-3f * (float)l;
     }
-    const long inner = 1L << 20;
-    long rounds = 0;
+    long rounds = 0, total = lockstep ? (long)(seconds / 20e-6) : 0;
     double t0 = now(), t;
     do {
         for (long k = 0; k < inner; k++) {
@@ -49,8 +72,9 @@ static double fma_rate(double seconds) {
             FMA(x6), FMA(x7), FMA(x8), FMA(x9), FMA(x10), FMA(x11);
         }
         rounds++;
+        if (lockstep) barrier();
         t = now() - t0;
-    } while (t < seconds);
+    } while (lockstep ? rounds < total : t < seconds);
     v16 sum = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11;
     float sink = 0;
     for (int l = 0; l < 16; l++) sink += sum[l];
@@ -80,19 +104,56 @@ static double stream_rate(double seconds) {
     return gbs;
 }
 
+typedef struct {
+    int kind; /* 0 fma, 1 stream, 2 sync */
+    double seconds, rate;
+} job;
+
+static void *run(void *arg) {
+    job *j = arg;
+    if (j->kind == 1)
+        j->rate = stream_rate(j->seconds);
+    else if (j->kind == 0)
+        j->rate = fma_rate(j->seconds, 1L << 20, 0);
+    else
+        j->rate = fma_rate(j->seconds, 8192, 1); /* 8192 rounds: ~20 us */
+    return NULL;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 3 || (strcmp(argv[1], "fma") && strcmp(argv[1], "stream"))) {
-        fprintf(stderr, "usage: bench_steady fma|stream [seconds]\n");
+    static const char *kinds[] = {"fma", "stream", "sync"};
+    int kind = -1;
+    for (int k = 0; argc >= 2 && k < 3; k++)
+        if (!strcmp(argv[1], kinds[k])) kind = k;
+    if (argc < 2 || argc > 4 || kind < 0) {
+        fprintf(stderr, "usage: bench_steady fma|stream|sync [seconds] [threads]\n");
         return 2;
     }
-    double seconds = argc == 3 ? atof(argv[2]) : 0.5;
+    double seconds = argc >= 3 ? atof(argv[2]) : 0.5;
     if (!(seconds > 0 && seconds <= 60)) {
         fprintf(stderr, "bench_steady: seconds must be in (0, 60], got '%s'\n", argv[2]);
         return 2;
     }
-    if (!strcmp(argv[1], "fma"))
-        printf("fma %.1f GFLOP/s\n", fma_rate(seconds));
+    nthreads = argc == 4 ? atoi(argv[3]) : kind == 2 ? 2 : 1;
+    if (nthreads < 1 || nthreads > 64) {
+        fprintf(stderr, "bench_steady: threads must be in 1..64, got '%s'\n", argv[3]);
+        return 2;
+    }
+    pthread_t tid[64];
+    job jobs[64];
+    for (int i = 0; i < nthreads; i++) {
+        jobs[i] = (job){kind, seconds, 0};
+        if (i && pthread_create(&tid[i], NULL, run, &jobs[i])) {
+            fprintf(stderr, "bench_steady: cannot start thread %d\n", i);
+            return 1;
+        }
+    }
+    run(&jobs[0]);
+    double rate = jobs[0].rate;
+    for (int i = 1; i < nthreads; i++) pthread_join(tid[i], NULL), rate += jobs[i].rate;
+    if (kind == 1)
+        printf("stream %.2f GB/s\n", rate);
     else
-        printf("stream %.2f GB/s\n", stream_rate(seconds));
+        printf("%s %.1f GFLOP/s\n", kinds[kind], rate);
     return 0;
 }

@@ -15,9 +15,11 @@
 # Rates are higher-is-better: tokens/s, samples/s, images/s.
 #
 # First, the machine's own steadiness: the spread of RUNS back-to-back runs of
-# bench_steady (one thread of register-only multiply-adds, then one streaming
-# through memory), alone and beside the busy loop. No benchmark can be steadier
-# than the machine under it; on a virtual machine this floor can be above 1.15.
+# bench_steady, alone and beside the busy loop: one thread of register-only
+# multiply-adds (fma), two threads streaming through memory (stream), and two
+# threads of multiply-adds in lock step, waiting for each other every 20 us as
+# a training step does (sync). No benchmark can be steadier than the machine
+# under it; on a virtual machine this floor can be above 1.15.
 # usage: bench/threads.sh [BUILD_DIR]
 #   env: RUNS (5), REPEATS (3), BUSY_CPU (1), BENCHES ("lstm rnn mlp cnn"),
 #        LSTM_STEPS (20), RNN_STEPS (LSTM_STEPS), MLP_EPOCHS (1), CNN_BATCHES (60)
@@ -90,8 +92,8 @@ stats() { # numbers on stdin -> "min median max max/min"
 echo "threads.sh: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "load at start: $(uptime | sed 's/.*load average: //')"
 summary=()
-echo "== machine (bench_steady, 1 thread)"
-for kind in fma stream; do
+echo "== machine (bench_steady)"
+for kind in "fma 0.5 1" "stream 0.5 2" "sync 0.5 2"; do
     alone=() busy=()
     for ((r = 0; r < runs; r++)); do alone+=("$("$steady" $kind | awk '{ print $2 }')"); done
     start_busy
@@ -99,6 +101,7 @@ for kind in fma stream; do
     stop_busy
     read -r _ _ _ spread_alone < <(printf '%s\n' "${alone[@]}" | stats)
     read -r _ _ _ spread_busy < <(printf '%s\n' "${busy[@]}" | stats)
+    kind=${kind%% *}
     echo "  $kind alone: ${alone[*]}"
     echo "  $kind beside busy loop: ${busy[*]}"
     summary+=("$(printf 'machine %-6s spread alone %.2f, busy %.2f (the floor for the spreads below)' \
