@@ -6,8 +6,8 @@
  * compares the weights after every step (element-wise bound 1e-6) and the
  * final state tensors by name. Also: gradient clipping and L1/L2 penalties
  * (toolkit_clip, toolkit_reg), state naming, buffers left alone,
- * configuration errors, and the bits of SGD with momentum on values with
- * subnormals against the plain float loop. */
+ * configuration errors, and the bits of SGD with momentum, Adam and AdamW
+ * on values with subnormals against the plain float loop. */
 #include "fixture.h"
 #include "model/model.h"
 #include "optim/optim.h"
@@ -341,8 +341,66 @@ static void test_subnormal_bits(void) {
     }
 }
 
+/* sn_adam_update and sn_adamw_update against their float formula written one
+ * operation a statement, over several steps, bit for bit: with and without
+ * weight decay, at a normal and at a tiny learning rate; the moments start
+ * from odd values (the second one made nonnegative, as it always is). */
+static void test_adam_subnormal_bits(void) {
+    enum { N = 1000 };
+    static float w[N], g[N], m[N], v[N], rw[N], rm[N], rv[N];
+    for (int dense = 0; dense < 2; dense++) {
+        for (int variant = 0; variant < 4; variant++) {
+            sn_train_config c;
+            memset(&c, 0, sizeof c);
+            c.beta1 = 0.9f, c.beta2 = 0.999f, c.eps = 1e-8f;
+            c.weight_decay = variant & 1 ? 1e-2f : 0.0f;
+            int adamw = variant >= 2;
+            unsigned r = 777u + (unsigned)variant;
+            for (size_t i = 0; i < N; i++) {
+                w[i] = odd_value(&r, i, dense);
+                m[i] = odd_value(&r, i, dense);
+                v[i] = fabsf(odd_value(&r, i, dense));
+            }
+            memcpy(rw, w, sizeof w), memcpy(rm, m, sizeof m), memcpy(rv, v, sizeof v);
+            for (long t = 1; t <= 4; t++) {
+                for (size_t i = 0; i < N; i++) g[i] = odd_value(&r, i, dense);
+                const float lr = t == 3 ? 1e-30f : 1e-3f;
+                if (adamw)
+                    sn_adamw_update(&c, lr, t, w, g, m, v, N);
+                else
+                    sn_adam_update(&c, lr, t, w, g, m, v, N);
+                const float b1 = c.beta1, b2 = c.beta2, c1 = 1.0f - b1, c2 = 1.0f - b2;
+                const float bc1 = 1.0f - (float)pow(b1, (double)t);
+                const float inv = 1.0f / sqrtf(1.0f - (float)pow(b2, (double)t));
+                const float step = lr / bc1, wd = adamw ? 0.0f : c.weight_decay;
+                const float keep = 1.0f - lr * c.weight_decay;
+                for (size_t i = 0; i < N; i++) {
+                    if (adamw && c.weight_decay != 0.0f) rw[i] *= keep;
+                    float p = wd * rw[i];
+                    float gi = g[i] + p;
+                    float a = b1 * rm[i];
+                    float b = c1 * gi;
+                    rm[i] = a + b;
+                    float e = b2 * rv[i];
+                    float f = c2 * gi;
+                    float h = f * gi;
+                    rv[i] = e + h;
+                    float sq = sqrtf(rv[i]);
+                    float q = sq * inv;
+                    float den = q + c.eps;
+                    float num = step * rm[i];
+                    float u = num / den;
+                    rw[i] -= u;
+                }
+            }
+            CHECK(same_bits(w, rw, N) && same_bits(m, rm, N) && same_bits(v, rv, N));
+        }
+    }
+}
+
 int main(void) {
     test_subnormal_bits();
+    test_adam_subnormal_bits();
     test_fixture_cases();
     test_clip();
     test_penalties();
