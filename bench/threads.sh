@@ -19,7 +19,10 @@
 # multiply-adds (fma), two threads streaming through memory (stream), and two
 # threads of multiply-adds in lock step, waiting for each other every 20 us as
 # a training step does (sync). No benchmark can be steadier than the machine
-# under it; on a virtual machine this floor can be above 1.15.
+# under it; on a virtual machine this floor can be above 1.15. The machine can
+# also change under a benchmark (a virtual machine's two CPUs moved onto one
+# core's two hardware threads, say), so a 0.3 s 2-thread multiply-add run
+# before each default run alone gives the spread of the floor in those minutes.
 # usage: bench/threads.sh [BUILD_DIR]
 #   env: RUNS (5), REPEATS (3), BUSY_CPU (1), BENCHES ("lstm rnn mlp cnn"),
 #        LSTM_STEPS (20), RNN_STEPS (LSTM_STEPS), MLP_EPOCHS (1), CNN_BATCHES (60)
@@ -83,6 +86,9 @@ stop_busy() {
 }
 trap stop_busy EXIT
 
+# floor: the machine's 2-thread multiply-add rate right now (bench_steady).
+floor() { "$steady" fma 0.3 2 | awk '{ print $2 }'; }
+
 stats() { # numbers on stdin -> "min median max max/min"
     sort -g | awk '{ v[NR] = $1 } END {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -119,9 +125,15 @@ for b in $benches; do
     echo "  1 thread:  ${one[*]}"
     echo "  2 threads: ${two[*]}"
     alone=()
-    for ((r = 0; r < runs; r++)); do alone+=("$(rate "$b" default)"); done
+    ref=()
+    for ((r = 0; r < runs; r++)); do
+        ref+=("$(floor)")
+        alone+=("$(rate "$b" default)")
+    done
     read -r _ _ _ spread_alone < <(printf '%s\n' "${alone[@]}" | stats)
     echo "  default, alone:          ${alone[*]}"
+    read -r _ _ _ spread_ref < <(printf '%s\n' "${ref[@]}" | stats)
+    echo "  machine just before each: ${ref[*]} GFLOP/s (2-thread fma), spread $spread_ref"
     start_busy
     busy=()
     for ((r = 0; r < runs; r++)); do busy+=("$(rate "$b" default)"); done
@@ -130,9 +142,9 @@ for b in $benches; do
     read -r _ med_busy _ spread_busy < <(printf '%s\n' "${busy[@]}" | stats)
     echo "  default, beside busy loop: ${busy[*]}  (1 thread beside it: $busy1)"
     line=$(awk -v b="$b" -v b1="$best1" -v b2="$best2" -v sa="$spread_alone" -v sb="$spread_busy" \
-        -v m1="$med1" -v mb="$med_busy" 'BEGIN {
-        printf "%-5s 2t/1t %.2f (>=1.6)   spread alone %.2f, busy %.2f (<=1.15)   busy slowdown %.2f (<=1.3)",
-            b, b2 / b1, sa, sb, m1 / mb }')
+        -v m1="$med1" -v mb="$med_busy" -v sr="$spread_ref" 'BEGIN {
+        printf "%-5s 2t/1t %.2f (>=1.6)   spread alone %.2f (machine %.2f), busy %.2f (<=1.15)   busy slowdown %.2f (<=1.3)",
+            b, b2 / b1, sa, sr, sb, m1 / mb }')
     echo "  $line"
     summary+=("$line")
 done
