@@ -217,12 +217,21 @@ static void dense_backward(sn_layer *l, const sn_tensor *x, const sn_tensor *y, 
  * the batch and two of the thread team's hand-offs per layer. */
 
 /* Bands of the output units: none (1) under the product size at which the
- * GEMM itself would use one thread, else one per thread, on 32-unit bounds. */
+ * GEMM itself would use one thread, else up to BANDS_PER_THREAD per thread,
+ * on 32-unit bounds. Thread t's range of bands (core/threads.h) is still the
+ * t-th contiguous part of the units, the rows of W that it stepped in the
+ * optimizer; several bands a thread let a thread that finishes early take
+ * the last band of a late one (another process, or the host, took its core
+ * for a while), where with one band each it could only wait: the two
+ * threads' times for the same half of a product differ by tens of
+ * microseconds from step to step. A band of 32 units costs the GEMM no more
+ * per multiply-add than a band of 128. */
+#define BANDS_PER_THREAD 4
 static int dense_bands(int N, int in, int out) {
     int nt = sn_in_parallel() ? 1 : sn_get_threads();
     if ((double)N * in * out < (double)SN_DENSE_MT_MIN || nt < 2) return 1;
-    int most = (out + 31) / 32;
-    return nt < most ? nt : most;
+    int most = (out + 31) / 32, want = nt * BANDS_PER_THREAD;
+    return want < most ? want : most;
 }
 
 typedef struct {
