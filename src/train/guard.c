@@ -92,14 +92,55 @@ static void block_chunk(void *ctx, int b) {
     g->part[b] = block_sumsq(k->q->grad.data + k->off, k->n);
 }
 
-/* The blocks' sums: on the team when there are enough values to share. */
+/* The part of `parts` that block k goes with: the optimizer cuts each
+ * parameter into one contiguous part per thread on 16-value bounds
+ * (optim.c) and thread t steps part t, which for a dense layer's weights are
+ * the rows whose gradients thread t has just computed (dense.c: bands); a
+ * block goes with the part that holds its middle value. */
+static int block_part(const sn_guard_block *k, int parts) {
+    size_t n = k->q->grad.size, mid = k->off + k->n / 2;
+    for (int p = parts - 1; p > 0; p--)
+        if (mid >= ((n * (size_t)p / (size_t)parts) & ~(size_t)15)) return p;
+    return 0;
+}
+
+typedef struct {
+    sn_guard *g;
+    int parts, per_part;
+} sums_job;
+
+/* Chunk c: the (c mod per_part)-th block of part c / per_part, if any. */
+static void part_chunk(void *ctx, int c) {
+    const sums_job *j = ctx;
+    int part = c / j->per_part, i = c % j->per_part;
+    for (int b = 0; b < j->g->nblocks; b++)
+        if (block_part(&j->g->blocks[b], j->parts) == part && i-- == 0) {
+            block_chunk(j->g, b);
+            return;
+        }
+}
+
+/* The blocks' sums: on the team when there are enough values to share, as
+ * many chunks for every part (some of them empty), so that thread t's range
+ * of chunks (core/threads.h) is part t's blocks and it reads the gradients
+ * from its own core's cache. Which thread sums a block changes no bit. */
 static void block_sums(sn_guard *g) {
     size_t total = 0;
     for (int b = 0; b < g->nblocks; b++) total += g->blocks[b].n;
-    if (g->nblocks > 1 && total >= 4 * SN_GUARD_BLOCK && sn_get_threads() > 1)
-        sn_parallel(g->nblocks, block_chunk, g);
-    else
-        for (int b = 0; b < g->nblocks; b++) block_chunk(g, b);
+    int parts = sn_get_threads();
+    if (g->nblocks > 1 && total >= 4 * SN_GUARD_BLOCK && parts > 1) {
+        sums_job j = {g, parts, 0};
+        for (int p = 0; p < parts; p++) {
+            int n = 0;
+            for (int b = 0; b < g->nblocks; b++) n += block_part(&g->blocks[b], parts) == p;
+            if (n > j.per_part) j.per_part = n;
+        }
+        if ((long)j.per_part * parts <= SN_MAX_CHUNKS) {
+            sn_parallel(j.per_part * parts, part_chunk, &j);
+            return;
+        }
+    }
+    for (int b = 0; b < g->nblocks; b++) block_chunk(g, b);
 }
 
 /* Copies the buffers into s (restore = 0) or back (restore = 1). */
