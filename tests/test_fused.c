@@ -2,9 +2,9 @@
  * (dense.c), and flatten shares its input's storage (model.c): the model's
  * activations, gradients and parameter gradients must equal bit for bit
  * what the layers compute one at a time, for every elementwise activation,
- * for batches small and large (one pass on the calling thread, or one band
- * of output units per thread), in training and evaluation, on 1 and 2
- * threads. */
+ * for batches small and large (one pass on the calling thread, or bands of
+ * output units on the thread team, several per thread), in training and
+ * evaluation, on 1 and 2 threads. */
 #include "check.h"
 #include "model/model.h"
 
@@ -141,7 +141,7 @@ int main(void) {
     const char *acts[] = {"relu", "leaky_relu 0.1", "tanh", "sigmoid", "silu", "gelu", "gelu_tanh"};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         for (int threads = 1; threads <= 2; threads++) {
-            check_case(acts[i], 256, 128, 1, threads); /* one band per thread */
+            check_case(acts[i], 256, 128, 1, threads); /* bands on the team */
             check_case(acts[i], 64, 5, 1, threads);    /* one pass */
             check_case(acts[i], 256, 128, 0, threads); /* evaluation */
             check_case(acts[i], 256, 1, 0, threads);   /* batch 1 */
