@@ -481,29 +481,36 @@ static int direct_c1(const sn_conv_geom *g) {
     return g->C == 1 && g->sw == 1 && g->kh * g->kw <= DIRECT_MAX_K;
 }
 
+/* The kh·kw taps of conv output row i, columns j0 .. j0 + cnt - 1 (cnt <= 16)
+ * of a one-channel input: v[a·kw + b] lane l = x[i·sh - ph + a][j0 + l + b - pw],
+ * zero outside the image and past cnt. */
+static inline __attribute__((always_inline)) void c1_taps(const sn_conv_geom *g, const float *x,
+                                                          int i, int j0, int cnt, __m512 *v) {
+    for (int a = 0; a < g->kh; a++) {
+        const int row = i * g->sh - g->ph + a;
+        for (int b = 0; b < g->kw; b++) {
+            const int c0 = j0 + b - g->pw;
+            int lo = c0 < 0 ? -c0 : 0, hi = g->W - c0 < cnt ? g->W - c0 : cnt;
+            __m512 t = _mm512_setzero_ps();
+            if (row >= 0 && row < g->H && lo < hi) {
+                __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+                t = _mm512_maskz_loadu_ps(m, x + (size_t)row * g->W + c0);
+            }
+            v[a * g->kw + b] = t;
+        }
+    }
+}
+
 static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const float *w,
                            const float *bias, float *y, int relu) {
-    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, K = kh * kw, OW = g->OW;
+    const int K = g->kh * g->kw, OW = g->OW;
     const size_t P = (size_t)g->OH * OW;
     const __m512 zero = _mm512_setzero_ps();
     for (int i = 0; i < g->OH; i++) {
         for (int j0 = 0; j0 < OW; j0 += 16) {
             const int n = OW - j0 < 16 ? OW - j0 : 16;
             __m512 v[DIRECT_MAX_K];
-            for (int a = 0; a < kh; a++) {
-                const int row = i * g->sh - g->ph + a;
-                for (int b = 0; b < kw; b++) {
-                    /* lane l reads column j0 + l + b - pw, inside [0, W) */
-                    const int c0 = j0 + b - g->pw;
-                    int lo = c0 < 0 ? -c0 : 0, hi = W - c0 < n ? W - c0 : n;
-                    __m512 t = zero;
-                    if (row >= 0 && row < H && lo < hi) {
-                        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-                        t = _mm512_maskz_loadu_ps(m, x + (size_t)row * W + c0);
-                    }
-                    v[a * kw + b] = t;
-                }
-            }
+            c1_taps(g, x, i, j0, n, v);
             const __mmask16 m = (__mmask16)((1u << n) - 1);
             float *out = y + (size_t)i * OW + j0;
             int f = 0;
@@ -552,7 +559,7 @@ static int c1_pool_fits(const sn_conv_geom *g) {
 static inline __attribute__((always_inline)) void
 c1_pool_rows(int K, int NH, const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
              const float *w, const float *bias, int q, float *p, unsigned char *arg) {
-    const int H = g->H, W = g->W, kh = g->kh, kw = g->kw, OW = g->OW, n = pg->OW;
+    const int OW = g->OW, n = pg->OW;
     const size_t lp = (size_t)pg->OH * pg->OW;
     const __m512 zero = _mm512_setzero_ps();
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -567,20 +574,8 @@ c1_pool_rows(int K, int NH, const sn_conv_geom *g, const sn_conv_geom *pg, int F
     }
     for (int r = 0; r < 2; r++)
         for (int h = 0; h < NH; h++) {
-            const int i = 2 * q + r, j0 = 16 * h, cnt = OW - j0 < 16 ? OW - j0 : 16;
-            for (int a = 0; a < kh; a++) {
-                const int row = i * g->sh - g->ph + a;
-                for (int b = 0; b < kw; b++) {
-                    const int c0 = j0 + b - g->pw;
-                    int lo = c0 < 0 ? -c0 : 0, hi = W - c0 < cnt ? W - c0 : cnt;
-                    __m512 t = zero;
-                    if (row >= 0 && row < H && lo < hi) {
-                        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-                        t = _mm512_maskz_loadu_ps(m, x + (size_t)row * W + c0);
-                    }
-                    v[r * 2 + h][a * kw + b] = t;
-                }
-            }
+            const int j0 = 16 * h;
+            c1_taps(g, x, 2 * q + r, j0, OW - j0 < 16 ? OW - j0 : 16, v[r * 2 + h]);
         }
     const __mmask16 out = (__mmask16)((1u << n) - 1);
     for (int f = 0; f < F; f += C1_G) {
