@@ -14,7 +14,11 @@
  * work still measures the code (for 1 thread it is the wall-time figure of
  * a quiet machine).
  *
- * usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [--threads LIST]
+ * With --every K, the measured epoch also prints the rate of each block of K
+ * batches as it ends (wall time from the end of the block before), which
+ * shows whether a run's speed changes as it goes or is set when it starts.
+ *
+ * usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [--threads LIST] [--every K]
  * (LIST as in bench/threads_opt.h; default 1,2) */
 #include "scratchnet.h"
 #include "threads_opt.h"
@@ -29,6 +33,34 @@
 #define H 256
 
 static double tokens_per_s;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --every K: the rate of each block of K batches of the measured epoch */
+typedef struct {
+    int every, measuring;
+    double t0;
+} blocks;
+
+static void on_batch(void *ctx, int epoch, int batch, int nbatches, double loss, double acc,
+                     double samples_per_s) {
+    (void)epoch, (void)loss, (void)acc, (void)samples_per_s;
+    blocks *b = ctx;
+    if (!b->measuring || b->every < 1) return;
+    int done = batch; /* counted from 1 */
+    if (done % b->every && done != nbatches) return;
+    double t = now();
+    int k = done % b->every ? done % b->every : b->every;
+    printf("  batches %d-%d: tokens_per_s=%.0f\n", done - k + 1, done,
+           (double)k * T * N / (t - b->t0));
+    fflush(stdout);
+    b->t0 = t;
+}
+
 static int on_epoch(void *ctx, const sn_epoch_stats *s) {
     (void)ctx;
     tokens_per_s = s->samples_per_s;
@@ -41,7 +73,8 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int run(const char *kind, int V, const int *ids, int steps, const bench_threads *bt, int k) {
+static int run(const char *kind, int V, const int *ids, int steps, const bench_threads *bt, int k,
+               int every) {
     char spec[512];
     snprintf(spec, sizeof spec,
              "input 1\nonehot %d\n%s %d\ndense %d\nloss softmax_xent\n"
@@ -53,11 +86,14 @@ static int run(const char *kind, int V, const int *ids, int steps, const bench_t
     sn_text_options o;
     sn_text_options_default(&o);
     o.seq_len = T;
-    sn_train_hooks hooks = {.on_epoch = on_epoch};
+    blocks b = {every, 0, 0.0};
+    sn_train_hooks hooks = {.ctx = &b, .on_batch = on_batch, .on_epoch = on_epoch};
     sn_status s = sn_model_from_spec(spec, "bench", 1, &m, &err);
     if (s == SN_OK) /* warm-up: 3 batches */
         s = sn_text_train(m, NULL, ids, (size_t)3 * T * N + 1, NULL, 0, &o, &hooks, NULL, &err);
     double cpu = cpu_seconds();
+    b.measuring = 1;
+    b.t0 = now();
     if (s == SN_OK)
         s = sn_text_train(m, NULL, ids, (size_t)steps * T * N + 1, NULL, 0, &o, &hooks, NULL, &err);
     cpu = cpu_seconds() - cpu;
@@ -75,8 +111,24 @@ static int run(const char *kind, int V, const int *ids, int steps, const bench_t
 int main(int argc, char **argv) {
     bench_threads bt;
     if (!bench_threads_parse(&argc, argv, &bt)) return 2;
+    int every = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--every")) continue;
+        char *end = NULL;
+        long e = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+        if (!end || *end || e < 1 || e > 1000000) {
+            fprintf(stderr, "bench_lstm: --every needs a number of batches >= 1, got '%s'\n",
+                    i + 1 < argc ? argv[i + 1] : "");
+            return 2;
+        }
+        every = (int)e;
+        for (int j = i; j + 2 <= argc; j++) argv[j] = argv[j + 2];
+        argc -= 2;
+        i--;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [--threads LIST]\n");
+        fprintf(stderr,
+                "usage: bench_lstm CORPUS [STEPS] [lstm|rnn|both] [--threads LIST] [--every K]\n");
         return 2;
     }
     int steps = argc > 2 ? atoi(argv[2]) : 20;
@@ -103,7 +155,8 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2 && !rc; k++) {
         const char *kind = k ? "rnn" : "lstm";
         if (strcmp(which, "both") && strcmp(which, kind)) continue;
-        for (int k = 0; k < bt.n && !rc; k++) rc = run(kind, sn_vocab_size(v), ids, steps, &bt, k);
+        for (int k = 0; k < bt.n && !rc; k++)
+            rc = run(kind, sn_vocab_size(v), ids, steps, &bt, k, every);
     }
     sn_free(ids);
     sn_free(text);

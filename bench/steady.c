@@ -15,10 +15,18 @@
  *           threads together. Varies also when the machine takes one thread's
  *           core away for a moment: the other threads then wait for it.
  *
- * fma and stream run THREADS independent copies and print their total rate.
+ *   l2:     every thread reads its own 1 MiB buffer over and over (half a
+ *           core's 2 MiB L2, as the recurrent layers keep their W_hh), one
+ *           multiply-add per loaded vector; prints GB/s read by all threads.
+ *           Varies also when the core's L2 is not the thread's alone (a
+ *           neighbour on the host evicting it) or when the buffer's physical
+ *           pages crowd some of the cache's sets.
  *
- * usage: bench_steady fma|stream|sync [seconds] [threads]
- *        (default 0.5 s of work on 1 thread; sync: 2 threads) */
+ * fma, stream and l2 run THREADS independent copies and print their total
+ * rate.
+ *
+ * usage: bench_steady fma|stream|sync|l2 [seconds] [threads]
+ *        (default 0.5 s of work on 1 thread; sync and l2: 2 threads) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -104,8 +112,50 @@ static double stream_rate(double seconds) {
     return gbs;
 }
 
+/* Passes over a private 1 MiB buffer: 12 accumulators, each loaded vector
+ * multiplied into one of them, so the loads (two per cycle from L1, fewer
+ * from L2) and not the multiply-adds bound the loop. */
+static double l2_rate(double seconds) {
+    const size_t n = (1u << 20) / sizeof(float);
+    float *buf = NULL;
+    if (posix_memalign((void **)&buf, 64, n * sizeof *buf) != 0) {
+        fprintf(stderr, "bench_steady: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) buf[i] = 1.0f + 1e-6f * (float)(i & 1023);
+    v16 acc[12];
+    for (int c = 0; c < 12; c++)
+        for (int l = 0; l < 16; l++) acc[c][l] = 1e-3f * (float)(c + l);
+    const v16 a = {1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f,
+                   1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f};
+    long rounds = 0;
+    double t0 = now(), t;
+    do {
+        for (size_t i = 0; i + 12 * 16 <= n; i += 12 * 16)
+            for (int c = 0; c < 12; c++) {
+                v16 m;
+                memcpy(&m, buf + i + 16 * c, sizeof m);
+#if defined(__AVX512F__)
+                acc[c] = (v16)_mm512_fmadd_ps((__m512)acc[c], (__m512)m, (__m512)a);
+#else
+                acc[c] = acc[c] * m + a;
+#endif
+            }
+        __asm__ volatile("" ::"r"(buf) : "memory");
+        rounds++;
+        t = now() - t0;
+    } while (t < seconds);
+    v16 sum = acc[0];
+    for (int c = 1; c < 12; c++) sum += acc[c];
+    float sink = 0;
+    for (int l = 0; l < 16; l++) sink += sum[l];
+    if (sink == 12345.0f) puts("");
+    free(buf);
+    return rounds * (double)(n / 192 * 192) * sizeof(float) / t / 1e9;
+}
+
 typedef struct {
-    int kind; /* 0 fma, 1 stream, 2 sync */
+    int kind; /* 0 fma, 1 stream, 2 sync, 3 l2 */
     double seconds, rate;
 } job;
 
@@ -113,6 +163,8 @@ static void *run(void *arg) {
     job *j = arg;
     if (j->kind == 1)
         j->rate = stream_rate(j->seconds);
+    else if (j->kind == 3)
+        j->rate = l2_rate(j->seconds);
     else if (j->kind == 0)
         j->rate = fma_rate(j->seconds, 1L << 20, 0);
     else
@@ -121,12 +173,12 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    static const char *kinds[] = {"fma", "stream", "sync"};
+    static const char *kinds[] = {"fma", "stream", "sync", "l2"};
     int kind = -1;
-    for (int k = 0; argc >= 2 && k < 3; k++)
+    for (int k = 0; argc >= 2 && k < 4; k++)
         if (!strcmp(argv[1], kinds[k])) kind = k;
     if (argc < 2 || argc > 4 || kind < 0) {
-        fprintf(stderr, "usage: bench_steady fma|stream|sync [seconds] [threads]\n");
+        fprintf(stderr, "usage: bench_steady fma|stream|sync|l2 [seconds] [threads]\n");
         return 2;
     }
     double seconds = argc >= 3 ? atof(argv[2]) : 0.5;
@@ -134,7 +186,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_steady: seconds must be in (0, 60], got '%s'\n", argv[2]);
         return 2;
     }
-    nthreads = argc == 4 ? atoi(argv[3]) : kind == 2 ? 2 : 1;
+    nthreads = argc == 4 ? atoi(argv[3]) : kind >= 2 ? 2 : 1;
     if (nthreads < 1 || nthreads > 64) {
         fprintf(stderr, "bench_steady: threads must be in 1..64, got '%s'\n", argv[3]);
         return 2;
@@ -151,8 +203,8 @@ int main(int argc, char **argv) {
     run(&jobs[0]);
     double rate = jobs[0].rate;
     for (int i = 1; i < nthreads; i++) pthread_join(tid[i], NULL), rate += jobs[i].rate;
-    if (kind == 1)
-        printf("stream %.2f GB/s\n", rate);
+    if (kind == 1 || kind == 3)
+        printf("%s %.2f GB/s\n", kinds[kind], rate);
     else
         printf("%s %.1f GFLOP/s\n", kinds[kind], rate);
     return 0;

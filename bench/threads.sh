@@ -23,6 +23,10 @@
 # also change under a benchmark (a virtual machine's two CPUs moved onto one
 # core's two hardware threads, say), so a 0.3 s 2-thread multiply-add run
 # before each default run alone gives the spread of the floor in those minutes.
+# The LSTM and RNN keep their recurrent weights (1 MiB) in each core's L2 and
+# run on them for the whole pass, so before each of their default runs also
+# 0.3 s of two threads reading a private 1 MiB buffer each (bench_steady l2):
+# its spread is that of the L2 under them (a neighbour on the host evicting it).
 # usage: bench/threads.sh [BUILD_DIR]
 #   env: RUNS (5), REPEATS (3), BUSY_CPU (1), BENCHES ("lstm rnn mlp cnn"),
 #        LSTM_STEPS (20), RNN_STEPS (LSTM_STEPS), MLP_EPOCHS (1), CNN_BATCHES (60)
@@ -86,8 +90,10 @@ stop_busy() {
 }
 trap stop_busy EXIT
 
-# floor: the machine's 2-thread multiply-add rate right now (bench_steady).
+# floor: the machine's 2-thread multiply-add rate right now (bench_steady);
+# l2floor: its 2-thread rate of reads from a 1 MiB buffer per thread.
 floor() { "$steady" fma 0.3 2 | awk '{ print $2 }'; }
+l2floor() { "$steady" l2 0.3 2 | awk '{ print $2 }'; }
 
 stats() { # numbers on stdin -> "min median max max/min"
     sort -g | awk '{ v[NR] = $1 } END {
@@ -99,7 +105,7 @@ echo "threads.sh: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "load at start: $(uptime | sed 's/.*load average: //')"
 summary=()
 echo "== machine (bench_steady)"
-for kind in "fma 0.5 1" "stream 0.5 2" "sync 0.5 2"; do
+for kind in "fma 0.5 1" "stream 0.5 2" "sync 0.5 2" "l2 0.5 2"; do
     alone=() busy=()
     for ((r = 0; r < runs; r++)); do alone+=("$("$steady" $kind | awk '{ print $2 }')"); done
     start_busy
@@ -126,14 +132,22 @@ for b in $benches; do
     echo "  2 threads: ${two[*]}"
     alone=()
     ref=()
+    l2ref=()
     for ((r = 0; r < runs; r++)); do
         ref+=("$(floor)")
+        case $b in lstm | rnn) l2ref+=("$(l2floor)") ;; esac
         alone+=("$(rate "$b" default)")
     done
     read -r _ _ _ spread_alone < <(printf '%s\n' "${alone[@]}" | stats)
     echo "  default, alone:          ${alone[*]}"
     read -r _ _ _ spread_ref < <(printf '%s\n' "${ref[@]}" | stats)
     echo "  machine just before each: ${ref[*]} GFLOP/s (2-thread fma), spread $spread_ref"
+    l2note=
+    if [ ${#l2ref[@]} -gt 0 ]; then
+        read -r _ _ _ spread_l2 < <(printf '%s\n' "${l2ref[@]}" | stats)
+        echo "  L2 just before each:      ${l2ref[*]} GB/s (2-thread l2), spread $spread_l2"
+        l2note=", l2 $spread_l2"
+    fi
     start_busy
     busy=()
     for ((r = 0; r < runs; r++)); do busy+=("$(rate "$b" default)"); done
@@ -142,9 +156,9 @@ for b in $benches; do
     read -r _ med_busy _ spread_busy < <(printf '%s\n' "${busy[@]}" | stats)
     echo "  default, beside busy loop: ${busy[*]}  (1 thread beside it: $busy1)"
     line=$(awk -v b="$b" -v b1="$best1" -v b2="$best2" -v sa="$spread_alone" -v sb="$spread_busy" \
-        -v m1="$med1" -v mb="$med_busy" -v sr="$spread_ref" 'BEGIN {
-        printf "%-5s 2t/1t %.2f (>=1.6)   spread alone %.2f (machine %.2f), busy %.2f (<=1.15)   busy slowdown %.2f (<=1.3)",
-            b, b2 / b1, sa, sr, sb, m1 / mb }')
+        -v m1="$med1" -v mb="$med_busy" -v sr="$spread_ref" -v l2="$l2note" 'BEGIN {
+        printf "%-5s 2t/1t %.2f (>=1.6)   spread alone %.2f (machine %.2f%s), busy %.2f (<=1.15)   busy slowdown %.2f (<=1.3)",
+            b, b2 / b1, sa, sr, l2, sb, m1 / mb }')
     echo "  $line"
     summary+=("$line")
 done

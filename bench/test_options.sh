@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The benchmarks' own options: bench_steady's kinds (l2 among them) print a
+# positive rate in their unit and refuse bad arguments; bench_lstm --every K
+# prints one line per block of K batches of the measured epoch (the last
+# block may be shorter) and refuses a K that is not a positive number.
+# usage: test_options.sh BENCH_STEADY BENCH_LSTM SOURCE_DIR
+set -u
+steady=$1
+lstm=$2
+. "$3/tests/lib/harness.sh"
+
+for kind in "fma GFLOP/s" "stream GB/s" "sync GFLOP/s" "l2 GB/s"; do
+    k=${kind% *} unit=${kind#* }
+    out=$("$steady" "$k" 0.05 2)
+    echo "$out" | grep -Eq "^$k [0-9]+\.[0-9]+ ${unit//\//\\/}\$" &&
+        awk '{ exit !($2 > 0) }' <<<"$out" && ok || bad "$k: '$out'"
+done
+expect 2 "usage: bench_steady fma|stream|sync|l2" -- "$steady" l3
+expect 2 "seconds must be in" -- "$steady" l2 0
+expect 2 "threads must be in" -- "$steady" l2 0.1 0
+
+# a corpus of 4 + 5 batches of 64 x 32 characters (warm-up 3, measured 5)
+awk 'BEGIN { for (i = 0; i < 700; i++) printf "the whale %d swam on; ", i }' >"$tmp/c.txt"
+"$lstm" "$tmp/c.txt" 5 rnn --threads 1 --every 2 >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 0 ] && ok || bad "--every 2 failed: $(cat "$tmp/err")"
+blocks=$(grep -E '^  batches [0-9]+-[0-9]+: tokens_per_s=[0-9]+$' "$tmp/out" | awk '{ print $2 }' | tr '\n' ' ')
+[ "$blocks" = "1-2: 3-4: 5-5: " ] && ok || bad "--every 2 over 5 batches gave blocks '$blocks': $(cat "$tmp/out")"
+grep -q '^scratchnet rnn threads=1 tokens_per_s=' "$tmp/out" && ok || bad "no summary line: $(cat "$tmp/out")"
+"$lstm" "$tmp/c.txt" 5 rnn --threads 1 >"$tmp/out" 2>&1
+grep -q 'batches' "$tmp/out" && bad "block lines without --every: $(cat "$tmp/out")" || ok
+for e in 0 -3 x 2x ""; do
+    expect 2 "--every needs a number of batches >= 1" -- "$lstm" "$tmp/c.txt" 5 rnn --every "$e"
+done
+expect 2 "--every needs a number of batches >= 1" -- "$lstm" "$tmp/c.txt" 5 rnn --every
+finish
