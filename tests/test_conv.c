@@ -303,6 +303,15 @@ static void test_fused_passes(void) {
          * odd number of output rows and columns, filters not a multiple of 4 */
         "input 1x10x21\nconv2d 5 2x3 pad=1\nrelu\nmaxpool 2\nflatten\ndense 3\n"
         "loss softmax_xent\n",
+        /* a first 3x3 layer of whole vectors of filters, whose backward pass
+         * routes dy in registers: more pixels than one k block of the
+         * product (28x28), two vectors and one (48 filters), padding, odd
+         * output sizes and a row stride */
+        "input 1x28x28\nconv2d 32 3\nrelu\nmaxpool 2\nflatten\ndense 3\nloss softmax_xent\n",
+        "input 1x19x23\nconv2d 48 3 pad=same\nrelu\nmaxpool 2\nflatten\ndense 3\n"
+        "loss softmax_xent\n",
+        "input 1x21x12\nconv2d 16 3 stride=2x1 pad=1\nrelu\nmaxpool 2\nflatten\ndense 3\n"
+        "loss softmax_xent\n",
     };
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++)
         for (int t = 1; t <= 2; t++) {

@@ -626,6 +626,174 @@ static void conv_c1_pool(const sn_conv_geom *g, const sn_conv_geom *pg, int F, c
             c1_pool_rows(K, 1, g, pg, F, x, w, bias, q, p, arg);
     }
 }
+
+/* The filter and bias gradients of a first layer pooled in registers
+ * (c1_pool_fits, 3x3 kernel), when nothing else is wanted from its backward
+ * pass (no dx, neither dr nor dy kept): dy is routed from dp through the
+ * pooling's window positions and the ReLU and consumed in registers, never
+ * written out. The general path forms dy [F, P] (sn_maxpool_relu_backward),
+ * then multiplies col [K, P] by dyᵀ, which packs dyᵀ into panels of [P][F]
+ * first; here each output pixel's dy over the filters (a row of dyᵀ) is made
+ * directly, from dp and the window positions of its pooling window
+ * transposed to [pooled column][filter] once per pooled row (16 x 16
+ * transposes in registers), and multiplied at once by the pixel's K taps.
+ *
+ * The sums are the product's: dwᵀ[k, f] += Σ_p col[k, p] dy[f, p] in the k
+ * blocks of sn_sgemm_k_block(P), each from +0 one FMA per pixel in pixel
+ * order, then added to dwᵀ (the GEMM's beta = 1: 1·C + block); and
+ * db[f] += row_sums' sum: 16 partial sums, p ≡ l (mod 16) into lane l in
+ * pixel order, then added lane by lane from +0. Lanes are filters, so every
+ * value of dw and db is the same chain of the same operations as before. */
+#define C1B_G 32 /* filters per pass: two vectors */
+
+/* Floats of scratch c1_pool_backward needs (its buffer): the padded input
+ * plane, dp and the window positions of one pooled row transposed, and the
+ * 16 partial sums of every filter's db. */
+static size_t c1b_floats(const sn_conv_geom *g, int F) {
+    size_t rows = (size_t)(g->OH - 1) * g->sh + g->kh, cols = (size_t)g->OW + g->kw - 1;
+    return lines(rows * cols) + 2 * 16 * C1B_G + 16 * (size_t)F;
+}
+
+static int c1_pool_backward_fits(const sn_conv_geom *g, int F, const sn_conv_fused *post,
+                                 int want_dx) {
+    const sn_conv_geom *pg = post ? post->pool : NULL;
+    return pg && post->arg && !post->dr && !post->dy && !want_dx && direct_c1(g) && g->kh == 3 &&
+           g->kw == 3 && F % 16 == 0 && pg->OW <= 16 &&
+           c1b_floats(g, F) <= 2 * lines((size_t)F * g->OH * g->OW);
+}
+
+/* r[0..15] (row l: 16 values of filter l) into their transpose (row c: value
+ * c of the 16 filters); bit moves only. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    /* r[4i + c], 128-bit lane L: column 4L + c of rows 4i .. 4i + 3 */
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+    }
+}
+
+/* Filters f0 .. f0 + 16 NV - 1 of one sample. xp: the input plane padded
+ * (rows RW floats apart, tap (a, b) of output (i, j) at row i·sh + a,
+ * column j + b); dpt, cdt: [16][C1B_G] for one pooled row; dbacc: [16][F]. */
+static inline __attribute__((always_inline)) void
+c1b_filters(const int NV, const sn_conv_geom *g, const sn_conv_geom *pg, int F, int f0,
+            const float *xp, int RW, const unsigned char *arg, const float *dp, float *dwt,
+            float *dpt, float *cdt, float *dbacc) {
+    const int OH = g->OH, OW = g->OW, P = OH * OW, PH = pg->OH, PW = pg->OW;
+    const size_t plane = (size_t)PH * PW;
+    const int kb = sn_sgemm_k_block(P);
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    const __mmask16 cols = (__mmask16)((1u << PW) - 1);
+    __m512 acc[9][2];
+    for (int k = 0; k < 9; k++)
+        for (int u = 0; u < NV; u++) acc[k][u] = zero;
+    int p = 0, left = kb; /* pixels left in the k block */
+    for (int i = 0; i < OH; i++) {
+        const int q = i >> 1, pooled = q < PH;
+        if (pooled && !(i & 1))
+            for (int u = 0; u < NV; u++) {
+                __m512 r[16], c[16];
+                const size_t o = (size_t)(f0 + 16 * u) * plane + (size_t)q * PW;
+                for (int l = 0; l < 16; l++) {
+                    r[l] = _mm512_maskz_loadu_ps(cols, dp + o + l * plane);
+                    c[l] = _mm512_castsi512_ps(
+                        _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(cols, arg + o + l * plane)));
+                }
+                transpose16(r);
+                transpose16(c);
+                for (int l = 0; l < PW; l++) {
+                    _mm512_storeu_ps(dpt + l * C1B_G + 16 * u, r[l]);
+                    _mm512_storeu_ps(cdt + l * C1B_G + 16 * u, c[l]);
+                }
+            }
+        /* the window position whose input pixel (i, j) is, + 4 (the
+         * maximum > 0): dy = dp there, else 0 */
+        const __m512i want0 = _mm512_set1_epi32(4 + 2 * (i & 1)),
+                      want1 = _mm512_set1_epi32(5 + 2 * (i & 1));
+        const float *x0 = xp + (size_t)i * g->sh * RW, *x1 = x0 + RW, *x2 = x1 + RW;
+        for (int j = 0; j < OW; j++, p++) {
+            __m512 v[2] = {zero, zero};
+            const int pj = j >> 1;
+            if (pooled && pj < PW) {
+                const __m512i want = j & 1 ? want1 : want0;
+                for (int u = 0; u < NV; u++) {
+                    __m512i code = _mm512_castps_si512(_mm512_loadu_ps(cdt + pj * C1B_G + 16 * u));
+                    v[u] = _mm512_maskz_loadu_ps(_mm512_cmpeq_epi32_mask(code, want),
+                                                 dpt + pj * C1B_G + 16 * u);
+                }
+            }
+            const float tap[9] = {x0[j],     x0[j + 1], x0[j + 2], x1[j],    x1[j + 1],
+                                  x1[j + 2], x2[j],     x2[j + 1], x2[j + 2]};
+            for (int k = 0; k < 9; k++) {
+                const __m512 t = _mm512_set1_ps(tap[k]);
+                for (int u = 0; u < NV; u++) acc[k][u] = _mm512_fmadd_ps(t, v[u], acc[k][u]);
+            }
+            float *d = dbacc + (size_t)(p & 15) * F + f0;
+            for (int u = 0; u < NV; u++)
+                _mm512_storeu_ps(d + 16 * u, _mm512_add_ps(_mm512_loadu_ps(d + 16 * u), v[u]));
+            if (--left == 0 || p + 1 == P) {
+                for (int k = 0; k < 9; k++)
+                    for (int u = 0; u < NV; u++) {
+                        float *c = dwt + (size_t)k * F + f0 + 16 * u;
+                        _mm512_storeu_ps(c, _mm512_fmadd_ps(one, _mm512_loadu_ps(c), acc[k][u]));
+                        acc[k][u] = zero;
+                    }
+                left = kb;
+            }
+        }
+    }
+}
+
+/* One sample: dwt [9, F] and dbt [F] accumulate its gradients (see above);
+ * buf: c1b_floats(g, F) floats. */
+static void c1_pool_backward(const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
+                             const unsigned char *arg, const float *dp, float *dwt, float *dbt,
+                             float *buf) {
+    const int RH = (g->OH - 1) * g->sh + g->kh, RW = g->OW + g->kw - 1;
+    const float *xp = x;
+    float *dpt = buf + lines((size_t)RH * RW), *cdt = dpt + 16 * C1B_G, *dbacc = cdt + 16 * C1B_G;
+    if (g->ph != 0 || g->pw != 0 || RW != g->W || RH > g->H) { /* x with its zeros around it */
+        for (int r = 0; r < RH; r++)
+            for (int c = 0; c < RW; c++) {
+                const int y = r - g->ph, z = c - g->pw;
+                buf[(size_t)r * RW + c] =
+                    y >= 0 && y < g->H && z >= 0 && z < g->W ? x[(size_t)y * g->W + z] : 0.0f;
+            }
+        xp = buf;
+    }
+    memset(dbacc, 0, sizeof(float) * 16 * (size_t)F);
+    for (int f0 = 0; f0 < F; f0 += C1B_G) {
+        if (F - f0 >= C1B_G)
+            c1b_filters(2, g, pg, F, f0, xp, RW, arg, dp, dwt, dpt, cdt, dbacc);
+        else
+            c1b_filters(1, g, pg, F, f0, xp, RW, arg, dp, dwt, dpt, cdt, dbacc);
+    }
+    for (int f0 = 0; f0 < F; f0 += 16) {
+        __m512 s = _mm512_setzero_ps();
+        for (int l = 0; l < 16; l++)
+            s = _mm512_add_ps(s, _mm512_loadu_ps(dbacc + (size_t)l * F + f0));
+        _mm512_storeu_ps(dbt + f0, _mm512_add_ps(_mm512_loadu_ps(dbt + f0), s));
+    }
+}
 #else
 static int c1_pool_fits(const sn_conv_geom *g) {
     (void)g;
@@ -640,6 +808,18 @@ static void conv_c1_pool(const sn_conv_geom *g, const sn_conv_geom *pg, int F, c
 static int direct_c1(const sn_conv_geom *g) {
     (void)g;
     return 0;
+}
+
+static int c1_pool_backward_fits(const sn_conv_geom *g, int F, const sn_conv_fused *post,
+                                 int want_dx) {
+    (void)g, (void)F, (void)post, (void)want_dx;
+    return 0;
+}
+
+static void c1_pool_backward(const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
+                             const unsigned char *arg, const float *dp, float *dwt, float *dbt,
+                             float *buf) {
+    (void)g, (void)pg, (void)F, (void)x, (void)arg, (void)dp, (void)dwt, (void)dbt, (void)buf;
 }
 
 static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const float *w,
@@ -811,8 +991,17 @@ static void backward_chunk(void *ctx, int t) {
     const sn_conv_fused *post = j->post;
     flat_plan plan;
     const flat_plan *pl = !is_identity(g) && flat_plan_make(g, &plan) ? &plan : NULL;
+    /* a first layer pooled in registers: dy formed and consumed in registers */
+    const int c1b = c1_pool_backward_fits(g, F, post, j->dx != NULL);
     for (int n = lo; n < hi; n++) {
         const float *xn = j->x + in * n, *dyn = j->dy + out * n;
+        if (c1b) {
+            const sn_conv_geom *pg = post->pool;
+            const size_t pooled = (size_t)pg->C * pg->OH * pg->OW * n;
+            c1_pool_backward(g, pg, F, xn, post->arg + pooled, post->dp + pooled, dwt, dbt,
+                             out_buf(g, F, base, 0));
+            continue;
+        }
         if (post) { /* dy_n from dp_n (or dr_n) through the pooling and the ReLU, in the slot */
             const sn_conv_geom *pg = post->pool;
             float *drn = pg ? out_buf(g, F, base, 0) : post->dr + out * n;
