@@ -468,6 +468,15 @@ int sn_conv_threads(int n, int slots) {
     return nt < 1 ? 1 : nt;
 }
 
+#if defined(__AVX512F__)
+/* y < 0 ? 0 : y (sn_act_forward's ReLU: -0 and NaN pass) in one
+ * instruction: MAXPS returns its second operand unless the first is
+ * greater, so max(+0, y) is +0 exactly where +0 > y, i.e. y < 0. */
+static inline __m512 relu_ps(__m512 y) {
+    return _mm512_max_ps(_mm512_setzero_ps(), y);
+}
+#endif
+
 /* A single-channel input (a first layer: K = kh·kw, a product with a short
  * inner dimension and one k block) without im2col: each output row is
  * formed in vectors of 16 pixels from the K shifted input rows, loaded
@@ -526,8 +535,7 @@ static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const f
                 __m512 r[4] = {a0, a1, a2, a3};
                 for (int u = 0; u < 4; u++) {
                     __m512 t = _mm512_add_ps(r[u], _mm512_set1_ps(bias[f + u]));
-                    if (relu)
-                        t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ), zero);
+                    if (relu) t = relu_ps(t);
                     _mm512_mask_storeu_ps(out + (size_t)(f + u) * P, m, t);
                 }
             }
@@ -536,7 +544,7 @@ static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const f
                 __m512 acc = zero;
                 for (int k = 0; k < K; k++) acc = _mm512_fmadd_ps(_mm512_set1_ps(wf[k]), v[k], acc);
                 __m512 t = _mm512_add_ps(acc, _mm512_set1_ps(bias[f]));
-                if (relu) t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ), zero);
+                if (relu) t = relu_ps(t);
                 _mm512_mask_storeu_ps(out + (size_t)f * P, m, t);
             }
         }
@@ -548,9 +556,9 @@ static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const f
  * when only the pooling reads the ReLU's output: each pair of output rows
  * 2q, 2q + 1 is formed in registers, G filters at a time, and pooled there
  * into row q of p: [F, pg->OH, pg->OW] and arg (same layout). The values
- * are conv_c1_direct's, and the pooling sees what sn_maxpool_forward_arg
- * loads from them (lanes past the row as zeros), so p and arg come out bit
- * for bit as theirs. A conv output row of at most 32 values (two vectors). */
+ * are conv_c1_direct's, and each stored pooling lane compares the four
+ * values sn_maxpool_forward_arg compares, so p and arg come out bit for bit
+ * as theirs. A conv output row of at most 32 values (two vectors). */
 static int c1_pool_fits(const sn_conv_geom *g) {
     return direct_c1(g) && g->OW <= 32;
 }
@@ -565,13 +573,9 @@ c1_pool_rows(int K, int NH, const sn_conv_geom *g, const sn_conv_geom *pg, int F
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     /* v[r·2 + h][k]: tap k of conv row 2q + r, columns 16h .. 16h + 15;
-     * the pooling reads columns below 2n, the others it sees as zeros */
+     * the pooling's stored lanes read columns below 2n only (the others
+     * may hold anything) */
     __m512 v[4][DIRECT_MAX_K];
-    __mmask16 valid[2];
-    for (int h = 0; h < NH; h++) {
-        const int used = 2 * n - 16 * h;
-        valid[h] = used >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (used < 0 ? 0 : used)) - 1);
-    }
     for (int r = 0; r < 2; r++)
         for (int h = 0; h < NH; h++) {
             const int j0 = 16 * h;
@@ -596,11 +600,8 @@ c1_pool_rows(int K, int NH, const sn_conv_geom *g, const sn_conv_geom *pg, int F
             __m512 t[4];
             for (int e = 0; e < 4; e++) t[e] = zero;
             for (int r = 0; r < 2; r++)
-                for (int h = 0; h < NH; h++) {
-                    __m512 y = _mm512_add_ps(acc[u][r * 2 + h], bf);
-                    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ), zero);
-                    t[r * 2 + h] = _mm512_maskz_mov_ps(valid[h], y);
-                }
+                for (int h = 0; h < NH; h++)
+                    t[r * 2 + h] = relu_ps(_mm512_add_ps(acc[u][r * 2 + h], bf));
             __m512 a = _mm512_permutex2var_ps(t[0], ev, t[1]);
             __m512 b = _mm512_permutex2var_ps(t[0], od, t[1]);
             __m512 c = _mm512_permutex2var_ps(t[2], ev, t[3]);
