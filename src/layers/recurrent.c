@@ -419,21 +419,54 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
     const sn_rnn_level *v = s->v;
     sn_rnn_input in, *inp = NULL;
     if (input && v->tok) {
-        in = (sn_rnn_input){v->w_ih_t, v->bias_sum, v->tok + (size_t)s->t * v->N + s->n0, G * v->H};
+        in = (sn_rnn_input){v->w_ih_t, v->bias_sum, v->tok + (size_t)s->t * v->N + s->n0,
+                            v->w_ih_ld};
         inp = &in;
     }
     sn_rnn_panel_product(s->n1 - s->n0, G, v->H, K, s->u0, s->u1, A, lda, s->B, beta, C, ldc, inp,
                          s->t & 1);
 }
 
+typedef struct {
+    const float *a;
+    float *at;
+    int rows, cols, ld, chunks;
+} transpose_job;
+
+/* at[k·ld + r] = a[r·cols + k] for the columns k of chunk c's tiles of 32,
+ * in tiles of 32 × 32 */
+static void transpose_chunk(void *ctx, int c) {
+    const transpose_job *j = ctx;
+    int tiles = (j->cols + 31) / 32, rows = j->rows, cols = j->cols;
+    int k0 = (int)((long)tiles * c / j->chunks) * 32,
+        k1 = (int)((long)tiles * (c + 1) / j->chunks) * 32;
+    if (k1 > cols) k1 = cols;
+    for (int r0 = 0; r0 < rows; r0 += 32)
+        for (int kt = k0; kt < k1; kt += 32) {
+            int r1 = r0 + 32 < rows ? r0 + 32 : rows, kt1 = kt + 32 < k1 ? kt + 32 : k1;
+            for (int k = kt; k < kt1; k++)
+                for (int r = r0; r < r1; r++)
+                    j->at[(size_t)k * j->ld + r] = j->a[(size_t)r * cols + k];
+        }
+}
+
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
-    int GH = v->w_ih->value.shape[0];
-    if (!v->tok || v->T < 2 || work_len < (size_t)v->I * GH) {
+    int GH = v->w_ih->value.shape[0], I = v->I, ld = GH + 16;
+    if (!v->tok || v->T < 2 || work_len < (size_t)I * GH) {
         v->tok = NULL; /* the caller projects all rows first: no slice adds its piece */
         return 0;
     }
-    sn_transpose(v->w_ih->value.data, GH, v->I, work);
+    if (work_len < (size_t)I * ld) ld = GH;
+    /* columns split between the threads when there are 64k values or more */
+    transpose_job j = {v->w_ih->value.data, work, GH, I, ld, 1};
+    int tiles = (I + 31) / 32, nt = sn_get_threads();
+    if ((size_t)GH * I >= (1u << 16)) j.chunks = nt < tiles ? nt : tiles;
+    if (j.chunks > 1)
+        sn_parallel(j.chunks, transpose_chunk, &j);
+    else
+        transpose_chunk(&j, 0);
     v->w_ih_t = work;
+    v->w_ih_ld = ld;
     v->bias_sum = bias;
     return 1;
 }
@@ -487,6 +520,7 @@ int sn_rnn_distinct_input(sn_rnn_level *v, const float *bias, float *work, size_
     sn_sgemm(0, 1, U, GH, I, 1.0f, rows, I, v->w_ih->value.data, I, 0.0f, table, GH);
     v->tok = v->ids;
     v->w_ih_t = table;
+    v->w_ih_ld = GH;
     v->bias_sum = bias;
     return 1;
 }

@@ -47,6 +47,7 @@ typedef struct sn_rnn_level {
     const float *w_ih_t;   /* [I, G·H]: weight_ihᵀ (or the table of
                             * sn_rnn_distinct_input, tok then its rows) */
     const float *bias_sum; /* [G·H]: the bias added with the projection */
+    int w_ih_ld;           /* the rows of w_ih_t lie this many floats apart */
     int *ids;              /* level 0 of a stepped cell whose x is not one-hot:
                             * [T·N] room for sn_rnn_distinct_input, else NULL */
 } sn_rnn_level;
@@ -153,8 +154,10 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
 /* For a forward pass of T > 1 steps whose x is one-hot (v->tok set):
  * instead of the input projection of all rows before the time loop, each
  * slice's recurrent product makes its own piece (sn_rnn_slice_product with
- * input set) as it writes C. Fills v->w_ih_t in work (I·G·H floats) and
- * sets v->bias_sum = bias; returns 0 when v->tok is NULL, T = 1 or work is
+ * input set) as it writes C. Fills v->w_ih_t in work (I rows of G·H
+ * floats, 16 apart from each other when work has room: rows a power of two
+ * of bytes apart, a column's values would all fall in the same few L1 sets
+ * as they are written) and sets v->bias_sum = bias; returns 0 when v->tok is NULL, T = 1 or work is
  * too small (the caller then projects all rows first), and then sets v->tok
  * to NULL so that no slice adds its piece a second time. */
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len);
