@@ -423,6 +423,60 @@ static void test_gather(void) {
     }
 }
 
+/* 8-bit pixels: sn_pixels_to_bytes takes every k / 255.0f and refuses any
+ * other float (one bad value in an array of good ones); sn_gather_rows_bytes
+ * gives the floats of sn_gather_rows bit for bit, on sizes that run in one
+ * and in several chunks, rows of any length, 1 and 2 threads. */
+static void test_gather_bytes(void) {
+    float all[256];
+    unsigned char b[256];
+    for (int k = 0; k < 256; k++) all[k] = (float)k / 255.0f;
+    memset(b, 0xee, sizeof b);
+    CHECK(sn_pixels_to_bytes(all, 256, b) == 1);
+    int same = 1;
+    for (int k = 0; k < 256; k++) same &= b[k] == k;
+    CHECK(same);
+    const float bad[] = {-0.0f,
+                         0.5f,
+                         nextafterf(1.0f, 2.0f),
+                         nextafterf(all[77], 1.0f),
+                         nextafterf(all[200], 0.0f),
+                         -1.0f / 255.0f,
+                         2.0f,
+                         NAN,
+                         INFINITY};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        float x[256];
+        memcpy(x, all, sizeof x);
+        x[(i * 37) % 256] = bad[i];
+        CHECK(sn_pixels_to_bytes(x, 256, b) == 0);
+        memcpy(x, all, sizeof x); /* in the last values, after the whole blocks of 16 */
+        x[245] = bad[i];
+        CHECK(sn_pixels_to_bytes(x, 250, b) == 0);
+        CHECK(sn_pixels_to_bytes(x, 245, b) == 1);
+    }
+    static const int shapes[][3] = {{10, 7, 3}, {500, 784, 128}, {60, 3000, 1000}, {9, 1, 40}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int rows = shapes[s][0], row = shapes[s][1], n = shapes[s][2];
+        size_t size = (size_t)rows * row;
+        float *src = malloc(sizeof(float) * size), *dst = malloc(sizeof(float) * n * row);
+        float *want = malloc(sizeof(float) * n * row);
+        unsigned char *bytes = malloc(size);
+        int *idx = malloc(sizeof(int) * n);
+        for (size_t i = 0; i < size; i++) src[i] = all[sn_rng_below(&rng, 256)];
+        CHECK(sn_pixels_to_bytes(src, size, bytes) == 1);
+        for (int i = 0; i < n; i++) idx[i] = (int)sn_rng_below(&rng, (uint32_t)rows);
+        sn_gather_rows(want, src, idx, n, (size_t)row);
+        for (int threads = 1; threads <= 2; threads++) {
+            sn_set_threads(threads);
+            memset(dst, 0xff, sizeof(float) * n * row);
+            sn_gather_rows_bytes(dst, bytes, idx, n, (size_t)row);
+            CHECK(memcmp(dst, want, sizeof(float) * n * row) == 0);
+        }
+        free(src), free(dst), free(want), free(bytes), free(idx);
+    }
+}
+
 int main(void) {
     sn_rng_seed(&rng, 42, 7);
     const char *name = sn_sgemm_kernel_name();
@@ -441,5 +495,6 @@ int main(void) {
     test_transpose();
     test_row_ops();
     test_gather();
+    test_gather_bytes();
     return check_report();
 }

@@ -88,5 +88,12 @@ void sn_transpose(const float *a, int rows, int cols, float *at);
 /* dst[i, :] = src[idx[i], :] for i < n, rows of `row` floats (a mini-batch
  * gathered from a data set). */
 void sn_gather_rows(float *dst, const float *src, const int *idx, int n, size_t row);
+/* 8-bit pixels scaled to [0, 1] as the IDX and CIFAR-10 readers scale them,
+ * x = (float)k / 255.0f: when every x[i] of n is such a value (bit for bit,
+ * so not -0.0f), writes its k to out[i] and returns 1; else returns 0. */
+int sn_pixels_to_bytes(const float *x, size_t n, unsigned char *out);
+/* sn_gather_rows from the bytes sn_pixels_to_bytes made of src: the same
+ * floats, from a quarter of the bytes. */
+void sn_gather_rows_bytes(float *dst, const unsigned char *src, const int *idx, int n, size_t row);
 
 #endif

@@ -15,10 +15,14 @@
 #include <string.h>
 
 /* Copies samples idx[0..n) of d into the model's input buffer and their
- * labels / targets into the given buffers. */
-static void gather(const sn_dataset *d, const int *idx, int n, float *x, int *labels,
-                   float *targets) {
-    sn_gather_rows(x, d->x, idx, n, d->sample_size);
+ * labels / targets into the given buffers; the inputs from bytes, d->x's
+ * pixels as sn_pixels_to_bytes gave them, when not NULL. */
+static void gather(const sn_dataset *d, const unsigned char *bytes, const int *idx, int n, float *x,
+                   int *labels, float *targets) {
+    if (bytes)
+        sn_gather_rows_bytes(x, bytes, idx, n, d->sample_size);
+    else
+        sn_gather_rows(x, d->x, idx, n, d->sample_size);
     for (int i = 0; i < n; i++) {
         size_t s = (size_t)idx[i];
         if (d->labels) labels[i] = d->labels[s];
@@ -82,7 +86,7 @@ static sn_status eval_batches(sn_model *m, const sn_dataset *d, int batch, batch
     sn_status s = SN_OK;
     for (int start = 0; s == SN_OK && start < hi - lo; start += batch) {
         int n = hi - lo - start < batch ? hi - lo - start : batch;
-        gather(d, idx + start, n, m->act[0].data, b->labels, b->targets);
+        gather(d, NULL, idx + start, n, m->act[0].data, b->labels, b->targets);
         if ((s = sn_model_forward(m, m->act[0].data, n, 0, err)) != SN_OK) return s;
         const int *lab = d->labels ? b->labels : NULL;
         const float *tgt = d->targets ? b->targets : NULL;
@@ -118,7 +122,23 @@ typedef struct table_source {
     batch_buf b;
     int *idx; /* the epoch's order of the training samples; evaluation's too */
     const sn_train_dist *dist;
+    unsigned char *bytes; /* the training images' pixels, or NULL (pixel_bytes) */
 } table_source;
+
+/* The training set's inputs as bytes when they are 8-bit pixels (the IDX
+ * and CIFAR-10 readers' images, checked value by value): each batch is then
+ * gathered from a quarter of the memory (kernels/ops.c), with the same
+ * floats. Anything else, or no memory for the copy, keeps the floats. */
+static unsigned char *pixel_bytes(const sn_dataset *d) {
+    size_t n = (size_t)d->n * d->sample_size;
+    if (!d->pixels || !d->x || n == 0) return NULL;
+    unsigned char *b = sn_alloc(n, 1);
+    if (b && !sn_pixels_to_bytes(d->x, n, b)) {
+        sn_free(b);
+        b = NULL;
+    }
+    return b;
+}
 
 static void table_epoch_begin(void *ctx, sn_model *m, sn_rng *shuffle, int resumed) {
     table_source *t = ctx;
@@ -136,7 +156,8 @@ static int table_batch(void *ctx, sn_model *m, int bi, const int **labels, const
         lo = (int)((long)n * t->dist->rank / t->dist->size),
         hi = (int)((long)n * (t->dist->rank + 1) / t->dist->size);
     sn_dist_set_share(lo, hi - lo, n); /* weights, dropout masks: dist.h */
-    gather(t->train, t->idx + start + lo, hi - lo, m->act[0].data, t->b.labels, t->b.targets);
+    gather(t->train, t->bytes, t->idx + start + lo, hi - lo, m->act[0].data, t->b.labels,
+           t->b.targets);
     *labels = t->train->labels ? t->b.labels : NULL;
     *targets = t->train->targets ? t->b.targets : NULL;
     *global_rows = n;
@@ -206,6 +227,7 @@ static sn_status train_loop(sn_model *m, const sn_dataset *train, const sn_datas
     if (s == SN_OK) s = batch_buf_init(&t.b, m, t.batch, err);
     if (s == SN_OK && !(t.idx = sn_alloc((size_t)largest, sizeof(int))))
         s = sn_fail(err, SN_ERR_NOMEM, "training: out of memory");
+    if (s == SN_OK) t.bytes = pixel_bytes(train);
     sn_batch_source src = {.ctx = &t,
                            .trainer = "table",
                            .nbatches = (train->n + t.batch - 1) / t.batch,
@@ -222,6 +244,7 @@ static sn_status train_loop(sn_model *m, const sn_dataset *train, const sn_datas
     if (s == SN_OK) s = sn_loop_run(m, &src, hooks, history_csv, ckopt, err);
     sn_dist_set_share(0, 0, 0);
     sn_free(t.idx);
+    sn_free(t.bytes);
     batch_buf_free(&t.b);
     return s;
 }
