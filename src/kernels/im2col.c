@@ -554,77 +554,82 @@ static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const f
 /* conv_c1_direct with the ReLU, followed by the 2x2 max pooling that keeps
  * its window positions (pool.h, sn_maxpool_keeps_arg: pg, whose C is F),
  * when only the pooling reads the ReLU's output: each pair of output rows
- * 2q, 2q + 1 is formed in registers, G filters at a time, and pooled there
- * into row q of p: [F, pg->OH, pg->OW] and arg (same layout). The values
- * are conv_c1_direct's, and each stored pooling lane compares the four
+ * 2q, 2q + 1 is formed in registers, one filter at a time, and pooled there
+ * into row q of p: [F, pg->OH, pg->OW] and arg (same layout). A conv row is
+ * held as its even and its odd columns (lane l: columns 2l and 2l + 1), so
+ * that the four values of window l are lane l of four vectors, as the
+ * pooling compares them; the taps are laid out that way once per row pair
+ * for all filters. The values are conv_c1_direct's (the same chain per
+ * pixel, whatever its lane), and each stored pooling lane compares the four
  * values sn_maxpool_forward_arg compares, so p and arg come out bit for bit
- * as theirs. A conv output row of at most 32 values (two vectors). */
+ * as theirs. A conv output row of at most 32 values (16 windows), a kernel
+ * of at most C1_KH x C1_KW. */
+#define C1_KH 4
+#define C1_KW 4
 static int c1_pool_fits(const sn_conv_geom *g) {
-    return direct_c1(g) && g->OW <= 32;
+    return direct_c1(g) && g->OW <= 32 && g->kh <= C1_KH && g->kw <= C1_KW;
 }
 
-#define C1_G 4
-static inline __attribute__((always_inline)) void
-c1_pool_rows(int K, int NH, const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
-             const float *w, const float *bias, int q, float *p, unsigned char *arg) {
-    const int OW = g->OW, n = pg->OW;
-    const size_t lp = (size_t)pg->OH * pg->OW;
-    const __m512 zero = _mm512_setzero_ps();
+/* Lane l: x[row][2l + c0] (0 outside the image), from two masked loads. */
+static inline __m512 c1_evens(const sn_conv_geom *g, const float *x, int row, int c0) {
+    if (row < 0 || row >= g->H) return _mm512_setzero_ps();
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    /* v[r·2 + h][k]: tap k of conv row 2q + r, columns 16h .. 16h + 15;
-     * the pooling's stored lanes read columns below 2n only (the others
-     * may hold anything) */
-    __m512 v[4][DIRECT_MAX_K];
+    const float *r = x + (size_t)row * g->W + c0;
+    __m512 v[2];
+    for (int h = 0; h < 2; h++) { /* columns c0 + 16h + i, i < 16, inside [0, W) */
+        const int lo = c0 + 16 * h < 0 ? -(c0 + 16 * h) : 0;
+        const int hi = g->W - (c0 + 16 * h) < 16 ? g->W - (c0 + 16 * h) : 16;
+        const __mmask16 m = lo >= hi ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        v[h] = m ? _mm512_maskz_loadu_ps(m, r + 16 * h) : _mm512_setzero_ps();
+    }
+    return _mm512_permutex2var_ps(v[0], ev, v[1]);
+}
+
+/* kh, kw: the kernel (constants in the common instance). t[r][a][e], lane l:
+ * input row (2q + r)·sh - ph + a, column 2l + e - pw, so that tap (a, b) of
+ * the even columns of conv row 2q + r is t[r][a][b] and of the odd ones
+ * t[r][a][b + 1]. */
+static inline __attribute__((always_inline)) void
+c1_pool_rows(int kh, int kw, const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
+             const float *w, const float *bias, int q, float *p, unsigned char *arg) {
+    const int K = kh * kw, n = pg->OW;
+    const size_t lp = (size_t)pg->OH * pg->OW;
+    __m512 t[2][C1_KH][C1_KW + 1];
     for (int r = 0; r < 2; r++)
-        for (int h = 0; h < NH; h++) {
-            const int j0 = 16 * h;
-            c1_taps(g, x, 2 * q + r, j0, OW - j0 < 16 ? OW - j0 : 16, v[r * 2 + h]);
-        }
+        for (int a = 0; a < kh; a++)
+            for (int e = 0; e <= kw; e++)
+                t[r][a][e] = c1_evens(g, x, (2 * q + r) * g->sh - g->ph + a, e - g->pw);
     const __mmask16 out = (__mmask16)((1u << n) - 1);
-    for (int f = 0; f < F; f += C1_G) {
-        const int G = F - f < C1_G ? F - f : C1_G;
-        __m512 acc[C1_G][4];
-        for (int u = 0; u < C1_G; u++)
-            for (int e = 0; e < 4; e++) acc[u][e] = zero;
-        for (int k = 0; k < K; k++)
-            for (int u = 0; u < C1_G; u++) {
-                if (u >= G) break;
-                const __m512 wk = _mm512_set1_ps(w[(size_t)(f + u) * K + k]);
+    for (int f = 0; f < F; f++) {
+        const float *wf = w + (size_t)f * K;
+        /* conv rows 2q (even, odd columns), 2q + 1 (even, odd) */
+        __m512 acc[4];
+        for (int u = 0; u < 4; u++) acc[u] = _mm512_setzero_ps();
+        for (int a = 0; a < kh; a++)
+            for (int b = 0; b < kw; b++) {
+                const __m512 wk = _mm512_set1_ps(wf[a * kw + b]);
                 for (int r = 0; r < 2; r++)
-                    for (int h = 0; h < NH; h++)
-                        acc[u][r * 2 + h] = _mm512_fmadd_ps(wk, v[r * 2 + h][k], acc[u][r * 2 + h]);
+                    for (int o = 0; o < 2; o++)
+                        acc[2 * r + o] = _mm512_fmadd_ps(wk, t[r][a][b + o], acc[2 * r + o]);
             }
-        for (int u = 0; u < G; u++) {
-            const __m512 bf = _mm512_set1_ps(bias[f + u]);
-            __m512 t[4];
-            for (int e = 0; e < 4; e++) t[e] = zero;
-            for (int r = 0; r < 2; r++)
-                for (int h = 0; h < NH; h++)
-                    t[r * 2 + h] = relu_ps(_mm512_add_ps(acc[u][r * 2 + h], bf));
-            __m512 a = _mm512_permutex2var_ps(t[0], ev, t[1]);
-            __m512 b = _mm512_permutex2var_ps(t[0], od, t[1]);
-            __m512 c = _mm512_permutex2var_ps(t[2], ev, t[3]);
-            __m512 d = _mm512_permutex2var_ps(t[2], od, t[3]);
-            __m512 m;
-            __m512i kk = max_arg(a, b, c, d, &m);
-            const size_t o = (size_t)(f + u) * lp + (size_t)q * n;
-            _mm512_mask_storeu_ps(p + o, out, m);
-            _mm512_mask_cvtepi32_storeu_epi8(arg + o, out, kk);
-        }
+        const __m512 bf = _mm512_set1_ps(bias[f]);
+        __m512 y[4];
+        for (int u = 0; u < 4; u++) y[u] = relu_ps(_mm512_add_ps(acc[u], bf));
+        __m512 m;
+        __m512i kk = max_arg(y[0], y[1], y[2], y[3], &m);
+        const size_t o = (size_t)f * lp + (size_t)q * n;
+        _mm512_mask_storeu_ps(p + o, out, m);
+        _mm512_mask_cvtepi32_storeu_epi8(arg + o, out, kk);
     }
 }
 
 static void conv_c1_pool(const sn_conv_geom *g, const sn_conv_geom *pg, int F, const float *x,
                          const float *w, const float *bias, float *p, unsigned char *arg) {
-    const int K = g->kh * g->kw, two = g->OW > 16;
     for (int q = 0; q < pg->OH; q++) {
-        if (K == 9 && two)
-            c1_pool_rows(9, 2, g, pg, F, x, w, bias, q, p, arg);
-        else if (two)
-            c1_pool_rows(K, 2, g, pg, F, x, w, bias, q, p, arg);
+        if (g->kh == 3 && g->kw == 3)
+            c1_pool_rows(3, 3, g, pg, F, x, w, bias, q, p, arg);
         else
-            c1_pool_rows(K, 1, g, pg, F, x, w, bias, q, p, arg);
+            c1_pool_rows(g->kh, g->kw, g, pg, F, x, w, bias, q, p, arg);
     }
 }
 
