@@ -25,23 +25,31 @@ static inline __mmask16 same_v(__m512 v, __m512 m) {
  * equal to NaN), + 4 where the maximum is > 0. A NaN anywhere in a window
  * makes its maximum NaN; without one, a value replaces the running maximum
  * only when greater, so no earlier value equals the final maximum and the
- * position is the last replacement's. Vectors with a NaN maximum compare
- * every value with it instead. */
+ * position is the last replacement's. Without a NaN in the vectors, that
+ * first maximum is found as a tree (the first of a, b, the first of c, d,
+ * then the first of those two: the later wins only when greater), the same
+ * value and position in two comparisons' latency instead of three; vectors
+ * with a NaN take the running maximum and compare every value with it. */
 static inline __m512i max_arg(__m512 a, __m512 b, __m512 c, __m512 d, __m512 *max) {
     const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
     const __m512i three = _mm512_set1_epi32(3);
-    __mmask16 s1 = beats(b, a);
-    __m512 m = _mm512_mask_mov_ps(a, s1, b);
-    __mmask16 s2 = beats(c, m);
-    m = _mm512_mask_mov_ps(m, s2, c);
-    __mmask16 s3 = beats(d, m);
-    m = _mm512_mask_mov_ps(m, s3, d);
+    __m512 m;
     __m512i k;
-    if (_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q) == 0) {
-        k = _mm512_maskz_mov_epi32(s1, one);
-        k = _mm512_mask_mov_epi32(k, s2, two);
-        k = _mm512_mask_mov_epi32(k, s3, three);
+    if ((_mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(c, d, _CMP_UNORD_Q)) == 0) {
+        __mmask16 sb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
+        __mmask16 sd = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
+        __m512 ab = _mm512_mask_mov_ps(a, sb, b), cd = _mm512_mask_mov_ps(c, sd, d);
+        __mmask16 s = _mm512_cmp_ps_mask(cd, ab, _CMP_GT_OQ);
+        m = _mm512_mask_mov_ps(ab, s, cd);
+        k = _mm512_mask_mov_epi32(_mm512_maskz_mov_epi32(sb, one), s,
+                                  _mm512_mask_mov_epi32(two, sd, three));
     } else {
+        __mmask16 s1 = beats(b, a);
+        m = _mm512_mask_mov_ps(a, s1, b);
+        __mmask16 s2 = beats(c, m);
+        m = _mm512_mask_mov_ps(m, s2, c);
+        __mmask16 s3 = beats(d, m);
+        m = _mm512_mask_mov_ps(m, s3, d);
         __mmask16 e0 = same_v(a, m), e1 = (__mmask16)(~e0 & same_v(b, m));
         __mmask16 e2 = (__mmask16)(~(e0 | e1) & same_v(c, m));
         k = _mm512_mask_mov_epi32(three, e2, two);
