@@ -11,6 +11,7 @@
 #include "fixture.h"
 #include "model/model.h"
 #include "optim/optim.h"
+#include "optim/subnormal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -398,7 +399,44 @@ static void test_adam_subnormal_bits(void) {
     }
 }
 
+/* sn_sub_tiny3, the test that sends a block of SGD's momentum loop down
+ * the double path, flags exactly the lanes where one of its three vectors
+ * has a nonzero |x| below 2^-64: against the three separate tests, on the
+ * values of odd_value and on 2^-64 itself, its neighbours, NaN and inf. */
+static void test_tiny3(void) {
+#if defined(SN_SUB_AVX512)
+    const float edge[] = {0x1p-64f,
+                          nextafterf(0x1p-64f, 0.0f),
+                          nextafterf(0x1p-64f, 1.0f),
+                          -0x1p-64f,
+                          NAN,
+                          INFINITY,
+                          -0.0f,
+                          1e-45f};
+    unsigned r = 11;
+    int same = 1, flagged = 0;
+    for (int t = 0; t < 4000; t++) {
+        float x[3][16];
+        for (int k = 0; k < 3; k++)
+            for (int l = 0; l < 16; l++) {
+                x[k][l] = t % 3 == 0 ? odd_value(&r, (size_t)l, 0) : 0.01f * (float)(l + k + 1);
+                if (t % 7 == 0 && (l + k) % 5 == 0)
+                    x[k][l] = edge[(t / 7 + l) % (sizeof edge / sizeof edge[0])];
+            }
+        if (t % 3 == 1) x[t % 2 ? 2 : 1][t % 16] = -3e-30f; /* one tiny lane */
+        __m512 a = _mm512_loadu_ps(x[0]), b = _mm512_loadu_ps(x[1]), c = _mm512_loadu_ps(x[2]);
+        __mmask16 want = sn_sub_tiny(a) | sn_sub_tiny(b) | sn_sub_tiny(c);
+        __mmask16 got = sn_sub_tiny3(a, b, c);
+        same &= got == want;
+        flagged += want != 0;
+    }
+    CHECK(same);
+    CHECK(flagged > 1000); /* the cases do exercise the flagged lanes */
+#endif
+}
+
 int main(void) {
+    test_tiny3();
     test_subnormal_bits();
     test_adam_subnormal_bits();
     test_fixture_cases();

@@ -43,7 +43,7 @@ static size_t sgd_momentum_blocks(float mu, float wd, float damp, int nesterov, 
     for (; i + SN_SUB_BLOCK <= n; i += SN_SUB_BLOCK) {
         __m512 wi = _mm512_loadu_ps(w + i), gi = _mm512_loadu_ps(g + i),
                vi = _mm512_loadu_ps(v + i);
-        if (!(sn_sub_tiny(wi) | sn_sub_tiny(gi) | sn_sub_tiny(vi))) {
+        if (!sn_sub_tiny3(wi, gi, vi)) {
             __m512 gw = _mm512_add_ps(gi, _mm512_mul_ps(fwd, wi));
             vi = _mm512_add_ps(_mm512_mul_ps(fmu, vi), _mm512_mul_ps(fdamp, gw));
             __m512 d = nesterov ? _mm512_add_ps(gw, _mm512_mul_ps(fmu, vi)) : vi;

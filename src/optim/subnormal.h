@@ -35,6 +35,19 @@ static inline __mmask16 sn_sub_tiny(__m512 x) {
                                    _mm512_set1_epi32((63 << 23) - 1));
 }
 
+/* Lanes where any of a, b, c has a nonzero |x| below 2^-64: the same lanes
+ * as sn_sub_tiny(a) | sn_sub_tiny(b) | sn_sub_tiny(c), in one comparison
+ * (|x| - 1 wraps 0 to the largest value, so the smallest of the three is
+ * below the bound exactly when one of them is). */
+static inline __mmask16 sn_sub_tiny3(__m512 a, __m512 b, __m512 c) {
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff), one = _mm512_set1_epi32(1);
+    __m512i x = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(a), abs), one);
+    __m512i y = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(b), abs), one);
+    __m512i z = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(c), abs), one);
+    __m512i m = _mm512_min_epu32(_mm512_min_epu32(x, y), z);
+    return _mm512_cmplt_epu32_mask(m, _mm512_set1_epi32((63 << 23) - 1));
+}
+
 /* x rounded to float and back: the result of the float operation. */
 static inline __m512d sn_sub_round(__m512d x) {
     return _mm512_cvtps_pd(_mm512_cvtpd_ps(x));
