@@ -46,6 +46,7 @@ static int is_hot(const float *x, int V) {
 #define ONEHOT_COLS         64    /* weight-gradient columns per chunk, at least */
 
 #define SN_ONEHOT_MAX_CHUNKS 64
+#define ONEHOT_LIST_MAX      1024 /* vocabularies up to this size list a block's tokens */
 
 static int value_chunks(size_t values, int most) {
     size_t c = values / ONEHOT_CHUNK_VALUES;
@@ -199,10 +200,23 @@ static void weight_grad_chunk(void *ctx, int c) {
     size_t w = (size_t)(c1 - c0) * sizeof(float);
     if (j->db)
         for (int q = c0; q < c1; q++) j->db[q] = 0.0f;
-    for (int r0 = 0; r0 < j->rows; r0 += j->kb) {
-        int r1 = r0 + j->kb < j->rows ? r0 + j->kb : j->rows;
+    /* With acc, tokens and few of them: each block after the first zeroes,
+     * sums and adds to acc only the rows of the tokens it holds. Another
+     * row of its sum would be +0, and acc + (+0) is acc: acc is never −0, as
+     * it starts from a sum from +0 (x + y is −0 only when both are). */
+    int listed = j->acc && j->tok && V <= ONEHOT_LIST_MAX;
+    int seen[ONEHOT_LIST_MAX], list[ONEHOT_LIST_MAX]; /* block number where last seen */
+    if (listed) memset(seen, 0, (size_t)V * sizeof seen[0]);
+    for (int r0 = 0, b = 1; r0 < j->rows; r0 += j->kb, b++) {
+        int r1 = r0 + j->kb < j->rows ? r0 + j->kb : j->rows, n = 0;
         float *sum = j->acc && r0 == 0 ? j->acc : j->work;
-        for (int k = 0; k < V; k++) memset(sum + (size_t)k * G + c0, 0, w);
+        if (listed && r0 > 0) {
+            for (int r = r0; r < r1; r++)
+                if (seen[j->tok[r]] != b) seen[j->tok[r]] = b, list[n++] = j->tok[r];
+            for (int i = 0; i < n; i++) memset(sum + (size_t)list[i] * G + c0, 0, w);
+        } else {
+            for (int k = 0; k < V; k++) memset(sum + (size_t)k * G + c0, 0, w);
+        }
         for (int r = r0; r < r1; r++) {
             int hot = j->tok ? j->tok[r] : hot_of(j->x + (size_t)r * V, V);
             float *restrict s = sum + (size_t)hot * G;
@@ -217,10 +231,11 @@ static void weight_grad_chunk(void *ctx, int c) {
         if (!j->acc) {
             add_transposed(j, j->work, c0, c1, r0 == 0);
         } else if (r0 > 0) {
-            for (int k = 0; k < V; k++) {
+            for (int i = 0; i < (listed ? n : V); i++) {
+                int k = listed ? list[i] : i;
                 float *restrict a = j->acc + (size_t)k * G;
-                const float *restrict b = j->work + (size_t)k * G;
-                for (int q = c0; q < c1; q++) a[q] += b[q];
+                const float *restrict bk = j->work + (size_t)k * G;
+                for (int q = c0; q < c1; q++) a[q] += bk[q];
             }
         }
     }
