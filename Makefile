@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test bench sanitize mpi mpi-sanitize fuzz memcheck clean parity-fixtures install
+.PHONY: all deps run test bench sanitize clang mpi mpi-sanitize fuzz memcheck clean parity-fixtures install
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -46,6 +46,20 @@ ASAN_BUILD ?= build-asan
 sanitize:
 	$(MAKE) test BUILD=$(ASAN_BUILD) CMAKE_FLAGS="-DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSN_BENCH=OFF"
 
+# The suite built by clang (build-clang), then the short training runs of
+# tests/golden by both builds, compared byte for byte: the compilers must
+# train to the same bits (CMakeLists.txt turns off multiply-add contraction).
+CLANG_BUILD ?= build-clang
+clang: all
+	scripts/install-deps.sh --clang
+	$(MAKE) test BUILD=$(CLANG_BUILD) CMAKE_FLAGS="-DCMAKE_C_COMPILER=clang -DSN_BENCH=OFF"
+	scripts/fetch-data.sh fashion-mnist
+	scripts/fetch-data.sh moby-dick
+	rm -rf $(CLANG_BUILD)/golden-cc $(CLANG_BUILD)/golden-clang
+	tests/golden/record.sh $(BUILD) $(CLANG_BUILD)/golden-cc
+	tests/golden/record.sh $(CLANG_BUILD) $(CLANG_BUILD)/golden-clang
+	tests/golden/compare.sh $(CLANG_BUILD)/golden-cc $(CLANG_BUILD)/golden-clang
+
 # The build for data-parallel training over MPI (docs/distributed.md) in
 # build-mpi, and its whole suite: the tests of tests/mpi/ run on 2 ranks.
 MPI_BUILD ?= build-mpi
@@ -76,4 +90,4 @@ memcheck:
 	scripts/memcheck.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-mpi build-fuzz build-memcheck
+	rm -rf $(BUILD) build-asan build-clang build-mpi build-fuzz build-memcheck

@@ -4,7 +4,8 @@
 # With --bench also OpenBLAS (the GEMM benchmark's reference) and PyTorch
 # (the training benchmarks' peer). With --report also what tests/test_report.sh
 # uses to render report.html (optional: without it the test skips the
-# screenshot): Chromium, Python 3 and Pillow. With --fuzz clang and
+# screenshot): Chromium, Python 3 and Pillow. With --clang clang and Python 3
+# (make clang: the suite built by clang, its training compared with gcc's). With --fuzz clang and
 # libclang-rt (make fuzz); with --memcheck valgrind (make memcheck); with
 # --mpi Open MPI (make mpi: data-parallel training, docs/distributed.md).
 set -euo pipefail
@@ -24,6 +25,10 @@ if [ "${1:-}" = "--report" ]; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     [ -x /usr/bin/python3 ] || need+=(python3)
     /usr/bin/python3 -c 'import PIL' >/dev/null 2>&1 || need+=(python3-pil)
+fi
+if [ "${1:-}" = "--clang" ]; then # make clang
+    command -v clang >/dev/null 2>&1 || need+=(clang)
+    [ -x /usr/bin/python3 ] || need+=(python3)
 fi
 if [ "${1:-}" = "--fuzz" ]; then # make fuzz: clang and its libFuzzer/sanitizer runtimes
     command -v clang >/dev/null 2>&1 || need+=(clang)
