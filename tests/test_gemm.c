@@ -348,25 +348,35 @@ static void test_one_row(void) {
     }
 }
 
-/* sn_transpose against the definition, on sizes that are and are not
+/* sn_transpose and sn_transpose_ld (rows of at 16 floats longer, the gaps
+ * left as they were) against the definition, on sizes that are and are not
  * multiples of its 32 x 32 blocks, and large enough to be cut into
  * chunks of sn_parallel (1 and 2 threads). */
 static void test_transpose(void) {
     static const int shapes[][2] = {{1, 1}, {3, 70}, {33, 31}, {300, 700}, {1024, 256}, {257, 513}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int R = shapes[s][0], C = shapes[s][1];
-        float *a = alloc_fill((size_t)R * C), *at = malloc(sizeof(float) * R * C);
-        for (int threads = 1; threads <= 2; threads++) {
-            sn_set_threads(threads);
-            memset(at, 0xff, sizeof(float) * R * C);
-            sn_transpose(a, R, C, at);
-            int ok = 1;
-            for (int r = 0; r < R; r++)
-                for (int c = 0; c < C; c++)
-                    if (memcmp(&at[(size_t)c * R + r], &a[(size_t)r * C + c], sizeof(float)))
-                        ok = 0;
-            CHECK(ok);
-        }
+        float *a = alloc_fill((size_t)R * C), *at = malloc(sizeof(float) * (R + 16) * C);
+        const unsigned char gap[4] = {0xff, 0xff, 0xff, 0xff};
+        for (int threads = 1; threads <= 2; threads++)
+            for (int pad = 0; pad <= 16; pad += 16) {
+                const int ld = R + pad;
+                sn_set_threads(threads);
+                memset(at, 0xff, sizeof(float) * ld * C);
+                if (pad)
+                    sn_transpose_ld(a, R, C, at, ld);
+                else
+                    sn_transpose(a, R, C, at);
+                int ok = 1;
+                for (int c = 0; c < C; c++) {
+                    for (int r = 0; r < R; r++)
+                        if (memcmp(&at[(size_t)c * ld + r], &a[(size_t)r * C + c], sizeof(float)))
+                            ok = 0;
+                    for (int r = R; r < ld; r++)
+                        if (memcmp(&at[(size_t)c * ld + r], gap, sizeof gap)) ok = 0;
+                }
+                CHECK(ok);
+            }
         free(a), free(at);
     }
 }

@@ -490,24 +490,23 @@ static int direct_c1(const sn_conv_geom *g) {
     return g->C == 1 && g->sw == 1 && g->kh * g->kw <= DIRECT_MAX_K;
 }
 
+/* Lane l < cnt (cnt <= 16): x[row][c0 + l] of a one-channel input, zero
+ * outside the image and past cnt (a masked load reads no lane outside). */
+static inline __m512 c1_load(const sn_conv_geom *g, const float *x, int row, int c0, int cnt) {
+    const int lo = c0 < 0 ? -c0 : 0, hi = g->W - c0 < cnt ? g->W - c0 : cnt;
+    if (row < 0 || row >= g->H || lo >= hi) return _mm512_setzero_ps();
+    const __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+    return _mm512_maskz_loadu_ps(m, x + (size_t)row * g->W + c0);
+}
+
 /* The kh·kw taps of conv output row i, columns j0 .. j0 + cnt - 1 (cnt <= 16)
  * of a one-channel input: v[a·kw + b] lane l = x[i·sh - ph + a][j0 + l + b - pw],
  * zero outside the image and past cnt. */
 static inline __attribute__((always_inline)) void c1_taps(const sn_conv_geom *g, const float *x,
                                                           int i, int j0, int cnt, __m512 *v) {
-    for (int a = 0; a < g->kh; a++) {
-        const int row = i * g->sh - g->ph + a;
-        for (int b = 0; b < g->kw; b++) {
-            const int c0 = j0 + b - g->pw;
-            int lo = c0 < 0 ? -c0 : 0, hi = g->W - c0 < cnt ? g->W - c0 : cnt;
-            __m512 t = _mm512_setzero_ps();
-            if (row >= 0 && row < g->H && lo < hi) {
-                __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-                t = _mm512_maskz_loadu_ps(m, x + (size_t)row * g->W + c0);
-            }
-            v[a * g->kw + b] = t;
-        }
-    }
+    for (int a = 0; a < g->kh; a++)
+        for (int b = 0; b < g->kw; b++)
+            v[a * g->kw + b] = c1_load(g, x, i * g->sh - g->ph + a, j0 + b - g->pw, cnt);
 }
 
 static void conv_c1_direct(const sn_conv_geom *g, int F, const float *x, const float *w,
@@ -574,15 +573,7 @@ static int c1_pool_fits(const sn_conv_geom *g) {
 static inline __m512 c1_evens(const sn_conv_geom *g, const float *x, int row, int c0) {
     if (row < 0 || row >= g->H) return _mm512_setzero_ps();
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const float *r = x + (size_t)row * g->W + c0;
-    __m512 v[2];
-    for (int h = 0; h < 2; h++) { /* columns c0 + 16h + i, i < 16, inside [0, W) */
-        const int lo = c0 + 16 * h < 0 ? -(c0 + 16 * h) : 0;
-        const int hi = g->W - (c0 + 16 * h) < 16 ? g->W - (c0 + 16 * h) : 16;
-        const __mmask16 m = lo >= hi ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-        v[h] = m ? _mm512_maskz_loadu_ps(m, r + 16 * h) : _mm512_setzero_ps();
-    }
-    return _mm512_permutex2var_ps(v[0], ev, v[1]);
+    return _mm512_permutex2var_ps(c1_load(g, x, row, c0, 16), ev, c1_load(g, x, row, c0 + 16, 16));
 }
 
 /* kh, kw: the kernel (constants in the common instance). t[r][a][e], lane l:

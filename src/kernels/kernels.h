@@ -85,6 +85,10 @@ void sn_axpy(size_t n, float a, const float *x, float *y);
 int sn_argmax(const float *x, int n);
 /* at[c, r] = a[r, c] for a: [rows, cols]. */
 void sn_transpose(const float *a, int rows, int cols, float *at);
+/* The same with at's rows ld >= rows floats apart: at[c·ld + r] = a[r, c]
+ * (rows a power of two of bytes apart would put a column's values in the
+ * same few L1 sets as they are written). */
+void sn_transpose_ld(const float *a, int rows, int cols, float *at, int ld);
 /* dst[i, :] = src[idx[i], :] for i < n, rows of `row` floats (a mini-batch
  * gathered from a data set). */
 void sn_gather_rows(float *dst, const float *src, const int *idx, int n, size_t row);

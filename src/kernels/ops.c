@@ -91,7 +91,7 @@ enum { TB = 32, TRANSPOSE_CHUNK = 1 << 14 /* values per chunk, at least */ };
 typedef struct {
     const float *a;
     float *at;
-    int rows, cols, chunks;
+    int rows, cols, ld, chunks;
 } transpose_job;
 
 static void transpose_chunk(void *ctx, int c) {
@@ -103,11 +103,15 @@ static void transpose_chunk(void *ctx, int c) {
         for (int c0 = 0; c0 < cols; c0 += TB)
             for (int r = r0; r < r0 + TB && r < rows; r++)
                 for (int k = c0; k < c0 + TB && k < cols; k++)
-                    j->at[(size_t)k * rows + r] = j->a[(size_t)r * cols + k];
+                    j->at[(size_t)k * j->ld + r] = j->a[(size_t)r * cols + k];
 }
 
 void sn_transpose(const float *a, int rows, int cols, float *at) {
-    transpose_job j = {a, at, rows, cols, 1};
+    sn_transpose_ld(a, rows, cols, at, rows);
+}
+
+void sn_transpose_ld(const float *a, int rows, int cols, float *at, int ld) {
+    transpose_job j = {a, at, rows, cols, ld, 1};
     size_t chunks = (size_t)rows * cols / TRANSPOSE_CHUNK;
     int blocks = (rows + TB - 1) / TB;
     j.chunks = chunks < 1 ? 1 : chunks > (size_t)blocks ? blocks : (int)chunks;

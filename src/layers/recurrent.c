@@ -427,29 +427,6 @@ void sn_rnn_slice_product(const sn_rnn_slice *s, int G, int K, const float *A, i
                          s->t & 1);
 }
 
-typedef struct {
-    const float *a;
-    float *at;
-    int rows, cols, ld, chunks;
-} transpose_job;
-
-/* at[k·ld + r] = a[r·cols + k] for the columns k of chunk c's tiles of 32,
- * in tiles of 32 × 32 */
-static void transpose_chunk(void *ctx, int c) {
-    const transpose_job *j = ctx;
-    int tiles = (j->cols + 31) / 32, rows = j->rows, cols = j->cols;
-    int k0 = (int)((long)tiles * c / j->chunks) * 32,
-        k1 = (int)((long)tiles * (c + 1) / j->chunks) * 32;
-    if (k1 > cols) k1 = cols;
-    for (int r0 = 0; r0 < rows; r0 += 32)
-        for (int kt = k0; kt < k1; kt += 32) {
-            int r1 = r0 + 32 < rows ? r0 + 32 : rows, kt1 = kt + 32 < k1 ? kt + 32 : k1;
-            for (int k = kt; k < kt1; k++)
-                for (int r = r0; r < r1; r++)
-                    j->at[(size_t)k * j->ld + r] = j->a[(size_t)r * cols + k];
-        }
-}
-
 int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t work_len) {
     int GH = v->w_ih->value.shape[0], I = v->I, ld = GH + 16;
     if (!v->tok || v->T < 2 || work_len < (size_t)I * GH) {
@@ -457,14 +434,7 @@ int sn_rnn_onehot_input(sn_rnn_level *v, const float *bias, float *work, size_t 
         return 0;
     }
     if (work_len < (size_t)I * ld) ld = GH;
-    /* columns split between the threads when there are 64k values or more */
-    transpose_job j = {v->w_ih->value.data, work, GH, I, ld, 1};
-    int tiles = (I + 31) / 32, nt = sn_get_threads();
-    if ((size_t)GH * I >= (1u << 16)) j.chunks = nt < tiles ? nt : tiles;
-    if (j.chunks > 1)
-        sn_parallel(j.chunks, transpose_chunk, &j);
-    else
-        transpose_chunk(&j, 0);
+    sn_transpose_ld(v->w_ih->value.data, GH, I, work, ld);
     v->w_ih_t = work;
     v->w_ih_ld = ld;
     v->bias_sum = bias;

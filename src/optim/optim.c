@@ -201,8 +201,7 @@ static void step_range(const step_job *j, int i, size_t lo, size_t n) {
     }
 }
 
-/* Part `part` of `parts` of n values: [*lo, *hi), cut on 16-value bounds. */
-static void part_of(size_t n, int part, int parts, size_t *lo, size_t *hi) {
+void sn_optim_part_of(size_t n, int part, int parts, size_t *lo, size_t *hi) {
     *lo = part == 0 ? 0 : (n * (size_t)part / (size_t)parts) & ~(size_t)15;
     *hi = part == parts - 1 ? n : (n * (size_t)(part + 1) / (size_t)parts) & ~(size_t)15;
 }
@@ -221,7 +220,7 @@ static void step_chunk(void *ctx, int chunk) {
         size_t blocks = part_blocks(j->o->params[i], j->parts);
         if (c < blocks) {
             size_t lo, hi;
-            part_of(j->o->params[i]->value.size, part, j->parts, &lo, &hi);
+            sn_optim_part_of(j->o->params[i]->value.size, part, j->parts, &lo, &hi);
             lo += c * STEP_BLOCK;
             if (lo < hi) step_range(j, i, lo, hi - lo < STEP_BLOCK ? hi - lo : STEP_BLOCK);
             return;

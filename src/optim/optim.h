@@ -76,6 +76,11 @@ void sn_adam_update(const sn_train_config *c, float lr, long t, float *w, const 
 void sn_adamw_update(const sn_train_config *c, float lr, long t, float *w, const float *g, float *m,
                      float *v, size_t n);
 
+/* Part `part` of `parts` of a parameter's n values, [*lo, *hi), cut on
+ * 16-value bounds: what thread `part` of the team steps (the training
+ * guard sums the same parts' gradient blocks on the same threads). */
+void sn_optim_part_of(size_t n, int part, int parts, size_t *lo, size_t *hi);
+
 /* Parses an optimizer name; -1 when unknown. */
 int sn_optim_parse(const char *name);
 

@@ -20,6 +20,7 @@
 
 #include "core/threads.h"
 #include "kernels/finite.h"
+#include "optim/optim.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -93,14 +94,16 @@ static void block_chunk(void *ctx, int b) {
 }
 
 /* The part of `parts` that block k goes with: the optimizer cuts each
- * parameter into one contiguous part per thread on 16-value bounds
- * (optim.c) and thread t steps part t, which for a dense layer's weights are
+ * parameter into one contiguous part per thread (sn_optim_part_of) and
+ * thread t steps part t, which for a dense layer's weights are
  * the rows whose gradients thread t has just computed (dense.c: bands); a
  * block goes with the part that holds its middle value. */
 static int block_part(const sn_guard_block *k, int parts) {
-    size_t n = k->q->grad.size, mid = k->off + k->n / 2;
-    for (int p = parts - 1; p > 0; p--)
-        if (mid >= ((n * (size_t)p / (size_t)parts) & ~(size_t)15)) return p;
+    size_t mid = k->off + k->n / 2, lo, hi;
+    for (int p = parts - 1; p > 0; p--) {
+        sn_optim_part_of(k->q->grad.size, p, parts, &lo, &hi);
+        if (mid >= lo) return p;
+    }
     return 0;
 }
 
