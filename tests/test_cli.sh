@@ -10,6 +10,9 @@ src=$2
 # Usage errors: exit 2.
 expect 2 "usage: scratchnet" -- "$sn"
 expect 2 "unknown verb 'fly'" -- "$sn" fly
+check "no suggestion for a word far from every verb" test "$(grep -c 'did you mean' "$tmp/err")" = 0
+expect 2 "unknown verb 'trian'; did you mean 'train'?" -- "$sn" trian
+expect 2 "did you mean 'predict'?" -- "$sn" predcit
 expect 2 "unknown option '--colour'" -- "$sn" train x.net --colour red
 expect 2 "--data is required" -- "$sn" train x.net
 expect 2 "needs a value" -- "$sn" train x.net --epochs

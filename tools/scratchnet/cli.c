@@ -206,8 +206,7 @@ static int cap_threads(int n) {
     return (int)most;
 }
 
-/* Levenshtein distance, for suggestions. */
-static int distance(const char *a, const char *b) {
+int cli_distance(const char *a, const char *b) {
     int la = (int)strlen(a), lb = (int)strlen(b), d[64];
     if (la > 62 || lb > 62) return 99;
     for (int j = 0; j <= lb; j++) d[j] = j;
@@ -242,7 +241,7 @@ static int unknown_option(const cli_verb *v, const char *a) {
     const char *best = NULL;
     int bd = 99;
     for (int i = 0; v->opts[i]; i++) {
-        int d = distance(a, v->opts[i]);
+        int d = cli_distance(a, v->opts[i]);
         size_t n = strlen(a);
         if (n >= 4 && strncmp(v->opts[i], a, n) == 0) d = 1; /* a prefix: --chec */
         if (d < bd) bd = d, best = v->opts[i];

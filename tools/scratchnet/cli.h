@@ -84,6 +84,9 @@ int cli_parse(int argc, char **argv, const cli_verb *v, cli_opts *o);
  * spelling. Returns a new argv (malloc'ed; argv's strings are reused or
  * copied into it), NULL when out of memory. */
 char **cli_normalize_args(int argc, char **argv);
+/* Levenshtein distance of two short words (99 past 62 characters), for
+ * suggestions of a misspelt verb or option. */
+int cli_distance(const char *a, const char *b);
 /* The options that take no value, NULL-terminated (for cli_record_args). */
 const char *const *cli_flag_names(void);
 /* A comma-separated list of at most max numbers in [lo, hi] (whole when

@@ -205,7 +205,17 @@ static int run(int argc, char **argv) {
                                                                    : verbs[i].run(&o);
     }
     if (rc < 0) {
-        fprintf(stderr, "scratchnet: unknown verb '%s'\nsee 'scratchnet --help'\n", args[1]);
+        const char *best = NULL;
+        int bd = 99;
+        for (int i = 0; i < NVERBS; i++) {
+            int d = cli_distance(args[1], verbs[i].name);
+            if (d < bd) bd = d, best = verbs[i].name;
+        }
+        if (best && bd <= 2 && bd < (int)strlen(args[1]))
+            fprintf(stderr, "scratchnet: unknown verb '%s'; did you mean '%s'?\n", args[1], best);
+        else
+            fprintf(stderr, "scratchnet: unknown verb '%s'\n", args[1]);
+        fprintf(stderr, "see 'scratchnet --help'\n");
         rc = EXIT_USAGE;
     }
     free(args);
