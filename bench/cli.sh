@@ -108,7 +108,7 @@ for model in $models; do
         "$sn_default" "$sn_one"
     line=$(printf '%-12s scratchnet %.3f s/epoch' "$model" "$sn_default")
     if [ "${TORCH:-1}" != 0 ]; then
-        best= best_cfg=
+        best='' best_cfg=''
         for cfg in 1 1-blas2 2; do
             t=$(per_epoch run_torch "$model" "$cfg" "$extra")
             printf '  pytorch %-8s %.3f s/epoch\n' "$cfg" "$t"

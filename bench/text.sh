@@ -79,7 +79,7 @@ printf '  scratchnet default threads: %.0f tokens/s   --threads 1: %.0f tokens/s
     "$sn_default" "$sn_one"
 line=$(printf 'char-lstm-512 scratchnet %.0f tokens/s' "$sn_default")
 if [ "${TORCH:-1}" != 0 ]; then
-    top= top_cfg=
+    top='' top_cfg=''
     for cfg in 1 1-blas2 2; do
         t=$(best torch_rate "$cfg")
         printf '  pytorch %-8s %.0f tokens/s\n' "$cfg" "$t"
