@@ -396,6 +396,70 @@ static void test_layer(void) {
     }
 }
 
+/* a and b hold the same bits, but that any NaN matches any NaN (the sign and
+ * payload of a NaN made from two NaNs depend on which operand the compiler
+ * put first). */
+static int same_values(const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(isnan(a[i]) && isnan(b[i])) && memcmp(&a[i], &b[i], sizeof(float)) != 0) return 0;
+    return 1;
+}
+
+/* A dense layer's band (sn_act_bias_forward, sn_act_backward_sum): bit for
+ * bit the row-by-row bias, sn_act_forward, sn_act_backward and sums it
+ * stands for, for every kind, band widths around the 16-value vectors, and
+ * NaN, infinities, signed zeros and subnormals among the values; the values
+ * between the band's rows (ld > cols) are left as they were. */
+static void test_band(void) {
+    static const float special[] = {NAN,    INFINITY, -INFINITY, 0.0f,  -0.0f,
+                                    1e-40f, -1e-40f,  -1.5f,     2.25f, -3e38f};
+    const int widths[] = {1, 7, 15, 16, 17, 31, 32, 33, 48, 64, 70};
+    const int rows = 9, ld = 80;
+    size_t n = (size_t)rows * ld;
+    float *y0 = malloc(n * sizeof(float)), *y1 = malloc(n * sizeof(float));
+    float *r0 = malloc(n * sizeof(float)), *r1 = malloc(n * sizeof(float));
+    float *g = malloc(n * sizeof(float)), *d0 = malloc(n * sizeof(float));
+    float *d1 = malloc(n * sizeof(float)), b[80], db0[80], db1[80];
+    unsigned s = 12345;
+    for (int k = 0; k < NKINDS; k++)
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            int cols = widths[w];
+            for (size_t i = 0; i < n; i++) {
+                s = s * 1103515245u + 12345u;
+                float v = ((float)(s >> 8) / 16777216.0f - 0.5f) * 8.0f;
+                y0[i] = s % 11 == 0 ? special[(s >> 4) % 10] : v;
+                g[i] = s % 13 == 0 ? special[(s >> 5) % 10] : 0.5f * v + 0.25f;
+                r0[i] = r1[i] = d0[i] = d1[i] = -7.0f;        /* outside the band: must stay */
+                if (i % ld == 1) y0[i] = 10.0f, g[i] = -0.0f; /* db = +0 + -0 + ... = +0 */
+            }
+            memcpy(y1, y0, n * sizeof(float));
+            for (int j = 0; j < 80; j++) {
+                b[j] = j % 9 == 4 ? special[j % 10] : 0.1f * (float)(j - 40);
+                db0[j] = db1[j] = -7.0f;
+            }
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) y0[(size_t)i * ld + j] += b[j];
+                sn_act_forward((sn_act)k, (float)ALPHA, y0 + (size_t)i * ld, r0 + (size_t)i * ld,
+                               (size_t)cols);
+            }
+            sn_act_bias_forward((sn_act)k, (float)ALPHA, y1, b, r1, rows, cols, (size_t)ld);
+            CHECK(same_values(y0, y1, n));
+            CHECK(same_values(r0, r1, n));
+            for (int j = 0; j < cols; j++) db0[j] = 0.0f;
+            for (int i = 0; i < rows; i++) {
+                size_t o = (size_t)i * ld;
+                sn_act_backward((sn_act)k, (float)ALPHA, y0 + o, r0 + o, g + o, d0 + o,
+                                (size_t)cols);
+                for (int j = 0; j < cols; j++) db0[j] += d0[o + j];
+            }
+            sn_act_backward_sum((sn_act)k, (float)ALPHA, y1, r1, g, d1, db1, rows, cols,
+                                (size_t)ld);
+            CHECK(same_values(d0, d1, n));
+            CHECK(same_values(db0, db1, 80));
+        }
+    free(y0), free(y1), free(r0), free(r1), free(g), free(d0), free(d1);
+}
+
 int main(void) {
     test_literals();
     test_forward_grid();
@@ -405,5 +469,6 @@ int main(void) {
     test_softmax();
     test_softmax_backward();
     test_layer();
+    test_band();
     return check_report();
 }

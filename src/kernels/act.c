@@ -227,6 +227,87 @@ void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, cons
         sn_parallel(chunks, backward_chunk, &j);
 }
 
+/* ---- a dense layer's band of output units ------------------------------------
+ *
+ * The same operations as y += b row by row, then sn_act_forward (or
+ * sn_act_backward, then db += dx row by row), in one pass over the band: a
+ * band is a few tens of units wide, so a call per row cost more than the
+ * arithmetic. ReLU, the common case, goes 16 columns at a time down the
+ * rows (AVX-512; the bias, or db's sums, stay in a register); the other
+ * kinds call their row loops directly. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+static __mmask16 cols_mask(int left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+static void relu_bias_forward(float *y, const float *b, float *r, int rows, int cols, size_t ld) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int j = 0; j < cols; j += 16) {
+        __mmask16 m = cols_mask(cols - j);
+        __m512 bj = _mm512_maskz_loadu_ps(m, b + j);
+        for (int n = 0; n < rows; n++) {
+            float *yn = y + (size_t)n * ld + j;
+            __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yn), bj);
+            _mm512_mask_storeu_ps(yn, m, v);
+            /* v < 0 ? 0 : v, as relu_fwd (a NaN passes) */
+            __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+            _mm512_mask_storeu_ps(r + (size_t)n * ld + j, m, _mm512_mask_mov_ps(v, neg, zero));
+        }
+    }
+}
+
+static void relu_backward_sum(const float *x, const float *dy, float *dx, float *db, int rows,
+                              int cols, size_t ld) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int j = 0; j < cols; j += 16) {
+        __mmask16 m = cols_mask(cols - j);
+        __m512 sum = zero;
+        for (int n = 0; n < rows; n++) {
+            size_t o = (size_t)n * ld + j;
+            /* x > 0 ? dy : 0, as relu_bwd */
+            __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, x + o), zero, _CMP_GT_OQ);
+            __m512 d = _mm512_maskz_loadu_ps(pos & m, dy + o);
+            _mm512_mask_storeu_ps(dx + o, m, d);
+            sum = _mm512_add_ps(sum, d);
+        }
+        _mm512_mask_storeu_ps(db + j, m, sum);
+    }
+}
+#endif
+
+void sn_act_bias_forward(sn_act k, float alpha, float *y, const float *b, float *r, int rows,
+                         int cols, size_t ld) {
+#if defined(__AVX512F__)
+    if (k == SN_ACT_RELU) {
+        relu_bias_forward(y, b, r, rows, cols, ld);
+        return;
+    }
+#endif
+    for (int n = 0; n < rows; n++) {
+        float *yn = y + (size_t)n * ld;
+        for (int j = 0; j < cols; j++) yn[j] += b[j];
+        fwd_fns[k](alpha, yn, r + (size_t)n * ld, (size_t)cols);
+    }
+}
+
+void sn_act_backward_sum(sn_act k, float alpha, const float *x, const float *y, const float *dy,
+                         float *dx, float *db, int rows, int cols, size_t ld) {
+#if defined(__AVX512F__)
+    if (k == SN_ACT_RELU) {
+        relu_backward_sum(x, dy, dx, db, rows, cols, ld);
+        return;
+    }
+#endif
+    for (int j = 0; j < cols; j++) db[j] = 0.0f;
+    for (int n = 0; n < rows; n++) {
+        size_t o = (size_t)n * ld;
+        bwd_fns[k](alpha, x + o, y + o, dy + o, dx + o, (size_t)cols);
+        for (int j = 0; j < cols; j++) db[j] += dx[o + j];
+    }
+}
+
 /* ---- softmax ------------------------------------------------------------------ */
 
 /* y[j] = e^(x[j] - m) */

@@ -33,6 +33,19 @@ void sn_act_forward(sn_act k, float alpha, const float *x, float *y, size_t n);
 void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, const float *dy,
                      float *dx, size_t n);
 
+/* A band of a dense layer's outputs, rows x cols values, rows ld apart:
+ * y += b (b: cols values, the same for every row), then r = f(y); y and r
+ * do not overlap. The values are those of the row-by-row additions and
+ * sn_act_forward. */
+void sn_act_bias_forward(sn_act k, float alpha, float *y, const float *b, float *r, int rows,
+                         int cols, size_t ld);
+
+/* Its backward: dx = dy ⊙ f'(x) as sn_act_backward (x, y read as there),
+ * and db[j] = Σ_n dx[n, j], summed from +0 in row order; dx overlaps
+ * neither dy nor db. */
+void sn_act_backward_sum(sn_act k, float alpha, const float *x, const float *y, const float *dy,
+                         float *dx, float *db, int rows, int cols, size_t ld);
+
 /* Softmax of each row of x: [rows, cols] into y: [rows, cols]:
  *   y[r, j] = e^(x[r, j] - m_r) / Σ_k e^(x[r, k] - m_r),   m_r = max_k x[r, k]
  * Subtracting the row max keeps every exponent <= 0: no overflow for any

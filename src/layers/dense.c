@@ -255,13 +255,15 @@ static void forward_band(void *ctx, int c) {
     int in = j->d->in, out = j->d->out, u0, u1;
     band_of(j, c, &u0, &u1);
     if (u1 <= u0) return;
+    /* The band of r was last read by the next layer on every thread; asking
+     * for its lines for writing now lets the other cores' copies be dropped
+     * while the product runs, not while the activation waits for them. */
+    for (int n = 0; n < j->N; n++)
+        for (int k = u0; k < u1; k += 16) __builtin_prefetch(j->r + (size_t)n * out + k, 1);
     sn_sgemm(0, 1, j->N, u1 - u0, in, 1.0f, j->x, in, j->W + (size_t)u0 * in, in, 0.0f, j->y + u0,
              out);
-    for (int n = 0; n < j->N; n++) {
-        float *y = j->y + (size_t)n * out;
-        for (int k = u0; k < u1; k++) y[k] += j->b[k];
-        sn_act_forward(j->act, j->alpha, y + u0, j->r + (size_t)n * out + u0, (size_t)(u1 - u0));
-    }
+    sn_act_bias_forward(j->act, j->alpha, j->y + u0, j->b + u0, j->r + u0, j->N, u1 - u0,
+                        (size_t)out);
 }
 
 static void backward_band(void *ctx, int c) {
@@ -269,13 +271,8 @@ static void backward_band(void *ctx, int c) {
     int in = j->d->in, out = j->d->out, u0, u1;
     band_of(j, c, &u0, &u1);
     if (u1 <= u0) return;
-    for (int k = u0; k < u1; k++) j->db[k] = 0.0f;
-    for (int n = 0; n < j->N; n++) {
-        size_t o = (size_t)n * out + u0;
-        sn_act_backward(j->act, j->alpha, j->y + o, j->r + o, j->dr + o, j->dy + o,
-                        (size_t)(u1 - u0));
-        for (int k = u0; k < u1; k++) j->db[k] += j->dy[(size_t)n * out + k];
-    }
+    sn_act_backward_sum(j->act, j->alpha, j->y + u0, j->r + u0, j->dr + u0, j->dy + u0, j->db + u0,
+                        j->N, u1 - u0, (size_t)out);
     sn_sgemm(1, 0, u1 - u0, in, j->N, 1.0f, j->dy + u0, out, j->x, in, 0.0f,
              j->dW + (size_t)u0 * in, in);
 }
