@@ -89,6 +89,7 @@ static void set(sn_tensor *t, const float *v) {
 static void relu_neuron(void) {
     sn_model *m = build("input 3\ndense 1\nrelu\nloss mse\n");
     if (!m) return;
+    m->keep_all = 1; /* z and dL/dz, inside the dense+ReLU pass, are read below */
     sn_error err = {0};
     sn_model_reserve(m, 1, &err);
     float x[3] = {1, -2, 3}, w[3] = {-3, -1, 2}, b = 1, t = 5.5f, zero = 0;

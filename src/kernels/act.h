@@ -34,9 +34,9 @@ void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, cons
                      float *dx, size_t n);
 
 /* A band of a dense layer's outputs, rows x cols values, rows ld apart:
- * y += b (b: cols values, the same for every row), then r = f(y); y and r
- * do not overlap. The values are those of the row-by-row additions and
- * sn_act_forward. */
+ * y += b (b: cols values, the same for every row), then r = f(y); r is y
+ * (in place) or does not overlap it. The values are those of the row-by-row
+ * additions and sn_act_forward. */
 void sn_act_bias_forward(sn_act k, float alpha, float *y, const float *b, float *r, int rows,
                          int cols, size_t ld);
 

@@ -82,8 +82,9 @@ typedef struct sn_layer_ops {
      * grad[1 .. k], they fill likewise when `keep` is 1, and with keep 0
      * only as far as their own backward pass reads them (a pass that keeps
      * what backward needs in the cache or in a smaller form need not write
-     * them to memory at all). backward_fused gets the keep of the forward
-     * pass before it. */
+     * them to memory at all); with keep 0 backward_fused may also overwrite
+     * grad[k + 1], the gradient it is given. backward_fused gets the keep of
+     * the forward pass before it. */
     int (*fuse)(const sn_layer *l, sn_layer *const *next, int avail);
     void (*forward_fused)(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
                           int train, int keep);
