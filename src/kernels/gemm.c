@@ -302,6 +302,17 @@ static void pack_b_block(int transB, const float *B, size_t ldb, int k0, int j0,
  * (NR when packed, B's own ldb when read in place). */
 
 #if defined(__AVX512F__)
+/* op(A) read in place (A_ROWS): the R rows of a tile advance one float per
+ * k, each row a line every 16 k, R lines at once that no hardware
+ * prefetcher sees coming in time (each row's run in a k block is short:
+ * 16 lines for K = 256). Where those rows were just written by another core
+ * (a dense layer's input, gathered or made by both threads; a gradient made
+ * in bands), each miss waited for that core's cache and the first product
+ * to read them ran a third slower. So every 16 k the kernel asks for the
+ * line A_ROWS_AHEAD floats ahead in each row (past a row's end, the next
+ * block's or nothing: a prefetch never faults). No value changes. */
+#define A_ROWS_AHEAD 32
+
 /* An R x 16V tile (R <= 12, V <= 4, R x V <= 24): R x V zmm accumulators;
  * per k, V loads of b and R broadcasts of a feed R x V FMAs. R, V and the
  * other upper-case parameters are constants in each instance, so the
@@ -351,6 +362,11 @@ kernel_rv(const int R, const int V, const int DA, const int PF, const int FL, in
         for (int v = 0; v < V; v++)
             bv[v] = FL ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(m[v], b + 16 * v);
         if (DA == A_PACKED) _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+        if (DA == A_ROWS && (k & 15) == 0) {
+#pragma GCC unroll 12
+            for (int r = 0; r < R; r++)
+                _mm_prefetch((const char *)(a + r * lda + A_ROWS_AHEAD), _MM_HINT_T0);
+        }
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
             __m512 ar = _mm512_set1_ps(DA == A_ROWS ? a[r * lda] : a[r]);
