@@ -73,14 +73,8 @@ run_sn() { # MODEL EPOCHS CONFIG
 }
 
 run_torch() { # MODEL EPOCHS CONFIG
-    local threads=1 blas=1
-    case $3 in
-    1) ;;
-    1-blas2) blas=2 ;;
-    2) threads=2 blas=2 ;;
-    esac
-    OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=$blas seconds /usr/bin/python3 bench/cli_torch.py \
-        "$1" data/fashion-mnist "$2" "$threads" "$tmp/torch.pt"
+    peer_run "$3" seconds /usr/bin/python3 bench/cli_torch.py "$1" data/fashion-mnist "$2" \
+        '{threads}' "$tmp/torch.pt"
 }
 
 # per_epoch RUNNER MODEL CONFIG EXTRA: seconds per epoch
@@ -109,7 +103,7 @@ for model in $models; do
     line=$(printf '%-12s scratchnet %.3f s/epoch' "$model" "$sn_default")
     if [ "${TORCH:-1}" != 0 ]; then
         best='' best_cfg=''
-        for cfg in 1 1-blas2 2; do
+        for cfg in $peer_configs; do
             t=$(per_epoch run_torch "$model" "$cfg" "$extra")
             printf '  pytorch %-8s %.3f s/epoch\n' "$cfg" "$t"
             if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then
@@ -123,6 +117,5 @@ for model in $models; do
     summary+=("$line")
 done
 echo "load at end: $(uptime | sed 's/.*load average: //')"
-echo "== summary (pytorch configs: 1 = 1 thread, OPENBLAS_NUM_THREADS=1; 1-blas2 = 1 thread,"
-echo "   OPENBLAS_NUM_THREADS=2; 2 = 2 threads; all OMP_WAIT_POLICY=passive)"
+peer_legend
 printf '%s\n' "${summary[@]}"

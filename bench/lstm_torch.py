@@ -28,7 +28,13 @@ class Net(torch.nn.Module):
         return self.out(h).reshape(-1, self.V), state
 
 
-def train(net, opt, grid, first, count):
+def clip_value(params):
+    torch.nn.utils.clip_grad_value_(params, 5.0)
+
+
+def train(net, opt, grid, first, count, T=T, clip=clip_value):
+    """Windows first .. first + count - 1 of T steps of grid [S + 1, N], the
+    state carried and detached between them (bench/text_torch.py too)."""
     state = None
     for b in range(first, first + count):
         x, y = grid[b * T:b * T + T], grid[b * T + 1:b * T + T + 1].reshape(-1)
@@ -36,7 +42,7 @@ def train(net, opt, grid, first, count):
         logits, state = net(x, state)
         loss = torch.nn.functional.cross_entropy(logits, y)
         loss.backward()
-        torch.nn.utils.clip_grad_value_(net.parameters(), 5.0)
+        clip(net.parameters())
         opt.step()
         state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 

@@ -52,14 +52,8 @@ sn_rate() {
 
 # torch_rate CONFIG: tokens/s of one run of the twin
 torch_rate() {
-    local threads=1 blas=1
-    case $1 in
-    1) ;;
-    1-blas2) blas=2 ;;
-    2) threads=2 blas=2 ;;
-    esac
-    OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=$blas /usr/bin/python3 bench/text_torch.py \
-        data/moby-dick.txt "$steps" "$threads" >"$tmp/log" 2>&1 || fail "bench/text_torch.py ($1)"
+    peer_run "$1" /usr/bin/python3 bench/text_torch.py data/moby-dick.txt "$steps" '{threads}' \
+        >"$tmp/log" 2>&1 || fail "bench/text_torch.py ($1)"
     sed -n 's/.*tokens_per_s=\([0-9]*\).*/\1/p' "$tmp/log"
 }
 
@@ -80,7 +74,7 @@ printf '  scratchnet default threads: %.0f tokens/s   --threads 1: %.0f tokens/s
 line=$(printf 'char-lstm-512 scratchnet %.0f tokens/s' "$sn_default")
 if [ "${TORCH:-1}" != 0 ]; then
     top='' top_cfg=''
-    for cfg in 1 1-blas2 2; do
+    for cfg in $peer_configs; do
         t=$(best torch_rate "$cfg")
         printf '  pytorch %-8s %.0f tokens/s\n' "$cfg" "$t"
         if [ -z "$top" ] || awk -v t="$t" -v b="$top" 'BEGIN { exit !(t > b) }'; then
@@ -91,6 +85,5 @@ if [ "${TORCH:-1}" != 0 ]; then
         "$(awk -v b="$top" -v s="$sn_default" 'BEGIN { print s / b }')")
 fi
 echo "load at end: $(uptime | sed 's/.*load average: //')"
-echo "== summary (pytorch configs: 1 = 1 thread, OPENBLAS_NUM_THREADS=1; 1-blas2 = 1 thread,"
-echo "   OPENBLAS_NUM_THREADS=2; 2 = 2 threads; all OMP_WAIT_POLICY=passive)"
+peer_legend
 echo "$line"

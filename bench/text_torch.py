@@ -16,6 +16,8 @@ import time
 
 import torch
 
+import lstm_torch
+
 T, N, E, H = 100, 32, 64, 512
 
 
@@ -32,17 +34,8 @@ class Net(torch.nn.Module):
         return self.out(self.drop(h)).reshape(-1, self.out.out_features), state
 
 
-def train(net, opt, grid, first, count):
-    state = None
-    for b in range(first, first + count):
-        x, y = grid[b * T:b * T + T], grid[b * T + 1:b * T + T + 1].reshape(-1)
-        opt.zero_grad(set_to_none=True)
-        logits, state = net(x, state)
-        loss = torch.nn.functional.cross_entropy(logits, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        state = tuple(s.detach() for s in state)
+def clip_norm(params):
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
 
 
 def main():
@@ -61,9 +54,9 @@ def main():
     grid = torch.stack([ids[s * S:s * S + S + 1] for s in range(N)], 1)  # [S + 1, N]
     net = Net(len(vocab))
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    train(net, opt, grid, 0, 2)
+    lstm_torch.train(net, opt, grid, 0, 2, T, clip_norm)
     t0, c0 = time.perf_counter(), time.process_time()
-    train(net, opt, grid, 2, steps)
+    lstm_torch.train(net, opt, grid, 2, steps, T, clip_norm)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"torch {torch.__version__} threads={threads} vocabulary {len(vocab)} "
           f"tokens_per_s={steps * T * N / wall:.0f} tokens_per_cpu_s={steps * T * N / cpu:.0f}",
