@@ -41,8 +41,8 @@ void sn_act_bias_forward(sn_act k, float alpha, float *y, const float *b, float 
                          int cols, size_t ld);
 
 /* Its backward: dx = dy ⊙ f'(x) as sn_act_backward (x, y read as there),
- * and db[j] = Σ_n dx[n, j], summed from +0 in row order; dx overlaps
- * neither dy nor db. */
+ * and db[j] = Σ_n dx[n, j], summed from +0 in row order; dx is dy (in
+ * place) or does not overlap it, and does not overlap db. */
 void sn_act_backward_sum(sn_act k, float alpha, const float *x, const float *y, const float *dy,
                          float *dx, float *db, int rows, int cols, size_t ld);
 

@@ -328,7 +328,7 @@ static void dense_forward_fused(sn_layer *l, sn_layer *const *next, int k, const
  * when want_dx, grad[0] = dL/dx. */
 static void dense_backward_fused(sn_layer *l, sn_layer *const *next, int k, const sn_tensor *act,
                                  const sn_tensor *grad, int want_dx, int keep) {
-    (void)k; /* grad[1] is always written: the products read it */
+    (void)k; /* grad[1] is written unless relu_only: the products read dy */
     dense *d = (dense *)l;
     int N = act[0].shape[0];
     dense_job j = {.d = d,
