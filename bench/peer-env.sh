@@ -1,13 +1,20 @@
 # shellcheck shell=bash
 # Sourced by the benchmarks that time PyTorch, to give the peer its best BLAS.
-# Debian's OpenBLAS 0.3.21 does not recognise every AVX-512 Xeon and then
-# falls back to its generic "Prescott" kernel: on the 2-core Xeon these
-# benchmarks were written on, a 128x784x256 product in PyTorch runs at
-# 14.6 GFLOP/s with it and 52.2 with OpenBLAS's SkylakeX kernel. Unless the
-# user has chosen a kernel, take the AVX-512 one where the CPU has AVX-512.
+# Debian's OpenBLAS 0.3.21 does not recognise every AVX-512 CPU and then falls
+# back to an older kernel: on a 2-core AVX-512 Xeon a 128x784x256 product in
+# PyTorch ran at 14.6 GFLOP/s with its generic "Prescott" kernel and 52.2 with
+# its SkylakeX one. Some machine images also export a kernel and a cache size
+# of their own (OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE=512): on a 2-core
+# AMD EPYC (Zen 5) the same product runs at 113 GFLOP/s with those and at 215
+# with SkylakeX and OpenBLAS's own cache size. So on a CPU with AVX-512 the
+# peer gets the SkylakeX kernel and OpenBLAS's own cache size, whatever the
+# environment says; PEER_OPENBLAS_CORETYPE chooses another kernel.
 # (scratchnet itself uses no BLAS; this changes only the peer.)
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+if [ -n "${PEER_OPENBLAS_CORETYPE:-}" ]; then
+    export OPENBLAS_CORETYPE=$PEER_OPENBLAS_CORETYPE
+elif grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     export OPENBLAS_CORETYPE=SkylakeX
+    unset OPENBLAS_L2_SIZE
 fi
 
 # The peer's three thread settings, best of which the whole-process

@@ -17,7 +17,9 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ -f /usr/include/png.h ] || need+=(libpng-dev) # PNG input of scratchnet predict
 if [ "${1:-}" = "--bench" ]; then
-    [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || ls /usr/include/*/cblas.h >/dev/null 2>&1 ||
+    # OpenBLAS itself, not any cblas.h: without it PyTorch runs on the
+    # reference BLAS (30x slower) and every ratio against it is void.
+    ls /usr/lib/*/openblas*/libopenblas*.so* /usr/lib/*/libopenblas.so* >/dev/null 2>&1 ||
         need+=(libopenblas-dev)
     /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
 fi
