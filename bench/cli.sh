@@ -18,7 +18,7 @@
 # usage: bench/cli.sh [BUILD_DIR]
 #   env: MODELS ("fashion-mlp sgd-mlp fashion-cnn"; also fashion-cnn-bn),
 #        EXTRA (3; the CNNs: 2),
-#        REPEATS (2), TORCH (1; 0 skips PyTorch)
+#        REPEATS (2), TORCH (1; 0 skips PyTorch), PEER_CONFIGS ("1 1-blas2 2")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -19,9 +19,11 @@ fi
 
 # The peer's three thread settings, best of which the whole-process
 # benchmarks (cli.sh, text.sh) quote: 1 = 1 thread, OPENBLAS_NUM_THREADS=1;
-# 1-blas2 = 1 thread, OPENBLAS_NUM_THREADS=2; 2 = 2 threads.
+# 1-blas2 = 1 thread, OPENBLAS_NUM_THREADS=2; 2 = 2 threads. PEER_CONFIGS
+# names fewer where the peer is slow and its best setting known (its CNN
+# epoch with batch norm takes a minute on 2 cores).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-peer_configs="1 1-blas2 2"
+peer_configs=${PEER_CONFIGS:-"1 1-blas2 2"}
 # peer_run CONFIG CMD...: runs CMD (a command or shell function) for
 # PyTorch at CONFIG with OMP_WAIT_POLICY=passive, each argument {threads}
 # replaced by the thread count to give torch.set_num_threads.

@@ -3,6 +3,10 @@
 # positive rate in their unit and refuse bad arguments; bench_lstm --every K
 # prints one line per block of K batches of the measured epoch (the last
 # block may be shorter) and refuses a K that is not a positive number.
+# bench/peer-env.sh gives the peer OpenBLAS's AVX-512 kernel and its own
+# cache size on an AVX-512 CPU whatever the environment exports,
+# PEER_OPENBLAS_CORETYPE another kernel, PEER_CONFIGS fewer settings, and
+# peer_run each setting's threads.
 # usage: test_options.sh BENCH_STEADY BENCH_LSTM SOURCE_DIR
 set -u
 steady=$1
@@ -32,4 +36,21 @@ for e in 0 -3 x 2x ""; do
     expect 2 "--every needs a number of batches >= 1" -- "$lstm" "$tmp/c.txt" 5 rnn --every "$e"
 done
 expect 2 "--every needs a number of batches >= 1" -- "$lstm" "$tmp/c.txt" 5 rnn --every
+pe="$3/bench/peer-env.sh"
+peer() { bash -c '. "$1"; shift; eval "$*"' _ "$pe" "$@"; }
+want="Haswell 512"
+grep -qw avx512f /proc/cpuinfo && want="SkylakeX unset"
+out=$(OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 peer 'echo "$OPENBLAS_CORETYPE ${OPENBLAS_L2_SIZE:-unset}"')
+[ "$out" = "$want" ] && ok || bad "peer-env.sh over Haswell/512 gave '$out', not '$want'"
+out=$(OPENBLAS_CORETYPE=Haswell PEER_OPENBLAS_CORETYPE=Zen peer 'echo "$OPENBLAS_CORETYPE"')
+[ "$out" = Zen ] && ok || bad "PEER_OPENBLAS_CORETYPE=Zen gave '$out'"
+out=$(peer 'echo "$peer_configs"')
+[ "$out" = "1 1-blas2 2" ] && ok || bad "default peer_configs '$out'"
+out=$(PEER_CONFIGS="1 2" peer 'echo "$peer_configs"')
+[ "$out" = "1 2" ] && ok || bad "PEER_CONFIGS='1 2' gave '$out'"
+for c in "1 t=1 blas=1" "1-blas2 t=1 blas=2" "2 t=2 blas=2"; do
+    out=$(peer "peer_run ${c%% *} sh -c 'echo t={threads} blas=\$OPENBLAS_NUM_THREADS \$OMP_WAIT_POLICY'")
+    [ "$out" = "${c#* } passive" ] && ok || bad "peer_run ${c%% *} gave '$out'"
+done
+expect 1 "peer-env.sh: unknown config 3" -- peer 'peer_run 3 true'
 finish

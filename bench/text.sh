@@ -13,7 +13,8 @@
 # (bench/peer-env.sh); the ratio is against PyTorch's best of the three.
 #
 # usage: bench/text.sh [BUILD_DIR]
-#   env: MINUTES (0.3), STEPS (12), REPEATS (2), TORCH (1; 0 skips PyTorch)
+#   env: MINUTES (0.3), STEPS (12), REPEATS (2), TORCH (1; 0 skips PyTorch),
+#        PEER_CONFIGS ("1 1-blas2 2"; bench/peer-env.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
