@@ -72,10 +72,11 @@ def main():
     xv, yv = x[perm[:nval]], y[perm[:nval]]
     x, y = x[perm[nval:]], y[perm[nval:]]
     if opt_name == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        # foreach=True: the peer's fastest optimizer step on CPU (bench/peer-env.sh)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, foreach=True)
         sched = None
     loss_fn = torch.nn.CrossEntropyLoss()
     n, best_acc, best = x.shape[0], -1.0, None

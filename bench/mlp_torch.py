@@ -39,9 +39,10 @@ def main():
                     nn.Linear(128, 10))
             model.train()
             if opt_name.startswith("adam"):
-                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                # foreach=True: the peer's fastest optimizer step on CPU (bench/peer-env.sh)
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
             else:
-                opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+                opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, foreach=True)
             loss_fn = torch.nn.CrossEntropyLoss()
             best = float("inf")
             for _ in range(epochs):

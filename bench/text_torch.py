@@ -53,7 +53,8 @@ def main():
     ids = torch.tensor([vocab[c] for c in train_text[:N * S + 1]])
     grid = torch.stack([ids[s * S:s * S + S + 1] for s in range(N)], 1)  # [S + 1, N]
     net = Net(len(vocab))
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    # foreach=True: the peer's fastest optimizer step on CPU (bench/peer-env.sh)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3, foreach=True)
     lstm_torch.train(net, opt, grid, 0, 2, T, clip_norm)
     t0, c0 = time.perf_counter(), time.process_time()
     lstm_torch.train(net, opt, grid, 2, steps, T, clip_norm)
