@@ -16,6 +16,7 @@
 
 #include "core/threads.h"
 #include "kernels/fastmath.h"
+#include "kernels/simd.h"
 
 /* ---- erfc, for the GELUs ---------------------------------------------------- */
 
@@ -236,16 +237,10 @@ void sn_act_backward(sn_act k, float alpha, const float *x, const float *y, cons
  * rows (AVX-512; the bias, or db's sums, stay in a register); the other
  * kinds call their row loops directly. */
 #if defined(__AVX512F__)
-#include <immintrin.h>
-
-static __mmask16 cols_mask(int left) {
-    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-}
-
 static void relu_bias_forward(float *y, const float *b, float *r, int rows, int cols, size_t ld) {
     const __m512 zero = _mm512_setzero_ps();
     for (int j = 0; j < cols; j += 16) {
-        __mmask16 m = cols_mask(cols - j);
+        __mmask16 m = sn_mask16(cols - j);
         __m512 bj = _mm512_maskz_loadu_ps(m, b + j);
         for (int n = 0; n < rows; n++) {
             float *yn = y + (size_t)n * ld + j;
@@ -262,7 +257,7 @@ static void relu_backward_sum(const float *x, const float *dy, float *dx, float 
                               int cols, size_t ld) {
     const __m512 zero = _mm512_setzero_ps();
     for (int j = 0; j < cols; j += 16) {
-        __mmask16 m = cols_mask(cols - j);
+        __mmask16 m = sn_mask16(cols - j);
         __m512 sum = zero;
         for (int n = 0; n < rows; n++) {
             size_t o = (size_t)n * ld + j;

@@ -43,6 +43,7 @@
  * bit. Without AVX-512 the layer is the GEMM. */
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "kernels/simd.h"
 #include "scratchnet.h"
 
 #include <stdint.h>
@@ -118,7 +119,7 @@ static inline __attribute__((always_inline)) void rows_r(const int R, int in, co
             acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld), xv, acc[r]);
     }
     if (k < in) {
-        __mmask16 m = (__mmask16)((1u << (in - k)) - 1);
+        __mmask16 m = sn_mask16(in - k);
         __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
         const float *w = W + k;
 #pragma GCC unroll 8
@@ -149,7 +150,7 @@ static void rows_1(int in, const float *x, const float *W, const float *b, float
 static void relu_range(const float *y, float *relu, int j0, int j1) {
     const __m512 zero = _mm512_setzero_ps();
     for (int j = j0; j < j1; j += 16) {
-        __mmask16 m = j1 - j >= 16 ? 0xFFFF : (__mmask16)((1u << (j1 - j)) - 1);
+        __mmask16 m = sn_mask16(j1 - j);
         __m512 v = _mm512_maskz_loadu_ps(m, y + j);
         _mm512_mask_storeu_ps(relu + j, m,
                               _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLT_UQ), v));
@@ -213,7 +214,7 @@ static inline __attribute__((always_inline)) void t_pass(const int V, int in, co
     for (int k0 = 0; k0 < in; k0 += T_BLOCK) {
         int kn = in - k0 < T_BLOCK ? in - k0 : T_BLOCK, nz = 0;
         for (int k = 0; k < kn; k += 16) {
-            __mmask16 m = kn - k >= 16 ? 0xFFFF : (__mmask16)((1u << (kn - k)) - 1);
+            __mmask16 m = sn_mask16(kn - k);
             __m512 xv = _mm512_maskz_loadu_ps(m, x + k0 + k);
             __mmask16 keep = _mm512_mask_cmp_ps_mask(m, xv, zero, _CMP_NEQ_UQ);
             __m512i kv = _mm512_add_epi32(_mm512_set1_epi32(k0 + k), iota);
@@ -232,7 +233,7 @@ static inline __attribute__((always_inline)) void t_pass(const int V, int in, co
 #pragma GCC unroll 16
     for (int v = 0; v < V; v++) {
         int left = n - 16 * v;
-        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        __mmask16 m = sn_mask16(left);
         __m512 s = acc[v];
         if (b) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, b + 16 * v));
         _mm512_mask_storeu_ps(y + 16 * v, m, s);

@@ -31,6 +31,7 @@
 #include "kernels/conv.h"
 #include "kernels/pool.h"
 #include "kernels/pool_simd.h"
+#include "kernels/simd.h"
 #include "kernels/kernels.h"
 #include "scratchnet.h"
 
@@ -64,7 +65,7 @@ static inline void copy_row(float *restrict dst, const float *restrict src, int 
     int j = 0;
     for (; j + 16 <= n; j += 16) _mm512_storeu_ps(dst + j, _mm512_loadu_ps(src + j));
     if (j < n) {
-        __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 m = sn_mask16(n - j);
         if (spill)
             _mm512_storeu_ps(dst + j, _mm512_maskz_loadu_ps(m, src + j));
         else
@@ -83,7 +84,7 @@ static inline void add_row(float *restrict dst, const float *restrict src, int n
         _mm512_storeu_ps(dst + j,
                          _mm512_add_ps(_mm512_loadu_ps(dst + j), _mm512_loadu_ps(src + j)));
     if (j < n) {
-        __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 m = sn_mask16(n - j);
         __m512 d = _mm512_maskz_loadu_ps(m, dst + j), v = _mm512_maskz_loadu_ps(m, src + j);
         _mm512_mask_storeu_ps(dst + j, m, _mm512_add_ps(d, v));
     }
