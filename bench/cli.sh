@@ -102,16 +102,9 @@ for model in $models; do
         "$sn_default" "$sn_one"
     line=$(printf '%-12s scratchnet %.3f s/epoch' "$model" "$sn_default")
     if [ "${TORCH:-1}" != 0 ]; then
-        best='' best_cfg=''
-        for cfg in $peer_configs; do
-            t=$(per_epoch run_torch "$model" "$cfg" "$extra")
-            printf '  pytorch %-8s %.3f s/epoch\n' "$cfg" "$t"
-            if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then
-                best=$t best_cfg=$cfg
-            fi
-        done
-        line+=$(printf ', pytorch best %.3f s/epoch (%s): %.2fx' "$best" "$best_cfg" \
-            "$(awk -v b="$best" -v s="$sn_default" 'BEGIN { print b / s }')")
+        peer_best lower '%.3f s/epoch' per_epoch run_torch "$model" '{cfg}' "$extra"
+        line+=$(printf ', pytorch best %.3f s/epoch (%s): %.2fx' "$peer_top" "$peer_top_cfg" \
+            "$(awk -v b="$peer_top" -v s="$sn_default" 'BEGIN { print b / s }')")
     fi
     echo "  $line"
     summary+=("$line")

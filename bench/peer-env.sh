@@ -46,6 +46,27 @@ peer_run() {
     local args=("${@//\{threads\}/$threads}")
     OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=$blas "${args[@]}"
 }
+# peer_best lower|higher FORMAT CMD...: for each of peer_configs, runs CMD
+# (a command or shell function printing one figure) with each argument
+# {cfg} replaced by the config, and prints "  pytorch CONFIG FIGURE", the
+# figure by printf FORMAT. Sets peer_top and peer_top_cfg to the best figure
+# (the lowest or the highest) and its config.
+peer_best() {
+    local dir=$1 fmt=$2 cfg t
+    shift 2
+    peer_top='' peer_top_cfg=''
+    for cfg in $peer_configs; do
+        local args=("${@//\{cfg\}/$cfg}")
+        t=$("${args[@]}")
+        # shellcheck disable=SC2059 # the format is the caller's
+        printf "  pytorch %-8s $fmt\n" "$cfg" "$t"
+        if [ -z "$peer_top" ] || awk -v t="$t" -v b="$peer_top" -v d="$dir" \
+            'BEGIN { exit !(d == "lower" ? t < b : t > b) }'; then
+            # shellcheck disable=SC2034 # read by the scripts that source this file
+            peer_top=$t peer_top_cfg=$cfg
+        fi
+    done
+}
 peer_legend() {
     echo "== summary (pytorch configs: 1 = 1 thread, OPENBLAS_NUM_THREADS=1; 1-blas2 = 1 thread,"
     echo "   OPENBLAS_NUM_THREADS=2; 2 = 2 threads; all OMP_WAIT_POLICY=passive)"

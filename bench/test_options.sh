@@ -6,7 +6,8 @@
 # bench/peer-env.sh gives the peer OpenBLAS's AVX-512 kernel and its own
 # cache size on an AVX-512 CPU whatever the environment exports,
 # PEER_OPENBLAS_CORETYPE another kernel, PEER_CONFIGS fewer settings, and
-# peer_run each setting's threads.
+# peer_run each setting's threads; peer_best finds the peer's best setting
+# either way and prints each.
 # usage: test_options.sh BENCH_STEADY BENCH_LSTM SOURCE_DIR
 set -u
 steady=$1
@@ -53,4 +54,11 @@ for c in "1 t=1 blas=1" "1-blas2 t=1 blas=2" "2 t=2 blas=2"; do
     [ "$out" = "${c#* } passive" ] && ok || bad "peer_run ${c%% *} gave '$out'"
 done
 expect 1 "peer-env.sh: unknown config 3" -- peer 'peer_run 3 true'
+fig() { case $1 in 1) echo 3.5 ;; 1-blas2) echo 2.25 ;; 2) echo 10 ;; esac; }
+export -f fig
+for c in "lower 2.25 1-blas2" "higher 10 2"; do
+    out=$(peer "peer_best ${c%% *} '%.2f s' fig '{cfg}'; echo \"\$peer_top \$peer_top_cfg\"")
+    want=$(printf '  pytorch %-8s %s\n' 1 "3.50 s" 1-blas2 "2.25 s" 2 "10.00 s"; echo "${c#* }")
+    [ "$out" = "$want" ] && ok || bad "peer_best ${c%% *} gave '$out', not '$want'"
+done
 finish

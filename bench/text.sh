@@ -74,16 +74,9 @@ printf '  scratchnet default threads: %.0f tokens/s   --threads 1: %.0f tokens/s
     "$sn_default" "$sn_one"
 line=$(printf 'char-lstm-512 scratchnet %.0f tokens/s' "$sn_default")
 if [ "${TORCH:-1}" != 0 ]; then
-    top='' top_cfg=''
-    for cfg in $peer_configs; do
-        t=$(best torch_rate "$cfg")
-        printf '  pytorch %-8s %.0f tokens/s\n' "$cfg" "$t"
-        if [ -z "$top" ] || awk -v t="$t" -v b="$top" 'BEGIN { exit !(t > b) }'; then
-            top=$t top_cfg=$cfg
-        fi
-    done
-    line+=$(printf ', pytorch best %.0f tokens/s (%s): %.2fx' "$top" "$top_cfg" \
-        "$(awk -v b="$top" -v s="$sn_default" 'BEGIN { print s / b }')")
+    peer_best higher '%.0f tokens/s' best torch_rate '{cfg}'
+    line+=$(printf ', pytorch best %.0f tokens/s (%s): %.2fx' "$peer_top" "$peer_top_cfg" \
+        "$(awk -v b="$peer_top" -v s="$sn_default" 'BEGIN { print s / b }')")
 fi
 echo "load at end: $(uptime | sed 's/.*load average: //')"
 peer_legend
