@@ -250,8 +250,8 @@ typedef struct {
  * dr (grad[2]) and leaves grad[1] unwritten. Two buffers of the batch's
  * outputs fewer to write and to hold in the cache (each thread's core
  * holds its bands of them, its parameters' values, gradients and optimizer
- * state, and the whole input: about its 2 MiB of L2 for the SGD MLP of
- * bench/, where this took 3% off a 2-thread epoch). */
+ * state, and the whole input: about the 2 MiB of L2 per core of the Xeon
+ * where this took 3% off a 2-thread epoch of the SGD MLP of bench/). */
 static int relu_only(const dense_job *j, int keep) {
     return j->act == SN_ACT_RELU && !keep;
 }

@@ -21,16 +21,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Up to STREAM_MAX_WEIGHTS recurrent weights (1 MiB, half a core's L2:
- * an LSTM of 256 units), each thread runs the whole time loop for its own
- * streams and keeps all of W_hh in its cache: no hand-off between steps,
- * and no thread reads what another wrote in the step before. Above it, W_hh
- * is kept in panels and steps are split by units (sn_rnn_run_steps): one
- * thread's product reads each weight once per step for all streams, and
- * two threads share the weights between their caches. (For 64 steps of
- * 32 streams on 2 threads, the LSTM-256 products alone took 13 % less time
- * split by streams than by units, forward and backward; the LSTM-512's
- * took more.) */
+/* Up to STREAM_MAX_WEIGHTS recurrent weights (1 MiB, an LSTM of 256 units:
+ * half a core's L2 on the Xeon this was chosen on, all of it on a Zen 5), each thread runs the
+ * whole time loop for its own streams and keeps all of W_hh in its cache: no hand-off between
+ * steps, and no thread reads what another wrote in the step before. Above it, W_hh is kept in
+ * panels and steps are split by units (sn_rnn_run_steps): one thread's product reads each weight
+ * once per step for all streams, and two threads share the weights between their caches. (For 64
+ * steps of 32 streams on 2 threads, the LSTM-256 products alone took 13 % less time split by
+ * streams than by units, forward and backward; the LSTM-512's took more.) */
 #ifndef STREAM_MAX_WEIGHTS
 #define STREAM_MAX_WEIGHTS (1 << 18)
 #endif
