@@ -246,8 +246,12 @@ static void rnn_chunking(const char *spec) {
 }
 
 /* Outputs, final states, input and parameter gradients of one training
- * pass with carried state, on 1, 2 and 3 threads: bitwise equal. */
-static void rnn_threads(const char *spec) {
+ * pass with carried state, on 1, 2 and 3 threads: bitwise equal. With
+ * onehot, each row of x is one-hot: the input weights' gradient is then a
+ * pass over the rows by token, which a team runs on thread 0 beside the
+ * recurrent weights' product when that product has 2^20 multiply-adds or
+ * more (sn_rnn_weight_grads). */
+static void rnn_threads_x(const char *spec, int onehot) {
     enum { T = 4, N = 37, R = T * N };
     float *first = NULL;
     size_t len = 0;
@@ -267,7 +271,9 @@ static void rnn_threads(const char *spec) {
         int *labels = malloc(R * sizeof(int));
         sn_rng g;
         sn_rng_seed(&g, 3, 4);
-        for (size_t i = 0; i < I * R; i++) x[i] = sn_rng_normal(&g);
+        for (size_t i = 0; i < I * R; i++) x[i] = onehot ? 0.0f : sn_rng_normal(&g);
+        if (onehot)
+            for (int i = 0; i < R; i++) x[(size_t)i * I + sn_rng_below(&g, (uint32_t)I)] = 1.0f;
         for (int i = 0; i < R; i++) labels[i] = (int)sn_rng_below(&g, (uint32_t)K);
         CHECK(sn_model_reserve(m, R, &err) == SN_OK);
         m->input_grad = 1;
@@ -300,10 +306,15 @@ static void rnn_threads(const char *spec) {
         free(labels);
         sn_model_free(m);
     }
-    printf("threads 1, 2, 3 %s: %s\n", spec_line(spec), same ? "bitwise equal" : "DIFFERENT");
+    printf("threads 1, 2, 3 %s%s: %s\n", spec_line(spec), onehot ? " (one-hot x)" : "",
+           same ? "bitwise equal" : "DIFFERENT");
     CHECK(same);
     free(first);
     sn_set_threads(saved);
+}
+
+static void rnn_threads(const char *spec) {
+    rnn_threads_x(spec, 0);
 }
 
 /* Inference over T steps of N streams: one pass, then T passes of one step

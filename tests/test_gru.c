@@ -31,6 +31,7 @@ int main(void) {
     rnn_gradcheck("input 2\ngru 4 layers=2 dropout=0.4\ndense 3\nloss softmax_xent\n", 3, 3, 1, 1);
     rnn_gradcheck("input 1\nembedding 6 3\ngru 5\ndense 6\nloss softmax_xent\n", 5, 2, 1, 0);
     rnn_threads("input 3\ngru 6 layers=2\ndense 3\nloss softmax_xent\n");
+    rnn_threads_x("input 5\ngru 56\ndense 5\nloss softmax_xent\n", 1);
     rnn_single_steps("input 3\ngru 6\nloss mse\n", 4, 0);
     rnn_chunking("input 3\ngru 4 layers=2\ndense 3\nloss softmax_xent\n");
     return check_report();

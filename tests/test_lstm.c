@@ -71,6 +71,7 @@ int main(void) {
     /* 4·272² recurrent weights: in panels, steps split by units (5 panels,
      * the last 16 units wide) */
     rnn_threads("input 3\nlstm 272\ndense 3\nloss softmax_xent\n");
+    rnn_threads_x("input 5\nlstm 48\ndense 5\nloss softmax_xent\n", 1);
     rnn_single_steps("input 3\nlstm 272\nloss mse\n", 1, 0);
     rnn_single_steps("input 3\nlstm 272\nloss mse\n", 5, 0);
     rnn_single_steps("input 3\nlstm 6\nloss mse\n", 4, 0);

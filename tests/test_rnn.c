@@ -243,6 +243,7 @@ int main(void) {
     /* 528² recurrent weights: in panels, steps split by units (9 panels, the
      * last 16 units wide) */
     rnn_threads("input 3\nrnn 528 act=relu\ndense 3\nloss softmax_xent\n");
+    rnn_threads_x("input 5\nrnn 96 layers=2\ndense 5\nloss softmax_xent\n", 1);
     rnn_single_steps("input 3\nrnn 528\nloss mse\n", 1, 0);
     rnn_single_steps("input 3\nrnn 6\nloss mse\n", 4, 0);
     rnn_single_steps("input 7\nrnn 528\nloss mse\n", 4, 1);

@@ -493,18 +493,80 @@ int sn_rnn_distinct_input(sn_rnn_level *v, const float *bias, float *work, size_
     return 1;
 }
 
+/* Rows [m0, m1) of dW_hh = Σ_t dgh_tᵀ h_(t−1): C's rows are the same sums
+ * (over K in the same blocks) however C is cut, so a piece has the bits of
+ * the whole product. */
+static void hh_grad_rows(const sn_rnn_level *v, const float *dgh, int m0, int m1) {
+    int T = v->T, N = v->N, H = v->H, G = v->w_hh->value.shape[0];
+    float *dW = v->w_hh->grad.data + (size_t)m0 * H;
+    if (m1 <= m0) return;
+    sn_sgemm(1, 0, m1 - m0, H, N, 1.0f, dgh + m0, G, v->h0, H, 0.0f, dW, H);
+    if (T > 1)
+        sn_sgemm(1, 0, m1 - m0, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G + m0, G, v->y, H, 1.0f,
+                 dW, H);
+}
+
+/* With a one-hot x on a team, the input weights' gradient (a pass over da
+ * that reads it as fast as memory gives it, where threads sharing it by
+ * columns each read half of every row, most of them from the other core's
+ * cache, and together took longer than one thread alone) runs on thread 0
+ * beside the recurrent weights' product, whose rows are shared so that all
+ * threads end together: thread 0 takes m1 of them, the others the rest. A
+ * value of the pass costs about ONEHOT_COST multiply-adds of the product
+ * (measured on a Zen 5: 17 for the RNN-256, 29 for the LSTM-256 on one
+ * thread, more beside another thread). */
+#define ONEHOT_COST 32
+typedef struct {
+    const sn_rnn_level *v;
+    const float *dgx, *dgh;
+    float *work;
+    size_t work_len;
+    int chunks, m1;
+} grads_job;
+
+static void grads_chunk(void *ctx, int c) {
+    const grads_job *j = ctx;
+    const sn_rnn_level *v = j->v;
+    int G = v->w_hh->value.shape[0], R = v->T * v->N;
+    if (c == 0) {
+        sn_onehot_weight_bias_grad(v->x, v->tok, R, v->I, j->dgx, G, v->w_ih->grad.data,
+                                   v->b_ih->grad.data, j->work, j->work_len);
+        hh_grad_rows(v, j->dgh, 0, j->m1);
+        return;
+    }
+    int rest = G - j->m1, n = j->chunks - 1;
+    hh_grad_rows(v, j->dgh, j->m1 + (int)((long)rest * (c - 1) / n),
+                 j->m1 + (int)((long)rest * c / n));
+}
+
+static int grads_in_team(const sn_rnn_level *v, size_t work_len, grads_job *j) {
+    int nt = sn_get_threads(), H = v->H, G = v->w_hh->value.shape[0], R = v->T * v->N;
+    if (!v->tok || nt < 2 || sn_in_parallel() || R < 1 || work_len < (size_t)v->I * (size_t)G ||
+        (double)R * G * H < (double)(1 << 20))
+        return 0;
+    if (nt > G / 8) nt = G / 8;
+    if (nt < 2) return 0;
+    /* thread 0: the pass (R·G·ONEHOT_COST) and m1·R·H; the others (G − m1)·R·H / (nt − 1) */
+    long m1 = (long)G * (H - (long)(nt - 1) * ONEHOT_COST) / ((long)nt * H);
+    j->m1 = m1 < 0 ? 0 : (int)(m1 / 8 * 8);
+    j->chunks = nt;
+    return 1;
+}
+
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,
                          size_t work_len, float *dx) {
-    int T = v->T, N = v->N, H = v->H, I = v->I, G = v->w_hh->value.shape[0], R = T * N;
-    if (!sn_onehot_weight_bias_grad(v->x, v->tok, R, I, dgx, G, v->w_ih->grad.data,
-                                    v->b_ih->grad.data, work, work_len)) {
-        sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
-        sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
+    int T = v->T, N = v->N, I = v->I, G = v->w_hh->value.shape[0], R = T * N;
+    grads_job j = {v, dgx, dgh, work, work_len, 1, 0};
+    if (grads_in_team(v, work_len, &j)) {
+        sn_parallel(j.chunks, grads_chunk, &j);
+    } else {
+        if (!sn_onehot_weight_bias_grad(v->x, v->tok, R, I, dgx, G, v->w_ih->grad.data,
+                                        v->b_ih->grad.data, work, work_len)) {
+            sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+            sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
+        }
+        hh_grad_rows(v, dgh, 0, G);
     }
-    sn_sgemm(1, 0, G, H, N, 1.0f, dgh, G, v->h0, H, 0.0f, v->w_hh->grad.data, H);
-    if (T > 1)
-        sn_sgemm(1, 0, G, H, (T - 1) * N, 1.0f, dgh + (size_t)N * G, G, v->y, H, 1.0f,
-                 v->w_hh->grad.data, H);
     if (dgh == dgx)
         memcpy(v->b_hh->grad.data, v->b_ih->grad.data, (size_t)G * sizeof(float));
     else
