@@ -410,33 +410,44 @@ static void test_row_ops(void) {
     }
 }
 
+/* Room for n floats and one more, 64-byte aligned (a team's gather streams
+ * rows into an aligned batch, see ops.c; dst + 1 takes the plain copies). */
+static float *alloc_batch(size_t n) {
+    size_t bytes = ((n + 1) * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes);
+}
+
 /* sn_gather_rows against a plain loop of copies, rows picked at random with
- * repeats, on sizes that run in one and in several chunks, 1 and 2 threads. */
+ * repeats, on sizes that run in one and in several chunks, 1 and 2 threads,
+ * into a batch 64-byte aligned and one that is not. */
 static void test_gather(void) {
-    static const int shapes[][3] = {{10, 7, 3}, {500, 784, 128}, {60, 3000, 1000}};
+    static const int shapes[][3] = {{10, 7, 3}, {500, 784, 128}, {60, 3000, 1000}, {70, 32, 900}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int rows = shapes[s][0], row = shapes[s][1], n = shapes[s][2];
-        float *src = alloc_fill((size_t)rows * row), *dst = malloc(sizeof(float) * n * row);
+        float *src = alloc_fill((size_t)rows * row), *buf = alloc_batch((size_t)n * row);
         float *want = malloc(sizeof(float) * n * row);
         int *idx = malloc(sizeof(int) * n);
         for (int i = 0; i < n; i++) {
             idx[i] = (int)sn_rng_below(&rng, (uint32_t)rows);
             memcpy(want + (size_t)i * row, src + (size_t)idx[i] * row, sizeof(float) * row);
         }
-        for (int threads = 1; threads <= 2; threads++) {
-            sn_set_threads(threads);
-            memset(dst, 0xff, sizeof(float) * n * row);
-            sn_gather_rows(dst, src, idx, n, (size_t)row);
-            CHECK(memcmp(dst, want, sizeof(float) * n * row) == 0);
-        }
-        free(src), free(dst), free(want), free(idx);
+        for (int threads = 1; threads <= 2; threads++)
+            for (int off = 0; off <= 1; off++) {
+                float *dst = buf + off;
+                sn_set_threads(threads);
+                memset(dst, 0xff, sizeof(float) * n * row);
+                sn_gather_rows(dst, src, idx, n, (size_t)row);
+                CHECK(memcmp(dst, want, sizeof(float) * n * row) == 0);
+            }
+        free(src), free(buf), free(want), free(idx);
     }
 }
 
 /* 8-bit pixels: sn_pixels_to_bytes takes every k / 255.0f and refuses any
  * other float (one bad value in an array of good ones); sn_gather_rows_bytes
  * gives the floats of sn_gather_rows bit for bit, on sizes that run in one
- * and in several chunks, rows of any length, 1 and 2 threads. */
+ * and in several chunks, rows of any length, 1 and 2 threads, aligned and
+ * not (as test_gather). */
 static void test_gather_bytes(void) {
     float all[256];
     unsigned char b[256];
@@ -465,11 +476,12 @@ static void test_gather_bytes(void) {
         CHECK(sn_pixels_to_bytes(x, 250, b) == 0);
         CHECK(sn_pixels_to_bytes(x, 245, b) == 1);
     }
-    static const int shapes[][3] = {{10, 7, 3}, {500, 784, 128}, {60, 3000, 1000}, {9, 1, 40}};
+    static const int shapes[][3] = {
+        {10, 7, 3}, {500, 784, 128}, {60, 3000, 1000}, {9, 1, 40}, {70, 32, 900}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int rows = shapes[s][0], row = shapes[s][1], n = shapes[s][2];
         size_t size = (size_t)rows * row;
-        float *src = malloc(sizeof(float) * size), *dst = malloc(sizeof(float) * n * row);
+        float *src = malloc(sizeof(float) * size), *buf = alloc_batch((size_t)n * row);
         float *want = malloc(sizeof(float) * n * row);
         unsigned char *bytes = malloc(size);
         int *idx = malloc(sizeof(int) * n);
@@ -477,13 +489,15 @@ static void test_gather_bytes(void) {
         CHECK(sn_pixels_to_bytes(src, size, bytes) == 1);
         for (int i = 0; i < n; i++) idx[i] = (int)sn_rng_below(&rng, (uint32_t)rows);
         sn_gather_rows(want, src, idx, n, (size_t)row);
-        for (int threads = 1; threads <= 2; threads++) {
-            sn_set_threads(threads);
-            memset(dst, 0xff, sizeof(float) * n * row);
-            sn_gather_rows_bytes(dst, bytes, idx, n, (size_t)row);
-            CHECK(memcmp(dst, want, sizeof(float) * n * row) == 0);
-        }
-        free(src), free(dst), free(want), free(bytes), free(idx);
+        for (int threads = 1; threads <= 2; threads++)
+            for (int off = 0; off <= 1; off++) {
+                float *dst = buf + off;
+                sn_set_threads(threads);
+                memset(dst, 0xff, sizeof(float) * n * row);
+                sn_gather_rows_bytes(dst, bytes, idx, n, (size_t)row);
+                CHECK(memcmp(dst, want, sizeof(float) * n * row) == 0);
+            }
+        free(src), free(buf), free(want), free(bytes), free(idx);
     }
 }
 

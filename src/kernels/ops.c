@@ -129,9 +129,38 @@ typedef struct {
     size_t row;
 } gather_job;
 
+/* A batch gathered by a team is written past the cache (non-temporal
+ * stores, then a store fence) where the CPU has them and the rows are
+ * 64-byte aligned: every thread then reads the whole batch (the first
+ * layer's products are cut by output units), so at the next step's gather
+ * the other cores still hold copies of its lines, and a plain store into
+ * such a line waits for the copy to be dropped. On a 2-core Zen 5 virtual
+ * machine the gather of 128 Fashion-MNIST images took 30 us a step with
+ * plain stores, 17 us streamed, and an Adam epoch of bench/mlp went from
+ * 0.207-0.211 s to 0.199-0.203 s. The values are the same either way. */
+static int streamed(const float *dst, size_t row) {
+#if defined(__AVX512F__)
+    return sn_in_parallel() && ((uintptr_t)dst & 63) == 0 && row % 16 == 0;
+#else
+    (void)dst, (void)row;
+    return 0;
+#endif
+}
+
 static void gather_chunk(void *ctx, int c) {
     const gather_job *j = ctx;
     int i0 = (int)((long)j->n * c / j->chunks), i1 = (int)((long)j->n * (c + 1) / j->chunks);
+    if (streamed(j->dst, j->row)) {
+#if defined(__AVX512F__)
+        for (int i = i0; i < i1; i++) {
+            float *d = j->dst + (size_t)i * j->row;
+            const float *s = j->src + (size_t)j->idx[i] * j->row;
+            for (size_t k = 0; k < j->row; k += 16) _mm512_stream_ps(d + k, _mm512_loadu_ps(s + k));
+        }
+        _mm_sfence(); /* before the job's end tells the other threads */
+#endif
+        return;
+    }
     for (int i = i0; i < i1; i++)
         memcpy(j->dst + (size_t)i * j->row, j->src + (size_t)j->idx[i] * j->row,
                j->row * sizeof(float));
@@ -256,13 +285,30 @@ static void row_prefetch(const gather_bytes_job *j, int i) {
 static void gather_bytes_chunk(void *ctx, int c) {
     const gather_bytes_job *j = ctx;
     int i0 = (int)((long)j->n * c / j->chunks), i1 = (int)((long)j->n * (c + 1) / j->chunks);
+    int stream = streamed(j->dst, j->row); /* see gather_chunk */
     for (int i = i0; i < i1 && i < i0 + BYTES_AHEAD; i++) row_prefetch(j, i);
     for (int i = i0; i < i1; i++) {
         if (i + BYTES_AHEAD < i1) row_prefetch(j, i + BYTES_AHEAD);
         float *restrict d = j->dst + (size_t)i * j->row;
         const unsigned char *restrict s = j->src + (size_t)j->idx[i] * j->row;
+#if defined(__AVX512F__)
+        if (stream) { /* pixel_value, 16 at a time */
+            const __m512 r = _mm512_set1_ps(1.0f / 255.0f), b = _mm512_set1_ps(255.0f);
+            for (size_t k = 0; k < j->row; k += 16) {
+                __m512 v = _mm512_cvtepi32_ps(
+                    _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(s + k))));
+                __m512 q = _mm512_mul_ps(v, r);
+                __m512 e = _mm512_fnmadd_ps(q, b, v);
+                _mm512_stream_ps(d + k, _mm512_fmadd_ps(e, r, q));
+            }
+            continue;
+        }
+#endif
         for (size_t k = 0; k < j->row; k++) d[k] = pixel_value(s[k]);
     }
+#if defined(__AVX512F__)
+    if (stream) _mm_sfence();
+#endif
 }
 
 /* Cut into chunks as sn_gather_rows (sn_preprocess_apply relies on it). */
