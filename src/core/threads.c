@@ -195,11 +195,12 @@ static int take(int t, int own) {
     }
 }
 
-static void run_one(int c) {
-    sn_chunk_fn fn = atomic_load_explicit(&P.fn, memory_order_relaxed);
-    fn(atomic_load_explicit(&P.ctx, memory_order_relaxed), c);
+/* Adds n chunks run to `done`; the add that completes the job wakes a
+ * caller asleep on it. */
+static void count_done(int n) {
+    if (n == 0) return;
     int chunks = atomic_load_explicit(&P.chunks, memory_order_relaxed);
-    if (atomic_fetch_add(&P.done, 1) + 1 == chunks && atomic_load(&P.waiting)) {
+    if (atomic_fetch_add(&P.done, n) + n == chunks && atomic_load(&P.waiting)) {
         pthread_mutex_lock(&P.m);
         pthread_cond_signal(&P.finished);
         pthread_mutex_unlock(&P.m);
@@ -207,18 +208,31 @@ static void run_one(int c) {
 }
 
 /* Thread `me` of a team of `team`: its own range, then the others'
- * leftovers, until no chunk is left. */
+ * leftovers, until no chunk is left. fn and ctx are read once a chunk is
+ * taken, and the chunks it runs are added to `done` once, at the end: the
+ * job cannot end before that add, so every chunk taken here is one of the
+ * same job. (One add per chunk made the line of `done`, which also holds
+ * fn, ctx and the chunk count, cross between the cores at every chunk; a
+ * line takes about 200 ns to cross on a 2-core Zen 5 virtual machine, where
+ * the softmax of 2,048 rows in two jobs of 356 chunks, 103 times, took
+ * 28.3-29.1 ms on 2 threads with an add per chunk, 25.4-26.7 ms with one
+ * per thread, and 36.6 ms on one thread.) */
 static void run_chunks(int me, int team) {
-    int c;
-    if (atomic_load_explicit(&P.ordered, memory_order_relaxed)) {
-        while ((c = take(0, 1)) >= 0) run_one(c);
-        return;
+    int c, n = 0, ordered = atomic_load_explicit(&P.ordered, memory_order_relaxed);
+    sn_chunk_fn fn = NULL;
+    void *ctx = NULL;
+    for (int i = 0; i < team; i++) {
+        int t = ordered ? 0 : (me + i) % team;
+        while ((c = take(t, ordered || i == 0)) >= 0) {
+            if (!n++) {
+                fn = atomic_load_explicit(&P.fn, memory_order_relaxed);
+                ctx = atomic_load_explicit(&P.ctx, memory_order_relaxed);
+            }
+            fn(ctx, c);
+        }
+        if (ordered) break;
     }
-    while ((c = take(me, 1)) >= 0) run_one(c);
-    for (int i = 1; i < team; i++) {
-        int t = (me + i) % team;
-        while ((c = take(t, 0)) >= 0) run_one(c);
-    }
+    count_done(n);
 }
 
 /* Waits until `gen` differs from `seen` and returns it. */
