@@ -25,7 +25,18 @@
  * fma, stream and l2 run THREADS independent copies and print their total
  * rate.
  *
+ *   share:  what it costs two threads (on two cores) to share data, not a
+ *           rate: the round trip of a cache line passed to and fro (one
+ *           thread writes a flag, the other answers), and the time to
+ *           rewrite a 1 MiB buffer that the other thread has just read,
+ *           against one it has not touched. Where a line takes long to
+ *           cross, a thread team gains less from its second core, the more
+ *           so the more data its threads pass to each other; rewriting
+ *           lines the other core holds copies of pays that crossing line by
+ *           line.
+ *
  * usage: bench_steady fma|stream|sync|l2 [seconds] [threads]
+ *        bench_steady share
  *        (default 0.5 s of work on 1 thread; sync and l2: 2 threads) */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -154,6 +165,84 @@ static double l2_rate(double seconds) {
     return rounds * (double)(n / 192 * 192) * sizeof(float) / t / 1e9;
 }
 
+/* ---- share -------------------------------------------------------------- */
+
+#define SHARE_TRIPS  100000
+#define SHARE_FLOATS (1 << 18) /* 1 MiB */
+#define SHARE_ROUNDS 50
+static _Alignas(64) atomic_int flag;
+static float *shared;
+
+static void wait_flag(int v) {
+    while (atomic_load_explicit(&flag, memory_order_acquire) != v) {
+    }
+}
+
+static void *share_other(void *arg) {
+    (void)arg;
+    for (int i = 0; i < SHARE_TRIPS; i++) {
+        wait_flag(2 * i + 1);
+        atomic_store_explicit(&flag, 2 * i + 2, memory_order_release);
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int r = 0; r < SHARE_ROUNDS; r++) {
+            int base = 2 * SHARE_TRIPS + 2 * (pass * SHARE_ROUNDS + r);
+            wait_flag(base + 1);
+            volatile float sink = 0;
+            if (pass == 0) { /* then nothing: the buffer stays the writer's */
+                v16 acc = {0};
+                for (int i = 0; i < SHARE_FLOATS; i += 16) acc += *(const v16 *)(shared + i);
+                sink = acc[0];
+            }
+            (void)sink;
+            atomic_store_explicit(&flag, base + 2, memory_order_release);
+        }
+    return NULL;
+}
+
+/* Rewrites the buffer SHARE_ROUNDS times, each after the other thread's
+ * turn (a read of it, or nothing); returns the mean time of a rewrite, us. */
+static double rewrite_us(int pass) {
+    double t = 0;
+    for (int r = 0; r < SHARE_ROUNDS; r++) {
+        int base = 2 * SHARE_TRIPS + 2 * (pass * SHARE_ROUNDS + r);
+        atomic_store_explicit(&flag, base + 1, memory_order_release);
+        wait_flag(base + 2);
+        double t0 = now();
+        for (int i = 0; i < SHARE_FLOATS; i += 16) {
+            v16 v = {(float)r, (float)i};
+            *(v16 *)(shared + i) = v;
+        }
+        t += now() - t0;
+    }
+    return 1e6 * t / SHARE_ROUNDS;
+}
+
+static int share(void) {
+    shared = aligned_alloc(64, SHARE_FLOATS * sizeof(float));
+    if (!shared) return 1;
+    memset(shared, 0, SHARE_FLOATS * sizeof(float));
+    pthread_t t;
+    if (pthread_create(&t, NULL, share_other, NULL)) {
+        fprintf(stderr, "bench_steady: cannot start a thread\n");
+        free(shared);
+        return 1;
+    }
+    double t0 = now();
+    for (int i = 0; i < SHARE_TRIPS; i++) {
+        atomic_store_explicit(&flag, 2 * i + 1, memory_order_release);
+        wait_flag(2 * i + 2);
+    }
+    double trip = 1e9 * (now() - t0) / SHARE_TRIPS;
+    double read = rewrite_us(0), alone = rewrite_us(1);
+    pthread_join(t, NULL);
+    free(shared);
+    printf("share: line round trip %.0f ns; rewriting 1 MiB the other thread read %.1f us, "
+           "that it did not %.1f us\n",
+           trip, read, alone);
+    return 0;
+}
+
 typedef struct {
     int kind; /* 0 fma, 1 stream, 2 sync, 3 l2 */
     double seconds, rate;
@@ -173,12 +262,14 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "share")) return share();
     static const char *kinds[] = {"fma", "stream", "sync", "l2"};
     int kind = -1;
     for (int k = 0; argc >= 2 && k < 4; k++)
         if (!strcmp(argv[1], kinds[k])) kind = k;
     if (argc < 2 || argc > 4 || kind < 0) {
-        fprintf(stderr, "usage: bench_steady fma|stream|sync|l2 [seconds] [threads]\n");
+        fprintf(stderr, "usage: bench_steady fma|stream|sync|l2 [seconds] [threads]\n"
+                        "       bench_steady share\n");
         return 2;
     }
     double seconds = argc >= 3 ? atof(argv[2]) : 0.5;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks' own options: bench_steady's kinds (l2 among them) print a
-# positive rate in their unit and refuse bad arguments; bench_lstm --every K
+# positive rate in their unit and refuse bad arguments, and share its three
+# positive times; bench_lstm --every K
 # prints one line per block of K batches of the measured epoch (the last
 # block may be shorter) and refuses a K that is not a positive number.
 # bench/peer-env.sh gives the peer OpenBLAS's AVX-512 kernel and its own
@@ -23,6 +24,11 @@ done
 expect 2 "usage: bench_steady fma|stream|sync|l2" -- "$steady" l3
 expect 2 "seconds must be in" -- "$steady" l2 0
 expect 2 "threads must be in" -- "$steady" l2 0.1 0
+# share: a line's round trip and two times of a rewrite, all positive
+out=$("$steady" share)
+echo "$out" | grep -Eq '^share: line round trip [0-9]+ ns; rewriting 1 MiB the other thread read [0-9]+\.[0-9] us, that it did not [0-9]+\.[0-9] us$' &&
+    awk '{ exit !($5 > 0 && $14 > 0 && $19 > 0) }' <<<"$out" && ok || bad "share: '$out'"
+expect 2 "usage: bench_steady" -- "$steady" share 1
 
 # a corpus of 4 + 5 batches of 64 x 32 characters (warm-up 3, measured 5)
 awk 'BEGIN { for (i = 0; i < 700; i++) printf "the whale %d swam on; ", i }' >"$tmp/c.txt"

@@ -27,6 +27,10 @@
 # run on them for the whole pass, so before each of their default runs also
 # 0.3 s of two threads reading a private 1 MiB buffer each (bench_steady l2):
 # its spread is that of the L2 under them (a neighbour on the host evicting it).
+# Last of the machine, what sharing data between the two cores costs there
+# (bench_steady share: a cache line's round trip, and rewriting 1 MiB that the
+# other core has just read): the 2-thread over 1-thread speed of a model whose
+# threads pass it data each step falls as these grow.
 # usage: bench/threads.sh [BUILD_DIR]
 #   env: RUNS (5), REPEATS (3), BUSY_CPU (1), BENCHES ("lstm rnn mlp cnn"),
 #        LSTM_STEPS (20), RNN_STEPS (LSTM_STEPS), MLP_EPOCHS (1), CNN_BATCHES (60)
@@ -119,6 +123,9 @@ for kind in "fma 0.5 1" "stream 0.5 2" "sync 0.5 2" "l2 0.5 2"; do
     summary+=("$(printf 'machine %-6s spread alone %.2f, busy %.2f (the floor for the spreads below)' \
         "$kind" "$spread_alone" "$spread_busy")")
 done
+share=$("$steady" share)
+echo "  $share"
+summary+=("machine $share")
 for b in $benches; do
     echo "== $b"
     one=() two=()
