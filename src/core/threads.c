@@ -6,12 +6,12 @@
  *   claim[t] = generation << 32 | end << 16 | next
  * A thread first takes the chunks of its own range from the front (next + 1
  * by compare-and-swap), then those left in the others' ranges from the back
- * (end - 1); a thread that took a chunk adds one to `done` when it has run
- * it, and the caller returns when done == chunks. Because the generation
- * travels in the same word, a worker that wakes late can never take a chunk
- * of a job that has ended: its compare-and-swap fails on the old
- * generation. fn and ctx are read only after a chunk has been taken, while
- * the job cannot end.
+ * (end - 1); a thread adds the number of chunks it took to `done` once it
+ * has run them all, and the caller returns when done == chunks. Because
+ * the generation travels in the same word, a worker that wakes late can
+ * never take a chunk of a job that has ended: its compare-and-swap fails on
+ * the old generation. fn and ctx are read only after a chunk has been
+ * taken, while the job cannot end.
  *
  * Why ranges: with chunks handed out first come, first served, which thread
  * ran which part of the data changed from job to job, so the data one job
