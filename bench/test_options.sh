@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks' own options: bench_steady's kinds (l2 among them) print a
 # positive rate in their unit and refuse bad arguments, and share its three
-# positive times; bench_lstm --every K
-# prints one line per block of K batches of the measured epoch (the last
-# block may be shorter) and refuses a K that is not a positive number.
+# positive times; bench_lstm --every K prints one line per block of K
+# batches of the measured epoch (the last block may be shorter) and refuses
+# a K that is not a positive number.
 # bench/peer-env.sh gives the peer OpenBLAS's AVX-512 kernel and its own
 # cache size on an AVX-512 CPU whatever the environment exports,
 # PEER_OPENBLAS_CORETYPE another kernel, PEER_CONFIGS fewer settings, and

@@ -22,13 +22,15 @@
 #include <string.h>
 
 /* Up to STREAM_MAX_WEIGHTS recurrent weights (1 MiB, an LSTM of 256 units:
- * half a core's L2 on the Xeon this was chosen on, all of it on a Zen 5), each thread runs the
- * whole time loop for its own streams and keeps all of W_hh in its cache: no hand-off between
- * steps, and no thread reads what another wrote in the step before. Above it, W_hh is kept in
- * panels and steps are split by units (sn_rnn_run_steps): one thread's product reads each weight
- * once per step for all streams, and two threads share the weights between their caches. (For 64
- * steps of 32 streams on 2 threads, the LSTM-256 products alone took 13 % less time split by
- * streams than by units, forward and backward; the LSTM-512's took more.) */
+ * half a core's L2 on the Xeon this was chosen on, all of it on a Zen 5),
+ * each thread runs the whole time loop for its own streams and keeps all of
+ * W_hh in its cache: no hand-off between steps, and no thread reads what
+ * another wrote in the step before. Above it, W_hh is kept in panels and
+ * steps are split by units (sn_rnn_run_steps): one thread's product reads
+ * each weight once per step for all streams, and two threads share the
+ * weights between their caches. (For 64 steps of 32 streams on 2 threads,
+ * the LSTM-256 products alone took 13 % less time split by streams than by
+ * units, forward and backward; the LSTM-512's took more.) */
 #ifndef STREAM_MAX_WEIGHTS
 #define STREAM_MAX_WEIGHTS (1 << 18)
 #endif
@@ -493,6 +495,17 @@ int sn_rnn_distinct_input(sn_rnn_level *v, const float *bias, float *work, size_
     return 1;
 }
 
+/* dW_ih and db_ih from dgx: a sum of rows by token for a one-hot x, else
+ * the GEMM and a column sum. */
+static void ih_grad(const sn_rnn_level *v, const float *dgx, float *work, size_t work_len) {
+    int I = v->I, G = v->w_hh->value.shape[0], R = v->T * v->N;
+    if (sn_onehot_weight_bias_grad(v->x, v->tok, R, I, dgx, G, v->w_ih->grad.data,
+                                   v->b_ih->grad.data, work, work_len))
+        return;
+    sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
+    sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
+}
+
 /* Rows [m0, m1) of dW_hh = Σ_t dgh_tᵀ h_(t−1): C's rows are the same sums
  * (over K in the same blocks) however C is cut, so a piece has the bits of
  * the whole product. */
@@ -527,10 +540,9 @@ typedef struct {
 static void grads_chunk(void *ctx, int c) {
     const grads_job *j = ctx;
     const sn_rnn_level *v = j->v;
-    int G = v->w_hh->value.shape[0], R = v->T * v->N;
-    if (c == 0) {
-        sn_onehot_weight_bias_grad(v->x, v->tok, R, v->I, j->dgx, G, v->w_ih->grad.data,
-                                   v->b_ih->grad.data, j->work, j->work_len);
+    int G = v->w_hh->value.shape[0];
+    if (c == 0) { /* the one-hot pass (grads_in_team made sure it applies) */
+        ih_grad(v, j->dgx, j->work, j->work_len);
         hh_grad_rows(v, j->dgh, 0, j->m1);
         return;
     }
@@ -555,16 +567,12 @@ static int grads_in_team(const sn_rnn_level *v, size_t work_len, grads_job *j) {
 
 void sn_rnn_weight_grads(const sn_rnn_level *v, const float *dgx, const float *dgh, float *work,
                          size_t work_len, float *dx) {
-    int T = v->T, N = v->N, I = v->I, G = v->w_hh->value.shape[0], R = T * N;
+    int I = v->I, G = v->w_hh->value.shape[0], R = v->T * v->N;
     grads_job j = {v, dgx, dgh, work, work_len, 1, 0};
     if (grads_in_team(v, work_len, &j)) {
         sn_parallel(j.chunks, grads_chunk, &j);
     } else {
-        if (!sn_onehot_weight_bias_grad(v->x, v->tok, R, I, dgx, G, v->w_ih->grad.data,
-                                        v->b_ih->grad.data, work, work_len)) {
-            sn_sgemm(1, 0, G, I, R, 1.0f, dgx, G, v->x, I, 0.0f, v->w_ih->grad.data, I);
-            sn_sum_rows(dgx, v->b_ih->grad.data, R, G);
-        }
+        ih_grad(v, dgx, work, work_len);
         hh_grad_rows(v, dgh, 0, G);
     }
     if (dgh == dgx)
